@@ -1,0 +1,54 @@
+# The two commands of the README: `make run` and `make test`.  Each installs
+# what is missing (Debian packages, with apt-get, only when something is
+# missing), configures, builds, and then trains the default example / runs
+# every test.  Everything else is CMake's job.
+
+BUILD    ?= build
+EXAMPLE  ?= examples/fashion_mlp.hp
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+PACKAGES := cmake make gcc pkg-config flex bison llvm-19-dev libopenblas-dev zlib1g-dev \
+            libcmocka-dev dataset-fashion-mnist fortunes
+# for `make fuzz`: clang and its sanitizer/fuzzer runtimes
+FUZZ_PACKAGES := clang-19 libclang-rt-19-dev
+
+.PHONY: all run test deps build configure sanitize test-sanitize fuzz clean
+
+all: build
+
+deps:
+	@PKGS="$(PACKAGES)" sh tools/deps.sh
+
+fuzz-deps:
+	@PKGS="$(FUZZ_PACKAGES)" sh tools/deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+configure: deps $(BUILD)/CMakeCache.txt
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/hpc explain $(EXAMPLE)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The same tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+test-sanitize: deps
+	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DHPC_SANITIZE=ON
+	cmake --build $(BUILD)-asan -j $(JOBS)
+	cd $(BUILD)-asan && ctest --output-on-failure -j $(JOBS)
+
+# libFuzzer over scan+parse+check, seeded with the examples and test cases.
+FUZZ_SECONDS ?= 60
+fuzz: deps fuzz-deps
+	cmake -S . -B $(BUILD)-fuzz -DCMAKE_C_COMPILER=clang-19 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHPC_FUZZ=ON
+	cmake --build $(BUILD)-fuzz -j $(JOBS) --target fuzz_check
+	mkdir -p $(BUILD)-fuzz/corpus
+	cd $(BUILD)-fuzz && ./fuzz_check -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    -dict=../tests/fuzz/hp.dict corpus ../examples ../tests/cases
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-fuzz

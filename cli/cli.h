@@ -1,0 +1,41 @@
+/* cli.h - shared by the subcommands: loading, diagnostics, exit statuses. */
+#ifndef HPC_CLI_H
+#define HPC_CLI_H
+
+#include <stdbool.h>
+
+#include "check.h"
+#include "diag.h"
+#include "plan.h"
+
+/* Exit statuses (design.md). */
+enum { EXIT_OK = 0, EXIT_ERRORS = 1, EXIT_USAGE = 2, EXIT_DATA = 3, EXIT_RUN = 4 };
+
+typedef struct {
+    const char *file;
+    const char *target;           /* EXPERIMENT or SEARCH, or NULL */
+    hp_override *sets;            /* --set PATH=VALUE */
+    int n_sets;
+    const char **allow;           /* --allow NAME */
+    int n_allow;
+    bool quiet;
+} cli_common;
+
+/* Colour on stderr when it is a terminal and NO_COLOR is not set. */
+bool cli_colour(void);
+/* Writes the diagnostics to stderr, then a one-line summary when there are errors. */
+void cli_print_diags(const hp_diags *d);
+
+/* Parses the options shared by run/check/explain/...; unknown options are an
+ * error (exit 2).  allowed_flags: the extra options this command takes
+ * (handled by the caller through *extra): returns the index of the first
+ * unparsed argument in argv or -1 on a usage error. */
+int cli_parse_common(int argc, char **argv, cli_common *c, const char *command);
+void cli_common_free(cli_common *c);
+
+int cmd_check(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
+
+void cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

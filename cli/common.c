@@ -1,0 +1,110 @@
+/* common.c - what every subcommand shares. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+bool cli_colour(void)
+{
+    const char *nc = getenv("NO_COLOR");
+    if (nc && *nc)
+        return false;
+    const char *term = getenv("TERM");
+    if (term && strcmp(term, "dumb") == 0)
+        return false;
+    return isatty(STDERR_FILENO);
+}
+
+void cli_print_diags(const hp_diags *d)
+{
+    hp_diags_render(d, stderr, cli_colour());
+    if (d->n_errors)
+        fprintf(stderr, "%d error%s%s\n", d->n_errors, d->n_errors == 1 ? "" : "s",
+                d->n_warnings ? (d->n_warnings == 1 ? ", 1 warning" : ", warnings") : "");
+}
+
+void cli_usage_error(const char *command, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "hpc %s: ", command);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nRun 'hpc help %s' for usage.\n", command);
+    va_end(ap);
+}
+
+int cli_parse_common(int argc, char **argv, cli_common *c, const char *command)
+{
+    memset(c, 0, sizeof *c);
+    c->sets = calloc((size_t)argc + 1, sizeof *c->sets);
+    c->allow = calloc((size_t)argc + 1, sizeof *c->allow);
+    if (!c->sets || !c->allow) {
+        fprintf(stderr, "hpc: out of memory\n");
+        return -1;
+    }
+    int positional = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+        if (strcmp(a, "--set") == 0 || strcmp(a, "--allow") == 0) {
+            if (i + 1 >= argc) {
+                cli_usage_error(command, "%s needs a value", a);
+                return -1;
+            }
+            val = argv[++i];
+        } else if (strncmp(a, "--set=", 6) == 0 || strncmp(a, "--allow=", 8) == 0) {
+            val = strchr(a, '=') + 1;
+        }
+        if (val && (a[2] == 's')) {
+            const char *eq = strchr(val, '=');
+            if (!eq || eq == val) {
+                cli_usage_error(command, "--set takes PATH=VALUE (for example --set optimizer.lr=0.01), not '%s'", val);
+                return -1;
+            }
+            char *path = strndup(val, (size_t)(eq - val));
+            if (!path)
+                return -1;
+            c->sets[c->n_sets].path = path;
+            c->sets[c->n_sets].value = eq + 1;
+            c->n_sets++;
+            continue;
+        }
+        if (val) {
+            c->allow[c->n_allow++] = val;
+            continue;
+        }
+        if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            c->quiet = true;
+            continue;
+        }
+        if (a[0] == '-' && a[1]) {
+            cli_usage_error(command, "unknown option '%s'", a);
+            return -1;
+        }
+        if (positional == 0)
+            c->file = a;
+        else if (positional == 1)
+            c->target = a;
+        else {
+            cli_usage_error(command, "unexpected argument '%s'", a);
+            return -1;
+        }
+        positional++;
+    }
+    if (!c->file) {
+        cli_usage_error(command, "which file? (hpc %s FILE.hp)", command);
+        return -1;
+    }
+    return 0;
+}
+
+void cli_common_free(cli_common *c)
+{
+    for (int i = 0; i < c->n_sets; i++)
+        free((char *)c->sets[i].path);
+    free(c->sets);
+    free(c->allow);
+}

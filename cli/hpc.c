@@ -1,0 +1,120 @@
+/* hpc.c - the command line: `hpc COMMAND ...` (design.md, docs/cli.md).
+ *
+ * Only this directory writes to the terminal; the compiler and the runtime
+ * report through diagnostics sinks and error values.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifndef HPC_VERSION
+#define HPC_VERSION "0.0.0"
+#endif
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *synopsis;
+    const char *help;
+} command;
+
+static const command commands[] = {
+    {"check", cmd_check, "hpc check FILE [--allow NAME]...",
+     "Parses and checks FILE and everything it imports: names, settings, data files,\n"
+     "shapes, every experiment and search.  Prints every error, warning and note at\n"
+     "once, each at its line and column.  Exit status 1 when there is an error.\n"
+     "\n"
+     "  --allow NAME   silence the note NAME (batch-pow2, dense-depth, vanilla-rnn,\n"
+     "                 stack-depth, embed-dim, no-valid, lr-range); a line can also\n"
+     "                 say `# hpc: allow(NAME)`\n"},
+    {"explain", cmd_explain, "hpc explain FILE [EXPERIMENT|SEARCH] [--set PATH=VALUE]...",
+     "Prints the Plan of an experiment (the file's first one by default): every layer\n"
+     "with its output shape, exact parameter count and FLOPs per sample, the totals,\n"
+     "then the loss, optimizer, schedule, batch, stop rule and regularisation with\n"
+     "every default written out, a memory estimate, and the learning rate at the\n"
+     "start of each epoch.  For a search: its spaces, strategy and base experiment.\n"
+     "\n"
+     "  --set PATH=VALUE  override a setting or model parameter, checked like the\n"
+     "                    file: --set model.hidden=512 --set optimizer.lr=3e-4\n"
+     "  --allow NAME      silence a note\n"},
+};
+#define N_COMMANDS (int)(sizeof commands / sizeof *commands)
+
+/* Commands of design.md that later versions add; named so users get a clear answer. */
+static const char *const planned[] = {"run", "lr-find", "search", "resume", "build", "predict", "sample", "plot", "emit-llvm"};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "hpc %s - compile .hp experiment files into fast native training code\n\n", HPC_VERSION);
+    fprintf(out, "usage: hpc COMMAND [ARGS]\n\ncommands:\n");
+    for (int i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %s\n", commands[i].synopsis);
+    fprintf(out, "  hpc help COMMAND      help on one command\n");
+    fprintf(out, "  hpc --version\n");
+    fprintf(out, "\nexit status: 0 success, 1 the file has errors, 2 bad usage, 3 bad data, 4 the run failed\n");
+    fprintf(out, "documentation: docs/language.md (the language), docs/cli.md (this program)\n");
+}
+
+static const command *find(const char *name)
+{
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static int not_yet(const char *name)
+{
+    for (size_t i = 0; i < sizeof planned / sizeof *planned; i++)
+        if (strcmp(planned[i], name) == 0) {
+            fprintf(stderr, "hpc: '%s' is not in this version of hpc yet; 'hpc --help' lists what is\n", name);
+            return 1;
+        }
+    return 0;
+}
+
+static int help(int argc, char **argv)
+{
+    if (argc == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    const command *c = find(argv[0]);
+    if (!c) {
+        if (!not_yet(argv[0]))
+            fprintf(stderr, "hpc: no command '%s'; 'hpc --help' lists them\n", argv[0]);
+        return EXIT_USAGE;
+    }
+    printf("usage: %s\n\n%s", c->synopsis, c->help);
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
+        return help(0, NULL);
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("hpc %s\n", HPC_VERSION);
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "help") == 0)
+        return help(argc - 2, argv + 2);
+    const command *c = find(cmd);
+    if (!c) {
+        if (!not_yet(cmd))
+            fprintf(stderr, "hpc: no command '%s'; 'hpc --help' lists them\n", cmd);
+        return EXIT_USAGE;
+    }
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            char *name[] = {(char *)cmd};
+            return help(1, name);
+        }
+    return c->run(argc - 2, argv + 2);
+}

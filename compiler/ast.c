@@ -1,0 +1,225 @@
+/* ast.c - AST constructors (called by the grammar) and hp_parse(). */
+#include "ast.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hp.tab.h"
+#include "hp.lex.h"
+#include "parse.h"
+
+hp_span hp_loc_span(hp_pstate *ps, int fl, int fc, int ll, int lc)
+{
+    hp_span s = {ps->file, fl, fc, ll, lc};
+    return s;
+}
+
+hp_vec *hp_mk_vec(hp_pstate *ps) { return hp_alloc(&ps->ast->arena, sizeof(hp_vec)); }
+
+void hp_push(hp_pstate *ps, hp_vec *v, void *item) { hp_vec_push(&ps->ast->arena, v, item); }
+
+hp_ident *hp_mk_ident(hp_pstate *ps, const char *name, hp_span span)
+{
+    hp_ident *id = hp_alloc(&ps->ast->arena, sizeof *id);
+    id->name = name;
+    id->span = span;
+    return id;
+}
+
+hp_expr *hp_mk_expr(hp_pstate *ps, hp_expr_kind kind, hp_span span)
+{
+    hp_expr *e = hp_alloc(&ps->ast->arena, sizeof *e);
+    e->kind = kind;
+    e->span = span;
+    return e;
+}
+
+hp_expr *hp_mk_binary(hp_pstate *ps, char op, hp_expr *l, hp_expr *r)
+{
+    hp_expr *e = hp_mk_expr(ps, HP_EX_BINARY, hp_span_join(l->span, r->span));
+    e->op = op;
+    e->lhs = l;
+    e->rhs = r;
+    return e;
+}
+
+static hp_arg *args_array(hp_pstate *ps, hp_vec *v, int *n)
+{
+    *n = v ? v->n : 0;
+    if (!*n)
+        return NULL;
+    hp_arg *a = hp_alloc(&ps->ast->arena, sizeof *a * (size_t)*n);
+    for (int i = 0; i < *n; i++)
+        a[i] = *(hp_arg *)v->items[i];
+    return a;
+}
+
+hp_expr *hp_mk_call(hp_pstate *ps, const char *callee, hp_span callee_span, hp_vec *args, hp_span span)
+{
+    hp_expr *e = hp_mk_expr(ps, HP_EX_CALL, span);
+    e->callee = callee;
+    e->callee_span = callee_span;
+    e->args = args_array(ps, args, &e->n_args);
+    return e;
+}
+
+hp_expr *hp_mk_list(hp_pstate *ps, hp_vec *items, hp_span span)
+{
+    hp_expr *e = hp_mk_expr(ps, HP_EX_LIST, span);
+    if (items) {
+        e->items = (hp_expr **)items->items;
+        e->n_items = items->n;
+    }
+    return e;
+}
+
+hp_expr *hp_mk_path(hp_pstate *ps, hp_vec *parts, hp_span span)
+{
+    hp_expr *e = hp_mk_expr(ps, HP_EX_PATH, span);
+    e->n_parts = parts->n;
+    e->parts = hp_alloc(&ps->ast->arena, sizeof *e->parts * (size_t)parts->n);
+    e->part_spans = hp_alloc(&ps->ast->arena, sizeof *e->part_spans * (size_t)parts->n);
+    for (int i = 0; i < parts->n; i++) {
+        hp_ident *id = parts->items[i];
+        e->parts[i] = id->name;
+        e->part_spans[i] = id->span;
+    }
+    return e;
+}
+
+hp_arg *hp_mk_arg(hp_pstate *ps, const char *name, hp_span name_span, hp_expr *value)
+{
+    hp_arg *a = hp_alloc(&ps->ast->arena, sizeof *a);
+    a->name = name;
+    a->name_span = name_span;
+    a->value = value;
+    return a;
+}
+
+hp_setting *hp_mk_setting(hp_pstate *ps, const char *name, hp_span name_span, hp_expr *value)
+{
+    hp_setting *s = hp_alloc(&ps->ast->arena, sizeof *s);
+    s->tag = 's';
+    s->name = name;
+    s->name_span = name_span;
+    s->value = value;
+    s->span = hp_span_join(name_span, value->span);
+    return s;
+}
+
+hp_layer *hp_mk_layer(hp_pstate *ps, const char *kind, hp_span kind_span, hp_vec *args, hp_span span)
+{
+    hp_layer *l = hp_alloc(&ps->ast->arena, sizeof *l);
+    l->tag = 'l';
+    l->kind = kind;
+    l->kind_span = kind_span;
+    l->args = args_array(ps, args, &l->n_args);
+    l->span = span;
+    return l;
+}
+
+hp_layer *hp_mk_repeat(hp_pstate *ps, hp_expr *count, hp_vec *body, hp_span span)
+{
+    hp_layer *l = hp_alloc(&ps->ast->arena, sizeof *l);
+    l->tag = 'l';
+    l->is_repeat = true;
+    l->kind = "repeat";
+    l->kind_span = span;
+    l->kind_span.end_line = span.line;
+    l->kind_span.end_col = span.col + 5;
+    l->count = count;
+    l->body = (hp_layer **)body->items;
+    l->n_body = body->n;
+    l->span = span;
+    return l;
+}
+
+hp_vary *hp_mk_vary(hp_pstate *ps, hp_expr *path, hp_span span)
+{
+    hp_vary *v = hp_alloc(&ps->ast->arena, sizeof *v);
+    v->tag = 'v';
+    v->path = path->parts;
+    v->path_spans = path->part_spans;
+    v->n_path = path->n_parts;
+    v->path_span = path->span;
+    v->span = span;
+    return v;
+}
+
+hp_decl *hp_mk_decl(hp_pstate *ps, hp_decl_kind kind, const char *name, hp_span name_span, hp_span span)
+{
+    hp_decl *d = hp_alloc(&ps->ast->arena, sizeof *d);
+    d->kind = kind;
+    d->name = name;
+    d->name_span = name_span;
+    d->span = span;
+    d->file = ps->file;
+    return d;
+}
+
+void hp_decl_set_items(hp_pstate *ps, hp_decl *decl, hp_vec *items)
+{
+    hp_vec settings = {0}, layers = {0}, varies = {0};
+    for (int i = 0; i < items->n; i++) {
+        char tag = *(char *)items->items[i];
+        hp_vec *v = tag == 's' ? &settings : tag == 'l' ? &layers : &varies;
+        hp_vec_push(&ps->ast->arena, v, items->items[i]);
+    }
+    if (settings.n) {
+        decl->settings = (hp_setting **)settings.items;
+        decl->n_settings = settings.n;
+    }
+    if (layers.n) {
+        decl->layers = (hp_layer **)layers.items;
+        decl->n_layers = layers.n;
+    }
+    if (varies.n) {
+        decl->varies = (hp_vary **)varies.items;
+        decl->n_varies = varies.n;
+    }
+}
+
+void hp_add_decl(hp_pstate *ps, hp_decl *decl)
+{
+    hp_vec v = {(void **)ps->ast->decls, ps->ast->n_decls, ps->ast->n_decls};
+    hp_vec_push(&ps->ast->arena, &v, decl);
+    ps->ast->decls = (hp_decl **)v.items;
+    ps->ast->n_decls = v.n;
+}
+
+hp_ast *hp_parse(hp_diags *d, int file)
+{
+    const hp_source *src = hp_diags_source(d, file);
+    hp_ast *ast = calloc(1, sizeof *ast);
+    if (!ast || !src) {
+        free(ast);
+        return NULL;
+    }
+    ast->file = file;
+    hp_pstate ps = {.d = d, .ast = ast, .file = file, .line = 1, .col = 1};
+    yyscan_t scanner;
+    if (hp_yylex_init_extra(&ps, &scanner) != 0) {
+        free(ast);
+        return NULL;
+    }
+    YY_BUFFER_STATE buf = hp_yy_scan_bytes(src->text, (int)src->len, scanner);
+    hp_yyparse(&ps, scanner);
+    hp_yy_delete_buffer(buf, scanner);
+    hp_yylex_destroy(scanner);
+    free(ps.strbuf);
+    return ast;
+}
+
+void hp_ast_free(hp_ast *ast)
+{
+    if (!ast)
+        return;
+    hp_arena_free(&ast->arena);
+    free(ast);
+}
+
+const char *hp_decl_kind_name(hp_decl_kind k)
+{
+    static const char *const names[] = {"import", "data", "model", "experiment", "search"};
+    return names[k];
+}

@@ -1,0 +1,1046 @@
+/* check.c - the checker's driver: files and imports, names, experiments,
+ * searches, overrides.
+ *
+ * How it works.  hp_program_load() parses the root file and, recursively, the
+ * files it imports (relative to the importing file; a cycle is an error).  The
+ * root's namespace holds its own declarations and everything it imports, in
+ * textual order, so a duplicate is reported at its second place with a note at
+ * the first.  hp_plan() then resolves one experiment: its settings are read
+ * through the override list (`--set`, search trials), the data declaration is
+ * probed once and cached, the model is expanded against the data
+ * (check_model.c), and every policy is bound to its parameter list with the
+ * defaults filled in (check_policy.c).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_int.h"
+
+/* ---- files and imports ---- */
+
+static char *read_file(const char *path, size_t *len, int *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        *err = errno;
+        return NULL;
+    }
+    size_t cap = 8192, n = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf)
+            break;
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+        if (n + 1 >= cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+        }
+    }
+    int failed = ferror(f);
+    fclose(f);
+    if (!buf || failed) {
+        free(buf);
+        *err = failed ? EIO : ENOMEM;
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+static char *dir_of(hp_arena *a, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return hp_strdup(a, ".");
+    if (slash == path)
+        return hp_strdup(a, "/");
+    return hp_strndup(a, path, (size_t)(slash - path));
+}
+
+static char *join_path(hp_arena *a, const char *dir, const char *rel)
+{
+    if (rel[0] == '/' || strcmp(dir, ".") == 0)
+        return hp_strdup(a, rel);
+    return hp_sprintf(a, "%s/%s", dir, rel);
+}
+
+typedef struct {
+    char *real[64];
+    int n;
+} load_stack;
+
+static ck_unit *load_unit(hp_program *p, const char *path, char *text, size_t len, load_stack *st);
+
+static void load_imports(hp_program *p, ck_unit *u, load_stack *st)
+{
+    hp_vec imports = {0};
+    for (int i = 0; i < u->ast->n_decls; i++) {
+        hp_decl *d = u->ast->decls[i];
+        if (d->kind != HP_DECL_IMPORT)
+            continue;
+        char *path = join_path(&p->arena, u->dir, d->import_path);
+        char *real = realpath(path, NULL);
+        if (!real) {
+            hp_report(p->d, HP_ERROR, NULL, d->name_span, "cannot import '%s': %s", path, strerror(errno));
+            hp_vec_push(&p->arena, &imports, NULL);
+            continue;
+        }
+        bool cycle = false;
+        for (int k = 0; k < st->n; k++)
+            cycle |= strcmp(st->real[k], real) == 0;
+        if (cycle) {
+            hp_report(p->d, HP_ERROR, NULL, d->name_span, "import cycle: '%s' imports itself through this import",
+                      path);
+            free(real);
+            hp_vec_push(&p->arena, &imports, NULL);
+            continue;
+        }
+        /* a file imported twice (a diamond) is loaded once */
+        ck_unit *found = NULL;
+        for (int k = 0; k < p->n_units && !found; k++) {
+            char *r = realpath(hp_diags_source(p->d, p->units[k]->file)->path, NULL);
+            if (r && strcmp(r, real) == 0)
+                found = p->units[k];
+            free(r);
+        }
+        if (!found && st->n < 64) {
+            size_t len;
+            int err;
+            char *text = read_file(path, &len, &err);
+            if (!text) {
+                hp_report(p->d, HP_ERROR, NULL, d->name_span, "cannot import '%s': %s", path, strerror(err));
+                free(real);
+                hp_vec_push(&p->arena, &imports, NULL);
+                continue;
+            }
+            st->real[st->n++] = real;
+            found = load_unit(p, path, text, len, st);
+            st->n--;
+        } else if (!found) {
+            hp_report(p->d, HP_ERROR, NULL, d->name_span, "imports are nested too deeply");
+        }
+        free(real);
+        hp_vec_push(&p->arena, &imports, found);
+    }
+    u->imports = (ck_unit **)imports.items;
+    u->n_imports = imports.n;
+}
+
+static ck_unit *load_unit(hp_program *p, const char *path, char *text, size_t len, load_stack *st)
+{
+    ck_unit *u = hp_alloc(&p->arena, sizeof *u);
+    u->file = hp_diags_add_source(p->d, path, text, len);
+    u->dir = dir_of(&p->arena, path);
+    u->ast = hp_parse(p->d, u->file);
+    if (!u->ast) {
+        fputs("hpc: out of memory\n", stderr);
+        abort();
+    }
+    ck_unit **units = hp_alloc(&p->arena, sizeof *units * (size_t)(p->n_units + 1));
+    if (p->n_units)
+        memcpy(units, p->units, sizeof *units * (size_t)p->n_units);
+    units[p->n_units++] = u;
+    p->units = units;
+    load_imports(p, u, st);
+    return u;
+}
+
+/* The namespace: declarations in textual order, imports expanded in place. */
+static void collect_names(hp_program *p, ck_unit *u, hp_vec *out, ck_unit **visited, int *n_visited)
+{
+    for (int k = 0; k < *n_visited; k++)
+        if (visited[k] == u)
+            return;
+    if (*n_visited < 256)
+        visited[(*n_visited)++] = u;
+    int imp = 0;
+    for (int i = 0; i < u->ast->n_decls; i++) {
+        hp_decl *d = u->ast->decls[i];
+        if (d->kind == HP_DECL_IMPORT) {
+            /* imports that failed to load have no unit; the others are in order */
+            ck_unit *imported = imp < u->n_imports ? u->imports[imp] : NULL;
+            imp++;
+            if (imported)
+                collect_names(p, imported, out, visited, n_visited);
+            continue;
+        }
+        hp_vec_push(&p->arena, out, d);
+    }
+}
+
+static void build_namespace(hp_program *p)
+{
+    hp_vec decls = {0};
+    ck_unit *visited[256];
+    int n_visited = 0;
+    collect_names(p, p->root, &decls, visited, &n_visited);
+    p->names = hp_alloc(&p->arena, sizeof *p->names * (size_t)(decls.n ? decls.n : 1));
+    hp_vec targets = {0};
+    for (int i = 0; i < decls.n; i++) {
+        hp_decl *d = decls.items[i];
+        hp_decl *prev = NULL;
+        for (int k = 0; k < p->n_names && !prev; k++)
+            if (strcmp(p->names[k].name, d->name) == 0)
+                prev = p->names[k].decl;
+        if (prev) {
+            hp_diag *g = hp_report(p->d, HP_ERROR, NULL, d->name_span, "'%s' is already declared (as %s %s)",
+                                   d->name, hp_decl_kind_name(prev->kind) == NULL ? "" : hp_decl_kind_name(prev->kind),
+                                   prev->name);
+            hp_attach_note(p->d, g, prev->name_span, "'%s' is first declared here", d->name);
+            continue;
+        }
+        p->names[p->n_names].name = d->name;
+        p->names[p->n_names].decl = d;
+        p->n_names++;
+        if ((d->kind == HP_DECL_EXPERIMENT || d->kind == HP_DECL_SEARCH) && d->file == p->root->file)
+            hp_vec_push(&p->arena, &targets, (void *)d->name);
+    }
+    p->targets = (const char **)targets.items;
+    p->n_targets = targets.n;
+}
+
+static hp_program *program_new(hp_diags *d)
+{
+    hp_program *p = calloc(1, sizeof *p);
+    if (!p) {
+        fputs("hpc: out of memory\n", stderr);
+        abort();
+    }
+    p->d = d;
+    return p;
+}
+
+hp_program *hp_program_load_text(hp_diags *d, const char *name, const char *text, size_t len)
+{
+    hp_program *p = program_new(d);
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        free(p);
+        return NULL;
+    }
+    memcpy(copy, text, len);
+    copy[len] = 0;
+    load_stack st = {.n = 0};
+    p->root = load_unit(p, name, copy, len, &st);
+    build_namespace(p);
+    return p;
+}
+
+hp_program *hp_program_load(hp_diags *d, const char *path)
+{
+    size_t len;
+    int err;
+    char *text = read_file(path, &len, &err);
+    if (!text) {
+        hp_report_nospan(d, HP_ERROR, "cannot read '%s': %s", path, strerror(err));
+        return NULL;
+    }
+    hp_program *p = program_new(d);
+    load_stack st = {.n = 0};
+    char *real = realpath(path, NULL);
+    if (real)
+        st.real[st.n++] = real;
+    p->root = load_unit(p, path, text, len, &st);
+    free(real);
+    build_namespace(p);
+    return p;
+}
+
+void hp_program_free(hp_program *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->n_units; i++)
+        hp_ast_free(p->units[i]->ast);
+    free(p->data);
+    hp_arena_free(&p->arena);
+    free(p);
+}
+
+int hp_program_targets(const hp_program *p, const char ***names)
+{
+    *names = p->targets;
+    return p->n_targets;
+}
+
+const char *ck_file_dir(ck *c, int file)
+{
+    for (int i = 0; i < c->p->n_units; i++)
+        if (c->p->units[i]->file == file)
+            return c->p->units[i]->dir;
+    return ".";
+}
+
+hp_decl *ck_lookup(ck *c, const char *name, hp_span use, hp_decl_kind want, const char *what)
+{
+    for (int i = 0; i < c->p->n_names; i++) {
+        hp_decl *d = c->p->names[i].decl;
+        if (strcmp(c->p->names[i].name, name) != 0)
+            continue;
+        if (d->kind != want) {
+            hp_diag *g = hp_report(c->d, HP_ERROR, NULL, use, "'%s' is %s %s, not %s", name,
+                                   d->kind == HP_DECL_EXPERIMENT ? "an" : "a", hp_decl_kind_name(d->kind), what);
+            hp_attach_note(c->d, g, d->name_span, "'%s' is declared here", name);
+            return NULL;
+        }
+        return d;
+    }
+    const char *cands[256] = {0};
+    int n = 0;
+    for (int i = 0; i < c->p->n_names && n < 256; i++)
+        if (c->p->names[i].decl->kind == want)
+            cands[n++] = c->p->names[i].name;
+    const char *s = ck_suggest(name, cands, n);
+    if (s)
+        hp_report(c->d, HP_ERROR, NULL, use, "unknown %s '%s'; did you mean '%s'?", what, name, s);
+    else if (n == 0)
+        hp_report(c->d, HP_ERROR, NULL, use, "unknown %s '%s'; the file declares no %s", what, name, what);
+    else
+        hp_report(c->d, HP_ERROR, NULL, use, "unknown %s '%s'", what, name);
+    return NULL;
+}
+
+/* ---- settings ---- */
+
+/* Finds the settings of a body by name; reports duplicates and unknown names. */
+static void index_settings(ck *c, hp_decl *d, const char *const *known, int n_known, hp_setting **slots,
+                           const char *what)
+{
+    for (int i = 0; i < n_known; i++)
+        slots[i] = NULL;
+    for (int i = 0; i < d->n_settings; i++) {
+        hp_setting *s = d->settings[i];
+        int k = -1;
+        for (int j = 0; j < n_known; j++)
+            if (strcmp(known[j], s->name) == 0)
+                k = j;
+        if (k < 0) {
+            const char *sug = ck_suggest(s->name, known, n_known);
+            if (sug)
+                hp_report(c->d, HP_ERROR, NULL, s->name_span, "unknown setting '%s' in %s; did you mean '%s'?", s->name,
+                          what, sug);
+            else {
+                char list[512] = "";
+                size_t off = 0;
+                for (int j = 0; j < n_known && off < sizeof list; j++)
+                    off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", j ? ", " : "", known[j]);
+                hp_report(c->d, HP_ERROR, NULL, s->name_span, "unknown setting '%s' in %s; the settings are %s",
+                          s->name, what, list);
+            }
+            continue;
+        }
+        if (slots[k]) {
+            hp_diag *g = hp_report(c->d, HP_ERROR, NULL, s->name_span, "'%s' is set twice", s->name);
+            hp_attach_note(c->d, g, slots[k]->name_span, "first set here");
+            continue;
+        }
+        slots[k] = s;
+    }
+}
+
+static ck_override *find_override(ck *c, const char *first, const char *second)
+{
+    for (int i = 0; i < c->n_ov; i++) {
+        ck_override *o = &c->ov[i];
+        if (strcmp(o->parts[0], first) != 0)
+            continue;
+        if ((second == NULL) != (o->n_parts == 1))
+            continue;
+        if (second && strcmp(o->parts[1], second) != 0)
+            continue;
+        return o;
+    }
+    return NULL;
+}
+
+/* The value of setting `name`: the override, the setting, or NULL. */
+static ck_val *setting_value(ck *c, hp_setting *s, const char *name)
+{
+    ck_override *o = find_override(c, name, NULL);
+    if (o) {
+        o->used = true;
+        return o->v;
+    }
+    return s ? ck_eval(c, s->value, NULL) : NULL;
+}
+
+/* `optimizer.lr = 0.1` and the like: replaces or adds a named argument. */
+static ck_val *apply_arg_overrides(ck *c, ck_val *v, const char *setting)
+{
+    if (!v || (v->k != V_CALL && v->k != V_NAME))
+        return v;
+    for (int i = 0; i < c->n_ov; i++) {
+        ck_override *o = &c->ov[i];
+        if (o->n_parts != 2 || strcmp(o->parts[0], setting) != 0)
+            continue;
+        o->used = true;
+        ck_val *nv = hp_alloc(&c->p->arena, sizeof *nv);
+        *nv = *v;
+        nv->k = V_CALL;
+        if (v->k == V_NAME)
+            nv->name_span = v->span;
+        nv->args = hp_alloc(&c->p->arena, sizeof *nv->args * (size_t)(v->n_args + 1));
+        nv->n_args = 0;
+        bool replaced = false;
+        for (int a = 0; a < (v->k == V_CALL ? v->n_args : 0); a++) {
+            ck_arg arg = v->args[a];
+            if (arg.name && strcmp(arg.name, o->parts[1]) == 0) {
+                arg.v = o->v;
+                replaced = true;
+            }
+            nv->args[nv->n_args++] = arg;
+        }
+        if (!replaced) {
+            ck_arg arg = {o->parts[1], o->span, o->v};
+            nv->args[nv->n_args++] = arg;
+        }
+        v = nv;
+    }
+    return v;
+}
+
+/* ---- experiments ---- */
+
+enum {
+    S_DATA, S_MODEL, S_LOSS, S_OPTIMIZER, S_CLIP, S_SCHEDULE, S_BATCH, S_EPOCHS, S_STOP, S_REGULARIZE, S_SEED,
+    S_THREADS, S__COUNT
+};
+static const char *const experiment_settings[S__COUNT] = {
+    "data", "model", "loss", "optimizer", "clip", "schedule", "batch", "epochs", "stop", "regularize", "seed",
+    "threads",
+};
+
+static bool is_pow2(long x) { return x > 0 && (x & (x - 1)) == 0; }
+
+static void batch_note(ck *c, long b, hp_span span)
+{
+    if (!is_pow2(b) || b < 64 || b > 2048)
+        hp_report(c->d, HP_NOTE, "batch-pow2", span,
+                  "batch size %ld is %s; powers of two from 64 to 2048 use the vector units and caches best", b,
+                  !is_pow2(b) ? "not a power of two" : "outside 64-2048");
+}
+
+static plan_experiment *check_experiment(ck *c, hp_decl *d)
+{
+    plan_experiment *e = hp_alloc(c->out, sizeof *e);
+    e->name = hp_strdup(c->out, d->name);
+    e->file = hp_strdup(c->out, hp_diags_source(c->d, d->file)->path);
+    e->line = d->name_span.line;
+    int errors_before = c->d->n_errors;
+
+    hp_setting *s[S__COUNT];
+    index_settings(c, d, experiment_settings, S__COUNT, s, "an experiment");
+    ck_val *v[S__COUNT];
+    for (int i = 0; i < S__COUNT; i++)
+        v[i] = setting_value(c, s[i], experiment_settings[i]);
+    v[S_OPTIMIZER] = apply_arg_overrides(c, v[S_OPTIMIZER], "optimizer");
+    v[S_SCHEDULE] = apply_arg_overrides(c, v[S_SCHEDULE], "schedule");
+    v[S_STOP] = apply_arg_overrides(c, v[S_STOP], "stop");
+    v[S_BATCH] = apply_arg_overrides(c, v[S_BATCH], "batch");
+    v[S_REGULARIZE] = apply_arg_overrides(c, v[S_REGULARIZE], "regularize");
+
+    /* data */
+    const ck_data_entry *data = NULL;
+    if (!v[S_DATA])
+        hp_report(c->d, HP_ERROR, NULL, d->name_span, "experiment '%s' needs 'data = ...'", d->name);
+    else if (v[S_DATA]->k == V_NAME) {
+        hp_decl *dd = ck_lookup(c, v[S_DATA]->s, v[S_DATA]->span, HP_DECL_DATA, "data");
+        if (dd)
+            data = ck_data(c, dd);
+    } else if (v[S_DATA]->k != V_POISON)
+        hp_report(c->d, HP_ERROR, NULL, v[S_DATA]->span, "'data' must name a data declaration, not %s",
+                  ck_describe(c, v[S_DATA]));
+    bool data_ok = data && data->ok;
+    if (data_ok)
+        e->data = data->data;
+    bool has_valid = !data_ok || e->data.valid.kind != PLAN_SRC_NONE;
+
+    /* model */
+    if (!v[S_MODEL])
+        hp_report(c->d, HP_ERROR, NULL, d->name_span, "experiment '%s' needs 'model = ...'", d->name);
+    else if (v[S_MODEL]->k == V_NAME || v[S_MODEL]->k == V_CALL) {
+        hp_span use = v[S_MODEL]->k == V_CALL ? v[S_MODEL]->name_span : v[S_MODEL]->span;
+        hp_decl *md = ck_lookup(c, v[S_MODEL]->s, use, HP_DECL_MODEL, "model");
+        if (md && data_ok)
+            ck_model(c, md, v[S_MODEL], &e->data, e, v[S_MODEL]->span);
+        else if (md)
+            ck_model(c, md, v[S_MODEL], NULL, e, v[S_MODEL]->span);
+    } else if (v[S_MODEL]->k != V_POISON)
+        hp_report(c->d, HP_ERROR, NULL, v[S_MODEL]->span, "'model' must name a model, not %s",
+                  ck_describe(c, v[S_MODEL]));
+
+    /* loss */
+    e->loss = PLAN_LOSS_CROSS_ENTROPY;
+    if (v[S_LOSS]) {
+        int k = ck_choice(c, v[S_LOSS], "loss", "cross_entropy|mse");
+        if (k >= 0)
+            e->loss = (plan_loss)k;
+    }
+    if (e->n_layers > 0) {
+        plan_layer *last = &e->layers[e->n_layers - 1];
+        e->fused_softmax = e->loss == PLAN_LOSS_CROSS_ENTROPY &&
+                           ((last->kind == PLAN_SOFTMAX) || (last->kind == PLAN_DENSE && last->act == PLAN_ACT_SOFTMAX) ||
+                            (last->kind == PLAN_CONV && last->act == PLAN_ACT_SOFTMAX));
+        /* the output must have one unit per class (per token for text) */
+        plan_shape out = last->out;
+        int width = out.kind == PLAN_VEC ? out.d[0] : out.kind == PLAN_SEQ ? out.d[1] : -1;
+        int want = e->data.is_text ? e->data.vocab : e->data.classes;
+        hp_span at = v[S_MODEL] ? v[S_MODEL]->span : d->name_span;
+        char buf[64];
+        if (data_ok && width < 0) {
+            hp_report(c->d, HP_ERROR, NULL, at, "the model's output %s is not a vector of scores; end it with `dense %s`",
+                      plan_shape_str(out, buf, sizeof buf), e->data.is_text ? "vocab" : "classes");
+        } else if (data_ok && want > 0 && width != want) {
+            hp_diag *g = hp_report(c->d, HP_ERROR, NULL, at,
+                                   "the model's output has %d units, but data '%s' has %d %s", width, e->data.name,
+                                   want, e->data.is_text ? "token ids (vocab)" : "classes");
+            (void)g;
+        } else if (data_ok && e->data.is_text && out.kind != PLAN_SEQ) {
+            hp_report(c->d, HP_ERROR, NULL, at,
+                      "a language model predicts the next token at every step: its output must be a sequence "
+                      "[T, vocab], not %s (remove `last`)",
+                      plan_shape_str(out, buf, sizeof buf));
+        }
+    }
+
+    /* optimizer */
+    e->optimizer = (hprt_optimizer){.kind = HPRT_OPT_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    bool find = false;
+    if (v[S_OPTIMIZER])
+        ck_optimizer(c, v[S_OPTIMIZER], &e->optimizer, &find);
+    e->uses_find_lr |= find;
+
+    /* clip */
+    if (v[S_CLIP] && !ck_is_name(v[S_CLIP], "none"))
+        ck_num_range(c, v[S_CLIP], "clip", 0, true, INFINITY, false, &e->clip);
+
+    /* schedule */
+    e->schedule.kind = HPRT_SCHED_CONSTANT;
+    if (v[S_SCHEDULE]) {
+        find = false;
+        ck_schedule(c, v[S_SCHEDULE], &e->schedule, &find, has_valid, NULL);
+        e->uses_find_lr |= find;
+    }
+    /* momentum cycling needs something to cycle: SGD with momentum, Adam's beta1 */
+    if (e->schedule.kind == HPRT_SCHED_CYCLIC || e->schedule.kind == HPRT_SCHED_ONE_CYCLE) {
+        hprt_opt_kind k = e->optimizer.kind;
+        bool can = k == HPRT_OPT_ADAM || k == HPRT_OPT_ADAMW || (k == HPRT_OPT_SGD && e->optimizer.momentum > 0) ||
+                   (k == HPRT_OPT_RMSPROP && e->optimizer.momentum > 0);
+        if (!can)
+            e->schedule.cycle_momentum = false;
+    }
+
+    /* batch */
+    e->batch = (hprt_batch){.size = 128, .start = 128, .factor = 2, .max = 128};
+    if (v[S_BATCH]) {
+        if (ck_batch(c, v[S_BATCH], &e->batch)) {
+            if (e->batch.adaptive) {
+                batch_note(c, e->batch.start, v[S_BATCH]->span);
+                if (is_pow2(e->batch.start) && e->batch.start >= 64)
+                    batch_note(c, e->batch.max, v[S_BATCH]->span);
+            } else {
+                batch_note(c, e->batch.size, v[S_BATCH]->span);
+            }
+        }
+    }
+
+    /* epochs */
+    e->epochs = 10;
+    long n;
+    if (v[S_EPOCHS] && ck_int(c, v[S_EPOCHS], "epochs", 1, 1000000, &n))
+        e->epochs = (int)n;
+
+    /* stop, regularize */
+    e->stop.kind = HPRT_STOP_NONE;
+    if (v[S_STOP])
+        ck_stop(c, v[S_STOP], &e->stop, has_valid);
+    if (v[S_REGULARIZE]) {
+        ck_regularize(c, v[S_REGULARIZE], &e->regularize, has_valid);
+        if (e->regularize.adaptive_dropout && e->n_layers > 0) {
+            bool any = false;
+            for (int i = 0; i < e->n_layers; i++)
+                any |= e->layers[i].kind == PLAN_DROPOUT || e->layers[i].dropout > 0;
+            if (!any)
+                hp_report(c->d, HP_WARNING, NULL, v[S_REGULARIZE]->span,
+                          "adaptive_dropout has no dropout layer to adjust");
+        }
+    }
+
+    /* seed, threads */
+    if (v[S_SEED] && ck_int(c, v[S_SEED], "seed", 0, LONG_MAX, &n))
+        e->seed = (uint64_t)n;
+    if (v[S_THREADS] && ck_int(c, v[S_THREADS], "threads", 1, 1024, &n))
+        e->threads = (int)n;
+
+    e->lrfind = (hprt_lrfind){.start = 1e-7, .end = 10, .steps = 100, .suggest = HPRT_SUGGEST_VALLEY, .stop_div = true};
+
+    if (data_ok && e->data.valid.kind == PLAN_SRC_NONE)
+        hp_report(c->d, HP_NOTE, "no-valid", v[S_DATA] ? v[S_DATA]->span : d->name_span,
+                  "data '%s' has no validation split, so over-fitting cannot be seen; add `valid = split(train, 0.1)`",
+                  e->data.name);
+
+    return c->d->n_errors == errors_before ? e : NULL;
+}
+
+/* ---- searches ---- */
+
+enum { Q_BASE, Q_STRATEGY, Q_OBJECTIVE, Q_PARALLEL, Q__COUNT };
+static const char *const search_settings[Q__COUNT] = {"base", "strategy", "objective", "parallel"};
+
+/* Checks one value of a vary by planning the base experiment with it. */
+static bool try_vary_value(ck *c, hp_decl *base, const hp_vary *vy, ck_val *value)
+{
+    ck sub = *c;
+    ck_override o = {.parts = vy->path, .n_parts = vy->n_path, .span = value->span, .v = value};
+    sub.ov = &o;
+    sub.n_ov = 1;
+    hp_arena scratch = {0};
+    sub.out = &scratch;
+    int before = c->d->n_errors;
+    check_experiment(&sub, base);
+    hp_arena_free(&scratch);
+    return c->d->n_errors == before;
+}
+
+static const char *const vary_settings[] = {"data", "model", "loss", "optimizer", "clip", "schedule", "batch",
+                                            "epochs", "stop", "regularize", "seed", "threads"};
+
+static bool check_vary_path(ck *c, hp_decl *base, const hp_vary *vy)
+{
+    const char *first = vy->path[0];
+    int n = (int)(sizeof vary_settings / sizeof *vary_settings);
+    int k = -1;
+    for (int i = 0; i < n; i++)
+        if (strcmp(vary_settings[i], first) == 0)
+            k = i;
+    if (k < 0) {
+        const char *s = ck_suggest(first, vary_settings, n);
+        hp_report(c->d, HP_ERROR, NULL, vy->path_spans[0], "cannot vary '%s'%s%s%s", first,
+                  s ? "; did you mean '" : ": it is not an experiment setting", s ? s : "", s ? "'?" : "");
+        return false;
+    }
+    if (vy->n_path > 2) {
+        hp_report(c->d, HP_ERROR, NULL, vy->path_span, "a vary path has at most two parts (`model.depth`)");
+        return false;
+    }
+    if (vy->n_path == 2) {
+        static const char *const nested[] = {"model", "optimizer", "schedule", "stop", "batch", "regularize"};
+        bool ok = false;
+        for (size_t i = 0; i < sizeof nested / sizeof *nested; i++)
+            ok |= strcmp(nested[i], first) == 0;
+        if (!ok) {
+            hp_report(c->d, HP_ERROR, NULL, vy->path_span, "'%s' has no parameters to vary", first);
+            return false;
+        }
+        if (strcmp(first, "model") == 0) {
+            /* the parameter must exist in the base's model */
+            for (int i = 0; i < base->n_settings; i++) {
+                hp_setting *s = base->settings[i];
+                if (strcmp(s->name, "model") != 0)
+                    continue;
+                const hp_expr *m = s->value;
+                const char *mname = m->kind == HP_EX_CALL ? m->callee : m->kind == HP_EX_PATH ? m->parts[0] : NULL;
+                hp_decl *md = NULL;
+                for (int j = 0; mname && j < c->p->n_names; j++)
+                    if (strcmp(c->p->names[j].name, mname) == 0 && c->p->names[j].decl->kind == HP_DECL_MODEL)
+                        md = c->p->names[j].decl;
+                if (!md)
+                    return true; /* reported by the base */
+                const char *params[64];
+                int np = 0;
+                for (int j = 0; j < md->n_settings && np < 64; j++) {
+                    if (strcmp(md->settings[j]->name, vy->path[1]) == 0)
+                        return true;
+                    params[np++] = md->settings[j]->name;
+                }
+                const char *sg = ck_suggest(vy->path[1], params, np);
+                hp_diag *g = hp_report(c->d, HP_ERROR, NULL, vy->path_spans[1], "model '%s' has no parameter '%s'%s%s%s",
+                                       md->name, vy->path[1], sg ? "; did you mean '" : "", sg ? sg : "", sg ? "'?" : "");
+                hp_attach_note(c->d, g, md->name_span, "model '%s' is declared here", md->name);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+static plan_search *check_search(ck *c, hp_decl *d)
+{
+    plan_search *s = hp_alloc(c->out, sizeof *s);
+    s->name = hp_strdup(c->out, d->name);
+    s->file = hp_strdup(c->out, hp_diags_source(c->d, d->file)->path);
+    s->line = d->name_span.line;
+    int errors_before = c->d->n_errors;
+    hp_setting *st[Q__COUNT];
+    index_settings(c, d, search_settings, Q__COUNT, st, "a search");
+    ck_val *v[Q__COUNT];
+    for (int i = 0; i < Q__COUNT; i++)
+        v[i] = st[i] ? ck_eval(c, st[i]->value, NULL) : NULL;
+
+    hp_decl *base = NULL;
+    if (!v[Q_BASE])
+        hp_report(c->d, HP_ERROR, NULL, d->name_span, "search '%s' needs 'base = EXPERIMENT'", d->name);
+    else if (v[Q_BASE]->k == V_NAME)
+        base = ck_lookup(c, v[Q_BASE]->s, v[Q_BASE]->span, HP_DECL_EXPERIMENT, "experiment");
+    else if (v[Q_BASE]->k != V_POISON)
+        hp_report(c->d, HP_ERROR, NULL, v[Q_BASE]->span, "'base' must name an experiment, not %s",
+                  ck_describe(c, v[Q_BASE]));
+    if (base) {
+        ck sub = *c;
+        sub.ov = NULL;
+        sub.n_ov = 0;
+        s->base = check_experiment(&sub, base);
+    }
+
+    /* strategy */
+    s->strategy = PLAN_STRATEGY_GRID;
+    s->eta = 3;
+    s->parallel = 1;
+    bool all_finite = true;
+    for (int i = 0; i < d->n_varies; i++)
+        all_finite &= d->varies[i]->space != HP_SPACE_CALL;
+    if (v[Q_STRATEGY]) {
+        static const char *const strategies[] = {"grid", "random", "hyperband", "asha"};
+        const char *name = v[Q_STRATEGY]->k == V_NAME || v[Q_STRATEGY]->k == V_CALL ? v[Q_STRATEGY]->s : NULL;
+        int k = -1;
+        for (int i = 0; name && i < 4; i++)
+            if (strcmp(name, strategies[i]) == 0)
+                k = i;
+        if (k < 0 && v[Q_STRATEGY]->k != V_POISON) {
+            ck_val tmp = *v[Q_STRATEGY];
+            tmp.k = V_NAME;
+            if (v[Q_STRATEGY]->k == V_CALL)
+                tmp.span = v[Q_STRATEGY]->name_span;
+            if (name)
+                ck_choice(c, &tmp, "strategy", "grid|random|hyperband|asha");
+            else
+                ck_choice(c, v[Q_STRATEGY], "strategy", "grid|random|hyperband|asha");
+        } else if (k >= 0) {
+            s->strategy = (plan_strategy)k;
+            static const char *const p_grid[] = {""};
+            static const char *const p_random[] = {"!trials"};
+            static const char *const p_hyper[] = {"!max_epochs", "eta"};
+            static const char *const p_asha[] = {"!max_epochs", "eta", "!trials"};
+            const char *const *params[] = {p_grid, p_random, p_hyper, p_asha};
+            int counts[] = {0, 1, 2, 3};
+            ck_val *slot[3];
+            const char *what = hp_sprintf(&c->p->arena, "%s(...)", strategies[k]);
+            if (ck_bind(c, v[Q_STRATEGY], what, params[k], counts[k], slot)) {
+                long x;
+                double y;
+                if (k == 1 || k == 3) {
+                    ck_val *t = slot[k == 1 ? 0 : 2];
+                    if (t && ck_int(c, t, "trials", 1, 1000000, &x))
+                        s->trials = (int)x;
+                }
+                if (k >= 2) {
+                    if (slot[0] && ck_int(c, slot[0], "max_epochs", 1, 1000000, &x))
+                        s->max_epochs = (int)x;
+                    if (slot[1] && ck_num_range(c, slot[1], "eta", 1, true, INFINITY, false, &y))
+                        s->eta = y;
+                }
+            }
+            if (k == 0 && !all_finite)
+                hp_report(c->d, HP_ERROR, NULL, v[Q_STRATEGY]->span,
+                          "grid search needs finite spaces, but a `log(...)` or `uniform(...)` space is infinite; use "
+                          "`random(trials = N)`");
+        }
+    } else if (!all_finite) {
+        hp_report(c->d, HP_ERROR, NULL, d->name_span,
+                  "search '%s' has an infinite space (log or uniform) and no strategy; grid search needs finite "
+                  "spaces: set `strategy = random(trials = N)`",
+                  d->name);
+    }
+
+    /* objective */
+    s->objective = HPRT_METRIC_VAL_LOSS;
+    s->objective_mode = HPRT_MODE_MIN;
+    if (v[Q_OBJECTIVE]) {
+        ck_val *o = v[Q_OBJECTIVE];
+        if (o->k == V_CALL && (strcmp(o->s, "minimize") == 0 || strcmp(o->s, "maximize") == 0)) {
+            static const char *const p[] = {"!metric"};
+            ck_val *slot[1];
+            if (ck_bind(c, o, hp_sprintf(&c->p->arena, "%s(...)", o->s), p, 1, slot))
+                ck_metric(c, slot[0], &s->objective, !s->base || s->base->data.valid.kind != PLAN_SRC_NONE);
+            s->objective_mode = o->s[1] == 'a' ? HPRT_MODE_MAX : HPRT_MODE_MIN;
+        } else if (o->k != V_POISON) {
+            hp_report(c->d, HP_ERROR, NULL, o->span,
+                      "objective must be `minimize(METRIC)` or `maximize(METRIC)`, not %s", ck_describe(c, o));
+        }
+    }
+    long x;
+    if (v[Q_PARALLEL] && ck_int(c, v[Q_PARALLEL], "parallel", 1, 1024, &x))
+        s->parallel = (int)x;
+
+    /* varies */
+    s->varies = hp_alloc(c->out, sizeof *s->varies * (size_t)(d->n_varies ? d->n_varies : 1));
+    for (int i = 0; i < d->n_varies; i++) {
+        const hp_vary *vy = d->varies[i];
+        plan_vary *pv = &s->varies[s->n_varies];
+        for (int j = 0; j < i; j++) {
+            const hp_vary *o = d->varies[j];
+            bool same = o->n_path == vy->n_path;
+            for (int k = 0; same && k < vy->n_path; k++)
+                same = strcmp(o->path[k], vy->path[k]) == 0;
+            if (same) {
+                hp_diag *g = hp_report(c->d, HP_ERROR, NULL, vy->path_span, "this path is varied twice");
+                hp_attach_note(c->d, g, o->path_span, "first varied here");
+            }
+        }
+        char *path = hp_strdup(c->out, vy->path[0]);
+        for (int k = 1; k < vy->n_path; k++)
+            path = hp_sprintf(c->out, "%s.%s", path, vy->path[k]);
+        pv->path = path;
+        pv->line = vy->span.line;
+        if (!base || !check_vary_path(c, base, vy))
+            continue;
+        if (vy->space == HP_SPACE_SET) {
+            pv->kind = PLAN_SPACE_SET;
+            pv->values = hp_alloc(c->out, sizeof *pv->values * (size_t)vy->n_items);
+            for (int k = 0; k < vy->n_items; k++) {
+                ck_val *val = ck_eval(c, vy->items[k], NULL);
+                if (val->k == V_POISON)
+                    continue;
+                try_vary_value(c, base, vy, val);
+                pv->values[pv->n_values++] = ck_val_text(c->out, val);
+            }
+        } else {
+            ck_val *lo, *hi;
+            if (vy->space == HP_SPACE_RANGE) {
+                pv->kind = PLAN_SPACE_RANGE;
+                lo = ck_eval(c, vy->lo, NULL);
+                hi = ck_eval(c, vy->hi, NULL);
+                long a, b;
+                if (!ck_int(c, lo, "the range's start", LONG_MIN / 2, LONG_MAX / 2, &a) ||
+                    !ck_int(c, hi, "the range's end", LONG_MIN / 2, LONG_MAX / 2, &b))
+                    continue;
+                if (a > b) {
+                    hp_report(c->d, HP_ERROR, NULL, vy->space_span, "the range %ld..%ld is empty", a, b);
+                    continue;
+                }
+            } else {
+                const ck_val *call = ck_eval(c, vy->call, NULL);
+                if (call->k == V_POISON)
+                    continue;
+                if (call->k != V_CALL || (strcmp(call->s, "log") != 0 && strcmp(call->s, "uniform") != 0)) {
+                    hp_report(c->d, HP_ERROR, NULL, vy->space_span,
+                              "a search space is `{a, b, ...}`, `lo..hi`, `log(lo, hi)` or `uniform(lo, hi)`");
+                    continue;
+                }
+                pv->kind = call->s[0] == 'l' ? PLAN_SPACE_LOG : PLAN_SPACE_UNIFORM;
+                static const char *const p[] = {"!lo", "!hi"};
+                ck_val *slot[2];
+                if (!ck_bind(c, call, hp_sprintf(&c->p->arena, "%s(...)", call->s), p, 2, slot))
+                    continue;
+                lo = slot[0];
+                hi = slot[1];
+                double a, b;
+                if (!ck_num(c, lo, "the space's low end", &a) || !ck_num(c, hi, "the space's high end", &b))
+                    continue;
+                if (pv->kind == PLAN_SPACE_LOG && !(a > 0)) {
+                    hp_report(c->d, HP_ERROR, NULL, lo->span, "log(lo, hi) needs lo > 0; it is %g", a);
+                    continue;
+                }
+                if (!(a < b)) {
+                    hp_report(c->d, HP_ERROR, NULL, vy->space_span, "the low end %g is not below the high end %g", a, b);
+                    continue;
+                }
+            }
+            pv->lo = lo->num;
+            pv->hi = hi->num;
+            if (try_vary_value(c, base, vy, lo))
+                try_vary_value(c, base, vy, hi);
+        }
+        s->n_varies++;
+    }
+    if (d->n_varies == 0)
+        hp_report(c->d, HP_WARNING, NULL, d->name_span, "search '%s' varies nothing: it runs its base once", d->name);
+    return c->d->n_errors == errors_before ? s : NULL;
+}
+
+/* ---- models and data on their own (hpc check) ---- */
+
+static void check_unused_model(ck *c, hp_decl *m)
+{
+    plan_experiment scratch_e;
+    memset(&scratch_e, 0, sizeof scratch_e);
+    hp_arena scratch = {0};
+    ck sub = *c;
+    sub.out = &scratch;
+    ck_model(&sub, m, NULL, NULL, &scratch_e, m->name_span);
+    hp_arena_free(&scratch);
+}
+
+static bool is_used(hp_program *p, hp_decl *decl, const char *setting)
+{
+    for (int i = 0; i < p->n_names; i++) {
+        hp_decl *d = p->names[i].decl;
+        if (d->kind != HP_DECL_EXPERIMENT)
+            continue;
+        for (int j = 0; j < d->n_settings; j++) {
+            hp_setting *s = d->settings[j];
+            if (strcmp(s->name, setting) != 0)
+                continue;
+            const hp_expr *x = s->value;
+            const char *n = x->kind == HP_EX_PATH ? x->parts[0] : x->kind == HP_EX_CALL ? x->callee : NULL;
+            if (n && strcmp(n, decl->name) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+int hp_check_all(hp_program *p)
+{
+    ck c = {.p = p, .d = p->d};
+    plan *pl = calloc(1, sizeof *pl);
+    if (!pl)
+        return ++p->d->n_errors;
+    c.out = &pl->arena;
+    for (int i = 0; i < p->n_names; i++) {
+        hp_decl *d = p->names[i].decl;
+        switch (d->kind) {
+        case HP_DECL_DATA:
+            ck_data(&c, d);
+            break;
+        case HP_DECL_MODEL:
+            if (!is_used(p, d, "model"))
+                check_unused_model(&c, d);
+            break;
+        case HP_DECL_EXPERIMENT:
+            check_experiment(&c, d);
+            break;
+        case HP_DECL_SEARCH:
+            check_search(&c, d);
+            break;
+        default:
+            break;
+        }
+    }
+    plan_free(pl);
+    return p->d->n_errors;
+}
+
+/* ---- overrides ---- */
+
+static void parse_override_parts(ck *c, const char *path, ck_override *o)
+{
+    int n = 1;
+    for (const char *s = path; *s; s++)
+        n += *s == '.';
+    o->parts = hp_alloc(&c->p->arena, sizeof *o->parts * (size_t)n);
+    o->n_parts = 0;
+    const char *s = path;
+    for (;;) {
+        const char *dot = strchr(s, '.');
+        size_t len = dot ? (size_t)(dot - s) : strlen(s);
+        o->parts[o->n_parts++] = hp_strndup(&c->p->arena, s, len);
+        if (!dot)
+            break;
+        s = dot + 1;
+    }
+}
+
+/* Parses `--set PATH=VALUE` values as .hp expressions (errors point into a
+ * pseudo-file named after the option). */
+static bool load_overrides(ck *c, const hp_override *ov, int n)
+{
+    c->ov = hp_alloc(&c->p->arena, sizeof *c->ov * (size_t)(n ? n : 1));
+    c->n_ov = 0;
+    bool ok = true;
+    for (int i = 0; i < n; i++) {
+        const char *text = hp_sprintf(&c->p->arena, "experiment _ {\n    x = %s\n}\n", ov[i].value);
+        size_t len = strlen(text);
+        char *copy = malloc(len + 1);
+        if (!copy)
+            return false;
+        memcpy(copy, text, len + 1);
+        int file = hp_diags_add_source(c->d, hp_sprintf(&c->p->arena, "--set %s", ov[i].path), copy, len);
+        int before = c->d->n_errors;
+        hp_ast *ast = hp_parse(c->d, file);
+        if (!ast)
+            return false;
+        /* keep the AST alive with the program */
+        ck_unit *u = hp_alloc(&c->p->arena, sizeof *u);
+        u->file = file;
+        u->dir = ".";
+        u->ast = ast;
+        ck_unit **units = hp_alloc(&c->p->arena, sizeof *units * (size_t)(c->p->n_units + 1));
+        memcpy(units, c->p->units, sizeof *units * (size_t)c->p->n_units);
+        units[c->p->n_units++] = u;
+        c->p->units = units;
+        if (c->d->n_errors != before || ast->n_decls != 1 || ast->decls[0]->n_settings != 1) {
+            if (c->d->n_errors == before)
+                hp_report_nospan(c->d, HP_ERROR, "--set %s=%s: the value is not one expression", ov[i].path,
+                                 ov[i].value);
+            ok = false;
+            continue;
+        }
+        ck_override *o = &c->ov[c->n_ov++];
+        parse_override_parts(c, ov[i].path, o);
+        o->v = ck_eval(c, ast->decls[0]->settings[0]->value, NULL);
+        o->span = o->v->span;
+    }
+    return ok;
+}
+
+plan *hp_plan(hp_program *p, const char *name, const hp_override *ov, int n_ov)
+{
+    ck c = {.p = p, .d = p->d};
+    hp_decl *target = NULL;
+    for (int i = 0; i < p->n_names && !target; i++) {
+        hp_decl *d = p->names[i].decl;
+        if (d->kind != HP_DECL_EXPERIMENT && d->kind != HP_DECL_SEARCH)
+            continue;
+        if (name ? strcmp(d->name, name) == 0 : d->kind == HP_DECL_EXPERIMENT && d->file == p->root->file)
+            target = d;
+    }
+    if (!target) {
+        if (name)
+            hp_report_nospan(p->d, HP_ERROR, "'%s' declares no experiment or search called '%s'",
+                             hp_diags_source(p->d, p->root->file)->path, name);
+        else
+            hp_report_nospan(p->d, HP_ERROR, "'%s' declares no experiment", hp_diags_source(p->d, p->root->file)->path);
+        return NULL;
+    }
+    if (!load_overrides(&c, ov, n_ov))
+        return NULL;
+    plan *pl = calloc(1, sizeof *pl);
+    if (!pl)
+        return NULL;
+    c.out = &pl->arena;
+    int before = p->d->n_errors;
+    if (target->kind == HP_DECL_EXPERIMENT)
+        pl->experiment = check_experiment(&c, target);
+    else
+        pl->search = check_search(&c, target);
+    for (int i = 0; i < c.n_ov; i++) {
+        const ck_override *o = &c.ov[i];
+        if (o->used)
+            continue;
+        /* model.P is consumed by check_model; anything else unused is unknown */
+        if (strcmp(o->parts[0], "model") == 0 && o->n_parts == 2)
+            continue;
+        const char *s = ck_suggest(o->parts[0], experiment_settings, S__COUNT);
+        hp_report_nospan(p->d, HP_ERROR, "--set: '%s' is not a setting of experiment '%s'%s%s%s", o->parts[0],
+                         target->name, s ? "; did you mean '" : "", s ? s : "", s ? "'?" : "");
+    }
+    if (p->d->n_errors != before) {
+        plan_free(pl);
+        return NULL;
+    }
+    return pl;
+}

@@ -1,0 +1,396 @@
+/* check_data.c - data declarations: sources, probes, splits (language.md §6).
+ *
+ * The checker opens the data files just enough to know their shapes, label
+ * counts and vocabulary (hprt_*_probe), so shapes can be inferred at check
+ * time and a missing or malformed file is reported at the setting that names
+ * it.  The result is cached per declaration: several experiments can share one
+ * data set without probing it twice.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_int.h"
+#include "hprt_data.h"
+
+enum { D_TRAIN, D_VALID, D_TEST, D_SCALE, D_NORMALIZE, D_SHUFFLE, D__COUNT };
+static const char *const data_settings[D__COUNT] = {"train", "valid", "test", "scale", "normalize", "shuffle"};
+
+/* Resolves the strings of a path argument (a string or a list of strings). */
+static bool source_paths(ck *c, int file, const ck_val *v, plan_source *src, const hp_span **spans)
+{
+    const char *dir = ck_file_dir(c, file);
+    int n = v->k == V_LIST ? v->n_items : 1;
+    if (v->k == V_LIST && n == 0) {
+        hp_report(c->d, HP_ERROR, NULL, v->span, "the list of files is empty");
+        return false;
+    }
+    src->paths = hp_alloc(c->out, sizeof *src->paths * (size_t)n);
+    hp_span *sp = hp_alloc(&c->p->arena, sizeof *sp * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        const ck_val *item = v->k == V_LIST ? v->items[i] : v;
+        const char *s;
+        if (!ck_string(c, item, "a file name", &s))
+            return false;
+        if (s[0] == 0) {
+            hp_report(c->d, HP_ERROR, NULL, item->span, "the file name is empty");
+            return false;
+        }
+        src->paths[i] = s[0] == '/' || strcmp(dir, ".") == 0 ? hp_strdup(c->out, s) : hp_sprintf(c->out, "%s/%s", dir, s);
+        sp[i] = item->span;
+    }
+    src->n_paths = n;
+    *spans = sp;
+    return true;
+}
+
+/* The span of the path a runtime message names (the first if none). */
+static hp_span blame(const plan_source *src, const hp_span *spans, const char *msg, const hp_span *labels_span)
+{
+    if (src->labels && labels_span && strstr(msg, src->labels))
+        return *labels_span;
+    for (int i = 0; i < src->n_paths; i++)
+        if (strstr(msg, src->paths[i]))
+            return spans[i];
+    return spans[0];
+}
+
+/* Binds and probes one source call.  info receives the probe. */
+static bool check_source(ck *c, hp_decl *decl, const ck_val *v, plan_source *src, hprt_data_info *info, bool allow_split,
+                         const char *setting)
+{
+    if (v->k == V_POISON)
+        return false;
+    const char *kind = v->k == V_CALL ? v->s : v->k == V_NAME ? v->s : NULL;
+    static const char *const kinds[] = {"idx", "csv", "text", "split"};
+    int k = -1;
+    for (int i = 0; kind && i < 4; i++)
+        if (strcmp(kind, kinds[i]) == 0)
+            k = i;
+    if (k < 0 || (k == 3 && !allow_split)) {
+        hp_span at = v->k == V_CALL ? v->name_span : v->span;
+        if (k == 3)
+            hp_report(c->d, HP_ERROR, NULL, at, "'train' cannot be a split; split(train, fraction) is for valid and test");
+        else if (kind) {
+            const char *s = ck_suggest(kind, kinds, allow_split ? 4 : 3);
+            hp_report(c->d, HP_ERROR, NULL, at, "unknown data source '%s'%s%s%s", kind,
+                      s ? "; did you mean '" : "; expected idx(...), csv(...), text(...)", s ? s : "",
+                      s ? "'?" : allow_split ? " or split(train, fraction)" : "");
+        } else
+            hp_report(c->d, HP_ERROR, NULL, v->span, "'%s' must be a data source such as idx(images, labels), not %s",
+                      setting, ck_describe(c, v));
+        return false;
+    }
+    hprt_error err = {0};
+    hprt_status st = HPRT_OK;
+    const hp_span *spans = NULL;
+    ck_val *slot[3];
+    switch (k) {
+    case 0: { /* idx(images, labels) */
+        static const char *const p[] = {"!images", "!labels"};
+        if (!ck_bind(c, v, "idx(...)", p, 2, slot))
+            return false;
+        src->kind = PLAN_SRC_IDX;
+        plan_source lab = {0};
+        const hp_span *lab_spans;
+        if (!source_paths(c, decl->file, slot[0], src, &spans) || !source_paths(c, decl->file, slot[1], &lab, &lab_spans))
+            return false;
+        if (src->n_paths != 1 || lab.n_paths != 1) {
+            hp_report(c->d, HP_ERROR, NULL, v->span, "idx(images, labels) takes one file each");
+            return false;
+        }
+        src->labels = lab.paths[0];
+        st = hprt_idx_probe(src->paths[0], src->labels, info, &err);
+        if (st != HPRT_OK) {
+            hp_report(c->d, HP_ERROR, NULL, blame(src, spans, err.msg, &lab_spans[0]), "%s", err.msg);
+            return false;
+        }
+        break;
+    }
+    case 1: { /* csv(path, label = "last", header = true) */
+        static const char *const p[] = {"!path", "label", "header"};
+        if (!ck_bind(c, v, "csv(...)", p, 3, slot))
+            return false;
+        src->kind = PLAN_SRC_CSV;
+        if (!source_paths(c, decl->file, slot[0], src, &spans))
+            return false;
+        if (src->n_paths != 1) {
+            hp_report(c->d, HP_ERROR, NULL, slot[0]->span, "csv(...) reads one file");
+            return false;
+        }
+        hprt_csv_opts o = hprt_csv_defaults();
+        src->header = true;
+        if (slot[2] && !ck_bool(c, slot[2], "header", &src->header))
+            return false;
+        o.header = src->header;
+        src->label_kind = PLAN_LABEL_LAST;
+        if (slot[1]) {
+            const ck_val *l = slot[1];
+            if (l->k == V_NUM) {
+                long idx;
+                if (!ck_int(c, l, "the label column", 0, 1000000, &idx))
+                    return false;
+                src->label_kind = PLAN_LABEL_INDEX;
+                src->label_index = (int)idx;
+                o.label = HPRT_LABEL_INDEX;
+                o.label_index = (int)idx;
+            } else if (l->k == V_STR) {
+                if (strcmp(l->s, "last") == 0) {
+                    src->label_kind = PLAN_LABEL_LAST;
+                    o.label = HPRT_LABEL_LAST;
+                } else if (strcmp(l->s, "first") == 0) {
+                    src->label_kind = PLAN_LABEL_FIRST;
+                    o.label = HPRT_LABEL_FIRST;
+                } else {
+                    if (!src->header) {
+                        hp_report(c->d, HP_ERROR, NULL, l->span,
+                                  "a label column named \"%s\" needs a header row; drop `header = false` or give the "
+                                  "column's number",
+                                  l->s);
+                        return false;
+                    }
+                    src->label_kind = PLAN_LABEL_NAME;
+                    src->label_name = hp_strdup(c->out, l->s);
+                    o.label = HPRT_LABEL_NAME;
+                    o.label_name = l->s;
+                }
+            } else if (l->k != V_POISON) {
+                hp_report(c->d, HP_ERROR, NULL, l->span,
+                          "label must be \"last\", \"first\", a column number or a column name, not %s",
+                          ck_describe(c, l));
+                return false;
+            } else
+                return false;
+        }
+        st = hprt_csv_probe(src->paths[0], &o, info, &err);
+        if (st != HPRT_OK) {
+            hp_span at = slot[1] && strstr(err.msg, "label") && !strstr(err.msg, "line") ? slot[1]->span : spans[0];
+            hp_report(c->d, HP_ERROR, NULL, at, "%s", err.msg);
+            return false;
+        }
+        src->label_index = info->label_column;
+        break;
+    }
+    case 2: { /* text(path, seq = 64) */
+        static const char *const p[] = {"!path", "seq"};
+        if (!ck_bind(c, v, "text(...)", p, 2, slot))
+            return false;
+        src->kind = PLAN_SRC_TEXT;
+        if (!source_paths(c, decl->file, slot[0], src, &spans))
+            return false;
+        long seq = 64;
+        if (slot[1] && !ck_int(c, slot[1], "seq", 1, 100000, &seq))
+            return false;
+        src->seq = (int)seq;
+        st = hprt_text_probe(src->paths, src->n_paths, info, &err);
+        if (st != HPRT_OK) {
+            hp_report(c->d, HP_ERROR, NULL, blame(src, spans, err.msg, NULL), "%s", err.msg);
+            return false;
+        }
+        if (info->n < 2 * seq) {
+            hp_report(c->d, HP_ERROR, NULL, v->span, "the text has %ld bytes: too short for windows of seq = %ld",
+                      info->n, seq);
+            return false;
+        }
+        break;
+    }
+    default: { /* split(train, fraction) */
+        static const char *const p[] = {"!of", "!fraction"};
+        if (!ck_bind(c, v, "split(...)", p, 2, slot))
+            return false;
+        if (!ck_is_name(slot[0], "train")) {
+            if (slot[0]->k != V_POISON)
+                hp_report(c->d, HP_ERROR, NULL, slot[0]->span, "split(...) cuts from 'train', not %s",
+                          ck_describe(c, slot[0]));
+            return false;
+        }
+        src->kind = PLAN_SRC_SPLIT;
+        if (!ck_num_range(c, slot[1], "the split fraction", 0, true, 1, true, &src->fraction))
+            return false;
+        break;
+    }
+    }
+    src->n = info->n;
+    return true;
+}
+
+static void fill_shape(plan_data *d, const hprt_data_info *info)
+{
+    if (info->kind == HPRT_DATA_TEXT) {
+        d->is_text = true;
+        d->input = (plan_shape){PLAN_TOKENS, {d->train.seq, 0, 0}};
+        d->vocab = info->vocab;
+        d->classes = info->vocab;
+        d->features = 0;
+        return;
+    }
+    if (info->rank == 3)
+        d->input = (plan_shape){PLAN_IMG, {info->dims[0], info->dims[1], info->dims[2]}};
+    else
+        d->input = (plan_shape){PLAN_VEC, {info->features, 0, 0}};
+    d->features = info->features;
+    d->classes = info->classes;
+}
+
+static bool same_vocab_subset(const hprt_data_info *train, const hprt_data_info *other)
+{
+    for (int b = 0; b < 256; b++)
+        if (other->vocab_map.id[b] >= 0 && train->vocab_map.id[b] < 0)
+            return false;
+    return true;
+}
+
+static ck_data_entry *check_data(ck *c, hp_decl *decl, ck_data_entry *entry)
+{
+    plan_data *d = &entry->data;
+    d->name = hp_strdup(c->out, decl->name);
+    d->scale = 1;
+    d->shuffle = true;
+    int before = c->d->n_errors;
+    hp_setting *s[D__COUNT];
+    for (int i = 0; i < D__COUNT; i++)
+        s[i] = NULL;
+    for (int i = 0; i < decl->n_settings; i++) {
+        hp_setting *st = decl->settings[i];
+        int k = -1;
+        for (int j = 0; j < D__COUNT; j++)
+            if (strcmp(data_settings[j], st->name) == 0)
+                k = j;
+        if (k < 0) {
+            const char *sug = ck_suggest(st->name, data_settings, D__COUNT);
+            hp_report(c->d, HP_ERROR, NULL, st->name_span, "unknown setting '%s' in data%s%s%s", st->name,
+                      sug ? "; did you mean '" : "; the settings are train, valid, test, scale, normalize, shuffle",
+                      sug ? sug : "", sug ? "'?" : "");
+            continue;
+        }
+        if (s[k]) {
+            hp_diag *g = hp_report(c->d, HP_ERROR, NULL, st->name_span, "'%s' is set twice", st->name);
+            hp_attach_note(c->d, g, s[k]->name_span, "first set here");
+            continue;
+        }
+        s[k] = st;
+    }
+
+    hprt_data_info info[3];
+    memset(info, 0, sizeof info);
+    bool ok[3] = {false, false, false};
+    plan_source *srcs[3] = {&d->train, &d->valid, &d->test};
+    for (int i = 0; i < 3; i++) {
+        if (!s[i])
+            continue;
+        ck_val *v = ck_eval(c, s[i]->value, NULL);
+        ok[i] = check_source(c, decl, v, srcs[i], &info[i], i != D_TRAIN, data_settings[i]);
+    }
+    if (!s[D_TRAIN])
+        hp_report(c->d, HP_ERROR, NULL, decl->name_span, "data '%s' needs 'train = ...'", decl->name);
+
+    if (ok[D_TRAIN]) {
+        fill_shape(d, &info[D_TRAIN]);
+        /* the other sets must look like train */
+        for (int i = D_VALID; i <= D_TEST; i++) {
+            if (!ok[i] || srcs[i]->kind == PLAN_SRC_SPLIT)
+                continue;
+            const hprt_data_info *t = &info[D_TRAIN], *o = &info[i];
+            char a[64], b[64];
+            if (o->kind != t->kind) {
+                hp_report(c->d, HP_ERROR, NULL, s[i]->value->span, "'%s' is a different kind of data than 'train'",
+                          data_settings[i]);
+                ok[i] = false;
+            } else if (t->kind != HPRT_DATA_TEXT && o->features != t->features) {
+                plan_data tmp = {0};
+                fill_shape(&tmp, o);
+                hp_report(c->d, HP_ERROR, NULL, s[i]->value->span,
+                          "'%s' has samples of shape %s, but 'train' has %s", data_settings[i],
+                          plan_shape_str(tmp.input, a, sizeof a), plan_shape_str(d->input, b, sizeof b));
+                ok[i] = false;
+            } else if (t->kind != HPRT_DATA_TEXT && o->classes > t->classes) {
+                hp_report(c->d, HP_ERROR, NULL, s[i]->value->span,
+                          "'%s' has labels up to %d, but 'train' has only %d classes (0..%d)", data_settings[i],
+                          o->classes - 1, t->classes, t->classes - 1);
+                ok[i] = false;
+            } else if (t->kind == HPRT_DATA_TEXT && !same_vocab_subset(t, o)) {
+                hp_report(c->d, HP_ERROR, NULL, s[i]->value->span,
+                          "'%s' has bytes that never occur in 'train', so they have no token id", data_settings[i]);
+                ok[i] = false;
+            }
+        }
+        /* splits cut the last fraction of train, valid first, then test */
+        for (int i = D_VALID; i <= D_TEST; i++) {
+            if (!ok[i] || srcs[i]->kind != PLAN_SRC_SPLIT)
+                continue;
+            long n = d->train.n;
+            long keep = (long)floor((double)n * (1 - srcs[i]->fraction));
+            long cut = n - keep;
+            long min = d->is_text ? 2L * d->train.seq : 1;
+            if (keep < min || cut < min) {
+                hp_report(c->d, HP_ERROR, NULL, s[i]->value->span,
+                          "split(train, %g) of %ld %s leaves %ld for training and %ld for '%s': both need at least %ld",
+                          srcs[i]->fraction, n, d->is_text ? "tokens" : "samples", keep, cut, data_settings[i], min);
+                ok[i] = false;
+                continue;
+            }
+            srcs[i]->n = cut;
+            d->train.n = keep;
+        }
+        if (d->train.kind != PLAN_SRC_TEXT)
+            for (int i = D_VALID; i <= D_TEST; i++)
+                if (ok[i] && srcs[i]->kind == PLAN_SRC_TEXT)
+                    srcs[i]->seq = d->train.seq;
+        if (d->is_text)
+            for (int i = D_VALID; i <= D_TEST; i++)
+                if (ok[i] && srcs[i]->kind == PLAN_SRC_TEXT && s[i])
+                    srcs[i]->seq = d->train.seq;
+    }
+    for (int i = 0; i < 3; i++)
+        hprt_data_info_free(&info[i]);
+
+    if (s[D_SCALE]) {
+        ck_val *v = ck_eval(c, s[D_SCALE]->value, NULL);
+        double x;
+        if (ck_num(c, v, "scale", &x)) {
+            if (x == 0)
+                hp_report(c->d, HP_ERROR, NULL, v->span, "scale = 0 would erase every input");
+            d->scale = x;
+        }
+    }
+    if (s[D_NORMALIZE]) {
+        ck_val *v = ck_eval(c, s[D_NORMALIZE]->value, NULL);
+        int k = ck_choice(c, v, "normalize", "none|standard");
+        d->normalize = k == 1;
+    }
+    if (s[D_SHUFFLE]) {
+        ck_val *v = ck_eval(c, s[D_SHUFFLE]->value, NULL);
+        ck_bool(c, v, "shuffle", &d->shuffle);
+    }
+    if (d->is_text && (d->normalize || d->scale != 1)) {
+        hp_setting *st = s[D_NORMALIZE] && d->normalize ? s[D_NORMALIZE] : s[D_SCALE];
+        hp_report(c->d, HP_ERROR, NULL, st->name_span, "'%s' does not apply to text: its tokens are ids, not numbers",
+                  st->name);
+    }
+    entry->ok = c->d->n_errors == before && ok[D_TRAIN];
+    return entry;
+}
+
+const ck_data_entry *ck_data(ck *c, hp_decl *decl)
+{
+    hp_program *p = c->p;
+    for (int i = 0; i < p->n_data; i++)
+        if (p->data[i].decl == decl)
+            return &p->data[i];
+    if (p->n_data == p->cap_data) {
+        int cap = p->cap_data ? p->cap_data * 2 : 4;
+        ck_data_entry *nd = realloc(p->data, sizeof *nd * (size_t)cap);
+        if (!nd)
+            return NULL;
+        p->data = nd;
+        p->cap_data = cap;
+    }
+    ck_data_entry *e = &p->data[p->n_data++];
+    memset(e, 0, sizeof *e);
+    e->decl = decl;
+    /* the cached data outlives any one plan: it lives in the program's arena */
+    ck sub = *c;
+    sub.out = &p->arena;
+    check_data(&sub, decl, e);
+    return e;
+}

@@ -1,0 +1,289 @@
+/* diag.c - sources, spans and diagnostics. */
+#include "diag.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+void hp_diags_init(hp_diags *d)
+{
+    memset(d, 0, sizeof *d);
+    d->max_errors = 200;
+}
+
+void hp_diags_free(hp_diags *d)
+{
+    for (int i = 0; i < d->n_sources; i++) {
+        free(d->sources[i]->text);
+        free(d->sources[i]->line_start);
+        free(d->sources[i]->path);
+        free(d->sources[i]);
+    }
+    free(d->sources);
+    hp_arena_free(&d->arena);
+    memset(d, 0, sizeof *d);
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n);
+    if (!q) {
+        fputs("hpc: out of memory\n", stderr);
+        abort();
+    }
+    return q;
+}
+
+int hp_diags_add_source(hp_diags *d, const char *path, char *text, size_t len)
+{
+    if (d->n_sources == d->cap_sources) {
+        d->cap_sources = d->cap_sources ? d->cap_sources * 2 : 4;
+        d->sources = xrealloc(d->sources, sizeof *d->sources * (size_t)d->cap_sources);
+    }
+    hp_source *s = xrealloc(NULL, sizeof *s);
+    s->path = strdup(path);
+    if (!s->path) {
+        fputs("hpc: out of memory\n", stderr);
+        abort();
+    }
+    s->text = text;
+    s->len = len;
+    int cap = 64;
+    s->line_start = xrealloc(NULL, sizeof(int) * (size_t)cap);
+    s->n_lines = 0;
+    s->line_start[s->n_lines++] = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '\n') {
+            if (s->n_lines == cap) {
+                cap *= 2;
+                s->line_start = xrealloc(s->line_start, sizeof(int) * (size_t)cap);
+            }
+            s->line_start[s->n_lines++] = (int)(i + 1);
+        }
+    }
+    d->sources[d->n_sources] = s;
+    return d->n_sources++;
+}
+
+const hp_source *hp_diags_source(const hp_diags *d, int file)
+{
+    return file >= 0 && file < d->n_sources ? d->sources[file] : NULL;
+}
+
+void hp_diags_allow(hp_diags *d, const char *name) { hp_diags_allow_line(d, -1, 0, name); }
+
+void hp_diags_allow_line(hp_diags *d, int file, int line, const char *name)
+{
+    hp_allow *a = hp_alloc(&d->arena, sizeof *a);
+    a->file = file;
+    a->line = line;
+    a->name = hp_strdup(&d->arena, name);
+    hp_vec_push(&d->arena, &d->allows, a);
+}
+
+static bool silenced(const hp_diags *d, const char *name, hp_span span)
+{
+    if (!name)
+        return false;
+    for (int i = 0; i < d->allows.n; i++) {
+        const hp_allow *a = d->allows.items[i];
+        if (strcmp(a->name, name) != 0)
+            continue;
+        if (a->file < 0)
+            return true;
+        if (a->file == span.file && a->line >= span.line && a->line <= span.end_line)
+            return true;
+    }
+    return false;
+}
+
+static hp_diag *vreport(hp_diags *d, hp_severity sev, const char *name, const hp_span *span,
+                        const char *fmt, va_list ap)
+{
+    if (span && silenced(d, name, *span))
+        return NULL;
+    if (sev == HP_ERROR && d->max_errors && d->n_errors >= d->max_errors) {
+        d->n_errors++;
+        return NULL;
+    }
+    hp_diag *g = hp_alloc(&d->arena, sizeof *g);
+    g->severity = sev;
+    g->name = name ? hp_strdup(&d->arena, name) : NULL;
+    if (span) {
+        g->span = *span;
+        g->has_span = true;
+    }
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    g->message = hp_alloc(&d->arena, (size_t)(n < 0 ? 0 : n) + 1);
+    vsnprintf(g->message, (size_t)(n < 0 ? 0 : n) + 1, fmt, ap2);
+    va_end(ap2);
+    g->seq = d->diags.n;
+    hp_vec_push(&d->arena, &d->diags, g);
+    if (sev == HP_ERROR)
+        d->n_errors++;
+    else if (sev == HP_WARNING)
+        d->n_warnings++;
+    else
+        d->n_notes++;
+    return g;
+}
+
+hp_diag *hp_report(hp_diags *d, hp_severity sev, const char *name, hp_span span, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    hp_diag *g = vreport(d, sev, name, &span, fmt, ap);
+    va_end(ap);
+    return g;
+}
+
+hp_diag *hp_report_nospan(hp_diags *d, hp_severity sev, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    hp_diag *g = vreport(d, sev, NULL, NULL, fmt, ap);
+    va_end(ap);
+    return g;
+}
+
+void hp_attach_note(hp_diags *d, hp_diag *diag, hp_span span, const char *fmt, ...)
+{
+    if (!diag)
+        return;
+    hp_diag *n = hp_alloc(&d->arena, sizeof *n);
+    n->severity = HP_NOTE;
+    n->span = span;
+    n->has_span = true;
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    int len = vsnprintf(NULL, 0, fmt, ap);
+    n->message = hp_alloc(&d->arena, (size_t)(len < 0 ? 0 : len) + 1);
+    vsnprintf(n->message, (size_t)(len < 0 ? 0 : len) + 1, fmt, ap2);
+    va_end(ap2);
+    va_end(ap);
+    diag->attached = n;
+}
+
+hp_span hp_span_join(hp_span a, hp_span b)
+{
+    hp_span s = a;
+    if (b.end_line > a.end_line || (b.end_line == a.end_line && b.end_col > a.end_col)) {
+        s.end_line = b.end_line;
+        s.end_col = b.end_col;
+    }
+    return s;
+}
+
+/* ---- rendering ---- */
+
+#define C_BOLD "\033[1m"
+#define C_RED "\033[1;31m"
+#define C_MAGENTA "\033[1;35m"
+#define C_CYAN "\033[1;36m"
+#define C_GREEN "\033[1;32m"
+#define C_RESET "\033[0m"
+
+static int is_cont(unsigned char c) { return (c & 0xC0) == 0x80; }
+
+/* Writes the source line and a caret with tildes under [col, end_col]. */
+static void render_excerpt(const hp_source *s, hp_span sp, FILE *out, bool colour)
+{
+    if (sp.line < 1 || sp.line > s->n_lines)
+        return;
+    const char *line = s->text + s->line_start[sp.line - 1];
+    size_t n = 0;
+    while (line + n < s->text + s->len && line[n] != '\n' && line[n] != '\r')
+        n++;
+    fprintf(out, "%.*s\n", (int)n, line);
+    int last = sp.end_line == sp.line ? sp.end_col : -1; /* -1: to the end of the line */
+    int col = 1;
+    if (colour)
+        fputs(C_GREEN, out);
+    for (size_t i = 0; i < n; i++) {
+        if (is_cont((unsigned char)line[i]))
+            continue;
+        if (col < sp.col)
+            fputc(line[i] == '\t' ? '\t' : ' ', out);
+        else if (col == sp.col)
+            fputc('^', out);
+        else if (last < 0 || col <= last)
+            fputc('~', out);
+        else
+            break;
+        col++;
+    }
+    if (col <= sp.col) /* the span is past the end of the line (end of file) */
+        fputc('^', out);
+    if (colour)
+        fputs(C_RESET, out);
+    fputc('\n', out);
+}
+
+static void render_one(const hp_diags *d, const hp_diag *g, FILE *out, bool colour)
+{
+    static const char *const sev_name[] = {"error", "warning", "note"};
+    static const char *const sev_colour[] = {C_RED, C_MAGENTA, C_CYAN};
+    const hp_source *s = g->has_span ? hp_diags_source(d, g->span.file) : NULL;
+    if (colour)
+        fputs(C_BOLD, out);
+    if (s)
+        fprintf(out, "%s:%d:%d: ", s->path, g->span.line, g->span.col);
+    else
+        fputs("hpc: ", out);
+    if (colour)
+        fprintf(out, "%s%s:" C_RESET C_BOLD " %s" C_RESET, sev_colour[g->severity], sev_name[g->severity],
+                g->message);
+    else
+        fprintf(out, "%s: %s", sev_name[g->severity], g->message);
+    if (g->name)
+        fprintf(out, " [%s]", g->name);
+    fputc('\n', out);
+    if (s)
+        render_excerpt(s, g->span, out, colour);
+}
+
+void hp_diag_render(const hp_diags *d, const hp_diag *g, FILE *out, bool colour)
+{
+    render_one(d, g, out, colour);
+    if (g->attached)
+        render_one(d, g->attached, out, colour);
+}
+
+static int by_position(const void *pa, const void *pb)
+{
+    const hp_diag *a = *(hp_diag *const *)pa, *b = *(hp_diag *const *)pb;
+    if (a->has_span != b->has_span)
+        return a->has_span ? 1 : -1; /* place-less problems (missing file) first */
+    if (a->has_span) {
+        if (a->span.file != b->span.file)
+            return a->span.file < b->span.file ? -1 : 1;
+        if (a->span.line != b->span.line)
+            return a->span.line < b->span.line ? -1 : 1;
+        if (a->span.col != b->span.col)
+            return a->span.col < b->span.col ? -1 : 1;
+    }
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+void hp_diags_render(const hp_diags *d, FILE *out, bool colour)
+{
+    if (d->diags.n == 0)
+        return;
+    hp_diag **sorted = malloc(sizeof *sorted * (size_t)d->diags.n);
+    if (!sorted) {
+        for (int i = 0; i < d->diags.n; i++)
+            hp_diag_render(d, d->diags.items[i], out, colour);
+        return;
+    }
+    memcpy(sorted, d->diags.items, sizeof *sorted * (size_t)d->diags.n);
+    qsort(sorted, (size_t)d->diags.n, sizeof *sorted, by_position);
+    for (int i = 0; i < d->diags.n; i++)
+        hp_diag_render(d, sorted[i], out, colour);
+    free(sorted);
+    int dropped = d->max_errors && d->n_errors > d->max_errors ? d->n_errors - d->max_errors : 0;
+    if (dropped)
+        fprintf(out, "hpc: %d more errors not shown\n", dropped);
+}

@@ -1,0 +1,477 @@
+/* plan.c - the Plan's helpers and `hpc explain`. */
+#include "plan.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hprt_sched.h"
+
+static const char *const layer_names[PLAN_LAYER__COUNT] = {
+#define X(e, name, args) name,
+#include "layers.def"
+#undef X
+};
+
+const char *plan_layer_name(plan_layer_kind k) { return (unsigned)k < PLAN_LAYER__COUNT ? layer_names[k] : "?"; }
+
+const char *plan_act_name(plan_act a)
+{
+    static const char *const n[] = {"none", "relu", "tanh", "sigmoid", "gelu", "softmax"};
+    return (unsigned)a < 6 ? n[a] : "?";
+}
+
+const char *plan_init_name(plan_init i)
+{
+    static const char *const n[] = {"default", "xavier", "kaiming", "zeros"};
+    return (unsigned)i < 4 ? n[i] : "?";
+}
+
+const char *plan_opt_name(hprt_opt_kind k)
+{
+    static const char *const n[] = {"sgd", "adam", "adamw", "adagrad", "rmsprop"};
+    return (unsigned)k < HPRT_OPT__COUNT ? n[k] : "?";
+}
+
+const char *plan_sched_name(hprt_sched_kind k)
+{
+    static const char *const n[] = {"constant", "step", "multistep", "exp", "cosine",
+                                    "sgdr", "cyclic", "one_cycle", "warmup", "plateau"};
+    return (unsigned)k < HPRT_SCHED__COUNT ? n[k] : "?";
+}
+
+const char *plan_stop_name(hprt_stop_kind k)
+{
+    static const char *const n[] = {"none", "early", "gl", "pq", "up"};
+    return (unsigned)k <= HPRT_STOP_UP ? n[k] : "?";
+}
+
+long plan_shape_size(plan_shape s)
+{
+    switch (s.kind) {
+    case PLAN_VEC: return s.d[0];
+    case PLAN_SEQ: return (long)s.d[0] * s.d[1];
+    case PLAN_IMG: return (long)s.d[0] * s.d[1] * s.d[2];
+    default: return s.d[0];
+    }
+}
+
+bool plan_shape_eq(plan_shape a, plan_shape b)
+{
+    return a.kind == b.kind && a.d[0] == b.d[0] && a.d[1] == b.d[1] && a.d[2] == b.d[2];
+}
+
+char *plan_shape_str(plan_shape s, char *buf, size_t n)
+{
+    switch (s.kind) {
+    case PLAN_VEC: snprintf(buf, n, "[%d]", s.d[0]); break;
+    case PLAN_SEQ: snprintf(buf, n, "[%d, %d]", s.d[0], s.d[1]); break;
+    case PLAN_IMG: snprintf(buf, n, "[%d, %d, %d]", s.d[0], s.d[1], s.d[2]); break;
+    default: snprintf(buf, n, "tokens[%d]", s.d[0]); break;
+    }
+    return buf;
+}
+
+void plan_free(plan *p)
+{
+    if (!p)
+        return;
+    hp_arena_free(&p->arena);
+    free(p);
+}
+
+/* ---- explain ---- */
+
+/* 269322 -> "269,322" */
+static const char *grouped(char *buf, size_t n, long v)
+{
+    char tmp[32];
+    snprintf(tmp, sizeof tmp, "%ld", v < 0 ? -v : v);
+    size_t len = strlen(tmp), o = 0;
+    if (v < 0 && o + 1 < n)
+        buf[o++] = '-';
+    for (size_t i = 0; i < len && o + 2 < n; i++) {
+        if (i && (len - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = tmp[i];
+    }
+    buf[o] = 0;
+    return buf;
+}
+
+static const char *human_bytes(char *buf, size_t n, double bytes)
+{
+    if (bytes >= 1 << 30)
+        snprintf(buf, n, "%.1f GiB", bytes / (1 << 30));
+    else if (bytes >= 1 << 20)
+        snprintf(buf, n, "%.1f MiB", bytes / (1 << 20));
+    else
+        snprintf(buf, n, "%.1f KiB", bytes / 1024);
+    return buf;
+}
+
+static void layer_desc(const plan_layer *l, char *buf, size_t n)
+{
+    char s[64];
+    const char *name = plan_layer_name(l->kind);
+    switch (l->kind) {
+    case PLAN_INPUT:
+        if (l->out.kind == PLAN_TOKENS)
+            snprintf(buf, n, "input tokens");
+        else if (l->out.kind == PLAN_VEC)
+            snprintf(buf, n, "input %d", l->out.d[0]);
+        else
+            snprintf(buf, n, "input %s", plan_shape_str(l->out, s, sizeof s));
+        break;
+    case PLAN_DENSE:
+        snprintf(buf, n, "dense %d%s%s", l->units, l->act ? ", " : "", l->act ? plan_act_name(l->act) : "");
+        break;
+    case PLAN_DROPOUT: snprintf(buf, n, "dropout %g", l->p); break;
+    case PLAN_EMBED: snprintf(buf, n, "embed %d", l->units); break;
+    case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM:
+        if (l->stack > 1 && l->dropout > 0)
+            snprintf(buf, n, "%s %d, stack = %d, dropout = %g", name, l->units, l->stack, l->dropout);
+        else if (l->stack > 1)
+            snprintf(buf, n, "%s %d, stack = %d", name, l->units, l->stack);
+        else
+            snprintf(buf, n, "%s %d", name, l->units);
+        break;
+    case PLAN_CONV:
+        snprintf(buf, n, "conv %d%s%s, kernel = %d, stride = %d, pad = %s", l->units, l->act ? ", " : "",
+                 l->act ? plan_act_name(l->act) : "", l->kernel, l->stride, l->pad_same ? "same" : "valid");
+        break;
+    case PLAN_MAXPOOL: case PLAN_AVGPOOL:
+        snprintf(buf, n, "%s %d, stride = %d", name, l->kernel, l->stride);
+        break;
+    default: snprintf(buf, n, "%s", name); break;
+    }
+}
+
+static void duration_str(hprt_duration d, char *buf, size_t n)
+{
+    snprintf(buf, n, "%g %s", d.n, d.unit == HPRT_EPOCHS ? (d.n == 1 ? "epoch" : "epochs") : (d.n == 1 ? "step" : "steps"));
+}
+
+static const char *lr_str(char *buf, size_t n, double lr, bool find)
+{
+    if (find)
+        snprintf(buf, n, "find_lr");
+    else
+        snprintf(buf, n, "%g", lr);
+    return buf;
+}
+
+static void print_optimizer(const hprt_optimizer *o, FILE *out)
+{
+    char lr[32];
+    lr_str(lr, sizeof lr, o->lr, o->lr_find);
+    switch (o->kind) {
+    case HPRT_OPT_SGD:
+        fprintf(out, "sgd(lr = %s, momentum = %g, nesterov = %s, weight_decay = %g, dampening = %g)", lr, o->momentum,
+                o->nesterov ? "true" : "false", o->weight_decay, o->dampening);
+        break;
+    case HPRT_OPT_ADAM:
+    case HPRT_OPT_ADAMW:
+        fprintf(out, "%s(lr = %s, beta1 = %g, beta2 = %g, eps = %g, weight_decay = %g, amsgrad = %s)",
+                plan_opt_name(o->kind), lr, o->beta1, o->beta2, o->eps, o->weight_decay, o->amsgrad ? "true" : "false");
+        break;
+    case HPRT_OPT_ADAGRAD:
+        fprintf(out, "adagrad(lr = %s, lr_decay = %g, eps = %g, initial = %g, weight_decay = %g)", lr, o->lr_decay,
+                o->eps, o->initial, o->weight_decay);
+        break;
+    default:
+        fprintf(out, "rmsprop(lr = %s, alpha = %g, eps = %g, momentum = %g, centered = %s, weight_decay = %g)", lr,
+                o->alpha, o->eps, o->momentum, o->centered ? "true" : "false", o->weight_decay);
+    }
+}
+
+static void print_schedule(const hprt_schedule *s, FILE *out)
+{
+    char a[64], b[64];
+    switch (s->kind) {
+    case HPRT_SCHED_CONSTANT: fprintf(out, "constant"); break;
+    case HPRT_SCHED_STEP:
+        duration_str(s->every, a, sizeof a);
+        fprintf(out, "step(every = %s, gamma = %g)", a, s->gamma);
+        break;
+    case HPRT_SCHED_MULTISTEP:
+        fprintf(out, "multistep(at = [");
+        for (int i = 0; i < s->n_at; i++) {
+            duration_str(s->at[i], a, sizeof a);
+            fprintf(out, "%s%s", i ? ", " : "", a);
+        }
+        fprintf(out, "], gamma = %g)", s->gamma);
+        break;
+    case HPRT_SCHED_EXP: fprintf(out, "exp(gamma = %g)", s->gamma); break;
+    case HPRT_SCHED_COSINE:
+        if (s->period.n > 0) {
+            duration_str(s->period, a, sizeof a);
+            fprintf(out, "cosine(min = %g, period = %s)", s->min, a);
+        } else {
+            fprintf(out, "cosine(min = %g, period = the whole run)", s->min);
+        }
+        break;
+    case HPRT_SCHED_SGDR:
+        duration_str(s->period, a, sizeof a);
+        fprintf(out, "sgdr(period = %s, mult = %g, min = %g)", a, s->mult, s->min);
+        break;
+    case HPRT_SCHED_CYCLIC: {
+        static const char *const modes[] = {"triangular", "triangular2", "exp_range"};
+        duration_str(s->step_size, a, sizeof a);
+        char lo[32], hi[32];
+        fprintf(out, "cyclic(base = %s, max = %s, step = %s, mode = %s, gamma = %g", lr_str(lo, sizeof lo, s->base, s->base_find),
+                lr_str(hi, sizeof hi, s->max, s->max_find), a, modes[s->mode], s->gamma);
+        if (s->cycle_momentum)
+            fprintf(out, ", momentum %g-%g)", s->base_momentum, s->max_momentum);
+        else
+            fprintf(out, ", cycle_momentum = false)");
+        break;
+    }
+    case HPRT_SCHED_ONE_CYCLE: {
+        char hi[32];
+        fprintf(out, "one_cycle(max = %s, pct = %g, div = %g, final_div = %g, anneal = %s, three_phase = %s",
+                lr_str(hi, sizeof hi, s->max, s->max_find), s->pct, s->div, s->final_div,
+                s->anneal == HPRT_ANNEAL_COS ? "cos" : "linear", s->three_phase ? "true" : "false");
+        if (s->cycle_momentum)
+            fprintf(out, ", momentum %g-%g)", s->max_momentum, s->base_momentum);
+        else
+            fprintf(out, ", cycle_momentum = false)");
+        break;
+    }
+    case HPRT_SCHED_WARMUP:
+        duration_str(s->warmup, a, sizeof a);
+        fprintf(out, "warmup(steps = %s, then = ", a);
+        if (s->then)
+            print_schedule(s->then, out);
+        fputc(')', out);
+        break;
+    case HPRT_SCHED_PLATEAU:
+        fprintf(out, "plateau(factor = %g, patience = %d, monitor = %s, min = %g, threshold = %g, cooldown = %d, mode = %s)",
+                s->factor, s->patience, hprt_metric_name(s->monitor), s->min, s->threshold, s->cooldown,
+                s->monitor_mode == HPRT_MODE_MAX ? "max" : "min");
+        break;
+    default: break;
+    }
+    (void)b;
+}
+
+static void print_stop(const hprt_stop *s, FILE *out)
+{
+    switch (s->kind) {
+    case HPRT_STOP_NONE: fprintf(out, "none (train every epoch)"); break;
+    case HPRT_STOP_EARLY:
+        fprintf(out, "early(monitor = %s, window = %d, patience = %d, min_delta = %g, mode = %s, restore_best = %s)",
+                hprt_metric_name(s->monitor), s->window, s->patience, s->min_delta,
+                s->mode == HPRT_MODE_MAX ? "max" : "min", s->restore_best ? "true" : "false");
+        break;
+    case HPRT_STOP_GL: fprintf(out, "gl(alpha = %g)", s->alpha); break;
+    case HPRT_STOP_PQ: fprintf(out, "pq(alpha = %g, strip = %d)", s->alpha, s->strip); break;
+    case HPRT_STOP_UP: fprintf(out, "up(s = %d, strip = %d)", s->s, s->strip); break;
+    }
+}
+
+long plan_steps_per_epoch(const plan_experiment *e, int batch)
+{
+    if (batch <= 0)
+        return 0;
+    if (e->data.is_text) {
+        long stream = e->data.train.n / batch;
+        int seq = e->data.train.seq > 0 ? e->data.train.seq : 1;
+        return stream > 1 ? (stream - 1 + seq - 1) / seq : 0;
+    }
+    return (e->data.train.n + batch - 1) / batch;
+}
+
+static const char *spark = " ▁▂▃▄▅▆▇█";
+
+/* The learning rate at the start of each epoch, as a table and a sparkline. */
+static void print_schedule_preview(const plan_experiment *e, FILE *out)
+{
+    if (e->uses_find_lr) {
+        fprintf(out, "\n  (the rates come from the LR range test, run before training: `hpc lr-find`)\n");
+        return;
+    }
+    long spe = plan_steps_per_epoch(e, e->batch.start);
+    if (spe <= 0)
+        return;
+    long total = 0;
+    for (int ep = 0; ep < e->epochs; ep++)
+        total += plan_steps_per_epoch(e, hprt_adabatch_at(&e->batch, ep, total).batch);
+    hprt_sched_resolved r;
+    hprt_error err;
+    if (hprt_sched_resolve(&e->schedule, spe, total, &r, &err) != HPRT_OK) {
+        fprintf(out, "\n  (no preview: %s)\n", err.msg);
+        return;
+    }
+    bool plateau = e->schedule.kind == HPRT_SCHED_PLATEAU ||
+                   (e->schedule.kind == HPRT_SCHED_WARMUP && e->schedule.then && e->schedule.then->kind == HPRT_SCHED_PLATEAU);
+    fprintf(out, "\n  epoch   first step   learning rate%s%s\n", e->batch.adaptive ? "   batch" : "",
+            r.cycle_momentum ? "   momentum" : "");
+    int n = e->epochs;
+    double lrs[64];
+    int shown = 0;
+    long step = 0;
+    for (int ep = 0; ep < n; ep++) {
+        hprt_batch_stage st = hprt_adabatch_at(&e->batch, ep, step);
+        double lr = hprt_sched_lr(&r, e->optimizer.lr, step) * st.lr_scale;
+        bool show = n <= 24 || ep < 10 || ep >= n - 5 || ep % (n / 10) == 0;
+        if (show) {
+            fprintf(out, "  %5d   %10ld   %13.6g", ep + 1, step, lr);
+            if (e->batch.adaptive)
+                fprintf(out, "   %5d", st.batch);
+            if (r.cycle_momentum)
+                fprintf(out, "   %8.4g", hprt_sched_momentum(&r, step));
+            fputc('\n', out);
+        } else if (ep == 10) {
+            fprintf(out, "  %5s\n", "...");
+        }
+        if (shown < 64)
+            lrs[shown++] = lr;
+        step += plan_steps_per_epoch(e, st.batch);
+    }
+    if (plateau)
+        fprintf(out, "  (plateau lowers the rate when %s stops improving; the table shows the starting rate)\n",
+                hprt_metric_name(e->schedule.kind == HPRT_SCHED_PLATEAU ? e->schedule.monitor : e->schedule.then->monitor));
+    /* the sparkline samples the whole run, 60 points */
+    double lo = INFINITY, hi = -INFINITY, pts[60];
+    for (int i = 0; i < 60; i++) {
+        long t = total > 1 ? (long)((double)i * (double)(total - 1) / 59.0) : 0;
+        pts[i] = hprt_sched_lr(&r, e->optimizer.lr, t) * hprt_adabatch_at(&e->batch, spe ? t / spe : 0, t).lr_scale;
+        lo = fmin(lo, pts[i]);
+        hi = fmax(hi, pts[i]);
+    }
+    fprintf(out, "  rate over the run: ");
+    for (int i = 0; i < 60; i++) {
+        int level = hi > lo ? 1 + (int)((pts[i] - lo) / (hi - lo) * 7.999) : 4;
+        /* each block character is 3 bytes of UTF-8; level 0 is a space */
+        const char *p = spark + 1 + (level - 1) * 3;
+        fwrite(p, 1, 3, out);
+    }
+    fprintf(out, "  %g .. %g\n", lo, hi);
+    (void)lrs;
+}
+
+void plan_explain(const plan_experiment *e, FILE *out)
+{
+    char a[64], b[64], c[64], d[64];
+    fprintf(out, "experiment %s  (%s:%d)\n", e->name, e->file, e->line);
+    const plan_data *dt = &e->data;
+    if (dt->is_text)
+        fprintf(out, "data %s: text, %ld tokens for training, %ld for validation, %ld for test; vocab %d; windows of %d\n",
+                dt->name, dt->train.n, dt->valid.n, dt->test.n, dt->vocab, dt->train.seq);
+    else
+        fprintf(out, "data %s: %ld training, %ld validation, %ld test samples of %s; %d classes%s%s\n", dt->name,
+                dt->train.n, dt->valid.n, dt->test.n, plan_shape_str(dt->input, a, sizeof a), dt->classes,
+                dt->normalize ? "; normalized" : "", dt->scale != 1 ? "; scaled" : "");
+    fprintf(out, "model %s(", e->model);
+    for (int i = 0; i < e->n_params; i++)
+        fprintf(out, "%s%s = %s", i ? ", " : "", e->params[i].name, e->params[i].value);
+    fprintf(out, ")\n\n");
+
+    fprintf(out, "  %3s  %-34s %-14s %12s %14s\n", "#", "layer", "output", "parameters", "FLOPs/sample");
+    long act_floats = 0;
+    for (int i = 0; i < e->n_layers; i++) {
+        const plan_layer *l = &e->layers[i];
+        char desc[128];
+        layer_desc(l, desc, sizeof desc);
+        fprintf(out, "  %3d  %-34s %-14s %12s %14s\n", i, desc, plan_shape_str(l->out, a, sizeof a),
+                grouped(b, sizeof b, l->params), grouped(c, sizeof c, l->flops));
+        act_floats += plan_shape_size(l->out) * (l->kind == PLAN_LSTM ? 6L * l->stack : l->kind == PLAN_GRU ? 4L * l->stack : 1);
+    }
+    fprintf(out, "  %3s  %-34s %-14s %12s %14s\n", "", "total", "", grouped(b, sizeof b, e->total_params),
+            grouped(c, sizeof c, e->total_flops));
+
+    fprintf(out, "\n");
+    fprintf(out, "  loss        %s%s\n", e->loss == PLAN_LOSS_MSE ? "mse" : "cross_entropy",
+            e->fused_softmax ? " (fused with the final softmax)" : "");
+    fprintf(out, "  optimizer   ");
+    print_optimizer(&e->optimizer, out);
+    fputc('\n', out);
+    if (e->clip > 0)
+        fprintf(out, "  clip        global L2 norm %g\n", e->clip);
+    else
+        fprintf(out, "  clip        none\n");
+    fprintf(out, "  schedule    ");
+    print_schedule(&e->schedule, out);
+    fputc('\n', out);
+    long spe = plan_steps_per_epoch(e, e->batch.start);
+    if (e->batch.adaptive) {
+        duration_str(e->batch.every, a, sizeof a);
+        fprintf(out, "  batch       adaptive(start = %d, factor = %d, every = %s, max = %d, scale_lr = %s); %ld steps in the first epoch\n",
+                e->batch.start, e->batch.factor, a, e->batch.max, e->batch.scale_lr ? "true" : "false", spe);
+    } else {
+        fprintf(out, "  batch       %d (%ld steps per epoch)\n", e->batch.size, spe);
+    }
+    fprintf(out, "  epochs      %d%s\n", e->epochs, e->stop.kind != HPRT_STOP_NONE ? " (at most)" : "");
+    fprintf(out, "  stop        ");
+    print_stop(&e->stop, out);
+    fputc('\n', out);
+    if (e->regularize.adaptive_dropout)
+        fprintf(out, "  regularize  adaptive_dropout(gap = %g, step = %g, max = %g, patience = %d)\n", e->regularize.gap,
+                e->regularize.step, e->regularize.max, e->regularize.patience);
+    else
+        fprintf(out, "  regularize  none\n");
+    fprintf(out, "  seed        %llu\n", (unsigned long long)e->seed);
+    if (e->threads)
+        fprintf(out, "  threads     %d\n", e->threads);
+    else
+        fprintf(out, "  threads     all cores\n");
+    if (e->uses_find_lr)
+        fprintf(out, "  lr finder   %g to %g over %d steps, suggestion %s\n", e->lrfind.start, e->lrfind.end,
+                e->lrfind.steps,
+                e->lrfind.suggest == HPRT_SUGGEST_VALLEY ? "valley" : e->lrfind.suggest == HPRT_SUGGEST_STEEP ? "steep" : "minimum");
+
+    /* parameters, gradients and optimizer state; activations and their gradients at the largest batch */
+    int states = e->optimizer.kind == HPRT_OPT_ADAM || e->optimizer.kind == HPRT_OPT_ADAMW ? 2
+                 : e->optimizer.kind == HPRT_OPT_SGD && e->optimizer.momentum == 0 ? 0 : 1;
+    double pbytes = 4.0 * (double)e->total_params * (2 + states);
+    int maxb = e->batch.adaptive ? e->batch.max : e->batch.size;
+    double abytes = 4.0 * 2 * (double)act_floats * maxb;
+    fprintf(out, "  memory      %s for parameters, gradients and optimizer state; %s for activations at batch %d\n",
+            human_bytes(a, sizeof a, pbytes), human_bytes(d, sizeof d, abytes), maxb);
+    print_schedule_preview(e, out);
+}
+
+void plan_explain_search(const plan_search *s, FILE *out)
+{
+    static const char *const strategies[] = {"grid", "random", "hyperband", "asha"};
+    static const char *const spaces[] = {"set", "range", "log", "uniform"};
+    fprintf(out, "search %s  (%s:%d)\n", s->name, s->file, s->line);
+    fprintf(out, "  base        %s\n", s->base ? s->base->name : "?");
+    fprintf(out, "  strategy    %s", strategies[s->strategy]);
+    if (s->strategy == PLAN_STRATEGY_RANDOM)
+        fprintf(out, "(trials = %d)", s->trials);
+    else if (s->strategy == PLAN_STRATEGY_HYPERBAND)
+        fprintf(out, "(max_epochs = %d, eta = %g)", s->max_epochs, s->eta);
+    else if (s->strategy == PLAN_STRATEGY_ASHA)
+        fprintf(out, "(max_epochs = %d, eta = %g, trials = %d)", s->max_epochs, s->eta, s->trials);
+    fprintf(out, "\n  objective   %s(%s)\n", s->objective_mode == HPRT_MODE_MAX ? "maximize" : "minimize",
+            hprt_metric_name(s->objective));
+    fprintf(out, "  parallel    %d\n\n", s->parallel);
+    fprintf(out, "  %-20s %-8s %s\n", "vary", "space", "values");
+    long grid = 1;
+    for (int i = 0; i < s->n_varies; i++) {
+        const plan_vary *v = &s->varies[i];
+        fprintf(out, "  %-20s %-8s ", v->path, spaces[v->kind]);
+        if (v->kind == PLAN_SPACE_SET) {
+            fputc('{', out);
+            for (int k = 0; k < v->n_values; k++)
+                fprintf(out, "%s%s", k ? ", " : "", v->values[k]);
+            fputc('}', out);
+            grid *= v->n_values;
+        } else if (v->kind == PLAN_SPACE_RANGE) {
+            fprintf(out, "%g..%g", v->lo, v->hi);
+            grid *= (long)(v->hi - v->lo + 1);
+        } else {
+            fprintf(out, "%s(%g, %g)", v->kind == PLAN_SPACE_LOG ? "log" : "uniform", v->lo, v->hi);
+            grid = -1;
+        }
+        fputc('\n', out);
+    }
+    if (grid > 0)
+        fprintf(out, "\n  %ld configurations in the grid\n", grid);
+    if (s->base) {
+        fputc('\n', out);
+        plan_explain(s->base, out);
+    }
+}

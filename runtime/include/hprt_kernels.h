@@ -1,0 +1,264 @@
+/* hprt_kernels.h - the plain-C reference layers, losses, BLAS wrappers and
+ * default initialisation.
+ *
+ * These kernels are what the JIT-compiled code is tested against, so they are
+ * written to be obviously correct rather than fast (dense is the exception: it
+ * calls hprt_gemm, as training does).
+ *
+ * Conventions, everywhere in this header:
+ *  - Storage is float32, row-major, densely packed unless a leading dimension
+ *    is given.  Internally sums and transcendental functions are evaluated in
+ *    double and rounded once when stored, so the reference is at least as
+ *    accurate as any float implementation it is compared with.
+ *  - A batch of B samples is B consecutive rows.  Sequence models pass T*B rows.
+ *  - "Overwritten" outputs are fully written (no need to zero them first);
+ *    nothing here accumulates into its outputs (except hprt_gemm with
+ *    beta ≠ 0, on request).  A NULL gradient output pointer means "not
+ *    wanted" and skips that computation.
+ *  - Elementwise kernels allow the output to alias the input exactly (y == x,
+ *    dx == dy); no other aliasing is allowed.
+ *  - Labels are int32 class indices in 0..K-1.
+ */
+#ifndef HPRT_KERNELS_H
+#define HPRT_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hprt_rng.h"
+
+/* ---- BLAS (blas.c) -------------------------------------------------------- */
+
+/* C[M×N] = alpha·op(A)·op(B) + beta·C, all row-major, with op(X) = Xᵀ when the
+ * trans flag is set.  op(A) is M×K and op(B) is K×N; lda/ldb/ldc are the row
+ * strides of A, B, C as stored (so A stored is M×K, or K×M when transposed).
+ * beta = 0 overwrites C (its old contents, even NaN, are ignored). */
+void hprt_gemm(bool trans_a, bool trans_b, int M, int N, int K,
+               float alpha, const float *A, int lda, const float *B, int ldb,
+               float beta, float *C, int ldc);
+
+/* Sets OpenBLAS's own thread count.  Set 1 when hpc's workers call hprt_gemm
+ * concurrently: two thread pools on the same cores halve throughput
+ * (performance.md).  Affects the whole process (OpenBLAS has one pool). */
+void hprt_blas_set_threads(int n);
+
+/* ---- dense (layers_dense.c) ---------------------------------------------- */
+
+/* Y[B×out] = X[B×in]·Wᵀ + b, with W stored [out×in] like torch.nn.Linear and b
+ * [out] (NULL: no bias).  Y is overwritten. */
+void hprt_dense_forward(const float *X, const float *W, const float *b, float *Y,
+                        int B, int in, int out);
+
+/* Given dY[B×out] = dL/dY, overwrites
+ *   dX[B×in]   = dY·W        (NULL: skipped, e.g. for the first layer)
+ *   dW[out×in] = dYᵀ·X       (NULL: skipped)
+ *   db[out]    = Σ_rows dY   (NULL: skipped)
+ * dW and db are overwritten, not accumulated: a caller that splits a batch
+ * must sum the parts itself. */
+void hprt_dense_backward(const float *X, const float *W, const float *dY,
+                         float *dX, float *dW, float *db, int B, int in, int out);
+
+/* ---- activations (layers_act.c) ------------------------------------------ */
+
+/* The activation kinds, for code that treats them as data (hprt_act_forward). */
+typedef enum {
+    HPRT_ACT_NONE = 0, /* identity */
+    HPRT_ACT_RELU,
+    HPRT_ACT_TANH,
+    HPRT_ACT_SIGMOID,
+    HPRT_ACT_GELU,     /* exact: 0.5·x·(1 + erf(x/√2)), PyTorch's default */
+    HPRT_ACT_SOFTMAX,  /* over each row of `cols` elements */
+} hprt_act;
+
+/* y = f(x) elementwise over n elements; y may alias x. */
+void hprt_relu_forward(const float *x, float *y, size_t n);
+void hprt_tanh_forward(const float *x, float *y, size_t n);
+void hprt_sigmoid_forward(const float *x, float *y, size_t n);
+void hprt_gelu_forward(const float *x, float *y, size_t n);
+
+/* dx = dy·f'(·) elementwise; dx may alias dy.  Which forward value each needs:
+ *   relu:    the OUTPUT y (dx = y <= 0 ? 0 : dy; the derivative at 0 is 0, as
+ *            PyTorch; the input works equally since y > 0 iff x > 0)
+ *   tanh:    the OUTPUT y (1 − y²)
+ *   sigmoid: the OUTPUT y (y·(1 − y))
+ *   gelu:    the INPUT x  (Φ(x) + x·φ(x)) */
+void hprt_relu_backward(const float *y, const float *dy, float *dx, size_t n);
+void hprt_tanh_backward(const float *y, const float *dy, float *dx, size_t n);
+void hprt_sigmoid_backward(const float *y, const float *dy, float *dx, size_t n);
+void hprt_gelu_backward(const float *x, const float *dy, float *dx, size_t n);
+
+/* Row-wise softmax of X[rows×cols], max-subtracted so it never overflows;
+ * y may alias x. */
+void hprt_softmax_forward(const float *x, float *y, int rows, int cols);
+/* From the OUTPUT y: dx_i = y_i·(dy_i − Σ_j dy_j·y_j) per row; dx may alias dy. */
+void hprt_softmax_backward(const float *y, const float *dy, float *dx, int rows, int cols);
+
+/* Dispatch on kind over a [rows×cols] tensor (elementwise kinds ignore the
+ * shape).  Backward is given both the input x and the output y of the forward
+ * so the caller need not know which one a kind uses (the unused one may be
+ * NULL when the caller does know). */
+void hprt_act_forward(hprt_act kind, const float *x, float *y, int rows, int cols);
+void hprt_act_backward(hprt_act kind, const float *x, const float *y,
+                       const float *dy, float *dx, int rows, int cols);
+
+/* ---- dropout (layers_act.c) ---------------------------------------------- */
+
+/* Inverted dropout with a stateless mask (performance.md §4): element i of a
+ * dropout layer's activation at one training step is kept iff
+ *     hprt_hash_u32(key, index) / 2^32 >= p,     key = hprt_dropout_key(seed, step, layer)
+ * and kept elements are scaled by 1/(1 − p) (computed as 1.0f/(1.0f − p) in
+ * float).  `index` is the element's flat row-major index in the layer's whole
+ * activation tensor for that step ([B×n], or [T×B×n] for sequences), so any
+ * thread can compute any part of the mask, and forward and backward agree
+ * without storing it.  `step` is the 0-based optimizer step; `layer` is the
+ * layer's position in the model (any number unique per dropout site).
+ * The key is, with mix() the splitmix64 finaliser (the body of hprt_hash_u32):
+ *     k = mix(seed ^ 0xD1B54A32D192ED03); k = mix(k + step); key = mix(k + layer)
+ * Generated code calls this once per layer and step; only the keep test runs
+ * per element. */
+uint64_t hprt_dropout_key(uint64_t seed, uint64_t step, uint32_t layer);
+
+/* The integer form of the keep test: keep iff hash >= threshold, where
+ * threshold = ceil(p·2^32).  Exact: p·2^32 is exact in double for a float p,
+ * and hash/2^32 >= p  <=>  hash >= p·2^32  <=>  hash >= ceil(p·2^32).
+ * For 0 <= p < 1 it fits 32 bits; p = 0 keeps everything.  (p outside
+ * [0, 1) is the checker's error; here it is merely clamped, never UB.) */
+static inline uint32_t hprt_dropout_threshold(float p)
+{
+    if (!(p > 0.0f)) /* also NaN: never an out-of-range conversion */
+        return 0;
+    if (p >= 1.0f)
+        return UINT32_MAX;
+    double t = (double)p * 4294967296.0;
+    uint32_t ti = (uint32_t)t;           /* floor, as t >= 0 */
+    return (double)ti < t ? ti + 1 : ti; /* ceil */
+}
+
+/* The keep decision for one element; generated code must compute exactly this. */
+static inline bool hprt_dropout_keep(uint64_t key, uint64_t index, float p)
+{
+    return hprt_hash_u32(key, index) >= hprt_dropout_threshold(p);
+}
+
+/* y[i] = keep(key, index0 + i) ? x[i]/(1−p) : 0 for i in [0, n).  index0 is the
+ * flat index of x[0] in the layer's activation (0 unless x is a partition).
+ * y may alias x. */
+void hprt_dropout_forward(const float *x, float *y, size_t n, float p,
+                          uint64_t key, uint64_t index0);
+/* dx[i] = keep(key, index0 + i) ? dy[i]/(1−p) : 0; the same mask as forward.
+ * dx may alias dy. */
+void hprt_dropout_backward(const float *dy, float *dx, size_t n, float p,
+                           uint64_t key, uint64_t index0);
+
+/* ---- losses (loss.c) ------------------------------------------------------ */
+
+/* Fused softmax + cross-entropy over logits[B×K] with labels[B] (PyTorch
+ * CrossEntropyLoss, reduction='mean'): returns mean_b (logsumexp(z_b) − z_b,y).
+ * dlogits (NULL: skipped) is overwritten with (softmax(z) − onehot(y))/B.
+ * A label outside 0..K-1 gives NAN (and NAN gradient rows). */
+double hprt_softmax_xent(const float *logits, const int32_t *labels, int B, int K,
+                         float *dlogits);
+
+/* Mean squared error over n elements (PyTorch MSELoss, reduction='mean'):
+ * returns Σ(y − t)²/n; dy (NULL: skipped) is overwritten with 2(y − t)/n. */
+double hprt_mse(const float *y, const float *target, size_t n, float *dy);
+
+/* The same against onehot(labels) for y[B×K]: n = B·K.  A label outside
+ * 0..K-1 gives NAN. */
+double hprt_mse_onehot(const float *y, const int32_t *labels, int B, int K, float *dy);
+
+/* How many rows b have argmax(scores_b) == labels[b]; ties go to the first
+ * maximum, as torch.argmax. */
+int hprt_accuracy_count(const float *scores, const int32_t *labels, int B, int K);
+
+/* ---- 2-D convolution and pooling (layers_conv.c) ------------------------- */
+
+/* One sample is CHW; a batch is B samples back to back ([B×C×H×W]).
+ * The kernel is square (k×k) with the same stride in both directions.
+ * `pad` zero rows/columns are added above and to the left; Ho/Wo decide how
+ * many are (implicitly) added below and to the right, which lets `pad = same`
+ * with an even kernel pad asymmetrically, as PyTorch and Keras do. */
+typedef struct {
+    int C, H, W;   /* input channels and size */
+    int F;         /* filters (output channels) */
+    int k, stride, pad;
+    int Ho, Wo;    /* output size */
+} hprt_conv2d_geom;
+
+/* Fills a geometry with Ho = (H + pad_lo + pad_hi − k)/stride + 1 (floor), Wo
+ * likewise, pad = pad_lo.  Ho/Wo <= 0 when the kernel does not fit. */
+hprt_conv2d_geom hprt_conv2d_geom_make(int C, int H, int W, int F, int k,
+                                       int stride, int pad_lo, int pad_hi);
+
+/* Y[B×F×Ho×Wo] = W[F×C×k×k] ∗ X + b[F] (cross-correlation, as torch Conv2d);
+ * b may be NULL.  Y is overwritten. */
+void hprt_conv2d_forward(const hprt_conv2d_geom *g, const float *X, const float *Wt,
+                         const float *b, float *Y, int B);
+
+/* Overwrites dX[B×C×H×W], dW[F×C×k×k], db[F] (each may be NULL to skip) from
+ * dY[B×F×Ho×Wo]; dW and db are summed over the batch, not accumulated into. */
+void hprt_conv2d_backward(const hprt_conv2d_geom *g, const float *X, const float *Wt,
+                          const float *dY, float *dX, float *dW, float *db, int B);
+
+/* Pooling windows size×size moved by stride, no padding, floor mode (PyTorch
+ * MaxPool2d/AvgPool2d defaults): Ho = (H − size)/stride + 1. */
+typedef struct {
+    int C, H, W;
+    int size, stride;
+    int Ho, Wo;
+} hprt_pool2d_geom;
+
+hprt_pool2d_geom hprt_pool2d_geom_make(int C, int H, int W, int size, int stride);
+
+/* Y[B×C×Ho×Wo] overwritten. */
+void hprt_maxpool2d_forward(const hprt_pool2d_geom *g, const float *X, float *Y, int B);
+void hprt_avgpool2d_forward(const hprt_pool2d_geom *g, const float *X, float *Y, int B);
+
+/* dX[B×C×H×W] overwritten.  Max pooling routes each dY to the first maximum of
+ * its window in row-major order (recomputed from the INPUT X, as PyTorch
+ * does); overlapping windows (stride < size) add up.  Average pooling spreads
+ * dY/size² over the window and needs no forward value. */
+void hprt_maxpool2d_backward(const hprt_pool2d_geom *g, const float *X, const float *dY,
+                             float *dX, int B);
+void hprt_avgpool2d_backward(const hprt_pool2d_geom *g, const float *dY, float *dX, int B);
+
+/* ---- initialisation (init.c, policies.md §12) ---------------------------- */
+
+/* The `init =` of dense and conv. */
+typedef enum {
+    HPRT_INIT_DEFAULT = 0,    /* PyTorch: W, b ~ U(±1/√fan_in) */
+    HPRT_INIT_XAVIER_UNIFORM, /* W ~ U(±√(6/(fan_in+fan_out))), b = 0 */
+    HPRT_INIT_KAIMING_UNIFORM,/* He for relu: W ~ U(±√(6/fan_in)), b = 0 */
+    HPRT_INIT_ZEROS,          /* W = 0, b = 0 */
+} hprt_init_kind;
+
+/* PyTorch's bound for Linear/Conv weights, computed its way
+ * (kaiming_uniform_(a=√5): gain √(2/(1+5)), bound √3·gain/√fan_in), so that
+ * fan_in = 1 gives 0.9999999999999999, not 1. */
+double hprt_init_default_weight_bound(long fan_in);
+/* 1/√fan_in: the default bias bound, and every bound of the recurrent layers
+ * (with fan_in = hidden). */
+double hprt_init_inv_sqrt(long n);
+
+/* w[i] = lo + (hi − lo)·u, u uniform in [0,1) (torch.Tensor.uniform_), in order
+ * i = 0..n−1; w[i] = mean + std·N(0,1). */
+void hprt_init_uniform(hprt_rng *r, float *w, size_t n, double lo, double hi);
+void hprt_init_normal(hprt_rng *r, float *w, size_t n, double mean, double std);
+
+/* Dense W[out×in], b[out] (b may be NULL): fan_in = in, fan_out = out.  Draws
+ * W first then b, like torch's reset_parameters. */
+void hprt_init_dense(hprt_rng *r, hprt_init_kind kind, float *W, float *b, int in, int out);
+
+/* Conv W[F×C×k×k], b[F] (b may be NULL): fan_in = C·k·k, fan_out = F·k·k. */
+void hprt_init_conv(hprt_rng *r, hprt_init_kind kind, float *W, float *b, int C, int F, int k);
+
+/* Embedding E[vocab×dim] ~ N(0,1); row padding_idx (−1: none) is zeroed. */
+void hprt_init_embedding(hprt_rng *r, float *E, int vocab, int dim, int padding_idx);
+
+/* One tensor of an RNN/LSTM/GRU (any weight or bias) ~ U(±1/√hidden),
+ * independent of the input size.  Call once per tensor in PyTorch's order
+ * (weight_ih, weight_hh, bias_ih, bias_hh per layer). */
+void hprt_init_recurrent(hprt_rng *r, float *p, size_t n, int hidden);
+
+#endif

@@ -1,0 +1,347 @@
+/* optim.c - torch.optim's SGD, Adam, AdamW, Adagrad and RMSprop, and
+ * clip_grad_norm_ (policies.md §10).
+ *
+ * Each update is written once, as a macro over the element type T, and
+ * instantiated for float (the vector path) and double (the scalar path used
+ * to check the worked numbers).  The per-step scalars are computed in double
+ * in `coef` and converted to T where they meet the data, as PyTorch converts
+ * Python scalars to the tensor's type.  Expressions follow PyTorch's
+ * operation order (e.g. addcmul is a + (s·b)·c, addcdiv a + (s·b)/c), so the
+ * float path rounds like torch's CPU kernels up to vectorisation details.
+ */
+#include "hprt_optim.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Everything an update needs that does not vary per element. */
+typedef struct {
+    double lr;
+    double wd;          /* L2 weight decay added to g (not AdamW) */
+    double mu;          /* momentum (sgd, rmsprop) */
+    double damp_keep;   /* sgd: 1 − dampening */
+    bool first;         /* sgd: t == 1, the momentum buffer starts as g */
+    bool nesterov;
+    double b1_weight;   /* adam: 1 − β1, the lerp weight of exp_avg */
+    double b2, one_minus_b2;
+    double step_size;   /* adam: lr / (1 − β1^t) */
+    double bc2_sqrt;    /* adam: √(1 − β2^t) */
+    double decay_keep;  /* adamw: 1 − lr·λ */
+    bool decoupled, amsgrad;
+    double eps;
+    double clr;         /* adagrad: lr / (1 + (t − 1)·lr_decay) */
+    double alpha, one_minus_alpha; /* rmsprop */
+    bool centered;
+} coef;
+
+static coef make_coef(const hprt_optimizer *o, double lr, double override, long t)
+{
+    coef c = {0};
+    c.lr = lr;
+    c.eps = o->eps;
+    switch (o->kind) {
+    case HPRT_OPT_SGD:
+        c.wd = o->weight_decay;
+        c.mu = isnan(override) ? o->momentum : override;
+        c.damp_keep = 1.0 - o->dampening;
+        c.first = t <= 1;
+        c.nesterov = o->nesterov;
+        break;
+    case HPRT_OPT_ADAM:
+    case HPRT_OPT_ADAMW: {
+        double b1 = isnan(override) ? o->beta1 : override;
+        c.decoupled = o->kind == HPRT_OPT_ADAMW;
+        c.wd = c.decoupled ? 0.0 : o->weight_decay;
+        c.decay_keep = c.decoupled ? 1.0 - lr * o->weight_decay : 1.0;
+        c.b1_weight = 1.0 - b1;
+        c.b2 = o->beta2;
+        c.one_minus_b2 = 1.0 - o->beta2;
+        c.step_size = lr / (1.0 - pow(b1, (double)t));
+        c.bc2_sqrt = sqrt(1.0 - pow(o->beta2, (double)t));
+        c.amsgrad = o->amsgrad;
+        break;
+    }
+    case HPRT_OPT_ADAGRAD:
+        c.wd = o->weight_decay;
+        c.clr = lr / (1.0 + (double)(t - 1) * o->lr_decay);
+        break;
+    case HPRT_OPT_RMSPROP:
+        c.wd = o->weight_decay;
+        c.mu = isnan(override) ? o->momentum : override;
+        c.alpha = o->alpha;
+        c.one_minus_alpha = 1.0 - o->alpha;
+        c.centered = o->centered;
+        break;
+    default:
+        break;
+    }
+    return c;
+}
+
+/* torch.lerp(a, b, w): two forms so that w near 1 stays accurate. */
+#define DEFINE_LERP(T, SFX)                                              \
+    static inline T lerp_##SFX(T a, T b, T w)                            \
+    {                                                                    \
+        return (w < (T)0.5 && w > (T)-0.5) ? a + w * (b - a)             \
+                                           : b - (b - a) * ((T)1 - w);   \
+    }
+
+/* g += wd·θ; buf = first ? g : μ·buf + (1−τ)·g; g = nesterov ? g + μ·buf : buf;
+ * θ −= lr·g */
+#define DEFINE_SGD(T, SFX)                                               \
+    static inline T sgd_##SFX(const coef *c, T th, T g, T *buf)          \
+    {                                                                    \
+        if (c->wd != 0.0)                                                \
+            g = g + (T)c->wd * th;                                       \
+        if (c->mu != 0.0) {                                              \
+            *buf = c->first ? g : *buf * (T)c->mu + (T)c->damp_keep * g; \
+            g = c->nesterov ? g + (T)c->mu * *buf : *buf;                \
+        }                                                                \
+        return th - (T)c->lr * g;                                        \
+    }
+
+/* AdamW: θ·(1−lr·λ) first.  Adam: g += λθ.  m = lerp(m, g, 1−β1);
+ * v = β2v + (1−β2)g²; denom = √(v or vmax)/√(1−β2^t) + eps;
+ * θ −= lr/(1−β1^t)·m/denom */
+#define DEFINE_ADAM(T, SFX, SQRT)                                        \
+    static inline T adam_##SFX(const coef *c, T th, T g, T *m, T *v,     \
+                               T *vmax)                                  \
+    {                                                                    \
+        if (c->decoupled)                                                \
+            th = th * (T)c->decay_keep;                                  \
+        else if (c->wd != 0.0)                                           \
+            g = g + (T)c->wd * th;                                       \
+        *m = lerp_##SFX(*m, g, (T)c->b1_weight);                         \
+        *v = *v * (T)c->b2 + (T)c->one_minus_b2 * g * g;                 \
+        T vhat = *v;                                                     \
+        if (c->amsgrad) {                                                \
+            *vmax = *vmax > *v ? *vmax : *v;                             \
+            vhat = *vmax;                                                \
+        }                                                                \
+        T denom = SQRT(vhat) / (T)c->bc2_sqrt + (T)c->eps;               \
+        return th - (T)c->step_size * *m / denom;                        \
+    }
+
+/* g += wd·θ; sum += g²; θ −= clr·g/(√sum + eps) */
+#define DEFINE_ADAGRAD(T, SFX, SQRT)                                     \
+    static inline T adagrad_##SFX(const coef *c, T th, T g, T *sum)      \
+    {                                                                    \
+        if (c->wd != 0.0)                                                \
+            g = g + (T)c->wd * th;                                       \
+        *sum = *sum + g * g;                                             \
+        T std = SQRT(*sum) + (T)c->eps;                                  \
+        return th - (T)c->clr * g / std;                                 \
+    }
+
+/* g += wd·θ; v = αv + (1−α)g²; avg = √(v − ga²) with ga = lerp(ga, g, 1−α)
+ * if centered, else √v; avg += eps; with momentum buf = μ·buf + g/avg and
+ * θ −= lr·buf, else θ −= lr·g/avg */
+#define DEFINE_RMSPROP(T, SFX, SQRT)                                     \
+    static inline T rmsprop_##SFX(const coef *c, T th, T g, T *v, T *ga, \
+                                  T *buf)                                \
+    {                                                                    \
+        if (c->wd != 0.0)                                                \
+            g = g + (T)c->wd * th;                                       \
+        *v = *v * (T)c->alpha + (T)c->one_minus_alpha * g * g;           \
+        T avg;                                                           \
+        if (c->centered) {                                               \
+            *ga = lerp_##SFX(*ga, g, (T)c->one_minus_alpha);             \
+            avg = SQRT(*v - *ga * *ga);                                  \
+        } else {                                                         \
+            avg = SQRT(*v);                                              \
+        }                                                                \
+        avg = avg + (T)c->eps;                                           \
+        if (c->mu > 0.0) {                                               \
+            *buf = *buf * (T)c->mu + g / avg;                            \
+            return th - (T)c->lr * *buf;                                 \
+        }                                                                \
+        return th - (T)c->lr * g / avg;                                  \
+    }
+
+DEFINE_LERP(float, f)
+DEFINE_LERP(double, d)
+DEFINE_SGD(float, f)
+DEFINE_SGD(double, d)
+DEFINE_ADAM(float, f, sqrtf)
+DEFINE_ADAM(double, d, sqrt)
+DEFINE_ADAGRAD(float, f, sqrtf)
+DEFINE_ADAGRAD(double, d, sqrt)
+DEFINE_RMSPROP(float, f, sqrtf)
+DEFINE_RMSPROP(double, d, sqrt)
+
+/* ---- state ---------------------------------------------------------------------- */
+
+/* n floats, NULL for n == 0; *ok cleared when an allocation fails. */
+static float *alloc_buf(size_t n, bool *ok)
+{
+    if (n == 0)
+        return NULL;
+    if (n > SIZE_MAX / sizeof(float)) {
+        *ok = false;
+        return NULL;
+    }
+    float *p = hprt_alloc(n * sizeof(float));
+    if (!p)
+        *ok = false;
+    return p;
+}
+
+hprt_optim_state *hprt_optim_state_new(const hprt_optimizer *o, size_t nparams)
+{
+    hprt_optim_state *s = hprt_alloc(sizeof *s);
+    if (!s)
+        return NULL;
+    s->kind = o->kind;
+    s->n = nparams;
+    bool ok = true;
+    switch (o->kind) {
+    case HPRT_OPT_SGD:
+        s->buf = alloc_buf(nparams, &ok);
+        break;
+    case HPRT_OPT_ADAM:
+    case HPRT_OPT_ADAMW:
+        s->m = alloc_buf(nparams, &ok);
+        s->v = alloc_buf(nparams, &ok);
+        if (o->amsgrad)
+            s->vmax = alloc_buf(nparams, &ok);
+        break;
+    case HPRT_OPT_ADAGRAD:
+        s->sum = alloc_buf(nparams, &ok);
+        if (s->sum)
+            for (size_t i = 0; i < nparams; i++)
+                s->sum[i] = (float)o->initial;
+        break;
+    case HPRT_OPT_RMSPROP:
+        s->v = alloc_buf(nparams, &ok);
+        s->buf = alloc_buf(nparams, &ok);
+        if (o->centered)
+            s->ga = alloc_buf(nparams, &ok);
+        break;
+    default:
+        ok = false;
+        break;
+    }
+    if (!ok) {
+        hprt_optim_state_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void hprt_optim_state_free(hprt_optim_state *s)
+{
+    if (!s)
+        return;
+    hprt_free(s->buf);
+    hprt_free(s->m);
+    hprt_free(s->v);
+    hprt_free(s->vmax);
+    hprt_free(s->sum);
+    hprt_free(s->ga);
+    hprt_free(s);
+}
+
+/* ---- the float path ---------------------------------------------------------------- */
+
+/* Does s have every buffer this step will touch? */
+static bool state_fits(const hprt_optimizer *o, const hprt_optim_state *s, const coef *c,
+                       size_t offset, size_t n)
+{
+    if (s->kind != o->kind || offset > s->n || n > s->n - offset)
+        return false;
+    if (o->kind == HPRT_OPT_ADAM || o->kind == HPRT_OPT_ADAMW)
+        return !c->amsgrad || s->vmax || s->n == 0;
+    if (o->kind == HPRT_OPT_RMSPROP)
+        return !c->centered || s->ga || s->n == 0;
+    return true;
+}
+
+hprt_status hprt_optim_step_range(const hprt_optimizer *o, hprt_optim_state *s,
+                                  size_t offset, float *theta, const float *grad,
+                                  size_t n, double lr,
+                                  double momentum_or_beta1_override, long t)
+{
+    coef c = make_coef(o, lr, momentum_or_beta1_override, t);
+    if (!state_fits(o, s, &c, offset, n))
+        return HPRT_E_RUN;
+    if (n == 0)
+        return HPRT_OK;
+    size_t k = offset;
+    switch (o->kind) {
+    case HPRT_OPT_SGD:
+        for (size_t i = 0; i < n; i++)
+            theta[i] = sgd_f(&c, theta[i], grad[i], &s->buf[k + i]);
+        break;
+    case HPRT_OPT_ADAM:
+    case HPRT_OPT_ADAMW:
+        for (size_t i = 0; i < n; i++)
+            theta[i] = adam_f(&c, theta[i], grad[i], &s->m[k + i], &s->v[k + i],
+                              s->vmax ? &s->vmax[k + i] : NULL);
+        break;
+    case HPRT_OPT_ADAGRAD:
+        for (size_t i = 0; i < n; i++)
+            theta[i] = adagrad_f(&c, theta[i], grad[i], &s->sum[k + i]);
+        break;
+    case HPRT_OPT_RMSPROP:
+        for (size_t i = 0; i < n; i++)
+            theta[i] = rmsprop_f(&c, theta[i], grad[i], &s->v[k + i],
+                                 s->ga ? &s->ga[k + i] : NULL, &s->buf[k + i]);
+        break;
+    default:
+        return HPRT_E_RUN;
+    }
+    return HPRT_OK;
+}
+
+hprt_status hprt_optim_step(const hprt_optimizer *o, hprt_optim_state *s, float *theta,
+                            const float *grad, size_t n, double lr,
+                            double momentum_or_beta1_override, long t)
+{
+    return hprt_optim_step_range(o, s, 0, theta, grad, n, lr, momentum_or_beta1_override, t);
+}
+
+/* ---- the double scalar path -------------------------------------------------------- */
+
+void hprt_optim_scalar_init(const hprt_optimizer *o, hprt_optim_scalar *s)
+{
+    memset(s, 0, sizeof *s);
+    s->sum = o->initial;
+}
+
+double hprt_optim_step_scalar(const hprt_optimizer *o, hprt_optim_scalar *s, double theta,
+                              double grad, double lr, double momentum_or_beta1_override,
+                              long t)
+{
+    coef c = make_coef(o, lr, momentum_or_beta1_override, t);
+    switch (o->kind) {
+    case HPRT_OPT_SGD: return sgd_d(&c, theta, grad, &s->buf);
+    case HPRT_OPT_ADAM:
+    case HPRT_OPT_ADAMW: return adam_d(&c, theta, grad, &s->m, &s->v, &s->vmax);
+    case HPRT_OPT_ADAGRAD: return adagrad_d(&c, theta, grad, &s->sum);
+    case HPRT_OPT_RMSPROP: return rmsprop_d(&c, theta, grad, &s->v, &s->ga, &s->buf);
+    default: return NAN;
+    }
+}
+
+/* ---- clipping ------------------------------------------------------------------------ */
+
+double hprt_clip_grad_norm(float **grads, const size_t *sizes, int n, double max_norm)
+{
+    double sq = 0.0;
+    for (int i = 0; i < n; i++)
+        for (size_t j = 0; j < sizes[i]; j++)
+            sq += (double)grads[i][j] * grads[i][j];
+    double norm = sqrt(sq);
+    if (!isfinite(norm))
+        return norm;
+    double scale = max_norm / (norm + 1e-6);
+    if (scale < 1.0) {
+        float f = (float)scale;
+        for (int i = 0; i < n; i++)
+            for (size_t j = 0; j < sizes[i]; j++)
+                grads[i][j] *= f;
+    }
+    return norm;
+}
