@@ -469,13 +469,14 @@ static plan_experiment *check_experiment(ck *c, hp_decl *d)
     bool has_valid = !data_ok || e->data.valid.kind != PLAN_SRC_NONE;
 
     /* model */
+    bool model_ok = false;
     if (!v[S_MODEL])
         hp_report(c->d, HP_ERROR, NULL, d->name_span, "experiment '%s' needs 'model = ...'", d->name);
     else if (v[S_MODEL]->k == V_NAME || v[S_MODEL]->k == V_CALL) {
         hp_span use = v[S_MODEL]->k == V_CALL ? v[S_MODEL]->name_span : v[S_MODEL]->span;
         hp_decl *md = ck_lookup(c, v[S_MODEL]->s, use, HP_DECL_MODEL, "model");
         if (md && data_ok)
-            ck_model(c, md, v[S_MODEL], &e->data, e, v[S_MODEL]->span);
+            model_ok = ck_model(c, md, v[S_MODEL], &e->data, e, v[S_MODEL]->span);
         else if (md)
             ck_model(c, md, v[S_MODEL], NULL, e, v[S_MODEL]->span);
     } else if (v[S_MODEL]->k != V_POISON)
@@ -489,7 +490,7 @@ static plan_experiment *check_experiment(ck *c, hp_decl *d)
         if (k >= 0)
             e->loss = (plan_loss)k;
     }
-    if (e->n_layers > 0) {
+    if (model_ok && e->n_layers > 0) {
         plan_layer *last = &e->layers[e->n_layers - 1];
         e->fused_softmax = e->loss == PLAN_LOSS_CROSS_ENTROPY &&
                            ((last->kind == PLAN_SOFTMAX) || (last->kind == PLAN_DENSE && last->act == PLAN_ACT_SOFTMAX) ||
@@ -610,7 +611,9 @@ static bool try_vary_value(ck *c, hp_decl *base, const hp_vary *vy, ck_val *valu
     hp_arena scratch = {0};
     sub.out = &scratch;
     int before = c->d->n_errors;
+    c->d->quiet_notes++; /* notes belong to the base, not to each value tried */
     check_experiment(&sub, base);
+    c->d->quiet_notes--;
     hp_arena_free(&scratch);
     return c->d->n_errors == before;
 }

@@ -42,7 +42,9 @@ static ck_val *eval_name(ck *c, const hp_expr *e, const ck_scope *sc)
             if (strcmp(sc->param_names[i], name) == 0) {
                 ck_val *v = hp_alloc(&c->p->arena, sizeof *v);
                 *v = *sc->param_vals[i];
-                v->span = e->span; /* errors about the value point at its use */
+                /* errors about a default point at its use; about an override, at the override */
+                if (!sc->param_pinned || !sc->param_pinned[i])
+                    v->span = e->span;
                 return v;
             }
         for (int w = 0; w < 3; w++) {
@@ -267,6 +269,12 @@ const char *ck_suggest(const char *word, const char *const *candidates, int n)
 {
     const char *best = NULL;
     int best_d = 99;
+    /* an abbreviation (`val_acc`) means the name it begins */
+    size_t wl = strlen(word);
+    if (wl >= 3)
+        for (int i = 0; i < n; i++)
+            if (strncmp(candidates[i], word, wl) == 0 && strlen(candidates[i]) > wl)
+                return candidates[i];
     int limit = (int)strlen(word) <= 3 ? 1 : (int)strlen(word) <= 6 ? 2 : 3;
     for (int i = 0; i < n; i++) {
         int d = edit_distance(word, candidates[i]);

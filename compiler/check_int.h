@@ -80,6 +80,7 @@ typedef struct {
     hp_decl *model;
     const char **param_names;
     ck_val **param_vals;
+    bool *param_pinned;      /* the value came from an override: errors point at it */
     int n_params;
     bool *data_name_missing; /* set when the model uses a name the data lacks */
     const char **missing_name;

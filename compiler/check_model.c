@@ -262,10 +262,8 @@ static void one_layer(mk_state *m, const hp_layer *l, plan_layer_kind kind)
     }
 
     case PLAN_DROPOUT:
-        if (!ck_num_range(c, a[0], "the dropout rate p", 0, false, 1, true, &pl->p)) {
-            m->known = false;
-            break;
-        }
+        if (!ck_num_range(c, a[0], "the dropout rate p", 0, false, 1, true, &pl->p))
+            break; /* the shape is unchanged either way */
         if (in_known && in.kind == PLAN_TOKENS)
             mismatch(m, l, "features", "; dropout applies after `embed`");
         break;
@@ -510,6 +508,7 @@ bool ck_model(ck *c, hp_decl *model, const ck_val *use, const plan_data *data, p
     sc.missing_span = &missing_span;
     sc.param_names = hp_alloc(&c->p->arena, sizeof *sc.param_names * (size_t)(np ? np : 1));
     sc.param_vals = hp_alloc(&c->p->arena, sizeof *sc.param_vals * (size_t)(np ? np : 1));
+    sc.param_pinned = hp_alloc(&c->p->arena, sizeof *sc.param_pinned * (size_t)(np ? np : 1));
 
     /* defaults, evaluated with the data names but no other parameters */
     ck_scope defaults = sc;
@@ -569,6 +568,7 @@ bool ck_model(ck *c, hp_decl *model, const ck_val *use, const plan_data *data, p
             continue;
         }
         sc.param_vals[k] = o->v;
+        sc.param_pinned[k] = true;
     }
 
     mk_state m = {.c = c, .sc = &sc, .data = data, .e = e};

@@ -102,6 +102,8 @@ static hp_diag *vreport(hp_diags *d, hp_severity sev, const char *name, const hp
 {
     if (span && silenced(d, name, *span))
         return NULL;
+    if (sev != HP_ERROR && d->quiet_notes > 0)
+        return NULL;
     if (sev == HP_ERROR && d->max_errors && d->n_errors >= d->max_errors) {
         d->n_errors++;
         return NULL;
@@ -119,6 +121,14 @@ static hp_diag *vreport(hp_diags *d, hp_severity sev, const char *name, const hp
     g->message = hp_alloc(&d->arena, (size_t)(n < 0 ? 0 : n) + 1);
     vsnprintf(g->message, (size_t)(n < 0 ? 0 : n) + 1, fmt, ap2);
     va_end(ap2);
+    /* the same problem found twice (a model used by two experiments, a layer
+     * inside `repeat`) is reported once */
+    for (int i = 0; i < d->diags.n; i++) {
+        const hp_diag *o = d->diags.items[i];
+        if (o->severity == sev && o->has_span == g->has_span && strcmp(o->message, g->message) == 0 &&
+            (!span || (o->span.file == span->file && o->span.line == span->line && o->span.col == span->col)))
+            return NULL;
+    }
     g->seq = d->diags.n;
     hp_vec_push(&d->arena, &d->diags, g);
     if (sev == HP_ERROR)

@@ -57,6 +57,7 @@ typedef struct {
     hp_vec allows;    /* hp_allow* */
     int n_errors, n_warnings, n_notes;
     int max_errors;   /* stop recording errors past this (0 = no limit) */
+    int quiet_notes;  /* > 0: warnings and notes are dropped (checking a search's trial values) */
 } hp_diags;
 
 void hp_diags_init(hp_diags *d);

@@ -137,11 +137,11 @@ static void layer_desc(const plan_layer *l, char *buf, size_t n)
             snprintf(buf, n, "%s %d", name, l->units);
         break;
     case PLAN_CONV:
-        snprintf(buf, n, "conv %d%s%s, kernel = %d, stride = %d, pad = %s", l->units, l->act ? ", " : "",
-                 l->act ? plan_act_name(l->act) : "", l->kernel, l->stride, l->pad_same ? "same" : "valid");
+        snprintf(buf, n, "conv %d%s%s (%dx%d/%d %s)", l->units, l->act ? ", " : "", l->act ? plan_act_name(l->act) : "",
+                 l->kernel, l->kernel, l->stride, l->pad_same ? "same" : "valid");
         break;
     case PLAN_MAXPOOL: case PLAN_AVGPOOL:
-        snprintf(buf, n, "%s %d, stride = %d", name, l->kernel, l->stride);
+        snprintf(buf, n, "%s %d (stride %d)", name, l->kernel, l->stride);
         break;
     default: snprintf(buf, n, "%s", name); break;
     }

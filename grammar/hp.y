@@ -84,6 +84,7 @@ file
 decls
     : seps_opt decl              { if ($2) hp_add_decl(ps, $2); }
     | decls seps decl            { if ($3) hp_add_decl(ps, $3); }
+    | decls error
     ;
 
 seps_opt: %empty | seps ;
@@ -126,6 +127,7 @@ setting_stmts
 setting_stmts1
     : seps_opt setting               { $$ = hp_mk_vec(ps); if ($2) hp_push(ps, $$, $2); }
     | setting_stmts1 seps setting    { $$ = $1; if ($3) hp_push(ps, $$, $3); }
+    | setting_stmts1 error           { $$ = $1; }
     ;
 setting
     : IDENT '=' expr                 { $$ = hp_mk_setting(ps, $1, SPAN(@1), $3); $$->span = SPAN(@$); }
@@ -156,6 +158,7 @@ layer_stmts
 layer_stmts1
     : seps_opt layer_stmt            { $$ = hp_mk_vec(ps); if ($2) hp_push(ps, $$, $2); }
     | layer_stmts1 seps layer_stmt   { $$ = $1; if ($3) hp_push(ps, $$, $3); }
+    | layer_stmts1 error             { $$ = $1; }
     ;
 layer_stmt
     : IDENT                          { $$ = hp_mk_layer(ps, $1, SPAN(@1), NULL, SPAN(@$)); }
@@ -175,6 +178,7 @@ search_stmts
 search_stmts1
     : seps_opt search_stmt           { $$ = hp_mk_vec(ps); if ($2) hp_push(ps, $$, $2); }
     | search_stmts1 seps search_stmt { $$ = $1; if ($3) hp_push(ps, $$, $3); }
+    | search_stmts1 error            { $$ = $1; }
     ;
 search_stmt
     : IDENT '=' expr {
@@ -272,8 +276,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, hp_pstate *ps, yyscan_
     const HP_YYLTYPE *loc = yypcontext_location(ctx);
     hp_span sp = SPAN(*loc);
     yysymbol_kind_t got = yypcontext_token(ctx);
-    yysymbol_kind_t exp[8];
-    int n = yypcontext_expected_tokens(ctx, exp, 8);
+    yysymbol_kind_t exp[YYNTOKENS];
+    int n = yypcontext_expected_tokens(ctx, exp, YYNTOKENS);
     bool wants_value = false;
     for (int i = 0; i < n; i++)
         if (exp[i] == YYSYMBOL_NUMBER)
@@ -307,18 +311,20 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, hp_pstate *ps, yyscan_
     char expected[256] = "";
     if (wants_value) {
         snprintf(expected, sizeof expected, "; expected a value");
-    } else if (n > 0 && n <= 4) {
+    } else if (n > 0 && n <= 5) {
         size_t off = (size_t)snprintf(expected, sizeof expected, "; expected ");
         for (int i = 0; i < n && off < sizeof expected; i++)
             off += (size_t)snprintf(expected + off, sizeof expected - off, "%s%s",
                                     i == 0 ? "" : i == n - 1 ? " or " : ", ", token_name(exp[i]));
     }
     const char *hint = "";
-    if (got == YYSYMBOL_IDENT && n > 0 && n <= 4) {
+    if (got == YYSYMBOL_IDENT && n > 0 && n <= 5) {
         for (int i = 0; i < n; i++)
             if (exp[i] == YYSYMBOL_NEWLINE)
                 hint = " (missing ',' between arguments, or ';' between statements?)";
     }
+    if (strcmp(yysymbol_name(got), "'='") == 0 && !wants_value)
+        hint = " (is a value missing before this line? a newline after '=' does not end a statement)";
     hp_report(ps->d, HP_ERROR, NULL, sp, "unexpected %s%s%s", what, expected, hint);
     return 0;
 }
