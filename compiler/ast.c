@@ -179,8 +179,30 @@ void hp_decl_set_items(hp_pstate *ps, hp_decl *decl, hp_vec *items)
     }
 }
 
+void hp_mark_broken(hp_pstate *ps, hp_vec *items, int error_line)
+{
+    (void)ps;
+    if (!items || items->n == 0)
+        return;
+    void *last = items->items[items->n - 1];
+    char tag = *(char *)last;
+    if (tag == 's' && ((hp_setting *)last)->span.end_line == error_line)
+        ((hp_setting *)last)->broken = true;
+    else if (tag == 'l' && ((hp_layer *)last)->span.end_line == error_line)
+        ((hp_layer *)last)->broken = true;
+    else if (tag == 'v' && ((hp_vary *)last)->span.end_line == error_line)
+        ((hp_vary *)last)->broken = true;
+}
+
 void hp_add_decl(hp_pstate *ps, hp_decl *decl)
 {
+    /* a declaration with a syntax error inside: its missing parts are not news */
+    for (int i = 0; i < ps->d->diags.n; i++) {
+        const hp_diag *g = ps->d->diags.items[i];
+        if (g->severity == HP_ERROR && g->has_span && g->span.file == decl->file && g->span.line >= decl->span.line &&
+            g->span.line <= decl->span.end_line)
+            decl->broken = true;
+    }
     hp_vec v = {(void **)ps->ast->decls, ps->ast->n_decls, ps->ast->n_decls};
     hp_vec_push(&ps->ast->arena, &v, decl);
     ps->ast->decls = (hp_decl **)v.items;

@@ -56,6 +56,7 @@ struct hp_expr {
 /* Body items begin with a tag so a body can hold a mix: 's', 'l' or 'v'. */
 typedef struct {
     char tag;
+    bool broken;      /* a syntax error follows it on its line: not checked */
     const char *name;
     hp_span name_span;
     hp_expr *value;
@@ -65,6 +66,7 @@ typedef struct {
 typedef struct hp_layer hp_layer;
 struct hp_layer {
     char tag;
+    bool broken;      /* a syntax error follows it on its line: not checked */
     bool is_repeat;
     hp_span span;
     /* a layer statement */
@@ -83,6 +85,7 @@ typedef enum { HP_SPACE_SET, HP_SPACE_RANGE, HP_SPACE_CALL } hp_space_kind;
 /* `vary path in space` */
 typedef struct {
     char tag;
+    bool broken;      /* a syntax error follows it on its line: not checked */
     const char **path;
     hp_span *path_spans;
     int n_path;
@@ -111,6 +114,7 @@ typedef struct {
     hp_vary **varies;        /* search */
     int n_varies;
     int file;
+    bool broken;             /* holds a syntax error: missing settings are not reported */
 } hp_decl;
 
 typedef struct {

@@ -291,8 +291,9 @@ hp_decl *ck_lookup(ck *c, const char *name, hp_span use, hp_decl_kind want, cons
         if (strcmp(c->p->names[i].name, name) != 0)
             continue;
         if (d->kind != want) {
-            hp_diag *g = hp_report(c->d, HP_ERROR, NULL, use, "'%s' is %s %s, not %s", name,
-                                   d->kind == HP_DECL_EXPERIMENT ? "an" : "a", hp_decl_kind_name(d->kind), what);
+            static const char *const as[] = {"an import", "data", "a model", "an experiment", "a search"};
+            const char *want_as = as[want];
+            hp_diag *g = hp_report(c->d, HP_ERROR, NULL, use, "'%s' is %s, not %s", name, as[d->kind], want_as);
             hp_attach_note(c->d, g, d->name_span, "'%s' is declared here", name);
             return NULL;
         }
@@ -323,6 +324,8 @@ static void index_settings(ck *c, hp_decl *d, const char *const *known, int n_kn
         slots[i] = NULL;
     for (int i = 0; i < d->n_settings; i++) {
         hp_setting *s = d->settings[i];
+        if (s->broken)
+            continue;
         int k = -1;
         for (int j = 0; j < n_known; j++)
             if (strcmp(known[j], s->name) == 0)
@@ -378,8 +381,27 @@ static ck_val *setting_value(ck *c, hp_setting *s, const char *name)
 }
 
 /* `optimizer.lr = 0.1` and the like: replaces or adds a named argument. */
-static ck_val *apply_arg_overrides(ck *c, ck_val *v, const char *setting)
+static ck_val *apply_arg_overrides(ck *c, ck_val *v, const char *setting, const char *default_kind)
 {
+    if (!v) {
+        /* `--set optimizer.lr=...` on an experiment that relies on the default optimizer */
+        for (int i = 0; i < c->n_ov && !v; i++) {
+            ck_override *o = &c->ov[i];
+            if (o->n_parts != 2 || strcmp(o->parts[0], setting) != 0)
+                continue;
+            if (!default_kind) {
+                o->used = true;
+                hp_report(c->d, HP_ERROR, NULL, o->span,
+                          "the experiment sets no %s, so there is no '%s' to change; set the whole `%s` instead",
+                          setting, o->parts[1], setting);
+                return NULL;
+            }
+            v = hp_alloc(&c->p->arena, sizeof *v);
+            v->k = V_NAME;
+            v->s = default_kind;
+            v->span = o->span;
+        }
+    }
     if (!v || (v->k != V_CALL && v->k != V_NAME))
         return v;
     for (int i = 0; i < c->n_ov; i++) {
@@ -446,15 +468,15 @@ static plan_experiment *check_experiment(ck *c, hp_decl *d)
     ck_val *v[S__COUNT];
     for (int i = 0; i < S__COUNT; i++)
         v[i] = setting_value(c, s[i], experiment_settings[i]);
-    v[S_OPTIMIZER] = apply_arg_overrides(c, v[S_OPTIMIZER], "optimizer");
-    v[S_SCHEDULE] = apply_arg_overrides(c, v[S_SCHEDULE], "schedule");
-    v[S_STOP] = apply_arg_overrides(c, v[S_STOP], "stop");
-    v[S_BATCH] = apply_arg_overrides(c, v[S_BATCH], "batch");
-    v[S_REGULARIZE] = apply_arg_overrides(c, v[S_REGULARIZE], "regularize");
+    v[S_OPTIMIZER] = apply_arg_overrides(c, v[S_OPTIMIZER], "optimizer", "adam");
+    v[S_SCHEDULE] = apply_arg_overrides(c, v[S_SCHEDULE], "schedule", NULL);
+    v[S_STOP] = apply_arg_overrides(c, v[S_STOP], "stop", NULL);
+    v[S_BATCH] = apply_arg_overrides(c, v[S_BATCH], "batch", NULL);
+    v[S_REGULARIZE] = apply_arg_overrides(c, v[S_REGULARIZE], "regularize", NULL);
 
     /* data */
     const ck_data_entry *data = NULL;
-    if (!v[S_DATA])
+    if (!v[S_DATA] && !d->broken)
         hp_report(c->d, HP_ERROR, NULL, d->name_span, "experiment '%s' needs 'data = ...'", d->name);
     else if (v[S_DATA]->k == V_NAME) {
         hp_decl *dd = ck_lookup(c, v[S_DATA]->s, v[S_DATA]->span, HP_DECL_DATA, "data");
@@ -470,8 +492,10 @@ static plan_experiment *check_experiment(ck *c, hp_decl *d)
 
     /* model */
     bool model_ok = false;
-    if (!v[S_MODEL])
+    if (!v[S_MODEL] && !d->broken)
         hp_report(c->d, HP_ERROR, NULL, d->name_span, "experiment '%s' needs 'model = ...'", d->name);
+    else if (!v[S_MODEL])
+        (void)0;
     else if (v[S_MODEL]->k == V_NAME || v[S_MODEL]->k == V_CALL) {
         hp_span use = v[S_MODEL]->k == V_CALL ? v[S_MODEL]->name_span : v[S_MODEL]->span;
         hp_decl *md = ck_lookup(c, v[S_MODEL]->s, use, HP_DECL_MODEL, "model");
@@ -694,7 +718,7 @@ static plan_search *check_search(ck *c, hp_decl *d)
         v[i] = st[i] ? ck_eval(c, st[i]->value, NULL) : NULL;
 
     hp_decl *base = NULL;
-    if (!v[Q_BASE])
+    if (!v[Q_BASE] && !d->broken)
         hp_report(c->d, HP_ERROR, NULL, d->name_span, "search '%s' needs 'base = EXPERIMENT'", d->name);
     else if (v[Q_BASE]->k == V_NAME)
         base = ck_lookup(c, v[Q_BASE]->s, v[Q_BASE]->span, HP_DECL_EXPERIMENT, "experiment");
@@ -792,6 +816,8 @@ static plan_search *check_search(ck *c, hp_decl *d)
     s->varies = hp_alloc(c->out, sizeof *s->varies * (size_t)(d->n_varies ? d->n_varies : 1));
     for (int i = 0; i < d->n_varies; i++) {
         const hp_vary *vy = d->varies[i];
+        if (vy->broken)
+            continue;
         plan_vary *pv = &s->varies[s->n_varies];
         for (int j = 0; j < i; j++) {
             const hp_vary *o = d->varies[j];
@@ -869,7 +895,7 @@ static plan_search *check_search(ck *c, hp_decl *d)
         }
         s->n_varies++;
     }
-    if (d->n_varies == 0)
+    if (d->n_varies == 0 && base)
         hp_report(c->d, HP_WARNING, NULL, d->name_span, "search '%s' varies nothing: it runs its base once", d->name);
     return c->d->n_errors == errors_before ? s : NULL;
 }
@@ -1037,6 +1063,14 @@ plan *hp_plan(hp_program *p, const char *name, const hp_override *ov, int n_ov)
         /* model.P is consumed by check_model; anything else unused is unknown */
         if (strcmp(o->parts[0], "model") == 0 && o->n_parts == 2)
             continue;
+        bool known = false;
+        for (int k = 0; k < S__COUNT; k++)
+            known |= strcmp(experiment_settings[k], o->parts[0]) == 0;
+        if (known) {
+            hp_report_nospan(p->d, HP_ERROR, "--set: '%s' has no parts to set one by one; set the whole `%s`",
+                             o->parts[0], o->parts[0]);
+            continue;
+        }
         const char *s = ck_suggest(o->parts[0], experiment_settings, S__COUNT);
         hp_report_nospan(p->d, HP_ERROR, "--set: '%s' is not a setting of experiment '%s'%s%s%s", o->parts[0],
                          target->name, s ? "; did you mean '" : "", s ? s : "", s ? "'?" : "");

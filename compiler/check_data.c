@@ -164,7 +164,9 @@ static bool check_source(ck *c, hp_decl *decl, const ck_val *v, plan_source *src
         }
         st = hprt_csv_probe(src->paths[0], &o, info, &err);
         if (st != HPRT_OK) {
-            hp_span at = slot[1] && strstr(err.msg, "label") && !strstr(err.msg, "line") ? slot[1]->span : spans[0];
+            /* a problem with the label column itself is shown at `label = ...` */
+            bool about_label = slot[1] && (strstr(err.msg, "column") || strstr(err.msg, "label")) && !strstr(err.msg, "line ");
+            hp_span at = about_label ? slot[1]->span : spans[0];
             hp_report(c->d, HP_ERROR, NULL, at, "%s", err.msg);
             return false;
         }
@@ -252,6 +254,8 @@ static ck_data_entry *check_data(ck *c, hp_decl *decl, ck_data_entry *entry)
         s[i] = NULL;
     for (int i = 0; i < decl->n_settings; i++) {
         hp_setting *st = decl->settings[i];
+        if (st->broken)
+            continue;
         int k = -1;
         for (int j = 0; j < D__COUNT; j++)
             if (strcmp(data_settings[j], st->name) == 0)
@@ -281,7 +285,7 @@ static ck_data_entry *check_data(ck *c, hp_decl *decl, ck_data_entry *entry)
         ck_val *v = ck_eval(c, s[i]->value, NULL);
         ok[i] = check_source(c, decl, v, srcs[i], &info[i], i != D_TRAIN, data_settings[i]);
     }
-    if (!s[D_TRAIN])
+    if (!s[D_TRAIN] && !decl->broken)
         hp_report(c->d, HP_ERROR, NULL, decl->name_span, "data '%s' needs 'train = ...'", decl->name);
 
     if (ok[D_TRAIN]) {

@@ -243,26 +243,30 @@ char *ck_val_text(hp_arena *a, const ck_val *v)
 
 bool ck_is_name(const ck_val *v, const char *name) { return v->k == V_NAME && strcmp(v->s, name) == 0; }
 
+/* Edit distance with transpositions (optimal string alignment): `mpl` is one
+ * edit from `mlp`, as a user would count it. */
 static int edit_distance(const char *a, const char *b)
 {
     size_t n = strlen(a), m = strlen(b);
     if (n > 64 || m > 64)
         return 99;
-    int row[65];
+    int d[65][65];
+    for (size_t i = 0; i <= n; i++)
+        d[i][0] = (int)i;
     for (size_t j = 0; j <= m; j++)
-        row[j] = (int)j;
-    for (size_t i = 1; i <= n; i++) {
-        int prev = row[0];
-        row[0] = (int)i;
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= n; i++)
         for (size_t j = 1; j <= m; j++) {
-            int cur = row[j];
-            int sub = prev + (a[i - 1] != b[j - 1]);
-            int del = row[j] + 1, ins = row[j - 1] + 1;
-            row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-            prev = cur;
+            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best)
+                best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
         }
-    }
-    return row[m];
+    return d[n][m];
 }
 
 const char *ck_suggest(const char *word, const char *const *candidates, int n)
@@ -335,7 +339,7 @@ bool ck_int(ck *c, const ck_val *v, const char *what, long lo, long hi, long *ou
         return false;
     }
     if (x < (double)lo || x > (double)hi) {
-        if (hi == 0x7fffffffL)
+        if (hi >= 100000000L)
             hp_report(c->d, HP_ERROR, NULL, v->span, "%s must be at least %ld; it is %g", what, lo, x);
         else
             hp_report(c->d, HP_ERROR, NULL, v->span, "%s must be between %ld and %ld; it is %g", what, lo, hi, x);

@@ -445,6 +445,11 @@ static void expand(mk_state *m, hp_layer **layers, int n, int depth)
     ck *c = m->c;
     for (int i = 0; i < n && !m->too_many; i++) {
         const hp_layer *l = layers[i];
+        if (l->broken) {
+            m->known = false; /* what it meant is unknown, and so is every shape after it */
+            m->seen_input |= strcmp(l->kind, "input") == 0;
+            continue;
+        }
         if (l->is_repeat) {
             ck_val *v = ck_eval(c, l->count, m->sc);
             long times;
@@ -573,7 +578,9 @@ bool ck_model(ck *c, hp_decl *model, const ck_val *use, const plan_data *data, p
 
     mk_state m = {.c = c, .sc = &sc, .data = data, .e = e};
     expand(&m, model->layers, model->n_layers, 0);
-    if (!m.seen_input && model->n_layers > 0)
+    if (model->broken)
+        (void)0; /* a syntax error inside: what is missing is not news */
+    else if (!m.seen_input && model->n_layers > 0)
         hp_report(c->d, HP_ERROR, NULL, model->name_span, "model '%s' has no `input` layer", model->name);
     else if (model->n_layers == 0)
         hp_report(c->d, HP_ERROR, NULL, model->name_span, "model '%s' has no layers", model->name);

@@ -43,6 +43,8 @@ hp_vary *hp_mk_vary(hp_pstate *ps, hp_expr *path, hp_span span);
 hp_decl *hp_mk_decl(hp_pstate *ps, hp_decl_kind kind, const char *name, hp_span name_span, hp_span span);
 void hp_decl_set_items(hp_pstate *ps, hp_decl *decl, hp_vec *items);
 void hp_add_decl(hp_pstate *ps, hp_decl *decl);
+/* After a syntax error in a body: marks the statement before it when the error is on its line. */
+void hp_mark_broken(hp_pstate *ps, hp_vec *items, int error_line);
 hp_vec *hp_mk_vec(hp_pstate *ps);
 void hp_push(hp_pstate *ps, hp_vec *v, void *item);
 hp_span hp_loc_span(hp_pstate *ps, int fl, int fc, int ll, int lc);

@@ -127,7 +127,7 @@ setting_stmts
 setting_stmts1
     : seps_opt setting               { $$ = hp_mk_vec(ps); if ($2) hp_push(ps, $$, $2); }
     | setting_stmts1 seps setting    { $$ = $1; if ($3) hp_push(ps, $$, $3); }
-    | setting_stmts1 error           { $$ = $1; }
+    | setting_stmts1 error           { $$ = $1; hp_mark_broken(ps, $1, @2.first_line); }
     ;
 setting
     : IDENT '=' expr                 { $$ = hp_mk_setting(ps, $1, SPAN(@1), $3); $$->span = SPAN(@$); }
@@ -158,7 +158,7 @@ layer_stmts
 layer_stmts1
     : seps_opt layer_stmt            { $$ = hp_mk_vec(ps); if ($2) hp_push(ps, $$, $2); }
     | layer_stmts1 seps layer_stmt   { $$ = $1; if ($3) hp_push(ps, $$, $3); }
-    | layer_stmts1 error             { $$ = $1; }
+    | layer_stmts1 error             { $$ = $1; hp_mark_broken(ps, $1, @2.first_line); }
     ;
 layer_stmt
     : IDENT                          { $$ = hp_mk_layer(ps, $1, SPAN(@1), NULL, SPAN(@$)); }
@@ -178,7 +178,7 @@ search_stmts
 search_stmts1
     : seps_opt search_stmt           { $$ = hp_mk_vec(ps); if ($2) hp_push(ps, $$, $2); }
     | search_stmts1 seps search_stmt { $$ = $1; if ($3) hp_push(ps, $$, $3); }
-    | search_stmts1 error            { $$ = $1; }
+    | search_stmts1 error            { $$ = $1; hp_mark_broken(ps, $1, @2.first_line); }
     ;
 search_stmt
     : IDENT '=' expr {

@@ -28,6 +28,7 @@ typedef struct {
     hp_program *p;
     char *text;      /* the rendered diagnostics (no colour) */
     int errors;
+    plan *keep;      /* a plan freed with the checked struct */
 } checked;
 
 static inline void checked_render(checked *c)
@@ -72,6 +73,7 @@ static inline void checked_free(checked *c)
 {
     if (!c)
         return;
+    plan_free(c->keep);
     hp_program_free(c->p);
     hp_diags_free(&c->d);
     free(c->text);
