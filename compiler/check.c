@@ -17,13 +17,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "check_int.h"
 
 /* ---- files and imports ---- */
 
+/* .hp files are small; anything larger (or not a regular file: /dev/zero, a
+ * directory) is refused rather than read without end. */
+#define MAX_SOURCE (16L << 20)
+
 static char *read_file(const char *path, size_t *len, int *err)
 {
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        *err = errno;
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        *err = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+        return NULL;
+    }
+    if (st.st_size > MAX_SOURCE) {
+        *err = EFBIG;
+        return NULL;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         *err = errno;
@@ -476,9 +494,10 @@ static plan_experiment *check_experiment(ck *c, hp_decl *d)
 
     /* data */
     const ck_data_entry *data = NULL;
-    if (!v[S_DATA] && !d->broken)
-        hp_report(c->d, HP_ERROR, NULL, d->name_span, "experiment '%s' needs 'data = ...'", d->name);
-    else if (v[S_DATA]->k == V_NAME) {
+    if (!v[S_DATA]) {
+        if (!d->broken)
+            hp_report(c->d, HP_ERROR, NULL, d->name_span, "experiment '%s' needs 'data = ...'", d->name);
+    } else if (v[S_DATA]->k == V_NAME) {
         hp_decl *dd = ck_lookup(c, v[S_DATA]->s, v[S_DATA]->span, HP_DECL_DATA, "data");
         if (dd)
             data = ck_data(c, dd);
@@ -492,11 +511,10 @@ static plan_experiment *check_experiment(ck *c, hp_decl *d)
 
     /* model */
     bool model_ok = false;
-    if (!v[S_MODEL] && !d->broken)
-        hp_report(c->d, HP_ERROR, NULL, d->name_span, "experiment '%s' needs 'model = ...'", d->name);
-    else if (!v[S_MODEL])
-        (void)0;
-    else if (v[S_MODEL]->k == V_NAME || v[S_MODEL]->k == V_CALL) {
+    if (!v[S_MODEL]) {
+        if (!d->broken)
+            hp_report(c->d, HP_ERROR, NULL, d->name_span, "experiment '%s' needs 'model = ...'", d->name);
+    } else if (v[S_MODEL]->k == V_NAME || v[S_MODEL]->k == V_CALL) {
         hp_span use = v[S_MODEL]->k == V_CALL ? v[S_MODEL]->name_span : v[S_MODEL]->span;
         hp_decl *md = ck_lookup(c, v[S_MODEL]->s, use, HP_DECL_MODEL, "model");
         if (md && data_ok)
@@ -718,9 +736,10 @@ static plan_search *check_search(ck *c, hp_decl *d)
         v[i] = st[i] ? ck_eval(c, st[i]->value, NULL) : NULL;
 
     hp_decl *base = NULL;
-    if (!v[Q_BASE] && !d->broken)
-        hp_report(c->d, HP_ERROR, NULL, d->name_span, "search '%s' needs 'base = EXPERIMENT'", d->name);
-    else if (v[Q_BASE]->k == V_NAME)
+    if (!v[Q_BASE]) {
+        if (!d->broken)
+            hp_report(c->d, HP_ERROR, NULL, d->name_span, "search '%s' needs 'base = EXPERIMENT'", d->name);
+    } else if (v[Q_BASE]->k == V_NAME)
         base = ck_lookup(c, v[Q_BASE]->s, v[Q_BASE]->span, HP_DECL_EXPERIMENT, "experiment");
     else if (v[Q_BASE]->k != V_POISON)
         hp_report(c->d, HP_ERROR, NULL, v[Q_BASE]->span, "'base' must name an experiment, not %s",
