@@ -21,9 +21,11 @@ bool cli_colour(void)
 void cli_print_diags(const hp_diags *d)
 {
     hp_diags_render(d, stderr, cli_colour());
-    if (d->n_errors)
-        fprintf(stderr, "%d error%s%s\n", d->n_errors, d->n_errors == 1 ? "" : "s",
-                d->n_warnings ? (d->n_warnings == 1 ? ", 1 warning" : ", warnings") : "");
+    if (d->n_errors && d->n_warnings)
+        fprintf(stderr, "%d error%s, %d warning%s\n", d->n_errors, d->n_errors == 1 ? "" : "s", d->n_warnings,
+                d->n_warnings == 1 ? "" : "s");
+    else if (d->n_errors)
+        fprintf(stderr, "%d error%s\n", d->n_errors, d->n_errors == 1 ? "" : "s");
 }
 
 void cli_usage_error(const char *command, const char *fmt, ...)
@@ -73,6 +75,11 @@ int cli_parse_common(int argc, char **argv, cli_common *c, const char *command)
             continue;
         }
         if (val) {
+            if (!hp_is_note_name(val)) {
+                cli_usage_error(command, "--allow %s: not a note name; the notes are batch-pow2, dense-depth, "
+                                         "vanilla-rnn, stack-depth, embed-dim, no-valid and lr-range", val);
+                return -1;
+            }
             c->allow[c->n_allow++] = val;
             continue;
         }

@@ -420,6 +420,18 @@ static ck_val *apply_arg_overrides(ck *c, ck_val *v, const char *setting, const 
             v->span = o->span;
         }
     }
+    if (v && v->k != V_CALL && v->k != V_NAME && v->k != V_POISON) {
+        /* `batch.max` on `batch = 128`: there is no such part */
+        for (int i = 0; i < c->n_ov; i++) {
+            ck_override *o = &c->ov[i];
+            if (o->n_parts == 2 && strcmp(o->parts[0], setting) == 0) {
+                o->used = true;
+                hp_report(c->d, HP_ERROR, NULL, o->span, "'%s' is %s here, which has no '%s'; set the whole `%s` instead",
+                          setting, ck_describe(c, v), o->parts[1], setting);
+            }
+        }
+        return v;
+    }
     if (!v || (v->k != V_CALL && v->k != V_NAME))
         return v;
     for (int i = 0; i < c->n_ov; i++) {
@@ -479,7 +491,7 @@ static plan_experiment *check_experiment(ck *c, hp_decl *d)
     e->name = hp_strdup(c->out, d->name);
     e->file = hp_strdup(c->out, hp_diags_source(c->d, d->file)->path);
     e->line = d->name_span.line;
-    int errors_before = c->d->n_errors;
+    int errors_before = c->d->errors_seen;
 
     hp_setting *s[S__COUNT];
     index_settings(c, d, experiment_settings, S__COUNT, s, "an experiment");
@@ -559,6 +571,10 @@ static plan_experiment *check_experiment(ck *c, hp_decl *d)
         }
     }
 
+    e->lrfind = (hprt_lrfind){.start = 1e-7, .end = 10, .steps = 100, .suggest = HPRT_SUGGEST_VALLEY, .stop_div = true};
+    c->lrfind = &e->lrfind;
+    c->data = data_ok ? &e->data : NULL;
+
     /* optimizer */
     e->optimizer = (hprt_optimizer){.kind = HPRT_OPT_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
     bool find = false;
@@ -577,13 +593,20 @@ static plan_experiment *check_experiment(ck *c, hp_decl *d)
         ck_schedule(c, v[S_SCHEDULE], &e->schedule, &find, has_valid, NULL);
         e->uses_find_lr |= find;
     }
-    /* momentum cycling needs something to cycle: SGD with momentum, Adam's beta1 */
-    if (e->schedule.kind == HPRT_SCHED_CYCLIC || e->schedule.kind == HPRT_SCHED_ONE_CYCLE) {
+    /* momentum cycling needs something to cycle: SGD or RMSprop with momentum, Adam's beta1 */
+    for (hprt_schedule *sc = &e->schedule; sc; sc = sc->kind == HPRT_SCHED_WARMUP ? sc->then : NULL) {
+        if (sc->kind != HPRT_SCHED_CYCLIC && sc->kind != HPRT_SCHED_ONE_CYCLE)
+            continue;
         hprt_opt_kind k = e->optimizer.kind;
         bool can = k == HPRT_OPT_ADAM || k == HPRT_OPT_ADAMW || (k == HPRT_OPT_SGD && e->optimizer.momentum > 0) ||
                    (k == HPRT_OPT_RMSPROP && e->optimizer.momentum > 0);
+        if (!can && sc->cycle_momentum && sc->cycle_momentum_explicit)
+            hp_report(c->d, HP_WARNING, NULL, v[S_SCHEDULE]->span,
+                      "cycle_momentum = true has nothing to cycle: %s has no momentum (give it momentum > 0, or use "
+                      "adam)",
+                      plan_opt_name(k));
         if (!can)
-            e->schedule.cycle_momentum = false;
+            sc->cycle_momentum = false;
     }
 
     /* batch */
@@ -628,14 +651,15 @@ static plan_experiment *check_experiment(ck *c, hp_decl *d)
     if (v[S_THREADS] && ck_int(c, v[S_THREADS], "threads", 1, 1024, &n))
         e->threads = (int)n;
 
-    e->lrfind = (hprt_lrfind){.start = 1e-7, .end = 10, .steps = 100, .suggest = HPRT_SUGGEST_VALLEY, .stop_div = true};
+    c->lrfind = NULL;
+    c->data = NULL;
 
     if (data_ok && e->data.valid.kind == PLAN_SRC_NONE)
         hp_report(c->d, HP_NOTE, "no-valid", v[S_DATA] ? v[S_DATA]->span : d->name_span,
                   "data '%s' has no validation split, so over-fitting cannot be seen; add `valid = split(train, 0.1)`",
                   e->data.name);
 
-    return c->d->n_errors == errors_before ? e : NULL;
+    return c->d->errors_seen == errors_before ? e : NULL;
 }
 
 /* ---- searches ---- */
@@ -652,12 +676,12 @@ static bool try_vary_value(ck *c, hp_decl *base, const hp_vary *vy, ck_val *valu
     sub.n_ov = 1;
     hp_arena scratch = {0};
     sub.out = &scratch;
-    int before = c->d->n_errors;
+    int before = c->d->errors_seen;
     c->d->quiet_notes++; /* notes belong to the base, not to each value tried */
     check_experiment(&sub, base);
     c->d->quiet_notes--;
     hp_arena_free(&scratch);
-    return c->d->n_errors == before;
+    return c->d->errors_seen == before;
 }
 
 static const char *const vary_settings[] = {"data", "model", "loss", "optimizer", "clip", "schedule", "batch",
@@ -728,7 +752,7 @@ static plan_search *check_search(ck *c, hp_decl *d)
     s->name = hp_strdup(c->out, d->name);
     s->file = hp_strdup(c->out, hp_diags_source(c->d, d->file)->path);
     s->line = d->name_span.line;
-    int errors_before = c->d->n_errors;
+    int errors_before = c->d->errors_seen;
     hp_setting *st[Q__COUNT];
     index_settings(c, d, search_settings, Q__COUNT, st, "a search");
     ck_val *v[Q__COUNT];
@@ -744,12 +768,8 @@ static plan_search *check_search(ck *c, hp_decl *d)
     else if (v[Q_BASE]->k != V_POISON)
         hp_report(c->d, HP_ERROR, NULL, v[Q_BASE]->span, "'base' must name an experiment, not %s",
                   ck_describe(c, v[Q_BASE]));
-    if (base) {
-        ck sub = *c;
-        sub.ov = NULL;
-        sub.n_ov = 0;
-        s->base = check_experiment(&sub, base);
-    }
+    if (base)
+        s->base = check_experiment(c, base); /* with the --set overrides, if any */
 
     /* strategy */
     s->strategy = PLAN_STRATEGY_GRID;
@@ -814,6 +834,11 @@ static plan_search *check_search(ck *c, hp_decl *d)
     /* objective */
     s->objective = HPRT_METRIC_VAL_LOSS;
     s->objective_mode = HPRT_MODE_MIN;
+    if (!v[Q_OBJECTIVE] && s->base && s->base->data.valid.kind == PLAN_SRC_NONE)
+        hp_report(c->d, HP_ERROR, NULL, d->name_span,
+                  "search '%s' minimizes val_loss (the default objective), but its base has no validation data; add "
+                  "`valid = split(train, 0.1)` to the data or set `objective = minimize(train_loss)`",
+                  d->name);
     if (v[Q_OBJECTIVE]) {
         ck_val *o = v[Q_OBJECTIVE];
         if (o->k == V_CALL && (strcmp(o->s, "minimize") == 0 || strcmp(o->s, "maximize") == 0)) {
@@ -916,7 +941,7 @@ static plan_search *check_search(ck *c, hp_decl *d)
     }
     if (d->n_varies == 0 && base)
         hp_report(c->d, HP_WARNING, NULL, d->name_span, "search '%s' varies nothing: it runs its base once", d->name);
-    return c->d->n_errors == errors_before ? s : NULL;
+    return c->d->errors_seen == errors_before ? s : NULL;
 }
 
 /* ---- models and data on their own (hpc check) ---- */
@@ -956,7 +981,7 @@ int hp_check_all(hp_program *p)
     ck c = {.p = p, .d = p->d};
     plan *pl = calloc(1, sizeof *pl);
     if (!pl)
-        return ++p->d->n_errors;
+        return ++p->d->errors_seen;
     c.out = &pl->arena;
     for (int i = 0; i < p->n_names; i++) {
         hp_decl *d = p->names[i].decl;
@@ -979,7 +1004,7 @@ int hp_check_all(hp_program *p)
         }
     }
     plan_free(pl);
-    return p->d->n_errors;
+    return p->d->errors_seen;
 }
 
 /* ---- overrides ---- */
@@ -1017,7 +1042,7 @@ static bool load_overrides(ck *c, const hp_override *ov, int n)
             return false;
         memcpy(copy, text, len + 1);
         int file = hp_diags_add_source(c->d, hp_sprintf(&c->p->arena, "--set %s", ov[i].path), copy, len);
-        int before = c->d->n_errors;
+        int before = c->d->errors_seen;
         hp_ast *ast = hp_parse(c->d, file);
         if (!ast)
             return false;
@@ -1030,15 +1055,27 @@ static bool load_overrides(ck *c, const hp_override *ov, int n)
         memcpy(units, c->p->units, sizeof *units * (size_t)c->p->n_units);
         units[c->p->n_units++] = u;
         c->p->units = units;
-        if (c->d->n_errors != before || ast->n_decls != 1 || ast->decls[0]->n_settings != 1) {
-            if (c->d->n_errors == before)
+        if (c->d->errors_seen != before || ast->n_decls != 1 || ast->decls[0]->n_settings != 1) {
+            if (c->d->errors_seen == before)
                 hp_report_nospan(c->d, HP_ERROR, "--set %s=%s: the value is not one expression", ov[i].path,
                                  ov[i].value);
             ok = false;
             continue;
         }
-        ck_override *o = &c->ov[c->n_ov++];
-        parse_override_parts(c, ov[i].path, o);
+        ck_override fresh = {0};
+        parse_override_parts(c, ov[i].path, &fresh);
+        /* the same path given twice: the later value wins, as with most command lines */
+        ck_override *o = NULL;
+        for (int k = 0; k < c->n_ov && !o; k++) {
+            bool same = c->ov[k].n_parts == fresh.n_parts;
+            for (int q = 0; same && q < fresh.n_parts; q++)
+                same = strcmp(c->ov[k].parts[q], fresh.parts[q]) == 0;
+            if (same)
+                o = &c->ov[k];
+        }
+        if (!o)
+            o = &c->ov[c->n_ov++];
+        *o = fresh;
         o->v = ck_eval(c, ast->decls[0]->settings[0]->value, NULL);
         o->span = o->v->span;
     }
@@ -1056,12 +1093,16 @@ plan *hp_plan(hp_program *p, const char *name, const hp_override *ov, int n_ov)
         if (name ? strcmp(d->name, name) == 0 : d->kind == HP_DECL_EXPERIMENT && d->file == p->root->file)
             target = d;
     }
+    /* no name and no experiment: the file's first search */
+    for (int i = 0; i < p->n_names && !target && !name; i++)
+        if (p->names[i].decl->kind == HP_DECL_SEARCH && p->names[i].decl->file == p->root->file)
+            target = p->names[i].decl;
     if (!target) {
         if (name)
             hp_report_nospan(p->d, HP_ERROR, "'%s' declares no experiment or search called '%s'",
                              hp_diags_source(p->d, p->root->file)->path, name);
         else
-            hp_report_nospan(p->d, HP_ERROR, "'%s' declares no experiment", hp_diags_source(p->d, p->root->file)->path);
+            hp_report_nospan(p->d, HP_ERROR, "'%s' declares no experiment or search", hp_diags_source(p->d, p->root->file)->path);
         return NULL;
     }
     if (!load_overrides(&c, ov, n_ov))
@@ -1070,7 +1111,7 @@ plan *hp_plan(hp_program *p, const char *name, const hp_override *ov, int n_ov)
     if (!pl)
         return NULL;
     c.out = &pl->arena;
-    int before = p->d->n_errors;
+    int before = p->d->errors_seen;
     if (target->kind == HP_DECL_EXPERIMENT)
         pl->experiment = check_experiment(&c, target);
     else
@@ -1094,7 +1135,7 @@ plan *hp_plan(hp_program *p, const char *name, const hp_override *ov, int n_ov)
         hp_report_nospan(p->d, HP_ERROR, "--set: '%s' is not a setting of experiment '%s'%s%s%s", o->parts[0],
                          target->name, s ? "; did you mean '" : "", s ? s : "", s ? "'?" : "");
     }
-    if (p->d->n_errors != before) {
+    if (p->d->errors_seen != before) {
         plan_free(pl);
         return NULL;
     }

@@ -248,7 +248,7 @@ static ck_data_entry *check_data(ck *c, hp_decl *decl, ck_data_entry *entry)
     d->name = hp_strdup(c->out, decl->name);
     d->scale = 1;
     d->shuffle = true;
-    int before = c->d->n_errors;
+    int before = c->d->errors_seen;
     hp_setting *s[D__COUNT];
     for (int i = 0; i < D__COUNT; i++)
         s[i] = NULL;
@@ -371,7 +371,7 @@ static ck_data_entry *check_data(ck *c, hp_decl *decl, ck_data_entry *entry)
         hp_report(c->d, HP_ERROR, NULL, st->name_span, "'%s' does not apply to text: its tokens are ids, not numbers",
                   st->name);
     }
-    entry->ok = c->d->n_errors == before && ok[D_TRAIN];
+    entry->ok = c->d->errors_seen == before && ok[D_TRAIN];
     return entry;
 }
 

@@ -193,10 +193,14 @@ const char *ck_describe(ck *c, const ck_val *v)
 static char *shortest(hp_arena *a, double x, const char *suffix)
 {
     char buf[64];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, x);
-        if (strtod(buf, NULL) == x)
-            break;
+    if (x == floor(x) && fabs(x) < 1e15) {
+        snprintf(buf, sizeof buf, "%.0f", x); /* 100, not 1e+02 */
+    } else {
+        for (int prec = 1; prec <= 17; prec++) {
+            snprintf(buf, sizeof buf, "%.*g", prec, x);
+            if (strtod(buf, NULL) == x)
+                break;
+        }
     }
     return hp_sprintf(a, "%s%s", buf, suffix);
 }

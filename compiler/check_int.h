@@ -103,6 +103,8 @@ typedef struct {
     hp_arena *out;      /* the plan's arena: everything in the Plan comes from it */
     ck_override *ov;
     int n_ov;
+    hprt_lrfind *lrfind;     /* where `find_lr(...)` options go (the experiment being checked) */
+    const plan_data *data;   /* the experiment's data, when known (for val_bpc) */
 } ck;
 
 /* ---- check_eval.c ---- */

@@ -502,7 +502,7 @@ static void expand(mk_state *m, hp_layer **layers, int n, int depth)
 
 bool ck_model(ck *c, hp_decl *model, const ck_val *use, const plan_data *data, plan_experiment *e, hp_span use_span)
 {
-    int before = c->d->n_errors;
+    int before = c->d->errors_seen;
     int np = model->n_settings;
     ck_scope sc = {.data = data, .model = model};
     bool missing = false;
@@ -555,6 +555,7 @@ bool ck_model(ck *c, hp_decl *model, const ck_val *use, const plan_data *data, p
                 continue;
             }
             sc.param_vals[k] = arg->v;
+            sc.param_pinned[k] = true; /* errors about it point at `p = v` */
         }
     }
     for (int i = 0; use && i < c->n_ov; i++) {
@@ -609,5 +610,5 @@ bool ck_model(ck *c, hp_decl *model, const ck_val *use, const plan_data *data, p
         e->total_params += e->layers[i].params;
         e->total_flops += e->layers[i].flops;
     }
-    return c->d->n_errors == before;
+    return c->d->errors_seen == before;
 }

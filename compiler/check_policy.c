@@ -64,16 +64,28 @@ static bool read_lr(ck *c, const ck_val *v, const char *what, double *out, bool 
             ck_val *slot[4];
             if (!ck_bind(c, v, "find_lr(...)", p, 4, slot))
                 return false;
-            double x;
+            hprt_lrfind f = {.start = 1e-7, .end = 10, .steps = 100, .suggest = HPRT_SUGGEST_VALLEY, .stop_div = true};
             long n;
-            if (slot[0] && !ck_num_range(c, slot[0], "start", 0, true, INFINITY, false, &x))
+            int k;
+            if (slot[0] && !ck_num_range(c, slot[0], "start", 0, true, INFINITY, false, &f.start))
                 return false;
-            if (slot[1] && !ck_num_range(c, slot[1], "end", 0, true, INFINITY, false, &x))
+            if (slot[1] && !ck_num_range(c, slot[1], "end", 0, true, INFINITY, false, &f.end))
                 return false;
             if (slot[2] && !ck_int(c, slot[2], "steps", 6, 100000, &n))
                 return false;
-            if (slot[3] && ck_choice(c, slot[3], "suggestion", "valley|steep|minimum") < 0)
+            if (slot[2])
+                f.steps = (int)n;
+            if (slot[3] && (k = ck_choice(c, slot[3], "suggestion", "valley|steep|minimum")) < 0)
                 return false;
+            if (slot[3])
+                f.suggest = (hprt_suggest)k;
+            if (!(f.start < f.end)) {
+                hp_report(c->d, HP_ERROR, NULL, v->span, "find_lr needs start < end; they are %g and %g", f.start,
+                          f.end);
+                return false;
+            }
+            if (c->lrfind)
+                *c->lrfind = f;
         }
         *find = true;
         *out = 0;
@@ -190,6 +202,11 @@ bool ck_metric(ck *c, const ck_val *v, hprt_metric *m, bool has_valid)
     if (k < 0)
         return false;
     *m = (hprt_metric)k;
+    if (*m == HPRT_METRIC_VAL_BPC && c->data && !c->data->is_text) {
+        hp_report(c->d, HP_ERROR, NULL, v->span,
+                  "val_bpc (bits per character) is measured on text data; data '%s' is not text", c->data->name);
+        return false;
+    }
     if (!has_valid && *m != HPRT_METRIC_TRAIN_LOSS) {
         hp_report(c->d, HP_ERROR, NULL, v->span,
                   "'%s' needs validation data, but the data has none; add `valid = split(train, 0.1)` or monitor "
@@ -318,6 +335,7 @@ bool ck_schedule(ck *c, const ck_val *v, hprt_schedule *s, bool *find_lr, bool h
         s->gamma = 1;
         ok &= num_or(c, a[4], "gamma", 0, true, 1, false, &s->gamma);
         s->cycle_momentum = true;
+        s->cycle_momentum_explicit = a[5] != NULL;
         if (a[5])
             ok &= ck_bool(c, a[5], "cycle_momentum", &s->cycle_momentum);
         s->base_momentum = 0.8;
@@ -358,6 +376,7 @@ bool ck_schedule(ck *c, const ck_val *v, hprt_schedule *s, bool *find_lr, bool h
             ok = false;
         }
         s->cycle_momentum = true;
+        s->cycle_momentum_explicit = a[6] != NULL;
         if (a[6])
             ok &= ck_bool(c, a[6], "cycle_momentum", &s->cycle_momentum);
         s->base_momentum = 0.85;
@@ -377,7 +396,7 @@ bool ck_schedule(ck *c, const ck_val *v, hprt_schedule *s, bool *find_lr, bool h
             hp_span ia;
             const char *inner = a[1]->k == V_CALL || a[1]->k == V_NAME ? a[1]->s : NULL;
             (void)ia;
-            if (inner && (strcmp(inner, "warmup") == 0 || strcmp(inner, "plateau") == 0)) {
+            if (inner && strcmp(inner, "warmup") == 0) {
                 hp_report(c->d, HP_ERROR, NULL, a[1]->span, "warmup(then = ...) takes a schedule other than %s", inner);
                 ok = false;
             } else {
@@ -519,7 +538,7 @@ bool ck_stop(ck *c, const ck_val *v, hprt_stop *s, bool has_valid)
             ok = false;
         }
         s->mode = default_mode(s->monitor);
-        if (a[1] && ck_int(c, a[1], "window", 1, 1000000, &n))
+        if (a[1] && ck_int(c, a[1], "window", 1, 64, &n))
             s->window = (int)n;
         else if (a[1])
             ok = false;

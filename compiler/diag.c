@@ -70,6 +70,17 @@ const hp_source *hp_diags_source(const hp_diags *d, int file)
     return file >= 0 && file < d->n_sources ? d->sources[file] : NULL;
 }
 
+const char *const hp_note_names[] = {"batch-pow2", "dense-depth", "vanilla-rnn", "stack-depth",
+                                     "embed-dim",  "no-valid",    "lr-range",    NULL};
+
+bool hp_is_note_name(const char *name)
+{
+    for (int i = 0; hp_note_names[i]; i++)
+        if (strcmp(hp_note_names[i], name) == 0)
+            return true;
+    return false;
+}
+
 void hp_diags_allow(hp_diags *d, const char *name) { hp_diags_allow_line(d, -1, 0, name); }
 
 void hp_diags_allow_line(hp_diags *d, int file, int line, const char *name)
@@ -100,6 +111,8 @@ static bool silenced(const hp_diags *d, const char *name, hp_span span)
 static hp_diag *vreport(hp_diags *d, hp_severity sev, const char *name, const hp_span *span,
                         const char *fmt, va_list ap)
 {
+    if (sev == HP_ERROR)
+        d->errors_seen++;
     if (span && silenced(d, name, *span))
         return NULL;
     if (sev != HP_ERROR && d->quiet_notes > 0)

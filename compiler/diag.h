@@ -56,6 +56,7 @@ typedef struct {
     hp_vec diags;     /* hp_diag* */
     hp_vec allows;    /* hp_allow* */
     int n_errors, n_warnings, n_notes;
+    int errors_seen;  /* every error reported, duplicates included: "did this check find errors?" */
     int max_errors;   /* stop recording errors past this (0 = no limit) */
     int quiet_notes;  /* > 0: warnings and notes are dropped (checking a search's trial values) */
 } hp_diags;
@@ -66,6 +67,10 @@ void hp_diags_free(hp_diags *d);
 /* Takes ownership of text (malloc'd). Returns the file index. */
 int hp_diags_add_source(hp_diags *d, const char *path, char *text, size_t len);
 const hp_source *hp_diags_source(const hp_diags *d, int file);
+
+/* The names of the notes (language.md §12), NULL-terminated. */
+extern const char *const hp_note_names[];
+bool hp_is_note_name(const char *name);
 
 /* Silences the named note everywhere (`--allow NAME`). */
 void hp_diags_allow(hp_diags *d, const char *name);

@@ -400,7 +400,7 @@ void plan_explain(const plan_experiment *e, FILE *out)
         fprintf(out, "  batch       adaptive(start = %d, factor = %d, every = %s, max = %d, scale_lr = %s); %ld steps in the first epoch\n",
                 e->batch.start, e->batch.factor, a, e->batch.max, e->batch.scale_lr ? "true" : "false", spe);
     } else {
-        fprintf(out, "  batch       %d (%ld steps per epoch)\n", e->batch.size, spe);
+        fprintf(out, "  batch       %d (%ld step%s per epoch)\n", e->batch.size, spe, spe == 1 ? "" : "s");
     }
     fprintf(out, "  epochs      %d%s\n", e->epochs, e->stop.kind != HPRT_STOP_NONE ? " (at most)" : "");
     fprintf(out, "  stop        ");

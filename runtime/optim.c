@@ -16,29 +16,11 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Everything an update needs that does not vary per element. */
-typedef struct {
-    double lr;
-    double wd;          /* L2 weight decay added to g (not AdamW) */
-    double mu;          /* momentum (sgd, rmsprop) */
-    double damp_keep;   /* sgd: 1 − dampening */
-    bool first;         /* sgd: t == 1, the momentum buffer starts as g */
-    bool nesterov;
-    double b1_weight;   /* adam: 1 − β1, the lerp weight of exp_avg */
-    double b2, one_minus_b2;
-    double step_size;   /* adam: lr / (1 − β1^t) */
-    double bc2_sqrt;    /* adam: √(1 − β2^t) */
-    double decay_keep;  /* adamw: 1 − lr·λ */
-    bool decoupled, amsgrad;
-    double eps;
-    double clr;         /* adagrad: lr / (1 + (t − 1)·lr_decay) */
-    double alpha, one_minus_alpha; /* rmsprop */
-    bool centered;
-} coef;
 
-static coef make_coef(const hprt_optimizer *o, double lr, double override, long t)
+
+hprt_optim_coef hprt_optim_coefs(const hprt_optimizer *o, double lr, double override, long t)
 {
-    coef c = {0};
+    hprt_optim_coef c = {0};
     c.lr = lr;
     c.eps = o->eps;
     switch (o->kind) {
@@ -91,7 +73,7 @@ static coef make_coef(const hprt_optimizer *o, double lr, double override, long 
 /* g += wd·θ; buf = first ? g : μ·buf + (1−τ)·g; g = nesterov ? g + μ·buf : buf;
  * θ −= lr·g */
 #define DEFINE_SGD(T, SFX)                                               \
-    static inline T sgd_##SFX(const coef *c, T th, T g, T *buf)          \
+    static inline T sgd_##SFX(const hprt_optim_coef *c, T th, T g, T *buf)          \
     {                                                                    \
         if (c->wd != 0.0)                                                \
             g = g + (T)c->wd * th;                                       \
@@ -106,7 +88,7 @@ static coef make_coef(const hprt_optimizer *o, double lr, double override, long 
  * v = β2v + (1−β2)g²; denom = √(v or vmax)/√(1−β2^t) + eps;
  * θ −= lr/(1−β1^t)·m/denom */
 #define DEFINE_ADAM(T, SFX, SQRT)                                        \
-    static inline T adam_##SFX(const coef *c, T th, T g, T *m, T *v,     \
+    static inline T adam_##SFX(const hprt_optim_coef *c, T th, T g, T *m, T *v,     \
                                T *vmax)                                  \
     {                                                                    \
         if (c->decoupled)                                                \
@@ -126,7 +108,7 @@ static coef make_coef(const hprt_optimizer *o, double lr, double override, long 
 
 /* g += wd·θ; sum += g²; θ −= clr·g/(√sum + eps) */
 #define DEFINE_ADAGRAD(T, SFX, SQRT)                                     \
-    static inline T adagrad_##SFX(const coef *c, T th, T g, T *sum)      \
+    static inline T adagrad_##SFX(const hprt_optim_coef *c, T th, T g, T *sum)      \
     {                                                                    \
         if (c->wd != 0.0)                                                \
             g = g + (T)c->wd * th;                                       \
@@ -139,7 +121,7 @@ static coef make_coef(const hprt_optimizer *o, double lr, double override, long 
  * if centered, else √v; avg += eps; with momentum buf = μ·buf + g/avg and
  * θ −= lr·buf, else θ −= lr·g/avg */
 #define DEFINE_RMSPROP(T, SFX, SQRT)                                     \
-    static inline T rmsprop_##SFX(const coef *c, T th, T g, T *v, T *ga, \
+    static inline T rmsprop_##SFX(const hprt_optim_coef *c, T th, T g, T *v, T *ga, \
                                   T *buf)                                \
     {                                                                    \
         if (c->wd != 0.0)                                                \
@@ -246,7 +228,7 @@ void hprt_optim_state_free(hprt_optim_state *s)
 /* ---- the float path ---------------------------------------------------------------- */
 
 /* Does s have every buffer this step will touch? */
-static bool state_fits(const hprt_optimizer *o, const hprt_optim_state *s, const coef *c,
+static bool state_fits(const hprt_optimizer *o, const hprt_optim_state *s, const hprt_optim_coef *c,
                        size_t offset, size_t n)
 {
     if (s->kind != o->kind || offset > s->n || n > s->n - offset)
@@ -263,7 +245,7 @@ hprt_status hprt_optim_step_range(const hprt_optimizer *o, hprt_optim_state *s,
                                   size_t n, double lr,
                                   double momentum_or_beta1_override, long t)
 {
-    coef c = make_coef(o, lr, momentum_or_beta1_override, t);
+    hprt_optim_coef c = hprt_optim_coefs(o, lr, momentum_or_beta1_override, t);
     if (!state_fits(o, s, &c, offset, n))
         return HPRT_E_RUN;
     if (n == 0)
@@ -314,7 +296,7 @@ double hprt_optim_step_scalar(const hprt_optimizer *o, hprt_optim_scalar *s, dou
                               double grad, double lr, double momentum_or_beta1_override,
                               long t)
 {
-    coef c = make_coef(o, lr, momentum_or_beta1_override, t);
+    hprt_optim_coef c = hprt_optim_coefs(o, lr, momentum_or_beta1_override, t);
     switch (o->kind) {
     case HPRT_OPT_SGD: return sgd_d(&c, theta, grad, &s->buf);
     case HPRT_OPT_ADAM:

@@ -40,6 +40,31 @@ typedef struct {
 
 /* State for nparams parameters (the total length of the parameter vector the
  * steps will cover).  NULL when out of memory.  nparams = 0 is allowed. */
+/* Everything an update needs that does not vary per element, computed in
+ * double once per step.  The generated code receives the same numbers (as
+ * floats, converted where they meet the data, as here) so that it rounds like
+ * the reference. */
+typedef struct {
+    double lr;
+    double wd;          /* L2 weight decay added to g (not AdamW) */
+    double mu;          /* momentum (sgd, rmsprop) */
+    double damp_keep;   /* sgd: 1 − dampening */
+    bool first;         /* sgd: t == 1, the momentum buffer starts as g */
+    bool nesterov;
+    double b1_weight;   /* adam: 1 − β1, the lerp weight of exp_avg */
+    double b2, one_minus_b2;
+    double step_size;   /* adam: lr / (1 − β1^t) */
+    double bc2_sqrt;    /* adam: √(1 − β2^t) */
+    double decay_keep;  /* adamw: 1 − lr·λ */
+    bool decoupled, amsgrad;
+    double eps;
+    double clr;         /* adagrad: lr / (1 + (t − 1)·lr_decay) */
+    double alpha, one_minus_alpha; /* rmsprop */
+    bool centered;
+} hprt_optim_coef;
+
+hprt_optim_coef hprt_optim_coefs(const hprt_optimizer *o, double lr, double momentum_or_beta1_override, long t);
+
 hprt_optim_state *hprt_optim_state_new(const hprt_optimizer *o, size_t nparams);
 void hprt_optim_state_free(hprt_optim_state *s);
 

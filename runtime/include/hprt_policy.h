@@ -105,6 +105,7 @@ struct hprt_schedule {
     bool three_phase;
     /* cyclic and one_cycle cycle the momentum (SGD) or beta1 (Adam/AdamW) */
     bool cycle_momentum;
+    bool cycle_momentum_explicit; /* written in the file (the checker warns when it cannot apply) */
     double base_momentum, max_momentum;
     /* warmup: linear from 0 over `warmup`, then `then` (never NULL for warmup) */
     hprt_duration warmup;

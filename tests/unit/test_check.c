@@ -669,6 +669,86 @@ static void test_three_unrelated_errors(void **state)
     checked_free(c);
 }
 
+/* ---- fixes found while documenting ---- */
+
+static void test_find_lr_options(void **state)
+{
+    (void)state;
+    checked *c;
+    plan_experiment *e = plan_ok(&c, MLP_SRC("    optimizer = sgd(lr = find_lr(start = 1e-5, end = 1, steps = 50, suggest = steep))\n"));
+    assert_true(e->uses_find_lr);
+    assert_close(e->lrfind.start, 1e-5, 0);
+    assert_close(e->lrfind.end, 1, 0);
+    assert_int_equal(e->lrfind.steps, 50);
+    assert_int_equal(e->lrfind.suggest, HPRT_SUGGEST_STEEP);
+    checked_free(c);
+    c = check_src(MLP_SRC("    optimizer = sgd(lr = find_lr(start = 1, end = 1e-3))\n"));
+    assert_diag(c, "error: find_lr needs start < end; they are 1 and 0.001");
+    checked_free(c);
+}
+
+static void test_policy_limits(void **state)
+{
+    (void)state;
+    checked *c = check_src(MLP_SRC("    stop = early(window = 100)\n"));
+    assert_diag(c, "error: window must be between 1 and 64; it is 100");
+    checked_free(c);
+    c = check_src(MLP_SRC("    stop = early(monitor = val_bpc)\n"));
+    assert_diag(c, "error: val_bpc (bits per character) is measured on text data; data 'fashion' is not text");
+    checked_free(c);
+    c = check_src(MLP_SRC("    optimizer = adagrad\n    schedule = cyclic(base = 0.01, max = 0.1, cycle_momentum = true)\n"));
+    assert_diag(c, "warning: cycle_momentum = true has nothing to cycle: adagrad has no momentum");
+    checked_free(c);
+    checked *cc;
+    plan_experiment *e = plan_ok(&cc, MLP_SRC("    optimizer = sgd(lr = 0.1)\n    schedule = warmup(steps = 100, then = one_cycle(max = 0.1))\n"));
+    assert_false(e->schedule.then->cycle_momentum);
+    checked_free(cc);
+    e = plan_ok(&cc, MLP_SRC("    schedule = warmup(steps = 100, then = plateau)\n"));
+    assert_int_equal(e->schedule.then->kind, HPRT_SCHED_PLATEAU);
+    checked_free(cc);
+}
+
+static void test_override_details(void **state)
+{
+    (void)state;
+    checked *c;
+    /* a part of a fixed batch cannot be set */
+    c = check_src(MLP_SRC("    batch = 128\n") "search s { base = e; vary batch.max in {100} }\n");
+    assert_diag(c, "error: 'batch' is the number 128 here, which has no 'max'; set the whole `batch` instead");
+    checked_free(c);
+    /* the same --set twice: the later wins */
+    hp_override twice[] = {{"epochs", "4"}, {"epochs", "5"}};
+    plan *p = plan_src(&c, MLP_SRC(""), "e", twice, 2);
+    assert_non_null(p);
+    assert_int_equal(p->experiment->epochs, 5);
+    plan_free(p);
+    checked_free(c);
+    /* model = m(p = v): an error about v points at v */
+    c = check_src(FMNIST_DATA "model n(r = 0) { input 784\n repeat r { dense 8 }\n dense classes }\n"
+                              "experiment e { data = fashion; model = n(r = 1.5) }\n");
+    assert_diag(c, "t.hp:12:46: error: the repeat count must be a whole number; it is 1.5");
+    checked_free(c);
+    /* whole numbers print as such */
+    p = plan_src(&c, FMNIST_DATA MLP_MODEL "experiment e { data = fashion; model = mlp(hidden = 100) }\n", NULL, NULL, 0);
+    assert_non_null(p);
+    assert_string_equal(p->experiment->params[0].value, "100");
+    plan_free(p);
+    checked_free(c);
+    /* a file with only a search: its search is the default target */
+    p = plan_src(&c, MLP_SRC("") "search s { base = e; vary model.hidden in {64, 128} }\n", NULL, NULL, 0);
+    assert_non_null(p);
+    checked_free(c);
+    plan_free(p);
+}
+
+static void test_unknown_allow_name(void **state)
+{
+    (void)state;
+    checked *c = check_src(MLP_SRC("    batch = 100  # hpc: allow(batch-pow-2)\n"));
+    assert_diag(c, "t.hp:20:31: warning: 'batch-pow-2' is not a note name");
+    checked_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -698,6 +778,10 @@ int main(void)
         cmocka_unit_test(test_search),
         cmocka_unit_test(test_unused_model_checked_alone),
         cmocka_unit_test(test_three_unrelated_errors),
+        cmocka_unit_test(test_find_lr_options),
+        cmocka_unit_test(test_policy_limits),
+        cmocka_unit_test(test_override_details),
+        cmocka_unit_test(test_unknown_allow_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,81 @@
+/* codegen.h - from a Plan to native training code (LLVM, ORC JIT).
+ *
+ * cg_layout_new() plans the memory of an experiment: every parameter tensor's
+ * place in one parameter arena, every activation and gradient buffer's place
+ * in one activation arena (for the largest batch), the dropout sites.  The
+ * runtime allocates the arenas; cg_compile() then emits one LLVM module with
+ * a training step and an evaluation step per batch size (shapes, strides and
+ * hyperparameters as constants, the buffers as distinct globals so LLVM knows
+ * they do not alias), optimises it for the host, and JIT-compiles it.
+ */
+#ifndef HP_CODEGEN_H
+#define HP_CODEGEN_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "hprt_kernels.h"
+#include "hprt_step.h"
+#include "plan.h"
+
+/* Where one layer's tensors live.  Offsets count floats; -1: none. */
+typedef struct {
+    long w, w_size;     /* weights (dense: [out x in]; conv: [F x C x k x k]) */
+    long b, b_size;     /* bias */
+    int fan_in;         /* for initialisation */
+    hprt_init_kind init;
+    long out;           /* output, [rows x out_size] in the activation arena */
+    long dout;          /* gradient of the output */
+    long pre;           /* dense/conv with gelu: the pre-activation */
+    long scratch;       /* conv: per-thread weight/bias gradients, threads x (w_size + b_size) */
+    int out_size;       /* floats per row */
+    int in_layer;       /* the layer whose output is this one's input (-1 for input) */
+    int dropout_site;   /* dropout: its index in hprt_step_io.dropout_*, else -1 */
+    bool logits;        /* its output are the scores the loss reads (a fused softmax is skipped) */
+    bool skip;          /* a final softmax folded into cross_entropy: not run */
+} cg_layer_layout;
+
+typedef struct {
+    int n_layers;
+    cg_layer_layout *layers;
+    long n_params;      /* floats in the parameter (and gradient, optimizer state) arenas */
+    long n_acts;        /* floats in the activation arena */
+    long x;             /* the gathered input batch, [b_max x features] */
+    int features;       /* floats per input sample */
+    int b_max;
+    int threads;
+    int n_dropout;
+    int scores;         /* the layer whose output the loss reads */
+    int classes;        /* its width */
+    int batch_sizes[32];/* the batch sizes to compile */
+    int n_batch_sizes;
+} cg_layout;
+
+/* NULL with a message when the experiment has a layer hpc cannot compile yet. */
+cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *batch_sizes, int n_batch_sizes,
+                         char *err, size_t errlen);
+void cg_layout_free(cg_layout *l);
+
+/* The memory the generated code works on (allocated by the caller). */
+typedef struct {
+    float *params, *grads, *acts;
+    /* optimizer state arrays (hprt_optim_state), NULL where unused */
+    float *opt_buf, *opt_m, *opt_v, *opt_vmax, *opt_sum, *opt_ga;
+    hprt_barrier *barrier;
+} cg_memory;
+
+typedef struct cg_program cg_program;
+
+/* Compiles the experiment.  NULL on failure, with the reason in err. */
+cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_memory *mem, char *err, size_t errlen);
+void cg_program_free(cg_program *p);
+
+hprt_step_fn cg_train_fn(const cg_program *p, int batch);
+hprt_step_fn cg_eval_fn(const cg_program *p, int batch);
+/* Milliseconds spent generating, optimising and JIT-compiling. */
+double cg_compile_ms(const cg_program *p);
+
+/* The optimised module's IR, as text (`hpc emit-llvm`); returns 0 on success. */
+int cg_emit_llvm(const plan_experiment *e, const cg_layout *l, FILE *out, char *err, size_t errlen);
+
+#endif

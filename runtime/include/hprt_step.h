@@ -1,0 +1,66 @@
+/* hprt_step.h - the contract between the generated training code and the
+ * runtime.
+ *
+ * The code generator emits, per batch size B the run can meet, a training step
+ * and an evaluation step:
+ *
+ *     void hp_train_B(hprt_step_io *io, int32_t tid);
+ *     void hp_eval_B(hprt_step_io *io, int32_t tid);
+ *
+ * Every worker thread calls the same function with its own tid in
+ * [0, threads); the function partitions the work (rows of the batch, then
+ * output neurons of each weight gradient) and meets the other threads at
+ * hprt_barrier_wait() inside.  It ends without a barrier: the caller's next
+ * barrier separates steps.  io is read by every thread and written only in the
+ * per-thread slots, so the driver double-buffers it (it fills step k+1's io
+ * while threads may still finish step k).
+ */
+#ifndef HPRT_STEP_H
+#define HPRT_STEP_H
+
+#include <stdint.h>
+
+#define HPRT_MAX_THREADS 64
+#define HPRT_MAX_DROPOUT 64
+
+/* A spinning barrier for the worker threads (sense-reversing; yields after a
+ * while so an oversubscribed machine still makes progress). */
+typedef struct hprt_barrier hprt_barrier;
+hprt_barrier *hprt_barrier_new(int threads);
+void hprt_barrier_free(hprt_barrier *b);
+void hprt_barrier_wait(hprt_barrier *b);
+
+/* Per-step inputs (filled by the driver) and outputs (per-thread slots).
+ * The generated code reads fields at their offsetof(): keep them plain. */
+typedef struct {
+    /* the batch: rows order[start .. start + B) of x / y */
+    const float *x;           /* samples, n x features, row-major */
+    const int32_t *y;         /* labels */
+    const uint32_t *order;    /* the epoch's order */
+    int64_t start;
+    /* the optimizer's per-step numbers: hprt_optim_coefs() of this step */
+    float lr;                 /* sgd, rmsprop */
+    float mu;                 /* momentum of this step (sgd, rmsprop) */
+    float damp_keep;          /* sgd: 1 - dampening */
+    int32_t first;            /* sgd: this is update 1: the momentum buffer starts as g */
+    float b1_weight;          /* adam: 1 - beta1 of this step */
+    float step_size;          /* adam: lr / (1 - beta1^t) */
+    float bc2_sqrt;           /* adam: sqrt(1 - beta2^t) */
+    float decay_keep;         /* adamw: 1 - lr * weight_decay */
+    float clr;                /* adagrad: lr / (1 + (t - 1) lr_decay) */
+    int32_t pad0;
+    /* dropout: per dropout site, the mask key of this step, the keep
+     * threshold (hprt_dropout_threshold) and the scale 1/(1 - p) */
+    uint64_t dropout_key[HPRT_MAX_DROPOUT];
+    uint32_t dropout_threshold[HPRT_MAX_DROPOUT];
+    float dropout_scale[HPRT_MAX_DROPOUT];
+    /* outputs, one slot per thread */
+    double loss[HPRT_MAX_THREADS];     /* sum of the rows' losses */
+    int64_t correct[HPRT_MAX_THREADS]; /* rows whose argmax is the label */
+    double sqnorm[HPRT_MAX_THREADS];   /* clip: sum of squared gradients of the thread's part */
+    double grad_norm;                  /* clip: the global norm before clipping (every thread writes the same) */
+} hprt_step_io;
+
+typedef void (*hprt_step_fn)(hprt_step_io *io, int32_t tid);
+
+#endif
