@@ -32,3 +32,10 @@ void hprt_blas_set_threads(int n)
 {
     openblas_set_num_threads(n < 1 ? 1 : n);
 }
+
+/* The entry the generated code calls: int flags, no bool in the ABI. */
+void hprt_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+                float beta, float *C, int ldc)
+{
+    hprt_gemm(ta != 0, tb != 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}

@@ -42,6 +42,9 @@ void hprt_gemm(bool trans_a, bool trans_b, int M, int N, int K,
  * concurrently: two thread pools on the same cores halve throughput
  * (performance.md).  Affects the whole process (OpenBLAS has one pool). */
 void hprt_blas_set_threads(int n);
+/* hprt_gemm with int flags: the entry generated code calls. */
+void hprt_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+                float beta, float *C, int ldc);
 
 /* ---- dense (layers_dense.c) ---------------------------------------------- */
 

@@ -1,0 +1,1153 @@
+/* codegen.c - the feed-forward training step, from the Plan to LLVM IR.
+ *
+ * How it works.  cg_layout_new() gives every tensor a place.  For each batch
+ * size B the run meets, two functions are emitted:
+ *
+ *   hp_train_B(io, tid): gather rows [r0, r1) of the batch; forward through
+ *     every layer for those rows; the loss and its gradient for those rows;
+ *     backward (data gradients) for those rows.  Barrier.  Then, split by
+ *     output neuron, the weight gradients (one GEMM over the whole batch) and
+ *     the optimizer update of exactly those neurons' parameters, fused.  With
+ *     `clip`, a second barrier sums the threads' squared norms first.
+ *   hp_eval_B(io, tid): gather, forward (dropout off), loss and correct count.
+ *
+ * Rows are split as [tid*B/T, (tid+1)*B/T) and neurons as [tid*U/T, ...):
+ * the forward and data-gradient work needs no reduction, the weight gradients
+ * none either (performance.md: "what made the difference").  Elementwise work
+ * (bias, activation, dropout mask, loss, optimizer) is emitted as counted loops
+ * over constant bounds, which LLVM vectorises for the host; matrix products
+ * call hprt_sgemm (single-threaded OpenBLAS on the thread's part).  Per-step
+ * numbers (learning rate, Adam's bias corrections, dropout keys) come from io;
+ * everything else is a constant.
+ */
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <llvm-c/Core.h>
+
+#include "codegen_int.h"
+#include "jit.h"
+
+/* ---- layout ---- */
+
+static long take(long *top, long n)
+{
+    long at = *top;
+    *top += (n + 15) & ~15L; /* every buffer 64-byte aligned */
+    return at;
+}
+
+cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *batch_sizes, int n_batch_sizes, char *err,
+                         size_t errlen)
+{
+    cg_layout *l = calloc(1, sizeof *l);
+    if (!l || e->n_layers < 2 || n_batch_sizes < 1 || n_batch_sizes > 32) {
+        snprintf(err, errlen, l ? "nothing to compile" : "out of memory");
+        free(l);
+        return NULL;
+    }
+    l->layers = calloc((size_t)e->n_layers, sizeof *l->layers);
+    if (!l->layers) {
+        free(l);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    l->n_layers = e->n_layers;
+    l->threads = threads < 1 ? 1 : threads > HPRT_MAX_THREADS ? HPRT_MAX_THREADS : threads;
+    for (int i = 0; i < n_batch_sizes; i++) {
+        l->batch_sizes[i] = batch_sizes[i];
+        if (batch_sizes[i] > l->b_max)
+            l->b_max = batch_sizes[i];
+    }
+    l->n_batch_sizes = n_batch_sizes;
+    long P = 0, A = 0;
+    for (int i = 0; i < e->n_layers; i++) {
+        const plan_layer *pl = &e->layers[i];
+        cg_layer_layout *L = &l->layers[i];
+        L->w = L->b = L->out = L->dout = L->pre = L->scratch = -1;
+        L->dropout_site = -1;
+        L->in_layer = i - 1;
+        L->out_size = (int)plan_shape_size(pl->out);
+        long in_size = i > 0 ? plan_shape_size(pl->in) : 0;
+        switch (pl->kind) {
+        case PLAN_INPUT:
+            if (pl->out.kind == PLAN_TOKENS)
+                goto unsupported;
+            l->features = L->out_size;
+            l->x = L->out = take(&A, (long)l->b_max * L->out_size);
+            continue;
+        case PLAN_DENSE:
+            if (pl->in.kind == PLAN_SEQ)
+                goto unsupported;
+            L->fan_in = (int)in_size;
+            L->w_size = (long)pl->units * in_size;
+            L->b_size = pl->units;
+            L->w = take(&P, L->w_size);
+            L->b = take(&P, L->b_size);
+            L->init = (hprt_init_kind)pl->init;
+            break;
+        case PLAN_CONV:
+            L->fan_in = pl->in.d[0] * pl->kernel * pl->kernel;
+            L->w_size = (long)pl->units * L->fan_in;
+            L->b_size = pl->units;
+            L->w = take(&P, L->w_size);
+            L->b = take(&P, L->b_size);
+            L->init = (hprt_init_kind)pl->init;
+            L->scratch = take(&A, (long)l->threads * (L->w_size + L->b_size));
+            break;
+        case PLAN_DROPOUT:
+            if (l->n_dropout >= HPRT_MAX_DROPOUT) {
+                snprintf(err, errlen, "more than %d dropout layers", HPRT_MAX_DROPOUT);
+                cg_layout_free(l);
+                return NULL;
+            }
+            L->dropout_site = l->n_dropout++;
+            break;
+        case PLAN_FLATTEN:
+            /* a view: the same rows */
+            L->out = l->layers[i - 1].out;
+            L->dout = l->layers[i - 1].dout;
+            continue;
+        case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU: case PLAN_SOFTMAX:
+        case PLAN_MAXPOOL: case PLAN_AVGPOOL:
+            break;
+        default:
+            goto unsupported;
+        }
+        L->out = take(&A, (long)l->b_max * L->out_size);
+        L->dout = take(&A, (long)l->b_max * L->out_size);
+        if ((pl->kind == PLAN_DENSE || pl->kind == PLAN_CONV) && pl->act == PLAN_ACT_GELU)
+            L->pre = take(&A, (long)l->b_max * L->out_size);
+        continue;
+    unsupported:
+        snprintf(err, errlen, "the layer `%s` (line %d) needs the recurrent code generator, which this version of hpc "
+                 "does not have yet", plan_layer_name(pl->kind), pl->line);
+        cg_layout_free(l);
+        return NULL;
+    }
+    /* the loss reads the last layer, or the logits under a softmax folded into cross_entropy */
+    int last = e->n_layers - 1;
+    l->scores = last;
+    if (e->fused_softmax) {
+        if (e->layers[last].kind == PLAN_SOFTMAX) {
+            l->layers[last].skip = true;
+            l->scores = l->layers[last].in_layer;
+        } else {
+            l->layers[last].logits = true;
+        }
+    }
+    while (e->layers[l->scores].kind == PLAN_FLATTEN)
+        l->scores--;
+    l->classes = l->layers[l->scores].out_size;
+    l->n_params = P;
+    l->n_acts = A;
+    return l;
+}
+
+void cg_layout_free(cg_layout *l)
+{
+    if (!l)
+        return;
+    free(l->layers);
+    free(l);
+}
+
+/* ---- buffers ---- */
+
+typedef struct {
+    cg g;
+    const cg_memory *mem;
+    hp_jit_symbol *syms;
+    int n_syms, cap_syms;
+    char names[4096][24];
+    int n_names;
+} cg_state;
+
+static cg_state *S(cg *g) { return (cg_state *)g; }
+
+/* A buffer `name` at base + offset floats; remembered for the JIT. */
+static LLVMValueRef buf(cg *g, const char *prefix, int layer, float *base, long offset, long floats)
+{
+    cg_state *st = S(g);
+    char name[24];
+    snprintf(name, sizeof name, "hp_%s%d", prefix, layer);
+    LLVMValueRef gv = LLVMGetNamedGlobal(g->mod, name);
+    if (gv)
+        return gv;
+    gv = cg_buffer(g, name, floats);
+    if (st->n_syms == st->cap_syms) {
+        st->cap_syms = st->cap_syms ? st->cap_syms * 2 : 64;
+        hp_jit_symbol *s = realloc(st->syms, sizeof *s * (size_t)st->cap_syms);
+        if (!s)
+            return gv; /* the lookup will fail with a clear message */
+        st->syms = s;
+    }
+    if (st->n_names < 4096) {
+        memcpy(st->names[st->n_names], name, sizeof name);
+        st->syms[st->n_syms].name = st->names[st->n_names++];
+        st->syms[st->n_syms].addr = base ? base + offset : NULL;
+        st->syms[st->n_syms].is_function = 0;
+        st->n_syms++;
+    }
+    return gv;
+}
+
+#define MEM(field) (S(g)->mem ? S(g)->mem->field : NULL)
+
+static LLVMValueRef OUT(cg *g, int i)
+{
+    const cg_layer_layout *L = &g->l->layers[i];
+    if (g->e->layers[i].kind == PLAN_FLATTEN)
+        return OUT(g, i - 1);
+    return buf(g, i == 0 ? "x" : "out", i, MEM(acts), L->out, (long)g->l->b_max * L->out_size);
+}
+static LLVMValueRef DOUT(cg *g, int i)
+{
+    const cg_layer_layout *L = &g->l->layers[i];
+    if (g->e->layers[i].kind == PLAN_FLATTEN)
+        return DOUT(g, i - 1);
+    return buf(g, "dout", i, MEM(acts), L->dout, (long)g->l->b_max * L->out_size);
+}
+static LLVMValueRef PRE(cg *g, int i)
+{
+    const cg_layer_layout *L = &g->l->layers[i];
+    return buf(g, "pre", i, MEM(acts), L->pre, (long)g->l->b_max * L->out_size);
+}
+static LLVMValueRef PARAM(cg *g, const char *what, int i, bool bias)
+{
+    const cg_layer_layout *L = &g->l->layers[i];
+    long off = bias ? L->b : L->w, n = bias ? L->b_size : L->w_size;
+    float *base = NULL;
+    char prefix[16];
+    snprintf(prefix, sizeof prefix, "%s%s", what, bias ? "b" : "w");
+    if (strcmp(what, "") == 0)
+        base = MEM(params);
+    else if (strcmp(what, "d") == 0)
+        base = MEM(grads);
+    else if (strcmp(what, "buf") == 0)
+        base = MEM(opt_buf);
+    else if (strcmp(what, "m") == 0)
+        base = MEM(opt_m);
+    else if (strcmp(what, "v") == 0)
+        base = MEM(opt_v);
+    else if (strcmp(what, "vmax") == 0)
+        base = MEM(opt_vmax);
+    else if (strcmp(what, "sum") == 0)
+        base = MEM(opt_sum);
+    else if (strcmp(what, "ga") == 0)
+        base = MEM(opt_ga);
+    return buf(g, prefix, i, base, off, n);
+}
+
+/* ---- elementwise math ---- */
+
+static LLVMValueRef fcall1(cg *g, const char *name, LLVMValueRef x)
+{
+    LLVMTypeRef t = g->t_f32;
+    return cg_call(g, name, LLVMFunctionType(g->t_f32, &t, 1, 0), &x, 1);
+}
+
+static LLVMValueRef fadd(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFAdd(g->b, a, b, ""); }
+static LLVMValueRef fsub(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFSub(g->b, a, b, ""); }
+static LLVMValueRef fmul(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFMul(g->b, a, b, ""); }
+static LLVMValueRef fdiv(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFDiv(g->b, a, b, ""); }
+static LLVMValueRef iadd(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildAdd(g->b, a, b, ""); }
+static LLVMValueRef imul(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildMul(g->b, a, b, ""); }
+static LLVMValueRef isub(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildSub(g->b, a, b, ""); }
+
+/* act(x) for the elementwise activations (softmax is row-wise, elsewhere). */
+static LLVMValueRef act_forward(cg *g, plan_act a, LLVMValueRef x)
+{
+    switch (a) {
+    case PLAN_ACT_RELU: /* NaN passes through, as in the reference and PyTorch */
+        return LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOLT, x, cg_f32(g, 0), ""), cg_f32(g, 0), x, "");
+    case PLAN_ACT_TANH:
+        return fcall1(g, "tanhf", x);
+    case PLAN_ACT_SIGMOID:
+        return fdiv(g, cg_f32(g, 1), fadd(g, cg_f32(g, 1), cg_intrinsic1(g, "exp", LLVMBuildFNeg(g->b, x, ""))));
+    case PLAN_ACT_GELU: /* 0.5 x (1 + erf(x / sqrt 2)) */
+        return fmul(g, fmul(g, cg_f32(g, 0.5), x),
+                    fadd(g, cg_f32(g, 1), fcall1(g, "erff", fmul(g, x, cg_f32(g, 0.70710678118654752)))));
+    default:
+        return x;
+    }
+}
+
+/* dL/dx from dL/dy, with y the output and x the input (gelu). */
+static LLVMValueRef act_backward(cg *g, plan_act a, LLVMValueRef y, LLVMValueRef x, LLVMValueRef dy)
+{
+    switch (a) {
+    case PLAN_ACT_RELU:
+        return LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOGT, y, cg_f32(g, 0), ""), dy, cg_f32(g, 0), "");
+    case PLAN_ACT_TANH:
+        return fmul(g, dy, fsub(g, cg_f32(g, 1), fmul(g, y, y)));
+    case PLAN_ACT_SIGMOID:
+        return fmul(g, dy, fmul(g, y, fsub(g, cg_f32(g, 1), y)));
+    case PLAN_ACT_GELU: { /* Phi(x) + x phi(x) */
+        LLVMValueRef cdf = fmul(g, cg_f32(g, 0.5),
+                                fadd(g, cg_f32(g, 1), fcall1(g, "erff", fmul(g, x, cg_f32(g, 0.70710678118654752)))));
+        LLVMValueRef pdf = fmul(g, cg_f32(g, 0.39894228040143268),
+                                cg_intrinsic1(g, "exp", fmul(g, cg_f32(g, -0.5), fmul(g, x, x))));
+        return fmul(g, dy, fadd(g, cdf, fmul(g, x, pdf)));
+    }
+    default:
+        return dy;
+    }
+}
+
+/* Row-wise softmax of U values at base[r*U ...] into out (rows [r0, r1)). */
+static void softmax_rows(cg *g, LLVMValueRef in, LLVMValueRef out, long U, LLVMValueRef r0, LLVMValueRef r1)
+{
+    cg_loop R, J;
+    cg_for(g, &R, r0, r1);
+    LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
+    LLVMValueRef mx = LLVMBuildAlloca(g->b, g->t_f32, "");
+    LLVMBuildStore(g->b, cg_load_f(g, in, row), mx);
+    cg_for(g, &J, cg_i64(g, 1), cg_i64(g, U));
+    LLVMValueRef v = cg_load_f(g, in, iadd(g, row, J.i));
+    LLVMBuildStore(g->b, cg_intrinsic2(g, "maxnum", LLVMBuildLoad2(g->b, g->t_f32, mx, ""), v), mx);
+    cg_end(g, &J);
+    LLVMValueRef m = LLVMBuildLoad2(g->b, g->t_f32, mx, "");
+    LLVMValueRef sum = LLVMBuildAlloca(g->b, g->t_f32, "");
+    LLVMBuildStore(g->b, cg_f32(g, 0), sum);
+    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
+    LLVMValueRef ex = cg_intrinsic1(g, "exp", fsub(g, cg_load_f(g, in, iadd(g, row, J.i)), m));
+    cg_store_f(g, ex, out, iadd(g, row, J.i));
+    LLVMBuildStore(g->b, fadd(g, LLVMBuildLoad2(g->b, g->t_f32, sum, ""), ex), sum);
+    cg_end(g, &J);
+    LLVMValueRef inv = fdiv(g, cg_f32(g, 1), LLVMBuildLoad2(g->b, g->t_f32, sum, ""));
+    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
+    LLVMValueRef k = iadd(g, row, J.i);
+    cg_store_f(g, fmul(g, cg_load_f(g, out, k), inv), out, k);
+    cg_end(g, &J);
+    cg_end(g, &R);
+}
+
+/* dx = y (dy - sum(dy y)) per row. */
+static void softmax_backward_rows(cg *g, LLVMValueRef y, LLVMValueRef dy, LLVMValueRef dx, long U, LLVMValueRef r0,
+                                  LLVMValueRef r1)
+{
+    cg_loop R, J;
+    cg_for(g, &R, r0, r1);
+    LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
+    LLVMValueRef acc = LLVMBuildAlloca(g->b, g->t_f32, "");
+    LLVMBuildStore(g->b, cg_f32(g, 0), acc);
+    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
+    LLVMValueRef k = iadd(g, row, J.i);
+    LLVMBuildStore(g->b, fadd(g, LLVMBuildLoad2(g->b, g->t_f32, acc, ""), fmul(g, cg_load_f(g, dy, k), cg_load_f(g, y, k))),
+                   acc);
+    cg_end(g, &J);
+    LLVMValueRef s = LLVMBuildLoad2(g->b, g->t_f32, acc, "");
+    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
+    k = iadd(g, row, J.i);
+    cg_store_f(g, fmul(g, cg_load_f(g, y, k), fsub(g, cg_load_f(g, dy, k), s)), dx, k);
+    cg_end(g, &J);
+    cg_end(g, &R);
+}
+
+/* hprt_hash_u32(key, index) >= threshold: the dropout keep test, exactly. */
+static LLVMValueRef keep_test(cg *g, LLVMValueRef key, LLVMValueRef index, LLVMValueRef thr)
+{
+    LLVMValueRef z = LLVMBuildXor(g->b, key, imul(g, index, cg_i64(g, (long)0x9E3779B97F4A7C15ull)), "");
+    z = imul(g, LLVMBuildXor(g->b, z, LLVMBuildLShr(g->b, z, cg_i64(g, 30), ""), ""), cg_i64(g, (long)0xBF58476D1CE4E5B9ull));
+    z = imul(g, LLVMBuildXor(g->b, z, LLVMBuildLShr(g->b, z, cg_i64(g, 27), ""), ""), cg_i64(g, (long)0x94D049BB133111EBull));
+    z = LLVMBuildXor(g->b, z, LLVMBuildLShr(g->b, z, cg_i64(g, 31), ""), "");
+    LLVMValueRef h = LLVMBuildTrunc(g->b, LLVMBuildLShr(g->b, z, cg_i64(g, 32), ""), g->t_i32, "");
+    return LLVMBuildICmp(g->b, LLVMIntUGE, h, thr, "");
+}
+
+static LLVMValueRef geom_const(cg *g, const void *geom, size_t bytes, int layer)
+{
+    int n = (int)(bytes / sizeof(int));
+    LLVMValueRef vals[16];
+    const int *ints = geom;
+    for (int i = 0; i < n && i < 16; i++)
+        vals[i] = cg_i32(g, ints[i]);
+    LLVMValueRef init = LLVMConstArray2(g->t_i32, vals, (uint64_t)n);
+    char name[32];
+    snprintf(name, sizeof name, "hp_geom%d", layer);
+    LLVMValueRef gv = LLVMGetNamedGlobal(g->mod, name);
+    if (gv)
+        return gv;
+    gv = LLVMAddGlobal(g->mod, LLVMTypeOf(init), name);
+    LLVMSetInitializer(gv, init);
+    LLVMSetGlobalConstant(gv, 1);
+    LLVMSetLinkage(gv, LLVMPrivateLinkage);
+    return gv;
+}
+
+static hprt_conv2d_geom conv_geom(const plan_layer *pl)
+{
+    return hprt_conv2d_geom_make(pl->in.d[0], pl->in.d[1], pl->in.d[2], pl->units, pl->kernel, pl->stride, pl->pad,
+                                 pl->pad);
+}
+
+static hprt_pool2d_geom pool_geom(const plan_layer *pl)
+{
+    return hprt_pool2d_geom_make(pl->in.d[0], pl->in.d[1], pl->in.d[2], pl->kernel, pl->stride);
+}
+
+/* ---- forward ---- */
+
+/* The activation a dense or conv layer applies after its bias (none for logits). */
+static plan_act fused_act(cg *g, int i)
+{
+    const cg_layer_layout *L = &g->l->layers[i];
+    return L->logits ? PLAN_ACT_NONE : g->e->layers[i].act;
+}
+
+/* out = act(out + bias) over rows [r0, r1); bias of width U repeats every `per` floats (conv: per channel). */
+static void bias_act(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
+{
+    const plan_layer *pl = &g->e->layers[i];
+    const cg_layer_layout *L = &g->l->layers[i];
+    plan_act a = fused_act(g, i);
+    long U = L->out_size;
+    long per = pl->kind == PLAN_CONV ? (long)pl->out.d[1] * pl->out.d[2] : 1;
+    LLVMValueRef out = OUT(g, i), pre = L->pre >= 0 ? PRE(g, i) : NULL;
+    LLVMValueRef bias = pl->kind == PLAN_DENSE ? PARAM(g, "", i, true) : NULL; /* conv adds its own bias */
+    cg_loop R, J;
+    cg_for(g, &R, r0, r1);
+    LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
+    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
+    LLVMValueRef k = iadd(g, row, J.i);
+    LLVMValueRef v = cg_load_f(g, out, k);
+    if (bias)
+        v = fadd(g, v, cg_load_f(g, bias, per == 1 ? J.i : LLVMBuildSDiv(g->b, J.i, cg_i64(g, per), "")));
+    if (pre)
+        cg_store_f(g, v, pre, k);
+    if (a != PLAN_ACT_SOFTMAX)
+        v = act_forward(g, a, v);
+    cg_store_f(g, v, out, k);
+    cg_end(g, &J);
+    cg_end(g, &R);
+    if (a == PLAN_ACT_SOFTMAX)
+        softmax_rows(g, out, out, U, r0, r1);
+}
+
+static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool train)
+{
+    const plan_layer *pl = &g->e->layers[i];
+    const cg_layer_layout *L = &g->l->layers[i];
+    if (L->skip || pl->kind == PLAN_INPUT || pl->kind == PLAN_FLATTEN)
+        return;
+    int in = L->in_layer;
+    long U = L->out_size, F = g->l->layers[in].out_size;
+    LLVMValueRef M = isub(g, r1, r0);
+    LLVMValueRef X = OUT(g, in), Y = OUT(g, i);
+    LLVMValueRef Xr = cg_fptr(g, X, imul(g, r0, cg_i64(g, F))), Yr = cg_fptr(g, Y, imul(g, r0, cg_i64(g, U)));
+    switch (pl->kind) {
+    case PLAN_DENSE:
+        cg_gemm(g, 0, 1, M, U, F, Xr, F, PARAM(g, "", i, false), F, 0, Yr, U);
+        bias_act(g, i, r0, r1);
+        break;
+    case PLAN_CONV: {
+        hprt_conv2d_geom geo = conv_geom(pl);
+        LLVMTypeRef p[6] = {g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_i32};
+        LLVMValueRef args[6] = {geom_const(g, &geo, sizeof geo, i), Xr, PARAM(g, "", i, false), PARAM(g, "", i, true),
+                                Yr, LLVMBuildTrunc(g->b, M, g->t_i32, "")};
+        cg_call(g, "hprt_conv2d_forward", LLVMFunctionType(g->t_void, p, 6, 0), args, 6);
+        bias_act(g, i, r0, r1);
+        break;
+    }
+    case PLAN_MAXPOOL:
+    case PLAN_AVGPOOL: {
+        hprt_pool2d_geom geo = pool_geom(pl);
+        LLVMTypeRef p[4] = {g->t_ptr, g->t_ptr, g->t_ptr, g->t_i32};
+        LLVMValueRef args[4] = {geom_const(g, &geo, sizeof geo, i), Xr, Yr, LLVMBuildTrunc(g->b, M, g->t_i32, "")};
+        cg_call(g, pl->kind == PLAN_MAXPOOL ? "hprt_maxpool2d_forward" : "hprt_avgpool2d_forward",
+                LLVMFunctionType(g->t_void, p, 4, 0), args, 4);
+        break;
+    }
+    case PLAN_DROPOUT: {
+        cg_loop R, J;
+        LLVMValueRef key = NULL, thr = NULL, scale = NULL;
+        if (train) {
+            int s = L->dropout_site;
+            key = cg_io_field(g, offsetof(hprt_step_io, dropout_key) + 8 * (size_t)s, g->t_i64);
+            thr = cg_io_field(g, offsetof(hprt_step_io, dropout_threshold) + 4 * (size_t)s, g->t_i32);
+            scale = cg_io_field(g, offsetof(hprt_step_io, dropout_scale) + 4 * (size_t)s, g->t_f32);
+        }
+        cg_for(g, &R, r0, r1);
+        LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
+        cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
+        LLVMValueRef k = iadd(g, row, J.i);
+        LLVMValueRef v = cg_load_f(g, X, k);
+        if (train)
+            v = LLVMBuildSelect(g->b, keep_test(g, key, k, thr), fmul(g, v, scale), cg_f32(g, 0), "");
+        cg_store_f(g, v, Y, k);
+        cg_end(g, &J);
+        cg_end(g, &R);
+        break;
+    }
+    case PLAN_SOFTMAX:
+        softmax_rows(g, X, Y, U, r0, r1);
+        break;
+    default: { /* relu, tanh, sigmoid, gelu */
+        cg_loop R, J;
+        cg_for(g, &R, r0, r1);
+        LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
+        cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
+        LLVMValueRef k = iadd(g, row, J.i);
+        cg_store_f(g, act_forward(g, pl->act, cg_load_f(g, X, k)), Y, k);
+        cg_end(g, &J);
+        cg_end(g, &R);
+    }
+    }
+}
+
+/* ---- the batch and the loss ---- */
+
+static void gather(cg *g, LLVMValueRef r0, LLVMValueRef r1)
+{
+    long F = g->l->features;
+    LLVMValueRef x = cg_io_field(g, offsetof(hprt_step_io, x), g->t_ptr);
+    LLVMValueRef order = cg_io_field(g, offsetof(hprt_step_io, order), g->t_ptr);
+    LLVMValueRef start = cg_io_field(g, offsetof(hprt_step_io, start), g->t_i64);
+    LLVMValueRef X = OUT(g, 0);
+    cg_loop R;
+    cg_for(g, &R, r0, r1);
+    LLVMValueRef pos = iadd(g, start, R.i);
+    LLVMValueRef src = LLVMBuildLoad2(g->b, g->t_i32, LLVMBuildInBoundsGEP2(g->b, g->t_i32, order, &pos, 1, ""), "");
+    LLVMValueRef srow = imul(g, LLVMBuildZExt(g->b, src, g->t_i64, ""), cg_i64(g, F));
+    LLVMBuildMemCpy(g->b, cg_fptr(g, X, imul(g, R.i, cg_i64(g, F))), 4, cg_fptr(g, x, srow), 4, cg_i64(g, 4 * F));
+    cg_end(g, &R);
+}
+
+/* The label of batch row r. */
+static LLVMValueRef label_of(cg *g, LLVMValueRef r)
+{
+    LLVMValueRef y = cg_io_field(g, offsetof(hprt_step_io, y), g->t_ptr);
+    LLVMValueRef order = cg_io_field(g, offsetof(hprt_step_io, order), g->t_ptr);
+    LLVMValueRef pos = iadd(g, cg_io_field(g, offsetof(hprt_step_io, start), g->t_i64), r);
+    LLVMValueRef src = LLVMBuildLoad2(g->b, g->t_i32, LLVMBuildInBoundsGEP2(g->b, g->t_i32, order, &pos, 1, ""), "");
+    LLVMValueRef idx = LLVMBuildZExt(g->b, src, g->t_i64, "");
+    return LLVMBuildSExt(g->b, LLVMBuildLoad2(g->b, g->t_i32, LLVMBuildInBoundsGEP2(g->b, g->t_i32, y, &idx, 1, ""), ""),
+                         g->t_i64, "");
+}
+
+/* Loss (sum over rows), correct count and, when training, dL/dscores for rows [r0, r1). */
+static void loss_rows(cg *g, int B, LLVMValueRef r0, LLVMValueRef r1, bool train)
+{
+    long K = g->l->classes;
+    LLVMValueRef Z = OUT(g, g->l->scores), dZ = train ? DOUT(g, g->l->scores) : NULL;
+    bool ce = g->e->loss == PLAN_LOSS_CROSS_ENTROPY;
+    LLVMValueRef loss = LLVMBuildAlloca(g->b, g->t_f64, "loss"), correct = LLVMBuildAlloca(g->b, g->t_i64, "correct");
+    LLVMBuildStore(g->b, cg_f64(g, 0), loss);
+    LLVMBuildStore(g->b, cg_i64(g, 0), correct);
+    LLVMValueRef mx = LLVMBuildAlloca(g->b, g->t_f32, ""), arg = LLVMBuildAlloca(g->b, g->t_i64, "");
+    LLVMValueRef sum = LLVMBuildAlloca(g->b, g->t_f64, "");
+    cg_loop R, J;
+    cg_for(g, &R, r0, r1);
+    LLVMValueRef row = imul(g, R.i, cg_i64(g, K));
+    LLVMValueRef lab = label_of(g, R.i);
+    /* argmax (first maximum), which is also the max for the softmax */
+    LLVMBuildStore(g->b, cg_load_f(g, Z, row), mx);
+    LLVMBuildStore(g->b, cg_i64(g, 0), arg);
+    cg_for(g, &J, cg_i64(g, 1), cg_i64(g, K));
+    LLVMValueRef v = cg_load_f(g, Z, iadd(g, row, J.i));
+    LLVMValueRef cur = LLVMBuildLoad2(g->b, g->t_f32, mx, "");
+    LLVMValueRef better = LLVMBuildFCmp(g->b, LLVMRealOGT, v, cur, "");
+    LLVMBuildStore(g->b, LLVMBuildSelect(g->b, better, v, cur, ""), mx);
+    LLVMBuildStore(g->b, LLVMBuildSelect(g->b, better, J.i, LLVMBuildLoad2(g->b, g->t_i64, arg, ""), ""), arg);
+    cg_end(g, &J);
+    LLVMValueRef hit = LLVMBuildZExt(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, LLVMBuildLoad2(g->b, g->t_i64, arg, ""), lab, ""),
+                                     g->t_i64, "");
+    LLVMBuildStore(g->b, iadd(g, LLVMBuildLoad2(g->b, g->t_i64, correct, ""), hit), correct);
+    LLVMValueRef m = LLVMBuildLoad2(g->b, g->t_f32, mx, "");
+    LLVMValueRef zl = cg_load_f(g, Z, iadd(g, row, lab));
+    if (ce) {
+        /* loss = m + log(sum exp(z - m)) - z[label]; dz = (softmax - onehot) / B */
+        LLVMBuildStore(g->b, cg_f64(g, 0), sum);
+        cg_for(g, &J, cg_i64(g, 0), cg_i64(g, K));
+        LLVMValueRef ex = cg_intrinsic1(g, "exp", fsub(g, cg_load_f(g, Z, iadd(g, row, J.i)), m));
+        LLVMBuildStore(g->b, LLVMBuildFAdd(g->b, LLVMBuildLoad2(g->b, g->t_f64, sum, ""), LLVMBuildFPExt(g->b, ex, g->t_f64, ""), ""),
+                       sum);
+        cg_end(g, &J);
+        LLVMValueRef s = LLVMBuildLoad2(g->b, g->t_f64, sum, "");
+        LLVMValueRef lse = LLVMBuildFAdd(g->b, LLVMBuildFPExt(g->b, m, g->t_f64, ""), cg_intrinsic1(g, "log", s), "");
+        LLVMValueRef lr = LLVMBuildFSub(g->b, lse, LLVMBuildFPExt(g->b, zl, g->t_f64, ""), "");
+        LLVMBuildStore(g->b, LLVMBuildFAdd(g->b, LLVMBuildLoad2(g->b, g->t_f64, loss, ""), lr, ""), loss);
+        if (train) {
+            LLVMValueRef inv = LLVMBuildFPTrunc(g->b, LLVMBuildFDiv(g->b, cg_f64(g, 1), s, ""), g->t_f32, "");
+            cg_for(g, &J, cg_i64(g, 0), cg_i64(g, K));
+            LLVMValueRef k = iadd(g, row, J.i);
+            LLVMValueRef p = fmul(g, cg_intrinsic1(g, "exp", fsub(g, cg_load_f(g, Z, k), m)), inv);
+            LLVMValueRef onehot = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, J.i, lab, ""), cg_f32(g, 1), cg_f32(g, 0), "");
+            cg_store_f(g, fmul(g, fsub(g, p, onehot), cg_f32(g, 1.0 / B)), dZ, k);
+            cg_end(g, &J);
+        }
+    } else {
+        /* mse against one-hot: loss = sum (z - t)^2 / K per row; dz = 2 (z - t) / (B K) */
+        LLVMBuildStore(g->b, cg_f64(g, 0), sum);
+        cg_for(g, &J, cg_i64(g, 0), cg_i64(g, K));
+        LLVMValueRef k = iadd(g, row, J.i);
+        LLVMValueRef t = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, J.i, lab, ""), cg_f32(g, 1), cg_f32(g, 0), "");
+        LLVMValueRef d = fsub(g, cg_load_f(g, Z, k), t);
+        LLVMValueRef d64 = LLVMBuildFPExt(g->b, d, g->t_f64, "");
+        LLVMBuildStore(g->b, LLVMBuildFAdd(g->b, LLVMBuildLoad2(g->b, g->t_f64, sum, ""), LLVMBuildFMul(g->b, d64, d64, ""), ""), sum);
+        if (train)
+            cg_store_f(g, fmul(g, d, cg_f32(g, 2.0 / ((double)B * K))), dZ, k);
+        cg_end(g, &J);
+        LLVMValueRef rl = LLVMBuildFDiv(g->b, LLVMBuildLoad2(g->b, g->t_f64, sum, ""), cg_f64(g, (double)K), "");
+        LLVMBuildStore(g->b, LLVMBuildFAdd(g->b, LLVMBuildLoad2(g->b, g->t_f64, loss, ""), rl, ""), loss);
+    }
+    cg_end(g, &R);
+    LLVMValueRef slot = LLVMBuildMul(g->b, g->tid, cg_i64(g, 8), "");
+    LLVMValueRef lp = LLVMBuildInBoundsGEP2(g->b, g->t_i8, cg_io_field_ptr(g, offsetof(hprt_step_io, loss)), &slot, 1, "");
+    LLVMBuildStore(g->b, LLVMBuildLoad2(g->b, g->t_f64, loss, ""), lp);
+    LLVMValueRef cp = LLVMBuildInBoundsGEP2(g->b, g->t_i8, cg_io_field_ptr(g, offsetof(hprt_step_io, correct)), &slot, 1, "");
+    LLVMBuildStore(g->b, LLVMBuildLoad2(g->b, g->t_i64, correct, ""), cp);
+}
+
+/* ---- backward ---- */
+
+/* Does layer i need dL/d(its input)? Not when everything before it is the input. */
+static bool needs_dinput(cg *g, int i)
+{
+    int in = g->l->layers[i].in_layer;
+    while (in > 0 && g->e->layers[in].kind == PLAN_FLATTEN)
+        in = g->l->layers[in].in_layer;
+    return in > 0;
+}
+
+static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
+{
+    const plan_layer *pl = &g->e->layers[i];
+    const cg_layer_layout *L = &g->l->layers[i];
+    if (L->skip || pl->kind == PLAN_INPUT || pl->kind == PLAN_FLATTEN)
+        return;
+    int in = L->in_layer;
+    long U = L->out_size, F = g->l->layers[in].out_size;
+    LLVMValueRef M = isub(g, r1, r0);
+    LLVMValueRef Y = OUT(g, i), dY = DOUT(g, i);
+    bool dx = needs_dinput(g, i);
+    LLVMValueRef X = OUT(g, in), dX = dx ? DOUT(g, in) : NULL;
+    LLVMValueRef Xr = cg_fptr(g, X, imul(g, r0, cg_i64(g, F)));
+    LLVMValueRef dXr = dx ? cg_fptr(g, dX, imul(g, r0, cg_i64(g, F))) : LLVMConstPointerNull(g->t_ptr);
+    LLVMValueRef dYr = cg_fptr(g, dY, imul(g, r0, cg_i64(g, U)));
+    cg_loop R, J;
+    switch (pl->kind) {
+    case PLAN_DENSE:
+    case PLAN_CONV: {
+        plan_act a = fused_act(g, i);
+        /* through the activation, in place: dY becomes dL/d(pre-activation) */
+        if (a == PLAN_ACT_SOFTMAX) {
+            softmax_backward_rows(g, Y, dY, dY, U, r0, r1);
+        } else if (a != PLAN_ACT_NONE) {
+            LLVMValueRef P = L->pre >= 0 ? PRE(g, i) : NULL;
+            cg_for(g, &R, r0, r1);
+            LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
+            cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
+            LLVMValueRef k = iadd(g, row, J.i);
+            cg_store_f(g, act_backward(g, a, cg_load_f(g, Y, k), P ? cg_load_f(g, P, k) : NULL, cg_load_f(g, dY, k)), dY, k);
+            cg_end(g, &J);
+            cg_end(g, &R);
+        }
+        if (pl->kind == PLAN_DENSE) {
+            if (dx)
+                cg_gemm(g, 0, 0, M, F, U, dYr, U, PARAM(g, "", i, false), F, 0, dXr, F);
+        } else {
+            /* the thread's own weight gradients go to its scratch; the weight phase sums them */
+            hprt_conv2d_geom geo = conv_geom(pl);
+            LLVMValueRef scratch = buf(g, "scratch", i, MEM(acts), L->scratch, (long)g->threads * (L->w_size + L->b_size));
+            LLVMValueRef mine = cg_fptr(g, scratch, imul(g, g->tid, cg_i64(g, L->w_size + L->b_size)));
+            LLVMValueRef mine_b = cg_fptr(g, mine, cg_i64(g, L->w_size));
+            LLVMTypeRef p[8] = {g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_i32};
+            LLVMValueRef args[8] = {geom_const(g, &geo, sizeof geo, i), Xr, PARAM(g, "", i, false), dYr, dXr, mine, mine_b,
+                                    LLVMBuildTrunc(g->b, M, g->t_i32, "")};
+            cg_call(g, "hprt_conv2d_backward", LLVMFunctionType(g->t_void, p, 8, 0), args, 8);
+        }
+        break;
+    }
+    case PLAN_MAXPOOL:
+    case PLAN_AVGPOOL: {
+        if (!dx)
+            break;
+        hprt_pool2d_geom geo = pool_geom(pl);
+        LLVMValueRef gc = geom_const(g, &geo, sizeof geo, i);
+        LLVMValueRef Mi = LLVMBuildTrunc(g->b, M, g->t_i32, "");
+        if (pl->kind == PLAN_MAXPOOL) {
+            LLVMTypeRef p[5] = {g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_i32};
+            LLVMValueRef args[5] = {gc, Xr, dYr, dXr, Mi};
+            cg_call(g, "hprt_maxpool2d_backward", LLVMFunctionType(g->t_void, p, 5, 0), args, 5);
+        } else {
+            LLVMTypeRef p[4] = {g->t_ptr, g->t_ptr, g->t_ptr, g->t_i32};
+            LLVMValueRef args[4] = {gc, dYr, dXr, Mi};
+            cg_call(g, "hprt_avgpool2d_backward", LLVMFunctionType(g->t_void, p, 4, 0), args, 4);
+        }
+        break;
+    }
+    case PLAN_DROPOUT: {
+        if (!dx)
+            break;
+        int s = L->dropout_site;
+        LLVMValueRef key = cg_io_field(g, offsetof(hprt_step_io, dropout_key) + 8 * (size_t)s, g->t_i64);
+        LLVMValueRef thr = cg_io_field(g, offsetof(hprt_step_io, dropout_threshold) + 4 * (size_t)s, g->t_i32);
+        LLVMValueRef scale = cg_io_field(g, offsetof(hprt_step_io, dropout_scale) + 4 * (size_t)s, g->t_f32);
+        cg_for(g, &R, r0, r1);
+        LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
+        cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
+        LLVMValueRef k = iadd(g, row, J.i);
+        LLVMValueRef v = LLVMBuildSelect(g->b, keep_test(g, key, k, thr), fmul(g, cg_load_f(g, dY, k), scale), cg_f32(g, 0), "");
+        cg_store_f(g, v, dX, k);
+        cg_end(g, &J);
+        cg_end(g, &R);
+        break;
+    }
+    case PLAN_SOFTMAX:
+        if (dx)
+            softmax_backward_rows(g, Y, dY, dX, U, r0, r1);
+        break;
+    default: /* relu, tanh, sigmoid, gelu */
+        if (!dx)
+            break;
+        cg_for(g, &R, r0, r1);
+        LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
+        cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
+        LLVMValueRef k = iadd(g, row, J.i);
+        cg_store_f(g, act_backward(g, pl->act, cg_load_f(g, Y, k), cg_load_f(g, X, k), cg_load_f(g, dY, k)), dX, k);
+        cg_end(g, &J);
+        cg_end(g, &R);
+    }
+}
+
+/* ---- weight gradients and the optimizer ---- */
+
+typedef struct {
+    LLVMValueRef lr, mu, damp_keep, first, b1w, step_size, bc2_sqrt, decay_keep, clr;
+    LLVMValueRef clip_coef; /* NULL without clipping */
+} step_numbers;
+
+static LLVMValueRef lerp(cg *g, LLVMValueRef a, LLVMValueRef b, LLVMValueRef w)
+{
+    /* torch.lerp: two forms so that w near 1 stays accurate */
+    LLVMValueRef small = LLVMBuildAnd(g->b, LLVMBuildFCmp(g->b, LLVMRealOLT, w, cg_f32(g, 0.5), ""),
+                                      LLVMBuildFCmp(g->b, LLVMRealOGT, w, cg_f32(g, -0.5), ""), "");
+    LLVMValueRef d = fsub(g, b, a);
+    return LLVMBuildSelect(g->b, small, fadd(g, a, fmul(g, w, d)), fsub(g, b, fmul(g, d, fsub(g, cg_f32(g, 1), w))), "");
+}
+
+/* The update of elements [lo, hi) of parameter tensor (layer i, bias or weights), as hprt_optim_step_range. */
+static void update_range(cg *g, int i, bool bias, LLVMValueRef lo, LLVMValueRef hi, const step_numbers *n)
+{
+    const hprt_optimizer *o = &g->e->optimizer;
+    LLVMValueRef TH = PARAM(g, "", i, bias), G = PARAM(g, "d", i, bias);
+    bool cycled = false;
+    for (const hprt_schedule *s = &g->e->schedule; s; s = s->kind == HPRT_SCHED_WARMUP ? s->then : NULL)
+        cycled |= (s->kind == HPRT_SCHED_CYCLIC || s->kind == HPRT_SCHED_ONE_CYCLE) && s->cycle_momentum;
+    cg_loop L;
+    cg_for(g, &L, lo, hi);
+    LLVMValueRef k = L.i;
+    LLVMValueRef th = cg_load_f(g, TH, k), gr = cg_load_f(g, G, k);
+    if (n->clip_coef)
+        gr = fmul(g, gr, n->clip_coef);
+    LLVMValueRef wd = cg_f32(g, o->weight_decay);
+    switch (o->kind) {
+    case HPRT_OPT_SGD: {
+        if (o->weight_decay != 0)
+            gr = fadd(g, gr, fmul(g, wd, th));
+        if (o->momentum != 0 || cycled) {
+            LLVMValueRef BUF = PARAM(g, "buf", i, bias);
+            LLVMValueRef b = cg_load_f(g, BUF, k);
+            LLVMValueRef nb = LLVMBuildSelect(g->b, n->first, gr, fadd(g, fmul(g, b, n->mu), fmul(g, n->damp_keep, gr)), "");
+            cg_store_f(g, nb, BUF, k);
+            gr = o->nesterov ? fadd(g, gr, fmul(g, n->mu, nb)) : nb;
+        }
+        th = fsub(g, th, fmul(g, n->lr, gr));
+        break;
+    }
+    case HPRT_OPT_ADAM:
+    case HPRT_OPT_ADAMW: {
+        if (o->kind == HPRT_OPT_ADAMW)
+            th = fmul(g, th, n->decay_keep);
+        else if (o->weight_decay != 0)
+            gr = fadd(g, gr, fmul(g, wd, th));
+        LLVMValueRef Mm = PARAM(g, "m", i, bias), V = PARAM(g, "v", i, bias);
+        LLVMValueRef m = lerp(g, cg_load_f(g, Mm, k), gr, n->b1w);
+        cg_store_f(g, m, Mm, k);
+        LLVMValueRef v = fadd(g, fmul(g, cg_load_f(g, V, k), cg_f32(g, o->beta2)), fmul(g, fmul(g, cg_f32(g, 1.0 - o->beta2), gr), gr));
+        cg_store_f(g, v, V, k);
+        LLVMValueRef vhat = v;
+        if (o->amsgrad) {
+            LLVMValueRef VM = PARAM(g, "vmax", i, bias);
+            LLVMValueRef vm = cg_load_f(g, VM, k);
+            vhat = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOGT, vm, v, ""), vm, v, "");
+            cg_store_f(g, vhat, VM, k);
+        }
+        LLVMValueRef denom = fadd(g, fdiv(g, cg_intrinsic1(g, "sqrt", vhat), n->bc2_sqrt), cg_f32(g, o->eps));
+        th = fsub(g, th, fdiv(g, fmul(g, n->step_size, m), denom));
+        break;
+    }
+    case HPRT_OPT_ADAGRAD: {
+        if (o->weight_decay != 0)
+            gr = fadd(g, gr, fmul(g, wd, th));
+        LLVMValueRef SUM = PARAM(g, "sum", i, bias);
+        LLVMValueRef s = fadd(g, cg_load_f(g, SUM, k), fmul(g, gr, gr));
+        cg_store_f(g, s, SUM, k);
+        LLVMValueRef sd = fadd(g, cg_intrinsic1(g, "sqrt", s), cg_f32(g, o->eps));
+        th = fsub(g, th, fdiv(g, fmul(g, n->clr, gr), sd));
+        break;
+    }
+    default: { /* rmsprop */
+        if (o->weight_decay != 0)
+            gr = fadd(g, gr, fmul(g, wd, th));
+        LLVMValueRef V = PARAM(g, "v", i, bias);
+        LLVMValueRef v = fadd(g, fmul(g, cg_load_f(g, V, k), cg_f32(g, o->alpha)), fmul(g, fmul(g, cg_f32(g, 1.0 - o->alpha), gr), gr));
+        cg_store_f(g, v, V, k);
+        LLVMValueRef avg;
+        if (o->centered) {
+            LLVMValueRef GA = PARAM(g, "ga", i, bias);
+            LLVMValueRef ga = lerp(g, cg_load_f(g, GA, k), gr, cg_f32(g, 1.0 - o->alpha));
+            cg_store_f(g, ga, GA, k);
+            avg = cg_intrinsic1(g, "sqrt", fsub(g, v, fmul(g, ga, ga)));
+        } else {
+            avg = cg_intrinsic1(g, "sqrt", v);
+        }
+        avg = fadd(g, avg, cg_f32(g, o->eps));
+        if (o->momentum > 0 || cycled) {
+            LLVMValueRef BUF = PARAM(g, "buf", i, bias);
+            LLVMValueRef b = fadd(g, fmul(g, cg_load_f(g, BUF, k), n->mu), fdiv(g, gr, avg));
+            cg_store_f(g, b, BUF, k);
+            th = fsub(g, th, fmul(g, n->lr, b));
+        } else {
+            th = fsub(g, th, fdiv(g, fmul(g, n->lr, gr), avg));
+        }
+    }
+    }
+    cg_store_f(g, th, TH, k);
+    cg_end(g, &L);
+}
+
+/* Sum of squares of elements [lo, hi) of a gradient tensor into the double at acc. */
+static void sumsq(cg *g, LLVMValueRef G, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef acc)
+{
+    cg_loop L;
+    cg_for(g, &L, lo, hi);
+    LLVMValueRef v = LLVMBuildFPExt(g->b, cg_load_f(g, G, L.i), g->t_f64, "");
+    LLVMBuildStore(g->b, LLVMBuildFAdd(g->b, LLVMBuildLoad2(g->b, g->t_f64, acc, ""), LLVMBuildFMul(g->b, v, v, ""), ""), acc);
+    cg_end(g, &L);
+}
+
+/* The weight gradients of layer i for the thread's output neurons [j0, j1). */
+static void weight_grads(cg *g, int i, int B, LLVMValueRef j0, LLVMValueRef j1)
+{
+    const plan_layer *pl = &g->e->layers[i];
+    const cg_layer_layout *L = &g->l->layers[i];
+    long U = L->b_size, F = L->fan_in;
+    LLVMValueRef dW = PARAM(g, "d", i, false), db = PARAM(g, "d", i, true);
+    cg_loop R, J;
+    if (pl->kind == PLAN_DENSE) {
+        LLVMValueRef dY = DOUT(g, i), X = OUT(g, L->in_layer);
+        /* dW[j0:j1] = dY[:, j0:j1]^T X */
+        cg_gemm_mn(g, 1, 0, isub(g, j1, j0), cg_i64(g, F), B, cg_fptr(g, dY, j0), U, X, F, 0,
+                   cg_fptr(g, dW, imul(g, j0, cg_i64(g, F))), F);
+        cg_for(g, &J, j0, j1);
+        cg_store_f(g, cg_f32(g, 0), db, J.i);
+        cg_end(g, &J);
+        cg_for(g, &R, cg_i64(g, 0), cg_i64(g, B));
+        LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
+        cg_for(g, &J, j0, j1);
+        cg_store_f(g, fadd(g, cg_load_f(g, db, J.i), cg_load_f(g, dY, iadd(g, row, J.i))), db, J.i);
+        cg_end(g, &J);
+        cg_end(g, &R);
+    } else { /* conv: the sum of the threads' scratch gradients */
+        long per = L->w_size + L->b_size;
+        LLVMValueRef scratch = buf(g, "scratch", i, MEM(acts), L->scratch, (long)g->threads * per);
+        LLVMValueRef wlo = imul(g, j0, cg_i64(g, F)), whi = imul(g, j1, cg_i64(g, F));
+        cg_for(g, &J, wlo, whi);
+        LLVMValueRef s = cg_load_f(g, scratch, J.i);
+        for (int t = 1; t < g->threads; t++)
+            s = fadd(g, s, cg_load_f(g, scratch, iadd(g, J.i, cg_i64(g, (long)t * per))));
+        cg_store_f(g, s, dW, J.i);
+        cg_end(g, &J);
+        cg_for(g, &J, j0, j1);
+        LLVMValueRef k = iadd(g, J.i, cg_i64(g, L->w_size));
+        s = cg_load_f(g, scratch, k);
+        for (int t = 1; t < g->threads; t++)
+            s = fadd(g, s, cg_load_f(g, scratch, iadd(g, k, cg_i64(g, (long)t * per))));
+        cg_store_f(g, s, db, J.i);
+        cg_end(g, &J);
+    }
+}
+
+static step_numbers load_step_numbers(cg *g)
+{
+    step_numbers n = {0};
+    n.lr = cg_io_field(g, offsetof(hprt_step_io, lr), g->t_f32);
+    n.mu = cg_io_field(g, offsetof(hprt_step_io, mu), g->t_f32);
+    n.damp_keep = cg_io_field(g, offsetof(hprt_step_io, damp_keep), g->t_f32);
+    n.first = LLVMBuildICmp(g->b, LLVMIntNE, cg_io_field(g, offsetof(hprt_step_io, first), g->t_i32), cg_i32(g, 0), "");
+    n.b1w = cg_io_field(g, offsetof(hprt_step_io, b1_weight), g->t_f32);
+    n.step_size = cg_io_field(g, offsetof(hprt_step_io, step_size), g->t_f32);
+    n.bc2_sqrt = cg_io_field(g, offsetof(hprt_step_io, bc2_sqrt), g->t_f32);
+    n.decay_keep = cg_io_field(g, offsetof(hprt_step_io, decay_keep), g->t_f32);
+    n.clr = cg_io_field(g, offsetof(hprt_step_io, clr), g->t_f32);
+    return n;
+}
+
+static bool has_params(const plan_layer *pl) { return pl->kind == PLAN_DENSE || pl->kind == PLAN_CONV; }
+
+/* ---- the step functions ---- */
+
+static LLVMValueRef begin_function(cg *g, const char *name)
+{
+    LLVMTypeRef p[2] = {g->t_ptr, g->t_i32};
+    LLVMValueRef fn = LLVMAddFunction(g->mod, name, LLVMFunctionType(g->t_void, p, 2, 0));
+    g->fn = fn;
+    LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, fn, "entry"));
+    g->io = LLVMGetParam(fn, 0);
+    g->tid = LLVMBuildSExt(g->b, LLVMGetParam(fn, 1), g->t_i64, "tid");
+    unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
+    LLVMAddAttributeAtIndex(fn, 1, LLVMCreateEnumAttribute(g->ctx, noalias, 0));
+    return fn;
+}
+
+static void emit_eval(cg *g, int B)
+{
+    char name[32];
+    snprintf(name, sizeof name, "hp_eval_%d", B);
+    begin_function(g, name);
+    LLVMValueRef r0, r1;
+    cg_partition(g, B, &r0, &r1);
+    gather(g, r0, r1);
+    for (int i = 1; i < g->e->n_layers; i++)
+        forward_layer(g, i, r0, r1, false);
+    loss_rows(g, B, r0, r1, false);
+    LLVMBuildRetVoid(g->b);
+}
+
+static void emit_train(cg *g, int B)
+{
+    const plan_experiment *e = g->e;
+    char name[32];
+    snprintf(name, sizeof name, "hp_train_%d", B);
+    begin_function(g, name);
+    LLVMValueRef r0, r1;
+    cg_partition(g, B, &r0, &r1);
+    gather(g, r0, r1);
+    for (int i = 1; i < e->n_layers; i++)
+        forward_layer(g, i, r0, r1, true);
+    loss_rows(g, B, r0, r1, true);
+    for (int i = e->n_layers - 1; i >= 1; i--)
+        backward_layer(g, i, r0, r1);
+    cg_barrier(g);
+
+    step_numbers n = load_step_numbers(g);
+    LLVMValueRef j0[PLAN_LAYER__COUNT > 0 ? 4096 : 1], j1[4096];
+    int nl = e->n_layers < 4096 ? e->n_layers : 4096;
+    for (int i = 1; i < nl; i++) {
+        if (!has_params(&e->layers[i]))
+            continue;
+        cg_partition(g, g->l->layers[i].b_size, &j0[i], &j1[i]);
+        weight_grads(g, i, B, j0[i], j1[i]);
+        if (e->clip > 0)
+            continue;
+        long F = g->l->layers[i].fan_in;
+        update_range(g, i, false, imul(g, j0[i], cg_i64(g, F)), imul(g, j1[i], cg_i64(g, F)), &n);
+        update_range(g, i, true, j0[i], j1[i], &n);
+    }
+    if (e->clip > 0) {
+        /* global L2 norm: each thread's part, a barrier, the same sum in every thread */
+        LLVMValueRef acc = LLVMBuildAlloca(g->b, g->t_f64, "sq");
+        LLVMBuildStore(g->b, cg_f64(g, 0), acc);
+        for (int i = 1; i < nl; i++) {
+            if (!has_params(&e->layers[i]))
+                continue;
+            long F = g->l->layers[i].fan_in;
+            sumsq(g, PARAM(g, "d", i, false), imul(g, j0[i], cg_i64(g, F)), imul(g, j1[i], cg_i64(g, F)), acc);
+            sumsq(g, PARAM(g, "d", i, true), j0[i], j1[i], acc);
+        }
+        LLVMValueRef slot = imul(g, g->tid, cg_i64(g, 8));
+        LLVMBuildStore(g->b, LLVMBuildLoad2(g->b, g->t_f64, acc, ""),
+                       LLVMBuildInBoundsGEP2(g->b, g->t_i8, cg_io_field_ptr(g, offsetof(hprt_step_io, sqnorm)), &slot, 1, ""));
+        cg_barrier(g);
+        LLVMValueRef total = cg_f64(g, 0);
+        for (int t = 0; t < g->threads; t++)
+            total = LLVMBuildFAdd(g->b, total, cg_io_field(g, offsetof(hprt_step_io, sqnorm) + 8 * (size_t)t, g->t_f64), "");
+        LLVMValueRef norm = cg_intrinsic1(g, "sqrt", total);
+        LLVMBuildStore(g->b, norm, cg_io_field_ptr(g, offsetof(hprt_step_io, grad_norm)));
+        /* clip_grad_norm_: coef = max_norm / (norm + 1e-6), applied when below 1 */
+        LLVMValueRef coef = LLVMBuildFDiv(g->b, cg_f64(g, e->clip), LLVMBuildFAdd(g->b, norm, cg_f64(g, 1e-6), ""), "");
+        coef = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOLT, coef, cg_f64(g, 1), ""), coef, cg_f64(g, 1), "");
+        n.clip_coef = LLVMBuildFPTrunc(g->b, coef, g->t_f32, "");
+        for (int i = 1; i < nl; i++) {
+            if (!has_params(&e->layers[i]))
+                continue;
+            long F = g->l->layers[i].fan_in;
+            update_range(g, i, false, imul(g, j0[i], cg_i64(g, F)), imul(g, j1[i], cg_i64(g, F)), &n);
+            update_range(g, i, true, j0[i], j1[i], &n);
+        }
+    }
+    LLVMBuildRetVoid(g->b);
+}
+
+/* ---- module, JIT ---- */
+
+struct cg_program {
+    hp_jit *jit;
+    int n;
+    int batch[32];
+    hprt_step_fn train[32], eval[32];
+    double compile_ms;
+};
+
+static void cg_init(cg_state *st, LLVMContextRef ctx, const plan_experiment *e, const cg_layout *l, const cg_memory *mem)
+{
+    memset(st, 0, sizeof *st);
+    cg *g = &st->g;
+    g->ctx = ctx;
+    g->mod = LLVMModuleCreateWithNameInContext("hp_experiment", ctx);
+    g->b = LLVMCreateBuilderInContext(ctx);
+    g->t_void = LLVMVoidTypeInContext(ctx);
+    g->t_i1 = LLVMInt1TypeInContext(ctx);
+    g->t_i8 = LLVMInt8TypeInContext(ctx);
+    g->t_i32 = LLVMInt32TypeInContext(ctx);
+    g->t_i64 = LLVMInt64TypeInContext(ctx);
+    g->t_f32 = LLVMFloatTypeInContext(ctx);
+    g->t_f64 = LLVMDoubleTypeInContext(ctx);
+    g->t_ptr = LLVMPointerTypeInContext(ctx, 0);
+    g->e = e;
+    g->l = l;
+    g->threads = l->threads;
+    st->mem = mem;
+}
+
+static void emit_all(cg *g)
+{
+    for (int k = 0; k < g->l->n_batch_sizes; k++) {
+        emit_train(g, g->l->batch_sizes[k]);
+        emit_eval(g, g->l->batch_sizes[k]);
+    }
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_memory *mem, char *err, size_t errlen)
+{
+    double t0 = now_ms();
+    cg_program *p = calloc(1, sizeof *p);
+    cg_state *st = calloc(1, sizeof *st);
+    if (!p || !st) {
+        free(p);
+        free(st);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    p->jit = hp_jit_new(err, errlen);
+    if (!p->jit)
+        goto fail;
+    cg_init(st, hp_jit_context(p->jit), e, l, mem);
+    cg *g = &st->g;
+    hp_jit_prepare_module(p->jit, g->mod);
+    emit_all(g);
+    LLVMDisposeBuilder(g->b);
+    if (hp_jit_optimize(p->jit, g->mod, err, errlen) != 0) {
+        LLVMDisposeModule(g->mod);
+        goto fail;
+    }
+    /* the runtime functions and libm the module calls, and the buffers */
+    hp_jit_symbol fns[] = {
+        {"hprt_sgemm", (void *)hprt_sgemm, 1},
+        {"hprt_barrier_wait", (void *)hprt_barrier_wait, 1},
+        {"hprt_conv2d_forward", (void *)hprt_conv2d_forward, 1},
+        {"hprt_conv2d_backward", (void *)hprt_conv2d_backward, 1},
+        {"hprt_maxpool2d_forward", (void *)hprt_maxpool2d_forward, 1},
+        {"hprt_avgpool2d_forward", (void *)hprt_avgpool2d_forward, 1},
+        {"hprt_maxpool2d_backward", (void *)hprt_maxpool2d_backward, 1},
+        {"hprt_avgpool2d_backward", (void *)hprt_avgpool2d_backward, 1},
+        {"tanhf", (void *)tanhf, 1},
+        {"erff", (void *)erff, 1},
+        {"expf", (void *)expf, 1},
+        {"exp", (void *)exp, 1},
+        {"logf", (void *)logf, 1},
+        {"log", (void *)log, 1},
+        {"sqrtf", (void *)sqrtf, 1},
+        {"sqrt", (void *)sqrt, 1},
+        {"memcpy", (void *)memcpy, 1},
+        {"memset", (void *)memset, 1},
+        {"hp_barrier", mem ? (void *)mem->barrier : NULL, 0},
+    };
+    if (hp_jit_define(p->jit, fns, (int)(sizeof fns / sizeof *fns), err, errlen) != 0 ||
+        hp_jit_define(p->jit, st->syms, st->n_syms, err, errlen) != 0) {
+        LLVMDisposeModule(g->mod);
+        goto fail;
+    }
+    if (hp_jit_add_module(p->jit, g->mod, err, errlen) != 0)
+        goto fail;
+    p->n = l->n_batch_sizes;
+    for (int k = 0; k < p->n; k++) {
+        char name[32];
+        p->batch[k] = l->batch_sizes[k];
+        snprintf(name, sizeof name, "hp_train_%d", p->batch[k]);
+        p->train[k] = (hprt_step_fn)hp_jit_lookup(p->jit, name, err, errlen);
+        snprintf(name, sizeof name, "hp_eval_%d", p->batch[k]);
+        p->eval[k] = (hprt_step_fn)hp_jit_lookup(p->jit, name, err, errlen);
+        if (!p->train[k] || !p->eval[k])
+            goto fail;
+    }
+    free(st->syms);
+    free(st);
+    p->compile_ms = now_ms() - t0;
+    return p;
+fail:
+    free(st->syms);
+    free(st);
+    cg_program_free(p);
+    return NULL;
+}
+
+void cg_program_free(cg_program *p)
+{
+    if (!p)
+        return;
+    hp_jit_free(p->jit);
+    free(p);
+}
+
+static hprt_step_fn find_fn(const cg_program *p, int batch, bool train)
+{
+    for (int k = 0; k < p->n; k++)
+        if (p->batch[k] == batch)
+            return train ? p->train[k] : p->eval[k];
+    return NULL;
+}
+
+hprt_step_fn cg_train_fn(const cg_program *p, int batch) { return find_fn(p, batch, true); }
+hprt_step_fn cg_eval_fn(const cg_program *p, int batch) { return find_fn(p, batch, false); }
+double cg_compile_ms(const cg_program *p) { return p->compile_ms; }
+
+int cg_emit_llvm(const plan_experiment *e, const cg_layout *l, FILE *out, char *err, size_t errlen)
+{
+    hp_jit *jit = hp_jit_new(err, errlen);
+    if (!jit)
+        return -1;
+    cg_state *st = calloc(1, sizeof *st);
+    if (!st) {
+        hp_jit_free(jit);
+        return -1;
+    }
+    cg_init(st, hp_jit_context(jit), e, l, NULL);
+    hp_jit_prepare_module(jit, st->g.mod);
+    emit_all(&st->g);
+    LLVMDisposeBuilder(st->g.b);
+    int rc = hp_jit_optimize(jit, st->g.mod, err, errlen);
+    if (rc == 0) {
+        char *text = LLVMPrintModuleToString(st->g.mod);
+        fputs(text, out);
+        LLVMDisposeMessage(text);
+    }
+    LLVMDisposeModule(st->g.mod);
+    free(st->syms);
+    free(st);
+    hp_jit_free(jit);
+    return rc;
+}

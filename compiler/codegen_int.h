@@ -1,0 +1,69 @@
+/* codegen_int.h - the IR builder shared by codegen*.c.
+ *
+ * A thin layer over the LLVM-C builder: typed constants, the experiment's
+ * buffers as globals, counted loops, calls to the runtime.  Opaque pointers
+ * throughout: every load and GEP names its element type.
+ */
+#ifndef HP_CODEGEN_INT_H
+#define HP_CODEGEN_INT_H
+
+#include <llvm-c/Core.h>
+
+#include "codegen.h"
+
+typedef struct {
+    LLVMContextRef ctx;
+    LLVMModuleRef mod;
+    LLVMBuilderRef b;
+    LLVMTypeRef t_void, t_i1, t_i8, t_i32, t_i64, t_f32, t_f64, t_ptr;
+    LLVMValueRef fn;  /* the function being emitted */
+    LLVMValueRef io;  /* its hprt_step_io* */
+    LLVMValueRef tid; /* its thread index (i64) */
+    const plan_experiment *e;
+    const cg_layout *l;
+    int threads;
+} cg;
+
+typedef struct {
+    LLVMBasicBlockRef cond, body, after, pre;
+    LLVMValueRef phi;
+    LLVMValueRef i; /* the induction variable (i64) inside the body */
+} cg_loop;
+
+LLVMValueRef cg_i32(cg *g, long v);
+LLVMValueRef cg_i64(cg *g, long v);
+LLVMValueRef cg_f32(cg *g, double v);
+LLVMValueRef cg_f64(cg *g, double v);
+
+/* An external buffer of the experiment, as a distinct global (so it aliases nothing else). */
+LLVMValueRef cg_buffer(cg *g, const char *name, long floats);
+/* &base[idx] for float elements. */
+LLVMValueRef cg_fptr(cg *g, LLVMValueRef base, LLVMValueRef idx);
+LLVMValueRef cg_load_f(cg *g, LLVMValueRef base, LLVMValueRef idx);
+void cg_store_f(cg *g, LLVMValueRef v, LLVMValueRef base, LLVMValueRef idx);
+/* A field of the io struct at a byte offset, of type t. */
+LLVMValueRef cg_io_field(cg *g, size_t offset, LLVMTypeRef t);
+LLVMValueRef cg_io_field_ptr(cg *g, size_t offset);
+
+void cg_for(cg *g, cg_loop *L, LLVMValueRef lo, LLVMValueRef hi);
+void cg_end(cg *g, cg_loop *L);
+
+/* A call to a function by name, declared on first use with the given type. */
+LLVMValueRef cg_call(cg *g, const char *name, LLVMTypeRef fnty, LLVMValueRef *args, unsigned n);
+/* llvm.NAME.f32 intrinsics: sqrt, exp, log, maxnum, fabs. */
+LLVMValueRef cg_intrinsic1(cg *g, const char *name, LLVMValueRef x);
+LLVMValueRef cg_intrinsic2(cg *g, const char *name, LLVMValueRef x, LLVMValueRef y);
+
+/* [lo, hi) of the part `tid` of n items split over the threads. */
+void cg_partition(cg *g, long n, LLVMValueRef *lo, LLVMValueRef *hi);
+
+/* C = alpha op(A) op(B) + beta C through the runtime's row-major sgemm. */
+void cg_gemm(cg *g, int ta, int tb, LLVMValueRef M, long N, long K, LLVMValueRef A, long lda, LLVMValueRef B,
+             long ldb, double beta, LLVMValueRef C, long ldc);
+/* The same with M constant and N a value (weight gradients split by neuron). */
+void cg_gemm_mn(cg *g, int ta, int tb, LLVMValueRef M, LLVMValueRef N, long K, LLVMValueRef A, long lda,
+                LLVMValueRef B, long ldb, double beta, LLVMValueRef C, long ldc);
+
+void cg_barrier(cg *g);
+
+#endif

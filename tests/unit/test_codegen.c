@@ -1,0 +1,311 @@
+/* test_codegen.c - the JIT-compiled step against the reference kernels.
+ *
+ * A small network (shapes that are not multiples of the vector width) is
+ * planned from a .hp text over a CSV file, compiled, and run for one training
+ * step on 1 and 2 threads; the parameters after the update, the loss and the
+ * gradients must equal the plain-C reference (hprt_dense_*, activations,
+ * dropout, softmax_xent / mse, hprt_optim_step) within 1e-5 relative. */
+#include <math.h>
+#include <pthread.h>
+
+#include "codegen.h"
+#include "hpc_test.h"
+#include "hprt.h"
+
+#define ROWS 37
+#define FEAT 13
+#define CLASSES 5
+
+typedef struct {
+    char *dir;
+    char path[512];
+} fixture;
+
+static void write_csv(fixture *f)
+{
+    f->dir = tu_tmpdir();
+    snprintf(f->path, sizeof f->path, "%s/d.csv", f->dir);
+    FILE *out = fopen(f->path, "w");
+    assert_non_null(out);
+    hprt_rng r;
+    hprt_rng_seed(&r, 7);
+    for (int c = 0; c < FEAT; c++)
+        fprintf(out, "f%d,", c);
+    fprintf(out, "label\n");
+    for (int i = 0; i < ROWS; i++) {
+        for (int c = 0; c < FEAT; c++)
+            fprintf(out, "%.4f,", hprt_rng_uniform(&r) * 2 - 1);
+        fprintf(out, "%d\n", i % CLASSES);
+    }
+    assert_int_equal(fclose(out), 0);
+}
+
+typedef struct {
+    hprt_step_fn fn;
+    hprt_step_io *io;
+    int tid;
+} worker;
+
+static void *run_worker(void *p)
+{
+    worker *w = p;
+    w->fn(w->io, w->tid);
+    return NULL;
+}
+
+static void run_threads(hprt_step_fn fn, hprt_step_io *io, int threads)
+{
+    pthread_t th[8];
+    worker w[8];
+    for (int t = 0; t < threads; t++) {
+        w[t] = (worker){fn, io, t};
+        if (t > 0)
+            assert_int_equal(pthread_create(&th[t], NULL, run_worker, &w[t]), 0);
+    }
+    run_worker(&w[0]);
+    for (int t = 1; t < threads; t++)
+        pthread_join(th[t], NULL);
+}
+
+/* Everything one run of the compiled code needs. */
+typedef struct {
+    plan *pl;
+    cg_layout *l;
+    cg_memory mem;
+    hprt_optim_state *opt;
+    cg_program *prog;
+    hprt_dataset ds;
+} compiled;
+
+static void compile(compiled *c, fixture *f, const char *model, const char *settings, int threads, int B)
+{
+    char src[4096];
+    snprintf(src, sizeof src,
+             "data d { train = csv(\"%s\") }\n"
+             "model m { %s }\n"
+             "experiment e { data = d; model = m; %s }\n",
+             f->path, model, settings);
+    checked *ck;
+    c->pl = plan_src(&ck, src, "e", NULL, 0);
+    if (!c->pl)
+        print_error("%s\n", ck->text);
+    assert_non_null(c->pl);
+    checked_free(ck);
+    const plan_experiment *e = c->pl->experiment;
+    char err[512];
+    c->l = cg_layout_new(e, threads, &B, 1, err, sizeof err);
+    if (!c->l)
+        print_error("%s\n", err);
+    assert_non_null(c->l);
+    c->mem.params = hprt_alloc(sizeof(float) * (size_t)c->l->n_params);
+    c->mem.grads = hprt_alloc(sizeof(float) * (size_t)c->l->n_params);
+    c->mem.acts = hprt_alloc(sizeof(float) * (size_t)c->l->n_acts);
+    c->opt = hprt_optim_state_new(&e->optimizer, (size_t)c->l->n_params);
+    assert_non_null(c->opt);
+    c->mem.opt_buf = c->opt->buf;
+    c->mem.opt_m = c->opt->m;
+    c->mem.opt_v = c->opt->v;
+    c->mem.opt_vmax = c->opt->vmax;
+    c->mem.opt_sum = c->opt->sum;
+    c->mem.opt_ga = c->opt->ga;
+    c->mem.barrier = hprt_barrier_new(threads);
+    c->prog = cg_compile(e, c->l, &c->mem, err, sizeof err);
+    if (!c->prog)
+        print_error("%s\n", err);
+    assert_non_null(c->prog);
+    hprt_csv_opts o = hprt_csv_defaults();
+    hprt_error herr;
+    assert_int_equal(hprt_csv_load(f->path, &o, &c->ds, &herr), HPRT_OK);
+    /* deterministic parameters */
+    hprt_rng r;
+    hprt_rng_seed(&r, 42);
+    for (int i = 0; i < c->l->n_layers; i++) {
+        const cg_layer_layout *L = &c->l->layers[i];
+        for (long k = 0; L->w >= 0 && k < L->w_size; k++)
+            c->mem.params[L->w + k] = (float)(hprt_rng_uniform(&r) - 0.5);
+        for (long k = 0; L->b >= 0 && k < L->b_size; k++)
+            c->mem.params[L->b + k] = (float)(hprt_rng_uniform(&r) - 0.5);
+    }
+}
+
+static void release(compiled *c)
+{
+    cg_program_free(c->prog);
+    hprt_barrier_free(c->mem.barrier);
+    hprt_free(c->mem.params);
+    hprt_free(c->mem.grads);
+    hprt_free(c->mem.acts);
+    hprt_optim_state_free(c->opt);
+    hprt_dataset_free(&c->ds);
+    cg_layout_free(c->l);
+    plan_free(c->pl);
+}
+
+static void fill_io(hprt_step_io *io, const compiled *c, const uint32_t *order, double lr, long t)
+{
+    memset(io, 0, sizeof *io);
+    const plan_experiment *e = c->pl->experiment;
+    io->x = c->ds.x;
+    io->y = c->ds.y;
+    io->order = order;
+    io->start = 3;
+    hprt_optim_coef k = hprt_optim_coefs(&e->optimizer, lr, NAN, t);
+    io->lr = (float)k.lr;
+    io->mu = (float)k.mu;
+    io->damp_keep = (float)k.damp_keep;
+    io->first = k.first;
+    io->b1_weight = (float)k.b1_weight;
+    io->step_size = (float)k.step_size;
+    io->bc2_sqrt = (float)k.bc2_sqrt;
+    io->decay_keep = (float)k.decay_keep;
+    io->clr = (float)k.clr;
+    for (int s = 0; s < c->l->n_dropout; s++) {
+        io->dropout_key[s] = hprt_dropout_key(1, (uint64_t)t, (uint32_t)s);
+        io->dropout_threshold[s] = hprt_dropout_threshold(0.3f);
+        io->dropout_scale[s] = 1.0f / (1.0f - 0.3f);
+    }
+}
+
+/* ---- the reference for input -> dense(relu) -> dropout -> dense(tanh) -> dense (-> softmax+CE or mse) ---- */
+
+typedef struct {
+    float *params, *grads;
+    double loss;
+} reference;
+
+static void reference_step(reference *ref, const compiled *c, const hprt_step_io *io, int B, bool mse, double clip,
+                           long t, double lr)
+{
+    const plan_experiment *e = c->pl->experiment;
+    const cg_layout *l = c->l;
+    const cg_layer_layout *L1 = &l->layers[1], *L3 = &l->layers[3], *L4 = &l->layers[4];
+    int H1 = L1->out_size, H2 = L3->out_size, K = L4->out_size;
+    float *P = ref->params, *G = ref->grads;
+    float X[64 * FEAT], A1[64 * 32], D1[64 * 32], A2[64 * 32], Z[64 * 8], dZ[64 * 8], dA2[64 * 32], dD1[64 * 32], dA1[64 * 32];
+    int32_t lab[64];
+    for (int r = 0; r < B; r++) {
+        uint32_t s = io->order[io->start + r];
+        memcpy(X + r * FEAT, c->ds.x + (size_t)s * FEAT, sizeof(float) * FEAT);
+        lab[r] = c->ds.y[s];
+    }
+    hprt_dense_forward(X, P + L1->w, P + L1->b, A1, B, FEAT, H1);
+    hprt_relu_forward(A1, A1, (size_t)B * H1);
+    hprt_dropout_forward(A1, D1, (size_t)B * H1, 0.3f, io->dropout_key[0], 0);
+    hprt_dense_forward(D1, P + L3->w, P + L3->b, A2, B, H1, H2);
+    hprt_tanh_forward(A2, A2, (size_t)B * H2);
+    hprt_dense_forward(A2, P + L4->w, P + L4->b, Z, B, H2, K);
+    if (mse)
+        ref->loss = hprt_mse_onehot(Z, lab, B, K, dZ);
+    else
+        ref->loss = hprt_softmax_xent(Z, lab, B, K, dZ);
+    memset(G, 0, sizeof(float) * (size_t)l->n_params);
+    hprt_dense_backward(A2, P + L4->w, dZ, dA2, G + L4->w, G + L4->b, B, H2, K);
+    hprt_tanh_backward(A2, dA2, dA2, (size_t)B * H2);
+    hprt_dense_backward(D1, P + L3->w, dA2, dD1, G + L3->w, G + L3->b, B, H1, H2);
+    hprt_dropout_backward(dD1, dA1, (size_t)B * H1, 0.3f, io->dropout_key[0], 0);
+    hprt_relu_backward(A1, dA1, dA1, (size_t)B * H1);
+    hprt_dense_backward(X, P + L1->w, dA1, NULL, G + L1->w, G + L1->b, B, FEAT, H1);
+    /* the compiled code keeps the unclipped gradients and scales them in the update */
+    float *upd = malloc(sizeof(float) * (size_t)l->n_params);
+    assert_non_null(upd);
+    memcpy(upd, G, sizeof(float) * (size_t)l->n_params);
+    if (clip > 0) {
+        float *gs[1] = {upd};
+        size_t n[1] = {(size_t)l->n_params};
+        hprt_clip_grad_norm(gs, n, 1, clip);
+    }
+    hprt_optim_state *st = hprt_optim_state_new(&e->optimizer, (size_t)l->n_params);
+    assert_non_null(st);
+    assert_int_equal(hprt_optim_step(&e->optimizer, st, P, upd, (size_t)l->n_params, lr, NAN, t), HPRT_OK);
+    hprt_optim_state_free(st);
+    free(upd);
+}
+
+static void compare(const float *got, const float *want, long n, double rtol, const char *what)
+{
+    for (long i = 0; i < n; i++) {
+        double tol = rtol * fmax(1.0, fabs(want[i]));
+        if (!(fabs(got[i] - want[i]) <= tol)) {
+            print_error("%s[%ld]: %.9g, expected %.9g\n", what, i, got[i], want[i]);
+            fail();
+        }
+    }
+}
+
+static void check_one_step(const char *settings, bool mse, double clip, int threads, int B)
+{
+    fixture f;
+    write_csv(&f);
+    compiled c;
+    compile(&c, &f, "input 13\n dense 11, relu\n dropout 0.3\n dense 9, tanh\n dense classes", settings, threads, B);
+    uint32_t order[ROWS];
+    for (uint32_t i = 0; i < ROWS; i++)
+        order[i] = (i * 7) % ROWS; /* a permutation */
+    long t = 1;
+    double lr = 0.01;
+    static hprt_step_io io;
+    fill_io(&io, &c, order, lr, t);
+    reference ref;
+    ref.params = malloc(sizeof(float) * (size_t)c.l->n_params);
+    ref.grads = malloc(sizeof(float) * (size_t)c.l->n_params);
+    memcpy(ref.params, c.mem.params, sizeof(float) * (size_t)c.l->n_params);
+    reference_step(&ref, &c, &io, B, mse, clip, t, lr);
+
+    print_message("%s, %d threads, batch %d\n", settings, threads, B);
+    run_threads(cg_train_fn(c.prog, B), &io, threads);
+    double loss = 0;
+    for (int k = 0; k < threads; k++)
+        loss += io.loss[k];
+    assert_close(loss / B, ref.loss, 1e-5);
+    compare(c.mem.grads, ref.grads, c.l->n_params, 1e-5, "gradient");
+    compare(c.mem.params, ref.params, c.l->n_params, 1e-5, "parameter");
+    free(ref.params);
+    free(ref.grads);
+    release(&c);
+    tu_rmrf(f.dir);
+    free(f.dir);
+}
+
+static void test_adam_ce_one_thread(void **state)
+{
+    (void)state;
+    check_one_step("optimizer = adam(lr = 0.01)", false, 0, 1, 9);
+}
+
+static void test_adam_ce_two_threads(void **state)
+{
+    (void)state;
+    check_one_step("optimizer = adam(lr = 0.01)", false, 0, 2, 9);
+    check_one_step("optimizer = adam(lr = 0.01)", false, 0, 2, 16);
+}
+
+static void test_every_optimizer(void **state)
+{
+    (void)state;
+    check_one_step("optimizer = sgd(lr = 0.01)", false, 0, 2, 7);
+    check_one_step("optimizer = sgd(lr = 0.01, momentum = 0.9, nesterov = true, weight_decay = 0.01)", false, 0, 2, 7);
+    check_one_step("optimizer = adamw(lr = 0.01)", false, 0, 2, 7);
+    check_one_step("optimizer = adam(lr = 0.01, amsgrad = true, weight_decay = 0.1)", false, 0, 2, 7);
+    check_one_step("optimizer = adagrad(lr = 0.01, initial = 0.1, lr_decay = 0.01)", false, 0, 2, 7);
+    check_one_step("optimizer = rmsprop(lr = 0.01)", false, 0, 2, 7);
+    check_one_step("optimizer = rmsprop(lr = 0.01, momentum = 0.9, centered = true)", false, 0, 2, 7);
+}
+
+static void test_mse_and_clip(void **state)
+{
+    (void)state;
+    check_one_step("optimizer = sgd(lr = 0.01); loss = mse", true, 0, 2, 9);
+    check_one_step("optimizer = adam(lr = 0.01); clip = 0.05", false, 0.05, 2, 9);
+    check_one_step("optimizer = adam(lr = 0.01); clip = 0.05", false, 0.05, 1, 9);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_adam_ce_one_thread),
+        cmocka_unit_test(test_adam_ce_two_threads),
+        cmocka_unit_test(test_every_optimizer),
+        cmocka_unit_test(test_mse_and_clip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
