@@ -20,6 +20,22 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"run", cmd_run, "hpc run FILE [EXPERIMENT] [--set PATH=VALUE]... [--epochs N] [--threads N] [--out DIR] [--quiet]",
+     "Checks FILE, compiles a training step specialised to the experiment's shapes\n"
+     "(LLVM, for this CPU), and trains: a progress bar per epoch on a terminal, one\n"
+     "line per epoch otherwise; evaluates on `test` at the end.  The run directory\n"
+     "(runs/EXPERIMENT-YYYYmmdd-HHMMSS, or --out DIR) gets experiment.hp (every\n"
+     "default written out), metrics.csv, steps.csv, events.log and summary.json.\n"
+     "Ctrl-C stops after the current step and keeps the files.\n"
+     "\n"
+     "  --set PATH=VALUE  override a setting or model parameter (checked like the file)\n"
+     "  --epochs N        train for N epochs (the upper bound with a stop rule)\n"
+     "  --threads N       worker threads (default: the experiment's `threads`, else every core)\n"
+     "  --out DIR         the run directory\n"
+     "  --quiet           print nothing but errors\n"
+     "\n"
+     "Exit status: 0 done, 1 the file has errors, 2 bad usage, 3 bad data, 4 the run failed\n"
+     "(a NaN loss, an I/O error), 130 interrupted.\n"},
     {"check", cmd_check, "hpc check FILE [--allow NAME]...",
      "Parses and checks FILE and everything it imports: names, settings, data files,\n"
      "shapes, every experiment and search.  Prints every error, warning and note at\n"
@@ -38,11 +54,15 @@ static const command commands[] = {
      "  --set PATH=VALUE  override a setting or model parameter, checked like the\n"
      "                    file: --set model.hidden=512 --set optimizer.lr=3e-4\n"
      "  --allow NAME      silence a note\n"},
+    {"emit-llvm", cmd_emit_llvm, "hpc emit-llvm FILE [EXPERIMENT] [--set PATH=VALUE]... [--threads N]",
+     "Prints the optimised LLVM IR of the experiment's training and evaluation steps:\n"
+     "what `hpc run` JIT-compiles, specialised to the shapes, the batch sizes and the\n"
+     "thread count (default: every core).\n"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof *commands)
 
 /* Commands of design.md that later versions add; named so users get a clear answer. */
-static const char *const planned[] = {"run", "lr-find", "search", "resume", "build", "predict", "sample", "plot", "emit-llvm"};
+static const char *const planned[] = {"lr-find", "search", "resume", "build", "predict", "sample", "plot"};
 
 static void usage(FILE *out)
 {

@@ -82,6 +82,24 @@ void plan_free(plan *p)
 
 /* ---- explain ---- */
 
+/* The shortest decimal that reads back as x, without an exponent for whole numbers. */
+static const char *num(char *buf, size_t n, double x)
+{
+    if (x == floor(x) && fabs(x) < 1e15) {
+        snprintf(buf, n, "%.0f", x);
+        return buf;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x)
+            break;
+    }
+    return buf;
+}
+
+/* Several numbers in one printf: each call gets its own buffer. */
+#define N(x) num((char[40]){0}, 40, (x))
+
 /* 269322 -> "269,322" */
 static const char *grouped(char *buf, size_t n, long v)
 {
@@ -149,7 +167,7 @@ static void layer_desc(const plan_layer *l, char *buf, size_t n)
 
 static void duration_str(hprt_duration d, char *buf, size_t n)
 {
-    snprintf(buf, n, "%g %s", d.n, d.unit == HPRT_EPOCHS ? (d.n == 1 ? "epoch" : "epochs") : (d.n == 1 ? "step" : "steps"));
+    snprintf(buf, n, "%s %s", N(d.n), d.unit == HPRT_EPOCHS ? (d.n == 1 ? "epoch" : "epochs") : (d.n == 1 ? "step" : "steps"));
 }
 
 static const char *lr_str(char *buf, size_t n, double lr, bool find)
@@ -157,42 +175,52 @@ static const char *lr_str(char *buf, size_t n, double lr, bool find)
     if (find)
         snprintf(buf, n, "find_lr");
     else
-        snprintf(buf, n, "%g", lr);
+        num(buf, n, lr);
     return buf;
 }
 
-static void print_optimizer(const hprt_optimizer *o, FILE *out)
+static const char *tf(bool b) { return b ? "true" : "false"; }
+
+/* The optimizer as .hp text, every parameter written out. */
+void plan_print_optimizer(const hprt_optimizer *o, FILE *out)
 {
-    char lr[32];
+    char lr[40];
     lr_str(lr, sizeof lr, o->lr, o->lr_find);
     switch (o->kind) {
     case HPRT_OPT_SGD:
-        fprintf(out, "sgd(lr = %s, momentum = %g, nesterov = %s, weight_decay = %g, dampening = %g)", lr, o->momentum,
-                o->nesterov ? "true" : "false", o->weight_decay, o->dampening);
+        fprintf(out, "sgd(lr = %s, momentum = %s, nesterov = %s, weight_decay = %s, dampening = %s)", lr, N(o->momentum),
+                tf(o->nesterov), N(o->weight_decay), N(o->dampening));
         break;
     case HPRT_OPT_ADAM:
     case HPRT_OPT_ADAMW:
-        fprintf(out, "%s(lr = %s, beta1 = %g, beta2 = %g, eps = %g, weight_decay = %g, amsgrad = %s)",
-                plan_opt_name(o->kind), lr, o->beta1, o->beta2, o->eps, o->weight_decay, o->amsgrad ? "true" : "false");
+        fprintf(out, "%s(lr = %s, beta1 = %s, beta2 = %s, eps = %s, weight_decay = %s, amsgrad = %s)",
+                plan_opt_name(o->kind), lr, N(o->beta1), N(o->beta2), N(o->eps), N(o->weight_decay), tf(o->amsgrad));
         break;
     case HPRT_OPT_ADAGRAD:
-        fprintf(out, "adagrad(lr = %s, lr_decay = %g, eps = %g, initial = %g, weight_decay = %g)", lr, o->lr_decay,
-                o->eps, o->initial, o->weight_decay);
+        fprintf(out, "adagrad(lr = %s, lr_decay = %s, eps = %s, initial = %s, weight_decay = %s)", lr, N(o->lr_decay),
+                N(o->eps), N(o->initial), N(o->weight_decay));
         break;
     default:
-        fprintf(out, "rmsprop(lr = %s, alpha = %g, eps = %g, momentum = %g, centered = %s, weight_decay = %g)", lr,
-                o->alpha, o->eps, o->momentum, o->centered ? "true" : "false", o->weight_decay);
+        fprintf(out, "rmsprop(lr = %s, alpha = %s, eps = %s, momentum = %s, centered = %s, weight_decay = %s)", lr,
+                N(o->alpha), N(o->eps), N(o->momentum), tf(o->centered), N(o->weight_decay));
     }
 }
 
-static void print_schedule(const hprt_schedule *s, FILE *out)
+static void print_cycle_momentum(const hprt_schedule *s, FILE *out)
 {
-    char a[64], b[64];
+    fprintf(out, ", cycle_momentum = %s, base_momentum = %s, max_momentum = %s)", tf(s->cycle_momentum),
+            N(s->base_momentum), N(s->max_momentum));
+}
+
+/* The schedule as .hp text, every parameter written out. */
+void plan_print_schedule(const hprt_schedule *s, FILE *out)
+{
+    char a[64];
     switch (s->kind) {
     case HPRT_SCHED_CONSTANT: fprintf(out, "constant"); break;
     case HPRT_SCHED_STEP:
         duration_str(s->every, a, sizeof a);
-        fprintf(out, "step(every = %s, gamma = %g)", a, s->gamma);
+        fprintf(out, "step(every = %s, gamma = %s)", a, N(s->gamma));
         break;
     case HPRT_SCHED_MULTISTEP:
         fprintf(out, "multistep(at = [");
@@ -200,74 +228,89 @@ static void print_schedule(const hprt_schedule *s, FILE *out)
             duration_str(s->at[i], a, sizeof a);
             fprintf(out, "%s%s", i ? ", " : "", a);
         }
-        fprintf(out, "], gamma = %g)", s->gamma);
+        fprintf(out, "], gamma = %s)", N(s->gamma));
         break;
-    case HPRT_SCHED_EXP: fprintf(out, "exp(gamma = %g)", s->gamma); break;
+    case HPRT_SCHED_EXP: fprintf(out, "exp(gamma = %s)", N(s->gamma)); break;
     case HPRT_SCHED_COSINE:
         if (s->period.n > 0) {
             duration_str(s->period, a, sizeof a);
-            fprintf(out, "cosine(min = %g, period = %s)", s->min, a);
+            fprintf(out, "cosine(min = %s, period = %s)", N(s->min), a);
         } else {
-            fprintf(out, "cosine(min = %g, period = the whole run)", s->min);
+            fprintf(out, "cosine(min = %s)", N(s->min)); /* the period is the whole run */
         }
         break;
     case HPRT_SCHED_SGDR:
         duration_str(s->period, a, sizeof a);
-        fprintf(out, "sgdr(period = %s, mult = %g, min = %g)", a, s->mult, s->min);
+        fprintf(out, "sgdr(period = %s, mult = %s, min = %s)", a, N(s->mult), N(s->min));
         break;
     case HPRT_SCHED_CYCLIC: {
         static const char *const modes[] = {"triangular", "triangular2", "exp_range"};
         duration_str(s->step_size, a, sizeof a);
-        char lo[32], hi[32];
-        fprintf(out, "cyclic(base = %s, max = %s, step = %s, mode = %s, gamma = %g", lr_str(lo, sizeof lo, s->base, s->base_find),
-                lr_str(hi, sizeof hi, s->max, s->max_find), a, modes[s->mode], s->gamma);
-        if (s->cycle_momentum)
-            fprintf(out, ", momentum %g-%g)", s->base_momentum, s->max_momentum);
-        else
-            fprintf(out, ", cycle_momentum = false)");
+        char lo[40], hi[40];
+        fprintf(out, "cyclic(base = %s, max = %s, step = %s, mode = %s, gamma = %s", lr_str(lo, sizeof lo, s->base, s->base_find),
+                lr_str(hi, sizeof hi, s->max, s->max_find), a, modes[s->mode], N(s->gamma));
+        print_cycle_momentum(s, out);
         break;
     }
     case HPRT_SCHED_ONE_CYCLE: {
-        char hi[32];
-        fprintf(out, "one_cycle(max = %s, pct = %g, div = %g, final_div = %g, anneal = %s, three_phase = %s",
-                lr_str(hi, sizeof hi, s->max, s->max_find), s->pct, s->div, s->final_div,
-                s->anneal == HPRT_ANNEAL_COS ? "cos" : "linear", s->three_phase ? "true" : "false");
-        if (s->cycle_momentum)
-            fprintf(out, ", momentum %g-%g)", s->max_momentum, s->base_momentum);
-        else
-            fprintf(out, ", cycle_momentum = false)");
+        char hi[40];
+        fprintf(out, "one_cycle(max = %s, pct = %s, div = %s, final_div = %s, anneal = %s, three_phase = %s",
+                lr_str(hi, sizeof hi, s->max, s->max_find), N(s->pct), N(s->div), N(s->final_div),
+                s->anneal == HPRT_ANNEAL_COS ? "cos" : "linear", tf(s->three_phase));
+        print_cycle_momentum(s, out);
         break;
     }
     case HPRT_SCHED_WARMUP:
         duration_str(s->warmup, a, sizeof a);
         fprintf(out, "warmup(steps = %s, then = ", a);
         if (s->then)
-            print_schedule(s->then, out);
+            plan_print_schedule(s->then, out);
         fputc(')', out);
         break;
     case HPRT_SCHED_PLATEAU:
-        fprintf(out, "plateau(factor = %g, patience = %d, monitor = %s, min = %g, threshold = %g, cooldown = %d, mode = %s)",
-                s->factor, s->patience, hprt_metric_name(s->monitor), s->min, s->threshold, s->cooldown,
+        fprintf(out, "plateau(factor = %s, patience = %d, monitor = %s, min = %s, threshold = %s, cooldown = %d, mode = %s)",
+                N(s->factor), s->patience, hprt_metric_name(s->monitor), N(s->min), N(s->threshold), s->cooldown,
                 s->monitor_mode == HPRT_MODE_MAX ? "max" : "min");
         break;
     default: break;
     }
-    (void)b;
 }
 
-static void print_stop(const hprt_stop *s, FILE *out)
+/* The stop rule as .hp text. */
+void plan_print_stop(const hprt_stop *s, FILE *out)
 {
     switch (s->kind) {
-    case HPRT_STOP_NONE: fprintf(out, "none (train every epoch)"); break;
+    case HPRT_STOP_NONE: fprintf(out, "none"); break;
     case HPRT_STOP_EARLY:
-        fprintf(out, "early(monitor = %s, window = %d, patience = %d, min_delta = %g, mode = %s, restore_best = %s)",
-                hprt_metric_name(s->monitor), s->window, s->patience, s->min_delta,
-                s->mode == HPRT_MODE_MAX ? "max" : "min", s->restore_best ? "true" : "false");
+        fprintf(out, "early(monitor = %s, window = %d, patience = %d, min_delta = %s, mode = %s, restore_best = %s)",
+                hprt_metric_name(s->monitor), s->window, s->patience, N(s->min_delta),
+                s->mode == HPRT_MODE_MAX ? "max" : "min", tf(s->restore_best));
         break;
-    case HPRT_STOP_GL: fprintf(out, "gl(alpha = %g)", s->alpha); break;
-    case HPRT_STOP_PQ: fprintf(out, "pq(alpha = %g, strip = %d)", s->alpha, s->strip); break;
+    case HPRT_STOP_GL: fprintf(out, "gl(alpha = %s)", N(s->alpha)); break;
+    case HPRT_STOP_PQ: fprintf(out, "pq(alpha = %s, strip = %d)", N(s->alpha), s->strip); break;
     case HPRT_STOP_UP: fprintf(out, "up(s = %d, strip = %d)", s->s, s->strip); break;
     }
+}
+
+void plan_print_batch(const hprt_batch *b, FILE *out)
+{
+    char a[64];
+    if (b->adaptive) {
+        duration_str(b->every, a, sizeof a);
+        fprintf(out, "adaptive(start = %d, factor = %d, every = %s, max = %d, scale_lr = %s)", b->start, b->factor, a,
+                b->max, tf(b->scale_lr));
+    } else {
+        fprintf(out, "%d", b->size);
+    }
+}
+
+void plan_print_regularize(const hprt_regularize *r, FILE *out)
+{
+    if (r->adaptive_dropout)
+        fprintf(out, "adaptive_dropout(gap = %s, step = %s, max = %s, patience = %d)", N(r->gap), N(r->step), N(r->max),
+                r->patience);
+    else
+        fprintf(out, "none");
 }
 
 long plan_steps_per_epoch(const plan_experiment *e, int batch)
@@ -385,14 +428,14 @@ void plan_explain(const plan_experiment *e, FILE *out)
     fprintf(out, "  loss        %s%s\n", e->loss == PLAN_LOSS_MSE ? "mse" : "cross_entropy",
             e->fused_softmax ? " (fused with the final softmax)" : "");
     fprintf(out, "  optimizer   ");
-    print_optimizer(&e->optimizer, out);
+    plan_print_optimizer(&e->optimizer, out);
     fputc('\n', out);
     if (e->clip > 0)
         fprintf(out, "  clip        global L2 norm %g\n", e->clip);
     else
         fprintf(out, "  clip        none\n");
     fprintf(out, "  schedule    ");
-    print_schedule(&e->schedule, out);
+    plan_print_schedule(&e->schedule, out);
     fputc('\n', out);
     long spe = plan_steps_per_epoch(e, e->batch.start);
     if (e->batch.adaptive) {
@@ -404,13 +447,11 @@ void plan_explain(const plan_experiment *e, FILE *out)
     }
     fprintf(out, "  epochs      %d%s\n", e->epochs, e->stop.kind != HPRT_STOP_NONE ? " (at most)" : "");
     fprintf(out, "  stop        ");
-    print_stop(&e->stop, out);
+    plan_print_stop(&e->stop, out);
     fputc('\n', out);
-    if (e->regularize.adaptive_dropout)
-        fprintf(out, "  regularize  adaptive_dropout(gap = %g, step = %g, max = %g, patience = %d)\n", e->regularize.gap,
-                e->regularize.step, e->regularize.max, e->regularize.patience);
-    else
-        fprintf(out, "  regularize  none\n");
+    fprintf(out, "  regularize  ");
+    plan_print_regularize(&e->regularize, out);
+    fputc('\n', out);
     fprintf(out, "  seed        %llu\n", (unsigned long long)e->seed);
     if (e->threads)
         fprintf(out, "  threads     %d\n", e->threads);

@@ -174,6 +174,16 @@ long plan_steps_per_epoch(const plan_experiment *e, int batch);
 void plan_explain(const plan_experiment *e, FILE *out);
 void plan_explain_search(const plan_search *s, FILE *out);
 
+/* The policies as .hp text, every parameter written out (explain, experiment.hp). */
+void plan_print_optimizer(const hprt_optimizer *o, FILE *out);
+void plan_print_schedule(const hprt_schedule *s, FILE *out);
+void plan_print_stop(const hprt_stop *s, FILE *out);
+void plan_print_batch(const hprt_batch *b, FILE *out);
+void plan_print_regularize(const hprt_regularize *r, FILE *out);
+/* The whole experiment as a .hp file that checks to the same Plan: data with
+ * absolute paths, the model's layers expanded, every setting written out. */
+void plan_write_hp(const plan_experiment *e, int threads, FILE *out);
+
 /* Names of the policy enums, as the language spells them. */
 const char *plan_opt_name(hprt_opt_kind k);
 const char *plan_sched_name(hprt_sched_kind k);

@@ -1,0 +1,607 @@
+/* driver.c - the epoch driver (hprt_train.h).
+ *
+ * Threads.  One worker per core: the caller's thread is worker 0 and
+ * threads-1 others wait at the barrier the generated steps use.  Each step is
+ * posted in one of two slots (fn, io) and released by a barrier; the step
+ * itself ends without one, so the next release barrier also separates steps.
+ * Two slots and two io blocks mean the driver can fill step k+1 while other
+ * workers finish step k, and read step k's per-thread results once step k+1
+ * has been released.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "hprt_kernels.h"
+#include "hprt_sched.h"
+#include "hprt_train.h"
+
+/* ---- the worker pool ---- */
+
+typedef struct {
+    hprt_step_fn fn;  /* NULL: only synchronise */
+    hprt_step_io *io;
+    int quit;
+} slot;
+
+typedef struct {
+    int threads;
+    hprt_barrier *barrier;
+    pthread_t th[HPRT_MAX_THREADS];
+    int started;
+    slot slots[2];
+    long posted;      /* slots posted by worker 0 */
+} pool;
+
+typedef struct {
+    pool *p;
+    int tid;
+} worker_arg;
+
+static void *worker(void *arg)
+{
+    worker_arg *w = arg;
+    pool *p = w->p;
+    int tid = w->tid;
+    free(w);
+    for (long k = 0;; k++) {
+        hprt_barrier_wait(p->barrier);
+        slot *s = &p->slots[k & 1];
+        if (s->quit)
+            break;
+        if (s->fn)
+            s->fn(s->io, tid);
+    }
+    return NULL;
+}
+
+static void pool_post(pool *p, hprt_step_fn fn, hprt_step_io *io)
+{
+    slot *s = &p->slots[p->posted & 1];
+    s->fn = fn;
+    s->io = io;
+    s->quit = 0;
+    p->posted++;
+    hprt_barrier_wait(p->barrier);
+    if (fn)
+        fn(io, 0);
+}
+
+/* After this, every step posted before has finished on every worker. */
+static void pool_sync(pool *p) { pool_post(p, NULL, NULL); }
+
+static hprt_status pool_start(pool *p, int threads, hprt_barrier *b, hprt_error *err)
+{
+    memset(p, 0, sizeof *p);
+    p->threads = threads;
+    p->barrier = b;
+    for (int t = 1; t < threads; t++) {
+        worker_arg *w = malloc(sizeof *w);
+        if (!w)
+            return hprt_fail(err, HPRT_E_RUN, "out of memory starting worker threads");
+        w->p = p;
+        w->tid = t;
+        int rc = pthread_create(&p->th[t], NULL, worker, w);
+        if (rc != 0) {
+            free(w);
+            return hprt_fail(err, HPRT_E_RUN, "cannot start worker thread %d: %s", t, strerror(rc));
+        }
+        p->started = t;
+    }
+    return HPRT_OK;
+}
+
+static void pool_stop(pool *p)
+{
+    if (p->started == 0)
+        return;
+    if (p->started != p->threads - 1) {
+        /* a partial start cannot meet at the barrier: nothing to do but let them wait */
+        return;
+    }
+    slot *s = &p->slots[p->posted & 1];
+    s->quit = 1;
+    p->posted++;
+    hprt_barrier_wait(p->barrier);
+    for (int t = 1; t < p->threads; t++)
+        pthread_join(p->th[t], NULL);
+    p->started = 0;
+}
+
+/* ---- small helpers ---- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static long steps_for(long n, int batch) { return batch > 0 ? (n + batch - 1) / batch : 0; }
+
+int hprt_train_batch_sizes(const hprt_batch *b, int epochs, long n_train, long n_valid, long n_test, int *out, int max)
+{
+    int n = 0;
+#define ADD(x)                                          \
+    do {                                                \
+        int v_ = (int)(x);                              \
+        bool seen_ = v_ <= 0;                           \
+        for (int i_ = 0; i_ < n && !seen_; i_++)        \
+            seen_ = out[i_] == v_;                      \
+        if (!seen_ && n < max)                          \
+            out[n++] = v_;                              \
+    } while (0)
+    long step = 0;
+    for (int e = 0; e < epochs && e < 10000; e++) {
+        hprt_batch_stage st = hprt_adabatch_at(b, e, step);
+        ADD(st.batch);
+        if (n_train % st.batch)
+            ADD(n_train % st.batch);
+        step += steps_for(n_train, st.batch);
+        if (!b->adaptive)
+            break;
+    }
+    /* evaluation runs at the starting batch */
+    int eb = b->adaptive ? b->start : b->size;
+    ADD(eb);
+    if (n_valid % eb)
+        ADD(n_valid % eb);
+    if (n_test % eb)
+        ADD(n_test % eb);
+#undef ADD
+    return n;
+}
+
+/* ---- files ---- */
+
+typedef struct {
+    FILE *metrics, *steps, *events;
+    const char *dir;
+} run_files;
+
+static FILE *open_in(const char *dir, const char *name, hprt_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        hprt_fail(err, HPRT_E_RUN, "%s: cannot create: %s", path, strerror(errno));
+    return f;
+}
+
+static hprt_status files_open(run_files *f, const char *dir, bool momentum, hprt_error *err)
+{
+    memset(f, 0, sizeof *f);
+    f->dir = dir;
+    if (!dir)
+        return HPRT_OK;
+    if (!(f->metrics = open_in(dir, "metrics.csv", err)) || !(f->steps = open_in(dir, "steps.csv", err)) ||
+        !(f->events = open_in(dir, "events.log", err)))
+        return HPRT_E_RUN;
+    fprintf(f->metrics, "epoch,step,lr,batch,train_loss,val_loss,val_accuracy,seconds\n");
+    fprintf(f->steps, "step,epoch,lr,batch,loss%s\n", momentum ? ",momentum" : "");
+    return HPRT_OK;
+}
+
+static hprt_status files_close(run_files *f, hprt_error *err)
+{
+    hprt_status st = HPRT_OK;
+    FILE *all[3] = {f->metrics, f->steps, f->events};
+    for (int i = 0; i < 3; i++)
+        if (all[i] && fclose(all[i]) != 0 && st == HPRT_OK)
+            st = hprt_fail(err, HPRT_E_RUN, "%s: cannot write the run's files: %s", f->dir, strerror(errno));
+    memset(f, 0, sizeof *f);
+    return st;
+}
+
+static void event(const hprt_train_config *c, run_files *f, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void event(const hprt_train_config *c, run_files *f, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (f->events) {
+        fputs(text, f->events);
+        fputc('\n', f->events);
+        fflush(f->events);
+    }
+    if (c->cb.event)
+        c->cb.event(c->cb.ctx, text);
+}
+
+/* ---- evaluation ---- */
+
+typedef struct {
+    pool pool;
+    hprt_step_io *io; /* two */
+    uint32_t *identity;
+    long identity_n;
+} runner;
+
+static hprt_status evaluate(const hprt_train_config *c, runner *R, const hprt_dataset *ds, int batch, double *loss,
+                            double *accuracy, hprt_error *err)
+{
+    long n = ds->n;
+    double total = 0;
+    long correct = 0;
+    long k = 0;
+    hprt_step_io *prev = NULL;
+    int prev_rows = 0;
+    for (long start = 0; start < n; start += batch, k++) {
+        int rows = (int)(n - start < batch ? n - start : batch);
+        hprt_step_fn fn = c->eval_fn(c->fn_ctx, rows);
+        if (!fn)
+            return hprt_fail(err, HPRT_E_RUN, "no compiled evaluation step for a batch of %d (a bug in hpc)", rows);
+        hprt_step_io *io = &R->io[k & 1];
+        io->x = ds->x;
+        io->y = ds->y;
+        io->order = R->identity;
+        io->start = start;
+        pool_post(&R->pool, fn, io);
+        if (prev) /* the previous batch is complete now */
+            for (int t = 0; t < c->threads; t++) {
+                total += prev->loss[t];
+                correct += prev->correct[t];
+            }
+        prev = io;
+        prev_rows = rows;
+    }
+    pool_sync(&R->pool);
+    if (prev)
+        for (int t = 0; t < c->threads; t++) {
+            total += prev->loss[t];
+            correct += prev->correct[t];
+        }
+    (void)prev_rows;
+    *loss = n ? total / (double)n : NAN;
+    *accuracy = n ? (double)correct / (double)n : NAN;
+    return HPRT_OK;
+}
+
+/* ---- per-step numbers ---- */
+
+static void fill_step(const hprt_train_config *c, hprt_step_io *io, double lr, double mom, long t, long step,
+                      const float *dropout_p)
+{
+    hprt_optim_coef k = hprt_optim_coefs(&c->optimizer, lr, mom, t);
+    io->lr = (float)k.lr;
+    io->mu = (float)k.mu;
+    io->damp_keep = (float)k.damp_keep;
+    io->first = k.first;
+    io->b1_weight = (float)k.b1_weight;
+    io->step_size = (float)k.step_size;
+    io->bc2_sqrt = (float)k.bc2_sqrt;
+    io->decay_keep = (float)k.decay_keep;
+    io->clr = (float)k.clr;
+    for (int s = 0; s < c->n_dropout; s++) {
+        io->dropout_key[s] = hprt_dropout_key(c->seed, (uint64_t)step, (uint32_t)s);
+        io->dropout_threshold[s] = hprt_dropout_threshold(dropout_p[s]);
+        io->dropout_scale[s] = 1.0f / (1.0f - dropout_p[s]);
+    }
+}
+
+static bool plateau_schedule(const hprt_schedule *s)
+{
+    return s->kind == HPRT_SCHED_PLATEAU || (s->kind == HPRT_SCHED_WARMUP && s->then && s->then->kind == HPRT_SCHED_PLATEAU);
+}
+
+static double metric_value(hprt_metric m, double train_loss, double val_loss, double val_acc)
+{
+    switch (m) {
+    case HPRT_METRIC_VAL_LOSS: return val_loss;
+    case HPRT_METRIC_VAL_ACCURACY: return val_acc;
+    case HPRT_METRIC_VAL_BPC: return val_loss / log(2.0);
+    default: return train_loss;
+    }
+}
+
+static void write_csv_number(FILE *f, bool present, double v)
+{
+    if (present)
+        fprintf(f, "%.9g", v);
+}
+
+/* ---- the run ---- */
+
+hprt_status hprt_train(const hprt_train_config *c, hprt_train_result *res, hprt_error *err)
+{
+    memset(res, 0, sizeof *res);
+    res->stopped = "completed";
+    res->nan_step = -1;
+    hprt_status st = HPRT_OK;
+    const hprt_dataset *train = c->train;
+    if (train->n <= 0)
+        return hprt_fail(err, HPRT_E_DATA, "the training set is empty");
+    int threads = c->threads < 1 ? 1 : c->threads > HPRT_MAX_THREADS ? HPRT_MAX_THREADS : c->threads;
+    hprt_blas_set_threads(1); /* our workers each call single-threaded OpenBLAS */
+
+    runner R;
+    memset(&R, 0, sizeof R);
+    hprt_order order = {0};
+    hprt_rng rng;
+    hprt_rng_seed(&rng, c->seed ^ 0x5DEECE66DULL);
+    float *best = NULL;
+    run_files files;
+    memset(&files, 0, sizeof files);
+    hprt_sched_resolved sched;
+    hprt_plateau plateau;
+    hprt_stopper stopper;
+    hprt_dropout_policy dpol;
+    float dropout_p[HPRT_MAX_DROPOUT];
+    memcpy(dropout_p, c->dropout_p, sizeof dropout_p);
+
+    R.io = hprt_alloc(2 * sizeof *R.io);
+    long eval_n = c->valid ? c->valid->n : 0;
+    if (c->test && c->test->n > eval_n)
+        eval_n = c->test->n;
+    R.identity_n = eval_n > 0 ? eval_n : 1;
+    R.identity = hprt_alloc(sizeof(uint32_t) * (size_t)R.identity_n);
+    if (!R.io || !R.identity) {
+        st = hprt_fail(err, HPRT_E_RUN, "out of memory");
+        goto done;
+    }
+    for (long i = 0; i < R.identity_n; i++)
+        R.identity[i] = (uint32_t)i;
+    if ((st = hprt_order_init(&order, train->n, c->shuffle, err)) != HPRT_OK)
+        goto done;
+
+    /* the schedule over the whole run */
+    int batch0 = c->batch.adaptive ? c->batch.start : c->batch.size;
+    long spe0 = steps_for(train->n, batch0), total = 0;
+    for (int e = 0; e < c->epochs; e++)
+        total += steps_for(train->n, hprt_adabatch_at(&c->batch, e, total).batch);
+    if ((st = hprt_sched_resolve(&c->schedule, spe0, total, &sched, err)) != HPRT_OK)
+        goto done;
+    bool has_plateau = plateau_schedule(&c->schedule);
+    if (has_plateau)
+        hprt_plateau_init(&plateau, &c->schedule, c->optimizer.lr);
+    if ((st = hprt_stop_init(&stopper, &c->stop, err)) != HPRT_OK)
+        goto done;
+    hprt_dropout_init(&dpol, &c->regularize);
+    bool cycles = sched.cycle_momentum;
+    bool restore = c->stop.kind == HPRT_STOP_EARLY && c->stop.restore_best && c->valid;
+    if (restore && !(best = malloc(sizeof(float) * c->n_params))) {
+        st = hprt_fail(err, HPRT_E_RUN, "out of memory");
+        goto done;
+    }
+    if ((st = files_open(&files, c->run_dir, cycles, err)) != HPRT_OK)
+        goto done;
+    if ((st = pool_start(&R.pool, threads, c->barrier, err)) != HPRT_OK)
+        goto done;
+
+    double t_run = now_s(), train_time = 0;
+    long step = 0, samples = 0;
+    int last_batch = batch0;
+    double last_lr = c->optimizer.lr;
+    double dropout_inc = 0;
+    for (int epoch = 0; epoch < c->epochs; epoch++) {
+        double t_epoch = now_s();
+        hprt_batch_stage bs = hprt_adabatch_at(&c->batch, epoch, step);
+        if (epoch > 0 && bs.batch != last_batch)
+            event(c, &files, "epoch %d: batch size %d -> %d, learning rate x%g", epoch + 1, last_batch, bs.batch,
+                  bs.lr_scale);
+        last_batch = bs.batch;
+        hprt_order_next_epoch(&order, &rng);
+        long spe = steps_for(train->n, bs.batch);
+        double loss_sum = 0;
+        long loss_rows = 0;
+        hprt_step_io *prev = NULL;
+        int prev_rows = 0;
+        long prev_step = 0;
+        double prev_lr = 0, prev_mom = NAN;
+        double t_progress = now_s();
+        bool stop_now = false;
+        for (long s = 0; s < spe && !stop_now; s++) {
+            long start = s * bs.batch;
+            int rows = (int)(train->n - start < bs.batch ? train->n - start : bs.batch);
+            hprt_step_fn fn = c->train_fn(c->fn_ctx, rows);
+            if (!fn) {
+                st = hprt_fail(err, HPRT_E_RUN, "no compiled training step for a batch of %d (a bug in hpc)", rows);
+                goto stop_pool;
+            }
+            double base = has_plateau ? plateau.lr : c->optimizer.lr;
+            double lr = hprt_sched_lr(&sched, base, step) * bs.lr_scale;
+            double mom = cycles ? hprt_sched_momentum(&sched, step) : NAN;
+            hprt_step_io *io = &R.io[step & 1];
+            io->x = train->x;
+            io->y = train->y;
+            io->order = order.idx;
+            io->start = start;
+            fill_step(c, io, lr, mom, step + 1, step, dropout_p);
+            pool_post(&R.pool, fn, io);
+            /* the previous step has finished on every worker */
+            if (prev) {
+                double l = 0;
+                for (int t = 0; t < threads; t++)
+                    l += prev->loss[t];
+                if (files.steps) {
+                    fprintf(files.steps, "%ld,%d,%.9g,%d,%.9g", prev_step, epoch + 1, prev_lr, prev_rows, l / prev_rows);
+                    if (cycles)
+                        fprintf(files.steps, ",%.9g", prev_mom);
+                    fputc('\n', files.steps);
+                }
+                if (!isfinite(l)) {
+                    res->nan_step = prev_step;
+                    stop_now = true;
+                }
+                loss_sum += l;
+                loss_rows += prev_rows;
+            }
+            prev = io;
+            prev_rows = rows;
+            prev_step = step;
+            prev_lr = lr;
+            prev_mom = mom;
+            last_lr = lr;
+            step++;
+            samples += rows;
+            if (c->interrupt && *c->interrupt)
+                stop_now = true;
+            double now = now_s();
+            if (c->cb.progress && now - t_progress > 0.2) {
+                t_progress = now;
+                hprt_progress p = {epoch + 1, c->epochs, s + 1, spe, step, loss_rows ? loss_sum / (double)loss_rows : NAN,
+                                   (double)(s + 1) * bs.batch / (now - t_epoch), 0, bs.batch, lr};
+                p.eta_seconds = (double)(spe - s - 1) * (now - t_epoch) / (double)(s + 1);
+                c->cb.progress(c->cb.ctx, &p);
+            }
+        }
+        pool_sync(&R.pool);
+        if (prev) {
+            double l = 0;
+            for (int t = 0; t < threads; t++)
+                l += prev->loss[t];
+            if (files.steps) {
+                fprintf(files.steps, "%ld,%d,%.9g,%d,%.9g", prev_step, epoch + 1, prev_lr, prev_rows, l / prev_rows);
+                if (cycles)
+                    fprintf(files.steps, ",%.9g", prev_mom);
+                fputc('\n', files.steps);
+            }
+            if (!isfinite(l) && res->nan_step < 0)
+                res->nan_step = prev_step;
+            loss_sum += l;
+            loss_rows += prev_rows;
+        }
+        double t_trained = now_s();
+        train_time += t_trained - t_epoch;
+        res->steps = step;
+        res->train_loss = loss_rows ? loss_sum / (double)loss_rows : NAN;
+        if (res->nan_step >= 0) {
+            res->stopped = "nan";
+            event(c, &files, "step %ld (epoch %d): the training loss is not finite; stopped", res->nan_step, epoch + 1);
+            st = hprt_fail(err, HPRT_E_RUN,
+                           "the training loss became %s at step %ld (epoch %d); try a lower learning rate, `clip = 1`, "
+                           "or a warm-up",
+                           "NaN or infinite", res->nan_step, epoch + 1);
+            goto stop_pool;
+        }
+        if (c->interrupt && *c->interrupt) {
+            res->stopped = "interrupted";
+            event(c, &files, "epoch %d: interrupted", epoch + 1);
+            break;
+        }
+
+        /* validation */
+        hprt_epoch_report rep = {epoch + 1, c->epochs, step, last_lr, bs.batch, res->train_loss, false, NAN, NAN, 0, 0};
+        if (c->valid) {
+            if ((st = evaluate(c, &R, c->valid, batch0, &rep.val_loss, &rep.val_accuracy, err)) != HPRT_OK)
+                goto stop_pool;
+            rep.has_valid = true;
+            res->has_valid = true;
+            res->val_loss = rep.val_loss;
+            res->val_accuracy = rep.val_accuracy;
+        }
+        rep.seconds = now_s() - t_epoch;
+        rep.samples_per_second = (double)train->n / (t_trained - t_epoch);
+        res->epochs = epoch + 1;
+        if (files.metrics) {
+            fprintf(files.metrics, "%d,%ld,%.9g,%d,%.9g,", epoch + 1, step, last_lr, bs.batch, res->train_loss);
+            write_csv_number(files.metrics, rep.has_valid, rep.val_loss);
+            fputc(',', files.metrics);
+            write_csv_number(files.metrics, rep.has_valid, rep.val_accuracy);
+            fprintf(files.metrics, ",%.3f\n", rep.seconds);
+            fflush(files.metrics);
+            fflush(files.steps);
+        }
+        if (c->cb.epoch)
+            c->cb.epoch(c->cb.ctx, &rep);
+
+        /* policies fed once per epoch */
+        if (has_plateau) {
+            double before = plateau.lr;
+            double m = metric_value(c->schedule.kind == HPRT_SCHED_PLATEAU ? c->schedule.monitor : c->schedule.then->monitor,
+                                    res->train_loss, rep.val_loss, rep.val_accuracy);
+            hprt_plateau_step(&plateau, m);
+            if (plateau.lr != before)
+                event(c, &files, "epoch %d: plateau: learning rate %g -> %g", epoch + 1, before, plateau.lr);
+        }
+        if (c->regularize.adaptive_dropout && rep.has_valid) {
+            double inc = hprt_dropout_update(&dpol, res->train_loss, rep.val_loss);
+            if (inc != dropout_inc) {
+                for (int s = 0; s < c->n_dropout; s++)
+                    dropout_p[s] = (float)hprt_dropout_rate(&dpol, c->dropout_p[s]);
+                event(c, &files, "epoch %d: adaptive dropout: rates raised by %g (first layer now %g)", epoch + 1,
+                      inc, c->n_dropout ? dropout_p[0] : 0.0);
+                dropout_inc = inc;
+            }
+        }
+        if (c->stop.kind != HPRT_STOP_NONE) {
+            double v = metric_value(hprt_stop_monitor(&c->stop), res->train_loss, rep.val_loss, rep.val_accuracy);
+            long best_before = stopper.best_epoch;
+            hprt_verdict verdict = hprt_stop_update(&stopper, res->train_loss, v);
+            if (best && stopper.best_epoch != best_before && stopper.best_epoch == epoch)
+                memcpy(best, c->params, sizeof(float) * c->n_params);
+            if (verdict == HPRT_STOP) {
+                res->stopped = "early_stop";
+                event(c, &files, "epoch %d: early stop (%s); best epoch %ld", epoch + 1, c->stop.kind == HPRT_STOP_EARLY ? "no improvement" : "Prechelt's criterion",
+                      stopper.best_epoch + 1);
+                break;
+            }
+        }
+    }
+    res->seconds = now_s() - t_run;
+    res->samples_per_second = train_time > 0 ? (double)samples / train_time : 0;
+    if (c->stop.kind != HPRT_STOP_NONE && stopper.best_epoch >= 0)
+        res->best_epoch = (int)stopper.best_epoch + 1;
+    else if (res->has_valid)
+        res->best_epoch = res->epochs;
+    if (best && stopper.best_epoch >= 0) {
+        memcpy(c->params, best, sizeof(float) * c->n_params);
+        event(c, &files, "restored the weights of the best epoch, %ld", stopper.best_epoch + 1);
+        if (c->valid &&
+            (st = evaluate(c, &R, c->valid, batch0, &res->val_loss, &res->val_accuracy, err)) != HPRT_OK)
+            goto stop_pool;
+    }
+    if (c->test) {
+        if ((st = evaluate(c, &R, c->test, batch0, &res->test_loss, &res->test_accuracy, err)) != HPRT_OK)
+            goto stop_pool;
+        res->has_test = true;
+    }
+stop_pool:
+    pool_stop(&R.pool);
+done:
+    if (st == HPRT_OK)
+        st = files_close(&files, err);
+    else
+        files_close(&files, NULL);
+    free(best);
+    hprt_order_free(&order);
+    hprt_free(R.io);
+    hprt_free(R.identity);
+    return st;
+}
+
+hprt_status hprt_evaluate(const hprt_train_config *c, const hprt_dataset *ds, int batch, double *loss, double *accuracy,
+                          hprt_error *err)
+{
+    runner R;
+    memset(&R, 0, sizeof R);
+    int threads = c->threads < 1 ? 1 : c->threads;
+    R.io = hprt_alloc(2 * sizeof *R.io);
+    R.identity_n = ds->n > 0 ? ds->n : 1;
+    R.identity = hprt_alloc(sizeof(uint32_t) * (size_t)R.identity_n);
+    hprt_status st = HPRT_OK;
+    if (!R.io || !R.identity) {
+        st = hprt_fail(err, HPRT_E_RUN, "out of memory");
+        goto done;
+    }
+    for (long i = 0; i < R.identity_n; i++)
+        R.identity[i] = (uint32_t)i;
+    hprt_blas_set_threads(1);
+    if ((st = pool_start(&R.pool, threads, c->barrier, err)) != HPRT_OK)
+        goto done;
+    st = evaluate(c, &R, ds, batch, loss, accuracy, err);
+    pool_stop(&R.pool);
+done:
+    hprt_free(R.io);
+    hprt_free(R.identity);
+    return st;
+}

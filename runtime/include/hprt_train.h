@@ -1,0 +1,110 @@
+/* hprt_train.h - the epoch driver: runs compiled steps on worker threads,
+ * applies the training policies, evaluates, and writes the run directory.
+ *
+ * The driver knows nothing of the language or of code generation: it is given
+ * the data, the memory the steps work on, a way to find the step function of a
+ * batch size, and the policies as plain data (hprt_policy.h).  It never
+ * prints; progress and epoch summaries go to callbacks.
+ */
+#ifndef HPRT_TRAIN_H
+#define HPRT_TRAIN_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+#include "hprt_base.h"
+#include "hprt_data.h"
+#include "hprt_optim.h"
+#include "hprt_policy.h"
+#include "hprt_step.h"
+
+/* A few times a second during an epoch. */
+typedef struct {
+    int epoch, epochs;          /* 1-based epoch */
+    long step_in_epoch, steps_in_epoch;
+    long step;                  /* steps done in the run */
+    double loss;                /* the epoch's running mean training loss */
+    double samples_per_second;  /* this epoch so far */
+    double eta_seconds;         /* to the end of the epoch */
+    int batch;
+    double lr;
+} hprt_progress;
+
+/* After each epoch (one row of metrics.csv). */
+typedef struct {
+    int epoch, epochs;          /* 1-based */
+    long step;                  /* steps done */
+    double lr;                  /* the rate of the epoch's last step */
+    int batch;
+    double train_loss;
+    bool has_valid;
+    double val_loss, val_accuracy;
+    double seconds;             /* wall time of the epoch, evaluation included */
+    double samples_per_second;  /* training only */
+} hprt_epoch_report;
+
+typedef struct {
+    void *ctx;
+    void (*progress)(void *ctx, const hprt_progress *p);
+    void (*epoch)(void *ctx, const hprt_epoch_report *r);
+    void (*event)(void *ctx, const char *text);
+} hprt_callbacks;
+
+typedef struct {
+    /* data: train is required, valid and test may be NULL */
+    const hprt_dataset *train, *valid, *test;
+    bool shuffle;
+    /* the model's memory (the steps read and write it) */
+    float *params, *grads;
+    size_t n_params;
+    hprt_optim_state *opt;
+    /* the compiled steps */
+    hprt_step_fn (*train_fn)(void *ctx, int batch);
+    hprt_step_fn (*eval_fn)(void *ctx, int batch);
+    void *fn_ctx;
+    int threads;
+    hprt_barrier *barrier;      /* the one the steps wait at, for `threads` */
+    /* dropout sites and their rates */
+    int n_dropout;
+    float dropout_p[HPRT_MAX_DROPOUT];
+    /* policies */
+    hprt_optimizer optimizer;
+    hprt_schedule schedule;
+    hprt_batch batch;
+    int epochs;
+    hprt_stop stop;
+    hprt_regularize regularize;
+    uint64_t seed;
+    /* output */
+    const char *run_dir;        /* NULL: write no files */
+    hprt_callbacks cb;
+    volatile sig_atomic_t *interrupt; /* set (by a signal handler) to stop after the current step */
+} hprt_train_config;
+
+typedef struct {
+    int epochs;                 /* epochs completed */
+    long steps;
+    int best_epoch;             /* 1-based; 0 when no validation */
+    const char *stopped;        /* "completed", "early_stop", "interrupted", "nan" */
+    double train_loss;
+    bool has_valid, has_test;
+    double val_loss, val_accuracy;
+    double test_loss, test_accuracy;
+    double seconds;             /* the training loop */
+    double samples_per_second;  /* training steps only */
+    long nan_step;              /* the step whose loss was not finite, or -1 */
+} hprt_train_result;
+
+/* The batch sizes a run can meet (for compiling one step per size): every
+ * batch the policy reaches, and the last partial batch of each data set. */
+int hprt_train_batch_sizes(const hprt_batch *b, int epochs, long n_train, long n_valid, long n_test, int *out, int max);
+
+/* Trains.  HPRT_E_RUN on a non-finite loss (res->stopped = "nan", nan_step
+ * set), an I/O error on the run directory, or out of memory. */
+hprt_status hprt_train(const hprt_train_config *cfg, hprt_train_result *res, hprt_error *err);
+
+/* Evaluates ds (loss, accuracy) with the eval steps; used for test and by tests. */
+hprt_status hprt_evaluate(const hprt_train_config *cfg, const hprt_dataset *ds, int batch, double *loss,
+                          double *accuracy, hprt_error *err);
+
+#endif
