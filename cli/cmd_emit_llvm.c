@@ -48,10 +48,11 @@ int cmd_emit_llvm(int argc, char **argv)
             long cores = sysconf(_SC_NPROCESSORS_ONLN);
             T = cores < 1 ? 1 : cores > HPRT_MAX_THREADS ? HPRT_MAX_THREADS : (int)cores;
         }
-        int sizes[32];
-        int n = hprt_train_batch_sizes(&e->batch, e->epochs, e->data.train.n, e->data.valid.n, e->data.test.n, sizes, 32);
+        int tsizes[32], esizes[32], n_eval;
+        int n = hprt_train_batch_sizes(&e->batch, e->epochs, e->data.train.n, e->data.valid.n, e->data.test.n, tsizes,
+                                       esizes, &n_eval, 32);
         char msg[1024];
-        cg_layout *l = cg_layout_new(e, T, sizes, n, msg, sizeof msg);
+        cg_layout *l = cg_layout_new(e, T, tsizes, n, esizes, n_eval, msg, sizeof msg);
         if (!l) {
             fprintf(stderr, "hpc emit-llvm: %s\n", msg);
             status = EXIT_USAGE;

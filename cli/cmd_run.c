@@ -270,11 +270,11 @@ int cmd_run(int argc, char **argv)
     }
 
     /* memory and code */
-    int sizes[32];
-    int n_sizes = hprt_train_batch_sizes(&e->batch, e->epochs, data.train.n, data.has_valid ? data.valid.n : 0,
-                                         data.has_test ? data.test.n : 0, sizes, 32);
+    int tsizes[32], esizes[32], n_eval;
+    int n_train = hprt_train_batch_sizes(&e->batch, e->epochs, data.train.n, data.has_valid ? data.valid.n : 0,
+                                         data.has_test ? data.test.n : 0, tsizes, esizes, &n_eval, 32);
     char msg[1024];
-    layout = cg_layout_new(e, T, sizes, n_sizes, msg, sizeof msg);
+    layout = cg_layout_new(e, T, tsizes, n_train, esizes, n_eval, msg, sizeof msg);
     if (!layout) {
         fprintf(stderr, "hpc run: %s\n", msg);
         status = EXIT_USAGE;

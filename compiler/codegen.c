@@ -40,11 +40,11 @@ static long take(long *top, long n)
     return at;
 }
 
-cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *batch_sizes, int n_batch_sizes, char *err,
-                         size_t errlen)
+cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train_sizes, int n_train,
+                         const int *eval_sizes, int n_eval, char *err, size_t errlen)
 {
     cg_layout *l = calloc(1, sizeof *l);
-    if (!l || e->n_layers < 2 || n_batch_sizes < 1 || n_batch_sizes > 32) {
+    if (!l || e->n_layers < 2 || n_train < 0 || n_train > 32 || n_eval < 0 || n_eval > 32 || n_train + n_eval == 0) {
         snprintf(err, errlen, l ? "nothing to compile" : "out of memory");
         free(l);
         return NULL;
@@ -57,12 +57,18 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *batch
     }
     l->n_layers = e->n_layers;
     l->threads = threads < 1 ? 1 : threads > HPRT_MAX_THREADS ? HPRT_MAX_THREADS : threads;
-    for (int i = 0; i < n_batch_sizes; i++) {
-        l->batch_sizes[i] = batch_sizes[i];
-        if (batch_sizes[i] > l->b_max)
-            l->b_max = batch_sizes[i];
+    for (int i = 0; i < n_train; i++) {
+        l->train_sizes[i] = train_sizes[i];
+        if (train_sizes[i] > l->b_max)
+            l->b_max = train_sizes[i];
     }
-    l->n_batch_sizes = n_batch_sizes;
+    for (int i = 0; i < n_eval; i++) {
+        l->eval_sizes[i] = eval_sizes[i];
+        if (eval_sizes[i] > l->b_max)
+            l->b_max = eval_sizes[i];
+    }
+    l->n_train_sizes = n_train;
+    l->n_eval_sizes = n_eval;
     long P = 0, A = 0;
     for (int i = 0; i < e->n_layers; i++) {
         const plan_layer *pl = &e->layers[i];
@@ -142,6 +148,9 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *batch
     while (e->layers[l->scores].kind == PLAN_FLATTEN)
         l->scores--;
     l->classes = l->layers[l->scores].out_size;
+    l->x_bytes = e->data.train.kind == PLAN_SRC_IDX;
+    l->x_scale = (float)e->data.scale;
+    l->x_normalize = e->data.normalize;
     l->n_params = P;
     l->n_acts = A;
     return l;
@@ -504,16 +513,34 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
 static void gather(cg *g, LLVMValueRef r0, LLVMValueRef r1)
 {
     long F = g->l->features;
-    LLVMValueRef x = cg_io_field(g, offsetof(hprt_step_io, x), g->t_ptr);
     LLVMValueRef order = cg_io_field(g, offsetof(hprt_step_io, order), g->t_ptr);
     LLVMValueRef start = cg_io_field(g, offsetof(hprt_step_io, start), g->t_i64);
     LLVMValueRef X = OUT(g, 0);
-    cg_loop R;
+    LLVMValueRef x = cg_io_field(g, g->l->x_bytes ? offsetof(hprt_step_io, x8) : offsetof(hprt_step_io, x), g->t_ptr);
+    LLVMValueRef mean = NULL, sd = NULL;
+    if (g->l->x_bytes && g->l->x_normalize) {
+        mean = cg_io_field(g, offsetof(hprt_step_io, mean), g->t_ptr);
+        sd = cg_io_field(g, offsetof(hprt_step_io, std), g->t_ptr);
+    }
+    cg_loop R, J;
     cg_for(g, &R, r0, r1);
     LLVMValueRef pos = iadd(g, start, R.i);
     LLVMValueRef src = LLVMBuildLoad2(g->b, g->t_i32, LLVMBuildInBoundsGEP2(g->b, g->t_i32, order, &pos, 1, ""), "");
     LLVMValueRef srow = imul(g, LLVMBuildZExt(g->b, src, g->t_i64, ""), cg_i64(g, F));
-    LLVMBuildMemCpy(g->b, cg_fptr(g, X, imul(g, R.i, cg_i64(g, F))), 4, cg_fptr(g, x, srow), 4, cg_i64(g, 4 * F));
+    LLVMValueRef drow = imul(g, R.i, cg_i64(g, F));
+    if (!g->l->x_bytes) {
+        LLVMBuildMemCpy(g->b, cg_fptr(g, X, drow), 4, cg_fptr(g, x, srow), 4, cg_i64(g, 4 * F));
+    } else {
+        /* bytes -> float, scaled and normalised exactly as hprt_data_feature() */
+        cg_for(g, &J, cg_i64(g, 0), cg_i64(g, F));
+        LLVMValueRef si = iadd(g, srow, J.i);
+        LLVMValueRef b = LLVMBuildLoad2(g->b, g->t_i8, LLVMBuildInBoundsGEP2(g->b, g->t_i8, x, &si, 1, ""), "");
+        LLVMValueRef v = fmul(g, LLVMBuildUIToFP(g->b, b, g->t_f32, ""), cg_f32(g, g->l->x_scale));
+        if (mean)
+            v = fdiv(g, fsub(g, v, cg_load_f(g, mean, J.i)), cg_load_f(g, sd, J.i));
+        cg_store_f(g, v, X, iadd(g, drow, J.i));
+        cg_end(g, &J);
+    }
     cg_end(g, &R);
 }
 
@@ -989,8 +1016,8 @@ static void emit_train(cg *g, int B)
 
 struct cg_program {
     hp_jit *jit;
-    int n;
-    int batch[32];
+    int n_train, n_eval;
+    int train_batch[32], eval_batch[32];
     hprt_step_fn train[32], eval[32];
     double compile_ms;
 };
@@ -1018,10 +1045,10 @@ static void cg_init(cg_state *st, LLVMContextRef ctx, const plan_experiment *e, 
 
 static void emit_all(cg *g)
 {
-    for (int k = 0; k < g->l->n_batch_sizes; k++) {
-        emit_train(g, g->l->batch_sizes[k]);
-        emit_eval(g, g->l->batch_sizes[k]);
-    }
+    for (int k = 0; k < g->l->n_train_sizes; k++)
+        emit_train(g, g->l->train_sizes[k]);
+    for (int k = 0; k < g->l->n_eval_sizes; k++)
+        emit_eval(g, g->l->eval_sizes[k]);
 }
 
 static double now_ms(void)
@@ -1083,16 +1110,20 @@ cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_me
     }
     if (hp_jit_add_module(p->jit, g->mod, err, errlen) != 0)
         goto fail;
-    p->n = l->n_batch_sizes;
-    for (int k = 0; k < p->n; k++) {
-        char name[32];
-        p->batch[k] = l->batch_sizes[k];
-        snprintf(name, sizeof name, "hp_train_%d", p->batch[k]);
-        p->train[k] = (hprt_step_fn)hp_jit_lookup(p->jit, name, err, errlen);
-        snprintf(name, sizeof name, "hp_eval_%d", p->batch[k]);
-        p->eval[k] = (hprt_step_fn)hp_jit_lookup(p->jit, name, err, errlen);
-        if (!p->train[k] || !p->eval[k])
+    char name[32];
+    for (int k = 0; k < l->n_train_sizes; k++) {
+        p->train_batch[k] = l->train_sizes[k];
+        snprintf(name, sizeof name, "hp_train_%d", p->train_batch[k]);
+        if (!(p->train[k] = (hprt_step_fn)hp_jit_lookup(p->jit, name, err, errlen)))
             goto fail;
+        p->n_train = k + 1;
+    }
+    for (int k = 0; k < l->n_eval_sizes; k++) {
+        p->eval_batch[k] = l->eval_sizes[k];
+        snprintf(name, sizeof name, "hp_eval_%d", p->eval_batch[k]);
+        if (!(p->eval[k] = (hprt_step_fn)hp_jit_lookup(p->jit, name, err, errlen)))
+            goto fail;
+        p->n_eval = k + 1;
     }
     free(st->syms);
     free(st);
@@ -1115,8 +1146,10 @@ void cg_program_free(cg_program *p)
 
 static hprt_step_fn find_fn(const cg_program *p, int batch, bool train)
 {
-    for (int k = 0; k < p->n; k++)
-        if (p->batch[k] == batch)
+    int n = train ? p->n_train : p->n_eval;
+    const int *sizes = train ? p->train_batch : p->eval_batch;
+    for (int k = 0; k < n; k++)
+        if (sizes[k] == batch)
             return train ? p->train[k] : p->eval[k];
     return NULL;
 }

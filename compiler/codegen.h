@@ -42,18 +42,23 @@ typedef struct {
     long n_acts;        /* floats in the activation arena */
     long x;             /* the gathered input batch, [b_max x features] */
     int features;       /* floats per input sample */
+    bool x_bytes;       /* the samples are bytes (IDX images): gather converts, scales, normalises */
+    float x_scale;
+    bool x_normalize;
     int b_max;
     int threads;
     int n_dropout;
     int scores;         /* the layer whose output the loss reads */
     int classes;        /* its width */
-    int batch_sizes[32];/* the batch sizes to compile */
-    int n_batch_sizes;
+    int train_sizes[32];/* the batch sizes to compile a training step for */
+    int n_train_sizes;
+    int eval_sizes[32]; /* ... and an evaluation step */
+    int n_eval_sizes;
 } cg_layout;
 
 /* NULL with a message when the experiment has a layer hpc cannot compile yet. */
-cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *batch_sizes, int n_batch_sizes,
-                         char *err, size_t errlen);
+cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train_sizes, int n_train,
+                         const int *eval_sizes, int n_eval, char *err, size_t errlen);
 void cg_layout_free(cg_layout *l);
 
 /* The memory the generated code works on (allocated by the caller). */

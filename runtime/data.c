@@ -25,6 +25,7 @@ void hprt_dataset_free(hprt_dataset *ds)
     if (!ds)
         return;
     hprt_free(ds->x);
+    hprt_free(ds->x8);
     hprt_free(ds->y);
     hprt_free(ds->tokens);
     free(ds->line);
@@ -87,6 +88,7 @@ hprt_status hprt_data_split(hprt_dataset *train, double fraction, hprt_dataset *
     *valid = *train; /* shapes, vocab, seq; every pointer is replaced below */
     valid->n = cut;
     valid->x = NULL;
+    valid->x8 = NULL;
     valid->y = NULL;
     valid->tokens = NULL;
     valid->line = NULL;
@@ -100,6 +102,13 @@ hprt_status hprt_data_split(hprt_dataset *train, double fraction, hprt_dataset *
         valid->x = hprt_alloc(c * F * sizeof(float));
         if (valid->x)
             memcpy(valid->x, train->x + k * F, c * F * sizeof(float));
+        else
+            oom = true;
+    }
+    if (train->x8 && !oom) {
+        valid->x8 = hprt_alloc(c * F);
+        if (valid->x8)
+            memcpy(valid->x8, train->x8 + k * F, c * F);
         else
             oom = true;
     }
@@ -141,6 +150,10 @@ hprt_status hprt_data_split(hprt_dataset *train, double fraction, hprt_dataset *
 
 void hprt_data_scale(hprt_dataset *ds, float factor)
 {
+    if (ds->x8) { /* applied as rows are read, exactly as the float path rounds */
+        ds->scale *= factor;
+        return;
+    }
     if (!ds->x)
         return;
     size_t m = (size_t)ds->n * (size_t)ds->features;
@@ -161,7 +174,7 @@ void hprt_norm_free(hprt_norm *nm)
 hprt_status hprt_norm_fit(hprt_norm *nm, const hprt_dataset *train, hprt_error *err)
 {
     memset(nm, 0, sizeof *nm);
-    if (!train->x || train->n < 1 || train->features < 1)
+    if ((!train->x && !train->x8) || train->n < 1 || train->features < 1)
         return hprt_fail(err, HPRT_E_DATA,
                          "%s: normalize = standard needs feature rows; this data set has none",
                          ds_name(train));
@@ -181,22 +194,18 @@ hprt_status hprt_norm_fit(hprt_norm *nm, const hprt_dataset *train, hprt_error *
     /* Two passes in double, row by row (the inner loop runs along a row, so
      * memory is read in order): the mean, then squared deviations from it,
      * which is exact where the one-pass sum-of-squares formula cancels. */
-    for (size_t i = 0; i < n; i++) {
-        const float *r = train->x + i * F;
+    for (size_t i = 0; i < n; i++)
         for (size_t f = 0; f < F; f++)
-            acc[f] += r[f];
-    }
+            acc[f] += hprt_data_feature(train, (long)i, (int)f);
     for (size_t f = 0; f < F; f++) {
         mean[f] = acc[f] / (double)n;
         acc[f] = 0.0;
     }
-    for (size_t i = 0; i < n; i++) {
-        const float *r = train->x + i * F;
+    for (size_t i = 0; i < n; i++)
         for (size_t f = 0; f < F; f++) {
-            double d = r[f] - mean[f];
+            double d = hprt_data_feature(train, (long)i, (int)f) - mean[f];
             acc[f] += d * d;
         }
-    }
     for (size_t f = 0; f < F; f++) {
         double sd = sqrt(acc[f] / (double)n); /* population std, as scikit-learn */
         /* A constant feature (an always-black pixel) would divide by 0; one
@@ -213,13 +222,18 @@ hprt_status hprt_norm_fit(hprt_norm *nm, const hprt_dataset *train, hprt_error *
 
 hprt_status hprt_norm_apply(const hprt_norm *nm, hprt_dataset *ds, hprt_error *err)
 {
-    if (!ds->x)
+    if (!ds->x && !ds->x8)
         return HPRT_OK;
     if (nm->features != ds->features)
         return hprt_fail(err, HPRT_E_DATA,
                          "%s: %d features per row, but the training set that gave the "
                          "normalisation statistics has %d",
                          ds_name(ds), ds->features, nm->features);
+    if (ds->x8) { /* applied as rows are read */
+        ds->mean = nm->mean;
+        ds->std = nm->std;
+        return HPRT_OK;
+    }
     size_t F = (size_t)ds->features, n = (size_t)ds->n;
     for (size_t i = 0; i < n; i++) {
         float *r = ds->x + i * F;
@@ -300,13 +314,17 @@ long hprt_data_batches(long n, int batch)
 long hprt_data_gather(const hprt_dataset *ds, const uint32_t *order, long start, int batch,
                       float *x, int32_t *y)
 {
-    if (start < 0 || start >= ds->n || batch <= 0 || !ds->x)
+    if (start < 0 || start >= ds->n || batch <= 0 || (!ds->x && !ds->x8))
         return 0;
     long m = ds->n - start < batch ? ds->n - start : batch;
     size_t F = (size_t)ds->features;
     for (long i = 0; i < m; i++) {
         size_t r = order ? order[start + i] : (size_t)(start + i);
-        memcpy(x + (size_t)i * F, ds->x + r * F, F * sizeof(float));
+        if (ds->x)
+            memcpy(x + (size_t)i * F, ds->x + r * F, F * sizeof(float));
+        else
+            for (size_t f = 0; f < F; f++)
+                x[(size_t)i * F + f] = hprt_data_feature(ds, (long)r, (int)f);
         if (y && ds->y)
             y[i] = ds->y[r];
     }

@@ -397,8 +397,35 @@ static char *dup_str(const char *s)
     return d;
 }
 
-hprt_status hprt_idx_load(const char *images, const char *labels, hprt_dataset *ds,
-                          hprt_error *err)
+static hprt_status idx_read_bytes(idx_file *f, const idx_shape *sh, uint8_t *x8, hprt_error *err)
+{
+    size_t total = (size_t)sh->n * (size_t)sh->features, got = 0;
+    hprt_status s = idx_read(f, x8, total, &got, err);
+    if (s != HPRT_OK)
+        return s;
+    if (got < total) {
+        long rec = (long)(got / (size_t)sh->features);
+        return hprt_fail(err, HPRT_E_DATA,
+                         "%s: truncated: expected %zu bytes of image data, found %zu; record %ld (counting from 0) of "
+                         "%ld is incomplete%s: download the file again",
+                         f->path, total, got, rec, sh->n, idx_eof_note(f));
+    }
+    return HPRT_OK;
+}
+
+static hprt_status idx_load(const char *images, const char *labels, hprt_dataset *ds, bool bytes, hprt_error *err);
+
+hprt_status hprt_idx_load(const char *images, const char *labels, hprt_dataset *ds, hprt_error *err)
+{
+    return idx_load(images, labels, ds, false, err);
+}
+
+hprt_status hprt_idx_load_bytes(const char *images, const char *labels, hprt_dataset *ds, hprt_error *err)
+{
+    return idx_load(images, labels, ds, true, err);
+}
+
+static hprt_status idx_load(const char *images, const char *labels, hprt_dataset *ds, bool bytes, hprt_error *err)
 {
     memset(ds, 0, sizeof *ds);
     /* Labels first: the file is small, and a count mismatch is then reported
@@ -423,13 +450,16 @@ hprt_status hprt_idx_load(const char *images, const char *labels, hprt_dataset *
     if (s == HPRT_OK && labels && nl != sh.n)
         s = count_mismatch(err, images, sh.n, labels, nl);
     if (s == HPRT_OK) {
-        ds->x = hprt_alloc((size_t)sh.n * (size_t)sh.features * sizeof(float));
-        if (!ds->x)
+        if (bytes)
+            ds->x8 = hprt_alloc((size_t)sh.n * (size_t)sh.features);
+        else
+            ds->x = hprt_alloc((size_t)sh.n * (size_t)sh.features * sizeof(float));
+        if (!ds->x && !ds->x8)
             s = hprt_fail(err, HPRT_E_RUN, "%s: out of memory for %ld images of %d values",
                           images, sh.n, sh.features);
     }
     if (s == HPRT_OK)
-        s = idx_read_images(&f, &sh, ds->x, err);
+        s = bytes ? idx_read_bytes(&f, &sh, ds->x8, err) : idx_read_images(&f, &sh, ds->x, err);
     if (s == HPRT_OK)
         s = idx_expect_end(&f, sh.n, "images", err);
     idx_close(&f);
@@ -454,6 +484,7 @@ hprt_status hprt_idx_load(const char *images, const char *labels, hprt_dataset *
         return s;
     }
     ds->kind = HPRT_DATA_IDX;
+    ds->scale = 1.0f;
     ds->n = sh.n;
     ds->features = sh.features;
     ds->rank = sh.rank;

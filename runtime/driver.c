@@ -125,36 +125,35 @@ static double now_s(void)
 
 static long steps_for(long n, int batch) { return batch > 0 ? (n + batch - 1) / batch : 0; }
 
-int hprt_train_batch_sizes(const hprt_batch *b, int epochs, long n_train, long n_valid, long n_test, int *out, int max)
+static void add_size(int *list, int *n, int max, long v)
+{
+    if (v <= 0)
+        return;
+    for (int i = 0; i < *n; i++)
+        if (list[i] == v)
+            return;
+    if (*n < max)
+        list[(*n)++] = (int)v;
+}
+
+int hprt_train_batch_sizes(const hprt_batch *b, int epochs, long n_train, long n_valid, long n_test, int *train,
+                           int *eval, int *n_eval, int max)
 {
     int n = 0;
-#define ADD(x)                                          \
-    do {                                                \
-        int v_ = (int)(x);                              \
-        bool seen_ = v_ <= 0;                           \
-        for (int i_ = 0; i_ < n && !seen_; i_++)        \
-            seen_ = out[i_] == v_;                      \
-        if (!seen_ && n < max)                          \
-            out[n++] = v_;                              \
-    } while (0)
     long step = 0;
-    for (int e = 0; e < epochs && e < 10000; e++) {
+    for (int e = 0; e < epochs && e < 100000; e++) {
         hprt_batch_stage st = hprt_adabatch_at(b, e, step);
-        ADD(st.batch);
-        if (n_train % st.batch)
-            ADD(n_train % st.batch);
+        add_size(train, &n, max, st.batch);
+        add_size(train, &n, max, n_train % st.batch);
         step += steps_for(n_train, st.batch);
         if (!b->adaptive)
             break;
     }
-    /* evaluation runs at the starting batch */
     int eb = b->adaptive ? b->start : b->size;
-    ADD(eb);
-    if (n_valid % eb)
-        ADD(n_valid % eb);
-    if (n_test % eb)
-        ADD(n_test % eb);
-#undef ADD
+    *n_eval = 0;
+    add_size(eval, n_eval, max, eb);
+    add_size(eval, n_eval, max, n_valid % eb);
+    add_size(eval, n_eval, max, n_test % eb);
     return n;
 }
 
@@ -242,6 +241,9 @@ static hprt_status evaluate(const hprt_train_config *c, runner *R, const hprt_da
             return hprt_fail(err, HPRT_E_RUN, "no compiled evaluation step for a batch of %d (a bug in hpc)", rows);
         hprt_step_io *io = &R->io[k & 1];
         io->x = ds->x;
+        io->x8 = ds->x8;
+        io->mean = ds->mean;
+        io->std = ds->std;
         io->y = ds->y;
         io->order = R->identity;
         io->start = start;
@@ -412,6 +414,9 @@ hprt_status hprt_train(const hprt_train_config *c, hprt_train_result *res, hprt_
             double mom = cycles ? hprt_sched_momentum(&sched, step) : NAN;
             hprt_step_io *io = &R.io[step & 1];
             io->x = train->x;
+            io->x8 = train->x8;
+            io->mean = train->mean;
+            io->std = train->std;
             io->y = train->y;
             io->order = order.idx;
             io->start = start;

@@ -138,6 +138,13 @@ typedef struct {
     int dims[3];
     int classes;         /* max label in this set + 1 (text: vocab.size) */
     float *x;            /* n x features, row-major, 64-byte aligned (hprt_alloc) */
+    /* Images kept as their bytes (hprt_idx_load_bytes), a quarter of the
+     * memory: then x is NULL and feature j of row i is
+     *     ((float)x8[i*features + j] * scale - mean[j]) / std[j]
+     * with mean/std NULL when not normalised (hprt_data_feature). */
+    uint8_t *x8;
+    float scale;         /* x8 only: 1 unless scaled */
+    const float *mean, *std; /* x8 only: the hprt_norm applied (it must outlive the set) */
     int32_t *y;          /* n labels; NULL when loaded without labels */
     /* text */
     uint8_t *tokens;     /* n token ids (< vocab.size), 64-byte aligned */
@@ -174,6 +181,20 @@ hprt_status hprt_csv_load(const char *path, const hprt_csv_opts *opts,
 hprt_status hprt_text_load(const char *const *paths, int npaths, int seq,
                            const hprt_vocab *vocab, hprt_dataset *ds,
                            hprt_error *err);
+
+/* hprt_idx_load, keeping the image bytes in x8 instead of converting them to
+ * floats (scale and normalize are then applied as rows are gathered). */
+hprt_status hprt_idx_load_bytes(const char *images, const char *labels,
+                                hprt_dataset *ds, hprt_error *err);
+
+/* Feature j of row i, whether stored as floats or bytes. */
+static inline float hprt_data_feature(const hprt_dataset *ds, long i, int j)
+{
+    if (ds->x)
+        return ds->x[(size_t)i * (size_t)ds->features + (size_t)j];
+    float v = (float)ds->x8[(size_t)i * (size_t)ds->features + (size_t)j] * ds->scale;
+    return ds->mean ? (v - ds->mean[j]) / ds->std[j] : v;
+}
 
 /* Frees every buffer and zeroes *ds; safe on a zeroed or freed dataset. */
 void hprt_dataset_free(hprt_dataset *ds);

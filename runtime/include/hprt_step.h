@@ -34,7 +34,9 @@ void hprt_barrier_wait(hprt_barrier *b);
  * The generated code reads fields at their offsetof(): keep them plain. */
 typedef struct {
     /* the batch: rows order[start .. start + B) of x / y */
-    const float *x;           /* samples, n x features, row-major */
+    const float *x;           /* samples, n x features, row-major (float storage) */
+    const uint8_t *x8;        /* ... or their bytes (hprt_dataset.x8): scaled by a constant, then */
+    const float *mean, *std;  /* normalised with these (NULL: not normalised) */
     const int32_t *y;         /* labels */
     const uint32_t *order;    /* the epoch's order */
     int64_t start;

@@ -95,9 +95,13 @@ typedef struct {
     long nan_step;              /* the step whose loss was not finite, or -1 */
 } hprt_train_result;
 
-/* The batch sizes a run can meet (for compiling one step per size): every
- * batch the policy reaches, and the last partial batch of each data set. */
-int hprt_train_batch_sizes(const hprt_batch *b, int epochs, long n_train, long n_valid, long n_test, int *out, int max);
+/* The batch sizes a run can meet (for compiling one step per size).  Training:
+ * every batch the policy reaches and the last partial batch of each epoch.
+ * Evaluation (at the starting batch): its size and the partial last batches of
+ * valid and test.  Returns the number of training sizes; *n_eval gets the
+ * number of evaluation sizes. */
+int hprt_train_batch_sizes(const hprt_batch *b, int epochs, long n_train, long n_valid, long n_test, int *train,
+                           int *eval, int *n_eval, int max);
 
 /* Trains.  HPRT_E_RUN on a non-finite loss (res->stopped = "nan", nan_step
  * set), an I/O error on the run directory, or out of memory. */

@@ -61,7 +61,7 @@ expect_grep out "269,322" "the MLP has 269,322 parameters"
 expect_grep out "dense 256, relu *\[256\] *200,960" "layer table"
 expect_grep out "dense 10, softmax *\[10\] *2,570" "output layer"
 expect_grep out "adam(lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-08" "optimizer defaults shown"
-expect_grep out "one_cycle(max = 0.01, pct = 0.3, div = 25, final_div = 10000" "schedule defaults shown"
+expect_grep out "one_cycle(max = 0.003, pct = 0.3, div = 25, final_div = 10000" "schedule defaults shown"
 expect_grep out "early(monitor = val_loss, window = 3, patience = 3, min_delta = 0, mode = min, restore_best = true)" "stop defaults"
 expect_grep out "422 steps per epoch" "steps per epoch"
 expect_status 0 "explain with --set" "$HPC" explain "$SRC/examples/fashion_mlp.hp" --set model.hidden=512

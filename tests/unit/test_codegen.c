@@ -93,7 +93,7 @@ static void compile(compiled *c, fixture *f, const char *model, const char *sett
     checked_free(ck);
     const plan_experiment *e = c->pl->experiment;
     char err[512];
-    c->l = cg_layout_new(e, threads, &B, 1, err, sizeof err);
+    c->l = cg_layout_new(e, threads, &B, 1, &B, 1, err, sizeof err);
     if (!c->l)
         print_error("%s\n", err);
     assert_non_null(c->l);
