@@ -31,6 +31,7 @@ build: configure
 
 run: build
 	$(BUILD)/hpc explain $(EXAMPLE)
+	$(BUILD)/hpc run $(EXAMPLE)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -239,8 +239,12 @@ int cmd_run(int argc, char **argv)
         status = EXIT_USAGE;
         goto done;
     }
-    if (!pl)
+    if (!pl) {
+        /* a file that is fine but for its data files: bad data, not a bad file */
+        if (d.n_errors > 0 && d.data_errors == d.errors_seen)
+            status = EXIT_DATA;
         goto done;
+    }
     if (!pl->experiment) {
         fprintf(stderr, "hpc run: '%s' is a search; run it with `hpc search`\n", pl->search->name);
         status = EXIT_USAGE;

@@ -103,6 +103,7 @@ static bool check_source(ck *c, hp_decl *decl, const ck_val *v, plan_source *src
         st = hprt_idx_probe(src->paths[0], src->labels, info, &err);
         if (st != HPRT_OK) {
             hp_report(c->d, HP_ERROR, NULL, blame(src, spans, err.msg, &lab_spans[0]), "%s", err.msg);
+            c->d->data_errors++;
             return false;
         }
         break;
@@ -168,6 +169,7 @@ static bool check_source(ck *c, hp_decl *decl, const ck_val *v, plan_source *src
             bool about_label = slot[1] && (strstr(err.msg, "column") || strstr(err.msg, "label")) && !strstr(err.msg, "line ");
             hp_span at = about_label ? slot[1]->span : spans[0];
             hp_report(c->d, HP_ERROR, NULL, at, "%s", err.msg);
+            c->d->data_errors++;
             return false;
         }
         src->label_index = info->label_column;
@@ -187,6 +189,7 @@ static bool check_source(ck *c, hp_decl *decl, const ck_val *v, plan_source *src
         st = hprt_text_probe(src->paths, src->n_paths, info, &err);
         if (st != HPRT_OK) {
             hp_report(c->d, HP_ERROR, NULL, blame(src, spans, err.msg, NULL), "%s", err.msg);
+            c->d->data_errors++;
             return false;
         }
         if (info->n < 2 * seq) {
@@ -311,6 +314,7 @@ static ck_data_entry *check_data(ck *c, hp_decl *decl, ck_data_entry *entry)
                 hp_report(c->d, HP_ERROR, NULL, s[i]->value->span,
                           "'%s' has labels up to %d, but 'train' has only %d classes (0..%d)", data_settings[i],
                           o->classes - 1, t->classes, t->classes - 1);
+                c->d->data_errors++;
                 ok[i] = false;
             } else if (t->kind == HPRT_DATA_TEXT && !same_vocab_subset(t, o)) {
                 hp_report(c->d, HP_ERROR, NULL, s[i]->value->span,

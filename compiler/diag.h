@@ -57,6 +57,7 @@ typedef struct {
     hp_vec allows;    /* hp_allow* */
     int n_errors, n_warnings, n_notes;
     int errors_seen;  /* every error reported, duplicates included: "did this check find errors?" */
+    int data_errors;  /* errors about the data files themselves (hpc run exits 3 when all are) */
     int max_errors;   /* stop recording errors past this (0 = no limit) */
     int quiet_notes;  /* > 0: warnings and notes are dropped (checking a search's trial values) */
 } hp_diags;
