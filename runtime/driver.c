@@ -558,7 +558,7 @@ hprt_status hprt_train(const hprt_train_config *c, hprt_train_result *res, hprt_
         res->best_epoch = (int)stopper.best_epoch + 1;
     else if (res->has_valid)
         res->best_epoch = res->epochs;
-    if (best && stopper.best_epoch >= 0) {
+    if (best && stopper.best_epoch >= 0 && stopper.best_epoch != res->epochs - 1) {
         memcpy(c->params, best, sizeof(float) * c->n_params);
         event(c, &files, "restored the weights of the best epoch, %ld", stopper.best_epoch + 1);
         if (c->valid &&

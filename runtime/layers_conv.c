@@ -236,3 +236,180 @@ void hprt_avgpool2d_backward(const hprt_pool2d_geom *g, const float *dY, float *
             }
     }
 }
+
+/* ---- convolution, fast path: im2col + GEMM -------------------------------------- */
+
+/* The same sums as above, reorganised so hprt_gemm does the work.  For one
+ * sample, cols[C·k·k × Ho·Wo] holds in row (c, ky, kx) and column (oy, ox)
+ * the input value X[c, oy·s−pad+ky, ox·s−pad+kx] (0 outside the image), so
+ *   Y_s   = W[F × Ckk] · cols + b
+ *   dW   += dY_s[F × HoWo] · colsᵀ
+ *   dcols = Wᵀ · dY_s,  then dX_s = col2im(dcols) (the adjoint of im2col).
+ * Accumulation is in float inside the GEMM, so results differ from the
+ * double reference by rounding only. */
+
+/* The ox range [*lo, *hi) whose input column ox·s − pad + kx lies in [0, W). */
+static void valid_range(int n_out, int n_in, int stride, int pad, int kofs, int *lo, int *hi)
+{
+    int off = kofs - pad; /* input index = o·stride + off */
+    int a = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    int b = n_in - off <= 0 ? 0 : (n_in - off - 1) / stride + 1; /* first o with o·s+off >= n_in */
+    if (a > n_out)
+        a = n_out;
+    if (b > n_out)
+        b = n_out;
+    if (b < a)
+        b = a;
+    *lo = a, *hi = b;
+}
+
+/* cols[Ckk × HoWo] from one sample x[C×H×W]. */
+static void im2col(const hprt_conv2d_geom *g, const float *x, float *cols)
+{
+    const int k = g->k, s = g->stride, Ho = g->Ho, Wo = g->Wo;
+    for (int c = 0; c < g->C; c++) {
+        const float *xc = x + (size_t)c * g->H * g->W;
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) {
+                float *row = cols + ((size_t)(c * k + ky) * k + kx) * Ho * Wo;
+                int lo, hi;
+                valid_range(Wo, g->W, s, g->pad, kx, &lo, &hi);
+                for (int oy = 0; oy < Ho; oy++) {
+                    float *dst = row + (size_t)oy * Wo;
+                    int iy = oy * s - g->pad + ky;
+                    if (iy < 0 || iy >= g->H) {
+                        memset(dst, 0, (size_t)Wo * sizeof *dst);
+                        continue;
+                    }
+                    /* x[c, iy, ox·s−pad+kx] is xc[base + ox·s]; no pointer
+                     * is formed outside the image */
+                    ptrdiff_t base = (ptrdiff_t)iy * g->W - g->pad + kx;
+                    for (int ox = 0; ox < lo; ox++)
+                        dst[ox] = 0.0f;
+                    if (s == 1) {
+                        if (hi > lo)
+                            memcpy(dst + lo, xc + (base + lo), (size_t)(hi - lo) * sizeof *dst);
+                    } else
+                        for (int ox = lo; ox < hi; ox++)
+                            dst[ox] = xc[base + (ptrdiff_t)ox * s];
+                    for (int ox = hi; ox < Wo; ox++)
+                        dst[ox] = 0.0f;
+                }
+            }
+    }
+}
+
+/* dx[C×H×W] (already zeroed) += the adjoint of im2col applied to dcols. */
+static void col2im_add(const hprt_conv2d_geom *g, const float *dcols, float *dx)
+{
+    const int k = g->k, s = g->stride, Ho = g->Ho, Wo = g->Wo;
+    for (int c = 0; c < g->C; c++) {
+        float *dxc = dx + (size_t)c * g->H * g->W;
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) {
+                const float *row = dcols + ((size_t)(c * k + ky) * k + kx) * Ho * Wo;
+                int lo, hi;
+                valid_range(Wo, g->W, s, g->pad, kx, &lo, &hi);
+                for (int oy = 0; oy < Ho; oy++) {
+                    int iy = oy * s - g->pad + ky;
+                    if (iy < 0 || iy >= g->H)
+                        continue;
+                    const float *src = row + (size_t)oy * Wo;
+                    ptrdiff_t base = (ptrdiff_t)iy * g->W - g->pad + kx;
+                    for (int ox = lo; ox < hi; ox++)
+                        dxc[base + (ptrdiff_t)ox * s] += src[ox];
+                }
+            }
+    }
+}
+
+/* A 1×1 kernel with stride 1 and no padding: cols is the sample itself. */
+static bool im2col_is_identity(const hprt_conv2d_geom *g)
+{
+    return g->k == 1 && g->stride == 1 && g->pad == 0 && g->Ho == g->H && g->Wo == g->W;
+}
+
+size_t hprt_conv2d_scratch(const hprt_conv2d_geom *g)
+{
+    if (g->Ho <= 0 || g->Wo <= 0 || g->C <= 0 || g->k <= 0)
+        return 0;
+    return (size_t)g->C * g->k * g->k * g->Ho * g->Wo;
+}
+
+void hprt_conv2d_forward_fast(const hprt_conv2d_geom *g, const float *X, const float *Wt,
+                              const float *bias, float *Y, int B, float *scratch)
+{
+    if (g->Ho <= 0 || g->Wo <= 0 || g->F <= 0)
+        return;
+    const int ckk = g->C * g->k * g->k, howo = g->Ho * g->Wo;
+    const size_t in_s = (size_t)g->C * g->H * g->W, out_s = (size_t)g->F * howo;
+    const bool ident = im2col_is_identity(g);
+    for (int n = 0; n < B; n++) {
+        const float *x = X + n * in_s;
+        float *y = Y + n * out_s;
+        const float *cols = x;
+        if (!ident) {
+            im2col(g, x, scratch);
+            cols = scratch;
+        }
+        hprt_gemm(false, false, g->F, howo, ckk, 1.0f, Wt, ckk, cols, howo, 0.0f, y, howo);
+        if (bias)
+            for (int f = 0; f < g->F; f++) {
+                float bf = bias[f], *yf = y + (size_t)f * howo;
+                for (int i = 0; i < howo; i++)
+                    yf[i] += bf;
+            }
+    }
+}
+
+void hprt_conv2d_backward_fast(const hprt_conv2d_geom *g, const float *X, const float *Wt,
+                               const float *dY, float *dX, float *dW, float *db, int B,
+                               float *scratch)
+{
+    const int ckk = g->C * g->k * g->k;
+    const size_t in_s = (size_t)g->C * g->H * g->W;
+    const bool empty = g->Ho <= 0 || g->Wo <= 0 || g->F <= 0;
+    const int howo = empty ? 0 : g->Ho * g->Wo;
+    const size_t out_s = (size_t)(empty ? 0 : g->F) * howo;
+
+    /* The sums are empty (B = 0, or no output): every gradient is zero. */
+    if (dX)
+        memset(dX, 0, (size_t)B * in_s * sizeof *dX);
+    if (dW && (empty || B <= 0))
+        memset(dW, 0, (size_t)(g->F > 0 ? g->F : 0) * ckk * sizeof *dW);
+    if (db && g->F > 0)
+        memset(db, 0, (size_t)g->F * sizeof *db);
+    if (empty)
+        return;
+
+    const bool ident = im2col_is_identity(g);
+    for (int n = 0; n < B; n++) {
+        const float *x = X + n * in_s, *dy = dY + n * out_s;
+        if (dW) {
+            const float *cols = x;
+            if (!ident) {
+                im2col(g, x, scratch);
+                cols = scratch;
+            }
+            hprt_gemm(false, true, g->F, ckk, howo, 1.0f, dy, howo, cols, howo,
+                      n == 0 ? 0.0f : 1.0f, dW, ckk);
+        }
+        if (db)
+            for (int f = 0; f < g->F; f++) {
+                const float *d = dy + (size_t)f * howo;
+                float acc = 0.0f;
+                for (int i = 0; i < howo; i++)
+                    acc += d[i];
+                db[f] += acc;
+            }
+        if (dX) {
+            float *dx = dX + n * in_s;
+            if (ident) /* col2im is the identity too: write dX_s directly */
+                hprt_gemm(true, false, ckk, howo, g->F, 1.0f, Wt, ckk, dy, howo, 0.0f, dx, howo);
+            else {
+                hprt_gemm(true, false, ckk, howo, g->F, 1.0f, Wt, ckk, dy, howo, 0.0f, scratch, howo);
+                col2im_add(g, scratch, dx);
+            }
+        }
+    }
+}

@@ -204,6 +204,31 @@ void hprt_conv2d_forward(const hprt_conv2d_geom *g, const float *X, const float 
 void hprt_conv2d_backward(const hprt_conv2d_geom *g, const float *X, const float *Wt,
                           const float *dY, float *dX, float *dW, float *db, int B);
 
+/* Fast convolution for training: per sample, im2col of X into `scratch`
+ * [C·k·k × Ho·Wo] (the same zero padding, stride and asymmetric padding as the
+ * reference), then hprt_gemm.  The exception to "sums in double" above: the
+ * GEMMs accumulate in float, so results match the reference to float rounding
+ * (~1e-6 relative for typical sizes), not bit for bit.
+ *
+ * Floats of scratch the fast functions need (one sample's im2col matrix,
+ * C·k·k·Ho·Wo); 0 when the geometry has no output.  The caller allocates it
+ * once per layer and may share it between layers that do not run
+ * concurrently; its contents on entry and exit are meaningless. */
+size_t hprt_conv2d_scratch(const hprt_conv2d_geom *g);
+
+/* Same contract as hprt_conv2d_forward (Y[B×F×Ho×Wo] overwritten, b added
+ * unless NULL), using `scratch` (hprt_conv2d_scratch(g) floats). */
+void hprt_conv2d_forward_fast(const hprt_conv2d_geom *g, const float *X, const float *Wt,
+                              const float *b, float *Y, int B, float *scratch);
+
+/* Same contract as hprt_conv2d_backward: dX[B×C×H×W], dW[F×C×k×k] and db[F]
+ * (each may be NULL to skip) are OVERWRITTEN with the gradients, dW and db
+ * summed over the B samples.  Uses `scratch` (hprt_conv2d_scratch(g) floats)
+ * for the im2col matrix and then for its gradient. */
+void hprt_conv2d_backward_fast(const hprt_conv2d_geom *g, const float *X, const float *Wt,
+                               const float *dY, float *dX, float *dW, float *db, int B,
+                               float *scratch);
+
 /* Pooling windows size×size moved by stride, no padding, floor mode (PyTorch
  * MaxPool2d/AvgPool2d defaults): Ho = (H − size)/stride + 1. */
 typedef struct {

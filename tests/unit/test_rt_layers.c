@@ -685,6 +685,184 @@ static void test_conv_known(void **state)
     assert_true(g.Ho <= 0);
 }
 
+/* ---- convolution, fast path (im2col + GEMM) ------------------------------------------------ */
+
+#define FAST_RTOL 1e-4
+
+/* Elementwise |a − ref| <= 1e-4·|ref| + 1e-5·max|ref|: relative, with a floor
+ * for elements that cancel to near zero (float vs double accumulation). */
+static void check_fast(const float *a, const float *ref, size_t n)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs(ref[i]));
+    for (size_t i = 0; i < n; i++)
+        assert_close_abs(a[i], ref[i], FAST_RTOL, 1e-5 * m + 1e-30);
+}
+
+/* scratch of exactly hprt_conv2d_scratch floats (so ASan sees an overrun),
+ * poisoned: its contents on entry must not matter */
+static float *scratch_new(const hprt_conv2d_geom *g)
+{
+    size_t n = hprt_conv2d_scratch(g);
+    assert_int_equal(n, (size_t)g->C * g->k * g->k * g->Ho * g->Wo);
+    float *s = fnew(n);
+    poison(s, n);
+    return s;
+}
+
+/* Fast forward/backward against the reference on one geometry, with and
+ * without the optional outputs. */
+static void conv_fast_case(int B, int C, int H, int W, int F, int k, int stride, int lo, int hi)
+{
+    hprt_conv2d_geom g = hprt_conv2d_geom_make(C, H, W, F, k, stride, lo, hi);
+    assert_true(g.Ho > 0 && g.Wo > 0);
+    hprt_rng r;
+    hprt_rng_seed(&r, (uint64_t)(B * 1000 + H * 100 + k * 10 + stride + F));
+    size_t nx = (size_t)B * C * H * W, nw = (size_t)F * C * k * k, ny = (size_t)B * F * g.Ho * g.Wo;
+    float *X = fnew(nx), *Wt = fnew(nw), *b = fnew(F), *dY = fnew(ny);
+    float *Y0 = fnew(ny), *dX0 = fnew(nx), *dW0 = fnew(nw), *db0 = fnew(F);
+    float *Y1 = fnew(ny), *dX1 = fnew(nx), *dW1 = fnew(nw), *db1 = fnew(F);
+    float *S = scratch_new(&g);
+    rand_fill(&r, X, nx, -1, 1, 0);
+    rand_fill(&r, Wt, nw, -1, 1, 0);
+    rand_fill(&r, b, F, -1, 1, 0);
+    rand_fill(&r, dY, ny, -1, 1, 0);
+
+    hprt_conv2d_forward(&g, X, Wt, b, Y0, B);
+    hprt_conv2d_backward(&g, X, Wt, dY, dX0, dW0, db0, B);
+
+    poison(Y1, ny), poison(dX1, nx), poison(dW1, nw), poison(db1, F);
+    hprt_conv2d_forward_fast(&g, X, Wt, b, Y1, B, S);
+    check_fast(Y1, Y0, ny);
+    poison(S, hprt_conv2d_scratch(&g));
+    hprt_conv2d_backward_fast(&g, X, Wt, dY, dX1, dW1, db1, B, S);
+    check_fast(dX1, dX0, nx);
+    check_fast(dW1, dW0, nw);
+    check_fast(db1, db0, F);
+
+    /* no bias; the optional gradients skipped one at a time */
+    hprt_conv2d_forward(&g, X, Wt, NULL, Y0, B);
+    poison(Y1, ny);
+    hprt_conv2d_forward_fast(&g, X, Wt, NULL, Y1, B, S);
+    check_fast(Y1, Y0, ny);
+    poison(dW1, nw), poison(db1, F);
+    hprt_conv2d_backward_fast(&g, X, Wt, dY, NULL, dW1, db1, B, S);
+    check_fast(dW1, dW0, nw);
+    check_fast(db1, db0, F);
+    poison(dX1, nx), poison(dW1, nw);
+    hprt_conv2d_backward_fast(&g, X, Wt, dY, dX1, dW1, NULL, B, S);
+    check_fast(dX1, dX0, nx);
+    check_fast(dW1, dW0, nw);
+    poison(dX1, nx);
+    hprt_conv2d_backward_fast(&g, X, Wt, dY, dX1, NULL, NULL, B, S);
+    check_fast(dX1, dX0, nx);
+
+    free(X), free(Wt), free(b), free(dY), free(S);
+    free(Y0), free(dX0), free(dW0), free(db0), free(Y1), free(dX1), free(dW1), free(db1);
+}
+
+static void test_conv_fast_vs_reference(void **state)
+{
+    (void)state;
+    /*             B  C   H   W  F  k  s lo hi */
+    conv_fast_case(3, 3, 13, 11, 5, 3, 1, 1, 1); /* same */
+    conv_fast_case(1, 1, 10, 9, 1, 3, 2, 1, 1);  /* strided, padded */
+    conv_fast_case(3, 3, 7, 6, 5, 2, 1, 0, 1);   /* even kernel, same: asymmetric pad */
+    conv_fast_case(1, 3, 12, 9, 5, 4, 1, 1, 2);  /* k = 4, same */
+    conv_fast_case(3, 1, 11, 13, 5, 3, 2, 0, 0); /* valid, stride 2 */
+    conv_fast_case(1, 3, 10, 10, 5, 4, 2, 1, 1); /* even kernel, stride 2 */
+    conv_fast_case(2, 3, 5, 5, 1, 5, 1, 0, 0);   /* valid, kernel = image */
+    conv_fast_case(2, 2, 11, 9, 3, 3, 3, 0, 0);  /* stride 3 */
+    conv_fast_case(3, 3, 6, 7, 5, 3, 2, 2, 2);   /* pad 2 */
+    conv_fast_case(1, 2, 4, 5, 2, 3, 1, 3, 3);   /* pad = k: all-zero border outputs */
+    conv_fast_case(2, 3, 9, 7, 5, 1, 1, 0, 0);   /* 1×1: im2col is the identity */
+    conv_fast_case(2, 3, 9, 7, 5, 1, 2, 0, 0);   /* 1×1 strided */
+    conv_fast_case(1, 3, 9, 7, 5, 1, 1, 0, 1);   /* 1×1 with padding below/right */
+    conv_fast_case(3, 5, 15, 15, 7, 3, 1, 1, 1); /* a few more channels */
+    conv_fast_case(2, 32, 14, 14, 9, 3, 1, 1, 1);/* wide input, as the CNN's second layer */
+}
+
+/* Central differences of the same double objective as test_conv, against the
+ * fast backward's gradients; and the fast forward against the double one. */
+static void conv_fast_grad_case(int B, int C, int H, int W, int F, int k, int stride, int lo, int hi)
+{
+    hprt_conv2d_geom g = hprt_conv2d_geom_make(C, H, W, F, k, stride, lo, hi);
+    assert_true(g.Ho > 0 && g.Wo > 0);
+    hprt_rng r;
+    hprt_rng_seed(&r, (uint64_t)(H * 100 + k * 10 + stride + 7));
+    size_t nx = (size_t)B * C * H * W, nw = (size_t)F * C * k * k, ny = (size_t)B * F * g.Ho * g.Wo;
+    float *X = fnew(nx), *Wt = fnew(nw), *b = fnew(F), *Y = fnew(ny), *dY = fnew(ny);
+    float *dX = fnew(nx), *dW = fnew(nw), *db = fnew(F);
+    float *S = scratch_new(&g);
+    rand_fill(&r, X, nx, -1, 1, 0);
+    rand_fill(&r, Wt, nw, -1, 1, 0);
+    rand_fill(&r, b, F, -1, 1, 0);
+    rand_fill(&r, dY, ny, -1, 1, 0);
+    poison(Y, ny), poison(dX, nx), poison(dW, nw), poison(db, F);
+
+    hprt_conv2d_forward_fast(&g, X, Wt, b, Y, B, S);
+    hprt_conv2d_backward_fast(&g, X, Wt, dY, dX, dW, db, B, S);
+
+    conv_ctx c = {g, B, to_double(X, nx), to_double(Wt, nw), to_double(b, F), to_double(dY, ny),
+                  to_double(Y, ny)};
+    conv_d(&c);
+    check_forward(Y, c.Y, ny);
+    check_grad(conv_obj, &c, c.X, nx, dX);
+    check_grad(conv_obj, &c, c.W, nw, dW);
+    check_grad(conv_obj, &c, c.b, F, db);
+
+    free(X), free(Wt), free(b), free(Y), free(dY), free(dX), free(dW), free(db), free(S);
+    free(c.X), free(c.W), free(c.b), free(c.R), free(c.Y);
+}
+
+static void test_conv_fast_grad(void **state)
+{
+    (void)state;
+    conv_fast_grad_case(2, 3, 7, 6, 5, 3, 1, 1, 1); /* same */
+    conv_fast_grad_case(2, 2, 9, 7, 3, 3, 2, 1, 1); /* strided, padded */
+    conv_fast_grad_case(1, 3, 5, 6, 2, 2, 1, 0, 1); /* even kernel, asymmetric pad */
+    conv_fast_grad_case(3, 1, 5, 5, 4, 5, 1, 0, 0); /* valid, kernel = image */
+    conv_fast_grad_case(2, 2, 11, 9, 3, 3, 3, 0, 0);/* stride 3, valid */
+    conv_fast_grad_case(2, 3, 5, 7, 2, 1, 1, 0, 0); /* 1×1 */
+}
+
+/* Degenerate cases: no output (gradients all zero, Y untouched), B = 0. */
+static void test_conv_fast_empty(void **state)
+{
+    (void)state;
+    hprt_conv2d_geom g = hprt_conv2d_geom_make(2, 2, 2, 3, 5, 1, 1, 1);
+    assert_true(g.Ho <= 0);
+    assert_int_equal(hprt_conv2d_scratch(&g), 0);
+    float X[8], Wt[3 * 2 * 25], dX[8], dW[3 * 2 * 25], db[3], y = 7.0f;
+    for (int i = 0; i < 8; i++)
+        X[i] = (float)i;
+    for (int i = 0; i < 150; i++)
+        Wt[i] = 1.0f;
+    poison(dX, 8), poison(dW, 150), poison(db, 3);
+    hprt_conv2d_forward_fast(&g, X, Wt, NULL, &y, 1, NULL);
+    assert_true(y == 7.0f);
+    hprt_conv2d_backward_fast(&g, X, Wt, &y, dX, dW, db, 1, NULL);
+    for (int i = 0; i < 8; i++)
+        assert_true(dX[i] == 0.0f);
+    for (int i = 0; i < 150; i++)
+        assert_true(dW[i] == 0.0f);
+    for (int i = 0; i < 3; i++)
+        assert_true(db[i] == 0.0f);
+
+    /* B = 0: the sums over the batch are empty */
+    g = hprt_conv2d_geom_make(2, 4, 4, 3, 3, 1, 1, 1);
+    float *S = scratch_new(&g);
+    float dW2[3 * 2 * 9];
+    poison(dW2, 54), poison(db, 3);
+    hprt_conv2d_backward_fast(&g, X, dW2, X, NULL, dW2, db, 0, S);
+    for (int i = 0; i < 54; i++)
+        assert_true(dW2[i] == 0.0f);
+    for (int i = 0; i < 3; i++)
+        assert_true(db[i] == 0.0f);
+    free(S);
+}
+
 /* ---- pooling ------------------------------------------------------------------------------ */
 
 typedef struct {
@@ -900,6 +1078,9 @@ int main(void)
         cmocka_unit_test(test_accuracy),
         cmocka_unit_test(test_conv),
         cmocka_unit_test(test_conv_known),
+        cmocka_unit_test(test_conv_fast_vs_reference),
+        cmocka_unit_test(test_conv_fast_grad),
+        cmocka_unit_test(test_conv_fast_empty),
         cmocka_unit_test(test_pool),
         cmocka_unit_test(test_maxpool_tie),
         cmocka_unit_test(test_init_bounds),
