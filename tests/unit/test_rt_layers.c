@@ -855,7 +855,7 @@ static void test_conv_fast_empty(void **state)
     float *S = scratch_new(&g);
     float dW2[3 * 2 * 9];
     poison(dW2, 54), poison(db, 3);
-    hprt_conv2d_backward_fast(&g, X, dW2, X, NULL, dW2, db, 0, S);
+    hprt_conv2d_backward_fast(&g, X, Wt, X, NULL, dW2, db, 0, S);
     for (int i = 0; i < 54; i++)
         assert_true(dW2[i] == 0.0f);
     for (int i = 0; i < 3; i++)
