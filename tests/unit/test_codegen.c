@@ -299,6 +299,182 @@ static void test_mse_and_clip(void **state)
     check_one_step("optimizer = adam(lr = 0.01); clip = 0.05", false, 0.05, 1, 9);
 }
 
+/* ---- gelu, sigmoid, a softmax under mse ---- */
+
+static void test_gelu_sigmoid_softmax_mse(void **state)
+{
+    (void)state;
+    fixture f;
+    write_csv(&f);
+    compiled c;
+    const int B = 10, threads = 2;
+    compile(&c, &f, "input 13\n dense 11, gelu\n dense 9\n sigmoid\n dense classes, softmax",
+            "optimizer = sgd(lr = 0.05, momentum = 0.5); loss = mse", threads, B);
+    uint32_t order[ROWS];
+    for (uint32_t i = 0; i < ROWS; i++)
+        order[i] = (i * 11) % ROWS;
+    static hprt_step_io io;
+    fill_io(&io, &c, order, 0.05, 1);
+    const cg_layout *l = c.l;
+    const cg_layer_layout *L1 = &l->layers[1], *L2 = &l->layers[2], *L4 = &l->layers[4];
+    long n = l->n_params;
+    float *P = malloc(sizeof(float) * (size_t)n), *G = calloc((size_t)n, sizeof(float));
+    memcpy(P, c.mem.params, sizeof(float) * (size_t)n);
+    float X[16 * FEAT], A1[16 * 11], H1[16 * 11], A2[16 * 9], S2[16 * 9], Z[16 * 8], Pr[16 * 8], dPr[16 * 8], dZ[16 * 8],
+        dS2[16 * 9], dA2[16 * 9], dH1[16 * 11], dA1[16 * 11];
+    int32_t lab[16];
+    for (int r = 0; r < B; r++) {
+        uint32_t src = order[io.start + r];
+        memcpy(X + r * FEAT, c.ds.x + (size_t)src * FEAT, sizeof(float) * FEAT);
+        lab[r] = c.ds.y[src];
+    }
+    hprt_dense_forward(X, P + L1->w, P + L1->b, A1, B, FEAT, 11);
+    hprt_gelu_forward(A1, H1, (size_t)B * 11);
+    hprt_dense_forward(H1, P + L2->w, P + L2->b, A2, B, 11, 9);
+    hprt_sigmoid_forward(A2, S2, (size_t)B * 9);
+    hprt_dense_forward(S2, P + L4->w, P + L4->b, Z, B, 9, CLASSES);
+    hprt_softmax_forward(Z, Pr, B, CLASSES);
+    double loss = hprt_mse_onehot(Pr, lab, B, CLASSES, dPr);
+    hprt_softmax_backward(Pr, dPr, dZ, B, CLASSES);
+    hprt_dense_backward(S2, P + L4->w, dZ, dS2, G + L4->w, G + L4->b, B, 9, CLASSES);
+    hprt_sigmoid_backward(S2, dS2, dA2, (size_t)B * 9);
+    hprt_dense_backward(H1, P + L2->w, dA2, dH1, G + L2->w, G + L2->b, B, 11, 9);
+    hprt_gelu_backward(A1, dH1, dA1, (size_t)B * 11);
+    hprt_dense_backward(X, P + L1->w, dA1, NULL, G + L1->w, G + L1->b, B, FEAT, 11);
+    const plan_experiment *e = c.pl->experiment;
+    hprt_optim_state *st = hprt_optim_state_new(&e->optimizer, (size_t)n);
+    assert_int_equal(hprt_optim_step(&e->optimizer, st, P, G, (size_t)n, 0.05, NAN, 1), HPRT_OK);
+    hprt_optim_state_free(st);
+
+    run_threads(cg_train_fn(c.prog, B), &io, threads);
+    assert_close(io.loss[0] / B + io.loss[1] / B, loss, 1e-5);
+    compare(c.mem.grads, G, n, 2e-5, "gradient");
+    compare(c.mem.params, P, n, 1e-5, "parameter");
+    free(P);
+    free(G);
+    release(&c);
+    tu_rmrf(f.dir);
+    free(f.dir);
+}
+
+/* ---- conv, pools: the per-thread weight gradients summed ---- */
+
+static void write_image_csv(fixture *f)
+{
+    f->dir = tu_tmpdir();
+    snprintf(f->path, sizeof f->path, "%s/img.csv", f->dir);
+    FILE *out = fopen(f->path, "w");
+    assert_non_null(out);
+    hprt_rng r;
+    hprt_rng_seed(&r, 3);
+    for (int c = 0; c < 42; c++)
+        fprintf(out, "p%d,", c);
+    fprintf(out, "label\n");
+    for (int i = 0; i < ROWS; i++) {
+        for (int c = 0; c < 42; c++)
+            fprintf(out, "%.4f,", hprt_rng_uniform(&r));
+        fprintf(out, "%d\n", i % 3);
+    }
+    assert_int_equal(fclose(out), 0);
+}
+
+static void test_conv_pool(void **state)
+{
+    (void)state;
+    fixture f;
+    write_image_csv(&f);
+    const int B = 9, threads = 2;
+    compiled c;
+    compile(&c, &f, "input [1, 6, 7]\n conv 3, relu, kernel = 3\n maxpool\n conv 2, kernel = 3, pad = valid\n avgpool size = 1\n flatten\n dense classes",
+            "optimizer = adam(lr = 0.01)", threads, B);
+    uint32_t order[ROWS];
+    for (uint32_t i = 0; i < ROWS; i++)
+        order[i] = (i * 5) % ROWS;
+    static hprt_step_io io;
+    fill_io(&io, &c, order, 0.01, 1);
+    const plan_experiment *e = c.pl->experiment;
+    const cg_layout *l = c.l;
+    long n = l->n_params;
+    float *P = malloc(sizeof(float) * (size_t)n), *G = calloc((size_t)n, sizeof(float));
+    memcpy(P, c.mem.params, sizeof(float) * (size_t)n);
+    /* shapes: [1,6,7] -conv3 same-> [3,6,7] -maxpool2-> [3,3,3] -conv3 valid-> [2,1,1] -avgpool1-> [2,1,1] -> dense 3 */
+    const plan_layer *c1 = &e->layers[1], *mp = &e->layers[2], *c2 = &e->layers[3], *ap = &e->layers[4];
+    hprt_conv2d_geom g1 = hprt_conv2d_geom_make(1, 6, 7, 3, 3, 1, 1, 1);
+    hprt_pool2d_geom g2 = hprt_pool2d_geom_make(3, 6, 7, mp->kernel, mp->stride);
+    hprt_conv2d_geom g3 = hprt_conv2d_geom_make(3, 3, 3, 2, 3, 1, 0, 0);
+    hprt_pool2d_geom g4 = hprt_pool2d_geom_make(2, 1, 1, ap->kernel, ap->stride);
+    (void)c1;
+    (void)c2;
+    float X[16 * 42], Y1[16 * 126], P1[16 * 27], Y2[16 * 2], P2[16 * 2], Z[16 * 3], dZ[16 * 3], dP2[16 * 2], dY2[16 * 2],
+        dP1[16 * 27], dY1[16 * 126];
+    int32_t lab[16];
+    for (int r = 0; r < B; r++) {
+        uint32_t src = order[io.start + r];
+        memcpy(X + r * 42, c.ds.x + (size_t)src * 42, sizeof(float) * 42);
+        lab[r] = c.ds.y[src];
+    }
+    const cg_layer_layout *L1 = &l->layers[1], *L3 = &l->layers[3], *L6 = &l->layers[6];
+    hprt_conv2d_forward(&g1, X, P + L1->w, P + L1->b, Y1, B);
+    hprt_relu_forward(Y1, Y1, (size_t)B * 126);
+    hprt_maxpool2d_forward(&g2, Y1, P1, B);
+    hprt_conv2d_forward(&g3, P1, P + L3->w, P + L3->b, Y2, B);
+    hprt_avgpool2d_forward(&g4, Y2, P2, B);
+    hprt_dense_forward(P2, P + L6->w, P + L6->b, Z, B, 2, 3);
+    double loss = hprt_softmax_xent(Z, lab, B, 3, dZ);
+    hprt_dense_backward(P2, P + L6->w, dZ, dP2, G + L6->w, G + L6->b, B, 2, 3);
+    hprt_avgpool2d_backward(&g4, dP2, dY2, B);
+    hprt_conv2d_backward(&g3, P1, P + L3->w, dY2, dP1, G + L3->w, G + L3->b, B);
+    hprt_maxpool2d_backward(&g2, Y1, dP1, dY1, B);
+    hprt_relu_backward(Y1, dY1, dY1, (size_t)B * 126);
+    hprt_conv2d_backward(&g1, X, P + L1->w, dY1, NULL, G + L1->w, G + L1->b, B);
+    hprt_optim_state *st = hprt_optim_state_new(&e->optimizer, (size_t)n);
+    assert_int_equal(hprt_optim_step(&e->optimizer, st, P, G, (size_t)n, 0.01, NAN, 1), HPRT_OK);
+    hprt_optim_state_free(st);
+
+    run_threads(cg_train_fn(c.prog, B), &io, threads);
+    assert_close(io.loss[0] / B + io.loss[1] / B, loss, 1e-5);
+    compare(c.mem.grads, G, n, 1e-4, "gradient");
+    compare(c.mem.params, P, n, 1e-5, "parameter");
+    free(P);
+    free(G);
+    release(&c);
+    tu_rmrf(f.dir);
+    free(f.dir);
+}
+
+/* ---- evaluation: loss and accuracy of the forward pass ---- */
+
+static void test_eval_step(void **state)
+{
+    (void)state;
+    fixture f;
+    write_csv(&f);
+    compiled c;
+    const int B = 37, threads = 2;
+    compile(&c, &f, "input 13\n dense 11, relu\n dropout 0.3\n dense 9, tanh\n dense classes", "", threads, B);
+    uint32_t order[ROWS];
+    for (uint32_t i = 0; i < ROWS; i++)
+        order[i] = i;
+    static hprt_step_io io;
+    fill_io(&io, &c, order, 0.01, 1);
+    io.start = 0;
+    run_threads(cg_eval_fn(c.prog, B), &io, threads);
+    const cg_layout *l = c.l;
+    const float *P = c.mem.params;
+    float A1[ROWS * 11], A2[ROWS * 9], Z[ROWS * CLASSES];
+    hprt_dense_forward(c.ds.x, P + l->layers[1].w, P + l->layers[1].b, A1, B, FEAT, 11);
+    hprt_relu_forward(A1, A1, (size_t)B * 11); /* dropout is off */
+    hprt_dense_forward(A1, P + l->layers[3].w, P + l->layers[3].b, A2, B, 11, 9);
+    hprt_tanh_forward(A2, A2, (size_t)B * 9);
+    hprt_dense_forward(A2, P + l->layers[4].w, P + l->layers[4].b, Z, B, 9, CLASSES);
+    double loss = hprt_softmax_xent(Z, c.ds.y, B, CLASSES, NULL);
+    assert_close((io.loss[0] + io.loss[1]) / B, loss, 1e-5);
+    assert_int_equal(io.correct[0] + io.correct[1], hprt_accuracy_count(Z, c.ds.y, B, CLASSES));
+    release(&c);
+    tu_rmrf(f.dir);
+    free(f.dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -306,6 +482,9 @@ int main(void)
         cmocka_unit_test(test_adam_ce_two_threads),
         cmocka_unit_test(test_every_optimizer),
         cmocka_unit_test(test_mse_and_clip),
+        cmocka_unit_test(test_gelu_sigmoid_softmax_mse),
+        cmocka_unit_test(test_conv_pool),
+        cmocka_unit_test(test_eval_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
