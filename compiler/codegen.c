@@ -933,17 +933,17 @@ static LLVMValueRef begin_function(cg *g, const char *name)
     return fn;
 }
 
-static void emit_eval(cg *g, int B)
+/* Evaluation is not the hot path: one function for every batch size, its
+ * rows read from io (the training steps are specialised to theirs). */
+static void emit_eval(cg *g)
 {
-    char name[32];
-    snprintf(name, sizeof name, "hp_eval_%d", B);
-    begin_function(g, name);
+    begin_function(g, "hp_eval");
     LLVMValueRef r0, r1;
-    cg_partition(g, B, &r0, &r1);
+    cg_partition_v(g, cg_io_field(g, offsetof(hprt_step_io, rows), g->t_i64), &r0, &r1);
     gather(g, r0, r1);
     for (int i = 1; i < g->e->n_layers; i++)
         forward_layer(g, i, r0, r1, false);
-    loss_rows(g, B, r0, r1, false);
+    loss_rows(g, 0, r0, r1, false);
     LLVMBuildRetVoid(g->b);
 }
 
@@ -1047,8 +1047,7 @@ static void emit_all(cg *g)
 {
     for (int k = 0; k < g->l->n_train_sizes; k++)
         emit_train(g, g->l->train_sizes[k]);
-    for (int k = 0; k < g->l->n_eval_sizes; k++)
-        emit_eval(g, g->l->eval_sizes[k]);
+    emit_eval(g);
 }
 
 static double now_ms(void)
@@ -1118,11 +1117,12 @@ cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_me
             goto fail;
         p->n_train = k + 1;
     }
+    hprt_step_fn eval = (hprt_step_fn)hp_jit_lookup(p->jit, "hp_eval", err, errlen);
+    if (!eval)
+        goto fail;
     for (int k = 0; k < l->n_eval_sizes; k++) {
         p->eval_batch[k] = l->eval_sizes[k];
-        snprintf(name, sizeof name, "hp_eval_%d", p->eval_batch[k]);
-        if (!(p->eval[k] = (hprt_step_fn)hp_jit_lookup(p->jit, name, err, errlen)))
-            goto fail;
+        p->eval[k] = eval;
         p->n_eval = k + 1;
     }
     free(st->syms);

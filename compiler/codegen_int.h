@@ -56,6 +56,7 @@ LLVMValueRef cg_intrinsic2(cg *g, const char *name, LLVMValueRef x, LLVMValueRef
 
 /* [lo, hi) of the part `tid` of n items split over the threads. */
 void cg_partition(cg *g, long n, LLVMValueRef *lo, LLVMValueRef *hi);
+void cg_partition_v(cg *g, LLVMValueRef n, LLVMValueRef *lo, LLVMValueRef *hi);
 
 /* C = alpha op(A) op(B) + beta C through the runtime's row-major sgemm. */
 void cg_gemm(cg *g, int ta, int tb, LLVMValueRef M, long N, long K, LLVMValueRef A, long lda, LLVMValueRef B,

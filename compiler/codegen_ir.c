@@ -100,6 +100,13 @@ LLVMValueRef cg_intrinsic2(cg *g, const char *name, LLVMValueRef x, LLVMValueRef
     return intrinsic(g, name, a, 2);
 }
 
+void cg_partition_v(cg *g, LLVMValueRef n, LLVMValueRef *lo, LLVMValueRef *hi)
+{
+    LLVMValueRef T = cg_i64(g, g->threads);
+    *lo = LLVMBuildSDiv(g->b, LLVMBuildMul(g->b, g->tid, n, ""), T, "lo");
+    *hi = LLVMBuildSDiv(g->b, LLVMBuildMul(g->b, LLVMBuildAdd(g->b, g->tid, cg_i64(g, 1), ""), n, ""), T, "hi");
+}
+
 void cg_partition(cg *g, long n, LLVMValueRef *lo, LLVMValueRef *hi)
 {
     /* lo = tid * n / T, hi = (tid + 1) * n / T: every item exactly once */

@@ -247,6 +247,7 @@ static hprt_status evaluate(const hprt_train_config *c, runner *R, const hprt_da
         io->y = ds->y;
         io->order = R->identity;
         io->start = start;
+        io->rows = rows;
         pool_post(&R->pool, fn, io);
         if (prev) /* the previous batch is complete now */
             for (int t = 0; t < c->threads; t++) {

@@ -5,7 +5,7 @@
  * and an evaluation step:
  *
  *     void hp_train_B(hprt_step_io *io, int32_t tid);
- *     void hp_eval_B(hprt_step_io *io, int32_t tid);
+ *     void hp_eval(hprt_step_io *io, int32_t tid);      (io->rows rows, at most the largest batch)
  *
  * Every worker thread calls the same function with its own tid in
  * [0, threads); the function partitions the work (rows of the batch, then
@@ -40,6 +40,7 @@ typedef struct {
     const int32_t *y;         /* labels */
     const uint32_t *order;    /* the epoch's order */
     int64_t start;
+    int64_t rows;             /* hp_eval: the rows of this batch (training steps know theirs) */
     /* the optimizer's per-step numbers: hprt_optim_coefs() of this step */
     float lr;                 /* sgd, rmsprop */
     float mu;                 /* momentum of this step (sgd, rmsprop) */

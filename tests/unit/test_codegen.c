@@ -458,6 +458,7 @@ static void test_eval_step(void **state)
     static hprt_step_io io;
     fill_io(&io, &c, order, 0.01, 1);
     io.start = 0;
+    io.rows = B;
     run_threads(cg_eval_fn(c.prog, B), &io, threads);
     const cg_layout *l = c.l;
     const float *P = c.mem.params;

@@ -1062,6 +1062,23 @@ static void test_init_conv_embed_rnn(void **state)
     assert_close(var, 1.0 / (3.0 * H), 0.05);
 }
 
+/* Max pooling and NaN: a NaN in the window wins over any number (so it
+ * propagates); among several NaNs the last one in row-major order takes the
+ * gradient, and a NaN first in the window keeps it against larger numbers. */
+static void test_maxpool_nan(void **state)
+{
+    (void)state;
+    hprt_pool2d_geom g = hprt_pool2d_geom_make(1, 2, 4, 2, 2);
+    const float x[8] = {1.0f, NAN, NAN, 7.0f, 5.0f, NAN, 2.0f, 1.0f}, dy[2] = {5.0f, 3.0f};
+    float y[2], dx[8];
+    hprt_maxpool2d_forward(&g, x, y, 1);
+    hprt_maxpool2d_backward(&g, x, dy, dx, 1);
+    assert_true(isnan(y[0]) && isnan(y[1]));
+    const float want[8] = {0, 0, 3.0f, 0, 0, 5.0f, 0, 0};
+    for (int i = 0; i < 8; i++)
+        assert_true(dx[i] == want[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1083,6 +1100,7 @@ int main(void)
         cmocka_unit_test(test_conv_fast_empty),
         cmocka_unit_test(test_pool),
         cmocka_unit_test(test_maxpool_tie),
+        cmocka_unit_test(test_maxpool_nan),
         cmocka_unit_test(test_init_bounds),
         cmocka_unit_test(test_init_dense),
         cmocka_unit_test(test_init_conv_embed_rnn),
