@@ -6,7 +6,7 @@
 # settings (../shared/peers/README.md), one epoch each.  Reports the median
 # samples/s of each, the ratio against PyTorch's fastest setting, test
 # accuracy, peak RSS and hpc's compile time; then trains examples/fashion_mlp.hp
-# for 10 epochs for its test accuracy.  Writes bench/results/fmnist_mlp.md.
+# for 10 epochs for its test accuracy.  Writes bench/RESULTS.md.
 # Run from the repository root after `make`.
 set -eu
 ROUNDS=${1:-5}
@@ -39,7 +39,7 @@ PYEOF
 done
 
 "$HPC" run examples/fashion_mlp.hp --out "$out/ten" --quiet
-$PY - "$out/rows" "$out/ten/summary.json" "$ROUNDS" <<'PYEOF' | tee bench/results/fmnist_mlp.md
+$PY - "$out/rows" "$out/ten/summary.json" "$ROUNDS" <<'PYEOF' | tee bench/RESULTS.md
 import json, statistics, sys, platform, datetime, subprocess
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 by = {}

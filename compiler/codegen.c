@@ -73,7 +73,7 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
     for (int i = 0; i < e->n_layers; i++) {
         const plan_layer *pl = &e->layers[i];
         cg_layer_layout *L = &l->layers[i];
-        L->w = L->b = L->out = L->dout = L->pre = L->scratch = -1;
+        L->w = L->b = L->out = L->dout = L->pre = L->scratch = L->cols = -1;
         L->dropout_site = -1;
         L->in_layer = i - 1;
         L->out_size = (int)plan_shape_size(pl->out);
@@ -103,6 +103,12 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
             L->b = take(&P, L->b_size);
             L->init = (hprt_init_kind)pl->init;
             L->scratch = take(&A, (long)l->threads * (L->w_size + L->b_size));
+            {
+                hprt_conv2d_geom geo = hprt_conv2d_geom_make(pl->in.d[0], pl->in.d[1], pl->in.d[2], pl->units,
+                                                             pl->kernel, pl->stride, pl->pad, pl->pad);
+                L->cols_size = ((long)hprt_conv2d_scratch(&geo) + 15) & ~15L;
+                L->cols = take(&A, (long)l->threads * L->cols_size);
+            }
             break;
         case PLAN_DROPOUT:
             if (l->n_dropout >= HPRT_MAX_DROPOUT) {
@@ -399,6 +405,14 @@ static hprt_pool2d_geom pool_geom(const plan_layer *pl)
     return hprt_pool2d_geom_make(pl->in.d[0], pl->in.d[1], pl->in.d[2], pl->kernel, pl->stride);
 }
 
+/* The thread's im2col buffer of conv layer i. */
+static LLVMValueRef cols_of(cg *g, int i)
+{
+    const cg_layer_layout *L = &g->l->layers[i];
+    LLVMValueRef all = buf(g, "cols", i, MEM(acts), L->cols, (long)g->threads * L->cols_size);
+    return cg_fptr(g, all, imul(g, g->tid, cg_i64(g, L->cols_size)));
+}
+
 /* ---- forward ---- */
 
 /* The activation a dense or conv layer applies after its bias (none for logits). */
@@ -455,10 +469,10 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
         break;
     case PLAN_CONV: {
         hprt_conv2d_geom geo = conv_geom(pl);
-        LLVMTypeRef p[6] = {g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_i32};
-        LLVMValueRef args[6] = {geom_const(g, &geo, sizeof geo, i), Xr, PARAM(g, "", i, false), PARAM(g, "", i, true),
-                                Yr, LLVMBuildTrunc(g->b, M, g->t_i32, "")};
-        cg_call(g, "hprt_conv2d_forward", LLVMFunctionType(g->t_void, p, 6, 0), args, 6);
+        LLVMTypeRef p[7] = {g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_i32, g->t_ptr};
+        LLVMValueRef args[7] = {geom_const(g, &geo, sizeof geo, i), Xr, PARAM(g, "", i, false), PARAM(g, "", i, true),
+                                Yr, LLVMBuildTrunc(g->b, M, g->t_i32, ""), cols_of(g, i)};
+        cg_call(g, "hprt_conv2d_forward_fast", LLVMFunctionType(g->t_void, p, 7, 0), args, 7);
         bias_act(g, i, r0, r1);
         break;
     }
@@ -683,10 +697,10 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
             LLVMValueRef scratch = buf(g, "scratch", i, MEM(acts), L->scratch, (long)g->threads * (L->w_size + L->b_size));
             LLVMValueRef mine = cg_fptr(g, scratch, imul(g, g->tid, cg_i64(g, L->w_size + L->b_size)));
             LLVMValueRef mine_b = cg_fptr(g, mine, cg_i64(g, L->w_size));
-            LLVMTypeRef p[8] = {g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_i32};
-            LLVMValueRef args[8] = {geom_const(g, &geo, sizeof geo, i), Xr, PARAM(g, "", i, false), dYr, dXr, mine, mine_b,
-                                    LLVMBuildTrunc(g->b, M, g->t_i32, "")};
-            cg_call(g, "hprt_conv2d_backward", LLVMFunctionType(g->t_void, p, 8, 0), args, 8);
+            LLVMTypeRef p[9] = {g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_i32, g->t_ptr};
+            LLVMValueRef args[9] = {geom_const(g, &geo, sizeof geo, i), Xr, PARAM(g, "", i, false), dYr, dXr, mine, mine_b,
+                                    LLVMBuildTrunc(g->b, M, g->t_i32, ""), cols_of(g, i)};
+            cg_call(g, "hprt_conv2d_backward_fast", LLVMFunctionType(g->t_void, p, 9, 0), args, 9);
         }
         break;
     }
@@ -1084,8 +1098,8 @@ cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_me
     hp_jit_symbol fns[] = {
         {"hprt_sgemm", (void *)hprt_sgemm, 1},
         {"hprt_barrier_wait", (void *)hprt_barrier_wait, 1},
-        {"hprt_conv2d_forward", (void *)hprt_conv2d_forward, 1},
-        {"hprt_conv2d_backward", (void *)hprt_conv2d_backward, 1},
+        {"hprt_conv2d_forward_fast", (void *)hprt_conv2d_forward_fast, 1},
+        {"hprt_conv2d_backward_fast", (void *)hprt_conv2d_backward_fast, 1},
         {"hprt_maxpool2d_forward", (void *)hprt_maxpool2d_forward, 1},
         {"hprt_avgpool2d_forward", (void *)hprt_avgpool2d_forward, 1},
         {"hprt_maxpool2d_backward", (void *)hprt_maxpool2d_backward, 1},

@@ -28,6 +28,8 @@ typedef struct {
     long dout;          /* gradient of the output */
     long pre;           /* dense/conv with gelu: the pre-activation */
     long scratch;       /* conv: per-thread weight/bias gradients, threads x (w_size + b_size) */
+    long cols;          /* conv: per-thread im2col buffers, threads x cols_size */
+    long cols_size;
     int out_size;       /* floats per row */
     int in_layer;       /* the layer whose output is this one's input (-1 for input) */
     int dropout_site;   /* dropout: its index in hprt_step_io.dropout_*, else -1 */
