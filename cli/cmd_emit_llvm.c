@@ -52,11 +52,17 @@ int cmd_emit_llvm(int argc, char **argv)
         int n = hprt_train_batch_sizes(&e->batch, e->epochs, e->data.train.n, e->data.valid.n, e->data.test.n, tsizes,
                                        esizes, &n_eval, 32);
         char msg[1024];
+        hprt_sched_resolved sched;
+        hprt_error herr;
         cg_layout *l = cg_layout_new(e, T, tsizes, n, esizes, n_eval, msg, sizeof msg);
         if (!l) {
             fprintf(stderr, "hpc emit-llvm: %s\n", msg);
             status = EXIT_USAGE;
-        } else if (cg_emit_llvm(e, l, stdout, msg, sizeof msg) != 0) {
+        } else if (!e->uses_find_lr &&
+                   hprt_train_resolve_schedule(&e->schedule, &e->batch, e->epochs, e->data.train.n, &sched, &herr) != HPRT_OK) {
+            fprintf(stderr, "hpc emit-llvm: %s\n", herr.msg);
+            status = EXIT_RUN;
+        } else if (cg_emit_llvm(e, l, e->uses_find_lr ? NULL : &sched, stdout, msg, sizeof msg) != 0) {
             fprintf(stderr, "hpc emit-llvm: %s\n", msg);
             status = EXIT_RUN;
         } else {

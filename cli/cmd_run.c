@@ -301,7 +301,13 @@ int cmd_run(int argc, char **argv)
     mem.opt_sum = opt->sum;
     mem.opt_ga = opt->ga;
     init_params(e, layout, mem.params);
-    prog = cg_compile(e, layout, &mem, msg, sizeof msg);
+    hprt_sched_resolved sched;
+    if (hprt_train_resolve_schedule(&e->schedule, &e->batch, e->epochs, data.train.n, &sched, &err) != HPRT_OK) {
+        fprintf(stderr, "hpc run: %s\n", err.msg);
+        status = EXIT_RUN;
+        goto done;
+    }
+    prog = cg_compile(e, layout, &mem, &sched, msg, sizeof msg);
     if (!prog) {
         fprintf(stderr, "hpc run: compiling the training step failed: %s\n", msg);
         status = EXIT_RUN;
@@ -345,6 +351,8 @@ int cmd_run(int argc, char **argv)
         .train_fn = train_fn,
         .eval_fn = eval_fn,
         .fn_ctx = prog,
+        .lr_fn = cg_lr_fn(prog),
+        .momentum_fn = cg_momentum_fn(prog),
         .threads = T,
         .barrier = mem.barrier,
         .n_dropout = layout->n_dropout,

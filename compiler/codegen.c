@@ -1030,6 +1030,8 @@ static void emit_train(cg *g, int B)
 
 struct cg_program {
     hp_jit *jit;
+    hprt_lr_fn lr;
+    hprt_momentum_fn momentum;
     int n_train, n_eval;
     int train_batch[32], eval_batch[32];
     hprt_step_fn train[32], eval[32];
@@ -1057,11 +1059,13 @@ static void cg_init(cg_state *st, LLVMContextRef ctx, const plan_experiment *e, 
     st->mem = mem;
 }
 
-static void emit_all(cg *g)
+static void emit_all(cg *g, const hprt_sched_resolved *sched)
 {
     for (int k = 0; k < g->l->n_train_sizes; k++)
         emit_train(g, g->l->train_sizes[k]);
     emit_eval(g);
+    if (sched)
+        cg_emit_schedule(g, sched);
 }
 
 static double now_ms(void)
@@ -1071,7 +1075,8 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_memory *mem, char *err, size_t errlen)
+cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_memory *mem,
+                       const hprt_sched_resolved *sched, char *err, size_t errlen)
 {
     double t0 = now_ms();
     cg_program *p = calloc(1, sizeof *p);
@@ -1088,7 +1093,7 @@ cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_me
     cg_init(st, hp_jit_context(p->jit), e, l, mem);
     cg *g = &st->g;
     hp_jit_prepare_module(p->jit, g->mod);
-    emit_all(g);
+    emit_all(g, sched);
     LLVMDisposeBuilder(g->b);
     if (hp_jit_optimize(p->jit, g->mod, err, errlen) != 0) {
         LLVMDisposeModule(g->mod);
@@ -1112,6 +1117,9 @@ cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_me
         {"log", (void *)log, 1},
         {"sqrtf", (void *)sqrtf, 1},
         {"sqrt", (void *)sqrt, 1},
+        {"pow", (void *)pow, 1},
+        {"cos", (void *)cos, 1},
+        {"floor", (void *)floor, 1},
         {"memcpy", (void *)memcpy, 1},
         {"memset", (void *)memset, 1},
         {"hp_barrier", mem ? (void *)mem->barrier : NULL, 0},
@@ -1131,6 +1139,12 @@ cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_me
             goto fail;
         p->n_train = k + 1;
     }
+    if (sched) {
+        p->lr = (hprt_lr_fn)hp_jit_lookup(p->jit, "hp_lr", err, errlen);
+        p->momentum = (hprt_momentum_fn)hp_jit_lookup(p->jit, "hp_momentum", err, errlen);
+        if (!p->lr || !p->momentum)
+            goto fail;
+    }
     hprt_step_fn eval = (hprt_step_fn)hp_jit_lookup(p->jit, "hp_eval", err, errlen);
     if (!eval)
         goto fail;
@@ -1145,6 +1159,46 @@ cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_me
     return p;
 fail:
     free(st->syms);
+    free(st);
+    cg_program_free(p);
+    return NULL;
+}
+
+cg_program *cg_compile_schedule(const hprt_sched_resolved *sched, char *err, size_t errlen)
+{
+    cg_program *p = calloc(1, sizeof *p);
+    cg_state *st = calloc(1, sizeof *st);
+    if (!p || !st) {
+        free(p);
+        free(st);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (!(p->jit = hp_jit_new(err, errlen)))
+        goto fail;
+    cg_layout empty = {.threads = 1};
+    cg_init(st, hp_jit_context(p->jit), NULL, &empty, NULL);
+    hp_jit_prepare_module(p->jit, st->g.mod);
+    cg_emit_schedule(&st->g, sched);
+    LLVMDisposeBuilder(st->g.b);
+    if (hp_jit_optimize(p->jit, st->g.mod, err, errlen) != 0) {
+        LLVMDisposeModule(st->g.mod);
+        goto fail;
+    }
+    hp_jit_symbol fns[] = {{"pow", (void *)pow, 1}, {"cos", (void *)cos, 1}, {"floor", (void *)floor, 1}};
+    if (hp_jit_define(p->jit, fns, 3, err, errlen) != 0) {
+        LLVMDisposeModule(st->g.mod);
+        goto fail;
+    }
+    if (hp_jit_add_module(p->jit, st->g.mod, err, errlen) != 0)
+        goto fail;
+    p->lr = (hprt_lr_fn)hp_jit_lookup(p->jit, "hp_lr", err, errlen);
+    p->momentum = (hprt_momentum_fn)hp_jit_lookup(p->jit, "hp_momentum", err, errlen);
+    if (!p->lr || !p->momentum)
+        goto fail;
+    free(st);
+    return p;
+fail:
     free(st);
     cg_program_free(p);
     return NULL;
@@ -1171,8 +1225,11 @@ static hprt_step_fn find_fn(const cg_program *p, int batch, bool train)
 hprt_step_fn cg_train_fn(const cg_program *p, int batch) { return find_fn(p, batch, true); }
 hprt_step_fn cg_eval_fn(const cg_program *p, int batch) { return find_fn(p, batch, false); }
 double cg_compile_ms(const cg_program *p) { return p->compile_ms; }
+hprt_lr_fn cg_lr_fn(const cg_program *p) { return p->lr; }
+hprt_momentum_fn cg_momentum_fn(const cg_program *p) { return p->momentum; }
 
-int cg_emit_llvm(const plan_experiment *e, const cg_layout *l, FILE *out, char *err, size_t errlen)
+int cg_emit_llvm(const plan_experiment *e, const cg_layout *l, const hprt_sched_resolved *sched, FILE *out, char *err,
+                 size_t errlen)
 {
     hp_jit *jit = hp_jit_new(err, errlen);
     if (!jit)
@@ -1184,7 +1241,7 @@ int cg_emit_llvm(const plan_experiment *e, const cg_layout *l, FILE *out, char *
     }
     cg_init(st, hp_jit_context(jit), e, l, NULL);
     hp_jit_prepare_module(jit, st->g.mod);
-    emit_all(&st->g);
+    emit_all(&st->g, sched);
     LLVMDisposeBuilder(st->g.b);
     int rc = hp_jit_optimize(jit, st->g.mod, err, errlen);
     if (rc == 0) {

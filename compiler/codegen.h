@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "hprt_kernels.h"
+#include "hprt_sched.h"
 #include "hprt_step.h"
 #include "plan.h"
 
@@ -73,16 +74,27 @@ typedef struct {
 
 typedef struct cg_program cg_program;
 
-/* Compiles the experiment.  NULL on failure, with the reason in err. */
-cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_memory *mem, char *err, size_t errlen);
+/* Compiles the experiment: its steps and, given the schedule resolved for the
+ * run (hprt_train_resolve_schedule), the schedule as code.  NULL on failure,
+ * with the reason in err. */
+cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_memory *mem,
+                       const hprt_sched_resolved *sched, char *err, size_t errlen);
 void cg_program_free(cg_program *p);
+/* Only the schedule as code (tests, `hpc explain`'s preview). */
+cg_program *cg_compile_schedule(const hprt_sched_resolved *sched, char *err, size_t errlen);
 
 hprt_step_fn cg_train_fn(const cg_program *p, int batch);
 hprt_step_fn cg_eval_fn(const cg_program *p, int batch);
+/* The compiled schedule (NULL when compiled without one). */
+typedef double (*hprt_lr_fn)(int64_t t, double base);
+typedef double (*hprt_momentum_fn)(int64_t t);
+hprt_lr_fn cg_lr_fn(const cg_program *p);
+hprt_momentum_fn cg_momentum_fn(const cg_program *p);
 /* Milliseconds spent generating, optimising and JIT-compiling. */
 double cg_compile_ms(const cg_program *p);
 
 /* The optimised module's IR, as text (`hpc emit-llvm`); returns 0 on success. */
-int cg_emit_llvm(const plan_experiment *e, const cg_layout *l, FILE *out, char *err, size_t errlen);
+int cg_emit_llvm(const plan_experiment *e, const cg_layout *l, const hprt_sched_resolved *sched, FILE *out, char *err,
+                 size_t errlen);
 
 #endif

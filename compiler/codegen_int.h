@@ -67,4 +67,8 @@ void cg_gemm_mn(cg *g, int ta, int tb, LLVMValueRef M, LLVMValueRef N, long K, L
 
 void cg_barrier(cg *g);
 
+/* codegen_sched.c: hp_lr(t, base) and hp_momentum(t) from a resolved schedule. */
+#include "hprt_sched.h"
+void cg_emit_schedule(cg *g, const hprt_sched_resolved *r);
+
 #endif

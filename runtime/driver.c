@@ -157,6 +157,16 @@ int hprt_train_batch_sizes(const hprt_batch *b, int epochs, long n_train, long n
     return n;
 }
 
+hprt_status hprt_train_resolve_schedule(const hprt_schedule *s, const hprt_batch *b, int epochs, long n_train,
+                                        hprt_sched_resolved *out, hprt_error *err)
+{
+    int batch0 = b->adaptive ? b->start : b->size;
+    long spe0 = steps_for(n_train, batch0), total = 0;
+    for (int e = 0; e < epochs; e++)
+        total += steps_for(n_train, hprt_adabatch_at(b, e, total).batch);
+    return hprt_sched_resolve(s, spe0, total, out, err);
+}
+
 /* ---- files ---- */
 
 typedef struct {
@@ -358,10 +368,7 @@ hprt_status hprt_train(const hprt_train_config *c, hprt_train_result *res, hprt_
 
     /* the schedule over the whole run */
     int batch0 = c->batch.adaptive ? c->batch.start : c->batch.size;
-    long spe0 = steps_for(train->n, batch0), total = 0;
-    for (int e = 0; e < c->epochs; e++)
-        total += steps_for(train->n, hprt_adabatch_at(&c->batch, e, total).batch);
-    if ((st = hprt_sched_resolve(&c->schedule, spe0, total, &sched, err)) != HPRT_OK)
+    if ((st = hprt_train_resolve_schedule(&c->schedule, &c->batch, c->epochs, train->n, &sched, err)) != HPRT_OK)
         goto done;
     bool has_plateau = plateau_schedule(&c->schedule);
     if (has_plateau)
@@ -411,8 +418,8 @@ hprt_status hprt_train(const hprt_train_config *c, hprt_train_result *res, hprt_
                 goto stop_pool;
             }
             double base = has_plateau ? plateau.lr : c->optimizer.lr;
-            double lr = hprt_sched_lr(&sched, base, step) * bs.lr_scale;
-            double mom = cycles ? hprt_sched_momentum(&sched, step) : NAN;
+            double lr = (c->lr_fn ? c->lr_fn(step, base) : hprt_sched_lr(&sched, base, step)) * bs.lr_scale;
+            double mom = !cycles ? NAN : c->momentum_fn ? c->momentum_fn(step) : hprt_sched_momentum(&sched, step);
             hprt_step_io *io = &R.io[step & 1];
             io->x = train->x;
             io->x8 = train->x8;

@@ -16,6 +16,7 @@
 #include "hprt_data.h"
 #include "hprt_optim.h"
 #include "hprt_policy.h"
+#include "hprt_sched.h"
 #include "hprt_step.h"
 
 /* A few times a second during an epoch. */
@@ -62,6 +63,9 @@ typedef struct {
     hprt_step_fn (*train_fn)(void *ctx, int batch);
     hprt_step_fn (*eval_fn)(void *ctx, int batch);
     void *fn_ctx;
+    /* the compiled schedule (NULL: the reference hprt_sched_lr/momentum) */
+    double (*lr_fn)(int64_t t, double base);
+    double (*momentum_fn)(int64_t t);
     int threads;
     hprt_barrier *barrier;      /* the one the steps wait at, for `threads` */
     /* dropout sites and their rates */
@@ -102,6 +106,11 @@ typedef struct {
  * number of evaluation sizes. */
 int hprt_train_batch_sizes(const hprt_batch *b, int epochs, long n_train, long n_valid, long n_test, int *train,
                            int *eval, int *n_eval, int max);
+
+/* The schedule resolved for a run: durations in steps at the starting batch,
+ * the run's total steps over `epochs` with the batch policy. */
+hprt_status hprt_train_resolve_schedule(const hprt_schedule *s, const hprt_batch *b, int epochs, long n_train,
+                                        hprt_sched_resolved *out, hprt_error *err);
 
 /* Trains.  HPRT_E_RUN on a non-finite loss (res->stopped = "nan", nan_step
  * set), an I/O error on the run directory, or out of memory. */

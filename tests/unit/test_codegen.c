@@ -109,7 +109,7 @@ static void compile(compiled *c, fixture *f, const char *model, const char *sett
     c->mem.opt_sum = c->opt->sum;
     c->mem.opt_ga = c->opt->ga;
     c->mem.barrier = hprt_barrier_new(threads);
-    c->prog = cg_compile(e, c->l, &c->mem, err, sizeof err);
+    c->prog = cg_compile(e, c->l, &c->mem, NULL, err, sizeof err);
     if (!c->prog)
         print_error("%s\n", err);
     assert_non_null(c->prog);
