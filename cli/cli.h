@@ -36,6 +36,8 @@ void cli_common_free(cli_common *c);
 int cmd_check(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_lr_find(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 int cmd_emit_llvm(int argc, char **argv);
 
 void cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -14,6 +14,7 @@
 #include "hprt.h"
 #include "hprt_train.h"
 #include "load.h"
+#include "svg.h"
 
 /* The only global of hpc: what a signal handler may touch. */
 static volatile sig_atomic_t interrupted;
@@ -178,184 +179,175 @@ static void init_params(const plan_experiment *e, const cg_layout *l, float *par
 static hprt_step_fn train_fn(void *ctx, int batch) { return cg_train_fn(ctx, batch); }
 static hprt_step_fn eval_fn(void *ctx, int batch) { return cg_eval_fn(ctx, batch); }
 
-int cmd_run(int argc, char **argv)
+/* Everything `run` and `lr-find` set up before training. */
+typedef struct {
+    const char *command;
+    int epochs, threads;
+    const char *out;
+    char **rest;
+    cli_common o;
+    hp_diags d;
+    hp_program *p;
+    plan *pl;
+    plan_experiment *e;
+    int T;
+    hp_loaded_data data;
+    cg_layout *layout;
+    cg_program *prog, *sched_prog;
+    cg_memory mem;
+    hprt_optim_state *opt;
+    hprt_error err;
+    char dir[4096];
+    ui u;
+    hprt_train_config cfg;
+} session;
+
+static void session_close(session *s)
 {
-    /* run's own options first; the rest are the common ones */
-    int epochs = 0, threads = 0;
-    const char *out = NULL;
-    char **rest = calloc((size_t)argc + 1, sizeof *rest);
-    int n_rest = 0;
-    if (!rest)
+    cg_program_free(s->prog);
+    cg_program_free(s->sched_prog);
+    hprt_barrier_free(s->mem.barrier);
+    hprt_free(s->mem.params);
+    hprt_free(s->mem.grads);
+    hprt_free(s->mem.acts);
+    hprt_optim_state_free(s->opt);
+    cg_layout_free(s->layout);
+    hp_loaded_data_free(&s->data);
+    plan_free(s->pl);
+    hp_program_free(s->p);
+    hp_diags_free(&s->d);
+    cli_common_free(&s->o);
+    free(s->rest);
+}
+
+/* Options, check, data, memory, compiled steps, the run directory.  Returns
+ * -1 when all is set, else the exit status. */
+static int session_open(session *s, int argc, char **argv, const char *command)
+{
+    memset(s, 0, sizeof *s);
+    s->command = command;
+    s->rest = calloc((size_t)argc + 1, sizeof *s->rest);
+    if (!s->rest)
         return EXIT_RUN;
+    int n_rest = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if ((strcmp(a, "--epochs") == 0 || strcmp(a, "--threads") == 0 || strcmp(a, "--out") == 0) && i + 1 >= argc) {
-            cli_usage_error("run", "%s needs a value", a);
-            free(rest);
+        bool takes = strcmp(a, "--epochs") == 0 || strcmp(a, "--threads") == 0 || strcmp(a, "--out") == 0;
+        if (takes && i + 1 >= argc) {
+            cli_usage_error(command, "%s needs a value", a);
             return EXIT_USAGE;
         }
         if (strcmp(a, "--epochs") == 0 || strcmp(a, "--threads") == 0) {
             char *end;
             long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > (a[2] == 'e' ? 1000000 : HPRT_MAX_THREADS)) {
-                cli_usage_error("run", "%s takes a whole number from 1 to %d, not '%s'", a,
-                                a[2] == 'e' ? 1000000 : HPRT_MAX_THREADS, argv[i]);
-                free(rest);
+            int hi = a[2] == 'e' ? 1000000 : HPRT_MAX_THREADS;
+            if (*end || v < 1 || v > hi) {
+                cli_usage_error(command, "%s takes a whole number from 1 to %d, not '%s'", a, hi, argv[i]);
                 return EXIT_USAGE;
             }
             if (a[2] == 'e')
-                epochs = (int)v;
+                s->epochs = (int)v;
             else
-                threads = (int)v;
+                s->threads = (int)v;
         } else if (strcmp(a, "--out") == 0) {
-            out = argv[++i];
+            s->out = argv[++i];
         } else {
-            rest[n_rest++] = argv[i];
+            s->rest[n_rest++] = argv[i];
         }
     }
-    cli_common o;
-    if (cli_parse_common(n_rest, rest, &o, "run") < 0) {
-        cli_common_free(&o);
-        free(rest);
+    if (cli_parse_common(n_rest, s->rest, &s->o, command) < 0)
+        return EXIT_USAGE;
+    s->u = (ui){.tty = isatty(STDERR_FILENO), .quiet = s->o.quiet};
+    hp_diags_init(&s->d);
+    for (int i = 0; i < s->o.n_allow; i++)
+        hp_diags_allow(&s->d, s->o.allow[i]);
+    s->p = hp_program_load(&s->d, s->o.file);
+    s->pl = s->p && s->d.n_errors == 0 ? hp_plan(s->p, s->o.target, s->o.sets, s->o.n_sets) : NULL;
+    cli_print_diags(&s->d);
+    if (!s->p)
+        return EXIT_USAGE;
+    if (!s->pl) /* a file that is fine but for its data files: bad data, not a bad file */
+        return s->d.n_errors > 0 && s->d.data_errors == s->d.errors_seen ? EXIT_DATA : EXIT_ERRORS;
+    if (!s->pl->experiment) {
+        fprintf(stderr, "hpc %s: '%s' is a search; run it with `hpc search`\n", command, s->pl->search->name);
         return EXIT_USAGE;
     }
-    ui u = {.tty = isatty(STDERR_FILENO), .quiet = o.quiet};
-    hp_diags d;
-    hp_diags_init(&d);
-    for (int i = 0; i < o.n_allow; i++)
-        hp_diags_allow(&d, o.allow[i]);
-    int status = EXIT_ERRORS;
-    hp_program *p = hp_program_load(&d, o.file);
-    plan *pl = p && d.n_errors == 0 ? hp_plan(p, o.target, o.sets, o.n_sets) : NULL;
-    cli_print_diags(&d);
-    hp_loaded_data data = {0};
-    cg_layout *layout = NULL;
-    cg_program *prog = NULL;
-    cg_memory mem = {0};
-    hprt_optim_state *opt = NULL;
-    hprt_error err = {0};
-    char dir[4096] = "";
-    if (!p) {
-        status = EXIT_USAGE;
-        goto done;
-    }
-    if (!pl) {
-        /* a file that is fine but for its data files: bad data, not a bad file */
-        if (d.n_errors > 0 && d.data_errors == d.errors_seen)
-            status = EXIT_DATA;
-        goto done;
-    }
-    if (!pl->experiment) {
-        fprintf(stderr, "hpc run: '%s' is a search; run it with `hpc search`\n", pl->search->name);
-        status = EXIT_USAGE;
-        goto done;
-    }
-    plan_experiment *e = pl->experiment;
-    if (epochs)
-        e->epochs = epochs;
-    if (threads)
-        e->threads = threads;
-    int T = e->threads;
-    if (T <= 0) {
+    plan_experiment *e = s->e = s->pl->experiment;
+    if (s->epochs)
+        e->epochs = s->epochs;
+    if (s->threads)
+        e->threads = s->threads;
+    s->T = e->threads;
+    if (s->T <= 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        T = cores < 1 ? 1 : cores > HPRT_MAX_THREADS ? HPRT_MAX_THREADS : (int)cores;
-    }
-    if (e->uses_find_lr) {
-        fprintf(stderr, "hpc run: find_lr (the LR range test) is not in this version yet; give the rate by hand\n");
-        status = EXIT_USAGE;
-        goto done;
+        s->T = cores < 1 ? 1 : cores > HPRT_MAX_THREADS ? HPRT_MAX_THREADS : (int)cores;
     }
 
-    /* data */
-    if (hp_load_data(&e->data, &data, &err) != HPRT_OK) {
-        fprintf(stderr, "hpc: error: %s\n", err.msg);
-        status = err.status == HPRT_E_DATA ? EXIT_DATA : EXIT_RUN;
-        goto done;
+    if (hp_load_data(&e->data, &s->data, &s->err) != HPRT_OK) {
+        fprintf(stderr, "hpc: error: %s\n", s->err.msg);
+        return s->err.status == HPRT_E_DATA ? EXIT_DATA : EXIT_RUN;
     }
-
-    /* memory and code */
     int tsizes[32], esizes[32], n_eval;
-    int n_train = hprt_train_batch_sizes(&e->batch, e->epochs, data.train.n, data.has_valid ? data.valid.n : 0,
-                                         data.has_test ? data.test.n : 0, tsizes, esizes, &n_eval, 32);
+    int n_train = hprt_train_batch_sizes(&e->batch, e->epochs, s->data.train.n, s->data.has_valid ? s->data.valid.n : 0,
+                                         s->data.has_test ? s->data.test.n : 0, tsizes, esizes, &n_eval, 32);
     char msg[1024];
-    layout = cg_layout_new(e, T, tsizes, n_train, esizes, n_eval, msg, sizeof msg);
-    if (!layout) {
-        fprintf(stderr, "hpc run: %s\n", msg);
-        status = EXIT_USAGE;
-        goto done;
+    s->layout = cg_layout_new(e, s->T, tsizes, n_train, esizes, n_eval, msg, sizeof msg);
+    if (!s->layout) {
+        fprintf(stderr, "hpc %s: %s\n", command, msg);
+        return EXIT_USAGE;
     }
-    mem.params = hprt_alloc(sizeof(float) * (size_t)layout->n_params);
-    mem.grads = hprt_alloc(sizeof(float) * (size_t)layout->n_params);
-    mem.acts = hprt_alloc(sizeof(float) * (size_t)layout->n_acts);
-    opt = hprt_optim_state_new(&e->optimizer, (size_t)layout->n_params);
-    mem.barrier = hprt_barrier_new(T);
-    if (!mem.params || !mem.grads || !mem.acts || !opt || !mem.barrier) {
-        fprintf(stderr, "hpc run: out of memory\n");
-        status = EXIT_RUN;
-        goto done;
+    cg_memory *m = &s->mem;
+    size_t np = (size_t)s->layout->n_params;
+    m->params = hprt_alloc(sizeof(float) * np);
+    m->grads = hprt_alloc(sizeof(float) * np);
+    m->acts = hprt_alloc(sizeof(float) * (size_t)s->layout->n_acts);
+    s->opt = hprt_optim_state_new(&e->optimizer, np);
+    m->barrier = hprt_barrier_new(s->T);
+    if (!m->params || !m->grads || !m->acts || !s->opt || !m->barrier) {
+        fprintf(stderr, "hpc %s: out of memory\n", command);
+        return EXIT_RUN;
     }
-    mem.opt_buf = opt->buf;
-    mem.opt_m = opt->m;
-    mem.opt_v = opt->v;
-    mem.opt_vmax = opt->vmax;
-    mem.opt_sum = opt->sum;
-    mem.opt_ga = opt->ga;
-    init_params(e, layout, mem.params);
+    m->opt_buf = s->opt->buf;
+    m->opt_m = s->opt->m;
+    m->opt_v = s->opt->v;
+    m->opt_vmax = s->opt->vmax;
+    m->opt_sum = s->opt->sum;
+    m->opt_ga = s->opt->ga;
+    init_params(e, s->layout, m->params);
+    /* with find_lr the schedule is compiled once the range test has spoken */
     hprt_sched_resolved sched;
-    if (hprt_train_resolve_schedule(&e->schedule, &e->batch, e->epochs, data.train.n, &sched, &err) != HPRT_OK) {
-        fprintf(stderr, "hpc run: %s\n", err.msg);
-        status = EXIT_RUN;
-        goto done;
+    if (!e->uses_find_lr &&
+        hprt_train_resolve_schedule(&e->schedule, &e->batch, e->epochs, s->data.train.n, &sched, &s->err) != HPRT_OK) {
+        fprintf(stderr, "hpc %s: %s\n", command, s->err.msg);
+        return EXIT_RUN;
     }
-    prog = cg_compile(e, layout, &mem, &sched, msg, sizeof msg);
-    if (!prog) {
-        fprintf(stderr, "hpc run: compiling the training step failed: %s\n", msg);
-        status = EXIT_RUN;
-        goto done;
+    s->prog = cg_compile(e, s->layout, m, e->uses_find_lr ? NULL : &sched, msg, sizeof msg);
+    if (!s->prog) {
+        fprintf(stderr, "hpc %s: compiling the training step failed: %s\n", command, msg);
+        return EXIT_RUN;
     }
-
-    /* the run directory */
-    if (run_dir(dir, sizeof dir, out, e->name) != 0) {
-        fprintf(stderr, "hpc run: cannot create the run directory '%s': %s\n", out ? out : "runs/...", strerror(errno));
-        status = EXIT_RUN;
-        goto done;
+    if (run_dir(s->dir, sizeof s->dir, s->out, e->name) != 0) {
+        fprintf(stderr, "hpc %s: cannot create the run directory '%s': %s\n", command, s->out ? s->out : "runs/...",
+                strerror(errno));
+        return EXIT_RUN;
     }
-    char path[4200];
-    snprintf(path, sizeof path, "%s/experiment.hp", dir);
-    FILE *xf = fopen(path, "w");
-    if (!xf) {
-        fprintf(stderr, "hpc run: %s: %s\n", path, strerror(errno));
-        status = EXIT_RUN;
-        goto done;
-    }
-    plan_write_hp(e, e->threads, xf);
-    if (fclose(xf) != 0) {
-        fprintf(stderr, "hpc run: %s: %s\n", path, strerror(errno));
-        status = EXIT_RUN;
-        goto done;
-    }
-
-    if (!o.quiet)
-        printf("%s: %ld parameters, %d threads, compiled in %.0f ms; training on %ld samples (%d epochs at most)\n",
-               e->name, e->total_params, T, cg_compile_ms(prog), data.train.n, e->epochs);
-
-    hprt_train_config cfg = {
-        .train = &data.train,
-        .valid = data.has_valid ? &data.valid : NULL,
-        .test = data.has_test ? &data.test : NULL,
+    s->cfg = (hprt_train_config){
+        .train = &s->data.train,
+        .valid = s->data.has_valid ? &s->data.valid : NULL,
+        .test = s->data.has_test ? &s->data.test : NULL,
         .shuffle = e->data.shuffle,
-        .params = mem.params,
-        .grads = mem.grads,
-        .n_params = (size_t)layout->n_params,
-        .opt = opt,
+        .params = m->params,
+        .grads = m->grads,
+        .n_params = np,
+        .opt = s->opt,
         .train_fn = train_fn,
         .eval_fn = eval_fn,
-        .fn_ctx = prog,
-        .lr_fn = cg_lr_fn(prog),
-        .momentum_fn = cg_momentum_fn(prog),
-        .threads = T,
-        .barrier = mem.barrier,
-        .n_dropout = layout->n_dropout,
+        .fn_ctx = s->prog,
+        .lr_fn = cg_lr_fn(s->prog),
+        .momentum_fn = cg_momentum_fn(s->prog),
+        .threads = s->T,
+        .barrier = m->barrier,
+        .n_dropout = s->layout->n_dropout,
         .optimizer = e->optimizer,
         .schedule = e->schedule,
         .batch = e->batch,
@@ -363,51 +355,199 @@ int cmd_run(int argc, char **argv)
         .stop = e->stop,
         .regularize = e->regularize,
         .seed = e->seed,
-        .run_dir = dir,
-        .cb = {&u, on_progress, on_epoch, on_event},
+        .run_dir = s->dir,
+        .cb = {&s->u, on_progress, on_epoch, on_event},
         .interrupt = &interrupted,
     };
-    u.epochs = e->epochs;
-    for (int i = 0, s = 0; i < e->n_layers; i++)
+    s->u.epochs = e->epochs;
+    for (int i = 0, k = 0; i < e->n_layers; i++)
         if (e->layers[i].kind == PLAN_DROPOUT)
-            cfg.dropout_p[s++] = (float)e->layers[i].p;
+            s->cfg.dropout_p[k++] = (float)e->layers[i].p;
+    return -1;
+}
+
+static const char *suggest_name(hprt_suggest s)
+{
+    return s == HPRT_SUGGEST_VALLEY ? "valley" : s == HPRT_SUGGEST_STEEP ? "steep" : "minimum";
+}
+
+/* Writes lr_find.csv and lr_find.svg into the run directory. */
+static int write_lr_find(const session *s, const hprt_lrfind_result *r)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/lr_find.csv", s->dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "step,lr,loss,smoothed_loss\n");
+    for (int i = 0; i < r->n; i++)
+        fprintf(f, "%d,%.9g,%.9g,%.9g\n", i, r->lr[i], r->loss[i], r->smooth[i]);
+    if (fclose(f) != 0)
+        return -1;
+    char label[64];
+    snprintf(label, sizeof label, "suggestion %.3g (%s)", r->suggestion, suggest_name(s->e->lrfind.suggest));
+    svg_series series[2] = {{"loss", r->lr, r->loss, r->n, "#bbb"}, {"smoothed loss", r->lr, r->smooth, r->n, "#1f77b4"}};
+    svg_mark mark = {r->suggestion, label};
+    char title[256];
+    snprintf(title, sizeof title, "LR range test: %s", s->e->name);
+    /* as fastai's plot: up to where the loss has clearly diverged */
+    svg_panel p = {title, "learning rate (log scale)", "training loss", true, false, series, 2, &mark, 1,
+                   r->n ? 1.5 * r->smooth[0] : 0};
+    snprintf(path, sizeof path, "%s/lr_find.svg", s->dir);
+    return svg_write(path, &p, 1);
+}
+
+/* Runs the LR range test and, for `run`, puts its suggestion where the file
+ * says find_lr and compiles the schedule.  Returns -1 on success. */
+static int session_find_lr(session *s, hprt_lrfind_result *r)
+{
+    plan_experiment *e = s->e;
+    if (!s->o.quiet)
+        printf("LR range test: %g to %g over %d steps...\n", e->lrfind.start, e->lrfind.end, e->lrfind.steps);
+    if (hprt_lr_find(&s->cfg, &e->lrfind, r, &s->err) != HPRT_OK) {
+        fprintf(stderr, "hpc %s: %s\n", s->command, s->err.msg);
+        return EXIT_RUN;
+    }
+    if (write_lr_find(s, r) != 0) {
+        fprintf(stderr, "hpc %s: cannot write the LR range test to %s: %s\n", s->command, s->dir, strerror(errno));
+        return EXIT_RUN;
+    }
+    return -1;
+}
+
+/* find_lr's value goes where the file asks for it: the optimizer's rate, a
+ * cyclic schedule's max (its base a tenth of it when that is find_lr too), a
+ * one_cycle's max; inside a warm-up too. */
+static void apply_found_rate(plan_experiment *e, double lr, char *where, size_t n)
+{
+    where[0] = 0;
+    size_t off = 0;
+    if (e->optimizer.lr_find) {
+        e->optimizer.lr = lr;
+        e->optimizer.lr_find = false;
+        off += (size_t)snprintf(where + off, n - off, "optimizer.lr");
+    }
+    for (hprt_schedule *sc = &e->schedule; sc; sc = sc->kind == HPRT_SCHED_WARMUP ? sc->then : NULL) {
+        if (sc->max_find) {
+            sc->max = lr;
+            sc->max_find = false;
+            off += (size_t)snprintf(where + off, n - off, "%sschedule max", off ? ", " : "");
+        }
+        if (sc->base_find) {
+            sc->base = sc->kind == HPRT_SCHED_CYCLIC && sc->max == lr ? lr / 10 : lr;
+            sc->base_find = false;
+            off += (size_t)snprintf(where + off, n - off, "%sschedule base", off ? ", " : "");
+        }
+    }
+    e->uses_find_lr = false;
+}
+
+static int write_experiment(const session *s)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/experiment.hp", s->dir);
+    FILE *xf = fopen(path, "w");
+    if (!xf)
+        return -1;
+    plan_write_hp(s->e, s->e->threads, xf);
+    return fclose(xf) == 0 ? 0 : -1;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    session s;
+    int status = session_open(&s, argc, argv, "run");
+    if (status >= 0)
+        goto done;
+    plan_experiment *e = s.e;
+    if (e->uses_find_lr) {
+        hprt_lrfind_result r;
+        status = session_find_lr(&s, &r);
+        if (status >= 0) {
+            hprt_lrfind_result_free(&r);
+            goto done;
+        }
+        char where[128];
+        apply_found_rate(e, r.suggestion, where, sizeof where);
+        char text[256];
+        snprintf(text, sizeof text, "find_lr: the LR range test suggests %.17g (%s, %d steps); used for %s", r.suggestion,
+                 suggest_name(e->lrfind.suggest), r.n, where);
+        hprt_lrfind_result_free(&r);
+        on_event(&s.u, text);
+        char path[4200];
+        snprintf(path, sizeof path, "%s/events.log", s.dir);
+        FILE *ev = fopen(path, "w"); /* the driver appends the run's events after this one */
+        if (ev) {
+            fprintf(ev, "%s\n", text);
+            fclose(ev);
+        }
+        s.cfg.optimizer = e->optimizer;
+        s.cfg.schedule = e->schedule;
+        hprt_sched_resolved sched;
+        char msg[512];
+        if (hprt_train_resolve_schedule(&e->schedule, &e->batch, e->epochs, s.data.train.n, &sched, &s.err) != HPRT_OK ||
+            !(s.sched_prog = cg_compile_schedule(&sched, msg, sizeof msg))) {
+            fprintf(stderr, "hpc run: the schedule: %s\n", s.sched_prog ? s.err.msg : msg);
+            status = EXIT_RUN;
+            goto done;
+        }
+        s.cfg.lr_fn = cg_lr_fn(s.sched_prog);
+        s.cfg.momentum_fn = cg_momentum_fn(s.sched_prog);
+        s.cfg.events_append = true;
+    }
+    if (write_experiment(&s) != 0) {
+        fprintf(stderr, "hpc run: %s/experiment.hp: %s\n", s.dir, strerror(errno));
+        status = EXIT_RUN;
+        goto done;
+    }
+    if (!s.o.quiet)
+        printf("%s: %ld parameters, %d threads, compiled in %.0f ms; training on %ld samples (%d epochs at most)\n",
+               e->name, e->total_params, s.T, cg_compile_ms(s.prog), s.data.train.n, e->epochs);
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old);
     hprt_train_result res;
-    hprt_status st = hprt_train(&cfg, &res, &err);
+    hprt_status st = hprt_train(&s.cfg, &res, &s.err);
     sigaction(SIGINT, &old, NULL);
-    if (write_summary(dir, e, T, &res, cg_compile_ms(prog)) != 0)
-        fprintf(stderr, "hpc run: cannot write %s/summary.json: %s\n", dir, strerror(errno));
+    if (write_summary(s.dir, e, s.T, &res, cg_compile_ms(s.prog)) != 0)
+        fprintf(stderr, "hpc run: cannot write %s/summary.json: %s\n", s.dir, strerror(errno));
     if (st != HPRT_OK) {
-        fprintf(stderr, "hpc run: %s\n", err.msg);
-        fprintf(stderr, "hpc run: the run's files are in %s\n", dir);
-        status = err.status == HPRT_E_DATA ? EXIT_DATA : EXIT_RUN;
+        fprintf(stderr, "hpc run: %s\n", s.err.msg);
+        fprintf(stderr, "hpc run: the run's files are in %s\n", s.dir);
+        status = s.err.status == HPRT_E_DATA ? EXIT_DATA : EXIT_RUN;
         goto done;
     }
-    if (!o.quiet) {
+    if (!s.o.quiet) {
         if (res.has_test)
             printf("test: loss %.4f, accuracy %.4f\n", res.test_loss, res.test_accuracy);
         printf("%s after %d epoch%s (%ld steps) in %.1fs, %.1fk samples/s; the run is in %s\n",
                strcmp(res.stopped, "completed") == 0 ? "done" : res.stopped, res.epochs, res.epochs == 1 ? "" : "s",
-               res.steps, res.seconds, res.samples_per_second / 1000, dir);
+               res.steps, res.seconds, res.samples_per_second / 1000, s.dir);
     }
     status = strcmp(res.stopped, "interrupted") == 0 ? 130 : EXIT_OK;
 done:
-    cg_program_free(prog);
-    hprt_barrier_free(mem.barrier);
-    hprt_free(mem.params);
-    hprt_free(mem.grads);
-    hprt_free(mem.acts);
-    hprt_optim_state_free(opt);
-    cg_layout_free(layout);
-    hp_loaded_data_free(&data);
-    plan_free(pl);
-    hp_program_free(p);
-    hp_diags_free(&d);
-    cli_common_free(&o);
-    free(rest);
+    session_close(&s);
+    return status;
+}
+
+int cmd_lr_find(int argc, char **argv)
+{
+    session s;
+    int status = session_open(&s, argc, argv, "lr-find");
+    if (status >= 0)
+        goto done;
+    hprt_lrfind_result r;
+    status = session_find_lr(&s, &r);
+    if (status >= 0)
+        goto done;
+    printf("suggested learning rate: %.4g (%s; %d steps from %g to %g)\n", r.suggestion, suggest_name(s.e->lrfind.suggest),
+           r.n, r.lr[0], r.lr[r.n - 1]);
+    printf("the curve is in %s/lr_find.csv and %s/lr_find.svg\n", s.dir, s.dir);
+    hprt_lrfind_result_free(&r);
+    status = EXIT_OK;
+done:
+    session_close(&s);
     return status;
 }

@@ -54,6 +54,19 @@ static const command commands[] = {
      "  --set PATH=VALUE  override a setting or model parameter, checked like the\n"
      "                    file: --set model.hidden=512 --set optimizer.lr=3e-4\n"
      "  --allow NAME      silence a note\n"},
+    {"lr-find", cmd_lr_find, "hpc lr-find FILE [EXPERIMENT] [--set PATH=VALUE]... [--threads N] [--out DIR]",
+     "The LR range test (Smith 2017, as fastai's lr_find): from the experiment's\n"
+     "initial state, trains with a rate growing exponentially from 1e-7 to 10 over\n"
+     "100 steps (or find_lr(start, end, steps, suggest) as the file gives them),\n"
+     "stopping when the smoothed loss passes 4x its minimum, and prints the\n"
+     "suggestion (valley, steep or minimum).  Writes lr_find.csv and lr_find.svg\n"
+     "(loss against rate, log axis, the suggestion marked) into the run directory.\n"
+     "`find_lr` in a file runs the same test at the start of `hpc run`.\n"},
+    {"plot", cmd_plot, "hpc plot RUN_DIR",
+     "Draws RUN_DIR/curves.svg from the run's metrics.csv, steps.csv and events.log:\n"
+     "training loss (per step and per epoch) and validation loss, validation\n"
+     "accuracy, and the learning rate, against steps, with the events (batch-size\n"
+     "changes, plateau cuts, dropout changes, early stop) marked.\n"},
     {"emit-llvm", cmd_emit_llvm, "hpc emit-llvm FILE [EXPERIMENT] [--set PATH=VALUE]... [--threads N]",
      "Prints the optimised LLVM IR of the experiment's training and evaluation steps:\n"
      "what `hpc run` JIT-compiles, specialised to the shapes, the batch sizes and the\n"
@@ -62,7 +75,7 @@ static const command commands[] = {
 #define N_COMMANDS (int)(sizeof commands / sizeof *commands)
 
 /* Commands of design.md that later versions add; named so users get a clear answer. */
-static const char *const planned[] = {"lr-find", "search", "resume", "build", "predict", "sample", "plot"};
+static const char *const planned[] = {"search", "resume", "build", "predict", "sample"};
 
 static void usage(FILE *out)
 {

@@ -174,24 +174,24 @@ typedef struct {
     const char *dir;
 } run_files;
 
-static FILE *open_in(const char *dir, const char *name, hprt_error *err)
+static FILE *open_in(const char *dir, const char *name, const char *mode, hprt_error *err)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
+    FILE *f = fopen(path, mode);
     if (!f)
         hprt_fail(err, HPRT_E_RUN, "%s: cannot create: %s", path, strerror(errno));
     return f;
 }
 
-static hprt_status files_open(run_files *f, const char *dir, bool momentum, hprt_error *err)
+static hprt_status files_open(run_files *f, const char *dir, bool momentum, bool append_events, hprt_error *err)
 {
     memset(f, 0, sizeof *f);
     f->dir = dir;
     if (!dir)
         return HPRT_OK;
-    if (!(f->metrics = open_in(dir, "metrics.csv", err)) || !(f->steps = open_in(dir, "steps.csv", err)) ||
-        !(f->events = open_in(dir, "events.log", err)))
+    if (!(f->metrics = open_in(dir, "metrics.csv", "w", err)) || !(f->steps = open_in(dir, "steps.csv", "w", err)) ||
+        !(f->events = open_in(dir, "events.log", append_events ? "a" : "w", err)))
         return HPRT_E_RUN;
     fprintf(f->metrics, "epoch,step,lr,batch,train_loss,val_loss,val_accuracy,seconds\n");
     fprintf(f->steps, "step,epoch,lr,batch,loss%s\n", momentum ? ",momentum" : "");
@@ -322,6 +322,9 @@ static void write_csv_number(FILE *f, bool present, double v)
         fprintf(f, "%.9g", v);
 }
 
+/* The generator the run's epoch order starts from (the LR range test takes a copy). */
+static void order_rng(const hprt_train_config *c, hprt_rng *rng) { hprt_rng_seed(rng, c->seed ^ 0x5DEECE66DULL); }
+
 /* ---- the run ---- */
 
 hprt_status hprt_train(const hprt_train_config *c, hprt_train_result *res, hprt_error *err)
@@ -340,7 +343,7 @@ hprt_status hprt_train(const hprt_train_config *c, hprt_train_result *res, hprt_
     memset(&R, 0, sizeof R);
     hprt_order order = {0};
     hprt_rng rng;
-    hprt_rng_seed(&rng, c->seed ^ 0x5DEECE66DULL);
+    order_rng(c, &rng);
     float *best = NULL;
     run_files files;
     memset(&files, 0, sizeof files);
@@ -382,7 +385,7 @@ hprt_status hprt_train(const hprt_train_config *c, hprt_train_result *res, hprt_
         st = hprt_fail(err, HPRT_E_RUN, "out of memory");
         goto done;
     }
-    if ((st = files_open(&files, c->run_dir, cycles, err)) != HPRT_OK)
+    if ((st = files_open(&files, c->run_dir, cycles, c->events_append, err)) != HPRT_OK)
         goto done;
     if ((st = pool_start(&R.pool, threads, c->barrier, err)) != HPRT_OK)
         goto done;
@@ -589,6 +592,151 @@ done:
     hprt_order_free(&order);
     hprt_free(R.io);
     hprt_free(R.identity);
+    return st;
+}
+
+void hprt_lrfind_result_free(hprt_lrfind_result *r)
+{
+    free(r->lr);
+    free(r->loss);
+    free(r->smooth);
+    memset(r, 0, sizeof *r);
+}
+
+/* Copies of everything a step changes: parameters and optimizer state. */
+typedef struct {
+    float *params;
+    float *state[6];
+} snapshot;
+
+static float **state_arrays(hprt_optim_state *o, float **out)
+{
+    out[0] = o->buf;
+    out[1] = o->m;
+    out[2] = o->v;
+    out[3] = o->vmax;
+    out[4] = o->sum;
+    out[5] = o->ga;
+    return out;
+}
+
+static bool snapshot_take(const hprt_train_config *c, snapshot *s)
+{
+    memset(s, 0, sizeof *s);
+    size_t bytes = sizeof(float) * c->n_params;
+    if (!(s->params = malloc(bytes)))
+        return false;
+    memcpy(s->params, c->params, bytes);
+    float *arr[6];
+    state_arrays(c->opt, arr);
+    for (int i = 0; i < 6; i++) {
+        if (!arr[i])
+            continue;
+        if (!(s->state[i] = malloc(bytes)))
+            return false;
+        memcpy(s->state[i], arr[i], bytes);
+    }
+    return true;
+}
+
+static void snapshot_restore_free(const hprt_train_config *c, snapshot *s, bool restore)
+{
+    size_t bytes = sizeof(float) * c->n_params;
+    float *arr[6];
+    state_arrays(c->opt, arr);
+    if (restore && s->params) {
+        memcpy(c->params, s->params, bytes);
+        for (int i = 0; i < 6; i++)
+            if (arr[i] && s->state[i])
+                memcpy(arr[i], s->state[i], bytes);
+        memset(c->grads, 0, bytes);
+    }
+    free(s->params);
+    for (int i = 0; i < 6; i++)
+        free(s->state[i]);
+    memset(s, 0, sizeof *s);
+}
+
+hprt_status hprt_lr_find(const hprt_train_config *c, const hprt_lrfind *cfg, hprt_lrfind_result *res, hprt_error *err)
+{
+    memset(res, 0, sizeof *res);
+    res->suggestion = NAN;
+    const hprt_dataset *train = c->train;
+    int threads = c->threads < 1 ? 1 : c->threads > HPRT_MAX_THREADS ? HPRT_MAX_THREADS : c->threads;
+    int batch = c->batch.adaptive ? c->batch.start : c->batch.size;
+    int steps = hprt_lrfind_steps(cfg);
+    hprt_status st = HPRT_OK;
+    runner R;
+    memset(&R, 0, sizeof R);
+    hprt_order order = {0};
+    snapshot snap;
+    bool have_snap = snapshot_take(c, &snap);
+    res->lr = malloc(sizeof(double) * (size_t)steps);
+    res->loss = malloc(sizeof(double) * (size_t)steps);
+    res->smooth = malloc(sizeof(double) * (size_t)steps);
+    R.io = hprt_alloc(2 * sizeof *R.io);
+    if (!have_snap || !res->lr || !res->loss || !res->smooth || !R.io) {
+        st = hprt_fail(err, HPRT_E_RUN, "out of memory for the LR range test");
+        goto done;
+    }
+    hprt_blas_set_threads(1);
+    if ((st = hprt_order_init(&order, train->n, c->shuffle, err)) != HPRT_OK)
+        goto done;
+    hprt_rng rng;
+    order_rng(c, &rng); /* a copy: the run's own generator is untouched */
+    hprt_order_next_epoch(&order, &rng);
+    if ((st = pool_start(&R.pool, threads, c->barrier, err)) != HPRT_OK)
+        goto done;
+    hprt_lrfind_state ls;
+    hprt_lrfind_init(&ls, cfg);
+    long spe = steps_for(train->n, batch);
+    bool go = true;
+    for (int i = 0; i < steps && go; i++) {
+        long s = i % spe;
+        if (s == 0 && i > 0)
+            hprt_order_next_epoch(&order, &rng);
+        long start = s * batch;
+        int rows = (int)(train->n - start < batch ? train->n - start : batch);
+        hprt_step_fn fn = c->train_fn(c->fn_ctx, rows);
+        if (!fn) {
+            st = hprt_fail(err, HPRT_E_RUN, "no compiled training step for a batch of %d (a bug in hpc)", rows);
+            break;
+        }
+        double lr = hprt_lrfind_lr(cfg, i);
+        hprt_step_io *io = &R.io[i & 1];
+        io->x = train->x;
+        io->x8 = train->x8;
+        io->mean = train->mean;
+        io->std = train->std;
+        io->y = train->y;
+        io->order = order.idx;
+        io->start = start;
+        fill_step(c, io, lr, NAN, i + 1, i, c->dropout_p);
+        pool_post(&R.pool, fn, io);
+        pool_sync(&R.pool); /* each loss decides whether to go on */
+        double l = 0;
+        for (int t = 0; t < threads; t++)
+            l += io->loss[t];
+        l /= rows;
+        res->lr[res->n] = lr;
+        res->loss[res->n] = l;
+        go = hprt_lrfind_record(&ls, l);
+        res->smooth[res->n] = ls.smooth;
+        res->n++;
+    }
+    pool_stop(&R.pool);
+    if (st == HPRT_OK) {
+        res->suggestion = hprt_lrfind_suggest(cfg, res->lr, res->smooth, res->n);
+        if (!isfinite(res->suggestion))
+            st = hprt_fail(err, HPRT_E_RUN,
+                           "the LR range test recorded %d points, too few for a suggestion; raise find_lr's `steps` or its "
+                           "`end`, or give the rate by hand",
+                           res->n);
+    }
+done:
+    snapshot_restore_free(c, &snap, have_snap);
+    hprt_order_free(&order);
+    hprt_free(R.io);
     return st;
 }
 

@@ -81,6 +81,7 @@ typedef struct {
     uint64_t seed;
     /* output */
     const char *run_dir;        /* NULL: write no files */
+    bool events_append;         /* events.log already has lines (find_lr): append */
     hprt_callbacks cb;
     volatile sig_atomic_t *interrupt; /* set (by a signal handler) to stop after the current step */
 } hprt_train_config;
@@ -115,6 +116,22 @@ hprt_status hprt_train_resolve_schedule(const hprt_schedule *s, const hprt_batch
 /* Trains.  HPRT_E_RUN on a non-finite loss (res->stopped = "nan", nan_step
  * set), an I/O error on the run directory, or out of memory. */
 hprt_status hprt_train(const hprt_train_config *cfg, hprt_train_result *res, hprt_error *err);
+
+/* The LR range test (language.md §11, fastai's lr_find) on a copy of the
+ * current state: the rate grows exponentially from cfg->start to cfg->end over
+ * cfg->steps training steps (stopping early when the smoothed loss exceeds 4x
+ * its minimum), then the weights, optimizer state and gradients are put back
+ * as they were, so the training that follows is the same as one given the
+ * suggested rate by hand.  The batches are the first of an epoch shuffled with
+ * a copy of the run's generator. */
+typedef struct {
+    int n;                      /* points recorded */
+    double *lr, *loss, *smooth; /* n each; free with hprt_lrfind_result_free */
+    double suggestion;
+} hprt_lrfind_result;
+
+hprt_status hprt_lr_find(const hprt_train_config *c, const hprt_lrfind *cfg, hprt_lrfind_result *res, hprt_error *err);
+void hprt_lrfind_result_free(hprt_lrfind_result *r);
 
 /* Evaluates ds (loss, accuracy) with the eval steps; used for test and by tests. */
 hprt_status hprt_evaluate(const hprt_train_config *cfg, const hprt_dataset *ds, int batch, double *loss,
