@@ -372,6 +372,50 @@ static void print_schedule_preview(const plan_experiment *e, FILE *out)
             lrs[shown++] = lr;
         step += plan_steps_per_epoch(e, st.batch);
     }
+    /* the schedule's own boundaries: warm-up end, cycle and phase ends, restarts, milestones */
+    long bounds[16];
+    int nb = 0;
+    long w = r.warmup;
+    if (w > 0 && nb < 16)
+        bounds[nb++] = w;
+    switch (r.kind) {
+    case HPRT_SCHED_CYCLIC:
+        for (long k = 1; nb < 12 && w + (long)(k * r.up) <= total; k++)
+            bounds[nb++] = w + (long)(k * r.up);
+        break;
+    case HPRT_SCHED_ONE_CYCLE:
+        for (int k = 0; k < r.n_phases && nb < 16; k++)
+            bounds[nb++] = w + (long)ceil(r.ph_end[k]);
+        break;
+    case HPRT_SCHED_SGDR: {
+        long at = w, len = r.period;
+        while (nb < 12 && at + len <= total && len > 0) {
+            at += len;
+            bounds[nb++] = at;
+            len *= r.mult;
+        }
+        break;
+    }
+    case HPRT_SCHED_STEP:
+        for (long k = 1; nb < 12 && w + k * r.every <= total; k++)
+            bounds[nb++] = w + k * r.every;
+        break;
+    case HPRT_SCHED_MULTISTEP:
+        for (int k = 0; k < r.n_at && nb < 16; k++)
+            bounds[nb++] = w + r.at[k];
+        break;
+    default:
+        break;
+    }
+    if (nb > 0) {
+        fprintf(out, "  boundaries:");
+        for (int k = 0; k < nb; k++) {
+            long t = bounds[k];
+            double lr = hprt_sched_lr(&r, e->optimizer.lr, t) * hprt_adabatch_at(&e->batch, spe ? t / spe : 0, t).lr_scale;
+            fprintf(out, "%s step %ld: %.4g", k ? "," : "", t, lr);
+        }
+        fputc('\n', out);
+    }
     if (plateau)
         fprintf(out, "  (plateau lowers the rate when %s stops improving; the table shows the starting rate)\n",
                 hprt_metric_name(e->schedule.kind == HPRT_SCHED_PLATEAU ? e->schedule.monitor : e->schedule.then->monitor));
