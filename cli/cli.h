@@ -37,6 +37,8 @@ int cmd_check(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_lr_find(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_emit_llvm(int argc, char **argv);
 

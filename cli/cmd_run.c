@@ -15,11 +15,12 @@
 #include "hprt_train.h"
 #include "load.h"
 #include "svg.h"
+#include "hprt_ckpt.h"
 
 /* The only global of hpc: what a signal handler may touch. */
 static volatile sig_atomic_t interrupted;
 
-static void on_sigint(int sig)
+static void on_signal(int sig)
 {
     (void)sig;
     interrupted = 1;
@@ -150,6 +151,7 @@ static int write_summary(const char *dir, const plan_experiment *e, int threads,
     else
         fprintf(f, "  \"best_epoch\": null,\n");
     fprintf(f, "  \"stopped\": \"%s\",\n", r->stopped);
+    fprintf(f, "  \"weights\": \"%s\",\n", r->restored_best ? "best.hpw" : "last.hpw");
     json_num(f, "train_loss", true, r->train_loss, false);
     json_num(f, "val_loss", r->has_valid, r->val_loss, false);
     json_num(f, "val_accuracy", r->has_valid, r->val_accuracy, false);
@@ -200,6 +202,8 @@ typedef struct {
     char dir[4096];
     ui u;
     hprt_train_config cfg;
+    hprt_ckpt_id ckpt_id;
+    char desc[512];
 } session;
 
 static void session_close(session *s)
@@ -225,6 +229,7 @@ static void session_close(session *s)
 static int session_open(session *s, int argc, char **argv, const char *command)
 {
     memset(s, 0, sizeof *s);
+    bool resume = strcmp(command, "resume") == 0;
     s->command = command;
     s->rest = calloc((size_t)argc + 1, sizeof *s->rest);
     if (!s->rest)
@@ -326,11 +331,20 @@ static int session_open(session *s, int argc, char **argv, const char *command)
         fprintf(stderr, "hpc %s: compiling the training step failed: %s\n", command, msg);
         return EXIT_RUN;
     }
-    if (run_dir(s->dir, sizeof s->dir, s->out, e->name) != 0) {
+    if (!resume && run_dir(s->dir, sizeof s->dir, s->out, e->name) != 0) {
         fprintf(stderr, "hpc %s: cannot create the run directory '%s': %s\n", command, s->out ? s->out : "runs/...",
                 strerror(errno));
         return EXIT_RUN;
     }
+    if (resume)
+        snprintf(s->dir, sizeof s->dir, "%s", s->out);
+    plan_shape_desc(e, s->desc, sizeof s->desc);
+    s->ckpt_id = (hprt_ckpt_id){plan_shape_hash(e), s->desc};
+    long spe0 = (s->data.train.n + (e->batch.adaptive ? e->batch.start : e->batch.size) - 1) /
+                (e->batch.adaptive ? e->batch.start : e->batch.size);
+    long every = e->checkpoint.n <= 0 ? 0
+                 : e->checkpoint.unit == HPRT_STEPS ? (long)e->checkpoint.n
+                                                    : (long)(e->checkpoint.n * (double)spe0 + 0.5);
     s->cfg = (hprt_train_config){
         .train = &s->data.train,
         .valid = s->data.has_valid ? &s->data.valid : NULL,
@@ -358,6 +372,8 @@ static int session_open(session *s, int argc, char **argv, const char *command)
         .run_dir = s->dir,
         .cb = {&s->u, on_progress, on_epoch, on_event},
         .interrupt = &interrupted,
+        .ckpt_id = &s->ckpt_id,
+        .checkpoint_every = every,
     };
     s->u.epochs = e->epochs;
     for (int i = 0, k = 0; i < e->n_layers; i++)
@@ -449,8 +465,74 @@ static int write_experiment(const session *s)
     FILE *xf = fopen(path, "w");
     if (!xf)
         return -1;
-    plan_write_hp(s->e, s->e->threads, xf);
+    plan_write_hp(s->e, s->T, xf); /* the thread count too: a resume must use the same */
     return fclose(xf) == 0 ? 0 : -1;
+}
+
+/* The first layer, in forward order, whose output holds a NaN or an infinity
+ * (the activations of the last step run, whose update was skipped). */
+static void diagnose_nan(const session *s, char *buf, size_t n)
+{
+    const plan_experiment *e = s->e;
+    const cg_layout *l = s->layout;
+    snprintf(buf, n, "no layer's output is non-finite: the loss itself overflowed");
+    for (int i = 1; i < e->n_layers; i++) {
+        const cg_layer_layout *L = &l->layers[i];
+        if (L->out < 0 || e->layers[i].kind == PLAN_FLATTEN || L->skip)
+            continue;
+        const float *o = s->mem.acts + L->out;
+        long count = (long)l->b_max * L->out_size;
+        for (long k = 0; k < count; k++)
+            if (!isfinite(o[k])) {
+                snprintf(buf, n, "the first layer whose output is not finite: %s (line %d)",
+                         plan_layer_name(e->layers[i].kind), e->layers[i].line);
+                return;
+            }
+    }
+}
+
+/* Trains (from the start, or from a checkpoint) and reports; the exit status. */
+static int train(session *s, const hprt_train_state *resume, const float *best)
+{
+    plan_experiment *e = s->e;
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    hprt_train_result res;
+    hprt_status st = hprt_train(&s->cfg, resume, best, &res, &s->err);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (write_summary(s->dir, e, s->T, &res, cg_compile_ms(s->prog)) != 0)
+        fprintf(stderr, "hpc %s: cannot write %s/summary.json: %s\n", s->command, s->dir, strerror(errno));
+    if (st != HPRT_OK) {
+        fprintf(stderr, "hpc %s: %s\n", s->command, s->err.msg);
+        if (strcmp(res.stopped, "nan") == 0) {
+            char why[256];
+            diagnose_nan(s, why, sizeof why);
+            fprintf(stderr, "hpc %s: %s\n", s->command, why);
+            fprintf(stderr, "hpc %s: last.hpw holds the last good state\n", s->command);
+        }
+        fprintf(stderr, "hpc %s: the run's files are in %s\n", s->command, s->dir);
+        return s->err.status == HPRT_E_DATA ? EXIT_DATA : EXIT_RUN;
+    }
+    if (strcmp(res.stopped, "interrupted") == 0) {
+        if (s->u.tty && !s->o.quiet)
+            fprintf(stderr, "\r\033[K");
+        fprintf(stderr, "interrupted after step %ld; a checkpoint is in %s/last.hpw\nresume with: hpc resume %s\n",
+                res.steps, s->dir, s->dir);
+        return 130;
+    }
+    if (!s->o.quiet) {
+        if (res.has_test)
+            printf("test: loss %.4f, accuracy %.4f\n", res.test_loss, res.test_accuracy);
+        printf("%s after %d epoch%s (%ld steps) in %.1fs, %.1fk samples/s; the run is in %s\n",
+               strcmp(res.stopped, "completed") == 0 ? "done" : res.stopped, res.epochs, res.epochs == 1 ? "" : "s",
+               res.steps, res.seconds, res.samples_per_second / 1000, s->dir);
+    }
+    return EXIT_OK;
 }
 
 int cmd_run(int argc, char **argv)
@@ -503,30 +585,7 @@ int cmd_run(int argc, char **argv)
     if (!s.o.quiet)
         printf("%s: %ld parameters, %d threads, compiled in %.0f ms; training on %ld samples (%d epochs at most)\n",
                e->name, e->total_params, s.T, cg_compile_ms(s.prog), s.data.train.n, e->epochs);
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old);
-    hprt_train_result res;
-    hprt_status st = hprt_train(&s.cfg, &res, &s.err);
-    sigaction(SIGINT, &old, NULL);
-    if (write_summary(s.dir, e, s.T, &res, cg_compile_ms(s.prog)) != 0)
-        fprintf(stderr, "hpc run: cannot write %s/summary.json: %s\n", s.dir, strerror(errno));
-    if (st != HPRT_OK) {
-        fprintf(stderr, "hpc run: %s\n", s.err.msg);
-        fprintf(stderr, "hpc run: the run's files are in %s\n", s.dir);
-        status = s.err.status == HPRT_E_DATA ? EXIT_DATA : EXIT_RUN;
-        goto done;
-    }
-    if (!s.o.quiet) {
-        if (res.has_test)
-            printf("test: loss %.4f, accuracy %.4f\n", res.test_loss, res.test_accuracy);
-        printf("%s after %d epoch%s (%ld steps) in %.1fs, %.1fk samples/s; the run is in %s\n",
-               strcmp(res.stopped, "completed") == 0 ? "done" : res.stopped, res.epochs, res.epochs == 1 ? "" : "s",
-               res.steps, res.seconds, res.samples_per_second / 1000, s.dir);
-    }
-    status = strcmp(res.stopped, "interrupted") == 0 ? 130 : EXIT_OK;
+    status = train(&s, NULL, NULL);
 done:
     session_close(&s);
     return status;
@@ -547,6 +606,81 @@ int cmd_lr_find(int argc, char **argv)
     printf("the curve is in %s/lr_find.csv and %s/lr_find.svg\n", s.dir, s.dir);
     hprt_lrfind_result_free(&r);
     status = EXIT_OK;
+done:
+    session_close(&s);
+    return status;
+}
+
+int cmd_resume(int argc, char **argv)
+{
+    if (argc < 1 || argv[0][0] == '-') {
+        cli_usage_error("resume", "which run? (hpc resume RUN_DIR)");
+        return EXIT_USAGE;
+    }
+    const char *dir = argv[0];
+    char file[4200];
+    snprintf(file, sizeof file, "%s/experiment.hp", dir);
+    struct stat sb;
+    if (stat(file, &sb) != 0) {
+        fprintf(stderr, "hpc resume: %s is not a run directory (no experiment.hp): %s\n", dir, strerror(errno));
+        return EXIT_USAGE;
+    }
+    /* the run's own experiment, into its own directory */
+    char *args[8];
+    int n = 0;
+    args[n++] = file;
+    args[n++] = "--out";
+    args[n++] = (char *)dir;
+    for (int i = 1; i < argc && n < 7; i++) {
+        if (strcmp(argv[i], "--quiet") != 0 && strcmp(argv[i], "-q") != 0) {
+            cli_usage_error("resume", "unexpected argument '%s' (a run resumes as it was started)", argv[i]);
+            return EXIT_USAGE;
+        }
+        args[n++] = argv[i];
+    }
+    session s;
+    int status = session_open(&s, n, args, "resume");
+    if (status >= 0)
+        goto done;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/last.hpw", dir);
+    hprt_train_state state;
+    if (hprt_ckpt_read(path, &s.ckpt_id, s.mem.params, (size_t)s.layout->n_params, s.opt, &state, &s.err) != HPRT_OK) {
+        fprintf(stderr, "hpc resume: %s\n", s.err.msg);
+        status = EXIT_RUN;
+        goto done;
+    }
+    if (state.threads != s.T) {
+        fprintf(stderr, "hpc resume: the run used %d threads and this resume %d: the results would differ\n",
+                state.threads, s.T);
+        hprt_train_state_free(&state);
+        status = EXIT_USAGE;
+        goto done;
+    }
+    if (state.epoch >= s.e->epochs) {
+        printf("%s: the run is complete (%d epochs); nothing to resume\n", dir, state.epochs_done);
+        hprt_train_state_free(&state);
+        status = EXIT_OK;
+        goto done;
+    }
+    float *best = NULL;
+    if (state.has_best) {
+        best = malloc(sizeof(float) * (size_t)s.layout->n_params);
+        snprintf(path, sizeof path, "%s/best.hpw", dir);
+        if (!best || hprt_ckpt_read(path, &s.ckpt_id, best, (size_t)s.layout->n_params, NULL, NULL, &s.err) != HPRT_OK) {
+            fprintf(stderr, "hpc resume: %s\n", best ? s.err.msg : "out of memory");
+            free(best);
+            hprt_train_state_free(&state);
+            status = EXIT_RUN;
+            goto done;
+        }
+    }
+    if (!s.o.quiet)
+        printf("%s: resuming at step %lld (epoch %d, step %lld of it); compiled in %.0f ms\n", s.e->name,
+               (long long)state.step, state.epoch + 1, (long long)state.pos, cg_compile_ms(s.prog));
+    status = train(&s, &state, best);
+    free(best);
+    hprt_train_state_free(&state);
 done:
     session_close(&s);
     return status;

@@ -54,6 +54,20 @@ static const command commands[] = {
      "  --set PATH=VALUE  override a setting or model parameter, checked like the\n"
      "                    file: --set model.hidden=512 --set optimizer.lr=3e-4\n"
      "  --allow NAME      silence a note\n"},
+    {"resume", cmd_resume, "hpc resume RUN_DIR [--quiet]",
+     "Continues an interrupted run (Ctrl-C, a kill, a crash) from RUN_DIR/last.hpw,\n"
+     "with the run's own experiment.hp and thread count.  The final metrics.csv,\n"
+     "steps.csv (every column but the time) and weights are bit-identical to a run\n"
+     "that was never interrupted.  A checkpoint that fails its checksum or belongs\n"
+     "to another model is refused with a message naming the file.\n"},
+    {"predict", cmd_predict, "hpc predict RUN_DIR INPUT [--labels FILE] [--weights best|last] [--format csv|json]",
+     "Predictions of a trained model: INPUT is a CSV file (like the training data;\n"
+     "its label column, when present, is compared) or an IDX images file (with\n"
+     "--labels, the labels file).  One line per sample: the predicted class and the\n"
+     "class probabilities (csv: row,predicted[,label],p0,...; json: one object per\n"
+     "line).  The weights are those the run ended with (best.hpw when it restored\n"
+     "the best epoch's, else last.hpw) unless --weights says.  With labels, the\n"
+     "accuracy goes to standard error.\n"},
     {"lr-find", cmd_lr_find, "hpc lr-find FILE [EXPERIMENT] [--set PATH=VALUE]... [--threads N] [--out DIR]",
      "The LR range test (Smith 2017, as fastai's lr_find): from the experiment's\n"
      "initial state, trains with a rate growing exponentially from 1e-7 to 10 over\n"
@@ -75,7 +89,7 @@ static const command commands[] = {
 #define N_COMMANDS (int)(sizeof commands / sizeof *commands)
 
 /* Commands of design.md that later versions add; named so users get a clear answer. */
-static const char *const planned[] = {"search", "resume", "build", "predict", "sample"};
+static const char *const planned[] = {"search", "build", "sample"};
 
 static void usage(FILE *out)
 {

@@ -468,11 +468,11 @@ static ck_val *apply_arg_overrides(ck *c, ck_val *v, const char *setting, const 
 
 enum {
     S_DATA, S_MODEL, S_LOSS, S_OPTIMIZER, S_CLIP, S_SCHEDULE, S_BATCH, S_EPOCHS, S_STOP, S_REGULARIZE, S_SEED,
-    S_THREADS, S__COUNT
+    S_THREADS, S_CHECKPOINT, S__COUNT
 };
 static const char *const experiment_settings[S__COUNT] = {
     "data", "model", "loss", "optimizer", "clip", "schedule", "batch", "epochs", "stop", "regularize", "seed",
-    "threads",
+    "threads", "checkpoint",
 };
 
 static bool is_pow2(long x) { return x > 0 && (x & (x - 1)) == 0; }
@@ -650,6 +650,9 @@ static plan_experiment *check_experiment(ck *c, hp_decl *d)
         e->seed = (uint64_t)n;
     if (v[S_THREADS] && ck_int(c, v[S_THREADS], "threads", 1, 1024, &n))
         e->threads = (int)n;
+    /* checkpoint = N steps | N epochs: last.hpw that often too (always at epoch ends) */
+    if (v[S_CHECKPOINT] && !ck_is_name(v[S_CHECKPOINT], "epoch"))
+        ck_duration(c, v[S_CHECKPOINT], "checkpoint", &e->checkpoint);
 
     c->lrfind = NULL;
     c->data = NULL;
@@ -685,7 +688,7 @@ static bool try_vary_value(ck *c, hp_decl *base, const hp_vary *vy, ck_val *valu
 }
 
 static const char *const vary_settings[] = {"data", "model", "loss", "optimizer", "clip", "schedule", "batch",
-                                            "epochs", "stop", "regularize", "seed", "threads"};
+                                            "epochs", "stop", "regularize", "seed", "threads", "checkpoint"};
 
 static bool check_vary_path(ck *c, hp_decl *base, const hp_vary *vy)
 {

@@ -977,6 +977,20 @@ static void emit_train(cg *g, int B)
         backward_layer(g, i, r0, r1);
     cg_barrier(g);
 
+    /* the NaN guard: a step whose loss is not finite changes no parameter, so
+     * the weights stay those of the last good step (every thread sees the same
+     * sum and takes the same branch) */
+    LLVMValueRef total = cg_f64(g, 0);
+    for (int t = 0; t < g->threads; t++)
+        total = LLVMBuildFAdd(g->b, total, cg_io_field(g, offsetof(hprt_step_io, loss) + 8 * (size_t)t, g->t_f64), "");
+    LLVMValueRef finite = LLVMBuildFCmp(g->b, LLVMRealOLT, cg_intrinsic1(g, "fabs", total), cg_f64(g, INFINITY), "");
+    LLVMBasicBlockRef cont = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "finite");
+    LLVMBasicBlockRef skip = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "not_finite");
+    LLVMBuildCondBr(g->b, finite, cont, skip);
+    LLVMPositionBuilderAtEnd(g->b, skip);
+    LLVMBuildRetVoid(g->b);
+    LLVMPositionBuilderAtEnd(g->b, cont);
+
     step_numbers n = load_step_numbers(g);
     LLVMValueRef j0[PLAN_LAYER__COUNT > 0 ? 4096 : 1], j1[4096];
     int nl = e->n_layers < 4096 ? e->n_layers : 4096;

@@ -72,6 +72,50 @@ char *plan_shape_str(plan_shape s, char *buf, size_t n)
     return buf;
 }
 
+static uint64_t fnv(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+uint64_t plan_shape_hash(const plan_experiment *e)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    h = fnv(h, &e->n_layers, sizeof e->n_layers);
+    for (int i = 0; i < e->n_layers; i++) {
+        const plan_layer *l = &e->layers[i];
+        int v[12] = {l->kind, l->in.kind, l->in.d[0], l->in.d[1], l->in.d[2], l->out.kind, l->out.d[0], l->out.d[1],
+                     l->out.d[2], l->units, l->stack, l->kernel};
+        h = fnv(h, v, sizeof v);
+        h = fnv(h, &l->params, sizeof l->params);
+    }
+    int opt = e->optimizer.kind;
+    h = fnv(h, &opt, sizeof opt);
+    return h;
+}
+
+void plan_shape_desc(const plan_experiment *e, char *buf, size_t n)
+{
+    size_t off = 0;
+    char s[64];
+    for (int i = 0; i < e->n_layers && off < n; i++) {
+        const plan_layer *l = &e->layers[i];
+        if (i > 0 && l->kind != PLAN_DENSE && l->kind != PLAN_CONV && l->kind != PLAN_EMBED && l->kind != PLAN_RNN &&
+            l->kind != PLAN_GRU && l->kind != PLAN_LSTM)
+            continue;
+        off += (size_t)snprintf(buf + off, n - off, "%s%s%s", i ? " -> " : "", i ? plan_layer_name(l->kind) : "",
+                                i ? " " : "");
+        if (off < n)
+            off += (size_t)snprintf(buf + off, n - off, "%s", plan_shape_str(l->out, s, sizeof s));
+    }
+    if (off < n)
+        snprintf(buf + off, n - off, "; %ld parameters; %s", e->total_params, plan_opt_name(e->optimizer.kind));
+}
+
 void plan_free(plan *p)
 {
     if (!p)

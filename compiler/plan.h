@@ -127,6 +127,7 @@ typedef struct {
     bool uses_find_lr;
     uint64_t seed;
     int threads;         /* 0: all cores */
+    hprt_duration checkpoint; /* last.hpw also this often (n = 0: at epoch ends only) */
 } plan_experiment;
 
 typedef enum { PLAN_SPACE_SET = 0, PLAN_SPACE_RANGE, PLAN_SPACE_LOG, PLAN_SPACE_UNIFORM } plan_space_kind;
@@ -166,6 +167,12 @@ typedef struct {
 } plan;
 
 void plan_free(plan *p);
+
+/* What a checkpoint must match: a hash of every layer's kind and shapes, the
+ * parameter count and the optimizer, and the same as words for messages
+ * ("784 -> 256 -> 256 -> 10; 269322 parameters; adam"). */
+uint64_t plan_shape_hash(const plan_experiment *e);
+void plan_shape_desc(const plan_experiment *e, char *buf, size_t n);
 
 /* Steps in one epoch at the given batch size (text: windows of seq tokens). */
 long plan_steps_per_epoch(const plan_experiment *e, int batch);

@@ -139,5 +139,7 @@ void plan_write_hp(const plan_experiment *e, int threads, FILE *out)
     fprintf(out, "\n    seed       = %llu\n", (unsigned long long)e->seed);
     if (threads > 0)
         fprintf(out, "    threads    = %d\n", threads);
+    if (e->checkpoint.n > 0)
+        fprintf(out, "    checkpoint = %.17g %s\n", e->checkpoint.n, e->checkpoint.unit == HPRT_EPOCHS ? "epochs" : "steps");
     fputs("}\n", out);
 }

@@ -17,7 +17,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "hprt_ckpt.h"
 #include "hprt_kernels.h"
 #include "hprt_sched.h"
 #include "hprt_train.h"
@@ -184,17 +186,21 @@ static FILE *open_in(const char *dir, const char *name, const char *mode, hprt_e
     return f;
 }
 
-static hprt_status files_open(run_files *f, const char *dir, bool momentum, bool append_events, hprt_error *err)
+static hprt_status files_open(run_files *f, const char *dir, bool momentum, bool append_events, bool resume,
+                              hprt_error *err)
 {
     memset(f, 0, sizeof *f);
     f->dir = dir;
     if (!dir)
         return HPRT_OK;
-    if (!(f->metrics = open_in(dir, "metrics.csv", "w", err)) || !(f->steps = open_in(dir, "steps.csv", "w", err)) ||
+    const char *m = resume ? "a" : "w";
+    if (!(f->metrics = open_in(dir, "metrics.csv", m, err)) || !(f->steps = open_in(dir, "steps.csv", m, err)) ||
         !(f->events = open_in(dir, "events.log", append_events ? "a" : "w", err)))
         return HPRT_E_RUN;
-    fprintf(f->metrics, "epoch,step,lr,batch,train_loss,val_loss,val_accuracy,seconds\n");
-    fprintf(f->steps, "step,epoch,lr,batch,loss%s\n", momentum ? ",momentum" : "");
+    if (!resume) {
+        fprintf(f->metrics, "epoch,step,lr,batch,train_loss,val_loss,val_accuracy,seconds\n");
+        fprintf(f->steps, "step,epoch,lr,batch,loss%s\n", momentum ? ",momentum" : "");
+    }
     return HPRT_OK;
 }
 
@@ -327,7 +333,90 @@ static void order_rng(const hprt_train_config *c, hprt_rng *rng) { hprt_rng_seed
 
 /* ---- the run ---- */
 
-hprt_status hprt_train(const hprt_train_config *c, hprt_train_result *res, hprt_error *err)
+typedef struct {
+    const hprt_train_config *c;
+    runner R;
+    hprt_order order;
+    run_files files;
+    hprt_sched_resolved sched;
+    bool has_plateau, cycles;
+    float *best;             /* the best epoch's weights (restore_best) */
+    hprt_train_state S;
+    hprt_train_result *res;
+    /* the step posted last, whose results are read once the next is posted */
+    hprt_step_io *pending;
+    int pending_rows;
+    long pending_step;
+    double pending_lr, pending_mom;
+    int threads;
+} trainer;
+
+static long file_size(FILE *f)
+{
+    if (!f)
+        return 0;
+    fflush(f);
+    return ftell(f);
+}
+
+/* Reads the per-thread results of the pending step into the epoch's sums and steps.csv. */
+static void account(trainer *T)
+{
+    hprt_step_io *io = T->pending;
+    if (!io)
+        return;
+    double l = 0;
+    for (int t = 0; t < T->threads; t++)
+        l += io->loss[t];
+    if (T->files.steps) {
+        fprintf(T->files.steps, "%ld,%d,%.9g,%d,%.9g", T->pending_step, T->S.epoch + 1, T->pending_lr, T->pending_rows,
+                l / T->pending_rows);
+        if (T->cycles)
+            fprintf(T->files.steps, ",%.9g", T->pending_mom);
+        fputc('\n', T->files.steps);
+    }
+    if (!isfinite(l) && T->res->nan_step < 0)
+        T->res->nan_step = T->pending_step;
+    T->S.loss_sum += l;
+    T->S.loss_rows += T->pending_rows;
+    T->pending = NULL;
+}
+
+/* Writes path (last.hpw, best.hpw) from the state as it is now (no step pending). */
+static hprt_status checkpoint(trainer *T, const char *name, const float *params, hprt_error *err)
+{
+    const hprt_train_config *c = T->c;
+    if (!c->run_dir || !c->ckpt_id)
+        return HPRT_OK;
+    T->S.metrics_bytes = file_size(T->files.metrics);
+    T->S.steps_bytes = file_size(T->files.steps);
+    T->S.events_bytes = file_size(T->files.events);
+    T->S.order = T->order.idx;
+    T->S.n_order = T->order.n;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", c->run_dir, name);
+    hprt_status st = hprt_ckpt_write(path, c->ckpt_id, params, c->n_params, c->opt, &T->S, err);
+    T->S.order = NULL; /* borrowed */
+    T->S.n_order = 0;
+    return st;
+}
+
+/* Truncates the run's files to where the checkpoint left them. */
+static hprt_status truncate_files(const hprt_train_config *c, const hprt_train_state *S, hprt_error *err)
+{
+    const char *names[3] = {"metrics.csv", "steps.csv", "events.log"};
+    long sizes[3] = {(long)S->metrics_bytes, (long)S->steps_bytes, (long)S->events_bytes};
+    for (int i = 0; i < 3; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", c->run_dir, names[i]);
+        if (truncate(path, sizes[i]) != 0)
+            return hprt_fail(err, HPRT_E_RUN, "%s: cannot rewind it to the checkpoint: %s", path, strerror(errno));
+    }
+    return HPRT_OK;
+}
+
+hprt_status hprt_train(const hprt_train_config *c, const hprt_train_state *resume, const float *best_params,
+                       hprt_train_result *res, hprt_error *err)
 {
     memset(res, 0, sizeof *res);
     res->stopped = "completed";
@@ -336,179 +425,199 @@ hprt_status hprt_train(const hprt_train_config *c, hprt_train_result *res, hprt_
     const hprt_dataset *train = c->train;
     if (train->n <= 0)
         return hprt_fail(err, HPRT_E_DATA, "the training set is empty");
-    int threads = c->threads < 1 ? 1 : c->threads > HPRT_MAX_THREADS ? HPRT_MAX_THREADS : c->threads;
+    trainer T;
+    memset(&T, 0, sizeof T);
+    T.c = c;
+    T.res = res;
+    T.threads = c->threads < 1 ? 1 : c->threads > HPRT_MAX_THREADS ? HPRT_MAX_THREADS : c->threads;
     hprt_blas_set_threads(1); /* our workers each call single-threaded OpenBLAS */
+    hprt_train_state *S = &T.S;
 
-    runner R;
-    memset(&R, 0, sizeof R);
-    hprt_order order = {0};
-    hprt_rng rng;
-    order_rng(c, &rng);
-    float *best = NULL;
-    run_files files;
-    memset(&files, 0, sizeof files);
-    hprt_sched_resolved sched;
-    hprt_plateau plateau;
-    hprt_stopper stopper;
-    hprt_dropout_policy dpol;
-    float dropout_p[HPRT_MAX_DROPOUT];
-    memcpy(dropout_p, c->dropout_p, sizeof dropout_p);
-
-    R.io = hprt_alloc(2 * sizeof *R.io);
+    T.R.io = hprt_alloc(2 * sizeof *T.R.io);
     long eval_n = c->valid ? c->valid->n : 0;
     if (c->test && c->test->n > eval_n)
         eval_n = c->test->n;
-    R.identity_n = eval_n > 0 ? eval_n : 1;
-    R.identity = hprt_alloc(sizeof(uint32_t) * (size_t)R.identity_n);
-    if (!R.io || !R.identity) {
+    T.R.identity_n = eval_n > 0 ? eval_n : 1;
+    T.R.identity = hprt_alloc(sizeof(uint32_t) * (size_t)T.R.identity_n);
+    if (!T.R.io || !T.R.identity) {
         st = hprt_fail(err, HPRT_E_RUN, "out of memory");
         goto done;
     }
-    for (long i = 0; i < R.identity_n; i++)
-        R.identity[i] = (uint32_t)i;
-    if ((st = hprt_order_init(&order, train->n, c->shuffle, err)) != HPRT_OK)
+    for (long i = 0; i < T.R.identity_n; i++)
+        T.R.identity[i] = (uint32_t)i;
+    if ((st = hprt_order_init(&T.order, train->n, c->shuffle, err)) != HPRT_OK)
         goto done;
 
-    /* the schedule over the whole run */
+    /* the policies */
     int batch0 = c->batch.adaptive ? c->batch.start : c->batch.size;
-    if ((st = hprt_train_resolve_schedule(&c->schedule, &c->batch, c->epochs, train->n, &sched, err)) != HPRT_OK)
+    if ((st = hprt_train_resolve_schedule(&c->schedule, &c->batch, c->epochs, train->n, &T.sched, err)) != HPRT_OK)
         goto done;
-    bool has_plateau = plateau_schedule(&c->schedule);
-    if (has_plateau)
-        hprt_plateau_init(&plateau, &c->schedule, c->optimizer.lr);
-    if ((st = hprt_stop_init(&stopper, &c->stop, err)) != HPRT_OK)
-        goto done;
-    hprt_dropout_init(&dpol, &c->regularize);
-    bool cycles = sched.cycle_momentum;
+    T.has_plateau = plateau_schedule(&c->schedule);
+    T.cycles = T.sched.cycle_momentum;
     bool restore = c->stop.kind == HPRT_STOP_EARLY && c->stop.restore_best && c->valid;
-    if (restore && !(best = malloc(sizeof(float) * c->n_params))) {
+    if (restore && !(T.best = malloc(sizeof(float) * c->n_params))) {
         st = hprt_fail(err, HPRT_E_RUN, "out of memory");
         goto done;
     }
-    if ((st = files_open(&files, c->run_dir, cycles, c->events_append, err)) != HPRT_OK)
+    /* a fresh state, or the checkpoint's */
+    order_rng(c, &S->rng);
+    S->batch = batch0;
+    S->last_lr = c->optimizer.lr;
+    S->n_dropout = c->n_dropout;
+    memcpy(S->dropout_p, c->dropout_p, sizeof S->dropout_p);
+    S->threads = T.threads;
+    if (T.has_plateau)
+        hprt_plateau_init(&S->plateau, &c->schedule, c->optimizer.lr);
+    if ((st = hprt_stop_init(&S->stopper, &c->stop, err)) != HPRT_OK)
         goto done;
-    if ((st = pool_start(&R.pool, threads, c->barrier, err)) != HPRT_OK)
+    hprt_dropout_init(&S->dropout, &c->regularize);
+    if (resume) {
+        hprt_stopper fresh_stop = S->stopper;
+        hprt_plateau fresh_plateau = S->plateau;
+        hprt_dropout_policy fresh_dropout = S->dropout;
+        *S = *resume;
+        S->order = NULL;
+        S->n_order = 0;
+        /* the rules come from the experiment; the counters from the checkpoint */
+        S->stopper.rule = fresh_stop.rule;
+        hprt_plateau saved = S->plateau;
+        S->plateau = fresh_plateau;
+        S->plateau.lr = saved.lr;
+        S->plateau.best = saved.best;
+        S->plateau.num_bad_epochs = saved.num_bad_epochs;
+        S->plateau.cooldown_counter = saved.cooldown_counter;
+        S->plateau.epochs = saved.epochs;
+        S->dropout.cfg = fresh_dropout.cfg;
+        if (resume->n_order != T.order.n) {
+            st = hprt_fail(err, HPRT_E_RUN, "the checkpoint's sample order has %lld entries; the training set has %u",
+                           (long long)resume->n_order, T.order.n);
+            goto done;
+        }
+        memcpy(T.order.idx, resume->order, sizeof(uint32_t) * T.order.n);
+        if (T.best && S->has_best && best_params)
+            memcpy(T.best, best_params, sizeof(float) * c->n_params);
+        if (c->run_dir && (st = truncate_files(c, S, err)) != HPRT_OK)
+            goto done;
+        res->epochs = S->epochs_done;
+        res->steps = S->step;
+        res->train_loss = S->train_loss;
+        res->has_valid = S->has_valid;
+        res->val_loss = S->val_loss;
+        res->val_accuracy = S->val_accuracy;
+    }
+    if ((st = files_open(&T.files, c->run_dir, T.cycles, c->events_append || resume, resume != NULL, err)) != HPRT_OK)
+        goto done;
+    if ((st = pool_start(&T.R.pool, T.threads, c->barrier, err)) != HPRT_OK)
         goto done;
 
-    double t_run = now_s(), train_time = 0;
-    long step = 0, samples = 0;
-    int last_batch = batch0;
-    double last_lr = c->optimizer.lr;
-    double dropout_inc = 0;
-    for (int epoch = 0; epoch < c->epochs; epoch++) {
+    /* a fresh run's first checkpoint: the initial state, so that a run that
+     * fails in its first epoch still leaves a good last.hpw */
+    if (!resume && (st = checkpoint(&T, "last.hpw", c->params, err)) != HPRT_OK)
+        goto stop_pool;
+    double t_run = now_s();
+    bool interrupted = false;
+    for (; S->epoch < c->epochs; S->epoch++) {
         double t_epoch = now_s();
-        hprt_batch_stage bs = hprt_adabatch_at(&c->batch, epoch, step);
-        if (epoch > 0 && bs.batch != last_batch)
-            event(c, &files, "epoch %d: batch size %d -> %d, learning rate x%g", epoch + 1, last_batch, bs.batch,
-                  bs.lr_scale);
-        last_batch = bs.batch;
-        hprt_order_next_epoch(&order, &rng);
+        hprt_batch_stage bs = hprt_adabatch_at(&c->batch, S->epoch, S->step);
+        if (S->pos == 0) {
+            if (S->epoch > 0 && bs.batch != S->batch)
+                event(c, &T.files, "epoch %d: batch size %d -> %d, learning rate x%g", S->epoch + 1, S->batch, bs.batch,
+                      bs.lr_scale);
+            S->batch = bs.batch;
+            hprt_order_next_epoch(&T.order, &S->rng);
+            S->loss_sum = 0;
+            S->loss_rows = 0;
+        }
         long spe = steps_for(train->n, bs.batch);
-        double loss_sum = 0;
-        long loss_rows = 0;
-        hprt_step_io *prev = NULL;
-        int prev_rows = 0;
-        long prev_step = 0;
-        double prev_lr = 0, prev_mom = NAN;
         double t_progress = now_s();
-        bool stop_now = false;
-        for (long s = 0; s < spe && !stop_now; s++) {
-            long start = s * bs.batch;
+        long done_before = S->pos;
+        while (S->pos < spe) {
+            long start = S->pos * bs.batch;
             int rows = (int)(train->n - start < bs.batch ? train->n - start : bs.batch);
             hprt_step_fn fn = c->train_fn(c->fn_ctx, rows);
             if (!fn) {
                 st = hprt_fail(err, HPRT_E_RUN, "no compiled training step for a batch of %d (a bug in hpc)", rows);
                 goto stop_pool;
             }
-            double base = has_plateau ? plateau.lr : c->optimizer.lr;
-            double lr = (c->lr_fn ? c->lr_fn(step, base) : hprt_sched_lr(&sched, base, step)) * bs.lr_scale;
-            double mom = !cycles ? NAN : c->momentum_fn ? c->momentum_fn(step) : hprt_sched_momentum(&sched, step);
-            hprt_step_io *io = &R.io[step & 1];
+            double base = T.has_plateau ? S->plateau.lr : c->optimizer.lr;
+            double lr = (c->lr_fn ? c->lr_fn(S->step, base) : hprt_sched_lr(&T.sched, base, S->step)) * bs.lr_scale;
+            double mom = !T.cycles ? NAN : c->momentum_fn ? c->momentum_fn(S->step) : hprt_sched_momentum(&T.sched, S->step);
+            hprt_step_io *io = &T.R.io[S->step & 1];
             io->x = train->x;
             io->x8 = train->x8;
             io->mean = train->mean;
             io->std = train->std;
             io->y = train->y;
-            io->order = order.idx;
+            io->order = T.order.idx;
             io->start = start;
-            fill_step(c, io, lr, mom, step + 1, step, dropout_p);
-            pool_post(&R.pool, fn, io);
-            /* the previous step has finished on every worker */
-            if (prev) {
-                double l = 0;
-                for (int t = 0; t < threads; t++)
-                    l += prev->loss[t];
-                if (files.steps) {
-                    fprintf(files.steps, "%ld,%d,%.9g,%d,%.9g", prev_step, epoch + 1, prev_lr, prev_rows, l / prev_rows);
-                    if (cycles)
-                        fprintf(files.steps, ",%.9g", prev_mom);
-                    fputc('\n', files.steps);
-                }
-                if (!isfinite(l)) {
-                    res->nan_step = prev_step;
-                    stop_now = true;
-                }
-                loss_sum += l;
-                loss_rows += prev_rows;
+            fill_step(c, io, lr, mom, S->step + 1, S->step, S->dropout_p);
+            pool_post(&T.R.pool, fn, io);
+            account(&T); /* the step before this one has finished on every worker */
+            T.pending = io;
+            T.pending_rows = rows;
+            T.pending_step = S->step;
+            T.pending_lr = lr;
+            T.pending_mom = mom;
+            S->last_lr = lr;
+            S->step++;
+            S->pos++;
+            S->samples += rows;
+            if (res->nan_step >= 0)
+                break;
+            bool ckpt_now = c->checkpoint_every > 0 && S->step % c->checkpoint_every == 0 && S->pos < spe;
+            interrupted = c->interrupt && *c->interrupt;
+            if (ckpt_now || interrupted) {
+                /* a checkpoint between two steps of the epoch */
+                pool_sync(&T.R.pool);
+                account(&T);
+                if (res->nan_step >= 0)
+                    break;
+                S->train_seconds += now_s() - t_epoch;
+                t_epoch = now_s();
+                if ((st = checkpoint(&T, "last.hpw", c->params, err)) != HPRT_OK)
+                    goto stop_pool;
+                if (interrupted)
+                    break;
             }
-            prev = io;
-            prev_rows = rows;
-            prev_step = step;
-            prev_lr = lr;
-            prev_mom = mom;
-            last_lr = lr;
-            step++;
-            samples += rows;
-            if (c->interrupt && *c->interrupt)
-                stop_now = true;
             double now = now_s();
             if (c->cb.progress && now - t_progress > 0.2) {
                 t_progress = now;
-                hprt_progress p = {epoch + 1, c->epochs, s + 1, spe, step, loss_rows ? loss_sum / (double)loss_rows : NAN,
-                                   (double)(s + 1) * bs.batch / (now - t_epoch), 0, bs.batch, lr};
-                p.eta_seconds = (double)(spe - s - 1) * (now - t_epoch) / (double)(s + 1);
+                long did = S->pos - done_before;
+                hprt_progress p = {S->epoch + 1, c->epochs, S->pos, spe, S->step,
+                                   S->loss_rows ? S->loss_sum / (double)S->loss_rows : NAN,
+                                   (double)did * bs.batch / (now - t_epoch), 0, bs.batch, lr};
+                p.eta_seconds = (double)(spe - S->pos) * (now - t_epoch) / (double)(did > 0 ? did : 1);
                 c->cb.progress(c->cb.ctx, &p);
             }
         }
-        pool_sync(&R.pool);
-        if (prev) {
-            double l = 0;
-            for (int t = 0; t < threads; t++)
-                l += prev->loss[t];
-            if (files.steps) {
-                fprintf(files.steps, "%ld,%d,%.9g,%d,%.9g", prev_step, epoch + 1, prev_lr, prev_rows, l / prev_rows);
-                if (cycles)
-                    fprintf(files.steps, ",%.9g", prev_mom);
-                fputc('\n', files.steps);
-            }
-            if (!isfinite(l) && res->nan_step < 0)
-                res->nan_step = prev_step;
-            loss_sum += l;
-            loss_rows += prev_rows;
-        }
+        pool_sync(&T.R.pool);
+        account(&T);
         double t_trained = now_s();
-        train_time += t_trained - t_epoch;
-        res->steps = step;
-        res->train_loss = loss_rows ? loss_sum / (double)loss_rows : NAN;
+        S->train_seconds += t_trained - t_epoch;
+        res->steps = S->step;
         if (res->nan_step >= 0) {
             res->stopped = "nan";
-            event(c, &files, "step %ld (epoch %d): the training loss is not finite; stopped", res->nan_step, epoch + 1);
+            event(c, &T.files, "step %ld (epoch %d): the training loss is not finite; stopped", res->nan_step,
+                  S->epoch + 1);
             st = hprt_fail(err, HPRT_E_RUN,
-                           "the training loss became %s at step %ld (epoch %d); try a lower learning rate, `clip = 1`, "
-                           "or a warm-up",
-                           "NaN or infinite", res->nan_step, epoch + 1);
+                           "the training loss became NaN or infinite at step %ld (epoch %d); try a lower learning rate, "
+                           "`clip = 1`, or a warm-up",
+                           res->nan_step, S->epoch + 1);
             goto stop_pool;
         }
-        if (c->interrupt && *c->interrupt) {
+        if (interrupted) {
             res->stopped = "interrupted";
-            event(c, &files, "epoch %d: interrupted", epoch + 1);
+            event(c, &T.files, "step %ld (epoch %d): interrupted; a checkpoint was written", (long)S->step, S->epoch + 1);
+            /* the event is after the checkpoint's file lengths: a resume drops it */
             break;
         }
+        res->train_loss = S->loss_rows ? S->loss_sum / (double)S->loss_rows : NAN;
 
         /* validation */
-        hprt_epoch_report rep = {epoch + 1, c->epochs, step, last_lr, bs.batch, res->train_loss, false, NAN, NAN, 0, 0};
+        hprt_epoch_report rep = {S->epoch + 1, c->epochs, S->step, S->last_lr, bs.batch, res->train_loss, false, NAN, NAN,
+                                 0, 0};
         if (c->valid) {
-            if ((st = evaluate(c, &R, c->valid, batch0, &rep.val_loss, &rep.val_accuracy, err)) != HPRT_OK)
+            if ((st = evaluate(c, &T.R, c->valid, batch0, &rep.val_loss, &rep.val_accuracy, err)) != HPRT_OK)
                 goto stop_pool;
             rep.has_valid = true;
             res->has_valid = true;
@@ -517,81 +626,103 @@ hprt_status hprt_train(const hprt_train_config *c, hprt_train_result *res, hprt_
         }
         rep.seconds = now_s() - t_epoch;
         rep.samples_per_second = (double)train->n / (t_trained - t_epoch);
-        res->epochs = epoch + 1;
-        if (files.metrics) {
-            fprintf(files.metrics, "%d,%ld,%.9g,%d,%.9g,", epoch + 1, step, last_lr, bs.batch, res->train_loss);
-            write_csv_number(files.metrics, rep.has_valid, rep.val_loss);
-            fputc(',', files.metrics);
-            write_csv_number(files.metrics, rep.has_valid, rep.val_accuracy);
-            fprintf(files.metrics, ",%.3f\n", rep.seconds);
-            fflush(files.metrics);
-            fflush(files.steps);
+        res->epochs = S->epoch + 1;
+        if (T.files.metrics) {
+            fprintf(T.files.metrics, "%d,%ld,%.9g,%d,%.9g,", S->epoch + 1, (long)S->step, S->last_lr, bs.batch,
+                    res->train_loss);
+            write_csv_number(T.files.metrics, rep.has_valid, rep.val_loss);
+            fputc(',', T.files.metrics);
+            write_csv_number(T.files.metrics, rep.has_valid, rep.val_accuracy);
+            fprintf(T.files.metrics, ",%.3f\n", rep.seconds);
         }
         if (c->cb.epoch)
             c->cb.epoch(c->cb.ctx, &rep);
 
         /* policies fed once per epoch */
-        if (has_plateau) {
-            double before = plateau.lr;
+        bool stop = false, improved = false;
+        if (T.has_plateau) {
+            double before = S->plateau.lr;
             double m = metric_value(c->schedule.kind == HPRT_SCHED_PLATEAU ? c->schedule.monitor : c->schedule.then->monitor,
                                     res->train_loss, rep.val_loss, rep.val_accuracy);
-            hprt_plateau_step(&plateau, m);
-            if (plateau.lr != before)
-                event(c, &files, "epoch %d: plateau: learning rate %g -> %g", epoch + 1, before, plateau.lr);
+            hprt_plateau_step(&S->plateau, m);
+            if (S->plateau.lr != before)
+                event(c, &T.files, "epoch %d: plateau: learning rate %g -> %g", S->epoch + 1, before, S->plateau.lr);
         }
         if (c->regularize.adaptive_dropout && rep.has_valid) {
-            double inc = hprt_dropout_update(&dpol, res->train_loss, rep.val_loss);
-            if (inc != dropout_inc) {
-                for (int s = 0; s < c->n_dropout; s++)
-                    dropout_p[s] = (float)hprt_dropout_rate(&dpol, c->dropout_p[s]);
-                event(c, &files, "epoch %d: adaptive dropout: rates raised by %g (first layer now %g)", epoch + 1,
-                      inc, c->n_dropout ? dropout_p[0] : 0.0);
-                dropout_inc = inc;
+            double inc = hprt_dropout_update(&S->dropout, res->train_loss, rep.val_loss);
+            if (inc != S->dropout_inc) {
+                for (int k = 0; k < c->n_dropout; k++)
+                    S->dropout_p[k] = (float)hprt_dropout_rate(&S->dropout, c->dropout_p[k]);
+                event(c, &T.files, "epoch %d: adaptive dropout: rates raised by %g (first layer now %g)", S->epoch + 1,
+                      inc, c->n_dropout ? S->dropout_p[0] : 0.0);
+                S->dropout_inc = inc;
             }
         }
-        if (c->stop.kind != HPRT_STOP_NONE) {
+        /* without a stop rule the stopper still tracks the lowest validation loss, for best.hpw */
+        if (c->stop.kind != HPRT_STOP_NONE || rep.has_valid) {
             double v = metric_value(hprt_stop_monitor(&c->stop), res->train_loss, rep.val_loss, rep.val_accuracy);
-            long best_before = stopper.best_epoch;
-            hprt_verdict verdict = hprt_stop_update(&stopper, res->train_loss, v);
-            if (best && stopper.best_epoch != best_before && stopper.best_epoch == epoch)
-                memcpy(best, c->params, sizeof(float) * c->n_params);
-            if (verdict == HPRT_STOP) {
-                res->stopped = "early_stop";
-                event(c, &files, "epoch %d: early stop (%s); best epoch %ld", epoch + 1, c->stop.kind == HPRT_STOP_EARLY ? "no improvement" : "Prechelt's criterion",
-                      stopper.best_epoch + 1);
-                break;
+            long best_before = S->stopper.best_epoch;
+            hprt_verdict verdict = hprt_stop_update(&S->stopper, res->train_loss, v);
+            improved = S->stopper.best_epoch != best_before && S->stopper.best_epoch == S->epoch;
+            if (T.best && improved) {
+                memcpy(T.best, c->params, sizeof(float) * c->n_params);
+                S->has_best = 1;
             }
+            if (verdict == HPRT_STOP && c->stop.kind != HPRT_STOP_NONE) {
+                res->stopped = "early_stop";
+                event(c, &T.files, "epoch %d: early stop (%s); best epoch %ld", S->epoch + 1,
+                      c->stop.kind == HPRT_STOP_EARLY ? "no improvement" : "Prechelt's criterion", S->stopper.best_epoch + 1);
+                stop = true;
+            }
+        }
+        /* the state at the start of the next epoch, then the checkpoints */
+        S->epochs_done = S->epoch + 1;
+        S->train_loss = res->train_loss;
+        S->has_valid = rep.has_valid;
+        S->val_loss = rep.val_loss;
+        S->val_accuracy = rep.val_accuracy;
+        S->pos = 0;
+        S->epoch++;
+        if (improved && (st = checkpoint(&T, "best.hpw", c->params, err)) != HPRT_OK)
+            goto stop_pool;
+        if ((st = checkpoint(&T, "last.hpw", c->params, err)) != HPRT_OK)
+            goto stop_pool;
+        S->epoch--; /* the loop's increment */
+        if (stop) {
+            S->epoch++;
+            break;
         }
     }
     res->seconds = now_s() - t_run;
-    res->samples_per_second = train_time > 0 ? (double)samples / train_time : 0;
-    if (c->stop.kind != HPRT_STOP_NONE && stopper.best_epoch >= 0)
-        res->best_epoch = (int)stopper.best_epoch + 1;
-    else if (res->has_valid)
-        res->best_epoch = res->epochs;
-    if (best && stopper.best_epoch >= 0 && stopper.best_epoch != res->epochs - 1) {
-        memcpy(c->params, best, sizeof(float) * c->n_params);
-        event(c, &files, "restored the weights of the best epoch, %ld", stopper.best_epoch + 1);
+    res->samples_per_second = S->train_seconds > 0 ? (double)S->samples / S->train_seconds : 0;
+    if (S->stopper.best_epoch >= 0 && res->has_valid)
+        res->best_epoch = (int)S->stopper.best_epoch + 1;
+    if (interrupted)
+        goto stop_pool;
+    if (T.best && S->has_best && S->stopper.best_epoch >= 0 && S->stopper.best_epoch != res->epochs - 1) {
+        memcpy(c->params, T.best, sizeof(float) * c->n_params);
+        event(c, &T.files, "restored the weights of the best epoch, %ld", S->stopper.best_epoch + 1);
+        res->restored_best = true;
         if (c->valid &&
-            (st = evaluate(c, &R, c->valid, batch0, &res->val_loss, &res->val_accuracy, err)) != HPRT_OK)
+            (st = evaluate(c, &T.R, c->valid, batch0, &res->val_loss, &res->val_accuracy, err)) != HPRT_OK)
             goto stop_pool;
     }
     if (c->test) {
-        if ((st = evaluate(c, &R, c->test, batch0, &res->test_loss, &res->test_accuracy, err)) != HPRT_OK)
+        if ((st = evaluate(c, &T.R, c->test, batch0, &res->test_loss, &res->test_accuracy, err)) != HPRT_OK)
             goto stop_pool;
         res->has_test = true;
     }
 stop_pool:
-    pool_stop(&R.pool);
+    pool_stop(&T.R.pool);
 done:
     if (st == HPRT_OK)
-        st = files_close(&files, err);
+        st = files_close(&T.files, err);
     else
-        files_close(&files, NULL);
-    free(best);
-    hprt_order_free(&order);
-    hprt_free(R.io);
-    hprt_free(R.identity);
+        files_close(&T.files, NULL);
+    free(T.best);
+    hprt_order_free(&T.order);
+    hprt_free(T.R.io);
+    hprt_free(T.R.identity);
     return st;
 }
 

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "hprt_base.h"
+#include "hprt_ckpt.h"
 #include "hprt_data.h"
 #include "hprt_optim.h"
 #include "hprt_policy.h"
@@ -84,6 +85,11 @@ typedef struct {
     bool events_append;         /* events.log already has lines (find_lr): append */
     hprt_callbacks cb;
     volatile sig_atomic_t *interrupt; /* set (by a signal handler) to stop after the current step */
+    /* checkpoints: last.hpw at every epoch end (and every checkpoint_every
+     * steps when > 0, and on an interrupt), best.hpw when the stop rule's
+     * monitored metric improves; none when ckpt_id or run_dir is NULL */
+    const struct hprt_ckpt_id_s *ckpt_id;
+    long checkpoint_every;
 } hprt_train_config;
 
 typedef struct {
@@ -93,6 +99,7 @@ typedef struct {
     const char *stopped;        /* "completed", "early_stop", "interrupted", "nan" */
     double train_loss;
     bool has_valid, has_test;
+    bool restored_best;         /* the run ended on the best epoch's weights (best.hpw), not the last */
     double val_loss, val_accuracy;
     double test_loss, test_accuracy;
     double seconds;             /* the training loop */
@@ -113,9 +120,13 @@ int hprt_train_batch_sizes(const hprt_batch *b, int epochs, long n_train, long n
 hprt_status hprt_train_resolve_schedule(const hprt_schedule *s, const hprt_batch *b, int epochs, long n_train,
                                         hprt_sched_resolved *out, hprt_error *err);
 
-/* Trains.  HPRT_E_RUN on a non-finite loss (res->stopped = "nan", nan_step
- * set), an I/O error on the run directory, or out of memory. */
-hprt_status hprt_train(const hprt_train_config *cfg, hprt_train_result *res, hprt_error *err);
+/* Trains, from the start or (resume != NULL) from a checkpoint's state, with
+ * best_params the best weights so far when the state has them (best.hpw).
+ * HPRT_E_RUN on a non-finite loss (res->stopped = "nan", nan_step set), an
+ * I/O error on the run directory (a checkpoint that could not be written
+ * included: training does not go on without it), or out of memory. */
+hprt_status hprt_train(const hprt_train_config *cfg, const hprt_train_state *resume, const float *best_params,
+                       hprt_train_result *res, hprt_error *err);
 
 /* The LR range test (language.md §11, fastai's lr_find) on a copy of the
  * current state: the rate grows exponentially from cfg->start to cfg->end over

@@ -1,0 +1,260 @@
+/* cmd_predict.c - `hpc predict RUN_DIR INPUT`: a trained model's predictions. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "codegen.h"
+#include "hprt.h"
+#include "hprt_ckpt.h"
+#include "hprt_train.h"
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* The weights the run ended with: best.hpw when it restored them. */
+static const char *final_weights(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return "last.hpw";
+    char line[256];
+    const char *w = "last.hpw";
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, "\"weights\": \"best.hpw\""))
+            w = "best.hpw";
+    fclose(f);
+    return w;
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    const char *dir = NULL, *input = NULL, *labels = NULL, *weights = NULL, *format = "csv";
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if ((strcmp(a, "--weights") == 0 || strcmp(a, "--format") == 0 || strcmp(a, "--labels") == 0) && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (a[2] == 'w')
+                weights = v;
+            else if (a[2] == 'f')
+                format = v;
+            else
+                labels = v;
+        } else if (a[0] == '-') {
+            cli_usage_error("predict", "unknown option '%s'", a);
+            return EXIT_USAGE;
+        } else if (!dir) {
+            dir = a;
+        } else if (!input) {
+            input = a;
+        } else {
+            cli_usage_error("predict", "unexpected argument '%s'", a);
+            return EXIT_USAGE;
+        }
+    }
+    if (!dir || !input) {
+        cli_usage_error("predict", "hpc predict RUN_DIR INPUT");
+        return EXIT_USAGE;
+    }
+    if (strcmp(format, "csv") != 0 && strcmp(format, "json") != 0) {
+        cli_usage_error("predict", "--format is csv or json, not '%s'", format);
+        return EXIT_USAGE;
+    }
+    if (weights && strcmp(weights, "best") != 0 && strcmp(weights, "last") != 0) {
+        cli_usage_error("predict", "--weights is best or last, not '%s'", weights);
+        return EXIT_USAGE;
+    }
+    char ckpt[4200], file[4200];
+    snprintf(file, sizeof file, "%s/experiment.hp", dir);
+    snprintf(ckpt, sizeof ckpt, "%s/%s", dir, weights ? (weights[0] == 'b' ? "best.hpw" : "last.hpw") : final_weights(dir));
+
+    int status = EXIT_ERRORS;
+    hp_diags d;
+    hp_diags_init(&d);
+    hp_program *p = hp_program_load(&d, file);
+    plan *pl = p && d.n_errors == 0 ? hp_plan(p, NULL, NULL, 0) : NULL;
+    cli_print_diags(&d);
+    hprt_dataset ds = {0};
+    cg_layout *l = NULL;
+    cg_program *prog = NULL;
+    cg_memory mem = {0};
+    int32_t *zeros = NULL;
+    uint32_t *identity = NULL;
+    hprt_step_io *io = NULL;
+    hprt_error err = {0};
+    if (!p) {
+        fprintf(stderr, "hpc predict: %s is not a run directory\n", dir);
+        status = EXIT_USAGE;
+        goto done;
+    }
+    if (!pl || !pl->experiment)
+        goto done;
+    plan_experiment *e = pl->experiment;
+
+    /* the input, read like the training data */
+    hprt_status st;
+    if (ends_with(input, ".csv") || ends_with(input, ".csv.gz")) {
+        hprt_csv_opts o = hprt_csv_defaults();
+        if (e->data.train.kind == PLAN_SRC_CSV) {
+            o.header = e->data.train.header;
+            o.label = HPRT_LABEL_INDEX;
+            o.label_index = e->data.train.label_index;
+        }
+        hprt_data_info info;
+        st = hprt_csv_probe(input, &o, &info, &err);
+        int cols = st == HPRT_OK ? info.columns : 0;
+        hprt_data_info_free(&info);
+        if (st == HPRT_OK && cols == e->data.features) /* no label column */
+            o.label = HPRT_LABEL_NONE;
+        st = hprt_csv_load(input, &o, &ds, &err);
+    } else {
+        st = hprt_idx_load_bytes(input, labels, &ds, &err);
+    }
+    if (st != HPRT_OK) {
+        fprintf(stderr, "hpc predict: %s\n", err.msg);
+        status = EXIT_DATA;
+        goto done;
+    }
+    if (ds.features != e->data.features) {
+        fprintf(stderr, "hpc predict: %s: %d features per sample; the model takes %d\n", input, ds.features,
+                e->data.features);
+        status = EXIT_DATA;
+        goto done;
+    }
+    if (e->data.scale != 1)
+        hprt_data_scale(&ds, (float)e->data.scale);
+    if (e->data.normalize) {
+        fprintf(stderr, "hpc predict: a model trained on normalised data needs the training statistics, which this "
+                        "version does not store; predict on data scaled by hand\n");
+        status = EXIT_USAGE;
+        goto done;
+    }
+    if (ds.y && hprt_data_check_labels(&ds, e->data.classes, &err) != HPRT_OK) {
+        fprintf(stderr, "hpc predict: %s\n", err.msg);
+        status = EXIT_DATA;
+        goto done;
+    }
+
+    /* the model: one evaluation step, one thread */
+    int B = e->batch.adaptive ? e->batch.start : e->batch.size;
+    char msg[512];
+    if (!(l = cg_layout_new(e, 1, NULL, 0, &B, 1, msg, sizeof msg))) {
+        fprintf(stderr, "hpc predict: %s\n", msg);
+        status = EXIT_USAGE;
+        goto done;
+    }
+    mem.params = hprt_alloc(sizeof(float) * (size_t)l->n_params);
+    mem.grads = hprt_alloc(sizeof(float) * (size_t)l->n_params);
+    mem.acts = hprt_alloc(sizeof(float) * (size_t)l->n_acts);
+    mem.barrier = hprt_barrier_new(1);
+    zeros = calloc((size_t)ds.n + 1, sizeof *zeros);
+    identity = malloc(sizeof *identity * ((size_t)ds.n + 1));
+    io = hprt_alloc(sizeof *io);
+    if (!mem.params || !mem.grads || !mem.acts || !mem.barrier || !zeros || !identity || !io) {
+        fprintf(stderr, "hpc predict: out of memory\n");
+        status = EXIT_RUN;
+        goto done;
+    }
+    char desc[512];
+    plan_shape_desc(e, desc, sizeof desc);
+    hprt_ckpt_id id = {plan_shape_hash(e), desc};
+    if (hprt_ckpt_read(ckpt, &id, mem.params, (size_t)l->n_params, NULL, NULL, &err) != HPRT_OK) {
+        fprintf(stderr, "hpc predict: %s\n", err.msg);
+        status = EXIT_RUN;
+        goto done;
+    }
+    if (!(prog = cg_compile(e, l, &mem, NULL, msg, sizeof msg))) {
+        fprintf(stderr, "hpc predict: compiling the model failed: %s\n", msg);
+        status = EXIT_RUN;
+        goto done;
+    }
+    for (long i = 0; i < ds.n; i++)
+        identity[i] = (uint32_t)i;
+    int K = l->classes;
+    const float *scores = mem.acts + l->layers[l->scores].out;
+    bool probs = e->loss == PLAN_LOSS_CROSS_ENTROPY; /* the logits of a softmax folded into the loss */
+    bool csv = format[0] == 'c';
+    if (csv) {
+        printf("row,predicted");
+        if (ds.y)
+            printf(",label");
+        for (int k = 0; k < K; k++)
+            printf(",p%d", k);
+        printf("\n");
+    }
+    hprt_blas_set_threads(1);
+    long correct = 0;
+    double prob[4096];
+    for (long start = 0; start < ds.n; start += B) {
+        long rows = ds.n - start < B ? ds.n - start : B;
+        memset(io, 0, sizeof *io);
+        io->x = ds.x;
+        io->x8 = ds.x8;
+        io->mean = ds.mean;
+        io->std = ds.std;
+        io->y = ds.y ? ds.y : zeros;
+        io->order = identity;
+        io->start = start;
+        io->rows = rows;
+        cg_eval_fn(prog, B)(io, 0);
+        for (long r = 0; r < rows; r++) {
+            const float *z = scores + r * K;
+            int arg = 0;
+            double mx = z[0], sum = 0;
+            for (int k = 1; k < K && k < 4096; k++)
+                if (z[k] > mx) {
+                    mx = z[k];
+                    arg = k;
+                }
+            for (int k = 0; k < K && k < 4096; k++) {
+                prob[k] = probs ? exp(z[k] - mx) : z[k];
+                sum += prob[k];
+            }
+            long row = start + r;
+            if (ds.y && ds.y[row] == arg)
+                correct++;
+            if (csv) {
+                printf("%ld,%d", row, arg);
+                if (ds.y)
+                    printf(",%d", ds.y[row]);
+                for (int k = 0; k < K && k < 4096; k++)
+                    printf(",%.9g", probs ? prob[k] / sum : prob[k]);
+                printf("\n");
+            } else {
+                printf("{\"row\": %ld, \"predicted\": %d", row, arg);
+                if (ds.y)
+                    printf(", \"label\": %d", ds.y[row]);
+                printf(", \"%s\": [", probs ? "probabilities" : "outputs");
+                for (int k = 0; k < K && k < 4096; k++)
+                    printf("%s%.9g", k ? ", " : "", probs ? prob[k] / sum : prob[k]);
+                printf("]}\n");
+            }
+        }
+    }
+    if (ds.y)
+        fprintf(stderr, "accuracy %.4f on %ld samples (%s)\n", (double)correct / (double)ds.n, ds.n, ckpt);
+    status = ferror(stdout) ? EXIT_RUN : EXIT_OK;
+done:
+    cg_program_free(prog);
+    hprt_barrier_free(mem.barrier);
+    hprt_free(mem.params);
+    hprt_free(mem.grads);
+    hprt_free(mem.acts);
+    hprt_free(io);
+    free(zeros);
+    free(identity);
+    cg_layout_free(l);
+    hprt_dataset_free(&ds);
+    plan_free(pl);
+    hp_program_free(p);
+    hp_diags_free(&d);
+    return status;
+}
