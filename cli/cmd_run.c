@@ -484,8 +484,10 @@ static void diagnose_nan(const session *s, char *buf, size_t n)
         long count = (long)l->b_max * L->out_size;
         for (long k = 0; k < count; k++)
             if (!isfinite(o[k])) {
-                snprintf(buf, n, "the first layer whose output is not finite: %s (line %d)",
-                         plan_layer_name(e->layers[i].kind), e->layers[i].line);
+                char what[128];
+                plan_layer_desc(&e->layers[i], what, sizeof what);
+                snprintf(buf, n, "the first layer whose output is not finite: layer %d, `%s` (line %d)", i, what,
+                         e->layers[i].line);
                 return;
             }
     }

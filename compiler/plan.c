@@ -172,7 +172,7 @@ static const char *human_bytes(char *buf, size_t n, double bytes)
     return buf;
 }
 
-static void layer_desc(const plan_layer *l, char *buf, size_t n)
+void plan_layer_desc(const plan_layer *l, char *buf, size_t n)
 {
     char s[64];
     const char *name = plan_layer_name(l->kind);
@@ -504,7 +504,7 @@ void plan_explain(const plan_experiment *e, FILE *out)
     for (int i = 0; i < e->n_layers; i++) {
         const plan_layer *l = &e->layers[i];
         char desc[128];
-        layer_desc(l, desc, sizeof desc);
+        plan_layer_desc(l, desc, sizeof desc);
         fprintf(out, "  %3d  %-34s %-14s %12s %14s\n", i, desc, plan_shape_str(l->out, a, sizeof a),
                 grouped(b, sizeof b, l->params), grouped(c, sizeof c, l->flops));
         act_floats += plan_shape_size(l->out) * (l->kind == PLAN_LSTM ? 6L * l->stack : l->kind == PLAN_GRU ? 4L * l->stack : 1);

@@ -64,6 +64,9 @@ typedef struct {
     long flops;         /* forward FLOPs per sample (a multiply-add counts 2) */
 } plan_layer;
 
+/* "dense 256, relu", "conv 32, relu (3x3/1 same)": a layer in a few words. */
+void plan_layer_desc(const plan_layer *l, char *buf, size_t n);
+
 typedef enum { PLAN_SRC_NONE = 0, PLAN_SRC_IDX, PLAN_SRC_CSV, PLAN_SRC_TEXT, PLAN_SRC_SPLIT } plan_src_kind;
 typedef enum { PLAN_LABEL_LAST = 0, PLAN_LABEL_FIRST, PLAN_LABEL_INDEX, PLAN_LABEL_NAME } plan_label_kind;
 
