@@ -335,8 +335,7 @@ hp_decl *ck_lookup(ck *c, const char *name, hp_span use, hp_decl_kind want, cons
 /* ---- settings ---- */
 
 /* Finds the settings of a body by name; reports duplicates and unknown names. */
-static void index_settings(ck *c, hp_decl *d, const char *const *known, int n_known, hp_setting **slots,
-                           const char *what)
+void ck_index_settings(ck *c, hp_decl *d, const char *const *known, int n_known, hp_setting **slots, const char *what)
 {
     for (int i = 0; i < n_known; i++)
         slots[i] = NULL;
@@ -494,7 +493,7 @@ static plan_experiment *check_experiment(ck *c, hp_decl *d)
     int errors_before = c->d->errors_seen;
 
     hp_setting *s[S__COUNT];
-    index_settings(c, d, experiment_settings, S__COUNT, s, "an experiment");
+    ck_index_settings(c, d, experiment_settings, S__COUNT, s, "an experiment");
     ck_val *v[S__COUNT];
     for (int i = 0; i < S__COUNT; i++)
         v[i] = setting_value(c, s[i], experiment_settings[i]);
@@ -757,7 +756,7 @@ static plan_search *check_search(ck *c, hp_decl *d)
     s->line = d->name_span.line;
     int errors_before = c->d->errors_seen;
     hp_setting *st[Q__COUNT];
-    index_settings(c, d, search_settings, Q__COUNT, st, "a search");
+    ck_index_settings(c, d, search_settings, Q__COUNT, st, "a search");
     ck_val *v[Q__COUNT];
     for (int i = 0; i < Q__COUNT; i++)
         v[i] = st[i] ? ck_eval(c, st[i]->value, NULL) : NULL;

@@ -253,30 +253,7 @@ static ck_data_entry *check_data(ck *c, hp_decl *decl, ck_data_entry *entry)
     d->shuffle = true;
     int before = c->d->errors_seen;
     hp_setting *s[D__COUNT];
-    for (int i = 0; i < D__COUNT; i++)
-        s[i] = NULL;
-    for (int i = 0; i < decl->n_settings; i++) {
-        hp_setting *st = decl->settings[i];
-        if (st->broken)
-            continue;
-        int k = -1;
-        for (int j = 0; j < D__COUNT; j++)
-            if (strcmp(data_settings[j], st->name) == 0)
-                k = j;
-        if (k < 0) {
-            const char *sug = ck_suggest(st->name, data_settings, D__COUNT);
-            hp_report(c->d, HP_ERROR, NULL, st->name_span, "unknown setting '%s' in data%s%s%s", st->name,
-                      sug ? "; did you mean '" : "; the settings are train, valid, test, scale, normalize, shuffle",
-                      sug ? sug : "", sug ? "'?" : "");
-            continue;
-        }
-        if (s[k]) {
-            hp_diag *g = hp_report(c->d, HP_ERROR, NULL, st->name_span, "'%s' is set twice", st->name);
-            hp_attach_note(c->d, g, s[k]->name_span, "first set here");
-            continue;
-        }
-        s[k] = st;
-    }
+    ck_index_settings(c, decl, data_settings, D__COUNT, s, "data");
 
     hprt_data_info info[3];
     memset(info, 0, sizeof info);

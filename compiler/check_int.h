@@ -150,6 +150,8 @@ bool ck_metric(ck *c, const ck_val *v, hprt_metric *m, bool has_valid);
 void ck_lr_note(ck *c, double lr, hp_span span);
 
 /* ---- check.c ---- */
+/* Finds the settings of a body by name; reports duplicates and unknown names (what: "data", "an experiment"). */
+void ck_index_settings(ck *c, hp_decl *d, const char *const *known, int n_known, hp_setting **slots, const char *what);
 hp_decl *ck_lookup(ck *c, const char *name, hp_span use, hp_decl_kind want, const char *what);
 const char *ck_file_dir(ck *c, int file);
 

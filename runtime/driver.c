@@ -256,14 +256,7 @@ static hprt_status evaluate(const hprt_train_config *c, runner *R, const hprt_da
         if (!fn)
             return hprt_fail(err, HPRT_E_RUN, "no compiled evaluation step for a batch of %d (a bug in hpc)", rows);
         hprt_step_io *io = &R->io[k & 1];
-        io->x = ds->x;
-        io->x8 = ds->x8;
-        io->mean = ds->mean;
-        io->std = ds->std;
-        io->y = ds->y;
-        io->order = R->identity;
-        io->start = start;
-        io->rows = rows;
+        hprt_step_set_batch(io, ds, R->identity, start, rows);
         pool_post(&R->pool, fn, io);
         if (prev) /* the previous batch is complete now */
             for (int t = 0; t < c->threads; t++) {
@@ -287,10 +280,10 @@ static hprt_status evaluate(const hprt_train_config *c, runner *R, const hprt_da
 
 /* ---- per-step numbers ---- */
 
-static void fill_step(const hprt_train_config *c, hprt_step_io *io, double lr, double mom, long t, long step,
-                      const float *dropout_p)
+void hprt_step_set_numbers(hprt_step_io *io, const hprt_optimizer *o, double lr, double mom, long t, uint64_t seed,
+                           long step, const float *dropout_p, int n_dropout)
 {
-    hprt_optim_coef k = hprt_optim_coefs(&c->optimizer, lr, mom, t);
+    hprt_optim_coef k = hprt_optim_coefs(o, lr, mom, t);
     io->lr = (float)k.lr;
     io->mu = (float)k.mu;
     io->damp_keep = (float)k.damp_keep;
@@ -300,11 +293,29 @@ static void fill_step(const hprt_train_config *c, hprt_step_io *io, double lr, d
     io->bc2_sqrt = (float)k.bc2_sqrt;
     io->decay_keep = (float)k.decay_keep;
     io->clr = (float)k.clr;
-    for (int s = 0; s < c->n_dropout; s++) {
-        io->dropout_key[s] = hprt_dropout_key(c->seed, (uint64_t)step, (uint32_t)s);
+    for (int s = 0; s < n_dropout; s++) {
+        io->dropout_key[s] = hprt_dropout_key(seed, (uint64_t)step, (uint32_t)s);
         io->dropout_threshold[s] = hprt_dropout_threshold(dropout_p[s]);
         io->dropout_scale[s] = 1.0f / (1.0f - dropout_p[s]);
     }
+}
+
+void hprt_step_set_batch(hprt_step_io *io, const hprt_dataset *ds, const uint32_t *order, long start, long rows)
+{
+    io->x = ds->x;
+    io->x8 = ds->x8;
+    io->mean = ds->mean;
+    io->std = ds->std;
+    io->y = ds->y;
+    io->order = order;
+    io->start = start;
+    io->rows = rows;
+}
+
+static void fill_step(const hprt_train_config *c, hprt_step_io *io, double lr, double mom, long t, long step,
+                      const float *dropout_p)
+{
+    hprt_step_set_numbers(io, &c->optimizer, lr, mom, t, c->seed, step, dropout_p, c->n_dropout);
 }
 
 static bool plateau_schedule(const hprt_schedule *s)
@@ -543,13 +554,7 @@ hprt_status hprt_train(const hprt_train_config *c, const hprt_train_state *resum
             double lr = (c->lr_fn ? c->lr_fn(S->step, base) : hprt_sched_lr(&T.sched, base, S->step)) * bs.lr_scale;
             double mom = !T.cycles ? NAN : c->momentum_fn ? c->momentum_fn(S->step) : hprt_sched_momentum(&T.sched, S->step);
             hprt_step_io *io = &T.R.io[S->step & 1];
-            io->x = train->x;
-            io->x8 = train->x8;
-            io->mean = train->mean;
-            io->std = train->std;
-            io->y = train->y;
-            io->order = T.order.idx;
-            io->start = start;
+            hprt_step_set_batch(io, train, T.order.idx, start, rows);
             fill_step(c, io, lr, mom, S->step + 1, S->step, S->dropout_p);
             pool_post(&T.R.pool, fn, io);
             account(&T); /* the step before this one has finished on every worker */
@@ -835,13 +840,7 @@ hprt_status hprt_lr_find(const hprt_train_config *c, const hprt_lrfind *cfg, hpr
         }
         double lr = hprt_lrfind_lr(cfg, i);
         hprt_step_io *io = &R.io[i & 1];
-        io->x = train->x;
-        io->x8 = train->x8;
-        io->mean = train->mean;
-        io->std = train->std;
-        io->y = train->y;
-        io->order = order.idx;
-        io->start = start;
+        hprt_step_set_batch(io, train, order.idx, start, rows);
         fill_step(c, io, lr, NAN, i + 1, i, c->dropout_p);
         pool_post(&R.pool, fn, io);
         pool_sync(&R.pool); /* each loss decides whether to go on */

@@ -115,6 +115,14 @@ typedef struct {
 int hprt_train_batch_sizes(const hprt_batch *b, int epochs, long n_train, long n_valid, long n_test, int *train,
                            int *eval, int *n_eval, int max);
 
+/* A step's per-step numbers: the optimizer's coefficients at rate lr (mom:
+ * the cycled momentum/beta1, NaN for the optimizer's own) for update t, and
+ * the dropout keys and thresholds of step `step`. */
+void hprt_step_set_numbers(hprt_step_io *io, const hprt_optimizer *o, double lr, double mom, long t, uint64_t seed,
+                           long step, const float *dropout_p, int n_dropout);
+/* A step's batch: rows order[start .. start + rows) of ds. */
+void hprt_step_set_batch(hprt_step_io *io, const hprt_dataset *ds, const uint32_t *order, long start, long rows);
+
 /* The schedule resolved for a run: durations in steps at the starting batch,
  * the run's total steps over `epochs` with the batch policy. */
 hprt_status hprt_train_resolve_schedule(const hprt_schedule *s, const hprt_batch *b, int epochs, long n_train,

@@ -11,6 +11,7 @@
 #include "codegen.h"
 #include "hpc_test.h"
 #include "hprt.h"
+#include "hprt_train.h"
 
 #define ROWS 37
 #define FEAT 13
@@ -144,26 +145,11 @@ static void release(compiled *c)
 static void fill_io(hprt_step_io *io, const compiled *c, const uint32_t *order, double lr, long t)
 {
     memset(io, 0, sizeof *io);
-    const plan_experiment *e = c->pl->experiment;
-    io->x = c->ds.x;
-    io->y = c->ds.y;
-    io->order = order;
-    io->start = 3;
-    hprt_optim_coef k = hprt_optim_coefs(&e->optimizer, lr, NAN, t);
-    io->lr = (float)k.lr;
-    io->mu = (float)k.mu;
-    io->damp_keep = (float)k.damp_keep;
-    io->first = k.first;
-    io->b1_weight = (float)k.b1_weight;
-    io->step_size = (float)k.step_size;
-    io->bc2_sqrt = (float)k.bc2_sqrt;
-    io->decay_keep = (float)k.decay_keep;
-    io->clr = (float)k.clr;
-    for (int s = 0; s < c->l->n_dropout; s++) {
-        io->dropout_key[s] = hprt_dropout_key(1, (uint64_t)t, (uint32_t)s);
-        io->dropout_threshold[s] = hprt_dropout_threshold(0.3f);
-        io->dropout_scale[s] = 1.0f / (1.0f - 0.3f);
-    }
+    hprt_step_set_batch(io, &c->ds, order, 3, 0);
+    float p[HPRT_MAX_DROPOUT];
+    for (int s = 0; s < HPRT_MAX_DROPOUT; s++)
+        p[s] = 0.3f;
+    hprt_step_set_numbers(io, &c->pl->experiment->optimizer, lr, NAN, t, 1, t, p, c->l->n_dropout);
 }
 
 /* ---- the reference for input -> dense(relu) -> dropout -> dense(tanh) -> dense (-> softmax+CE or mse) ---- */
