@@ -115,10 +115,14 @@ int cmd_plot(int argc, char **argv)
         line[strcspn(line, "\n")] = 0;
         long e, s;
         double x = NAN;
-        if (sscanf(line, "epoch %ld:", &e) == 1) {
+        if (sscanf(line, "epoch %ld:", &e) == 1) { /* at the start of epoch e */
             x = 0;
             for (int i = 0; i < m.n; i++)
                 if ((long)m_epoch[i] == e - 1)
+                    x = m_step[i];
+        } else if (sscanf(line, "after epoch %ld:", &e) == 1) { /* at the end of epoch e */
+            for (int i = 0; i < m.n; i++)
+                if ((long)m_epoch[i] == e)
                     x = m_step[i];
         } else if (sscanf(line, "step %ld", &s) == 1) {
             x = (double)s;

@@ -651,14 +651,14 @@ hprt_status hprt_train(const hprt_train_config *c, const hprt_train_state *resum
                                     res->train_loss, rep.val_loss, rep.val_accuracy);
             hprt_plateau_step(&S->plateau, m);
             if (S->plateau.lr != before)
-                event(c, &T.files, "epoch %d: plateau: learning rate %g -> %g", S->epoch + 1, before, S->plateau.lr);
+                event(c, &T.files, "after epoch %d: plateau: learning rate %g -> %g", S->epoch + 1, before, S->plateau.lr);
         }
         if (c->regularize.adaptive_dropout && rep.has_valid) {
             double inc = hprt_dropout_update(&S->dropout, res->train_loss, rep.val_loss);
             if (inc != S->dropout_inc) {
                 for (int k = 0; k < c->n_dropout; k++)
                     S->dropout_p[k] = (float)hprt_dropout_rate(&S->dropout, c->dropout_p[k]);
-                event(c, &T.files, "epoch %d: adaptive dropout: rates raised by %g (first layer now %g)", S->epoch + 1,
+                event(c, &T.files, "after epoch %d: adaptive dropout: rates raised by %g (first layer now %g)", S->epoch + 1,
                       inc, c->n_dropout ? S->dropout_p[0] : 0.0);
                 S->dropout_inc = inc;
             }
@@ -675,7 +675,7 @@ hprt_status hprt_train(const hprt_train_config *c, const hprt_train_state *resum
             }
             if (verdict == HPRT_STOP && c->stop.kind != HPRT_STOP_NONE) {
                 res->stopped = "early_stop";
-                event(c, &T.files, "epoch %d: early stop (%s); best epoch %ld", S->epoch + 1,
+                event(c, &T.files, "after epoch %d: early stop (%s); best epoch %ld", S->epoch + 1,
                       c->stop.kind == HPRT_STOP_EARLY ? "no improvement" : "Prechelt's criterion", S->stopper.best_epoch + 1);
                 stop = true;
             }
