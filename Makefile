@@ -6,12 +6,12 @@
 BUILD    ?= build
 EXAMPLE  ?= examples/fashion_mlp.hp
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
-PACKAGES := cmake make gcc pkg-config flex bison llvm-19-dev libopenblas-dev zlib1g-dev \
-            libcmocka-dev dataset-fashion-mnist fortunes
+PACKAGES := cmake make gcc g++ binutils pkg-config flex bison llvm-19-dev libopenblas-dev zlib1g-dev \
+            libcmocka-dev dataset-fashion-mnist fortunes gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
 # for `make fuzz`: clang and its sanitizer/fuzzer runtimes
 FUZZ_PACKAGES := clang-19 libclang-rt-19-dev
 
-.PHONY: all run test deps build configure sanitize test-sanitize fuzz clean
+.PHONY: all run test deps build configure sanitize test-sanitize fuzz clean deploy-example
 
 all: build
 
@@ -50,6 +50,14 @@ fuzz: deps fuzz-deps
 	mkdir -p $(BUILD)-fuzz/corpus
 	cd $(BUILD)-fuzz && ./fuzz_check -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    -dict=../tests/fuzz/hp.dict corpus ../examples ../tests/cases
+
+# The Fashion-MNIST MLP, trained, compiled ahead of time, linked into
+# examples/deploy/classify.c with nothing but libc and libm, and run.
+deploy-example: build
+	$(BUILD)/hpc run $(EXAMPLE) --out $(BUILD)/deploy/run --quiet
+	$(BUILD)/hpc build $(EXAMPLE) --weights $(BUILD)/deploy/run -o $(BUILD)/deploy --name fashion_mlp
+	cc -O2 -Wall -I$(BUILD)/deploy examples/deploy/classify.c $(BUILD)/deploy/libfashion_mlp.a -lm -o $(BUILD)/deploy/classify
+	$(BUILD)/deploy/classify
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-fuzz

@@ -19,7 +19,7 @@ static bool ends_with(const char *s, const char *suffix)
 }
 
 /* The weights the run ended with: best.hpw when it restored them. */
-static const char *final_weights(const char *dir)
+const char *cli_final_weights(const char *dir)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/summary.json", dir);
@@ -74,7 +74,7 @@ int cmd_predict(int argc, char **argv)
     }
     char ckpt[4200], file[4200];
     snprintf(file, sizeof file, "%s/experiment.hp", dir);
-    snprintf(ckpt, sizeof ckpt, "%s/%s", dir, weights ? (weights[0] == 'b' ? "best.hpw" : "last.hpw") : final_weights(dir));
+    snprintf(ckpt, sizeof ckpt, "%s/%s", dir, weights ? (weights[0] == 'b' ? "best.hpw" : "last.hpw") : cli_final_weights(dir));
 
     int status = EXIT_ERRORS;
     hp_diags d;

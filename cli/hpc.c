@@ -68,6 +68,20 @@ static const command commands[] = {
      "line).  The weights are those the run ended with (best.hpw when it restored\n"
      "the best epoch's, else last.hpw) unless --weights says.  With labels, the\n"
      "accuracy goes to standard error.\n"},
+    {"build", cmd_build,
+     "hpc build FILE [EXPERIMENT] --weights RUN_DIR|FILE.hpw -o OUT [--name NAME] [--target TRIPLE] [--cpu CPU] [--exe]",
+     "Compiles the trained model ahead of time for inference: OUT/NAME.o, OUT/libNAME.a\n"
+     "and OUT/NAME.h declaring NAME_predict(input, output, n).  The weights are constants\n"
+     "inside the object; the forward pass is plain loops vectorised for the target;\n"
+     "the data's scale and normalisation are applied inside, so callers pass raw\n"
+     "features.  Links with `cc app.c OUT/libNAME.a -lm`: no hpc, LLVM or OpenBLAS.\n"
+     "\n"
+     "  --weights  a run directory (the weights it ended with) or a .hpw checkpoint\n"
+     "  --name     the C prefix (default: the experiment's name)\n"
+     "  --target   a target triple (default: this machine), e.g. aarch64-linux-gnu\n"
+     "  --cpu      the CPU to tune for (default: x86-64-v2 on x86-64, generic elsewhere;\n"
+     "             native: this machine's)\n"
+     "  --exe      also link OUT/NAME, a predictor reading CSV rows\n"},
     {"lr-find", cmd_lr_find, "hpc lr-find FILE [EXPERIMENT] [--set PATH=VALUE]... [--threads N] [--out DIR]",
      "The LR range test (Smith 2017, as fastai's lr_find): from the experiment's\n"
      "initial state, trains with a rate growing exponentially from 1e-7 to 10 over\n"
@@ -89,7 +103,7 @@ static const command commands[] = {
 #define N_COMMANDS (int)(sizeof commands / sizeof *commands)
 
 /* Commands of design.md that later versions add; named so users get a clear answer. */
-static const char *const planned[] = {"search", "build", "sample"};
+static const char *const planned[] = {"search", "sample"};
 
 static void usage(FILE *out)
 {

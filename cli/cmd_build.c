@@ -1,0 +1,217 @@
+/* cmd_build.c - `hpc build`: a trained model as an object file, a static
+ * library and a header (design.md, "The AOT artifact"). */
+#include <errno.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "aot.h"
+#include "cli.h"
+#include "hprt_ckpt.h"
+#include "load.h"
+
+extern char **environ;
+
+static bool valid_c_name(const char *s)
+{
+    if (!s[0] || (s[0] >= '0' && s[0] <= '9'))
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_'))
+            return false;
+    return true;
+}
+
+/* --exe: a standalone predictor over CSV rows (stdin or a file): label and probabilities per row. */
+static int build_exe(const char *out, const char *name, char *err, size_t errlen)
+{
+    char src[4200], exe[4200], lib[4200];
+    snprintf(src, sizeof src, "%s/%s_main.c", out, name);
+    snprintf(exe, sizeof exe, "%s/%s", out, name);
+    snprintf(lib, sizeof lib, "%s/lib%s.a", out, name);
+    FILE *f = fopen(src, "w");
+    if (!f) {
+        snprintf(err, errlen, "%.900s: %s", src, strerror(errno));
+        return -1;
+    }
+    fprintf(f,
+            "/* %s_main.c - written by hpc build --exe: reads CSV rows of %s_INPUT_SIZE numbers (a\n"
+            " * header line, if any, is skipped; a trailing label column is ignored) from the file\n"
+            " * named on the command line or stdin, prints the label and probabilities of each. */\n"
+            "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include \"%s.h\"\n\n"
+            "int main(int argc, char **argv)\n{\n"
+            "    FILE *in = argc > 1 ? fopen(argv[1], \"r\") : stdin;\n"
+            "    if (!in) { perror(argv[1]); return 2; }\n"
+            "    static char line[1 << 20];\n"
+            "    float x[%s_INPUT_SIZE], y[%s_OUTPUT_SIZE];\n"
+            "    long row = 0;\n"
+            "    while (fgets(line, sizeof line, in)) {\n"
+            "        char *p = line, *end;\n"
+            "        int k = 0;\n"
+            "        for (; k < %s_INPUT_SIZE; k++) {\n"
+            "            x[k] = strtof(p, &end);\n"
+            "            if (end == p) break;\n"
+            "            p = end + strspn(end, \", \\t\");\n"
+            "        }\n"
+            "        if (k < %s_INPUT_SIZE) { if (row == 0) continue; fprintf(stderr, \"row %%ld: %%d numbers, expected %%d\\n\", row, k, %s_INPUT_SIZE); return 3; }\n"
+            "        if (%s_predict(x, y, 1) != 0) return 4;\n"
+            "        int best = 0;\n"
+            "        for (int j = 1; j < %s_OUTPUT_SIZE; j++) if (y[j] > y[best]) best = j;\n"
+            "        printf(\"%%d\", best);\n"
+            "        for (int j = 0; j < %s_OUTPUT_SIZE; j++) printf(\",%%.6g\", y[j]);\n"
+            "        printf(\"\\n\");\n"
+            "        row++;\n"
+            "    }\n"
+            "    return 0;\n}\n",
+            name, name, name, name, name, name, name, name, name, name, name);
+    if (fclose(f) != 0) {
+        snprintf(err, errlen, "%.900s: %s", src, strerror(errno));
+        return -1;
+    }
+    char inc[4300];
+    snprintf(inc, sizeof inc, "-I%s", out);
+    char *argv[] = {"cc", "-O2", inc, "-o", exe, src, lib, "-lm", NULL};
+    pid_t pid;
+    int status = 0, rc = posix_spawnp(&pid, "cc", NULL, NULL, argv, environ);
+    if (rc != 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        snprintf(err, errlen, "cannot link the predictor %.900s with `cc`: %s", exe, rc ? strerror(rc) : "cc failed");
+        return -1;
+    }
+    return 0;
+}
+
+int cmd_build(int argc, char **argv)
+{
+    const char *weights = NULL, *out = NULL, *name = NULL, *target = NULL, *cpu = NULL;
+    bool exe = false;
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int n_rest = 0;
+    if (!rest)
+        return EXIT_RUN;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = strcmp(a, "--weights") == 0 ? &weights
+                            : strcmp(a, "-o") == 0 || strcmp(a, "--out") == 0 ? &out
+                            : strcmp(a, "--name") == 0 ? &name
+                            : strcmp(a, "--target") == 0 ? &target
+                            : strcmp(a, "--cpu") == 0 ? &cpu
+                                                      : NULL;
+        if (slot) {
+            if (i + 1 >= argc) {
+                cli_usage_error("build", "%s needs a value", a);
+                free(rest);
+                return EXIT_USAGE;
+            }
+            *slot = argv[++i];
+        } else if (strcmp(a, "--exe") == 0) {
+            exe = true;
+        } else {
+            rest[n_rest++] = argv[i];
+        }
+    }
+    cli_common o;
+    int status = EXIT_USAGE;
+    hp_diags d;
+    hp_diags_init(&d);
+    hp_program *p = NULL;
+    plan *pl = NULL;
+    cg_layout *l = NULL;
+    float *params = NULL;
+    hp_loaded_data data = {0};
+    if (cli_parse_common(n_rest, rest, &o, "build") < 0)
+        goto done;
+    if (!weights || !out) {
+        cli_usage_error("build", "hpc build FILE [EXPERIMENT] --weights RUN_DIR|FILE.hpw -o OUT");
+        goto done;
+    }
+    if (exe && target) {
+        cli_usage_error("build", "--exe links for this machine; build for --target without it");
+        goto done;
+    }
+    p = hp_program_load(&d, o.file);
+    pl = p && d.n_errors == 0 ? hp_plan(p, o.target, o.sets, o.n_sets) : NULL;
+    cli_print_diags(&d);
+    if (!pl || !pl->experiment) {
+        status = !p ? EXIT_USAGE : EXIT_ERRORS;
+        if (pl)
+            fprintf(stderr, "hpc build: '%s' is a search; name an experiment\n", pl->search->name);
+        goto done;
+    }
+    plan_experiment *e = pl->experiment;
+    if (!name)
+        name = e->name;
+    if (!valid_c_name(name)) {
+        cli_usage_error("build", "'%s' is not a C identifier; give --name NAME", name);
+        goto done;
+    }
+    int one = 1;
+    char msg[1024];
+    if (!(l = cg_layout_new(e, 1, NULL, 0, &one, 1, msg, sizeof msg))) {
+        fprintf(stderr, "hpc build: %s\n", msg);
+        goto done;
+    }
+    /* the weights: a checkpoint, or the weights a run ended with */
+    char ckpt[4200];
+    struct stat sb;
+    if (stat(weights, &sb) == 0 && S_ISDIR(sb.st_mode))
+        snprintf(ckpt, sizeof ckpt, "%s/%s", weights, cli_final_weights(weights));
+    else
+        snprintf(ckpt, sizeof ckpt, "%s", weights);
+    params = calloc((size_t)l->n_params, sizeof *params);
+    char desc[512];
+    plan_shape_desc(e, desc, sizeof desc);
+    hprt_ckpt_id id = {plan_shape_hash(e), desc};
+    hprt_error err = {0};
+    if (!params || hprt_ckpt_read(ckpt, &id, params, (size_t)l->n_params, NULL, NULL, &err) != HPRT_OK) {
+        fprintf(stderr, "hpc build: %s\n", params ? err.msg : "out of memory");
+        status = EXIT_RUN;
+        goto done;
+    }
+    /* normalisation needs the training statistics */
+    hp_aot_options ao = {.name = name, .out_dir = out, .triple = target, .cpu = cpu, .params = params};
+    if (e->data.normalize) {
+        if (hp_load_data(&e->data, &data, &err) != HPRT_OK) {
+            fprintf(stderr, "hpc build: the training statistics: %s\n", err.msg);
+            status = EXIT_DATA;
+            goto done;
+        }
+        ao.mean = data.norm.mean;
+        ao.std = data.norm.std;
+    }
+    if (mkdir(out, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "hpc build: cannot create %s: %s\n", out, strerror(errno));
+        status = EXIT_RUN;
+        goto done;
+    }
+    if (hp_aot_build(e, l, &ao, msg, sizeof msg) != 0) {
+        fprintf(stderr, "hpc build: %s\n", msg);
+        status = strncmp(msg, "unknown target", 14) == 0 ? EXIT_USAGE : EXIT_RUN;
+        goto done;
+    }
+    if (exe && build_exe(out, name, msg, sizeof msg) != 0) {
+        fprintf(stderr, "hpc build: %s\n", msg);
+        status = EXIT_RUN;
+        goto done;
+    }
+    char obj[4200];
+    snprintf(obj, sizeof obj, "%s/%s.o", out, name);
+    long size = stat(obj, &sb) == 0 ? (long)sb.st_size : 0;
+    if (!o.quiet)
+        printf("%s/%s.o (%ld bytes), %s/lib%s.a, %s/%s.h%s%s%s%s: %s_predict(input[%d], output[%d]) from %s\n", out,
+               name, size, out, name, out, name, exe ? ", " : "", exe ? out : "", exe ? "/" : "", exe ? name : "", name,
+               l->features, l->classes, ckpt);
+    status = EXIT_OK;
+done:
+    hp_loaded_data_free(&data);
+    free(params);
+    cg_layout_free(l);
+    plan_free(pl);
+    hp_program_free(p);
+    hp_diags_free(&d);
+    cli_common_free(&o);
+    free(rest);
+    return status;
+}

@@ -1,0 +1,472 @@
+/* aot.c - the inference forward pass as a standalone object (hpc build).
+ *
+ * One function per model, NAME_predict_with(input, output, n, scratch): for
+ * each of the n samples, the input preprocessing of the data settings (scale,
+ * normalisation) is applied, then every layer as plain loops over constant
+ * bounds (LLVM vectorises them for the target; dense layers keep their weights
+ * transposed so the inner loop runs along memory without a reduction), and
+ * the class probabilities (a softmax folded into cross_entropy is applied
+ * here) are written out.  The weights are constant globals.  Nothing is
+ * called but memcpy/memset and libm (expf, tanhf, erff), so the object links
+ * with `-lm` alone.  NAME_predict puts its scratch on the stack (or, when it
+ * is large, on the heap) and calls NAME_predict_with.
+ */
+#include "aot.h"
+
+#include <errno.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Core.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+
+#include "codegen_int.h"
+
+extern char **environ;
+
+/* A constant float array as a global (its bytes, so no constant per element). */
+static LLVMValueRef const_floats(cg *g, const char *name, const float *v, long n)
+{
+    LLVMValueRef init = LLVMConstStringInContext(g->ctx, (const char *)v, (unsigned)(sizeof(float) * (size_t)n), 1);
+    LLVMValueRef gv = LLVMAddGlobal(g->mod, LLVMTypeOf(init), name);
+    LLVMSetInitializer(gv, init);
+    LLVMSetGlobalConstant(gv, 1);
+    LLVMSetLinkage(gv, LLVMPrivateLinkage);
+    LLVMSetAlignment(gv, 64);
+    return gv;
+}
+
+static LLVMValueRef fadd(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFAdd(g->b, a, b, ""); }
+static LLVMValueRef fsub(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFSub(g->b, a, b, ""); }
+static LLVMValueRef fmul(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFMul(g->b, a, b, ""); }
+static LLVMValueRef fdiv(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFDiv(g->b, a, b, ""); }
+static LLVMValueRef iadd(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildAdd(g->b, a, b, ""); }
+static LLVMValueRef imul(cg *g, LLVMValueRef a, long b) { return LLVMBuildMul(g->b, a, cg_i64(g, b), ""); }
+
+static LLVMValueRef fcall1(cg *g, const char *name, LLVMValueRef x)
+{
+    LLVMTypeRef t = g->t_f32;
+    return cg_call(g, name, LLVMFunctionType(g->t_f32, &t, 1, 0), &x, 1);
+}
+
+static LLVMValueRef act(cg *g, plan_act a, LLVMValueRef x)
+{
+    switch (a) {
+    case PLAN_ACT_RELU:
+        return LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOLT, x, cg_f32(g, 0), ""), cg_f32(g, 0), x, "");
+    case PLAN_ACT_TANH: return fcall1(g, "tanhf", x);
+    case PLAN_ACT_SIGMOID:
+        return fdiv(g, cg_f32(g, 1), fadd(g, cg_f32(g, 1), fcall1(g, "expf", LLVMBuildFNeg(g->b, x, ""))));
+    case PLAN_ACT_GELU:
+        return fmul(g, fmul(g, cg_f32(g, 0.5), x),
+                    fadd(g, cg_f32(g, 1), fcall1(g, "erff", fmul(g, x, cg_f32(g, 0.70710678118654752)))));
+    default: return x;
+    }
+}
+
+/* In-place softmax of buf[0..K). */
+static void softmax(cg *g, LLVMValueRef buf, long K)
+{
+    LLVMValueRef mx = LLVMBuildAlloca(g->b, g->t_f32, ""), sum = LLVMBuildAlloca(g->b, g->t_f32, "");
+    LLVMBuildStore(g->b, cg_load_f(g, buf, cg_i64(g, 0)), mx);
+    cg_loop J;
+    cg_for(g, &J, cg_i64(g, 1), cg_i64(g, K));
+    LLVMBuildStore(g->b, cg_intrinsic2(g, "maxnum", LLVMBuildLoad2(g->b, g->t_f32, mx, ""), cg_load_f(g, buf, J.i)), mx);
+    cg_end(g, &J);
+    LLVMValueRef m = LLVMBuildLoad2(g->b, g->t_f32, mx, "");
+    LLVMBuildStore(g->b, cg_f32(g, 0), sum);
+    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, K));
+    LLVMValueRef e = fcall1(g, "expf", fsub(g, cg_load_f(g, buf, J.i), m));
+    cg_store_f(g, e, buf, J.i);
+    LLVMBuildStore(g->b, fadd(g, LLVMBuildLoad2(g->b, g->t_f32, sum, ""), e), sum);
+    cg_end(g, &J);
+    LLVMValueRef inv = fdiv(g, cg_f32(g, 1), LLVMBuildLoad2(g->b, g->t_f32, sum, ""));
+    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, K));
+    cg_store_f(g, fmul(g, cg_load_f(g, buf, J.i), inv), buf, J.i);
+    cg_end(g, &J);
+}
+
+/* One layer for one sample: reads cur, writes dst (or cur in place); returns the buffer holding its output. */
+static LLVMValueRef layer(cg *g, int i, const hp_aot_options *o, LLVMValueRef cur, LLVMValueRef dst)
+{
+    const plan_layer *pl = &g->e->layers[i];
+    const cg_layer_layout *L = &g->l->layers[i];
+    long U = L->out_size, F = (long)plan_shape_size(pl->in);
+    plan_act a = L->logits ? PLAN_ACT_NONE : pl->act;
+    char name[32];
+    cg_loop I, J, K1, K2, K3, K4, K5;
+    switch (pl->kind) {
+    case PLAN_DENSE: {
+        /* dst = b + Wt x, Wt[in x out]: the inner loop runs along j */
+        float *wt = malloc(sizeof(float) * (size_t)(U * F));
+        if (!wt)
+            return NULL;
+        for (long r = 0; r < U; r++)
+            for (long c = 0; c < F; c++)
+                wt[c * U + r] = o->params[L->w + r * F + c];
+        snprintf(name, sizeof name, "w%d", i);
+        LLVMValueRef W = const_floats(g, name, wt, U * F);
+        free(wt);
+        snprintf(name, sizeof name, "b%d", i);
+        LLVMValueRef B = const_floats(g, name, o->params + L->b, U);
+        LLVMBuildMemCpy(g->b, dst, 4, B, 64, cg_i64(g, 4 * U));
+        cg_for(g, &I, cg_i64(g, 0), cg_i64(g, F));
+        LLVMValueRef xi = cg_load_f(g, cur, I.i);
+        LLVMValueRef row = imul(g, I.i, U);
+        cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
+        cg_store_f(g, fadd(g, cg_load_f(g, dst, J.i), fmul(g, cg_load_f(g, W, iadd(g, row, J.i)), xi)), dst, J.i);
+        cg_end(g, &J);
+        cg_end(g, &I);
+        break;
+    }
+    case PLAN_CONV: {
+        int C = pl->in.d[0], H = pl->in.d[1], Wd = pl->in.d[2], Fo = pl->units, k = pl->kernel, s = pl->stride, p = pl->pad;
+        int Ho = pl->out.d[1], Wo = pl->out.d[2];
+        snprintf(name, sizeof name, "w%d", i);
+        LLVMValueRef W = const_floats(g, name, o->params + L->w, L->w_size);
+        snprintf(name, sizeof name, "b%d", i);
+        LLVMValueRef B = const_floats(g, name, o->params + L->b, L->b_size);
+        LLVMValueRef acc = LLVMBuildAlloca(g->b, g->t_f32, "acc");
+        cg_for(g, &K1, cg_i64(g, 0), cg_i64(g, Fo));
+        cg_for(g, &K2, cg_i64(g, 0), cg_i64(g, Ho));
+        cg_for(g, &K3, cg_i64(g, 0), cg_i64(g, Wo));
+        LLVMBuildStore(g->b, cg_load_f(g, B, K1.i), acc);
+        cg_for(g, &K4, cg_i64(g, 0), cg_i64(g, C));
+        cg_for(g, &K5, cg_i64(g, 0), cg_i64(g, (long)k * k));
+        LLVMValueRef kh = LLVMBuildSDiv(g->b, K5.i, cg_i64(g, k), ""), kw = LLVMBuildSRem(g->b, K5.i, cg_i64(g, k), "");
+        LLVMValueRef ih = LLVMBuildSub(g->b, iadd(g, imul(g, K2.i, s), kh), cg_i64(g, p), "");
+        LLVMValueRef iw = LLVMBuildSub(g->b, iadd(g, imul(g, K3.i, s), kw), cg_i64(g, p), "");
+        LLVMValueRef inside = LLVMBuildAnd(
+            g->b,
+            LLVMBuildAnd(g->b, LLVMBuildICmp(g->b, LLVMIntSGE, ih, cg_i64(g, 0), ""),
+                         LLVMBuildICmp(g->b, LLVMIntSLT, ih, cg_i64(g, H), ""), ""),
+            LLVMBuildAnd(g->b, LLVMBuildICmp(g->b, LLVMIntSGE, iw, cg_i64(g, 0), ""),
+                         LLVMBuildICmp(g->b, LLVMIntSLT, iw, cg_i64(g, Wd), ""), ""),
+            "");
+        /* a clamped index keeps the load in bounds; the select drops it */
+        LLVMValueRef xidx = iadd(g, imul(g, iadd(g, imul(g, K4.i, H), ih), Wd), iw);
+        xidx = LLVMBuildSelect(g->b, inside, xidx, cg_i64(g, 0), "");
+        LLVMValueRef widx = iadd(g, imul(g, iadd(g, imul(g, K1.i, C), K4.i), (long)k * k), K5.i);
+        LLVMValueRef term = LLVMBuildSelect(g->b, inside, fmul(g, cg_load_f(g, W, widx), cg_load_f(g, cur, xidx)),
+                                            cg_f32(g, 0), "");
+        LLVMBuildStore(g->b, fadd(g, LLVMBuildLoad2(g->b, g->t_f32, acc, ""), term), acc);
+        cg_end(g, &K5);
+        cg_end(g, &K4);
+        LLVMValueRef oidx = iadd(g, imul(g, iadd(g, imul(g, K1.i, Ho), K2.i), Wo), K3.i);
+        cg_store_f(g, LLVMBuildLoad2(g->b, g->t_f32, acc, ""), dst, oidx);
+        cg_end(g, &K3);
+        cg_end(g, &K2);
+        cg_end(g, &K1);
+        break;
+    }
+    case PLAN_MAXPOOL:
+    case PLAN_AVGPOOL: {
+        int C = pl->in.d[0], H = pl->in.d[1], Wd = pl->in.d[2], k = pl->kernel, s = pl->stride;
+        int Ho = pl->out.d[1], Wo = pl->out.d[2];
+        bool mx = pl->kind == PLAN_MAXPOOL;
+        LLVMValueRef acc = LLVMBuildAlloca(g->b, g->t_f32, "acc");
+        cg_for(g, &K1, cg_i64(g, 0), cg_i64(g, C));
+        cg_for(g, &K2, cg_i64(g, 0), cg_i64(g, Ho));
+        cg_for(g, &K3, cg_i64(g, 0), cg_i64(g, Wo));
+        LLVMValueRef base = iadd(g, imul(g, iadd(g, imul(g, K1.i, H), imul(g, K2.i, s)), Wd), imul(g, K3.i, s));
+        LLVMBuildStore(g->b, mx ? cg_load_f(g, cur, base) : cg_f32(g, 0), acc);
+        cg_for(g, &K4, cg_i64(g, 0), cg_i64(g, (long)k * k));
+        LLVMValueRef off = iadd(g, imul(g, LLVMBuildSDiv(g->b, K4.i, cg_i64(g, k), ""), Wd),
+                                LLVMBuildSRem(g->b, K4.i, cg_i64(g, k), ""));
+        LLVMValueRef v = cg_load_f(g, cur, iadd(g, base, off));
+        LLVMValueRef a0 = LLVMBuildLoad2(g->b, g->t_f32, acc, "");
+        LLVMValueRef nv = mx ? LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealUGT, v, a0, ""), v, a0, "") : fadd(g, a0, v);
+        LLVMBuildStore(g->b, nv, acc);
+        cg_end(g, &K4);
+        LLVMValueRef r = LLVMBuildLoad2(g->b, g->t_f32, acc, "");
+        if (!mx)
+            r = fmul(g, r, cg_f32(g, 1.0 / ((double)k * k)));
+        cg_store_f(g, r, dst, iadd(g, imul(g, iadd(g, imul(g, K1.i, Ho), K2.i), Wo), K3.i));
+        cg_end(g, &K3);
+        cg_end(g, &K2);
+        cg_end(g, &K1);
+        return dst;
+    }
+    case PLAN_SOFTMAX:
+        if (!L->skip)
+            softmax(g, cur, U);
+        return cur;
+    case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU:
+        cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
+        cg_store_f(g, act(g, pl->act, cg_load_f(g, cur, J.i)), cur, J.i);
+        cg_end(g, &J);
+        return cur;
+    default: /* dropout (off at inference), flatten (a view) */
+        return cur;
+    }
+    /* dense, conv: the activation */
+    if (a == PLAN_ACT_SOFTMAX) {
+        softmax(g, dst, U);
+    } else if (a != PLAN_ACT_NONE) {
+        cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
+        cg_store_f(g, act(g, a, cg_load_f(g, dst, J.i)), dst, J.i);
+        cg_end(g, &J);
+    }
+    return dst;
+}
+
+/* The largest layer width: each of the two scratch buffers holds one. */
+static long max_width(const plan_experiment *e)
+{
+    long w = 0;
+    for (int i = 0; i < e->n_layers; i++)
+        if (plan_shape_size(e->layers[i].out) > w)
+            w = plan_shape_size(e->layers[i].out);
+    return w;
+}
+
+static int emit(cg *g, const hp_aot_options *o, LLVMTypeRef t_size)
+{
+    const plan_experiment *e = g->e;
+    const cg_layout *l = g->l;
+    long F = l->features, K = l->classes, Wmax = max_width(e);
+    char fname[256];
+
+    /* int NAME_predict_with(const float *in, float *out, size_t n, void *scratch) */
+    LLVMTypeRef p4[4] = {g->t_ptr, g->t_ptr, t_size, g->t_ptr};
+    snprintf(fname, sizeof fname, "%s_predict_with", o->name);
+    LLVMValueRef with = LLVMAddFunction(g->mod, fname, LLVMFunctionType(g->t_i32, p4, 4, 0));
+    g->fn = with;
+    LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, with, "entry"));
+    LLVMValueRef in = LLVMGetParam(with, 0), out = LLVMGetParam(with, 1);
+    LLVMValueRef n = LLVMBuildZExt(g->b, LLVMGetParam(with, 2), g->t_i64, ""), scratch = LLVMGetParam(with, 3);
+    LLVMBasicBlockRef bad = LLVMAppendBasicBlockInContext(g->ctx, with, "bad");
+    LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(g->ctx, with, "ok");
+    LLVMValueRef any_null = LLVMBuildOr(
+        g->b, LLVMBuildOr(g->b, LLVMBuildIsNull(g->b, in, ""), LLVMBuildIsNull(g->b, out, ""), ""),
+        LLVMBuildIsNull(g->b, scratch, ""), "");
+    LLVMValueRef is_bad = LLVMBuildAnd(g->b, any_null, LLVMBuildICmp(g->b, LLVMIntNE, n, cg_i64(g, 0), ""), "");
+    LLVMBuildCondBr(g->b, is_bad, bad, ok);
+    LLVMPositionBuilderAtEnd(g->b, bad);
+    LLVMBuildRet(g->b, cg_i32(g, -1));
+    LLVMPositionBuilderAtEnd(g->b, ok);
+    LLVMValueRef A = scratch, B = cg_fptr(g, scratch, cg_i64(g, (Wmax + 15) & ~15L));
+    /* the preprocessing: scale, then normalisation, as the training data had */
+    LLVMValueRef mean = o->mean ? const_floats(g, "mean", o->mean, F) : NULL;
+    LLVMValueRef sd = o->std ? const_floats(g, "std", o->std, F) : NULL;
+    cg_loop S, J;
+    cg_for(g, &S, cg_i64(g, 0), n);
+    LLVMValueRef x = cg_fptr(g, in, imul(g, S.i, F));
+    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, F));
+    LLVMValueRef v = fmul(g, cg_load_f(g, x, J.i), cg_f32(g, e->data.scale));
+    if (mean)
+        v = fdiv(g, fsub(g, v, cg_load_f(g, mean, J.i)), cg_load_f(g, sd, J.i));
+    cg_store_f(g, v, A, J.i);
+    cg_end(g, &J);
+    LLVMValueRef cur = A, other = B;
+    for (int i = 1; i < e->n_layers; i++) {
+        LLVMValueRef res = layer(g, i, o, cur, other);
+        if (!res)
+            return -1;
+        if (res != cur) {
+            other = cur;
+            cur = res;
+        }
+    }
+    /* a softmax folded into cross_entropy: the caller gets probabilities */
+    if (l->layers[l->scores].logits || l->layers[e->n_layers - 1].skip)
+        softmax(g, cur, K);
+    LLVMBuildMemCpy(g->b, cg_fptr(g, out, imul(g, S.i, K)), 4, cur, 4, cg_i64(g, 4 * K));
+    cg_end(g, &S);
+    LLVMBuildRet(g->b, cg_i32(g, 0));
+
+    /* int NAME_predict(const float *in, float *out, size_t n): scratch on the stack, or the heap when large */
+    long bytes = 2 * 4 * ((Wmax + 15) & ~15L);
+    LLVMTypeRef p3[3] = {g->t_ptr, g->t_ptr, t_size};
+    snprintf(fname, sizeof fname, "%s_predict", o->name);
+    LLVMValueRef pred = LLVMAddFunction(g->mod, fname, LLVMFunctionType(g->t_i32, p3, 3, 0));
+    g->fn = pred;
+    LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, pred, "entry"));
+    LLVMValueRef args[4] = {LLVMGetParam(pred, 0), LLVMGetParam(pred, 1), LLVMGetParam(pred, 2), NULL};
+    LLVMValueRef rc;
+    if (bytes <= 64 * 1024) {
+        LLVMValueRef buf = LLVMBuildArrayAlloca(g->b, g->t_i8, cg_i64(g, bytes), "scratch");
+        LLVMSetAlignment(buf, 64);
+        args[3] = buf;
+        rc = LLVMBuildCall2(g->b, LLVMGlobalGetValueType(with), with, args, 4, "");
+    } else {
+        LLVMTypeRef ms = t_size;
+        LLVMValueRef sz = LLVMConstInt(t_size, (unsigned long long)bytes, 0);
+        LLVMValueRef buf = cg_call(g, "malloc", LLVMFunctionType(g->t_ptr, &ms, 1, 0), &sz, 1);
+        LLVMBasicBlockRef oom = LLVMAppendBasicBlockInContext(g->ctx, pred, "oom");
+        LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(g->ctx, pred, "go");
+        LLVMBuildCondBr(g->b, LLVMBuildIsNull(g->b, buf, ""), oom, go);
+        LLVMPositionBuilderAtEnd(g->b, oom);
+        LLVMBuildRet(g->b, cg_i32(g, -2));
+        LLVMPositionBuilderAtEnd(g->b, go);
+        args[3] = buf;
+        rc = LLVMBuildCall2(g->b, LLVMGlobalGetValueType(with), with, args, 4, "");
+        LLVMTypeRef fp = g->t_ptr;
+        cg_call(g, "free", LLVMFunctionType(g->t_void, &fp, 1, 0), &buf, 1);
+    }
+    LLVMBuildRet(g->b, rc);
+    return 0;
+}
+
+static int write_header(const plan_experiment *e, const cg_layout *l, const hp_aot_options *o, char *err, size_t errlen)
+{
+    char path[4200], guard[300];
+    snprintf(path, sizeof path, "%s/%s.h", o->out_dir, o->name);
+    size_t k = 0;
+    for (const char *p = o->name; *p && k < sizeof guard - 3; p++)
+        guard[k++] = (char)((*p >= 'a' && *p <= 'z') ? *p - 32 : *p);
+    snprintf(guard + k, sizeof guard - k, "_H");
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    long bytes = 2 * 4 * ((max_width(e) + 15) & ~15L);
+    const char *N = o->name;
+    fprintf(f,
+            "/* %s.h - %s, compiled ahead of time by hpc from %s.\n"
+            " * Link with lib%s.a (or %s.o) and -lm; nothing else is needed at run time. */\n"
+            "#ifndef %s\n#define %s\n\n#include <stddef.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
+            "#define %s_INPUT_SIZE %d   /* floats per sample, raw: scale/normalisation are applied inside */\n"
+            "#define %s_OUTPUT_SIZE %d  /* floats per sample written to output */\n"
+            "#define %s_NUM_CLASSES %d\n"
+            "#define %s_SCRATCH_BYTES %ld /* for %s_predict_with */\n\n"
+            "/* Predicts n samples: input is n x %s_INPUT_SIZE floats, row-major; output receives\n"
+            " * n x %s_OUTPUT_SIZE %s.  Returns 0, -1 for a NULL pointer (n > 0), -2 when\n"
+            " * the scratch space cannot be allocated.  Thread-safe: no hidden state. */\n"
+            "int %s_predict(const float *input, float *output, size_t n);\n\n"
+            "/* The same with caller-supplied scratch space of %s_SCRATCH_BYTES bytes. */\n"
+            "int %s_predict_with(const float *input, float *output, size_t n, void *scratch);\n\n"
+            "#ifdef __cplusplus\n}\n#endif\n\n#endif\n",
+            N, e->name, e->file, N, N, guard, guard, N, l->features, N, l->classes, N, l->classes, N, bytes, N, N, N,
+            e->loss == PLAN_LOSS_CROSS_ENTROPY ? "class probabilities" : "outputs", N, N, N);
+    if (fclose(f) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ar rcs OUT/libNAME.a OUT/NAME.o (binutils' ar writes the symbol index linkers need) */
+static int make_archive(const hp_aot_options *o, char *err, size_t errlen)
+{
+    char lib[4200], obj[4200];
+    snprintf(lib, sizeof lib, "%s/lib%s.a", o->out_dir, o->name);
+    snprintf(obj, sizeof obj, "%s/%s.o", o->out_dir, o->name);
+    unlink(lib);
+    char *argv[] = {"ar", "rcs", lib, obj, NULL};
+    pid_t pid;
+    int rc = posix_spawnp(&pid, "ar", NULL, NULL, argv, environ);
+    int status = 0;
+    if (rc != 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        snprintf(err, errlen, "cannot make %s with `ar` (binutils): %s", lib, rc ? strerror(rc) : "ar failed");
+        return -1;
+    }
+    return 0;
+}
+
+int hp_aot_build(const plan_experiment *e, const cg_layout *l, const hp_aot_options *o, char *err, size_t errlen)
+{
+    LLVMInitializeAllTargetInfos();
+    LLVMInitializeAllTargets();
+    LLVMInitializeAllTargetMCs();
+    LLVMInitializeAllAsmPrinters();
+    char *host = LLVMGetDefaultTargetTriple();
+    const char *triple = o->triple ? o->triple : host;
+    char *msg = NULL;
+    LLVMTargetRef target;
+    int rc = -1;
+    char *cpu_native = NULL, *features = NULL;
+    LLVMTargetMachineRef tm = NULL;
+    if (LLVMGetTargetFromTriple(triple, &target, &msg)) {
+        snprintf(err, errlen, "unknown target '%s': %s", triple, msg ? msg : "");
+        LLVMDisposeMessage(msg);
+        LLVMDisposeMessage(host);
+        return -1;
+    }
+    const char *cpu = o->cpu;
+    if (cpu && strcmp(cpu, "native") == 0) {
+        cpu = cpu_native = LLVMGetHostCPUName();
+        features = LLVMGetHostCPUFeatures();
+    } else if (!cpu) {
+        cpu = strncmp(triple, "x86_64", 6) == 0 ? "x86-64-v2" : "generic";
+    }
+    tm = LLVMCreateTargetMachine(target, triple, cpu, features ? features : "", LLVMCodeGenLevelAggressive, LLVMRelocPIC,
+                                 LLVMCodeModelDefault);
+    if (!tm) {
+        snprintf(err, errlen, "cannot target %s with CPU %s", triple, cpu);
+        goto out;
+    }
+    cg gs;
+    memset(&gs, 0, sizeof gs);
+    cg *g = &gs;
+    g->ctx = LLVMContextCreate();
+    g->mod = LLVMModuleCreateWithNameInContext(o->name, g->ctx);
+    g->b = LLVMCreateBuilderInContext(g->ctx);
+    g->t_void = LLVMVoidTypeInContext(g->ctx);
+    g->t_i1 = LLVMInt1TypeInContext(g->ctx);
+    g->t_i8 = LLVMInt8TypeInContext(g->ctx);
+    g->t_i32 = LLVMInt32TypeInContext(g->ctx);
+    g->t_i64 = LLVMInt64TypeInContext(g->ctx);
+    g->t_f32 = LLVMFloatTypeInContext(g->ctx);
+    g->t_f64 = LLVMDoubleTypeInContext(g->ctx);
+    g->t_ptr = LLVMPointerTypeInContext(g->ctx, 0);
+    g->e = e;
+    g->l = l;
+    g->threads = 1;
+    LLVMSetTarget(g->mod, triple);
+    LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
+    LLVMSetModuleDataLayout(g->mod, td);
+    LLVMTypeRef t_size = LLVMIntPtrTypeInContext(g->ctx, td);
+    LLVMDisposeTargetData(td);
+    int emitted = emit(g, o, t_size);
+    LLVMDisposeBuilder(g->b);
+    if (emitted != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto dispose;
+    }
+    if (LLVMVerifyModule(g->mod, LLVMReturnStatusAction, &msg)) {
+        snprintf(err, errlen, "the generated module is invalid (a bug in hpc): %s", msg ? msg : "");
+        LLVMDisposeMessage(msg);
+        goto dispose;
+    }
+    LLVMDisposeMessage(msg);
+    msg = NULL;
+    LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
+    LLVMErrorRef perr = LLVMRunPasses(g->mod, "default<O3>", tm, opts);
+    LLVMDisposePassBuilderOptions(opts);
+    if (perr) {
+        char *m = LLVMGetErrorMessage(perr);
+        snprintf(err, errlen, "optimising: %s", m);
+        LLVMDisposeErrorMessage(m);
+        goto dispose;
+    }
+    char obj[4200];
+    snprintf(obj, sizeof obj, "%s/%s.o", o->out_dir, o->name);
+    if (LLVMTargetMachineEmitToFile(tm, g->mod, obj, LLVMObjectFile, &msg)) {
+        snprintf(err, errlen, "%s: %s", obj, msg ? msg : "cannot write");
+        LLVMDisposeMessage(msg);
+        goto dispose;
+    }
+    if (write_header(e, l, o, err, errlen) == 0 && make_archive(o, err, errlen) == 0)
+        rc = 0;
+dispose:
+    LLVMDisposeModule(g->mod);
+    LLVMContextDispose(g->ctx);
+out:
+    if (tm)
+        LLVMDisposeTargetMachine(tm);
+    LLVMDisposeMessage(cpu_native);
+    LLVMDisposeMessage(features);
+    LLVMDisposeMessage(host);
+    return rc;
+}

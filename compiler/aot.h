@@ -1,0 +1,26 @@
+/* aot.h - ahead-of-time compilation of a trained model for inference
+ * (`hpc build`): an object file, a static library and a header that a C or
+ * C++ program links with nothing but libc and libm. */
+#ifndef HP_AOT_H
+#define HP_AOT_H
+
+#include <stddef.h>
+
+#include "codegen.h"
+#include "plan.h"
+
+typedef struct {
+    const char *name;     /* the C prefix: NAME_predict, NAME.h */
+    const char *out_dir;  /* OUT: NAME.o, libNAME.a, NAME.h */
+    const char *triple;   /* NULL: the host's */
+    const char *cpu;      /* NULL: portable (x86-64-v2 / generic); "native": the build machine's */
+    const float *params;  /* the trained weights, in the layout's order */
+    const float *mean, *std; /* normalize = standard: the training statistics (NULL: none) */
+} hp_aot_options;
+
+/* Writes OUT/NAME.o, OUT/NAME.h and OUT/libNAME.a.  0 on success, else -1
+ * with the reason in err.  The layout is one made for a single thread and a
+ * batch of one. */
+int hp_aot_build(const plan_experiment *e, const cg_layout *l, const hp_aot_options *o, char *err, size_t errlen);
+
+#endif
