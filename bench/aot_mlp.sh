@@ -51,6 +51,15 @@ with torch.no_grad():
 print(f"{statistics.median(ts) * 1e6:.2f} {thr:.0f}")
 PYEOF
 )
+$PY - <<'PYEOF'
+import re
+try:
+    old = open("bench/RESULTS.md").read()
+except FileNotFoundError:
+    old = "# Benchmarks\n\n"
+parts = re.split(r"(?m)^(?=## )", old)
+open("bench/RESULTS.md", "w").write("".join(p for p in parts if not p.startswith("## Fashion-MNIST MLP compiled ahead of time")).rstrip() + "\n")
+PYEOF
 {
     echo
     echo "## Fashion-MNIST MLP compiled ahead of time ($(date +%F), $(nproc) cores, one thread)"

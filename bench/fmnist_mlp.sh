@@ -39,7 +39,7 @@ PYEOF
 done
 
 "$HPC" run examples/fashion_mlp.hp --out "$out/ten" --quiet
-$PY - "$out/rows" "$out/ten/summary.json" "$ROUNDS" <<'PYEOF' | tee bench/RESULTS.md
+$PY - "$out/rows" "$out/ten/summary.json" "$ROUNDS" <<'PYEOF' | tee "$out/section.md"
 import json, statistics, sys, platform, datetime, subprocess
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 by = {}
@@ -66,4 +66,17 @@ rss_ratio = statistics.median(x[2] for x in by["hpc"]) / statistics.median(x[2] 
 print(f"\nhpc / PyTorch at its fastest setting ({best}): **{ratio:.2f}x** samples/s; peak RSS {rss_ratio:.2f}x.\n")
 print(f"examples/fashion_mlp.hp, 10 epochs (one_cycle, early stopping): test accuracy {ten['test_accuracy']:.4f} "
       f"after {ten['epochs']} epochs, {ten['samples_per_second']/1000:.1f}k samples/s, compiled in {ten['compile_ms']:.0f} ms.")
+PYEOF
+# this workload's section of bench/RESULTS.md is replaced; the others are kept
+$PY - "$out/section.md" <<'PYEOF'
+import re, sys
+new = open(sys.argv[1]).read().rstrip() + "\n"
+try:
+    old = open("bench/RESULTS.md").read()
+except FileNotFoundError:
+    old = "# Benchmarks\n\n"
+parts = re.split(r"(?m)^(?=## )", old)
+kept = [p for p in parts if not p.startswith("## Fashion-MNIST MLP, 1 epoch")]
+head, rest = kept[0], kept[1:]
+open("bench/RESULTS.md", "w").write(head + new + "\n" + "".join(rest))
 PYEOF

@@ -95,39 +95,22 @@ static void softmax(cg *g, LLVMValueRef buf, long K)
     cg_end(g, &J);
 }
 
-/* One layer for one sample: reads cur, writes dst (or cur in place); returns the buffer holding its output. */
-static LLVMValueRef layer(cg *g, int i, const hp_aot_options *o, LLVMValueRef cur, LLVMValueRef dst)
+#define TILE 8 /* samples per pass through the layers */
+
+/* One layer for `rows` samples (at most TILE, each its layer's width apart):
+ * reads cur, writes dst (or cur in place); returns the buffer holding its output. */
+static LLVMValueRef dense_tiled(cg *g, int i, const hp_aot_options *o, LLVMValueRef cur, LLVMValueRef dst, LLVMValueRef rows);
+
+/* One layer for one sample (dense layers go through dense_tiled). */
+static LLVMValueRef layer_one(cg *g, int i, const hp_aot_options *o, LLVMValueRef cur, LLVMValueRef dst)
 {
     const plan_layer *pl = &g->e->layers[i];
     const cg_layer_layout *L = &g->l->layers[i];
-    long U = L->out_size, F = (long)plan_shape_size(pl->in);
+    long U = L->out_size;
     plan_act a = L->logits ? PLAN_ACT_NONE : pl->act;
     char name[32];
-    cg_loop I, J, K1, K2, K3, K4, K5;
+    cg_loop J, K1, K2, K3, K4, K5;
     switch (pl->kind) {
-    case PLAN_DENSE: {
-        /* dst = b + Wt x, Wt[in x out]: the inner loop runs along j */
-        float *wt = malloc(sizeof(float) * (size_t)(U * F));
-        if (!wt)
-            return NULL;
-        for (long r = 0; r < U; r++)
-            for (long c = 0; c < F; c++)
-                wt[c * U + r] = o->params[L->w + r * F + c];
-        snprintf(name, sizeof name, "w%d", i);
-        LLVMValueRef W = const_floats(g, name, wt, U * F);
-        free(wt);
-        snprintf(name, sizeof name, "b%d", i);
-        LLVMValueRef B = const_floats(g, name, o->params + L->b, U);
-        LLVMBuildMemCpy(g->b, dst, 4, B, 64, cg_i64(g, 4 * U));
-        cg_for(g, &I, cg_i64(g, 0), cg_i64(g, F));
-        LLVMValueRef xi = cg_load_f(g, cur, I.i);
-        LLVMValueRef row = imul(g, I.i, U);
-        cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
-        cg_store_f(g, fadd(g, cg_load_f(g, dst, J.i), fmul(g, cg_load_f(g, W, iadd(g, row, J.i)), xi)), dst, J.i);
-        cg_end(g, &J);
-        cg_end(g, &I);
-        break;
-    }
     case PLAN_CONV: {
         int C = pl->in.d[0], H = pl->in.d[1], Wd = pl->in.d[2], Fo = pl->units, k = pl->kernel, s = pl->stride, p = pl->pad;
         int Ho = pl->out.d[1], Wo = pl->out.d[2];
@@ -219,6 +202,72 @@ static LLVMValueRef layer(cg *g, int i, const hp_aot_options *o, LLVMValueRef cu
     return dst;
 }
 
+/* A dense layer for `rows` samples at once: each weight row is read once for all of them. */
+static LLVMValueRef dense_tiled(cg *g, int i, const hp_aot_options *o, LLVMValueRef cur, LLVMValueRef dst, LLVMValueRef rows)
+{
+    const plan_layer *pl = &g->e->layers[i];
+    const cg_layer_layout *L = &g->l->layers[i];
+    long U = L->out_size, F = (long)plan_shape_size(pl->in);
+    plan_act a = L->logits ? PLAN_ACT_NONE : pl->act;
+    char name[32];
+    cg_loop I, J;
+        /* dst = b + Wt x, Wt[in x out]: the inner loop runs along j */
+        float *wt = malloc(sizeof(float) * (size_t)(U * F));
+        if (!wt)
+            return NULL;
+        for (long r = 0; r < U; r++)
+            for (long c = 0; c < F; c++)
+                wt[c * U + r] = o->params[L->w + r * F + c];
+        snprintf(name, sizeof name, "w%d", i);
+        LLVMValueRef W = const_floats(g, name, wt, U * F);
+        free(wt);
+        snprintf(name, sizeof name, "b%d", i);
+        LLVMValueRef B = const_floats(g, name, o->params + L->b, U);
+        /* sample by sample: the whole output row stays in vector registers while
+         * the weights stream past (a tile of samples would spill it) */
+        cg_loop R;
+        cg_for(g, &R, cg_i64(g, 0), rows);
+        LLVMValueRef c = cg_fptr(g, cur, imul(g, R.i, F)), d = cg_fptr(g, dst, imul(g, R.i, U));
+        LLVMBuildMemCpy(g->b, d, 4, B, 64, cg_i64(g, 4 * U));
+        cg_for(g, &I, cg_i64(g, 0), cg_i64(g, F));
+        LLVMValueRef xi = cg_load_f(g, c, I.i);
+        LLVMValueRef row = imul(g, I.i, U);
+        cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
+        cg_store_f(g, fadd(g, cg_load_f(g, d, J.i), fmul(g, cg_load_f(g, W, iadd(g, row, J.i)), xi)), d, J.i);
+        cg_end(g, &J);
+        cg_end(g, &I);
+        cg_end(g, &R);
+            cg_loop R2;
+    if (a == PLAN_ACT_SOFTMAX) {
+        cg_for(g, &R2, cg_i64(g, 0), rows);
+        softmax(g, cg_fptr(g, dst, imul(g, R2.i, U)), U);
+        cg_end(g, &R2);
+    } else if (a != PLAN_ACT_NONE) {
+        cg_for(g, &J, cg_i64(g, 0), LLVMBuildMul(g->b, rows, cg_i64(g, U), ""));
+        cg_store_f(g, act(g, a, cg_load_f(g, dst, J.i)), dst, J.i);
+        cg_end(g, &J);
+    }
+    return dst;
+}
+
+/* Any layer for `rows` samples, each its width apart in cur and dst. */
+static LLVMValueRef layer(cg *g, int i, const hp_aot_options *o, LLVMValueRef cur, LLVMValueRef dst, LLVMValueRef rows)
+{
+    const plan_layer *pl = &g->e->layers[i];
+    if (pl->kind == PLAN_DENSE)
+        return dense_tiled(g, i, o, cur, dst, rows);
+    long in = (long)plan_shape_size(pl->in), out = (long)plan_shape_size(pl->out);
+    /* in-place layers keep the input's stride; others write at the output's */
+    cg_loop R;
+    cg_for(g, &R, cg_i64(g, 0), rows);
+    LLVMValueRef c = cg_fptr(g, cur, imul(g, R.i, in)), d = cg_fptr(g, dst, imul(g, R.i, out));
+    LLVMValueRef res = layer_one(g, i, o, c, d);
+    cg_end(g, &R);
+    if (!res)
+        return NULL;
+    return res == c ? cur : dst;
+}
+
 /* The largest layer width: each of the two scratch buffers holds one. */
 static long max_width(const plan_experiment *e)
 {
@@ -254,22 +303,32 @@ static int emit(cg *g, const hp_aot_options *o, LLVMTypeRef t_size)
     LLVMPositionBuilderAtEnd(g->b, bad);
     LLVMBuildRet(g->b, cg_i32(g, -1));
     LLVMPositionBuilderAtEnd(g->b, ok);
-    LLVMValueRef A = scratch, B = cg_fptr(g, scratch, cg_i64(g, (Wmax + 15) & ~15L));
+    long half = (TILE * Wmax + 15) & ~15L;
+    LLVMValueRef A = scratch, B = cg_fptr(g, scratch, cg_i64(g, half));
     /* the preprocessing: scale, then normalisation, as the training data had */
     LLVMValueRef mean = o->mean ? const_floats(g, "mean", o->mean, F) : NULL;
     LLVMValueRef sd = o->std ? const_floats(g, "std", o->std, F) : NULL;
-    cg_loop S, J;
-    cg_for(g, &S, cg_i64(g, 0), n);
-    LLVMValueRef x = cg_fptr(g, in, imul(g, S.i, F));
+    /* tiles of TILE samples (the last one shorter) */
+    cg_loop S, J, R;
+    LLVMValueRef tiles = LLVMBuildUDiv(g->b, iadd(g, n, cg_i64(g, TILE - 1)), cg_i64(g, TILE), "");
+    cg_for(g, &S, cg_i64(g, 0), tiles);
+    LLVMValueRef first = imul(g, S.i, TILE);
+    LLVMValueRef left = LLVMBuildSub(g->b, n, first, "");
+    LLVMValueRef rows = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntULT, left, cg_i64(g, TILE), ""), left,
+                                        cg_i64(g, TILE), "rows");
+    LLVMValueRef x = cg_fptr(g, in, imul(g, first, F));
+    cg_for(g, &R, cg_i64(g, 0), rows);
     cg_for(g, &J, cg_i64(g, 0), cg_i64(g, F));
-    LLVMValueRef v = fmul(g, cg_load_f(g, x, J.i), cg_f32(g, e->data.scale));
+    LLVMValueRef k = iadd(g, imul(g, R.i, F), J.i);
+    LLVMValueRef v = fmul(g, cg_load_f(g, x, k), cg_f32(g, e->data.scale));
     if (mean)
         v = fdiv(g, fsub(g, v, cg_load_f(g, mean, J.i)), cg_load_f(g, sd, J.i));
-    cg_store_f(g, v, A, J.i);
+    cg_store_f(g, v, A, k);
     cg_end(g, &J);
+    cg_end(g, &R);
     LLVMValueRef cur = A, other = B;
     for (int i = 1; i < e->n_layers; i++) {
-        LLVMValueRef res = layer(g, i, o, cur, other);
+        LLVMValueRef res = layer(g, i, o, cur, other, rows);
         if (!res)
             return -1;
         if (res != cur) {
@@ -278,14 +337,17 @@ static int emit(cg *g, const hp_aot_options *o, LLVMTypeRef t_size)
         }
     }
     /* a softmax folded into cross_entropy: the caller gets probabilities */
-    if (l->layers[l->scores].logits || l->layers[e->n_layers - 1].skip)
-        softmax(g, cur, K);
-    LLVMBuildMemCpy(g->b, cg_fptr(g, out, imul(g, S.i, K)), 4, cur, 4, cg_i64(g, 4 * K));
+    if (l->layers[l->scores].logits || l->layers[e->n_layers - 1].skip) {
+        cg_for(g, &R, cg_i64(g, 0), rows);
+        softmax(g, cg_fptr(g, cur, imul(g, R.i, K)), K);
+        cg_end(g, &R);
+    }
+    LLVMBuildMemCpy(g->b, cg_fptr(g, out, imul(g, first, K)), 4, cur, 4, imul(g, rows, 4 * K));
     cg_end(g, &S);
     LLVMBuildRet(g->b, cg_i32(g, 0));
 
     /* int NAME_predict(const float *in, float *out, size_t n): scratch on the stack, or the heap when large */
-    long bytes = 2 * 4 * ((Wmax + 15) & ~15L);
+    long bytes = 2 * 4 * half;
     LLVMTypeRef p3[3] = {g->t_ptr, g->t_ptr, t_size};
     snprintf(fname, sizeof fname, "%s_predict", o->name);
     LLVMValueRef pred = LLVMAddFunction(g->mod, fname, LLVMFunctionType(g->t_i32, p3, 3, 0));
@@ -330,7 +392,7 @@ static int write_header(const plan_experiment *e, const cg_layout *l, const hp_a
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
-    long bytes = 2 * 4 * ((max_width(e) + 15) & ~15L);
+    long bytes = 2 * 4 * ((TILE * max_width(e) + 15) & ~15L);
     const char *N = o->name;
     fprintf(f,
             "/* %s.h - %s, compiled ahead of time by hpc from %s.\n"
