@@ -11,6 +11,7 @@
 #include "hprt.h"
 #include "hprt_ckpt.h"
 #include "hprt_train.h"
+#include "load.h"
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -83,6 +84,7 @@ int cmd_predict(int argc, char **argv)
     plan *pl = p && d.n_errors == 0 ? hp_plan(p, NULL, NULL, 0) : NULL;
     cli_print_diags(&d);
     hprt_dataset ds = {0};
+    hp_loaded_data train = {0};
     cg_layout *l = NULL;
     cg_program *prog = NULL;
     cg_memory mem = {0};
@@ -132,10 +134,17 @@ int cmd_predict(int argc, char **argv)
     if (e->data.scale != 1)
         hprt_data_scale(&ds, (float)e->data.scale);
     if (e->data.normalize) {
-        fprintf(stderr, "hpc predict: a model trained on normalised data needs the training statistics, which this "
-                        "version does not store; predict on data scaled by hand\n");
-        status = EXIT_USAGE;
-        goto done;
+        /* the statistics of the training split, recomputed from the run's data */
+        if (hp_load_data(&e->data, &train, &err) != HPRT_OK) {
+            fprintf(stderr, "hpc predict: the training statistics: %s\n", err.msg);
+            status = EXIT_DATA;
+            goto done;
+        }
+        if (hprt_norm_apply(&train.norm, &ds, &err) != HPRT_OK) {
+            fprintf(stderr, "hpc predict: %s\n", err.msg);
+            status = EXIT_DATA;
+            goto done;
+        }
     }
     if (ds.y && hprt_data_check_labels(&ds, e->data.classes, &err) != HPRT_OK) {
         fprintf(stderr, "hpc predict: %s\n", err.msg);
@@ -253,6 +262,7 @@ done:
     free(identity);
     cg_layout_free(l);
     hprt_dataset_free(&ds);
+    hp_loaded_data_free(&train);
     plan_free(pl);
     hp_program_free(p);
     hp_diags_free(&d);
