@@ -175,13 +175,20 @@ void cg_layout_free(cg_layout *l)
 typedef struct {
     cg g;
     const cg_memory *mem;
-    hp_jit_symbol *syms;
+    hp_jit_symbol *syms; /* names owned (strdup) */
     int n_syms, cap_syms;
-    char names[4096][24];
-    int n_names;
 } cg_state;
 
 static cg_state *S(cg *g) { return (cg_state *)g; }
+
+static void free_syms(cg_state *st)
+{
+    for (int i = 0; i < st->n_syms; i++)
+        free((char *)st->syms[i].name);
+    free(st->syms);
+    st->syms = NULL;
+    st->n_syms = 0;
+}
 
 /* A buffer `name` at base + offset floats; remembered for the JIT. */
 static LLVMValueRef buf(cg *g, const char *prefix, int layer, float *base, long offset, long floats)
@@ -200,9 +207,9 @@ static LLVMValueRef buf(cg *g, const char *prefix, int layer, float *base, long 
             return gv; /* the lookup will fail with a clear message */
         st->syms = s;
     }
-    if (st->n_names < 4096) {
-        memcpy(st->names[st->n_names], name, sizeof name);
-        st->syms[st->n_syms].name = st->names[st->n_names++];
+    char *copy = strdup(name);
+    if (copy) {
+        st->syms[st->n_syms].name = copy;
         st->syms[st->n_syms].addr = base ? base + offset : NULL;
         st->syms[st->n_syms].is_function = 0;
         st->n_syms++;
@@ -992,8 +999,15 @@ static void emit_train(cg *g, int B)
     LLVMPositionBuilderAtEnd(g->b, cont);
 
     step_numbers n = load_step_numbers(g);
-    LLVMValueRef j0[PLAN_LAYER__COUNT > 0 ? 4096 : 1], j1[4096];
-    int nl = e->n_layers < 4096 ? e->n_layers : 4096;
+    /* each thread's output neurons of every layer, for the weight phase and the update */
+    LLVMValueRef *j0 = calloc((size_t)e->n_layers, sizeof *j0), *j1 = calloc((size_t)e->n_layers, sizeof *j1);
+    if (!j0 || !j1) {
+        free(j0);
+        free(j1);
+        LLVMBuildRetVoid(g->b);
+        return;
+    }
+    int nl = e->n_layers;
     for (int i = 1; i < nl; i++) {
         if (!has_params(&e->layers[i]))
             continue;
@@ -1037,6 +1051,8 @@ static void emit_train(cg *g, int B)
             update_range(g, i, true, j0[i], j1[i], &n);
         }
     }
+    free(j0);
+    free(j1);
     LLVMBuildRetVoid(g->b);
 }
 
@@ -1167,12 +1183,12 @@ cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_me
         p->eval[k] = eval;
         p->n_eval = k + 1;
     }
-    free(st->syms);
+    free_syms(st);
     free(st);
     p->compile_ms = now_ms() - t0;
     return p;
 fail:
-    free(st->syms);
+    free_syms(st);
     free(st);
     cg_program_free(p);
     return NULL;
@@ -1264,7 +1280,7 @@ int cg_emit_llvm(const plan_experiment *e, const cg_layout *l, const hprt_sched_
         LLVMDisposeMessage(text);
     }
     LLVMDisposeModule(st->g.mod);
-    free(st->syms);
+    free_syms(st);
     free(st);
     hp_jit_free(jit);
     return rc;
