@@ -175,6 +175,19 @@ static void init_params(const plan_experiment *e, const cg_layout *l, float *par
             hprt_init_dense(&rng, L->init, params + L->w, params + L->b, L->fan_in, pl->units);
         else if (pl->kind == PLAN_CONV)
             hprt_init_conv(&rng, L->init, params + L->w, params + L->b, pl->in.d[0], pl->units, pl->kernel);
+        else if (pl->kind == PLAN_EMBED)
+            hprt_init_embedding(&rng, params + L->w, pl->vocab, pl->units, -1);
+        for (int s = 0; s < L->n_rnn; s++) {
+            /* W_ih, W_hh, b_ih, b_hh of each layer of the stack, in torch's order */
+            const hprt_rnn_geom *g = &L->rnn[s].geom;
+            size_t GH = (size_t)hprt_rnn_gates(g->cell) * (size_t)g->hidden;
+            float *w = params + L->w + L->rnn[s].w;
+            size_t sizes[4] = {GH * (size_t)g->in, GH * (size_t)g->hidden, GH, GH};
+            for (int t = 0; t < 4; t++) {
+                hprt_init_recurrent(&rng, w, sizes[t], g->hidden);
+                w += sizes[t];
+            }
+        }
     }
 }
 
@@ -376,9 +389,8 @@ static int session_open(session *s, int argc, char **argv, const char *command)
         .checkpoint_every = every,
     };
     s->u.epochs = e->epochs;
-    for (int i = 0, k = 0; i < e->n_layers; i++)
-        if (e->layers[i].kind == PLAN_DROPOUT)
-            s->cfg.dropout_p[k++] = (float)e->layers[i].p;
+    for (int k = 0; k < s->layout->n_dropout; k++)
+        s->cfg.dropout_p[k] = s->layout->site_p[k];
     return -1;
 }
 

@@ -33,11 +33,59 @@
 
 /* ---- layout ---- */
 
+#define HPRT_STR_(x) #x
+#define HPRT_STR(x) HPRT_STR_(x)
+
 static long take(long *top, long n)
 {
     long at = *top;
     *top += (n + 15) & ~15L; /* every buffer 64-byte aligned */
     return at;
+}
+
+/* The stack of a recurrent layer: its parameter block (per layer W_ih, W_hh,
+ * b_ih, b_hh, as torch.nn.LSTM orders them) and every buffer of hprt_rnn.h. */
+static bool rnn_layout(cg_layout *l, int i, const plan_layer *pl, long *P, long *A)
+{
+    cg_layer_layout *L = &l->layers[i];
+    hprt_cell cell = pl->kind == PLAN_RNN ? HPRT_CELL_RNN : pl->kind == PLAN_GRU ? HPRT_CELL_GRU : HPRT_CELL_LSTM;
+    int T = pl->in.d[0], H = pl->units, GH = hprt_rnn_gates(cell) * H;
+    long rows = (long)l->b_max * T;
+    L->steps = T;
+    L->n_rnn = pl->stack;
+    L->rnn = calloc((size_t)pl->stack, sizeof *L->rnn);
+    if (!L->rnn)
+        return false;
+    L->w_size = 0;
+    L->b_size = 0;
+    for (int s = 0; s < pl->stack; s++) {
+        cg_rnn_layer *R = &L->rnn[s];
+        R->geom = (hprt_rnn_geom){cell, s == 0 ? pl->in.d[1] : H, H, T};
+        R->w = L->w_size;
+        L->w_size += (long)hprt_rnn_params(&R->geom);
+        R->A = take(A, rows * GH);
+        R->C = cell == HPRT_CELL_RNN ? -1 : take(A, rows * H);
+        R->Hprev = take(A, rows * H);
+        R->Y = s + 1 < pl->stack ? take(A, rows * H) : -1;
+        R->dY = s + 1 < pl->stack ? take(A, rows * H) : -1;
+        R->dGi = take(A, rows * GH);
+        R->dGh = cell == HPRT_CELL_GRU ? take(A, rows * GH) : R->dGi;
+        R->site = -1;
+        R->D = -1;
+        if (s > 0 && pl->dropout > 0) {
+            R->D = take(A, rows * H);
+            R->site = l->n_dropout;
+            l->site_p[l->n_dropout++] = (float)pl->dropout;
+        }
+        R->h = take(A, (long)l->b_max * H);
+        R->h_next = take(A, (long)l->b_max * H);
+        R->c = cell == HPRT_CELL_LSTM ? take(A, (long)l->b_max * H) : -1;
+        R->c_next = cell == HPRT_CELL_LSTM ? take(A, (long)l->b_max * H) : -1;
+    }
+    L->w = take(P, L->w_size);
+    L->rscratch_w = GH > 2 * H ? GH : 2 * H;
+    L->rscratch = take(A, (long)l->b_max * L->rscratch_w);
+    return true;
 }
 
 cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train_sizes, int n_train,
@@ -76,18 +124,44 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
         L->w = L->b = L->out = L->dout = L->pre = L->scratch = L->cols = -1;
         L->dropout_site = -1;
         L->in_layer = i - 1;
+        L->steps = 1;
         L->out_size = (int)plan_shape_size(pl->out);
         long in_size = i > 0 ? plan_shape_size(pl->in) : 0;
         switch (pl->kind) {
         case PLAN_INPUT:
-            if (pl->out.kind == PLAN_TOKENS)
-                goto unsupported;
             l->features = L->out_size;
+            if (pl->out.kind == PLAN_TOKENS) {
+                l->text = true;
+                l->seq = pl->out.d[0];
+                l->ids = take(&A, ((long)l->b_max * l->seq + 3) / 4);
+                l->labels = take(&A, (long)l->b_max * l->seq);
+                continue;
+            }
             l->x = L->out = take(&A, (long)l->b_max * L->out_size);
             continue;
+        case PLAN_EMBED:
+            L->steps = pl->in.d[0];
+            L->w_size = (long)pl->vocab * pl->units;
+            L->w = take(&P, L->w_size);
+            L->b_size = 0;
+            break;
+        case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM:
+            if ((pl->dropout > 0 && l->n_dropout + pl->stack - 1 > HPRT_MAX_DROPOUT) || !rnn_layout(l, i, pl, &P, &A)) {
+                snprintf(err, errlen, pl->dropout > 0 && l->n_dropout + pl->stack - 1 > HPRT_MAX_DROPOUT
+                                          ? "more than " HPRT_STR(HPRT_MAX_DROPOUT) " dropout sites"
+                                          : "out of memory");
+                cg_layout_free(l);
+                return NULL;
+            }
+            break;
+        case PLAN_LAST:
+            break;
         case PLAN_DENSE:
-            if (pl->in.kind == PLAN_SEQ)
-                goto unsupported;
+            if (pl->in.kind == PLAN_SEQ) {
+                L->steps = pl->in.d[0];
+                in_size = pl->in.d[1];
+            }
+            L->width = pl->units;
             L->fan_in = (int)in_size;
             L->w_size = (long)pl->units * in_size;
             L->b_size = pl->units;
@@ -116,7 +190,8 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
                 cg_layout_free(l);
                 return NULL;
             }
-            L->dropout_site = l->n_dropout++;
+            L->dropout_site = l->n_dropout;
+            l->site_p[l->n_dropout++] = (float)pl->p;
             break;
         case PLAN_FLATTEN:
             /* a view: the same rows */
@@ -127,18 +202,15 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
         case PLAN_MAXPOOL: case PLAN_AVGPOOL:
             break;
         default:
-            goto unsupported;
+            snprintf(err, errlen, "the layer `%s` (line %d) is not supported by this version of hpc's code generator",
+                     plan_layer_name(pl->kind), pl->line);
+            cg_layout_free(l);
+            return NULL;
         }
         L->out = take(&A, (long)l->b_max * L->out_size);
         L->dout = take(&A, (long)l->b_max * L->out_size);
         if ((pl->kind == PLAN_DENSE || pl->kind == PLAN_CONV) && pl->act == PLAN_ACT_GELU)
             L->pre = take(&A, (long)l->b_max * L->out_size);
-        continue;
-    unsupported:
-        snprintf(err, errlen, "the layer `%s` (line %d) needs the recurrent code generator, which this version of hpc "
-                 "does not have yet", plan_layer_name(pl->kind), pl->line);
-        cg_layout_free(l);
-        return NULL;
     }
     /* the loss reads the last layer, or the logits under a softmax folded into cross_entropy */
     int last = e->n_layers - 1;
@@ -153,7 +225,14 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
     }
     while (e->layers[l->scores].kind == PLAN_FLATTEN)
         l->scores--;
-    l->classes = l->layers[l->scores].out_size;
+    l->loss_steps = l->layers[l->scores].steps;
+    if (l->loss_steps > 1 && !l->text) {
+        snprintf(err, errlen, "an output at every time step needs text data (next-token targets); end the model with "
+                 "`last` before its output layer");
+        cg_layout_free(l);
+        return NULL;
+    }
+    l->classes = l->layers[l->scores].out_size / l->loss_steps;
     l->x_bytes = e->data.train.kind == PLAN_SRC_IDX;
     l->x_scale = (float)e->data.scale;
     l->x_normalize = e->data.normalize;
@@ -166,6 +245,8 @@ void cg_layout_free(cg_layout *l)
 {
     if (!l)
         return;
+    for (int i = 0; l->layers && i < l->n_layers; i++)
+        free(l->layers[i].rnn);
     free(l->layers);
     free(l);
 }
@@ -422,6 +503,225 @@ static LLVMValueRef cols_of(cg *g, int i)
 
 /* ---- forward ---- */
 
+/* ---- sequences: tokens, embeddings, recurrent stacks ---- */
+
+/* Buffer `prefix` of layer i's stack layer s. */
+static LLVMValueRef SUB(cg *g, const char *prefix, int i, int s, long off, long floats)
+{
+    char p[16];
+    snprintf(p, sizeof p, "%s%d_", prefix, s);
+    return buf(g, p, i, MEM(acts), off, floats);
+}
+static LLVMValueRef IDS(cg *g) { return buf(g, "ids", 0, MEM(acts), g->l->ids, ((long)g->l->b_max * g->l->seq + 3) / 4); }
+static LLVMValueRef LABELS(cg *g) { return buf(g, "labels", 0, MEM(acts), g->l->labels, (long)g->l->b_max * g->l->seq); }
+static LLVMValueRef byte_ptr(cg *g, LLVMValueRef base, LLVMValueRef idx)
+{
+    return LLVMBuildInBoundsGEP2(g->b, g->t_i8, base, &idx, 1, "");
+}
+static LLVMValueRef i32v(cg *g, LLVMValueRef v) { return LLVMBuildTrunc(g->b, v, g->t_i32, ""); }
+
+/* Rows [r0, r1) of a text batch: row r is the window at tokens[r * stream + start];
+ * ids are its T tokens, labels the T tokens after each. */
+static void gather_text(cg *g, LLVMValueRef r0, LLVMValueRef r1)
+{
+    long T = g->l->seq;
+    LLVMValueRef tok = cg_io_field(g, offsetof(hprt_step_io, x8), g->t_ptr);
+    LLVMValueRef start = cg_io_field(g, offsetof(hprt_step_io, start), g->t_i64);
+    LLVMValueRef stream = cg_io_field(g, offsetof(hprt_step_io, stream), g->t_i64);
+    LLVMValueRef ids = IDS(g), lab = LABELS(g);
+    cg_loop R, J;
+    cg_for(g, &R, r0, r1);
+    LLVMValueRef base = iadd(g, imul(g, R.i, stream), start), drow = imul(g, R.i, cg_i64(g, T));
+    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, T));
+    LLVMValueRef si = iadd(g, base, J.i), di = iadd(g, drow, J.i);
+    LLVMValueRef a = LLVMBuildLoad2(g->b, g->t_i8, byte_ptr(g, tok, si), "");
+    LLVMValueRef b = LLVMBuildLoad2(g->b, g->t_i8, byte_ptr(g, tok, iadd(g, si, cg_i64(g, 1))), "");
+    LLVMBuildStore(g->b, a, byte_ptr(g, ids, di));
+    LLVMBuildStore(g->b, LLVMBuildZExt(g->b, b, g->t_i32, ""), LLVMBuildInBoundsGEP2(g->b, g->t_i32, lab, &di, 1, ""));
+    cg_end(g, &J);
+    cg_end(g, &R);
+}
+
+/* The state a stack layer starts from: NULL (zeros) on io->reset, else its carried state. */
+static LLVMValueRef state_in(cg *g, int i, const char *name, int s, long off, LLVMValueRef r0)
+{
+    if (off < 0)
+        return LLVMConstPointerNull(g->t_ptr);
+    long H = g->e->layers[i].units;
+    LLVMValueRef st = cg_fptr(g, SUB(g, name, i, s, off, (long)g->l->b_max * H), imul(g, r0, cg_i64(g, H)));
+    LLVMValueRef reset = LLVMBuildICmp(g->b, LLVMIntNE, cg_io_field(g, offsetof(hprt_step_io, reset), g->t_i32),
+                                       cg_i32(g, 0), "");
+    return LLVMBuildSelect(g->b, reset, LLVMConstPointerNull(g->t_ptr), st, "");
+}
+
+/* The final state of rows [r0, r1) becomes the carried state. */
+static void state_carry(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
+{
+    const cg_layer_layout *L = &g->l->layers[i];
+    long H = g->e->layers[i].units, n = (long)g->l->b_max * H;
+    LLVMValueRef off = imul(g, r0, cg_i64(g, H)), bytes = imul(g, isub(g, r1, r0), cg_i64(g, 4 * H));
+    for (int s = 0; s < L->n_rnn; s++) {
+        const cg_rnn_layer *R = &L->rnn[s];
+        LLVMBuildMemCpy(g->b, cg_fptr(g, SUB(g, "rh", i, s, R->h, n), off), 4,
+                        cg_fptr(g, SUB(g, "rhn", i, s, R->h_next, n), off), 4, bytes);
+        if (R->c >= 0)
+            LLVMBuildMemCpy(g->b, cg_fptr(g, SUB(g, "rc", i, s, R->c, n), off), 4,
+                            cg_fptr(g, SUB(g, "rcn", i, s, R->c_next, n), off), 4, bytes);
+    }
+}
+
+/* Y = X with the dropout mask of `site` (or the reverse pass: the same mask on a gradient), rows [r0, r1). */
+static void mask_rows(cg *g, int site, LLVMValueRef X, LLVMValueRef Y, long U, LLVMValueRef r0, LLVMValueRef r1)
+{
+    LLVMValueRef key = cg_io_field(g, offsetof(hprt_step_io, dropout_key) + 8 * (size_t)site, g->t_i64);
+    LLVMValueRef thr = cg_io_field(g, offsetof(hprt_step_io, dropout_threshold) + 4 * (size_t)site, g->t_i32);
+    LLVMValueRef scale = cg_io_field(g, offsetof(hprt_step_io, dropout_scale) + 4 * (size_t)site, g->t_f32);
+    cg_loop R, J;
+    cg_for(g, &R, r0, r1);
+    LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
+    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
+    LLVMValueRef k = iadd(g, row, J.i);
+    cg_store_f(g, LLVMBuildSelect(g->b, keep_test(g, key, k, thr), fmul(g, cg_load_f(g, X, k), scale), cg_f32(g, 0), ""),
+               Y, k);
+    cg_end(g, &J);
+    cg_end(g, &R);
+}
+
+typedef struct {
+    LLVMValueRef geom, X, Wih, Whh, bih, bhh, A, C, Hprev, Y, dY, dGi, dGh;
+    long in, GH;
+} rnn_refs;
+
+/* Every buffer of stack layer s of layer i (whole, not offset by rows). */
+static rnn_refs rnn_sub(cg *g, int i, int s, bool train)
+{
+    const cg_layer_layout *L = &g->l->layers[i];
+    const cg_rnn_layer *R = &L->rnn[s];
+    long T = L->steps, H = R->geom.hidden, rows = (long)g->l->b_max * T;
+    rnn_refs r = {0};
+    r.in = R->geom.in;
+    r.GH = (long)hprt_rnn_gates(R->geom.cell) * H;
+    r.geom = geom_const(g, &R->geom, sizeof R->geom, 100000 + 1000 * i + s);
+    if (s == 0)
+        r.X = OUT(g, L->in_layer);
+    else if (R->D >= 0 && train)
+        r.X = SUB(g, "rD", i, s, R->D, rows * H);
+    else
+        r.X = SUB(g, "rY", i, s - 1, L->rnn[s - 1].Y, rows * H);
+    LLVMValueRef W = PARAM(g, "", i, false);
+    r.Wih = cg_fptr(g, W, cg_i64(g, R->w));
+    r.Whh = cg_fptr(g, r.Wih, cg_i64(g, r.GH * r.in));
+    r.bih = cg_fptr(g, r.Whh, cg_i64(g, r.GH * H));
+    r.bhh = cg_fptr(g, r.bih, cg_i64(g, r.GH));
+    r.A = SUB(g, "rA", i, s, R->A, rows * r.GH);
+    r.C = R->C >= 0 ? SUB(g, "rC", i, s, R->C, rows * H) : NULL;
+    r.Hprev = SUB(g, "rP", i, s, R->Hprev, rows * H);
+    r.Y = s + 1 < L->n_rnn ? SUB(g, "rY", i, s, R->Y, rows * H) : OUT(g, i);
+    r.dY = s + 1 < L->n_rnn ? SUB(g, "rdY", i, s, R->dY, rows * H) : DOUT(g, i);
+    r.dGi = SUB(g, "rGi", i, s, R->dGi, rows * r.GH);
+    r.dGh = R->dGh == R->dGi ? r.dGi : SUB(g, "rGh", i, s, R->dGh, rows * r.GH);
+    return r;
+}
+
+static LLVMValueRef rows_ptr(cg *g, LLVMValueRef base, LLVMValueRef r0, long per_row)
+{
+    return base ? cg_fptr(g, base, imul(g, r0, cg_i64(g, per_row))) : LLVMConstPointerNull(g->t_ptr);
+}
+
+static void rnn_forward(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool train)
+{
+    const cg_layer_layout *L = &g->l->layers[i];
+    long T = L->steps, H = g->e->layers[i].units, rows = (long)g->l->b_max * T;
+    LLVMValueRef M = i32v(g, isub(g, r1, r0));
+    LLVMValueRef scratch = rows_ptr(g, buf(g, "rs", i, MEM(acts), L->rscratch, (long)g->l->b_max * L->rscratch_w), r0,
+                                    L->rscratch_w);
+    for (int s = 0; s < L->n_rnn; s++) {
+        const cg_rnn_layer *R = &L->rnn[s];
+        if (R->D >= 0 && train)
+            mask_rows(g, R->site, SUB(g, "rY", i, s - 1, L->rnn[s - 1].Y, rows * H), SUB(g, "rD", i, s, R->D, rows * H),
+                      T * H, r0, r1);
+        rnn_refs r = rnn_sub(g, i, s, train);
+        long n = (long)g->l->b_max * H;
+        LLVMValueRef cn = R->c_next >= 0 ? rows_ptr(g, SUB(g, "rcn", i, s, R->c_next, n), r0, H)
+                                         : LLVMConstPointerNull(g->t_ptr);
+        LLVMTypeRef p[16];
+        for (int k = 0; k < 16; k++)
+            p[k] = g->t_ptr;
+        p[1] = g->t_i32;
+        LLVMValueRef args[16] = {r.geom, M, rows_ptr(g, r.X, r0, T * r.in), r.Wih, r.Whh, r.bih, r.bhh,
+                                 state_in(g, i, "rh", s, R->h, r0), state_in(g, i, "rc", s, R->c, r0),
+                                 rows_ptr(g, r.Y, r0, T * H), rows_ptr(g, SUB(g, "rhn", i, s, R->h_next, n), r0, H), cn,
+                                 rows_ptr(g, r.A, r0, T * r.GH), rows_ptr(g, r.C, r0, T * H),
+                                 rows_ptr(g, r.Hprev, r0, T * H), scratch};
+        cg_call(g, "hprt_rnn_forward", LLVMFunctionType(g->t_void, p, 16, 0), args, 16);
+    }
+    if (!train)
+        state_carry(g, i, r0, r1);
+}
+
+static void rnn_backward(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool dx)
+{
+    const cg_layer_layout *L = &g->l->layers[i];
+    long T = L->steps, H = g->e->layers[i].units, rows = (long)g->l->b_max * T;
+    LLVMValueRef M = i32v(g, isub(g, r1, r0));
+    LLVMValueRef scratch = rows_ptr(g, buf(g, "rs", i, MEM(acts), L->rscratch, (long)g->l->b_max * L->rscratch_w), r0,
+                                    L->rscratch_w);
+    for (int s = L->n_rnn - 1; s >= 0; s--) {
+        const cg_rnn_layer *R = &L->rnn[s];
+        rnn_refs r = rnn_sub(g, i, s, true);
+        LLVMValueRef dX = s > 0 ? SUB(g, "rdY", i, s - 1, L->rnn[s - 1].dY, rows * H) : dx ? DOUT(g, L->in_layer) : NULL;
+        LLVMTypeRef p[13];
+        for (int k = 0; k < 13; k++)
+            p[k] = g->t_ptr;
+        p[1] = g->t_i32;
+        LLVMValueRef args[13] = {r.geom, M, r.Wih, r.Whh, rows_ptr(g, r.A, r0, T * r.GH), rows_ptr(g, r.C, r0, T * H),
+                                 rows_ptr(g, r.Hprev, r0, T * H), state_in(g, i, "rc", s, R->c, r0),
+                                 rows_ptr(g, r.dY, r0, T * H), rows_ptr(g, r.dGi, r0, T * r.GH),
+                                 rows_ptr(g, r.dGh, r0, T * r.GH), rows_ptr(g, dX, r0, T * r.in), scratch};
+        cg_call(g, "hprt_rnn_backward_data", LLVMFunctionType(g->t_void, p, 13, 0), args, 13);
+        if (s > 0 && R->D >= 0)
+            mask_rows(g, R->site, dX, dX, T * H, r0, r1);
+    }
+    state_carry(g, i, r0, r1);
+}
+
+static void embed_forward(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
+{
+    const cg_layer_layout *L = &g->l->layers[i];
+    long T = L->steps, D = g->e->layers[i].units;
+    LLVMTypeRef p[5] = {g->t_ptr, g->t_ptr, g->t_i32, g->t_i32, g->t_ptr};
+    LLVMValueRef args[5] = {PARAM(g, "", i, false), byte_ptr(g, IDS(g), imul(g, r0, cg_i64(g, T))),
+                            i32v(g, imul(g, isub(g, r1, r0), cg_i64(g, T))), cg_i32(g, D), rows_ptr(g, OUT(g, i), r0, T * D)};
+    cg_call(g, "hprt_embed_forward", LLVMFunctionType(g->t_void, p, 5, 0), args, 5);
+}
+
+/* last: the output of the final step, and its gradient back to that step only. */
+static void last_forward(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
+{
+    const plan_layer *pl = &g->e->layers[i];
+    long T = pl->in.d[0], H = pl->in.d[1];
+    LLVMValueRef X = OUT(g, g->l->layers[i].in_layer), Y = OUT(g, i);
+    cg_loop R;
+    cg_for(g, &R, r0, r1);
+    LLVMBuildMemCpy(g->b, cg_fptr(g, Y, imul(g, R.i, cg_i64(g, H))), 4,
+                    cg_fptr(g, X, iadd(g, imul(g, R.i, cg_i64(g, T * H)), cg_i64(g, (T - 1) * H))), 4, cg_i64(g, 4 * H));
+    cg_end(g, &R);
+}
+
+static void last_backward(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
+{
+    const plan_layer *pl = &g->e->layers[i];
+    long T = pl->in.d[0], H = pl->in.d[1];
+    LLVMValueRef dX = DOUT(g, g->l->layers[i].in_layer), dY = DOUT(g, i);
+    cg_loop R;
+    cg_for(g, &R, r0, r1);
+    LLVMValueRef row = imul(g, R.i, cg_i64(g, T * H));
+    LLVMBuildMemSet(g->b, cg_fptr(g, dX, row), LLVMConstInt(g->t_i8, 0, 0), cg_i64(g, 4 * (T - 1) * H), 4);
+    LLVMBuildMemCpy(g->b, cg_fptr(g, dX, iadd(g, row, cg_i64(g, (T - 1) * H))), 4,
+                    cg_fptr(g, dY, imul(g, R.i, cg_i64(g, H))), 4, cg_i64(g, 4 * H));
+    cg_end(g, &R);
+}
+
 /* The activation a dense or conv layer applies after its bias (none for logits). */
 static plan_act fused_act(cg *g, int i)
 {
@@ -435,7 +735,7 @@ static void bias_act(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
     const plan_layer *pl = &g->e->layers[i];
     const cg_layer_layout *L = &g->l->layers[i];
     plan_act a = fused_act(g, i);
-    long U = L->out_size;
+    long U = L->out_size / L->steps;
     long per = pl->kind == PLAN_CONV ? (long)pl->out.d[1] * pl->out.d[2] : 1;
     LLVMValueRef out = OUT(g, i), pre = L->pre >= 0 ? PRE(g, i) : NULL;
     LLVMValueRef bias = pl->kind == PLAN_DENSE ? PARAM(g, "", i, true) : NULL; /* conv adds its own bias */
@@ -464,8 +764,25 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
     const cg_layer_layout *L = &g->l->layers[i];
     if (L->skip || pl->kind == PLAN_INPUT || pl->kind == PLAN_FLATTEN)
         return;
+    switch (pl->kind) {
+    case PLAN_EMBED:
+        embed_forward(g, i, r0, r1);
+        return;
+    case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM:
+        rnn_forward(g, i, r0, r1, train);
+        return;
+    case PLAN_LAST:
+        last_forward(g, i, r0, r1);
+        return;
+    case PLAN_DENSE: /* at every step of a sequence: T rows per sample */
+        r0 = imul(g, r0, cg_i64(g, L->steps));
+        r1 = imul(g, r1, cg_i64(g, L->steps));
+        break;
+    default:
+        break;
+    }
     int in = L->in_layer;
-    long U = L->out_size, F = g->l->layers[in].out_size;
+    long U = L->out_size / L->steps, F = g->l->layers[in].out_size / L->steps;
     LLVMValueRef M = isub(g, r1, r0);
     LLVMValueRef X = OUT(g, in), Y = OUT(g, i);
     LLVMValueRef Xr = cg_fptr(g, X, imul(g, r0, cg_i64(g, F))), Yr = cg_fptr(g, Y, imul(g, r0, cg_i64(g, U)));
@@ -533,6 +850,10 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
 
 static void gather(cg *g, LLVMValueRef r0, LLVMValueRef r1)
 {
+    if (g->l->text) {
+        gather_text(g, r0, r1);
+        return;
+    }
     long F = g->l->features;
     LLVMValueRef order = cg_io_field(g, offsetof(hprt_step_io, order), g->t_ptr);
     LLVMValueRef start = cg_io_field(g, offsetof(hprt_step_io, start), g->t_i64);
@@ -565,9 +886,12 @@ static void gather(cg *g, LLVMValueRef r0, LLVMValueRef r1)
     cg_end(g, &R);
 }
 
-/* The label of batch row r. */
+/* The label of batch row r (text: of token row r). */
 static LLVMValueRef label_of(cg *g, LLVMValueRef r)
 {
+    if (g->l->text)
+        return LLVMBuildSExt(g->b, LLVMBuildLoad2(g->b, g->t_i32, LLVMBuildInBoundsGEP2(g->b, g->t_i32, LABELS(g), &r, 1, ""), ""),
+                             g->t_i64, "");
     LLVMValueRef y = cg_io_field(g, offsetof(hprt_step_io, y), g->t_ptr);
     LLVMValueRef order = cg_io_field(g, offsetof(hprt_step_io, order), g->t_ptr);
     LLVMValueRef pos = iadd(g, cg_io_field(g, offsetof(hprt_step_io, start), g->t_i64), r);
@@ -589,7 +913,10 @@ static void loss_rows(cg *g, int B, LLVMValueRef r0, LLVMValueRef r1, bool train
     LLVMValueRef mx = LLVMBuildAlloca(g->b, g->t_f32, ""), arg = LLVMBuildAlloca(g->b, g->t_i64, "");
     LLVMValueRef sum = LLVMBuildAlloca(g->b, g->t_f64, "");
     cg_loop R, J;
-    cg_for(g, &R, r0, r1);
+    /* a loss at every step: T rows of scores per sample, the mean over all of them */
+    long ls = g->l->loss_steps;
+    B *= (int)ls;
+    cg_for(g, &R, imul(g, r0, cg_i64(g, ls)), imul(g, r1, cg_i64(g, ls)));
     LLVMValueRef row = imul(g, R.i, cg_i64(g, K));
     LLVMValueRef lab = label_of(g, R.i);
     /* argmax (first maximum), which is also the max for the softmax */
@@ -668,11 +995,28 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
     const cg_layer_layout *L = &g->l->layers[i];
     if (L->skip || pl->kind == PLAN_INPUT || pl->kind == PLAN_FLATTEN)
         return;
+    bool dx = needs_dinput(g, i);
+    switch (pl->kind) {
+    case PLAN_EMBED: /* nothing before the ids; its gradient is a weight gradient */
+        return;
+    case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM:
+        rnn_backward(g, i, r0, r1, dx);
+        return;
+    case PLAN_LAST:
+        if (dx)
+            last_backward(g, i, r0, r1);
+        return;
+    case PLAN_DENSE:
+        r0 = imul(g, r0, cg_i64(g, L->steps));
+        r1 = imul(g, r1, cg_i64(g, L->steps));
+        break;
+    default:
+        break;
+    }
     int in = L->in_layer;
-    long U = L->out_size, F = g->l->layers[in].out_size;
+    long U = L->out_size / L->steps, F = g->l->layers[in].out_size / L->steps;
     LLVMValueRef M = isub(g, r1, r0);
     LLVMValueRef Y = OUT(g, i), dY = DOUT(g, i);
-    bool dx = needs_dinput(g, i);
     LLVMValueRef X = OUT(g, in), dX = dx ? DOUT(g, in) : NULL;
     LLVMValueRef Xr = cg_fptr(g, X, imul(g, r0, cg_i64(g, F)));
     LLVMValueRef dXr = dx ? cg_fptr(g, dX, imul(g, r0, cg_i64(g, F))) : LLVMConstPointerNull(g->t_ptr);
@@ -889,6 +1233,7 @@ static void weight_grads(cg *g, int i, int B, LLVMValueRef j0, LLVMValueRef j1)
     LLVMValueRef dW = PARAM(g, "d", i, false), db = PARAM(g, "d", i, true);
     cg_loop R, J;
     if (pl->kind == PLAN_DENSE) {
+        B *= L->steps;
         LLVMValueRef dY = DOUT(g, i), X = OUT(g, L->in_layer);
         /* dW[j0:j1] = dY[:, j0:j1]^T X */
         cg_gemm_mn(g, 1, 0, isub(g, j1, j0), cg_i64(g, F), B, cg_fptr(g, dY, j0), U, X, F, 0,
@@ -937,7 +1282,74 @@ static step_numbers load_step_numbers(cg *g)
     return n;
 }
 
-static bool has_params(const plan_layer *pl) { return pl->kind == PLAN_DENSE || pl->kind == PLAN_CONV; }
+static bool has_params(const plan_layer *pl)
+{
+    switch (pl->kind) {
+    case PLAN_DENSE: case PLAN_CONV: case PLAN_EMBED: case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Elements [lo, hi) of layer's weights (or bias) that one thread owns. */
+typedef struct {
+    int layer;
+    bool bias;
+    LLVMValueRef lo, hi;
+} param_range;
+
+/* The gradients of the thread's part of layer i's parameters (split by output
+ * neuron, embedding row or gate row); returns the ranges they fill. */
+static int layer_grads(cg *g, int i, int B, param_range *out)
+{
+    const plan_layer *pl = &g->e->layers[i];
+    const cg_layer_layout *L = &g->l->layers[i];
+    LLVMValueRef j0, j1;
+    switch (pl->kind) {
+    case PLAN_EMBED: {
+        long T = L->steps, D = pl->units;
+        cg_partition(g, pl->vocab, &j0, &j1);
+        LLVMTypeRef p[7] = {g->t_ptr, g->t_i32, g->t_i32, g->t_ptr, g->t_i32, g->t_i32, g->t_ptr};
+        LLVMValueRef args[7] = {IDS(g), cg_i32(g, (long)B * T), cg_i32(g, D), DOUT(g, i), i32v(g, j0), i32v(g, j1),
+                                PARAM(g, "d", i, false)};
+        cg_call(g, "hprt_embed_backward", LLVMFunctionType(g->t_void, p, 7, 0), args, 7);
+        out[0] = (param_range){i, false, imul(g, j0, cg_i64(g, D)), imul(g, j1, cg_i64(g, D))};
+        return 1;
+    }
+    case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: {
+        long H = pl->units, GH = (long)hprt_rnn_gates(L->rnn[0].geom.cell) * H;
+        cg_partition(g, GH, &j0, &j1);
+        LLVMValueRef dW = PARAM(g, "d", i, false);
+        int k = 0;
+        for (int s = 0; s < L->n_rnn; s++) {
+            rnn_refs r = rnn_sub(g, i, s, true);
+            long w = L->rnn[s].w, in = r.in;
+            LLVMValueRef dWih = cg_fptr(g, dW, cg_i64(g, w)), dWhh = cg_fptr(g, dWih, cg_i64(g, GH * in));
+            LLVMValueRef dbih = cg_fptr(g, dWhh, cg_i64(g, GH * H)), dbhh = cg_fptr(g, dbih, cg_i64(g, GH));
+            LLVMTypeRef p[13] = {g->t_ptr, g->t_i32, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_i32,
+                                 g->t_i32, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr};
+            LLVMValueRef args[12] = {r.geom, cg_i32(g, B), r.X, r.Hprev, r.dGi, r.dGh, i32v(g, j0), i32v(g, j1),
+                                     dWih, dWhh, dbih, dbhh};
+            cg_call(g, "hprt_rnn_weight_grads", LLVMFunctionType(g->t_void, p, 12, 0), args, 12);
+            long at[4] = {w, w + GH * in, w + GH * (in + H), w + GH * (in + H + 1)};
+            long per[4] = {in, H, 1, 1};
+            for (int t = 0; t < 4; t++)
+                out[k++] = (param_range){i, false, iadd(g, cg_i64(g, at[t]), imul(g, j0, cg_i64(g, per[t]))),
+                                         iadd(g, cg_i64(g, at[t]), imul(g, j1, cg_i64(g, per[t])))};
+        }
+        return k;
+    }
+    default: { /* dense, conv */
+        long F = L->fan_in;
+        cg_partition(g, L->b_size, &j0, &j1);
+        weight_grads(g, i, B, j0, j1);
+        out[0] = (param_range){i, false, imul(g, j0, cg_i64(g, F)), imul(g, j1, cg_i64(g, F))};
+        out[1] = (param_range){i, true, j0, j1};
+        return 2;
+    }
+    }
+}
 
 /* ---- the step functions ---- */
 
@@ -999,37 +1411,32 @@ static void emit_train(cg *g, int B)
     LLVMPositionBuilderAtEnd(g->b, cont);
 
     step_numbers n = load_step_numbers(g);
-    /* each thread's output neurons of every layer, for the weight phase and the update */
-    LLVMValueRef *j0 = calloc((size_t)e->n_layers, sizeof *j0), *j1 = calloc((size_t)e->n_layers, sizeof *j1);
-    if (!j0 || !j1) {
-        free(j0);
-        free(j1);
+    /* each thread's part of every layer's parameters: their gradients, then
+     * (without clipping, at once) their update */
+    int nl = e->n_layers, cap = 0;
+    for (int i = 1; i < nl; i++)
+        cap += has_params(&e->layers[i]) ? 2 + 4 * g->l->layers[i].n_rnn : 0;
+    param_range *parts = calloc((size_t)(cap ? cap : 1), sizeof *parts);
+    if (!parts) {
         LLVMBuildRetVoid(g->b);
         return;
     }
-    int nl = e->n_layers;
+    int np = 0;
     for (int i = 1; i < nl; i++) {
         if (!has_params(&e->layers[i]))
             continue;
-        cg_partition(g, g->l->layers[i].b_size, &j0[i], &j1[i]);
-        weight_grads(g, i, B, j0[i], j1[i]);
-        if (e->clip > 0)
-            continue;
-        long F = g->l->layers[i].fan_in;
-        update_range(g, i, false, imul(g, j0[i], cg_i64(g, F)), imul(g, j1[i], cg_i64(g, F)), &n);
-        update_range(g, i, true, j0[i], j1[i], &n);
+        int k = layer_grads(g, i, B, parts + np);
+        if (e->clip <= 0)
+            for (int r = np; r < np + k; r++)
+                update_range(g, parts[r].layer, parts[r].bias, parts[r].lo, parts[r].hi, &n);
+        np += k;
     }
     if (e->clip > 0) {
         /* global L2 norm: each thread's part, a barrier, the same sum in every thread */
         LLVMValueRef acc = LLVMBuildAlloca(g->b, g->t_f64, "sq");
         LLVMBuildStore(g->b, cg_f64(g, 0), acc);
-        for (int i = 1; i < nl; i++) {
-            if (!has_params(&e->layers[i]))
-                continue;
-            long F = g->l->layers[i].fan_in;
-            sumsq(g, PARAM(g, "d", i, false), imul(g, j0[i], cg_i64(g, F)), imul(g, j1[i], cg_i64(g, F)), acc);
-            sumsq(g, PARAM(g, "d", i, true), j0[i], j1[i], acc);
-        }
+        for (int r = 0; r < np; r++)
+            sumsq(g, PARAM(g, "d", parts[r].layer, parts[r].bias), parts[r].lo, parts[r].hi, acc);
         LLVMValueRef slot = imul(g, g->tid, cg_i64(g, 8));
         LLVMBuildStore(g->b, LLVMBuildLoad2(g->b, g->t_f64, acc, ""),
                        LLVMBuildInBoundsGEP2(g->b, g->t_i8, cg_io_field_ptr(g, offsetof(hprt_step_io, sqnorm)), &slot, 1, ""));
@@ -1043,16 +1450,10 @@ static void emit_train(cg *g, int B)
         LLVMValueRef coef = LLVMBuildFDiv(g->b, cg_f64(g, e->clip), LLVMBuildFAdd(g->b, norm, cg_f64(g, 1e-6), ""), "");
         coef = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOLT, coef, cg_f64(g, 1), ""), coef, cg_f64(g, 1), "");
         n.clip_coef = LLVMBuildFPTrunc(g->b, coef, g->t_f32, "");
-        for (int i = 1; i < nl; i++) {
-            if (!has_params(&e->layers[i]))
-                continue;
-            long F = g->l->layers[i].fan_in;
-            update_range(g, i, false, imul(g, j0[i], cg_i64(g, F)), imul(g, j1[i], cg_i64(g, F)), &n);
-            update_range(g, i, true, j0[i], j1[i], &n);
-        }
+        for (int r = 0; r < np; r++)
+            update_range(g, parts[r].layer, parts[r].bias, parts[r].lo, parts[r].hi, &n);
     }
-    free(j0);
-    free(j1);
+    free(parts);
     LLVMBuildRetVoid(g->b);
 }
 
@@ -1139,6 +1540,11 @@ cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_me
         {"hprt_avgpool2d_forward", (void *)hprt_avgpool2d_forward, 1},
         {"hprt_maxpool2d_backward", (void *)hprt_maxpool2d_backward, 1},
         {"hprt_avgpool2d_backward", (void *)hprt_avgpool2d_backward, 1},
+        {"hprt_rnn_forward", (void *)hprt_rnn_forward, 1},
+        {"hprt_rnn_backward_data", (void *)hprt_rnn_backward_data, 1},
+        {"hprt_rnn_weight_grads", (void *)hprt_rnn_weight_grads, 1},
+        {"hprt_embed_forward", (void *)hprt_embed_forward, 1},
+        {"hprt_embed_backward", (void *)hprt_embed_backward, 1},
         {"tanhf", (void *)tanhf, 1},
         {"erff", (void *)erff, 1},
         {"expf", (void *)expf, 1},

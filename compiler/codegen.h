@@ -15,9 +15,24 @@
 #include <stdio.h>
 
 #include "hprt_kernels.h"
+#include "hprt_rnn.h"
 #include "hprt_sched.h"
 #include "hprt_step.h"
 #include "plan.h"
+
+/* One layer of a recurrent stack (offsets in the activation arena, for b_max
+ * rows; hprt_rnn.h names the buffers). */
+typedef struct {
+    hprt_rnn_geom geom;
+    long w;             /* its W_ih, W_hh, b_ih, b_hh, from this offset of the layer's block */
+    long A, C, Hprev;   /* what the forward keeps for the backward */
+    long Y, dY;         /* its output and gradient (the last layer of the stack: the layer's out/dout) */
+    long dGi, dGh;      /* gate gradients (dGh == dGi but for the GRU) */
+    long D;             /* its input after the dropout between stacked layers (-1: none) */
+    long h, c;          /* the state carried from batch to batch, [b_max x H] */
+    long h_next, c_next;/* the final state of this batch, copied to h, c at the end of the step */
+    int site;           /* the dropout site of D, else -1 */
+} cg_rnn_layer;
 
 /* Where one layer's tensors live.  Offsets count floats; -1: none. */
 typedef struct {
@@ -36,6 +51,12 @@ typedef struct {
     int dropout_site;   /* dropout: its index in hprt_step_io.dropout_*, else -1 */
     bool logits;        /* its output are the scores the loss reads (a fused softmax is skipped) */
     bool skip;          /* a final softmax folded into cross_entropy: not run */
+    int steps;          /* rows of work per sample: T for a layer applied at every time step, else 1 */
+    int width;          /* dense on a sequence: units (out_size = steps * width) */
+    cg_rnn_layer *rnn;  /* rnn, gru, lstm: the stack's layers */
+    int n_rnn;
+    long rscratch;      /* ... and their per-row step scratch, [b_max x rscratch_w] */
+    int rscratch_w;
 } cg_layer_layout;
 
 typedef struct {
@@ -57,6 +78,13 @@ typedef struct {
     int n_train_sizes;
     int eval_sizes[32]; /* ... and an evaluation step */
     int n_eval_sizes;
+    float site_p[HPRT_MAX_DROPOUT]; /* the dropout rate of each site */
+    /* text: token ids and next-token targets gathered from the streams */
+    bool text;
+    int seq;            /* T */
+    long ids;           /* [b_max x T] bytes (offset in floats) */
+    long labels;        /* [b_max x T] int32 */
+    int loss_steps;     /* rows of the loss per sample: T for a per-step output, else 1 */
 } cg_layout;
 
 /* NULL with a message when the experiment has a layer hpc cannot compile yet. */

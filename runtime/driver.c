@@ -127,6 +127,56 @@ static double now_s(void)
 
 static long steps_for(long n, int batch) { return batch > 0 ? (n + batch - 1) / batch : 0; }
 
+/* The batches of one pass over a data set.  Samples: ceil(n / batch) steps of
+ * consecutive rows of the order.  Text: `batch` contiguous streams, step k the
+ * k-th full window of seq tokens of every stream (the compiled step has T =
+ * seq; a partial last window is left out); the recurrent state starts from
+ * zero at the first step and is carried between steps. */
+typedef struct {
+    bool text;
+    int batch, seq;
+    long steps, stream, n;
+} pass_plan;
+
+static hprt_status pass_plan_make(const hprt_dataset *ds, int batch, pass_plan *p, hprt_error *err)
+{
+    memset(p, 0, sizeof *p);
+    p->batch = batch;
+    p->n = ds->n;
+    if (!ds->tokens) {
+        p->steps = steps_for(ds->n, batch);
+        return HPRT_OK;
+    }
+    hprt_text_layout tl;
+    hprt_status st = hprt_text_layout_init(&tl, ds, batch, ds->seq, err);
+    if (st != HPRT_OK)
+        return st;
+    p->text = true;
+    p->seq = ds->seq;
+    p->stream = tl.stream_len;
+    p->steps = tl.full_windows;
+    return HPRT_OK;
+}
+
+/* Step k of a pass: fills io's batch; returns its rows, and *units the rows of
+ * loss it reports (text: tokens). */
+static int pass_step(const pass_plan *p, hprt_step_io *io, const hprt_dataset *ds, const uint32_t *order, long k,
+                     bool reset, long *units)
+{
+    if (p->text) {
+        hprt_step_set_batch(io, ds, order, k * p->seq, p->batch);
+        io->stream = p->stream;
+        io->reset = reset || k == 0;
+        *units = (long)p->batch * p->seq;
+        return p->batch;
+    }
+    long start = k * p->batch;
+    int rows = (int)(p->n - start < p->batch ? p->n - start : p->batch);
+    hprt_step_set_batch(io, ds, order, start, rows);
+    *units = rows;
+    return rows;
+}
+
 static void add_size(int *list, int *n, int max, long v)
 {
     if (v <= 0)
@@ -244,19 +294,24 @@ typedef struct {
 static hprt_status evaluate(const hprt_train_config *c, runner *R, const hprt_dataset *ds, int batch, double *loss,
                             double *accuracy, hprt_error *err)
 {
-    long n = ds->n;
     double total = 0;
-    long correct = 0;
-    long k = 0;
+    long correct = 0, n = 0;
     hprt_step_io *prev = NULL;
     int prev_rows = 0;
-    for (long start = 0; start < n; start += batch, k++) {
-        int rows = (int)(n - start < batch ? n - start : batch);
+    pass_plan pp;
+    if (ds->tokens) /* as many streams as the text allows, up to the batch */
+        batch = (int)(ds->n / (ds->seq + 1) < batch ? ds->n / (ds->seq + 1) : batch);
+    hprt_status st = pass_plan_make(ds, batch > 0 ? batch : 1, &pp, err);
+    if (st != HPRT_OK)
+        return st;
+    for (long k = 0; k < pp.steps; k++) {
+        hprt_step_io *io = &R->io[k & 1];
+        long units;
+        int rows = pass_step(&pp, io, ds, R->identity, k, false, &units);
+        n += units;
         hprt_step_fn fn = c->eval_fn(c->fn_ctx, rows);
         if (!fn)
             return hprt_fail(err, HPRT_E_RUN, "no compiled evaluation step for a batch of %d (a bug in hpc)", rows);
-        hprt_step_io *io = &R->io[k & 1];
-        hprt_step_set_batch(io, ds, R->identity, start, rows);
         pool_post(&R->pool, fn, io);
         if (prev) /* the previous batch is complete now */
             for (int t = 0; t < c->threads; t++) {
@@ -310,6 +365,10 @@ void hprt_step_set_batch(hprt_step_io *io, const hprt_dataset *ds, const uint32_
     io->order = order;
     io->start = start;
     io->rows = rows;
+    if (ds->tokens)
+        io->x8 = ds->tokens;
+    io->stream = 0;
+    io->reset = 0;
 }
 
 static void fill_step(const hprt_train_config *c, hprt_step_io *io, double lr, double mom, long t, long step,
@@ -539,12 +598,18 @@ hprt_status hprt_train(const hprt_train_config *c, const hprt_train_state *resum
             S->loss_sum = 0;
             S->loss_rows = 0;
         }
-        long spe = steps_for(train->n, bs.batch);
+        pass_plan pp;
+        if ((st = pass_plan_make(train, bs.batch, &pp, err)) != HPRT_OK)
+            goto stop_pool;
+        long spe = pp.steps;
         double t_progress = now_s();
         long done_before = S->pos;
+        bool first = true; /* a resumed epoch's recurrent state starts from zero too */
         while (S->pos < spe) {
-            long start = S->pos * bs.batch;
-            int rows = (int)(train->n - start < bs.batch ? train->n - start : bs.batch);
+            hprt_step_io *io = &T.R.io[S->step & 1];
+            long units;
+            int rows = pass_step(&pp, io, train, T.order.idx, S->pos, first, &units);
+            first = false;
             hprt_step_fn fn = c->train_fn(c->fn_ctx, rows);
             if (!fn) {
                 st = hprt_fail(err, HPRT_E_RUN, "no compiled training step for a batch of %d (a bug in hpc)", rows);
@@ -553,20 +618,18 @@ hprt_status hprt_train(const hprt_train_config *c, const hprt_train_state *resum
             double base = T.has_plateau ? S->plateau.lr : c->optimizer.lr;
             double lr = (c->lr_fn ? c->lr_fn(S->step, base) : hprt_sched_lr(&T.sched, base, S->step)) * bs.lr_scale;
             double mom = !T.cycles ? NAN : c->momentum_fn ? c->momentum_fn(S->step) : hprt_sched_momentum(&T.sched, S->step);
-            hprt_step_io *io = &T.R.io[S->step & 1];
-            hprt_step_set_batch(io, train, T.order.idx, start, rows);
             fill_step(c, io, lr, mom, S->step + 1, S->step, S->dropout_p);
             pool_post(&T.R.pool, fn, io);
             account(&T); /* the step before this one has finished on every worker */
             T.pending = io;
-            T.pending_rows = rows;
+            T.pending_rows = (int)units;
             T.pending_step = S->step;
             T.pending_lr = lr;
             T.pending_mom = mom;
             S->last_lr = lr;
             S->step++;
             S->pos++;
-            S->samples += rows;
+            S->samples += units;
             if (res->nan_step >= 0)
                 break;
             bool ckpt_now = c->checkpoint_every > 0 && S->step % c->checkpoint_every == 0 && S->pos < spe;
@@ -590,7 +653,7 @@ hprt_status hprt_train(const hprt_train_config *c, const hprt_train_state *resum
                 long did = S->pos - done_before;
                 hprt_progress p = {S->epoch + 1, c->epochs, S->pos, spe, S->step,
                                    S->loss_rows ? S->loss_sum / (double)S->loss_rows : NAN,
-                                   (double)did * bs.batch / (now - t_epoch), 0, bs.batch, lr};
+                                   (double)did * bs.batch * (pp.text ? pp.seq : 1) / (now - t_epoch), 0, bs.batch, lr};
                 p.eta_seconds = (double)(spe - S->pos) * (now - t_epoch) / (double)(did > 0 ? did : 1);
                 c->cb.progress(c->cb.ctx, &p);
             }
@@ -825,29 +888,32 @@ hprt_status hprt_lr_find(const hprt_train_config *c, const hprt_lrfind *cfg, hpr
         goto done;
     hprt_lrfind_state ls;
     hprt_lrfind_init(&ls, cfg);
-    long spe = steps_for(train->n, batch);
+    pass_plan pp;
+    if ((st = pass_plan_make(train, batch, &pp, err)) != HPRT_OK) {
+        pool_stop(&R.pool);
+        goto done;
+    }
     bool go = true;
     for (int i = 0; i < steps && go; i++) {
-        long s = i % spe;
+        long s = i % pp.steps;
         if (s == 0 && i > 0)
             hprt_order_next_epoch(&order, &rng);
-        long start = s * batch;
-        int rows = (int)(train->n - start < batch ? train->n - start : batch);
+        hprt_step_io *io = &R.io[i & 1];
+        long units;
+        int rows = pass_step(&pp, io, train, order.idx, s, false, &units);
         hprt_step_fn fn = c->train_fn(c->fn_ctx, rows);
         if (!fn) {
             st = hprt_fail(err, HPRT_E_RUN, "no compiled training step for a batch of %d (a bug in hpc)", rows);
             break;
         }
         double lr = hprt_lrfind_lr(cfg, i);
-        hprt_step_io *io = &R.io[i & 1];
-        hprt_step_set_batch(io, train, order.idx, start, rows);
         fill_step(c, io, lr, NAN, i + 1, i, c->dropout_p);
         pool_post(&R.pool, fn, io);
         pool_sync(&R.pool); /* each loss decides whether to go on */
         double l = 0;
         for (int t = 0; t < threads; t++)
             l += io->loss[t];
-        l /= rows;
+        l /= (double)units;
         res->lr[res->n] = lr;
         res->loss[res->n] = l;
         go = hprt_lrfind_record(&ls, l);

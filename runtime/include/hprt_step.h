@@ -41,6 +41,13 @@ typedef struct {
     const uint32_t *order;    /* the epoch's order */
     int64_t start;
     int64_t rows;             /* hp_eval: the rows of this batch (training steps know theirs) */
+    /* text: row r of the batch is the window at tokens[r * stream + start]
+     * (x8 holds the token ids); reset: the recurrent state starts from zero
+     * (the first batch of an epoch or an evaluation), else it continues from
+     * the previous batch of the same rows */
+    int64_t stream;
+    int32_t reset;
+    int32_t pad1;
     /* the optimizer's per-step numbers: hprt_optim_coefs() of this step */
     float lr;                 /* sgd, rmsprop */
     float mu;                 /* momentum of this step (sgd, rmsprop) */

@@ -1,0 +1,106 @@
+/* hprt_rnn.h - the recurrent layers (rnn, gru, lstm) and embeddings.
+ *
+ * The cells are PyTorch's exactly (policies.md §11): weights stored as
+ * torch.nn.RNN/GRU/LSTM store them, one layer at a time,
+ *
+ *     W_ih [G·H × in]   W_hh [G·H × H]   b_ih [G·H]   b_hh [G·H]
+ *
+ * with G gate blocks of H rows each: rnn G = 1 (tanh), gru G = 3 in the order
+ * r, z, n, lstm G = 4 in the order i, f, g, o.  Both biases are added; the GRU
+ * reset gate multiplies (W_hn h + b_hn), after the matmul.
+ *
+ * Layout.  A batch of B sequences of T steps is batch-major, like every other
+ * layer of hpc: row b of the input is X[b·T·in .. (b+1)·T·in), step t of it at
+ * X[(b·T + t)·in].  So a thread that owns rows [r0, r1) of the batch passes
+ * the pointers advanced by r0 rows and B = r1 − r0, and the (B·T) × in matrix
+ * of all steps is one GEMM operand.
+ *
+ * Forward, per layer: one GEMM for the input projections of all steps
+ * (A = X·W_ihᵀ + b_ih, (B·T) × G·H), then per step one GEMM for the recurrent
+ * projection of the B rows and a loop over the gates.  What the backward pass
+ * needs is kept in caller-provided buffers (their sizes below), so the
+ * backward is split in two like dense layers in the generated code:
+ *
+ *   hprt_rnn_backward_data   per row range: back through time, giving the
+ *                            gate gradients dGi, dGh and dX;
+ *   hprt_rnn_weight_grads    over all rows, per range of gate outputs j:
+ *                            dW_ih, dW_hh, db_ih, db_hh as GEMMs over B·T rows.
+ *
+ * Truncated backpropagation through time: the initial state (h0, c0) is an
+ * input, not differentiated (the carried state of the previous batch is
+ * detached, as in char-rnn and the PyTorch peer).  dY is the gradient of the
+ * loss with respect to every step's output h_t; no gradient enters through
+ * the final state.
+ *
+ * Sums and transcendental functions are evaluated in float, in the order the
+ * generated code uses, except where the comment says otherwise; tests compare
+ * against double-precision references within 1e-5.
+ */
+#ifndef HPRT_RNN_H
+#define HPRT_RNN_H
+
+#include <stddef.h>
+
+typedef enum { HPRT_CELL_RNN = 0, HPRT_CELL_GRU, HPRT_CELL_LSTM } hprt_cell;
+
+typedef struct {
+    hprt_cell cell;
+    int in;      /* input features per step */
+    int hidden;  /* H */
+    int T;       /* steps per sequence */
+} hprt_rnn_geom;
+
+/* G: 1, 3 or 4. */
+int hprt_rnn_gates(hprt_cell c);
+/* Trainable floats of one layer: G·H·(in + H + 2). */
+size_t hprt_rnn_params(const hprt_rnn_geom *g);
+
+/* Buffers of a batch of B rows (floats; every one B·T rows of the width given):
+ *   A      B·T·G·H  the activated gates of every step (lstm i,f,g,o after σ/tanh;
+ *                   gru r,z,n; rnn: h itself) — also the pre-activation scratch
+ *   C      B·T·H    lstm: the cell state c_t; gru: W_hn h_{t−1} + b_hn; rnn: unused (may be NULL)
+ *   Hprev  B·T·H    h_{t−1} of every step (h0 at t = 0)
+ *   Y      B·T·H    the outputs h_t
+ *   scratch B·G·H   one step's recurrent projection
+ */
+
+/* Forward of one layer over rows [0, B).  h0, c0 (B·H; NULL: zeros) is the
+ * initial state; hT, cT (B·H; NULL: not wanted) receive the final state and
+ * may alias h0, c0.  c0/cT are used by lstm only. */
+void hprt_rnn_forward(const hprt_rnn_geom *g, int B, const float *X,
+                      const float *Wih, const float *Whh, const float *bih, const float *bhh,
+                      const float *h0, const float *c0,
+                      float *Y, float *hT, float *cT,
+                      float *A, float *C, float *Hprev, float *scratch);
+
+/* Back through time over rows [0, B), given dY (B·T·H; it is used as
+ * scratch and left modified).  Overwrites
+ *   dGi  B·T·G·H  dL/d(W_ih x + b_ih) of every step and gate
+ *   dGh  B·T·G·H  dL/d(W_hh h + b_hh); equal to dGi but for the GRU n block,
+ *                 so for rnn and lstm dGh may be the same pointer as dGi
+ *   dX   B·T·in   (NULL: not wanted, e.g. over an embedding's ids)
+ * A, C, Hprev, c0 are what the forward produced and was given; scratch holds
+ * 2·B·H floats (the running dh and dc). */
+void hprt_rnn_backward_data(const hprt_rnn_geom *g, int B,
+                            const float *Wih, const float *Whh,
+                            const float *A, const float *C, const float *Hprev, const float *c0,
+                            float *dY, float *dGi, float *dGh, float *dX, float *scratch);
+
+/* The parameter gradients from all B rows, for gate outputs [j0, j1) of
+ * [0, G·H) (a thread's share): overwrites rows j0..j1 of dWih [G·H × in] and
+ * dWhh [G·H × H] and entries j0..j1 of dbih, dbhh. */
+void hprt_rnn_weight_grads(const hprt_rnn_geom *g, int B, const float *X, const float *Hprev,
+                           const float *dGi, const float *dGh, int j0, int j1,
+                           float *dWih, float *dWhh, float *dbih, float *dbhh);
+
+/* ---- embedding -------------------------------------------------------------- */
+
+/* Y[n × dim] = E[ids[i]] for the n ids (uint8 token ids, each < vocab). */
+void hprt_embed_forward(const float *E, const unsigned char *ids, int n, int dim, float *Y);
+
+/* Rows [v0, v1) of dE [vocab × dim] (a thread's share) = Σ of dY's rows whose id
+ * is in range; rows of ids that do not occur are zero.  Overwrites. */
+void hprt_embed_backward(const unsigned char *ids, int n, int dim, const float *dY,
+                         int v0, int v1, float *dE);
+
+#endif

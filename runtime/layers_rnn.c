@@ -1,0 +1,294 @@
+/* layers_rnn.c - the recurrent layers (rnn, gru, lstm) and embeddings of
+ * hprt_rnn.h.
+ *
+ * Every matrix product goes through hprt_gemm, as training does; the gates are
+ * float loops over H.  Row (b, t) of a B·T-row buffer is row b·T + t, so the
+ * B rows of one step are a strided matrix with leading dimension T·width.
+ *
+ * Back through time, dY doubles as the running dL/dh: the gradient reaching
+ * h_{t-1} from step t (through W_hh, and for the GRU through z) is added into
+ * dY's row of step t − 1 before that step is processed.
+ */
+#include "hprt_rnn.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "hprt_kernels.h"
+
+int hprt_rnn_gates(hprt_cell c)
+{
+    return c == HPRT_CELL_LSTM ? 4 : c == HPRT_CELL_GRU ? 3 : 1;
+}
+
+size_t hprt_rnn_params(const hprt_rnn_geom *g)
+{
+    return (size_t)hprt_rnn_gates(g->cell) * g->hidden * (g->in + g->hidden + 2);
+}
+
+/* Overflow-free: exp of a non-positive argument only. */
+static inline float sigmoidf(float x)
+{
+    float e = expf(-fabsf(x));
+    return (x >= 0.0f ? 1.0f : e) / (1.0f + e);
+}
+
+/* Offset of row (b, t) in a buffer of rows `width` floats wide. */
+static inline size_t at(int T, int b, int t, int width)
+{
+    return ((size_t)b * T + t) * width;
+}
+
+/* ---- forward ----------------------------------------------------------------- */
+
+/* One row of one step.  a: the input projection + b_ih (overwritten with the
+ * activated gates), s: the recurrent projection without b_hh, hp/cp: the
+ * previous state, y/c: the new state. */
+static void rnn_cell(int H, float *a, const float *s, const float *bhh, float *y)
+{
+    for (int k = 0; k < H; k++) {
+        a[k] = tanhf(a[k] + s[k] + bhh[k]);
+        y[k] = a[k];
+    }
+}
+
+static void gru_cell(int H, float *a, const float *s, const float *bhh, const float *hp,
+                     float *hn, float *y)
+{
+    float *ar = a, *az = a + H, *an = a + 2 * H;
+    for (int k = 0; k < H; k++) {
+        float r = sigmoidf(ar[k] + s[k] + bhh[k]);
+        float z = sigmoidf(az[k] + s[H + k] + bhh[H + k]);
+        hn[k] = s[2 * H + k] + bhh[2 * H + k];
+        float n = tanhf(an[k] + r * hn[k]);
+        ar[k] = r, az[k] = z, an[k] = n;
+        y[k] = (1.0f - z) * n + z * hp[k];
+    }
+}
+
+static void lstm_cell(int H, float *a, const float *s, const float *bhh, const float *cp,
+                      float *c, float *y)
+{
+    float *ai = a, *af = a + H, *ag = a + 2 * H, *ao = a + 3 * H;
+    for (int k = 0; k < H; k++) {
+        float i = sigmoidf(ai[k] + s[k] + bhh[k]);
+        float f = sigmoidf(af[k] + s[H + k] + bhh[H + k]);
+        float gg = tanhf(ag[k] + s[2 * H + k] + bhh[2 * H + k]);
+        float o = sigmoidf(ao[k] + s[3 * H + k] + bhh[3 * H + k]);
+        c[k] = f * cp[k] + i * gg;
+        y[k] = o * tanhf(c[k]);
+        ai[k] = i, af[k] = f, ag[k] = gg, ao[k] = o;
+    }
+}
+
+/* Hprev rows of step t: h_{t-1} from Y, or h0, or zeros. */
+static void gather_hprev(int H, int T, int B, int t, const float *h0, const float *Y, float *Hprev)
+{
+    size_t bytes = (size_t)H * sizeof(float);
+    for (int b = 0; b < B; b++) {
+        float *dst = Hprev + at(T, b, t, H);
+        if (t > 0)
+            memcpy(dst, Y + at(T, b, t - 1, H), bytes);
+        else if (h0)
+            memcpy(dst, h0 + (size_t)b * H, bytes);
+        else
+            memset(dst, 0, bytes);
+    }
+}
+
+/* The gates of every row of step t, given the recurrent projection in s. */
+static void forward_step(const hprt_rnn_geom *g, int B, int t, const float *bhh, const float *c0,
+                         float *Y, float *A, float *C, const float *Hprev, const float *s)
+{
+    int H = g->hidden, T = g->T, GH = hprt_rnn_gates(g->cell) * H;
+    for (int b = 0; b < B; b++, s += GH) {
+        float *a = A + at(T, b, t, GH), *y = Y + at(T, b, t, H);
+        if (g->cell == HPRT_CELL_RNN) {
+            rnn_cell(H, a, s, bhh, y);
+        } else if (g->cell == HPRT_CELL_GRU) {
+            gru_cell(H, a, s, bhh, Hprev + at(T, b, t, H), C + at(T, b, t, H), y);
+        } else {
+            float *c = C + at(T, b, t, H);
+            const float *cp = t > 0 ? C + at(T, b, t - 1, H) : c0 ? c0 + (size_t)b * H : NULL;
+            if (!cp) { /* c_{-1} = 0: the cell reads cp[k] before writing c[k] */
+                memset(c, 0, (size_t)H * sizeof *c);
+                cp = c;
+            }
+            lstm_cell(H, a, s, bhh, cp, c, y);
+        }
+    }
+}
+
+/* dst[b] = row (b, T − 1) of src: the final state (none when T = 0). */
+static void copy_last_step(int H, int T, int B, const float *src, float *dst)
+{
+    for (int b = 0; b < B && T > 0; b++)
+        memcpy(dst + (size_t)b * H, src + at(T, b, T - 1, H), (size_t)H * sizeof *dst);
+}
+
+void hprt_rnn_forward(const hprt_rnn_geom *g, int B, const float *X,
+                      const float *Wih, const float *Whh, const float *bih, const float *bhh,
+                      const float *h0, const float *c0,
+                      float *Y, float *hT, float *cT,
+                      float *A, float *C, float *Hprev, float *scratch)
+{
+    int H = g->hidden, T = g->T, GH = hprt_rnn_gates(g->cell) * H;
+    size_t rows = (size_t)B * T;
+    /* A = X·W_ihᵀ + b_ih for all steps at once */
+    hprt_gemm(false, true, (int)rows, GH, g->in, 1.0f, X, g->in, Wih, g->in, 0.0f, A, GH);
+    for (size_t r = 0; r < rows; r++)
+        for (int j = 0; j < GH; j++)
+            A[r * GH + j] += bih[j];
+    for (int t = 0; t < T; t++) {
+        gather_hprev(H, T, B, t, h0, Y, Hprev);
+        /* scratch = h_{t-1}·W_hhᵀ for the B rows of step t */
+        hprt_gemm(false, true, B, GH, H, 1.0f, Hprev + at(T, 0, t, H), T * H, Whh, H, 0.0f, scratch, GH);
+        forward_step(g, B, t, bhh, c0, Y, A, C, Hprev, scratch);
+    }
+    /* last, as hT, cT may alias h0, c0 */
+    if (hT)
+        copy_last_step(H, T, B, Y, hT);
+    if (cT && g->cell == HPRT_CELL_LSTM)
+        copy_last_step(H, T, B, C, cT);
+}
+
+/* ---- back through time --------------------------------------------------------- */
+
+/* One row of one step, given dh = dL/dh_t.  Writes the pre-activation
+ * gradients dgi (and dgh where it differs). */
+static void rnn_cell_back(int H, const float *a, const float *dh, float *dgi)
+{
+    for (int k = 0; k < H; k++)
+        dgi[k] = dh[k] * (1.0f - a[k] * a[k]);
+}
+
+/* dhp: dY's row of step t − 1 (NULL at t = 0), receiving dh ⊙ z. */
+static void gru_cell_back(int H, const float *a, const float *hn, const float *hp, const float *dh,
+                          float *dhp, float *dgi, float *dgh)
+{
+    const float *ar = a, *az = a + H, *an = a + 2 * H;
+    for (int k = 0; k < H; k++) {
+        float r = ar[k], z = az[k], n = an[k];
+        float dn = dh[k] * (1.0f - z) * (1.0f - n * n);
+        float dr = dn * hn[k] * r * (1.0f - r);
+        float dz = dh[k] * (hp[k] - n) * z * (1.0f - z);
+        dgi[k] = dgh[k] = dr;
+        dgi[H + k] = dgh[H + k] = dz;
+        dgi[2 * H + k] = dn;
+        dgh[2 * H + k] = dn * r;
+    }
+    if (dhp)
+        for (int k = 0; k < H; k++)
+            dhp[k] += dh[k] * az[k];
+}
+
+/* dc: dL/dc_t from step t + 1 on entry, dL/dc_{t-1} on return. */
+static void lstm_cell_back(int H, const float *a, const float *c, const float *cp, const float *dh,
+                           float *dc, float *dgi)
+{
+    const float *ai = a, *af = a + H, *ag = a + 2 * H, *ao = a + 3 * H;
+    for (int k = 0; k < H; k++) {
+        float i = ai[k], f = af[k], gg = ag[k], o = ao[k];
+        float tc = tanhf(c[k]);
+        float dct = dc[k] + dh[k] * o * (1.0f - tc * tc);
+        dgi[k] = dct * gg * i * (1.0f - i);
+        dgi[H + k] = dct * cp[k] * f * (1.0f - f);
+        dgi[2 * H + k] = dct * i * (1.0f - gg * gg);
+        dgi[3 * H + k] = dh[k] * tc * o * (1.0f - o);
+        dc[k] = dct * f;
+    }
+}
+
+/* Step t of back through time for every row.  scratch: dc, then zeros for c0. */
+static void backward_step(const hprt_rnn_geom *g, int B, int t, const float *A, const float *C,
+                          const float *Hprev, const float *c0, float *dY, float *dGi, float *dGh,
+                          float *scratch)
+{
+    int H = g->hidden, T = g->T, GH = hprt_rnn_gates(g->cell) * H;
+    const float *zeros = scratch + (size_t)B * H;
+    for (int b = 0; b < B; b++) {
+        size_t rg = at(T, b, t, GH), rh = at(T, b, t, H);
+        if (g->cell == HPRT_CELL_GRU) {
+            float *dhp = t > 0 ? dY + at(T, b, t - 1, H) : NULL;
+            gru_cell_back(H, A + rg, C + rh, Hprev + rh, dY + rh, dhp, dGi + rg, dGh + rg);
+            continue;
+        }
+        if (g->cell == HPRT_CELL_RNN) {
+            rnn_cell_back(H, A + rg, dY + rh, dGi + rg);
+        } else {
+            const float *cp = t > 0 ? C + at(T, b, t - 1, H) : c0 ? c0 + (size_t)b * H : zeros;
+            lstm_cell_back(H, A + rg, C + rh, cp, dY + rh, scratch + (size_t)b * H, dGi + rg);
+        }
+        if (dGh != dGi)
+            memcpy(dGh + rg, dGi + rg, (size_t)GH * sizeof *dGh);
+    }
+}
+
+void hprt_rnn_backward_data(const hprt_rnn_geom *g, int B,
+                            const float *Wih, const float *Whh,
+                            const float *A, const float *C, const float *Hprev, const float *c0,
+                            float *dY, float *dGi, float *dGh, float *dX, float *scratch)
+{
+    int H = g->hidden, T = g->T, GH = hprt_rnn_gates(g->cell) * H;
+    /* no gradient enters through the final state */
+    memset(scratch, 0, 2 * (size_t)B * H * sizeof *scratch);
+    for (int t = T - 1; t >= 0; t--) {
+        backward_step(g, B, t, A, C, Hprev, c0, dY, dGi, dGh, scratch);
+        /* dL/dh_{t-1} += dGh_t·W_hh */
+        if (t > 0)
+            hprt_gemm(false, false, B, H, GH, 1.0f, dGh + at(T, 0, t, GH), T * GH, Whh, H,
+                      1.0f, dY + at(T, 0, t - 1, H), T * H);
+    }
+    if (dX)
+        hprt_gemm(false, false, B * T, g->in, GH, 1.0f, dGi, GH, Wih, g->in, 0.0f, dX, g->in);
+}
+
+/* ---- parameter gradients --------------------------------------------------------- */
+
+/* db[j0..j1) = column sums of dG's rows (width GH), in row order. */
+static void column_sums(const float *dG, size_t rows, int GH, int j0, int j1, float *db)
+{
+    for (int j = j0; j < j1; j++)
+        db[j] = 0.0f;
+    for (size_t r = 0; r < rows; r++)
+        for (int j = j0; j < j1; j++)
+            db[j] += dG[r * GH + j];
+}
+
+void hprt_rnn_weight_grads(const hprt_rnn_geom *g, int B, const float *X, const float *Hprev,
+                           const float *dGi, const float *dGh, int j0, int j1,
+                           float *dWih, float *dWhh, float *dbih, float *dbhh)
+{
+    int H = g->hidden, in = g->in, GH = hprt_rnn_gates(g->cell) * H, rows = B * g->T;
+    if (j1 <= j0)
+        return;
+    /* dW[j0..j1) = dG[:, j0..j1)ᵀ·input: op(A) stored [rows × GH] */
+    hprt_gemm(true, false, j1 - j0, in, rows, 1.0f, dGi + j0, GH, X, in, 0.0f, dWih + (size_t)j0 * in, in);
+    hprt_gemm(true, false, j1 - j0, H, rows, 1.0f, dGh + j0, GH, Hprev, H, 0.0f, dWhh + (size_t)j0 * H, H);
+    column_sums(dGi, (size_t)rows, GH, j0, j1, dbih);
+    column_sums(dGh, (size_t)rows, GH, j0, j1, dbhh);
+}
+
+/* ---- embedding ------------------------------------------------------------------- */
+
+void hprt_embed_forward(const float *E, const unsigned char *ids, int n, int dim, float *Y)
+{
+    for (int i = 0; i < n; i++)
+        memcpy(Y + (size_t)i * dim, E + (size_t)ids[i] * dim, (size_t)dim * sizeof *Y);
+}
+
+void hprt_embed_backward(const unsigned char *ids, int n, int dim, const float *dY,
+                         int v0, int v1, float *dE)
+{
+    if (v1 <= v0)
+        return;
+    memset(dE + (size_t)v0 * dim, 0, (size_t)(v1 - v0) * dim * sizeof *dE);
+    for (int i = 0; i < n; i++) {
+        if (ids[i] < v0 || ids[i] >= v1)
+            continue;
+        float *de = dE + (size_t)ids[i] * dim;
+        const float *dy = dY + (size_t)i * dim;
+        for (int k = 0; k < dim; k++)
+            de[k] += dy[k];
+    }
+}
