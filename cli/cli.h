@@ -40,6 +40,7 @@ int cmd_lr_find(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_build(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
 /* "best.hpw" when the run in dir ended on its best epoch's weights, else "last.hpw". */
 const char *cli_final_weights(const char *dir);
 int cmd_plot(int argc, char **argv);

@@ -28,6 +28,7 @@ static void on_signal(int sig)
 
 typedef struct {
     bool tty, quiet;
+    bool text;  /* a language model: tokens, and bits per character beside the loss */
     int epochs;
     double last_draw;
 } ui;
@@ -42,6 +43,9 @@ static void fmt_duration(char *buf, size_t n, double s)
         snprintf(buf, n, "%d:%02d", (int)s / 60, (int)s % 60);
 }
 
+/* What a step's rows are: samples, or tokens of a language model. */
+static const char *unit(const ui *u) { return u->text ? "tokens" : "samples"; }
+
 static void on_progress(void *ctx, const hprt_progress *p)
 {
     ui *u = ctx;
@@ -54,8 +58,8 @@ static void on_progress(void *ctx, const hprt_progress *p)
     bar[width] = 0;
     char eta[32];
     fmt_duration(eta, sizeof eta, p->eta_seconds);
-    fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %ld/%ld  %.1fk samples/s  loss %.4f  ETA %s", p->epoch, p->epochs, bar,
-            p->step_in_epoch, p->steps_in_epoch, p->samples_per_second / 1000, p->loss, eta);
+    fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %ld/%ld  %.1fk %s/s  loss %.4f  ETA %s", p->epoch, p->epochs, bar,
+            p->step_in_epoch, p->steps_in_epoch, p->samples_per_second / 1000, unit(u), p->loss, eta);
     fflush(stderr);
 }
 
@@ -67,9 +71,13 @@ static void on_epoch(void *ctx, const hprt_epoch_report *r)
     if (u->quiet)
         return;
     printf("epoch %*d/%d  train_loss %.4f", u->epochs >= 10 ? 2 : 1, r->epoch, r->epochs, r->train_loss);
-    if (r->has_valid)
+    if (u->text)
+        printf(" (%.3f bpc)", r->train_loss / M_LN2);
+    if (r->has_valid && u->text)
+        printf("  val_loss %.4f (%.3f bpc)  val_accuracy %.4f", r->val_loss, r->val_loss / M_LN2, r->val_accuracy);
+    else if (r->has_valid)
         printf("  val_loss %.4f  val_accuracy %.4f", r->val_loss, r->val_accuracy);
-    printf("  lr %.3g  %.1fs  %.1fk samples/s\n", r->lr, r->seconds, r->samples_per_second / 1000);
+    printf("  lr %.3g  %.1fs  %.1fk %s/s\n", r->lr, r->seconds, r->samples_per_second / 1000, unit(u));
     fflush(stdout);
 }
 
@@ -159,6 +167,13 @@ static int write_summary(const char *dir, const plan_experiment *e, int threads,
     json_num(f, "test_accuracy", r->has_test, r->test_accuracy, false);
     json_num(f, "seconds", true, r->seconds, false);
     json_num(f, "samples_per_second", true, r->samples_per_second, false);
+    if (e->data.is_text) {
+        /* a language model: its rows are tokens; bits per character = loss / ln 2 */
+        json_num(f, "tokens_per_second", true, r->samples_per_second, false);
+        json_num(f, "train_bpc", true, r->train_loss / M_LN2, false);
+        json_num(f, "val_bpc", r->has_valid, r->val_loss / M_LN2, false);
+        json_num(f, "test_bpc", r->has_test, r->test_loss / M_LN2, false);
+    }
     json_num(f, "compile_ms", true, compile_ms, true);
     fprintf(f, "}\n");
     return fclose(f) == 0 ? 0 : -1;
@@ -389,6 +404,7 @@ static int session_open(session *s, int argc, char **argv, const char *command)
         .checkpoint_every = every,
     };
     s->u.epochs = e->epochs;
+    s->u.text = e->data.is_text;
     for (int k = 0; k < s->layout->n_dropout; k++)
         s->cfg.dropout_p[k] = s->layout->site_p[k];
     return -1;
@@ -478,7 +494,21 @@ static int write_experiment(const session *s)
     if (!xf)
         return -1;
     plan_write_hp(s->e, s->T, xf); /* the thread count too: a resume must use the same */
-    return fclose(xf) == 0 ? 0 : -1;
+    if (fclose(xf) != 0)
+        return -1;
+    if (!s->e->data.is_text)
+        return 0;
+    /* a language model's token ids: `hpc sample` maps them back to bytes */
+    const hprt_vocab *v = &s->data.train.vocab;
+    snprintf(path, sizeof path, "%s/vocab.json", s->dir);
+    FILE *vf = fopen(path, "w");
+    if (!vf)
+        return -1;
+    fprintf(vf, "{\n  \"size\": %d,\n  \"bytes\": [", v->size);
+    for (int i = 0; i < v->size; i++)
+        fprintf(vf, "%s%d", i ? ", " : "", v->byte[i]);
+    fprintf(vf, "]\n}\n");
+    return fclose(vf) == 0 ? 0 : -1;
 }
 
 /* The first layer, in forward order, whose output holds a NaN or an infinity
@@ -542,9 +572,9 @@ static int train(session *s, const hprt_train_state *resume, const float *best)
     if (!s->o.quiet) {
         if (res.has_test)
             printf("test: loss %.4f, accuracy %.4f\n", res.test_loss, res.test_accuracy);
-        printf("%s after %d epoch%s (%ld steps) in %.1fs, %.1fk samples/s; the run is in %s\n",
+        printf("%s after %d epoch%s (%ld steps) in %.1fs, %.1fk %s/s; the run is in %s\n",
                strcmp(res.stopped, "completed") == 0 ? "done" : res.stopped, res.epochs, res.epochs == 1 ? "" : "s",
-               res.steps, res.seconds, res.samples_per_second / 1000, s->dir);
+               res.steps, res.seconds, res.samples_per_second / 1000, unit(&s->u), s->dir);
     }
     return EXIT_OK;
 }
@@ -597,8 +627,8 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     if (!s.o.quiet)
-        printf("%s: %ld parameters, %d threads, compiled in %.0f ms; training on %ld samples (%d epochs at most)\n",
-               e->name, e->total_params, s.T, cg_compile_ms(s.prog), s.data.train.n, e->epochs);
+        printf("%s: %ld parameters, %d threads, compiled in %.0f ms; training on %ld %s (%d epochs at most)\n",
+               e->name, e->total_params, s.T, cg_compile_ms(s.prog), s.data.train.n, unit(&s.u), e->epochs);
     status = train(&s, NULL, NULL);
 done:
     session_close(&s);

@@ -95,6 +95,13 @@ static const command commands[] = {
      "training loss (per step and per epoch) and validation loss, validation\n"
      "accuracy, and the learning rate, against steps, with the events (batch-size\n"
      "changes, plateau cuts, dropout changes, early stop) marked.\n"},
+    {"sample", cmd_sample, "hpc sample RUN_DIR [--len N] [--temperature T] [--prime TEXT] [--seed S] [--weights best|last]",
+     "Generates text from a trained language model (text data, an output at every\n"
+     "step), streaming it to stdout: the prime (default: a newline, not printed) is\n"
+     "fed through the model, then --len bytes (default 500) are drawn one at a time\n"
+     "from softmax(logits / T) (--temperature, default 1; 0 picks the most likely\n"
+     "byte) and fed back.  --seed (default 1) fixes the draws: the same seed gives the\n"
+     "same text.  The weights are those the run ended with unless --weights says.\n"},
     {"emit-llvm", cmd_emit_llvm, "hpc emit-llvm FILE [EXPERIMENT] [--set PATH=VALUE]... [--threads N]",
      "Prints the optimised LLVM IR of the experiment's training and evaluation steps:\n"
      "what `hpc run` JIT-compiles, specialised to the shapes, the batch sizes and the\n"
@@ -103,7 +110,7 @@ static const command commands[] = {
 #define N_COMMANDS (int)(sizeof commands / sizeof *commands)
 
 /* Commands of design.md that later versions add; named so users get a clear answer. */
-static const char *const planned[] = {"search", "sample"};
+static const char *const planned[] = {"search"};
 
 static void usage(FILE *out)
 {

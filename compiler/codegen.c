@@ -889,9 +889,13 @@ static void gather(cg *g, LLVMValueRef r0, LLVMValueRef r1)
 /* The label of batch row r (text: of token row r). */
 static LLVMValueRef label_of(cg *g, LLVMValueRef r)
 {
-    if (g->l->text)
+    if (g->l->text) {
+        /* a per-step output reads every step's target; one output per window (after `last`) the final one */
+        if (g->l->loss_steps == 1)
+            r = iadd(g, imul(g, r, cg_i64(g, g->l->seq)), cg_i64(g, g->l->seq - 1));
         return LLVMBuildSExt(g->b, LLVMBuildLoad2(g->b, g->t_i32, LLVMBuildInBoundsGEP2(g->b, g->t_i32, LABELS(g), &r, 1, ""), ""),
                              g->t_i64, "");
+    }
     LLVMValueRef y = cg_io_field(g, offsetof(hprt_step_io, y), g->t_ptr);
     LLVMValueRef order = cg_io_field(g, offsetof(hprt_step_io, order), g->t_ptr);
     LLVMValueRef pos = iadd(g, cg_io_field(g, offsetof(hprt_step_io, start), g->t_i64), r);
