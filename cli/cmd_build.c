@@ -147,6 +147,17 @@ int cmd_build(int argc, char **argv)
         cli_usage_error("build", "'%s' is not a C identifier; give --name NAME", name);
         goto done;
     }
+    for (int i = 0; i < e->n_layers; i++) {
+        plan_layer_kind k = e->layers[i].kind;
+        if (k == PLAN_EMBED || k == PLAN_RNN || k == PLAN_GRU || k == PLAN_LSTM || k == PLAN_LAST ||
+            e->layers[i].in.kind == PLAN_SEQ) {
+            fprintf(stderr, "hpc build: %s:%d: `%s`: this version of hpc builds feed-forward models only; a recurrent "
+                    "model's ahead-of-time step function is not in it yet (`hpc sample` runs a language model)\n",
+                    e->file, e->layers[i].line, plan_layer_name(k));
+            status = EXIT_USAGE;
+            goto done;
+        }
+    }
     int one = 1;
     char msg[1024];
     if (!(l = cg_layout_new(e, 1, NULL, 0, &one, 1, msg, sizeof msg))) {

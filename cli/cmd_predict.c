@@ -100,6 +100,11 @@ int cmd_predict(int argc, char **argv)
     if (!pl || !pl->experiment)
         goto done;
     plan_experiment *e = pl->experiment;
+    if (e->data.is_text) {
+        fprintf(stderr, "hpc predict: %s is a language model (text data); `hpc sample %s` generates from it\n", dir, dir);
+        status = EXIT_USAGE;
+        goto done;
+    }
 
     /* the input, read like the training data */
     hprt_status st;

@@ -75,6 +75,13 @@ grep -q "not in the model's vocabulary" "$tmp/err" || fail "no message for a pri
 "$HPC" sample "$tmp/nothing" > /dev/null 2>&1
 [ $? -eq 2 ] || fail "sample on a missing run directory should exit 2"
 
+# what needs a feed-forward model says so
+"$HPC" predict "$tmp/a" "$tmp/s1" > /dev/null 2> "$tmp/err"
+[ $? -eq 2 ] || fail "predict on a language model should exit 2"
+grep -q "hpc sample" "$tmp/err" || fail "predict on a language model does not point at hpc sample"
+"$HPC" build "$tmp/lm.hp" --weights "$tmp/a" -o "$tmp/aot" > /dev/null 2> "$tmp/err"
+[ $? -eq 2 ] || fail "build of a recurrent model should exit 2, not crash"
+
 # a GRU stack, interrupted by its checkpoint schedule, resumes to the same end
 sed -e 's/model     = lm/model     = lm(cell = gru)/' -e 's/epochs    = 2/epochs    = 2\n    checkpoint = 20 steps/' \
     "$tmp/lm.hp" > "$tmp/gru.hp"
