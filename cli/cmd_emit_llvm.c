@@ -59,7 +59,7 @@ int cmd_emit_llvm(int argc, char **argv)
             fprintf(stderr, "hpc emit-llvm: %s\n", msg);
             status = EXIT_USAGE;
         } else if (!e->uses_find_lr &&
-                   hprt_train_resolve_schedule(&e->schedule, &e->batch, e->epochs, e->data.train.n, &sched, &herr) != HPRT_OK) {
+                   hprt_train_resolve_schedule(&e->schedule, &e->batch, e->epochs, e->data.train.n, e->data.is_text ? e->data.train.seq : 0, &sched, &herr) != HPRT_OK) {
             fprintf(stderr, "hpc emit-llvm: %s\n", herr.msg);
             status = EXIT_RUN;
         } else if (cg_emit_llvm(e, l, e->uses_find_lr ? NULL : &sched, stdout, msg, sizeof msg) != 0) {

@@ -350,7 +350,7 @@ static int session_open(session *s, int argc, char **argv, const char *command)
     /* with find_lr the schedule is compiled once the range test has spoken */
     hprt_sched_resolved sched;
     if (!e->uses_find_lr &&
-        hprt_train_resolve_schedule(&e->schedule, &e->batch, e->epochs, s->data.train.n, &sched, &s->err) != HPRT_OK) {
+        hprt_train_resolve_schedule(&e->schedule, &e->batch, e->epochs, s->data.train.n, e->data.is_text ? e->data.train.seq : 0, &sched, &s->err) != HPRT_OK) {
         fprintf(stderr, "hpc %s: %s\n", command, s->err.msg);
         return EXIT_RUN;
     }
@@ -611,7 +611,7 @@ int cmd_run(int argc, char **argv)
         s.cfg.schedule = e->schedule;
         hprt_sched_resolved sched;
         char msg[512];
-        if (hprt_train_resolve_schedule(&e->schedule, &e->batch, e->epochs, s.data.train.n, &sched, &s.err) != HPRT_OK ||
+        if (hprt_train_resolve_schedule(&e->schedule, &e->batch, e->epochs, s.data.train.n, e->data.is_text ? e->data.train.seq : 0, &sched, &s.err) != HPRT_OK ||
             !(s.sched_prog = cg_compile_schedule(&sched, msg, sizeof msg))) {
             fprintf(stderr, "hpc run: the schedule: %s\n", s.sched_prog ? s.err.msg : msg);
             status = EXIT_RUN;

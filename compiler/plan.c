@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hprt_sched.h"
+#include "hprt_train.h"
 
 static const char *const layer_names[PLAN_LAYER__COUNT] = {
 #define X(e, name, args) name,
@@ -361,12 +362,7 @@ long plan_steps_per_epoch(const plan_experiment *e, int batch)
 {
     if (batch <= 0)
         return 0;
-    if (e->data.is_text) {
-        long stream = e->data.train.n / batch;
-        int seq = e->data.train.seq > 0 ? e->data.train.seq : 1;
-        return stream > 1 ? (stream - 1 + seq - 1) / seq : 0;
-    }
-    return (e->data.train.n + batch - 1) / batch;
+    return hprt_train_steps_per_epoch(e->data.train.n, batch, e->data.is_text ? (e->data.train.seq > 0 ? e->data.train.seq : 1) : 0);
 }
 
 static const char *spark = " ▁▂▃▄▅▆▇█";

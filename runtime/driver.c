@@ -209,13 +209,21 @@ int hprt_train_batch_sizes(const hprt_batch *b, int epochs, long n_train, long n
     return n;
 }
 
-hprt_status hprt_train_resolve_schedule(const hprt_schedule *s, const hprt_batch *b, int epochs, long n_train,
+long hprt_train_steps_per_epoch(long n, int batch, int seq)
+{
+    if (seq <= 0)
+        return steps_for(n, batch);
+    long stream = batch > 0 ? n / batch : 0;
+    return stream > 1 ? (stream - 1) / seq : 0;
+}
+
+hprt_status hprt_train_resolve_schedule(const hprt_schedule *s, const hprt_batch *b, int epochs, long n_train, int seq,
                                         hprt_sched_resolved *out, hprt_error *err)
 {
     int batch0 = b->adaptive ? b->start : b->size;
-    long spe0 = steps_for(n_train, batch0), total = 0;
+    long spe0 = hprt_train_steps_per_epoch(n_train, batch0, seq), total = 0;
     for (int e = 0; e < epochs; e++)
-        total += steps_for(n_train, hprt_adabatch_at(b, e, total).batch);
+        total += hprt_train_steps_per_epoch(n_train, hprt_adabatch_at(b, e, total).batch, seq);
     return hprt_sched_resolve(s, spe0, total, out, err);
 }
 
@@ -520,7 +528,7 @@ hprt_status hprt_train(const hprt_train_config *c, const hprt_train_state *resum
 
     /* the policies */
     int batch0 = c->batch.adaptive ? c->batch.start : c->batch.size;
-    if ((st = hprt_train_resolve_schedule(&c->schedule, &c->batch, c->epochs, train->n, &T.sched, err)) != HPRT_OK)
+    if ((st = hprt_train_resolve_schedule(&c->schedule, &c->batch, c->epochs, train->n, train->tokens ? train->seq : 0, &T.sched, err)) != HPRT_OK)
         goto done;
     T.has_plateau = plateau_schedule(&c->schedule);
     T.cycles = T.sched.cycle_momentum;

@@ -123,9 +123,14 @@ void hprt_step_set_numbers(hprt_step_io *io, const hprt_optimizer *o, double lr,
 /* A step's batch: rows order[start .. start + rows) of ds. */
 void hprt_step_set_batch(hprt_step_io *io, const hprt_dataset *ds, const uint32_t *order, long start, long rows);
 
+/* Training steps in one epoch: ceil(n / batch), or for text (seq > 0: n is
+ * tokens) the full windows of seq tokens of `batch` streams,
+ * floor((floor(n / batch) - 1) / seq). */
+long hprt_train_steps_per_epoch(long n, int batch, int seq);
+
 /* The schedule resolved for a run: durations in steps at the starting batch,
- * the run's total steps over `epochs` with the batch policy. */
-hprt_status hprt_train_resolve_schedule(const hprt_schedule *s, const hprt_batch *b, int epochs, long n_train,
+ * the run's total steps over `epochs` with the batch policy.  seq: as above. */
+hprt_status hprt_train_resolve_schedule(const hprt_schedule *s, const hprt_batch *b, int epochs, long n_train, int seq,
                                         hprt_sched_resolved *out, hprt_error *err);
 
 /* Trains, from the start or (resume != NULL) from a checkpoint's state, with
