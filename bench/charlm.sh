@@ -6,11 +6,9 @@
 # of bench/charlm.hp with the corpus path ("/tmp/peers_corpus.txt") replaced
 # by that file's; ../shared/peers/charlm_lstm.py gets it with --text.
 #
-# The steps: hpc trains EPOCHS (default 1) whole epochs, and its epoch is
-# ceil((floor(900000 / 32) - 1) / 64) = 440 steps, read from `hpc explain`;
-# the peer gets --steps with the same count.  (The peer wraps after 439 full
-# windows and its 440th step starts the streams again; hpc's 440th step is the
-# partial window of the last 28 tokens.  Each program counts its own tokens/s.)
+# The steps: hpc trains EPOCHS (default 1) whole epochs, and its epoch is the
+# full windows, floor((floor(900000 / 32) - 1) / 64) = 439 steps, read from
+# `hpc explain`; the peer gets --steps with the same count.
 #
 # Runs, alternating, ROUNDS (default 3) times: hpc, then the peer in each of
 # PyTorch's three thread settings (../shared/peers/README.md).  Reports the
