@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "diag.h"
+#include "hprt_data.h"
 #include "plan.h"
 
 /* Exit statuses (design.md). */
@@ -41,6 +42,8 @@ int cmd_resume(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_build(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
+/* Reads dir/vocab.json (written by a run of a text model) into v. */
+bool cli_read_vocab(const char *dir, hprt_vocab *v, char *err, size_t n);
 /* "best.hpw" when the run in dir ended on its best epoch's weights, else "last.hpw". */
 const char *cli_final_weights(const char *dir);
 int cmd_plot(int argc, char **argv);

@@ -147,22 +147,23 @@ int cmd_build(int argc, char **argv)
         cli_usage_error("build", "'%s' is not a C identifier; give --name NAME", name);
         goto done;
     }
-    for (int i = 0; i < e->n_layers; i++) {
-        plan_layer_kind k = e->layers[i].kind;
-        if (k == PLAN_EMBED || k == PLAN_RNN || k == PLAN_GRU || k == PLAN_LSTM || k == PLAN_LAST ||
-            e->layers[i].in.kind == PLAN_SEQ) {
-            fprintf(stderr, "hpc build: %s:%d: `%s`: this version of hpc builds feed-forward models only; a recurrent "
-                    "model's ahead-of-time step function is not in it yet (`hpc sample` runs a language model)\n",
-                    e->file, e->layers[i].line, plan_layer_name(k));
-            status = EXIT_USAGE;
-            goto done;
-        }
-    }
     int one = 1;
     char msg[1024];
     if (!(l = cg_layout_new(e, 1, NULL, 0, &one, 1, msg, sizeof msg))) {
         fprintf(stderr, "hpc build: %s\n", msg);
         goto done;
+    }
+    bool lm = l->text && l->loss_steps > 1; /* a language model: built as NAME_step */
+    for (int i = 0; i < e->n_layers && !lm; i++) {
+        plan_layer_kind k = e->layers[i].kind;
+        if (k == PLAN_EMBED || k == PLAN_RNN || k == PLAN_GRU || k == PLAN_LSTM || k == PLAN_LAST ||
+            e->layers[i].in.kind == PLAN_SEQ) {
+            fprintf(stderr, "hpc build: %s:%d: `%s`: this version of hpc builds feed-forward models and language "
+                    "models (text data, an output at every step); not this recurrent model\n",
+                    e->file, e->layers[i].line, plan_layer_name(k));
+            status = EXIT_USAGE;
+            goto done;
+        }
     }
     /* the weights: a checkpoint, or the weights a run ended with */
     char ckpt[4200];
@@ -183,6 +184,34 @@ int cmd_build(int argc, char **argv)
     }
     /* normalisation needs the training statistics */
     hp_aot_options ao = {.name = name, .out_dir = out, .triple = target, .cpu = cpu, .params = params};
+    hprt_vocab vocab;
+    if (lm && exe) {
+        cli_usage_error("build", "--exe links a CSV predictor; for a language model link examples/deploy/generate.c "
+                        "with the library instead");
+        goto done;
+    }
+    if (lm) {
+        /* the token ids' bytes: the run's vocab.json, beside the checkpoint */
+        char vdir[4200];
+        snprintf(vdir, sizeof vdir, "%s", ckpt);
+        char *slash = strrchr(vdir, '/');
+        if (slash)
+            *slash = 0;
+        else
+            snprintf(vdir, sizeof vdir, ".");
+        if (!cli_read_vocab(vdir, &vocab, msg, sizeof msg)) {
+            fprintf(stderr, "hpc build: %s\n", msg);
+            status = EXIT_DATA;
+            goto done;
+        }
+        if (vocab.size != l->classes) {
+            fprintf(stderr, "hpc build: %s/vocab.json has %d bytes; the model predicts %d\n", vdir, vocab.size, l->classes);
+            status = EXIT_DATA;
+            goto done;
+        }
+        ao.vocab = vocab.byte;
+        ao.vocab_size = vocab.size;
+    }
     if (e->data.normalize) {
         if (hp_load_data(&e->data, &data, &err) != HPRT_OK) {
             fprintf(stderr, "hpc build: the training statistics: %s\n", err.msg);
@@ -210,7 +239,10 @@ int cmd_build(int argc, char **argv)
     char obj[4200];
     snprintf(obj, sizeof obj, "%s/%s.o", out, name);
     long size = stat(obj, &sb) == 0 ? (long)sb.st_size : 0;
-    if (!o.quiet)
+    if (!o.quiet && lm)
+        printf("%s/%s.o (%ld bytes), %s/lib%s.a, %s/%s.h: %s_step(state, token, probs[%d]) from %s\n", out, name, size,
+               out, name, out, name, name, l->classes, ckpt);
+    else if (!o.quiet)
         printf("%s/%s.o (%ld bytes), %s/lib%s.a, %s/%s.h%s%s%s%s: %s_predict(input[%d], output[%d]) from %s\n", out,
                name, size, out, name, out, name, exe ? ", " : "", exe ? out : "", exe ? "/" : "", exe ? name : "", name,
                l->features, l->classes, ckpt);

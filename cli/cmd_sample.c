@@ -193,47 +193,6 @@ static int draw(const float *z, int K, double temperature, hprt_rng *rng, double
     return arg;
 }
 
-/* Reads a run's vocab.json ({"bytes": [b0, b1, ...]}). */
-static bool read_vocab(const char *dir, hprt_vocab *v, char *err, size_t n)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/vocab.json", dir);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, n, "%.400s: %s (a run of a text model writes it)", path, strerror(errno));
-        return false;
-    }
-    char buf[4096];
-    size_t len = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[len] = 0;
-    hprt_vocab_init(v);
-    const char *p = strstr(buf, "\"bytes\"");
-    p = p ? strchr(p, '[') : NULL;
-    if (!p) {
-        snprintf(err, n, "%.400s: no \"bytes\" list", path);
-        return false;
-    }
-    for (p++;;) {
-        char *end;
-        long b = strtol(p, &end, 10);
-        if (end == p)
-            break;
-        if (b < 0 || b > 255 || v->size >= 256 || (v->size > 0 && b <= v->byte[v->size - 1])) {
-            snprintf(err, n, "%.400s: bad byte list (entry %d)", path, v->size + 1);
-            return false;
-        }
-        v->id[b] = (int16_t)v->size;
-        v->byte[v->size++] = (uint8_t)b;
-        p = end + strspn(end, " ,\n\t");
-    }
-    if (v->size == 0) {
-        snprintf(err, n, "%.400s: the vocabulary is empty", path);
-        return false;
-    }
-    return true;
-}
-
 int cmd_sample(int argc, char **argv)
 {
     const char *dir = NULL, *prime = NULL, *weights = NULL;
@@ -314,7 +273,7 @@ int cmd_sample(int argc, char **argv)
         status = EXIT_USAGE;
         goto done;
     }
-    if (!read_vocab(dir, &v, msg, sizeof msg)) {
+    if (!cli_read_vocab(dir, &v, msg, sizeof msg)) {
         fprintf(stderr, "hpc sample: %s\n", msg);
         status = EXIT_DATA;
         goto done;

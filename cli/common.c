@@ -7,6 +7,12 @@
 
 #include "cli.h"
 
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hprt_data.h"
+
 bool cli_colour(void)
 {
     const char *nc = getenv("NO_COLOR");
@@ -114,4 +120,45 @@ void cli_common_free(cli_common *c)
         free((char *)c->sets[i].path);
     free(c->sets);
     free(c->allow);
+}
+
+/* Reads a run's vocab.json ({"bytes": [b0, b1, ...]}). */
+bool cli_read_vocab(const char *dir, hprt_vocab *v, char *err, size_t n)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/vocab.json", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, n, "%.400s: %s (a run of a text model writes it)", path, strerror(errno));
+        return false;
+    }
+    char buf[4096];
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = 0;
+    hprt_vocab_init(v);
+    const char *p = strstr(buf, "\"bytes\"");
+    p = p ? strchr(p, '[') : NULL;
+    if (!p) {
+        snprintf(err, n, "%.400s: no \"bytes\" list", path);
+        return false;
+    }
+    for (p++;;) {
+        char *end;
+        long b = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        if (b < 0 || b > 255 || v->size >= 256 || (v->size > 0 && b <= v->byte[v->size - 1])) {
+            snprintf(err, n, "%.400s: bad byte list (entry %d)", path, v->size + 1);
+            return false;
+        }
+        v->id[b] = (int16_t)v->size;
+        v->byte[v->size++] = (uint8_t)b;
+        p = end + strspn(end, " ,\n\t");
+    }
+    if (v->size == 0) {
+        snprintf(err, n, "%.400s: the vocabulary is empty", path);
+        return false;
+    }
+    return true;
 }

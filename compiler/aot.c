@@ -379,6 +379,270 @@ static int emit(cg *g, const hp_aot_options *o, LLVMTypeRef t_size)
     return 0;
 }
 
+/* ---- language models: NAME_step, one token at a time ---- */
+
+/* W [rows x cols] as a constant stored transposed, [cols x rows]: y += x[k] * row k runs along memory. */
+static LLVMValueRef const_transposed(cg *g, const char *name, const float *W, long rows, long cols)
+{
+    float *t = malloc(sizeof(float) * (size_t)(rows * cols > 0 ? rows * cols : 1));
+    if (!t)
+        return NULL;
+    for (long r = 0; r < rows; r++)
+        for (long c = 0; c < cols; c++)
+            t[c * rows + r] = W[r * cols + c];
+    LLVMValueRef gv = const_floats(g, name, t, rows * cols);
+    free(t);
+    return gv;
+}
+
+/* y[0..n) = bias + sum over k < in of x[k] * WT[k][0..n). */
+static void matvec(cg *g, LLVMValueRef WT, LLVMValueRef bias, LLVMValueRef x, long in, long n, LLVMValueRef y)
+{
+    LLVMBuildMemCpy(g->b, y, 4, bias, 4, cg_i64(g, 4 * n));
+    cg_loop K, J;
+    cg_for(g, &K, cg_i64(g, 0), cg_i64(g, in));
+    LLVMValueRef xk = cg_load_f(g, x, K.i), row = cg_fptr(g, WT, imul(g, K.i, n));
+    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, n));
+    cg_store_f(g, fadd(g, cg_load_f(g, y, J.i), fmul(g, xk, cg_load_f(g, row, J.i))), y, J.i);
+    cg_end(g, &J);
+    cg_end(g, &K);
+}
+
+/* The widths of the step's buffers: the widest activation and the most gates. */
+static void lm_widths(const plan_experiment *e, const cg_layout *l, long *wbuf, long *gbuf)
+{
+    *wbuf = *gbuf = 0;
+    for (int i = 0; i < e->n_layers; i++) {
+        long d = e->layers[i].out.kind == PLAN_SEQ ? e->layers[i].out.d[1] : (long)plan_shape_size(e->layers[i].out);
+        *wbuf = d > *wbuf ? d : *wbuf;
+        for (int s = 0; s < l->layers[i].n_rnn; s++) {
+            long GH = (long)hprt_rnn_gates(l->layers[i].rnn[s].geom.cell) * l->layers[i].rnn[s].geom.hidden;
+            *gbuf = GH > *gbuf ? GH : *gbuf;
+        }
+    }
+    *wbuf = (*wbuf + 15) & ~15L;
+    *gbuf = (*gbuf + 15) & ~15L;
+}
+
+/* Floats of recurrent state: h, and c for an lstm, of every stack layer. */
+static long lm_state_floats(const plan_experiment *e, const cg_layout *l)
+{
+    long st = 0;
+    for (int i = 0; i < e->n_layers; i++)
+        for (int s = 0; s < l->layers[i].n_rnn; s++) {
+            const hprt_rnn_geom *g = &l->layers[i].rnn[s].geom;
+            st += (g->cell == HPRT_CELL_LSTM ? 2 : 1) * (long)g->hidden;
+        }
+    return (st + 15) & ~15L;
+}
+
+/* NAME_state_size(): the state, then scratch (two activation buffers, gi, gh). */
+static long lm_state_bytes(const plan_experiment *e, const cg_layout *l)
+{
+    long wbuf, gbuf;
+    lm_widths(e, l, &wbuf, &gbuf);
+    return 4 * (lm_state_floats(e, l) + 2 * wbuf + 2 * gbuf);
+}
+
+/* One stack layer's cell update from gi = W_ih x + b_ih and gh = W_hh h + b_hh, in place on h (and c). */
+static void cell_update(cg *g, hprt_cell cell, long H, LLVMValueRef gi, LLVMValueRef gh, LLVMValueRef h, LLVMValueRef c)
+{
+    cg_loop J;
+    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, H));
+    LLVMValueRef j = J.i;
+#define GI(k) cg_load_f(g, gi, iadd(g, j, cg_i64(g, (k) * H)))
+#define GH(k) cg_load_f(g, gh, iadd(g, j, cg_i64(g, (k) * H)))
+    if (cell == HPRT_CELL_RNN) {
+        cg_store_f(g, act(g, PLAN_ACT_TANH, fadd(g, GI(0), GH(0))), h, j);
+    } else if (cell == HPRT_CELL_GRU) {
+        LLVMValueRef r = act(g, PLAN_ACT_SIGMOID, fadd(g, GI(0), GH(0)));
+        LLVMValueRef z = act(g, PLAN_ACT_SIGMOID, fadd(g, GI(1), GH(1)));
+        LLVMValueRef n = act(g, PLAN_ACT_TANH, fadd(g, GI(2), fmul(g, r, GH(2))));
+        cg_store_f(g, fadd(g, fmul(g, fsub(g, cg_f32(g, 1), z), n), fmul(g, z, cg_load_f(g, h, j))), h, j);
+    } else {
+        LLVMValueRef in = act(g, PLAN_ACT_SIGMOID, fadd(g, GI(0), GH(0)));
+        LLVMValueRef f = act(g, PLAN_ACT_SIGMOID, fadd(g, GI(1), GH(1)));
+        LLVMValueRef gg = act(g, PLAN_ACT_TANH, fadd(g, GI(2), GH(2)));
+        LLVMValueRef o = act(g, PLAN_ACT_SIGMOID, fadd(g, GI(3), GH(3)));
+        LLVMValueRef cn = fadd(g, fmul(g, f, cg_load_f(g, c, j)), fmul(g, in, gg));
+        cg_store_f(g, cn, c, j);
+        cg_store_f(g, fmul(g, o, act(g, PLAN_ACT_TANH, cn)), h, j);
+    }
+#undef GI
+#undef GH
+    cg_end(g, &J);
+}
+
+/* size_t NAME_state_size(void), void NAME_reset(void *state),
+ * int NAME_step(void *state, int token, float *probs). */
+static int emit_lm(cg *g, const hp_aot_options *o, LLVMTypeRef t_size)
+{
+    const plan_experiment *e = g->e;
+    const cg_layout *l = g->l;
+    long st = lm_state_floats(e, l), K = l->classes, wbuf, gbuf;
+    lm_widths(e, l, &wbuf, &gbuf);
+    char fname[256], name[48];
+
+    snprintf(fname, sizeof fname, "%s_state_size", o->name);
+    LLVMValueRef fs = LLVMAddFunction(g->mod, fname, LLVMFunctionType(t_size, NULL, 0, 0));
+    LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, fs, "entry"));
+    LLVMBuildRet(g->b, LLVMConstInt(t_size, (unsigned long long)lm_state_bytes(e, l), 0));
+
+    LLVMTypeRef pp = g->t_ptr;
+    snprintf(fname, sizeof fname, "%s_reset", o->name);
+    LLVMValueRef fr = LLVMAddFunction(g->mod, fname, LLVMFunctionType(g->t_void, &pp, 1, 0));
+    g->fn = fr;
+    LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, fr, "entry"));
+    LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(g->ctx, fr, "go"), done = LLVMAppendBasicBlockInContext(g->ctx, fr, "done");
+    LLVMBuildCondBr(g->b, LLVMBuildIsNull(g->b, LLVMGetParam(fr, 0), ""), done, go);
+    LLVMPositionBuilderAtEnd(g->b, go);
+    LLVMBuildMemSet(g->b, LLVMGetParam(fr, 0), LLVMConstInt(g->t_i8, 0, 0), cg_i64(g, 4 * st), 4);
+    LLVMBuildBr(g->b, done);
+    LLVMPositionBuilderAtEnd(g->b, done);
+    LLVMBuildRetVoid(g->b);
+
+    LLVMTypeRef p3[3] = {g->t_ptr, g->t_i32, g->t_ptr};
+    snprintf(fname, sizeof fname, "%s_step", o->name);
+    LLVMValueRef fn = LLVMAddFunction(g->mod, fname, LLVMFunctionType(g->t_i32, p3, 3, 0));
+    g->fn = fn;
+    LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, fn, "entry"));
+    LLVMValueRef state = LLVMGetParam(fn, 0), token = LLVMGetParam(fn, 1), probs = LLVMGetParam(fn, 2);
+    LLVMBasicBlockRef bad = LLVMAppendBasicBlockInContext(g->ctx, fn, "bad"), ok = LLVMAppendBasicBlockInContext(g->ctx, fn, "ok");
+    LLVMValueRef is_bad = LLVMBuildOr(g->b, LLVMBuildOr(g->b, LLVMBuildIsNull(g->b, state, ""), LLVMBuildIsNull(g->b, probs, ""), ""),
+                                      LLVMBuildICmp(g->b, LLVMIntUGE, token, cg_i32(g, e->data.vocab), ""), "");
+    LLVMBuildCondBr(g->b, is_bad, bad, ok);
+    LLVMPositionBuilderAtEnd(g->b, bad);
+    LLVMBuildRet(g->b, cg_i32(g, -1));
+    LLVMPositionBuilderAtEnd(g->b, ok);
+    /* scratch after the state: two activation buffers, then gi and gh */
+    LLVMValueRef cur = cg_fptr(g, state, cg_i64(g, st)), other = cg_fptr(g, cur, cg_i64(g, wbuf));
+    LLVMValueRef gi = cg_fptr(g, other, cg_i64(g, wbuf)), gh = cg_fptr(g, gi, cg_i64(g, gbuf));
+    LLVMValueRef tok = LLVMBuildZExt(g->b, token, g->t_i64, "");
+    long width = 0, at = 0;
+    LLVMValueRef x = cur;
+    for (int i = 1; i < e->n_layers; i++) {
+        const plan_layer *pl = &e->layers[i];
+        const cg_layer_layout *L = &l->layers[i];
+        const float *P = o->params + L->w;
+        switch (pl->kind) {
+        case PLAN_EMBED: {
+            snprintf(name, sizeof name, "E%d", i);
+            LLVMValueRef E = const_floats(g, name, P, L->w_size);
+            LLVMBuildMemCpy(g->b, cur, 4, cg_fptr(g, E, imul(g, tok, pl->units)), 4, cg_i64(g, 4 * (long)pl->units));
+            x = cur;
+            width = pl->units;
+            break;
+        }
+        case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM:
+            for (int s = 0; s < L->n_rnn; s++) {
+                const hprt_rnn_geom *gm = &L->rnn[s].geom;
+                long H = gm->hidden, GH = (long)hprt_rnn_gates(gm->cell) * H, in = gm->in;
+                const float *Wih = P + L->rnn[s].w, *Whh = Wih + GH * in, *bih = Whh + GH * H, *bhh = bih + GH;
+                snprintf(name, sizeof name, "Wih%d_%d", i, s);
+                LLVMValueRef WihT = const_transposed(g, name, Wih, GH, in);
+                snprintf(name, sizeof name, "Whh%d_%d", i, s);
+                LLVMValueRef WhhT = const_transposed(g, name, Whh, GH, H);
+                if (!WihT || !WhhT)
+                    return -1;
+                snprintf(name, sizeof name, "bih%d_%d", i, s);
+                LLVMValueRef Bi = const_floats(g, name, bih, GH);
+                snprintf(name, sizeof name, "bhh%d_%d", i, s);
+                LLVMValueRef Bh = const_floats(g, name, bhh, GH);
+                LLVMValueRef h = cg_fptr(g, state, cg_i64(g, at)), c = NULL;
+                at += H;
+                if (gm->cell == HPRT_CELL_LSTM) {
+                    c = cg_fptr(g, state, cg_i64(g, at));
+                    at += H;
+                }
+                matvec(g, WihT, Bi, x, in, GH, gi);
+                matvec(g, WhhT, Bh, h, H, GH, gh);
+                cell_update(g, gm->cell, H, gi, gh, h, c);
+                x = h;
+                width = H;
+            }
+            break;
+        case PLAN_DENSE: {
+            long U = pl->units;
+            snprintf(name, sizeof name, "W%d", i);
+            LLVMValueRef WT = const_transposed(g, name, P, U, width);
+            snprintf(name, sizeof name, "b%d", i);
+            LLVMValueRef B = const_floats(g, name, o->params + L->b, U);
+            if (!WT)
+                return -1;
+            LLVMValueRef dst = x == cur ? other : cur;
+            matvec(g, WT, B, x, width, U, dst);
+            plan_act a = L->logits ? PLAN_ACT_NONE : pl->act;
+            if (a == PLAN_ACT_SOFTMAX) {
+                softmax(g, dst, U);
+            } else if (a != PLAN_ACT_NONE) {
+                cg_loop J;
+                cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
+                cg_store_f(g, act(g, a, cg_load_f(g, dst, J.i)), dst, J.i);
+                cg_end(g, &J);
+            }
+            x = dst;
+            width = U;
+            break;
+        }
+        case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU: case PLAN_SOFTMAX: {
+            if (l->layers[i].skip)
+                break;
+            LLVMValueRef dst = x == cur ? other : cur;
+            if (pl->kind == PLAN_SOFTMAX) {
+                LLVMBuildMemCpy(g->b, dst, 4, x, 4, cg_i64(g, 4 * width));
+                softmax(g, dst, width);
+            } else {
+                cg_loop J;
+                cg_for(g, &J, cg_i64(g, 0), cg_i64(g, width));
+                cg_store_f(g, act(g, pl->act, cg_load_f(g, x, J.i)), dst, J.i);
+                cg_end(g, &J);
+            }
+            x = dst;
+            break;
+        }
+        default: /* dropout: off at inference */
+            break;
+        }
+    }
+    /* a softmax folded into cross_entropy: the caller gets probabilities */
+    if (l->layers[l->scores].logits || l->layers[e->n_layers - 1].skip)
+        softmax(g, x, K);
+    LLVMBuildMemCpy(g->b, probs, 4, x, 4, cg_i64(g, 4 * K));
+    LLVMBuildRet(g->b, cg_i32(g, 0));
+    return 0;
+}
+
+/* The header of a language model: the step API and the vocabulary. */
+static int write_lm_header(FILE *f, const plan_experiment *e, const cg_layout *l, const hp_aot_options *o,
+                           const char *guard)
+{
+    const char *N = o->name;
+    fprintf(f,
+            "/* %s.h - %s, a language model compiled ahead of time by hpc from %s.\n"
+            " * Link with lib%s.a (or %s.o) and -lm; nothing else is needed at run time. */\n"
+            "#ifndef %s\n#define %s\n\n#include <stddef.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
+            "#define %s_VOCAB_SIZE %d /* token ids 0 .. %s_VOCAB_SIZE - 1 */\n"
+            "/* The byte each token id stands for (ids are in ascending byte order). */\n"
+            "static const unsigned char %s_VOCAB[%d] = {",
+            N, e->name, e->file, N, N, guard, guard, N, o->vocab_size, N, N, o->vocab_size);
+    for (int i = 0; i < o->vocab_size; i++)
+        fprintf(f, "%s%d", i ? (i % 16 ? ", " : ",\n    ") : "\n    ", o->vocab[i]);
+    fprintf(f,
+            "};\n\n"
+            "/* Bytes of a generation state (the recurrent state and scratch). */\n"
+            "size_t %s_state_size(void);\n"
+            "/* Starts a sequence: every hidden and cell state zero. */\n"
+            "void %s_reset(void *state);\n"
+            "/* Feeds one token; probs receives %s_VOCAB_SIZE probabilities of the next token.\n"
+            " * Returns 0, or -1 for a NULL pointer or a token id out of range.  One state\n"
+            " * per sequence; states are independent, so threads may each use their own. */\n"
+            "int %s_step(void *state, int token, float *probs);\n\n"
+            "#ifdef __cplusplus\n}\n#endif\n\n#endif\n",
+            N, N, N, N);
+    (void)l;
+    return 0;
+}
+
 static int write_header(const plan_experiment *e, const cg_layout *l, const hp_aot_options *o, char *err, size_t errlen)
 {
     char path[4200], guard[300];
@@ -391,6 +655,14 @@ static int write_header(const plan_experiment *e, const cg_layout *l, const hp_a
     if (!f) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
+    }
+    if (l->text) {
+        write_lm_header(f, e, l, o, guard);
+        if (fclose(f) != 0) {
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            return -1;
+        }
+        return 0;
     }
     long bytes = 2 * 4 * ((TILE * max_width(e) + 15) & ~15L);
     const char *N = o->name;
@@ -490,7 +762,7 @@ int hp_aot_build(const plan_experiment *e, const cg_layout *l, const hp_aot_opti
     LLVMSetModuleDataLayout(g->mod, td);
     LLVMTypeRef t_size = LLVMIntPtrTypeInContext(g->ctx, td);
     LLVMDisposeTargetData(td);
-    int emitted = emit(g, o, t_size);
+    int emitted = l->text ? emit_lm(g, o, t_size) : emit(g, o, t_size);
     LLVMDisposeBuilder(g->b);
     if (emitted != 0) {
         snprintf(err, errlen, "out of memory");

@@ -16,9 +16,13 @@ typedef struct {
     const char *cpu;      /* NULL: portable (x86-64-v2 / generic); "native": the build machine's */
     const float *params;  /* the trained weights, in the layout's order */
     const float *mean, *std; /* normalize = standard: the training statistics (NULL: none) */
+    const unsigned char *vocab; /* a language model: the byte of each token id (vocab_size of them) */
+    int vocab_size;
 } hp_aot_options;
 
-/* Writes OUT/NAME.o, OUT/NAME.h and OUT/libNAME.a.  0 on success, else -1
+/* Writes OUT/NAME.o, OUT/NAME.h and OUT/libNAME.a.  A model of text data (an
+ * output at every step) gets NAME_state_size/NAME_reset/NAME_step and its
+ * vocabulary in the header instead of NAME_predict.  0 on success, else -1
  * with the reason in err.  The layout is one made for a single thread and a
  * batch of one. */
 int hp_aot_build(const plan_experiment *e, const cg_layout *l, const hp_aot_options *o, char *err, size_t errlen);

@@ -79,8 +79,26 @@ grep -q "not in the model's vocabulary" "$tmp/err" || fail "no message for a pri
 "$HPC" predict "$tmp/a" "$tmp/s1" > /dev/null 2> "$tmp/err"
 [ $? -eq 2 ] || fail "predict on a language model should exit 2"
 grep -q "hpc sample" "$tmp/err" || fail "predict on a language model does not point at hpc sample"
-"$HPC" build "$tmp/lm.hp" --weights "$tmp/a" -o "$tmp/aot" > /dev/null 2> "$tmp/err"
-[ $? -eq 2 ] || fail "build of a recurrent model should exit 2, not crash"
+
+# the language model ahead of time: charlm_step, and generate.c gives hpc sample's greedy text
+if "$HPC" build "$tmp/lm.hp" --weights "$tmp/a" -o "$tmp/aot" --name charlm > "$tmp/out" 2>&1; then
+    grep -q "charlm_step" "$tmp/aot/charlm.h" || fail "the header does not declare charlm_step"
+    bad=$(nm -u "$tmp/aot/charlm.o" | awk '{print $2}' | grep -v -x -E "expf|tanhf|erff|memcpy|memset" || true)
+    [ -z "$bad" ] || fail "the object needs more than libm: $bad"
+    if cc -O2 -Wall -Wextra -Werror -I"$tmp/aot" "$SRC/examples/deploy/generate.c" "$tmp/aot/libcharlm.a" -lm \
+        -o "$tmp/generate" 2> "$tmp/err"; then
+        "$tmp/generate" --len 80 --temperature 0 --prime "The " > "$tmp/ga" || fail "generate exited $?"
+        cmp -s "$tmp/ga" "$tmp/g1" || { fail "generate.c's greedy text differs from hpc sample's"; cat "$tmp/ga" "$tmp/g1"; }
+        "$tmp/generate" --len 100 --seed 4 > "$tmp/gs" || fail "generate with a temperature exited $?"
+    else
+        fail "generate.c does not compile against the artifact"; cat "$tmp/err"
+    fi
+else
+    fail "build of a language model exited $?"; cat "$tmp/out"
+fi
+sed 's/    dense vocab, softmax/    last\n    dense vocab, softmax/' "$tmp/lm.hp" > "$tmp/last.hp"
+"$HPC" build "$tmp/last.hp" --weights "$tmp/a" -o "$tmp/aot3" > /dev/null 2>&1
+[ $? -ne 0 ] || fail "build of a model with last should fail"
 
 # a GRU stack, interrupted by its checkpoint schedule, resumes to the same end
 sed -e 's/model     = lm/model     = lm(cell = gru)/' -e 's/epochs    = 2/epochs    = 2\n    checkpoint = 20 steps/' \
