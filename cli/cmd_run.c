@@ -407,6 +407,24 @@ static int session_open(session *s, int argc, char **argv, const char *command)
     s->u.text = e->data.is_text;
     for (int k = 0; k < s->layout->n_dropout; k++)
         s->cfg.dropout_p[k] = s->layout->site_p[k];
+    /* the recurrent state carried between steps goes into checkpoints */
+    const cg_layout *l = s->layout;
+    bool carry_all = true;
+    for (int i = 0; i < l->n_layers; i++)
+        for (int k = 0; k < l->layers[i].n_rnn; k++) {
+            const cg_rnn_layer *R = &l->layers[i].rnn[k];
+            size_t n = (size_t)l->b_max * (size_t)R->geom.hidden;
+            long at[2] = {R->h, R->c};
+            for (int j = 0; j < 2; j++)
+                if (at[j] >= 0 && s->cfg.n_carry < HPRT_MAX_CARRY) {
+                    s->cfg.carry[s->cfg.n_carry].p = m->acts + at[j];
+                    s->cfg.carry[s->cfg.n_carry++].n = n;
+                } else if (at[j] >= 0) {
+                    carry_all = false;
+                }
+        }
+    if (!carry_all) /* too deep to carry through a checkpoint: a resumed epoch restarts its streams */
+        s->cfg.n_carry = 0;
     return -1;
 }
 

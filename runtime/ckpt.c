@@ -25,6 +25,9 @@ void hprt_train_state_free(hprt_train_state *s)
     free(s->order);
     s->order = NULL;
     s->n_order = 0;
+    free(s->carry);
+    s->carry = NULL;
+    s->n_carry = 0;
 }
 
 /* ---- a growable byte buffer ---- */
@@ -229,6 +232,9 @@ hprt_status hprt_ckpt_write(const char *path, const hprt_ckpt_id *id, const floa
     put_i64(&b, st->n_order);
     if (st->n_order > 0)
         put(&b, st->order, sizeof(uint32_t) * (size_t)st->n_order);
+    put_i64(&b, st->n_carry);
+    if (st->n_carry > 0)
+        put(&b, st->carry, sizeof(float) * (size_t)st->n_carry);
     uint32_t crc = (uint32_t)crc32(0L, b.p, (uInt)0);
     for (size_t off = 0; off < b.n;) { /* crc32 takes at most UINT_MAX bytes at a time */
         size_t chunk = b.n - off > (1u << 30) ? (1u << 30) : b.n - off;
@@ -344,8 +350,8 @@ hprt_status hprt_ckpt_read(const char *path, const hprt_ckpt_id *id, float *para
     }
     reader r = {data, n - 4, 4, false};
     uint32_t version = get_u32(&r);
-    if (version != HPRT_CKPT_VERSION) {
-        hprt_fail(err, rc, "%s: checkpoint format version %u; this hpc reads version %d", path, version,
+    if (version < 1 || version > HPRT_CKPT_VERSION) {
+        hprt_fail(err, rc, "%s: checkpoint format version %u; this hpc reads versions 1 to %d", path, version,
                   HPRT_CKPT_VERSION);
         goto out;
     }
@@ -398,6 +404,21 @@ hprt_status hprt_ckpt_read(const char *path, const hprt_ckpt_id *id, float *para
             goto out;
         }
         get(&r, s.order, sizeof(uint32_t) * (size_t)s.n_order);
+    }
+    if (version >= 2 && !r.short_read) {
+        s.n_carry = get_i64(&r);
+        if (s.n_carry < 0 || (size_t)s.n_carry > (r.n - r.at) / sizeof(float)) {
+            r.short_read = true;
+            s.n_carry = 0;
+        } else if (s.n_carry > 0) {
+            s.carry = malloc(sizeof(float) * (size_t)s.n_carry);
+            if (!s.carry) {
+                hprt_train_state_free(&s);
+                hprt_fail(err, rc, "%s: out of memory", path);
+                goto out;
+            }
+            get(&r, s.carry, sizeof(float) * (size_t)s.n_carry);
+        }
     }
     if (r.short_read || r.at != r.n) {
         hprt_train_state_free(&s);

@@ -427,7 +427,17 @@ typedef struct {
     long pending_step;
     double pending_lr, pending_mom;
     int threads;
+    float *carry;            /* room to pack the carried state for a checkpoint */
 } trainer;
+
+/* Floats of state the run carries from step to step. */
+static size_t carry_floats(const hprt_train_config *c)
+{
+    size_t n = 0;
+    for (int i = 0; i < c->n_carry; i++)
+        n += c->carry[i].n;
+    return n;
+}
 
 static long file_size(FILE *f)
 {
@@ -471,11 +481,21 @@ static hprt_status checkpoint(trainer *T, const char *name, const float *params,
     T->S.events_bytes = file_size(T->files.events);
     T->S.order = T->order.idx;
     T->S.n_order = T->order.n;
+    /* the carried state, packed (T->carry has room for all of it) */
+    size_t k = 0;
+    for (int i = 0; i < c->n_carry; i++) {
+        memcpy(T->carry + k, c->carry[i].p, sizeof(float) * c->carry[i].n);
+        k += c->carry[i].n;
+    }
+    T->S.carry = T->carry;
+    T->S.n_carry = (int64_t)k;
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", c->run_dir, name);
     hprt_status st = hprt_ckpt_write(path, c->ckpt_id, params, c->n_params, c->opt, &T->S, err);
     T->S.order = NULL; /* borrowed */
     T->S.n_order = 0;
+    T->S.carry = NULL;
+    T->S.n_carry = 0;
     return st;
 }
 
@@ -511,13 +531,15 @@ hprt_status hprt_train(const hprt_train_config *c, const hprt_train_state *resum
     hprt_blas_set_threads(1); /* our workers each call single-threaded OpenBLAS */
     hprt_train_state *S = &T.S;
 
+    bool carried = false; /* a resumed run's carried state was restored */
+    T.carry = malloc(sizeof(float) * (carry_floats(c) + 1));
     T.R.io = hprt_alloc(2 * sizeof *T.R.io);
     long eval_n = c->valid ? c->valid->n : 0;
     if (c->test && c->test->n > eval_n)
         eval_n = c->test->n;
     T.R.identity_n = eval_n > 0 ? eval_n : 1;
     T.R.identity = hprt_alloc(sizeof(uint32_t) * (size_t)T.R.identity_n);
-    if (!T.R.io || !T.R.identity) {
+    if (!T.R.io || !T.R.identity || !T.carry) {
         st = hprt_fail(err, HPRT_E_RUN, "out of memory");
         goto done;
     }
@@ -572,6 +594,16 @@ hprt_status hprt_train(const hprt_train_config *c, const hprt_train_state *resum
             goto done;
         }
         memcpy(T.order.idx, resume->order, sizeof(uint32_t) * T.order.n);
+        /* the carried recurrent state (absent from version 1 checkpoints: the
+         * epoch's streams then restart from zero) */
+        if (resume->n_carry > 0 && (size_t)resume->n_carry == carry_floats(c)) {
+            size_t k = 0;
+            for (int i = 0; i < c->n_carry; i++) {
+                memcpy(c->carry[i].p, resume->carry + k, sizeof(float) * c->carry[i].n);
+                k += c->carry[i].n;
+            }
+            carried = true;
+        }
         if (T.best && S->has_best && best_params)
             memcpy(T.best, best_params, sizeof(float) * c->n_params);
         if (c->run_dir && (st = truncate_files(c, S, err)) != HPRT_OK)
@@ -612,7 +644,8 @@ hprt_status hprt_train(const hprt_train_config *c, const hprt_train_state *resum
         long spe = pp.steps;
         double t_progress = now_s();
         long done_before = S->pos;
-        bool first = true; /* a resumed epoch's recurrent state starts from zero too */
+        bool first = !carried; /* without its carried state, a resumed epoch's streams restart from zero */
+        carried = false;
         while (S->pos < spe) {
             hprt_step_io *io = &T.R.io[S->step & 1];
             long units;
@@ -797,6 +830,7 @@ done:
         files_close(&T.files, NULL);
     free(T.best);
     hprt_order_free(&T.order);
+    free(T.carry);
     hprt_free(T.R.io);
     hprt_free(T.R.identity);
     return st;

@@ -13,7 +13,7 @@
 #include "hprt_sched.h"
 #include "hprt_step.h"
 
-#define HPRT_CKPT_VERSION 1
+#define HPRT_CKPT_VERSION 2 /* 2: the carried recurrent state; version 1 files are read too */
 
 /* The driver's state between two steps (what hprt_train needs to resume). */
 typedef struct {
@@ -42,6 +42,8 @@ typedef struct {
     int32_t has_best;         /* best.hpw holds the best weights so far */
     int64_t metrics_bytes, steps_bytes, events_bytes; /* the run files' lengths at this point */
     int32_t threads;
+    float *carry;             /* the carried state between steps (n_carry floats; owned) */
+    int64_t n_carry;
 } hprt_train_state;
 
 void hprt_train_state_free(hprt_train_state *s);

@@ -20,6 +20,8 @@
 #include "hprt_sched.h"
 #include "hprt_step.h"
 
+#define HPRT_MAX_CARRY 64
+
 /* A few times a second during an epoch. */
 typedef struct {
     int epoch, epochs;          /* 1-based epoch */
@@ -90,6 +92,11 @@ typedef struct {
      * monitored metric improves; none when ckpt_id or run_dir is NULL */
     const struct hprt_ckpt_id_s *ckpt_id;
     long checkpoint_every;
+    /* state carried from step to step (a recurrent model's hidden and cell
+     * states, in the activation arena): saved in checkpoints so a resumed
+     * run continues its streams exactly */
+    struct { float *p; size_t n; } carry[HPRT_MAX_CARRY];
+    int n_carry;
 } hprt_train_config;
 
 typedef struct {

@@ -107,4 +107,24 @@ sed -e 's/model     = lm/model     = lm(cell = gru)/' -e 's/epochs    = 2/epochs
 gbpc=$(json "$tmp/g/summary.json" val_bpc)
 awk -v b="$gbpc" 'BEGIN { exit !(b > 0 && b < 4.5) }' || fail "gru val_bpc $gbpc: the model did not learn"
 
+# killed mid-epoch and resumed, a language model continues bit-identically
+# (the carried hidden states are in the checkpoint)
+sed -e 's/epochs    = 2/epochs    = 2\n    checkpoint = 5 steps/' "$tmp/lm.hp" > "$tmp/ck.hp"
+"$HPC" run "$tmp/ck.hp" --out "$tmp/ra" --quiet > /dev/null 2>&1 || fail "checkpointed run exited $?"
+"$HPC" run "$tmp/ck.hp" --out "$tmp/rb" --quiet > /dev/null 2>&1 &
+pid=$!
+for i in $(seq 1 100); do
+    [ -f "$tmp/rb/steps.csv" ] && [ "$(wc -l < "$tmp/rb/steps.csv")" -gt 40 ] && break
+    sleep 0.05
+done
+kill -KILL $pid 2> /dev/null
+wait $pid 2> /dev/null
+"$HPC" resume "$tmp/rb" --quiet > /dev/null 2>&1 || fail "resume exited $?"
+cut -d, -f1-7 "$tmp/ra/metrics.csv" > "$tmp/ma"; cut -d, -f1-7 "$tmp/rb/metrics.csv" > "$tmp/mb"
+cmp -s "$tmp/ma" "$tmp/mb" || { fail "resumed language model: metrics.csv differs"; diff "$tmp/ma" "$tmp/mb"; }
+cmp -s "$tmp/ra/steps.csv" "$tmp/rb/steps.csv" || fail "resumed language model: steps.csv differs"
+"$HPC" sample "$tmp/ra" --len 60 --temperature 0 > "$tmp/sa" 2>/dev/null
+"$HPC" sample "$tmp/rb" --len 60 --temperature 0 > "$tmp/sb" 2>/dev/null
+cmp -s "$tmp/sa" "$tmp/sb" || fail "resumed language model: different weights (greedy samples differ)"
+
 exit $fails
