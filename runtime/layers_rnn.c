@@ -207,8 +207,9 @@ VECTOR_CLONES static void rnn_cell_back(int H, const float *a, const float *dh, 
 }
 
 /* dhp: dY's row of step t − 1 (NULL at t = 0), receiving dh ⊙ z. */
-VECTOR_CLONES static void gru_cell_back(int H, const float *a, const float *hn, const float *hp, const float *dh,
-                          float *dhp, float *dgi, float *dgh)
+VECTOR_CLONES static void gru_cell_back(int H, const float *restrict a, const float *restrict hn, const float *restrict hp,
+                                        const float *restrict dh, float *restrict dhp, float *restrict dgi,
+                                        float *restrict dgh)
 {
     const float *ar = a, *az = a + H, *an = a + 2 * H;
     for (int k = 0; k < H; k++) {
@@ -227,8 +228,8 @@ VECTOR_CLONES static void gru_cell_back(int H, const float *a, const float *hn, 
 }
 
 /* dc: dL/dc_t from step t + 1 on entry, dL/dc_{t-1} on return. */
-VECTOR_CLONES static void lstm_cell_back(int H, const float *a, const float *c, const float *cp, const float *dh,
-                           float *dc, float *dgi)
+VECTOR_CLONES static void lstm_cell_back(int H, const float *restrict a, const float *restrict c, const float *restrict cp,
+                                         const float *restrict dh, float *restrict dc, float *restrict dgi)
 {
     const float *ai = a, *af = a + H, *ag = a + 2 * H, *ao = a + 3 * H;
     for (int k = 0; k < H; k++) {
@@ -290,7 +291,7 @@ void hprt_rnn_backward_data(const hprt_rnn_geom *g, int B,
 /* ---- parameter gradients --------------------------------------------------------- */
 
 /* db[j0..j1) = column sums of dG's rows (width GH), in row order. */
-static void column_sums(const float *dG, size_t rows, int GH, int j0, int j1, float *db)
+static void column_sums(const float *restrict dG, size_t rows, int GH, int j0, int j1, float *restrict db)
 {
     for (int j = j0; j < j1; j++)
         db[j] = 0.0f;
