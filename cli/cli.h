@@ -42,8 +42,12 @@ int cmd_resume(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_build(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
-/* Reads dir/vocab.json (written by a run of a text model) into v. */
-bool cli_read_vocab(const char *dir, hprt_vocab *v, char *err, size_t n);
+/* Reads dir/vocab.json (written by a run of a text model) into v; false with
+ * the reason in err when it is missing, malformed or not `classes` bytes. */
+bool cli_read_vocab(const char *dir, int classes, hprt_vocab *v, char *err, size_t n);
+/* A run directory's experiment.hp, and its weights: best.hpw or last.hpw as
+ * `weights` ("best"/"last") says, else those the run ended with. */
+void cli_run_files(const char *dir, const char *weights, char *file, char *ckpt, size_t n);
 /* "best.hpw" when the run in dir ended on its best epoch's weights, else "last.hpw". */
 const char *cli_final_weights(const char *dir);
 int cmd_plot(int argc, char **argv);

@@ -199,13 +199,8 @@ int cmd_build(int argc, char **argv)
             *slash = 0;
         else
             snprintf(vdir, sizeof vdir, ".");
-        if (!cli_read_vocab(vdir, &vocab, msg, sizeof msg)) {
+        if (!cli_read_vocab(vdir, l->classes, &vocab, msg, sizeof msg)) {
             fprintf(stderr, "hpc build: %s\n", msg);
-            status = EXIT_DATA;
-            goto done;
-        }
-        if (vocab.size != l->classes) {
-            fprintf(stderr, "hpc build: %s/vocab.json has %d bytes; the model predicts %d\n", vdir, vocab.size, l->classes);
             status = EXIT_DATA;
             goto done;
         }

@@ -74,8 +74,7 @@ int cmd_predict(int argc, char **argv)
         return EXIT_USAGE;
     }
     char ckpt[4200], file[4200];
-    snprintf(file, sizeof file, "%s/experiment.hp", dir);
-    snprintf(ckpt, sizeof ckpt, "%s/%s", dir, weights ? (weights[0] == 'b' ? "best.hpw" : "last.hpw") : cli_final_weights(dir));
+    cli_run_files(dir, weights, file, ckpt, sizeof file);
 
     int status = EXIT_ERRORS;
     hp_diags d;

@@ -244,8 +244,7 @@ int cmd_sample(int argc, char **argv)
         return EXIT_USAGE;
     }
     char file[4200], ckpt[4200], msg[512];
-    snprintf(file, sizeof file, "%s/experiment.hp", dir);
-    snprintf(ckpt, sizeof ckpt, "%s/%s", dir, weights ? (weights[0] == 'b' ? "best.hpw" : "last.hpw") : cli_final_weights(dir));
+    cli_run_files(dir, weights, file, ckpt, sizeof file);
 
     int status = EXIT_ERRORS;
     hp_diags d;
@@ -273,13 +272,8 @@ int cmd_sample(int argc, char **argv)
         status = EXIT_USAGE;
         goto done;
     }
-    if (!cli_read_vocab(dir, &v, msg, sizeof msg)) {
+    if (!cli_read_vocab(dir, l->classes, &v, msg, sizeof msg)) {
         fprintf(stderr, "hpc sample: %s\n", msg);
-        status = EXIT_DATA;
-        goto done;
-    }
-    if (v.size != l->classes) {
-        fprintf(stderr, "hpc sample: %s/vocab.json has %d bytes; the model predicts %d\n", dir, v.size, l->classes);
         status = EXIT_DATA;
         goto done;
     }

@@ -123,7 +123,7 @@ void cli_common_free(cli_common *c)
 }
 
 /* Reads a run's vocab.json ({"bytes": [b0, b1, ...]}). */
-bool cli_read_vocab(const char *dir, hprt_vocab *v, char *err, size_t n)
+bool cli_read_vocab(const char *dir, int classes, hprt_vocab *v, char *err, size_t n)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/vocab.json", dir);
@@ -160,5 +160,15 @@ bool cli_read_vocab(const char *dir, hprt_vocab *v, char *err, size_t n)
         snprintf(err, n, "%.400s: the vocabulary is empty", path);
         return false;
     }
+    if (v->size != classes) {
+        snprintf(err, n, "%.400s has %d bytes; the model predicts %d", path, v->size, classes);
+        return false;
+    }
     return true;
+}
+
+void cli_run_files(const char *dir, const char *weights, char *file, char *ckpt, size_t n)
+{
+    snprintf(file, n, "%s/experiment.hp", dir);
+    snprintf(ckpt, n, "%s/%s", dir, weights ? (weights[0] == 'b' ? "best.hpw" : "last.hpw") : cli_final_weights(dir));
 }

@@ -628,13 +628,19 @@ static LLVMValueRef rows_ptr(cg *g, LLVMValueRef base, LLVMValueRef r0, long per
     return base ? cg_fptr(g, base, imul(g, r0, cg_i64(g, per_row))) : LLVMConstPointerNull(g->t_ptr);
 }
 
+/* The per-row step scratch of rows from r0. */
+static LLVMValueRef rnn_scratch(cg *g, int i, LLVMValueRef r0)
+{
+    const cg_layer_layout *L = &g->l->layers[i];
+    return rows_ptr(g, buf(g, "rs", i, MEM(acts), L->rscratch, (long)g->l->b_max * L->rscratch_w), r0, L->rscratch_w);
+}
+
 static void rnn_forward(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool train)
 {
     const cg_layer_layout *L = &g->l->layers[i];
     long T = L->steps, H = g->e->layers[i].units, rows = (long)g->l->b_max * T;
     LLVMValueRef M = i32v(g, isub(g, r1, r0));
-    LLVMValueRef scratch = rows_ptr(g, buf(g, "rs", i, MEM(acts), L->rscratch, (long)g->l->b_max * L->rscratch_w), r0,
-                                    L->rscratch_w);
+    LLVMValueRef scratch = rnn_scratch(g, i, r0);
     for (int s = 0; s < L->n_rnn; s++) {
         const cg_rnn_layer *R = &L->rnn[s];
         if (R->D >= 0 && train)
@@ -664,8 +670,7 @@ static void rnn_backward(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool dx
     const cg_layer_layout *L = &g->l->layers[i];
     long T = L->steps, H = g->e->layers[i].units, rows = (long)g->l->b_max * T;
     LLVMValueRef M = i32v(g, isub(g, r1, r0));
-    LLVMValueRef scratch = rows_ptr(g, buf(g, "rs", i, MEM(acts), L->rscratch, (long)g->l->b_max * L->rscratch_w), r0,
-                                    L->rscratch_w);
+    LLVMValueRef scratch = rnn_scratch(g, i, r0);
     for (int s = L->n_rnn - 1; s >= 0; s--) {
         const cg_rnn_layer *R = &L->rnn[s];
         rnn_refs r = rnn_sub(g, i, s, true);
