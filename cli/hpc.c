@@ -75,13 +75,16 @@ static const command commands[] = {
      "inside the object; the forward pass is plain loops vectorised for the target;\n"
      "the data's scale and normalisation are applied inside, so callers pass raw\n"
      "features.  Links with `cc app.c OUT/libNAME.a -lm`: no hpc, LLVM or OpenBLAS.\n"
+     "A language model (text data, an output at every step) declares instead\n"
+     "NAME_state_size(), NAME_reset(state) and NAME_step(state, token, probs), with its\n"
+     "vocabulary (the run's vocab.json) in the header; examples/deploy/generate.c uses it.\n"
      "\n"
      "  --weights  a run directory (the weights it ended with) or a .hpw checkpoint\n"
      "  --name     the C prefix (default: the experiment's name)\n"
      "  --target   a target triple (default: this machine), e.g. aarch64-linux-gnu\n"
      "  --cpu      the CPU to tune for (default: x86-64-v2 on x86-64, generic elsewhere;\n"
      "             native: this machine's)\n"
-     "  --exe      also link OUT/NAME, a predictor reading CSV rows\n"},
+     "  --exe      also link OUT/NAME, a predictor reading CSV rows (not for language models)\n"},
     {"lr-find", cmd_lr_find, "hpc lr-find FILE [EXPERIMENT] [--set PATH=VALUE]... [--threads N] [--out DIR]",
      "The LR range test (Smith 2017, as fastai's lr_find): from the experiment's\n"
      "initial state, trains with a rate growing exponentially from 1e-7 to 10 over\n"

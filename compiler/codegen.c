@@ -33,8 +33,7 @@
 
 /* ---- layout ---- */
 
-#define HPRT_STR_(x) #x
-#define HPRT_STR(x) HPRT_STR_(x)
+
 
 static long take(long *top, long n)
 {
@@ -147,9 +146,11 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
             break;
         case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM:
             if ((pl->dropout > 0 && l->n_dropout + pl->stack - 1 > HPRT_MAX_DROPOUT) || !rnn_layout(l, i, pl, &P, &A)) {
-                snprintf(err, errlen, pl->dropout > 0 && l->n_dropout + pl->stack - 1 > HPRT_MAX_DROPOUT
-                                          ? "more than " HPRT_STR(HPRT_MAX_DROPOUT) " dropout sites"
-                                          : "out of memory");
+                if (pl->dropout > 0 && l->n_dropout + pl->stack - 1 > HPRT_MAX_DROPOUT)
+                    snprintf(err, errlen, "%s:%d: `%s` brings the model to more than %d dropout sites", e->file, pl->line,
+                             plan_layer_name(pl->kind), HPRT_MAX_DROPOUT);
+                else
+                    snprintf(err, errlen, "out of memory");
                 cg_layout_free(l);
                 return NULL;
             }
@@ -186,7 +187,7 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
             break;
         case PLAN_DROPOUT:
             if (l->n_dropout >= HPRT_MAX_DROPOUT) {
-                snprintf(err, errlen, "more than %d dropout layers", HPRT_MAX_DROPOUT);
+                snprintf(err, errlen, "%s:%d: more than %d dropout layers", e->file, pl->line, HPRT_MAX_DROPOUT);
                 cg_layout_free(l);
                 return NULL;
             }
@@ -202,8 +203,8 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
         case PLAN_MAXPOOL: case PLAN_AVGPOOL:
             break;
         default:
-            snprintf(err, errlen, "the layer `%s` (line %d) is not supported by this version of hpc's code generator",
-                     plan_layer_name(pl->kind), pl->line);
+            snprintf(err, errlen, "%s:%d: the layer `%s` is not supported by this version of hpc's code generator",
+                     e->file, pl->line, plan_layer_name(pl->kind));
             cg_layout_free(l);
             return NULL;
         }
@@ -227,8 +228,8 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
         l->scores--;
     l->loss_steps = l->layers[l->scores].steps;
     if (l->loss_steps > 1 && !l->text) {
-        snprintf(err, errlen, "an output at every time step needs text data (next-token targets); end the model with "
-                 "`last` before its output layer");
+        snprintf(err, errlen, "%s:%d: an output at every time step needs text data (next-token targets); end the "
+                 "model with `last` before its output layer", e->file, e->layers[l->scores].line);
         cg_layout_free(l);
         return NULL;
     }
@@ -763,6 +764,13 @@ static void bias_act(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
         softmax_rows(g, out, out, U, r0, r1);
 }
 
+/* A layer applied at every time step works on T rows per sample. */
+static void per_step_rows(cg *g, const cg_layer_layout *L, LLVMValueRef *r0, LLVMValueRef *r1)
+{
+    *r0 = imul(g, *r0, cg_i64(g, L->steps));
+    *r1 = imul(g, *r1, cg_i64(g, L->steps));
+}
+
 static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool train)
 {
     const plan_layer *pl = &g->e->layers[i];
@@ -779,9 +787,8 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
     case PLAN_LAST:
         last_forward(g, i, r0, r1);
         return;
-    case PLAN_DENSE: /* at every step of a sequence: T rows per sample */
-        r0 = imul(g, r0, cg_i64(g, L->steps));
-        r1 = imul(g, r1, cg_i64(g, L->steps));
+    case PLAN_DENSE:
+        per_step_rows(g, L, &r0, &r1);
         break;
     default:
         break;
@@ -814,27 +821,12 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
                 LLVMFunctionType(g->t_void, p, 4, 0), args, 4);
         break;
     }
-    case PLAN_DROPOUT: {
-        cg_loop R, J;
-        LLVMValueRef key = NULL, thr = NULL, scale = NULL;
-        if (train) {
-            int s = L->dropout_site;
-            key = cg_io_field(g, offsetof(hprt_step_io, dropout_key) + 8 * (size_t)s, g->t_i64);
-            thr = cg_io_field(g, offsetof(hprt_step_io, dropout_threshold) + 4 * (size_t)s, g->t_i32);
-            scale = cg_io_field(g, offsetof(hprt_step_io, dropout_scale) + 4 * (size_t)s, g->t_f32);
-        }
-        cg_for(g, &R, r0, r1);
-        LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
-        cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
-        LLVMValueRef k = iadd(g, row, J.i);
-        LLVMValueRef v = cg_load_f(g, X, k);
+    case PLAN_DROPOUT:
         if (train)
-            v = LLVMBuildSelect(g->b, keep_test(g, key, k, thr), fmul(g, v, scale), cg_f32(g, 0), "");
-        cg_store_f(g, v, Y, k);
-        cg_end(g, &J);
-        cg_end(g, &R);
+            mask_rows(g, L->dropout_site, X, Y, U, r0, r1);
+        else /* off in evaluation: a copy */
+            LLVMBuildMemCpy(g->b, Yr, 4, Xr, 4, imul(g, M, cg_i64(g, 4 * U)));
         break;
-    }
     case PLAN_SOFTMAX:
         softmax_rows(g, X, Y, U, r0, r1);
         break;
@@ -1016,8 +1008,7 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
             last_backward(g, i, r0, r1);
         return;
     case PLAN_DENSE:
-        r0 = imul(g, r0, cg_i64(g, L->steps));
-        r1 = imul(g, r1, cg_i64(g, L->steps));
+        per_step_rows(g, L, &r0, &r1);
         break;
     default:
         break;
@@ -1082,23 +1073,10 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
         }
         break;
     }
-    case PLAN_DROPOUT: {
-        if (!dx)
-            break;
-        int s = L->dropout_site;
-        LLVMValueRef key = cg_io_field(g, offsetof(hprt_step_io, dropout_key) + 8 * (size_t)s, g->t_i64);
-        LLVMValueRef thr = cg_io_field(g, offsetof(hprt_step_io, dropout_threshold) + 4 * (size_t)s, g->t_i32);
-        LLVMValueRef scale = cg_io_field(g, offsetof(hprt_step_io, dropout_scale) + 4 * (size_t)s, g->t_f32);
-        cg_for(g, &R, r0, r1);
-        LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
-        cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
-        LLVMValueRef k = iadd(g, row, J.i);
-        LLVMValueRef v = LLVMBuildSelect(g->b, keep_test(g, key, k, thr), fmul(g, cg_load_f(g, dY, k), scale), cg_f32(g, 0), "");
-        cg_store_f(g, v, dX, k);
-        cg_end(g, &J);
-        cg_end(g, &R);
+    case PLAN_DROPOUT:
+        if (dx)
+            mask_rows(g, L->dropout_site, dY, dX, U, r0, r1);
         break;
-    }
     case PLAN_SOFTMAX:
         if (dx)
             softmax_backward_rows(g, Y, dY, dX, U, r0, r1);
