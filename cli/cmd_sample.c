@@ -132,7 +132,7 @@ static void sampler_step(sampler *s, int id, const float **out)
                 size_t GH = (size_t)hprt_rnn_gates(g.cell) * (size_t)g.hidden;
                 const float *Wih = W + R->w, *Whh = Wih + GH * (size_t)g.in, *bih = Whh + GH * (size_t)g.hidden;
                 float *h = sl->h + (size_t)k * (size_t)g.hidden, *c = sl->c + (size_t)k * (size_t)g.hidden;
-                hprt_rnn_forward(&g, 1, x, Wih, Whh, bih, bih + GH, h, c, y, h, c, s->A, s->C, s->P, s->scratch);
+                hprt_rnn_forward(&g, 1, x, Wih, Whh, bih, bih + GH, h, c, y, h, c, s->A, s->C, s->P, s->scratch, NULL);
                 float *t = x;
                 x = y;
                 y = t;

@@ -84,6 +84,13 @@ static bool rnn_layout(cg_layout *l, int i, const plan_layer *pl, long *P, long 
     L->w = take(P, L->w_size);
     L->rscratch_w = GH > 2 * H ? GH : 2 * H;
     L->rscratch = take(A, (long)l->b_max * L->rscratch_w);
+    L->rpack_n = 0;
+    for (int s = 0; s < pl->stack; s++) {
+        long n = (long)hprt_rnn_pack_floats(&L->rnn[s].geom);
+        L->rpack_n = n > L->rpack_n ? n : L->rpack_n;
+    }
+    L->rpack_n = (L->rpack_n + 15) & ~15L;
+    L->rpack = take(A, (long)l->threads * L->rpack_n);
     return true;
 }
 
@@ -636,6 +643,14 @@ static LLVMValueRef rnn_scratch(cg *g, int i, LLVMValueRef r0)
     return rows_ptr(g, buf(g, "rs", i, MEM(acts), L->rscratch, (long)g->l->b_max * L->rscratch_w), r0, L->rscratch_w);
 }
 
+/* The thread's buffer for W_hh packed (one thread, one buffer). */
+static LLVMValueRef rnn_pack(cg *g, int i)
+{
+    const cg_layer_layout *L = &g->l->layers[i];
+    LLVMValueRef all = buf(g, "rk", i, MEM(acts), L->rpack, (long)g->l->threads * L->rpack_n);
+    return cg_fptr(g, all, imul(g, g->tid, cg_i64(g, L->rpack_n)));
+}
+
 static void rnn_forward(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool train)
 {
     const cg_layer_layout *L = &g->l->layers[i];
@@ -651,16 +666,16 @@ static void rnn_forward(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool tra
         long n = (long)g->l->b_max * H;
         LLVMValueRef cn = R->c_next >= 0 ? rows_ptr(g, SUB(g, "rcn", i, s, R->c_next, n), r0, H)
                                          : LLVMConstPointerNull(g->t_ptr);
-        LLVMTypeRef p[16];
-        for (int k = 0; k < 16; k++)
+        LLVMTypeRef p[17];
+        for (int k = 0; k < 17; k++)
             p[k] = g->t_ptr;
         p[1] = g->t_i32;
-        LLVMValueRef args[16] = {r.geom, M, rows_ptr(g, r.X, r0, T * r.in), r.Wih, r.Whh, r.bih, r.bhh,
+        LLVMValueRef args[17] = {r.geom, M, rows_ptr(g, r.X, r0, T * r.in), r.Wih, r.Whh, r.bih, r.bhh,
                                  state_in(g, i, "rh", s, R->h, r0), state_in(g, i, "rc", s, R->c, r0),
                                  rows_ptr(g, r.Y, r0, T * H), rows_ptr(g, SUB(g, "rhn", i, s, R->h_next, n), r0, H), cn,
                                  rows_ptr(g, r.A, r0, T * r.GH), rows_ptr(g, r.C, r0, T * H),
-                                 rows_ptr(g, r.Hprev, r0, T * H), scratch};
-        cg_call(g, "hprt_rnn_forward", LLVMFunctionType(g->t_void, p, 16, 0), args, 16);
+                                 rows_ptr(g, r.Hprev, r0, T * H), scratch, rnn_pack(g, i)};
+        cg_call(g, "hprt_rnn_forward", LLVMFunctionType(g->t_void, p, 17, 0), args, 17);
     }
     if (!train)
         state_carry(g, i, r0, r1);
@@ -676,15 +691,16 @@ static void rnn_backward(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool dx
         const cg_rnn_layer *R = &L->rnn[s];
         rnn_refs r = rnn_sub(g, i, s, true);
         LLVMValueRef dX = s > 0 ? SUB(g, "rdY", i, s - 1, L->rnn[s - 1].dY, rows * H) : dx ? DOUT(g, L->in_layer) : NULL;
-        LLVMTypeRef p[13];
-        for (int k = 0; k < 13; k++)
+        LLVMTypeRef p[14];
+        for (int k = 0; k < 14; k++)
             p[k] = g->t_ptr;
         p[1] = g->t_i32;
-        LLVMValueRef args[13] = {r.geom, M, r.Wih, r.Whh, rows_ptr(g, r.A, r0, T * r.GH), rows_ptr(g, r.C, r0, T * H),
+        LLVMValueRef args[14] = {r.geom, M, r.Wih, r.Whh, rows_ptr(g, r.A, r0, T * r.GH), rows_ptr(g, r.C, r0, T * H),
                                  rows_ptr(g, r.Hprev, r0, T * H), state_in(g, i, "rc", s, R->c, r0),
                                  rows_ptr(g, r.dY, r0, T * H), rows_ptr(g, r.dGi, r0, T * r.GH),
-                                 rows_ptr(g, r.dGh, r0, T * r.GH), rows_ptr(g, dX, r0, T * r.in), scratch};
-        cg_call(g, "hprt_rnn_backward_data", LLVMFunctionType(g->t_void, p, 13, 0), args, 13);
+                                 rows_ptr(g, r.dGh, r0, T * r.GH), rows_ptr(g, dX, r0, T * r.in), scratch,
+                                 rnn_pack(g, i)};
+        cg_call(g, "hprt_rnn_backward_data", LLVMFunctionType(g->t_void, p, 14, 0), args, 14);
         if (s > 0 && R->D >= 0)
             mask_rows(g, R->site, dX, dX, T * H, r0, r1);
     }

@@ -57,6 +57,8 @@ typedef struct {
     int n_rnn;
     long rscratch;      /* ... and their per-row step scratch, [b_max x rscratch_w] */
     int rscratch_w;
+    long rpack;         /* ... and per thread, W_hh packed: [threads x rpack_n] */
+    long rpack_n;
 } cg_layer_layout;
 
 typedef struct {

@@ -1,8 +1,10 @@
 /* layers_rnn.c - the recurrent layers (rnn, gru, lstm) and embeddings of
  * hprt_rnn.h.
  *
- * Every matrix product goes through hprt_gemm, as training does; the gates are
- * float loops over H.  Row (b, t) of a B·T-row buffer is row b·T + t, so the
+ * Every matrix product goes through hprt_gemm, as training does, except the
+ * per-step products with W_hh when the caller lends a buffer to pack W_hh
+ * into once per pass (gemm_pack.c: 1.4-1.7x OpenBLAS, which re-packs W_hh at
+ * every step); the gates are float loops over H.  Row (b, t) of a B·T-row buffer is row b·T + t, so the
  * B rows of one step are a strided matrix with leading dimension T·width.
  *
  * Back through time, dY doubles as the running dL/dh: the gradient reaching
@@ -12,6 +14,7 @@
 #include "hprt_rnn.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -25,6 +28,13 @@ int hprt_rnn_gates(hprt_cell c)
 size_t hprt_rnn_params(const hprt_rnn_geom *g)
 {
     return (size_t)hprt_rnn_gates(g->cell) * g->hidden * (g->in + g->hidden + 2);
+}
+
+size_t hprt_rnn_pack_floats(const hprt_rnn_geom *g)
+{
+    int GH = hprt_rnn_gates(g->cell) * g->hidden;
+    size_t a = hprt_pack_floats(GH, g->hidden), b = hprt_pack_floats(g->hidden, GH);
+    return a > b ? a : b;
 }
 
 /* exp, tanh and the sigmoid as straight-line float code the compiler
@@ -174,10 +184,13 @@ void hprt_rnn_forward(const hprt_rnn_geom *g, int B, const float *X,
                       const float *Wih, const float *Whh, const float *bih, const float *bhh,
                       const float *h0, const float *c0,
                       float *Y, float *hT, float *cT,
-                      float *A, float *C, float *Hprev, float *scratch)
+                      float *A, float *C, float *Hprev, float *scratch, float *pack)
 {
     int H = g->hidden, T = g->T, GH = hprt_rnn_gates(g->cell) * H;
     size_t rows = (size_t)B * T;
+    bool packed = pack && B > 0 && T > 1 && hprt_packed_fast();
+    if (packed) /* W_hhᵀ once for the T products below */
+        hprt_pack_bt(Whh, H, GH, H, pack);
     /* A = X·W_ihᵀ + b_ih for all steps at once */
     hprt_gemm(false, true, (int)rows, GH, g->in, 1.0f, X, g->in, Wih, g->in, 0.0f, A, GH);
     for (size_t r = 0; r < rows; r++)
@@ -186,7 +199,10 @@ void hprt_rnn_forward(const hprt_rnn_geom *g, int B, const float *X,
     for (int t = 0; t < T; t++) {
         gather_hprev(H, T, B, t, h0, Y, Hprev);
         /* scratch = h_{t-1}·W_hhᵀ for the B rows of step t */
-        hprt_gemm(false, true, B, GH, H, 1.0f, Hprev + at(T, 0, t, H), T * H, Whh, H, 0.0f, scratch, GH);
+        if (packed)
+            hprt_gemm_packed(B, GH, H, Hprev + at(T, 0, t, H), T * H, pack, false, scratch, GH);
+        else
+            hprt_gemm(false, true, B, GH, H, 1.0f, Hprev + at(T, 0, t, H), T * H, Whh, H, 0.0f, scratch, GH);
         forward_step(g, B, t, bhh, c0, Y, A, C, Hprev, scratch);
     }
     /* last, as hT, cT may alias h0, c0 */
@@ -272,15 +288,20 @@ static void backward_step(const hprt_rnn_geom *g, int B, int t, const float *A, 
 void hprt_rnn_backward_data(const hprt_rnn_geom *g, int B,
                             const float *Wih, const float *Whh,
                             const float *A, const float *C, const float *Hprev, const float *c0,
-                            float *dY, float *dGi, float *dGh, float *dX, float *scratch)
+                            float *dY, float *dGi, float *dGh, float *dX, float *scratch, float *pack)
 {
     int H = g->hidden, T = g->T, GH = hprt_rnn_gates(g->cell) * H;
+    bool packed = pack && B > 0 && T > 2 && hprt_packed_fast();
+    if (packed) /* W_hh once for the T − 1 products below */
+        hprt_pack_b(Whh, H, GH, H, pack);
     /* no gradient enters through the final state */
     memset(scratch, 0, 2 * (size_t)B * H * sizeof *scratch);
     for (int t = T - 1; t >= 0; t--) {
         backward_step(g, B, t, A, C, Hprev, c0, dY, dGi, dGh, scratch);
         /* dL/dh_{t-1} += dGh_t·W_hh */
-        if (t > 0)
+        if (t > 0 && packed)
+            hprt_gemm_packed(B, H, GH, dGh + at(T, 0, t, GH), T * GH, pack, true, dY + at(T, 0, t - 1, H), T * H);
+        else if (t > 0)
             hprt_gemm(false, false, B, H, GH, 1.0f, dGh + at(T, 0, t, GH), T * GH, Whh, H,
                       1.0f, dY + at(T, 0, t - 1, H), T * H);
     }

@@ -54,6 +54,9 @@ typedef struct {
 int hprt_rnn_gates(hprt_cell c);
 /* Trainable floats of one layer: G·H·(in + H + 2). */
 size_t hprt_rnn_params(const hprt_rnn_geom *g);
+/* Floats of the pack buffer of the forward and backward below (W_hh packed
+ * either way round). */
+size_t hprt_rnn_pack_floats(const hprt_rnn_geom *g);
 
 /* Buffers of a batch of B rows (floats; every one B·T rows of the width given):
  *   A      B·T·G·H  the activated gates of every step (lstm i,f,g,o after σ/tanh;
@@ -62,6 +65,10 @@ size_t hprt_rnn_params(const hprt_rnn_geom *g);
  *   Hprev  B·T·H    h_{t−1} of every step (h0 at t = 0)
  *   Y      B·T·H    the outputs h_t
  *   scratch B·G·H   one step's recurrent projection
+ *   pack   hprt_rnn_pack_floats(g), or NULL: W_hh packed once per call for the
+ *          per-step products (hprt_gemm_packed) where the CPU makes that
+ *          faster; NULL leaves every product to hprt_gemm.  Not shared
+ *          between threads that run at the same time.
  */
 
 /* Forward of one layer over rows [0, B).  h0, c0 (B·H; NULL: zeros) is the
@@ -71,7 +78,7 @@ void hprt_rnn_forward(const hprt_rnn_geom *g, int B, const float *X,
                       const float *Wih, const float *Whh, const float *bih, const float *bhh,
                       const float *h0, const float *c0,
                       float *Y, float *hT, float *cT,
-                      float *A, float *C, float *Hprev, float *scratch);
+                      float *A, float *C, float *Hprev, float *scratch, float *pack);
 
 /* Back through time over rows [0, B), given dY (B·T·H; it is used as
  * scratch and left modified).  Overwrites
@@ -80,11 +87,11 @@ void hprt_rnn_forward(const hprt_rnn_geom *g, int B, const float *X,
  *                 so for rnn and lstm dGh may be the same pointer as dGi
  *   dX   B·T·in   (NULL: not wanted, e.g. over an embedding's ids)
  * A, C, Hprev, c0 are what the forward produced and was given; scratch holds
- * 2·B·H floats (the running dh and dc). */
+ * 2·B·H floats (the running dh and dc); pack as for the forward. */
 void hprt_rnn_backward_data(const hprt_rnn_geom *g, int B,
                             const float *Wih, const float *Whh,
                             const float *A, const float *C, const float *Hprev, const float *c0,
-                            float *dY, float *dGi, float *dGh, float *dX, float *scratch);
+                            float *dY, float *dGi, float *dGh, float *dX, float *scratch, float *pack);
 
 /* The parameter gradients from all B rows, for gate outputs [j0, j1) of
  * [0, G·H) (a thread's share): overwrites rows j0..j1 of dWih [G·H × in] and

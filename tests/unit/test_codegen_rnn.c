@@ -342,7 +342,7 @@ static void ref_step(reference *ref, const compiled *c, const hprt_step_io *io, 
         hT[s] = fa(&m, (size_t)B * H);
         cT[s] = fa(&m, (size_t)B * H);
         hprt_rnn_forward(&g, B, x, Wih, Whh, bih, bhh, h0[s], c0[s], Y[s], hT[s],
-                         g.cell == HPRT_CELL_LSTM ? cT[s] : NULL, A[s], C[s], Hp[s], fa(&m, (size_t)B * GH));
+                         g.cell == HPRT_CELL_LSTM ? cT[s] : NULL, A[s], C[s], Hp[s], fa(&m, (size_t)B * GH), NULL);
         x = Y[s];
     }
     /* the output: every step, or the last one of each window */
@@ -378,7 +378,7 @@ static void ref_step(reference *ref, const compiled *c, const hprt_step_io *io, 
             float *dGi = fa(&m, (size_t)n * GH), *dGh = fa(&m, (size_t)n * GH);
             float *dX = s > 0 ? fa(&m, (size_t)n * H) : dX0;
             hprt_rnn_backward_data(&g, B, Wih, Whh, A[s], C[s], Hp[s], c0[s], dY, dGi, dGh, dX,
-                                   fa(&m, (size_t)2 * B * H));
+                                   fa(&m, (size_t)2 * B * H), NULL);
             float *dWih = G + LR->w + R->w, *dWhh = dWih + (long)GH * g.in, *dbih = dWhh + (long)GH * H,
                   *dbhh = dbih + GH;
             hprt_rnn_weight_grads(&g, B, in[s], Hp[s], dGi, dGh, 0, GH, dWih, dWhh, dbih, dbhh);

@@ -181,6 +181,7 @@ typedef struct {
     int B;
     float *Wih, *Whh, *bih, *bhh, *h0, *c0;            /* h0, c0 NULL: zero state */
     float *Y, *hT, *cT, *A, *C, *Hprev, *scratch;      /* forward */
+    float *pack;                                       /* W_hh packed: the training path */
     float *dGi, *dGh, *dX, *dWih, *dWhh, *dbih, *dbhh; /* backward; dGh may be dGi */
     dlayer d;
     double *Yd; /* the reference output */
@@ -205,6 +206,7 @@ static void layer_new(layer *l, hprt_rng *r, hprt_cell cell, int B, int in, int 
     l->Y = fnew(rows * H), l->hT = fnew(BH), l->cT = fnew(BH);
     l->A = fnew(rows * GH), l->C = fnew(rows * H), l->Hprev = fnew(rows * H);
     l->scratch = fnew(GH > 2 * (size_t)H ? B * GH : 2 * BH); /* B·G·H, or 2·B·H for rnn */
+    l->pack = fnew(hprt_rnn_pack_floats(&g));
     l->dGi = fnew(rows * GH), l->dGh = shared_dG ? l->dGi : fnew(rows * GH);
     l->dX = fnew(rows * in), l->dWih = fnew(GH * in), l->dWhh = fnew(GH * H);
     l->dbih = fnew(GH), l->dbhh = fnew(GH);
@@ -216,7 +218,7 @@ static void layer_new(layer *l, hprt_rng *r, hprt_cell cell, int B, int in, int 
 static void layer_free(layer *l)
 {
     float *f[] = {l->Wih, l->Whh, l->bih, l->bhh, l->h0, l->c0, l->Y, l->hT, l->cT, l->A, l->C,
-                  l->Hprev, l->scratch, l->dX, l->dWih, l->dWhh, l->dbih, l->dbhh};
+                  l->Hprev, l->scratch, l->pack, l->dX, l->dWih, l->dWhh, l->dbih, l->dbhh};
     for (size_t i = 0; i < sizeof f / sizeof *f; i++)
         free(f[i]);
     if (l->dGh != l->dGi)
@@ -238,7 +240,7 @@ static void layer_forward(layer *l, const float *X)
     poison(l->Y, rows * H), poison(l->A, rows * layer_gh(l)), poison(l->C, rows * H);
     poison(l->Hprev, rows * H), poison(l->hT, l->B * H), poison(l->cT, l->B * H);
     hprt_rnn_forward(&l->g, l->B, X, l->Wih, l->Whh, l->bih, l->bhh, l->h0, l->c0, l->Y, l->hT,
-                     l->cT, l->A, l->C, l->Hprev, l->scratch);
+                     l->cT, l->A, l->C, l->Hprev, l->scratch, l->pack);
 }
 
 /* Back through time from dY (consumed), then the weight gradients in two
@@ -250,7 +252,7 @@ static void layer_backward(layer *l, const float *X, float *dY)
     poison(l->dGi, rows * GH), poison(l->dGh, rows * GH), poison(l->dX, rows * in);
     poison(l->dWih, GH * in), poison(l->dWhh, GH * H), poison(l->dbih, GH), poison(l->dbhh, GH);
     hprt_rnn_backward_data(&l->g, l->B, l->Wih, l->Whh, l->A, l->C, l->Hprev, l->c0, dY, l->dGi,
-                           l->dGh, l->dX, l->scratch);
+                           l->dGh, l->dX, l->scratch, l->pack);
     int half = (int)GH / 2 + 1;
     hprt_rnn_weight_grads(&l->g, l->B, X, l->Hprev, l->dGi, l->dGh, half, (int)GH, l->dWih,
                           l->dWhh, l->dbih, l->dbhh);
@@ -378,8 +380,9 @@ static void run_scalar(hprt_cell cell, int T, const float *Wih, const float *Whh
 {
     hprt_rnn_geom g = {cell, 1, 1, T};
     const float X[2] = {1.0f, 1.0f};
-    float A[8], Hprev[2], scratch[4], hT, cT;
-    hprt_rnn_forward(&g, 1, X, Wih, Whh, bih, bhh, h0, c0, Y, &hT, &cT, A, C, Hprev, scratch);
+    float A[8], Hprev[2], scratch[4], hT, cT, pack[128];
+    assert_true(hprt_rnn_pack_floats(&g) <= sizeof pack / sizeof *pack);
+    hprt_rnn_forward(&g, 1, X, Wih, Whh, bih, bhh, h0, c0, Y, &hT, &cT, A, C, Hprev, scratch, pack);
 }
 
 /* policies.md §11, worked. */
@@ -457,10 +460,12 @@ static void split_case(hprt_cell cell)
         int B = cut[p + 1] - cut[p];
         hprt_rnn_forward(g, B, X + rows * in, part.Wih, part.Whh, part.bih, part.bhh, part.h0 + r0 * H,
                          part.c0 + r0 * H, part.Y + rows * H, part.hT + r0 * H, part.cT + r0 * H,
-                         part.A + rows * GH, part.C + rows * H, part.Hprev + rows * H, part.scratch);
+                         part.A + rows * GH, part.C + rows * H, part.Hprev + rows * H, part.scratch,
+                         part.pack);
         hprt_rnn_backward_data(g, B, part.Wih, part.Whh, part.A + rows * GH, part.C + rows * H,
                                part.Hprev + rows * H, part.c0 + r0 * H, dY2 + rows * H,
-                               part.dGi + rows * GH, part.dGh + rows * GH, part.dX + rows * in, part.scratch);
+                               part.dGi + rows * GH, part.dGh + rows * GH, part.dX + rows * in, part.scratch,
+                               part.pack);
     }
     assert_memory_equal(part.Y, whole.Y, ny * sizeof(float));
     assert_memory_equal(part.hT, whole.hT, NB * H * sizeof(float));
@@ -500,13 +505,52 @@ static void test_rnn_state_alias(void **state)
         layer_forward(&l, X);
         float *Y = fcopy(l.Y, ny), *h = fcopy(l.h0, BH), *cs = fcopy(l.c0, BH);
         hprt_rnn_forward(&l.g, NB, X, l.Wih, l.Whh, l.bih, l.bhh, h, cs, l.Y, h, cs, l.A, l.C,
-                         l.Hprev, l.scratch);
+                         l.Hprev, l.scratch, l.pack);
         assert_memory_equal(l.Y, Y, ny * sizeof(float));
         assert_memory_equal(h, l.hT, BH * sizeof(float));
         if (CELLS[c] == HPRT_CELL_LSTM)
             assert_memory_equal(cs, l.cT, BH * sizeof(float));
         layer_free(&l);
         free(X), free(Y), free(h), free(cs);
+    }
+}
+
+/* W_hh packed (the training path) and every product through OpenBLAS give
+ * the same outputs and gradients, on shapes past one tile (9 rows, H = 40:
+ * 160 gate columns, 5 panels). */
+static void test_rnn_packed(void **state)
+{
+    (void)state;
+    for (int c = 0; c < 3; c++) {
+        hprt_rng r;
+        hprt_rng_seed(&r, 13);
+        enum { B = 9, IN = 7, H = 40 };
+        layer l;
+        layer_new(&l, &r, CELLS[c], B, IN, H, true, false);
+        size_t nx = (size_t)B * NT * IN, ny = (size_t)B * NT * H, GH = layer_gh(&l);
+        float *X = fnew(nx), *dY = fnew(ny);
+        rand_fill(&r, X, nx, 1.0);
+        rand_fill(&r, dY, ny, 1.0);
+        float *dY2 = fcopy(dY, ny);
+        layer_forward(&l, X);
+        layer_backward(&l, X, dY);
+        float *Y = fcopy(l.Y, ny), *dGh = fcopy(l.dGh, ny / H * GH), *dX = fcopy(l.dX, nx);
+        float *dWhh = fcopy(l.dWhh, GH * H);
+        float *pack = l.pack;
+        l.pack = NULL;
+        layer_forward(&l, X);
+        layer_backward(&l, X, dY2);
+        l.pack = pack;
+        for (size_t i = 0; i < ny; i++)
+            assert_close_abs(Y[i], l.Y[i], 1e-5, 1e-6);
+        for (size_t i = 0; i < ny / H * GH; i++)
+            assert_close_abs(dGh[i], l.dGh[i], 1e-5, 1e-6);
+        for (size_t i = 0; i < nx; i++)
+            assert_close_abs(dX[i], l.dX[i], 1e-5, 1e-6);
+        for (size_t i = 0; i < GH * H; i++)
+            assert_close_abs(dWhh[i], l.dWhh[i], 1e-5, 1e-5);
+        layer_free(&l);
+        free(X), free(dY), free(dY2), free(Y), free(dGh), free(dX), free(dWhh);
     }
 }
 
@@ -557,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_stack_grad),
         cmocka_unit_test(test_rnn_batch_split),
         cmocka_unit_test(test_rnn_state_alias),
+        cmocka_unit_test(test_rnn_packed),
         cmocka_unit_test(test_embed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

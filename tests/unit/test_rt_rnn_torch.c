@@ -229,6 +229,8 @@ static void run_model(const char *model, hprt_cell cell, int split)
     if (scratch_n < 2 * BH)
         scratch_n = 2 * BH;
     float *scratch = fnew(scratch_n);
+    /* W_hh packed, as training does (the layers differ only in their input) */
+    float *pack = fnew(hprt_rnn_pack_floats(&ly[0].g));
 
     /* the row ranges a caller would hand to threads */
     int r0s[2] = {0, split ? 1 : B}, r1s[2] = {split ? 1 : B, B};
@@ -249,7 +251,7 @@ static void run_model(const char *model, hprt_cell cell, int split)
                              l->h0 + (size_t)r0 * H, lstm ? l->c0 + (size_t)r0 * H : NULL,
                              l->Y + rt * H, l->hT + (size_t)r0 * H,
                              lstm ? l->cT + (size_t)r0 * H : NULL, l->A + rt * GH,
-                             l->C + rt * H, l->Hprev + rt * H, scratch);
+                             l->C + rt * H, l->Hprev + rt * H, scratch, pack);
         }
         if (k < L - 1)
             compare(model, k, "Y", l->Y, get(&fx, model, k, "Y", BT * H), BT * H);
@@ -278,7 +280,7 @@ static void run_model(const char *model, hprt_cell cell, int split)
             hprt_rnn_backward_data(&l->g, nb, l->Wih, l->Whh, l->A + rt * GH, l->C + rt * H,
                                    l->Hprev + rt * H, lstm ? l->c0 + (size_t)r0 * H : NULL,
                                    l->dY + rt * H, l->dGi + rt * GH, l->dGh + rt * GH,
-                                   l->dX + rt * ink, scratch);
+                                   l->dX + rt * ink, scratch, pack);
         }
         if (k > 0)
             compare(model, k, "dX", l->dX, get(&fx, model, k, "dX", BT * ink), BT * ink);
@@ -313,6 +315,7 @@ static void run_model(const char *model, hprt_cell cell, int split)
     }
     free(X0);
     free(scratch);
+    free(pack);
     free_fixture(&fx);
 }
 
