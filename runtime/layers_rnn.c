@@ -78,10 +78,11 @@ static inline float vtanhf(float x)
     return x < 0.0f ? -t : t;
 }
 
-/* The gate loops are built twice, for AVX2+FMA and for the baseline, and the
- * loader picks one for the CPU (GCC's function multi-versioning). */
+/* The gate loops are built three times, for AVX-512, for AVX2+FMA and for the
+ * baseline, and the loader picks one for the CPU (GCC's function
+ * multi-versioning). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define VECTOR_CLONES
 #endif
