@@ -333,7 +333,10 @@ void hprt_rnn_weight_grads(const hprt_rnn_geom *g, int B, const float *X, const 
     hprt_gemm(true, false, j1 - j0, in, rows, 1.0f, dGi + j0, GH, X, in, 0.0f, dWih + (size_t)j0 * in, in);
     hprt_gemm(true, false, j1 - j0, H, rows, 1.0f, dGh + j0, GH, Hprev, H, 0.0f, dWhh + (size_t)j0 * H, H);
     column_sums(dGi, (size_t)rows, GH, j0, j1, dbih);
-    column_sums(dGh, (size_t)rows, GH, j0, j1, dbhh);
+    if (dGh == dGi) /* rnn, lstm: the same sums */
+        memcpy(dbhh + j0, dbih + j0, (size_t)(j1 - j0) * sizeof *dbhh);
+    else
+        column_sums(dGh, (size_t)rows, GH, j0, j1, dbhh);
 }
 
 /* ---- embedding ------------------------------------------------------------------- */
