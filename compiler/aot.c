@@ -202,6 +202,53 @@ static LLVMValueRef layer_one(cg *g, int i, const hp_aot_options *o, LLVMValueRe
     return dst;
 }
 
+/* A full tile of TILE samples through a dense layer whose width is a multiple
+ * of C: TILE accumulators of C outputs each stay in registers while the
+ * weights of those C outputs stream past once for all the samples (the
+ * one-sample loop reads every weight once per sample, and at batch 128 that
+ * made it L2-bound).  C is what the target's vector registers hold: 8·C
+ * floats in about half of them. */
+static void dense_group(cg *g, LLVMValueRef W, LLVMValueRef B, LLVMValueRef cur, LLVMValueRef dst, long F, long U, int C)
+{
+    LLVMTypeRef vt = LLVMVectorType(g->t_f32, (unsigned)C);
+    LLVMBuilderRef eb = LLVMCreateBuilderInContext(g->ctx);
+    LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(g->fn);
+    LLVMValueRef first = LLVMGetFirstInstruction(entry);
+    if (first)
+        LLVMPositionBuilderBefore(eb, first);
+    else
+        LLVMPositionBuilderAtEnd(eb, entry);
+    LLVMValueRef acc[TILE];
+    for (int r = 0; r < TILE; r++) /* entry-block allocas: promoted to registers */
+        acc[r] = LLVMBuildAlloca(eb, vt, "acc");
+    LLVMDisposeBuilder(eb);
+    LLVMValueRef zeros = LLVMConstNull(LLVMVectorType(g->t_i32, (unsigned)C));
+    for (long j0 = 0; j0 < U; j0 += C) {
+        for (int r = 0; r < TILE; r++) {
+            LLVMValueRef bv = LLVMBuildLoad2(g->b, vt, cg_fptr(g, B, cg_i64(g, j0)), "");
+            LLVMSetAlignment(bv, 4);
+            LLVMBuildStore(g->b, bv, acc[r]);
+        }
+        cg_loop I;
+        cg_for(g, &I, cg_i64(g, 0), cg_i64(g, F));
+        LLVMValueRef w = LLVMBuildLoad2(g->b, vt, cg_fptr(g, W, iadd(g, imul(g, I.i, U), cg_i64(g, j0))), "");
+        LLVMSetAlignment(w, 4);
+        for (int r = 0; r < TILE; r++) {
+            LLVMValueRef x = cg_load_f(g, cur, iadd(g, I.i, cg_i64(g, (long)r * F)));
+            LLVMValueRef xv = LLVMBuildInsertElement(g->b, LLVMGetUndef(vt), x, cg_i32(g, 0), "");
+            xv = LLVMBuildShuffleVector(g->b, xv, LLVMGetUndef(vt), zeros, "");
+            LLVMValueRef a = LLVMBuildLoad2(g->b, vt, acc[r], "");
+            LLVMBuildStore(g->b, cg_intrinsic3(g, "fmuladd", w, xv, a), acc[r]);
+        }
+        cg_end(g, &I);
+        for (int r = 0; r < TILE; r++) {
+            LLVMValueRef st = LLVMBuildStore(g->b, LLVMBuildLoad2(g->b, vt, acc[r], ""),
+                                             cg_fptr(g, dst, cg_i64(g, (long)r * U + j0)));
+            LLVMSetAlignment(st, 4);
+        }
+    }
+}
+
 /* A dense layer for `rows` samples at once: each weight row is read once for all of them. */
 static LLVMValueRef dense_tiled(cg *g, int i, const hp_aot_options *o, LLVMValueRef cur, LLVMValueRef dst, LLVMValueRef rows)
 {
@@ -223,8 +270,21 @@ static LLVMValueRef dense_tiled(cg *g, int i, const hp_aot_options *o, LLVMValue
         free(wt);
         snprintf(name, sizeof name, "b%d", i);
         LLVMValueRef B = const_floats(g, name, o->params + L->b, U);
+        /* a full tile, when the width allows: each weight read once for all */
+        int C = g->acc_floats / TILE;
+        LLVMBasicBlockRef done = NULL;
+        if (C >= 4 && U % C == 0) {
+            LLVMBasicBlockRef full = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "full_tile");
+            LLVMBasicBlockRef part = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "part_tile");
+            done = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "tile_done");
+            LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, rows, cg_i64(g, TILE), ""), full, part);
+            LLVMPositionBuilderAtEnd(g->b, full);
+            dense_group(g, W, B, cur, dst, F, U, C);
+            LLVMBuildBr(g->b, done);
+            LLVMPositionBuilderAtEnd(g->b, part);
+        }
         /* sample by sample: the whole output row stays in vector registers while
-         * the weights stream past (a tile of samples would spill it) */
+         * the weights stream past (the latency of one sample) */
         cg_loop R;
         cg_for(g, &R, cg_i64(g, 0), rows);
         LLVMValueRef c = cg_fptr(g, cur, imul(g, R.i, F)), d = cg_fptr(g, dst, imul(g, R.i, U));
@@ -237,6 +297,10 @@ static LLVMValueRef dense_tiled(cg *g, int i, const hp_aot_options *o, LLVMValue
         cg_end(g, &J);
         cg_end(g, &I);
         cg_end(g, &R);
+        if (done) {
+            LLVMBuildBr(g->b, done);
+            LLVMPositionBuilderAtEnd(g->b, done);
+        }
             cg_loop R2;
     if (a == PLAN_ACT_SOFTMAX) {
         cg_for(g, &R2, cg_i64(g, 0), rows);
@@ -708,6 +772,28 @@ static int make_archive(const hp_aot_options *o, char *err, size_t errlen)
     return 0;
 }
 
+/* Floats of accumulators that fit in about half the target's vector
+ * registers: 16 of 32 zmm with AVX-512, 8 of 16 ymm with AVX, 16 of 32 NEON
+ * q registers, 8 of 16 xmm otherwise. */
+static int acc_floats(const char *triple, const char *cpu, const char *features)
+{
+    static const char *const avx512[] = {"x86-64-v4", "skylake-avx512", "cascadelake", "cooperlake", "icelake-server",
+                                         "icelake-client", "tigerlake", "sapphirerapids", "znver4", "znver5"};
+    if (strncmp(triple, "aarch64", 7) == 0 || strncmp(triple, "arm64", 5) == 0)
+        return 64;
+    if (strncmp(triple, "x86_64", 6) != 0)
+        return 32;
+    if (features && strstr(features, "+avx512f"))
+        return 256;
+    for (size_t i = 0; i < sizeof avx512 / sizeof *avx512; i++)
+        if (strcmp(cpu, avx512[i]) == 0)
+            return 256;
+    if ((features && strstr(features, "+avx")) || strcmp(cpu, "x86-64-v3") == 0 || strncmp(cpu, "haswell", 7) == 0 ||
+        strncmp(cpu, "znver", 5) == 0 || strcmp(cpu, "skylake") == 0 || strcmp(cpu, "broadwell") == 0)
+        return 64;
+    return 32;
+}
+
 int hp_aot_build(const plan_experiment *e, const cg_layout *l, const hp_aot_options *o, char *err, size_t errlen)
 {
     LLVMInitializeAllTargetInfos();
@@ -757,6 +843,7 @@ int hp_aot_build(const plan_experiment *e, const cg_layout *l, const hp_aot_opti
     g->e = e;
     g->l = l;
     g->threads = 1;
+    g->acc_floats = acc_floats(triple, cpu, features);
     LLVMSetTarget(g->mod, triple);
     LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
     LLVMSetModuleDataLayout(g->mod, td);

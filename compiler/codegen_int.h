@@ -22,6 +22,7 @@ typedef struct {
     const plan_experiment *e;
     const cg_layout *l;
     int threads;
+    int acc_floats; /* hpc build: floats of accumulators the target's vector registers hold */
 } cg;
 
 typedef struct {
@@ -53,6 +54,7 @@ LLVMValueRef cg_call(cg *g, const char *name, LLVMTypeRef fnty, LLVMValueRef *ar
 /* llvm.NAME.f32 intrinsics: sqrt, exp, log, maxnum, fabs. */
 LLVMValueRef cg_intrinsic1(cg *g, const char *name, LLVMValueRef x);
 LLVMValueRef cg_intrinsic2(cg *g, const char *name, LLVMValueRef x, LLVMValueRef y);
+LLVMValueRef cg_intrinsic3(cg *g, const char *name, LLVMValueRef x, LLVMValueRef y, LLVMValueRef z);
 
 /* [lo, hi) of the part `tid` of n items split over the threads. */
 void cg_partition(cg *g, long n, LLVMValueRef *lo, LLVMValueRef *hi);

@@ -100,6 +100,12 @@ LLVMValueRef cg_intrinsic2(cg *g, const char *name, LLVMValueRef x, LLVMValueRef
     return intrinsic(g, name, a, 2);
 }
 
+LLVMValueRef cg_intrinsic3(cg *g, const char *name, LLVMValueRef x, LLVMValueRef y, LLVMValueRef z)
+{
+    LLVMValueRef a[3] = {x, y, z};
+    return intrinsic(g, name, a, 3);
+}
+
 void cg_partition_v(cg *g, LLVMValueRef n, LLVMValueRef *lo, LLVMValueRef *hi)
 {
     LLVMValueRef T = cg_i64(g, g->threads);

@@ -49,6 +49,12 @@ cmp_preds() { # A B WHAT
 }
 cmp_preds "$tmp/aot.csv" "$tmp/jit.csv" "artifact vs hpc predict"
 
+# built for this CPU (AVX-512 here: wider tiles): the same predictions
+"$HPC" build "$tmp/m.hp" --weights "$tmp/run" -o "$tmp/native" --name fashion_mlp --cpu native > /dev/null || fail "build --cpu native"
+cc -O2 -DPRINT -I"$tmp/native" "$SRC/examples/deploy/classify.c" "$tmp/native/libfashion_mlp.a" -lm -o "$tmp/classify-native" || fail "classify.c, native"
+"$tmp/classify-native" > "$tmp/native.csv" || fail "classify run, native"
+cmp_preds "$tmp/native.csv" "$tmp/jit.csv" "native artifact vs hpc predict"
+
 # --exe: the predictor reads CSV rows
 awk 'BEGIN { for (i = 0; i < 784; i++) printf "%s%d", i ? "," : "", i % 255; print "" }' > "$tmp/row.csv"
 "$tmp/out/fashion_mlp" "$tmp/row.csv" | grep -q -E '^[0-9],' || fail "the --exe predictor"
