@@ -62,21 +62,24 @@ void hprt_pack_b(const float *B, int ldb, int K, int N, float *P)
 /* One mr × NR tile (mr ≤ MR, a constant after inlining), nc ≤ NR columns
  * stored. */
 __attribute__((target("avx512f,fma"), always_inline)) static inline void
-tile512(int mr, int K, const float *A, size_t lda, const float *P, bool acc, float *C, size_t ldc, int nc)
+tile512(int mr, int K, const float *A, size_t lda, const float *P, const float *bias, bool acc, float *C, size_t ldc,
+        int nc)
 {
-    __m512 c0[MR], c1[MR];
-    for (int i = 0; i < mr; i++)
-        c0[i] = c1[i] = _mm512_setzero_ps();
-    for (int k = 0; k < K; k++, P += NR) {
-        __m512 b0 = _mm512_loadu_ps(P), b1 = _mm512_loadu_ps(P + 16);
-        for (int i = 0; i < mr; i++) {
-            __m512 a = _mm512_set1_ps(A[(size_t)i * lda + (size_t)k]);
-            c0[i] = _mm512_fmadd_ps(a, b0, c0[i]);
-            c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
-        }
-    }
     __mmask16 m0 = nc >= 16 ? 0xffff : (__mmask16)((1u << nc) - 1);
     __mmask16 m1 = nc >= NR ? 0xffff : nc <= 16 ? 0 : (__mmask16)((1u << (nc - 16)) - 1);
+    __m512 b0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
+    __m512 b1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
+    __m512 c0[MR], c1[MR];
+    for (int i = 0; i < mr; i++)
+        c0[i] = b0, c1[i] = b1;
+    for (int k = 0; k < K; k++, P += NR) {
+        __m512 p0 = _mm512_loadu_ps(P), p1 = _mm512_loadu_ps(P + 16);
+        for (int i = 0; i < mr; i++) {
+            __m512 a = _mm512_set1_ps(A[(size_t)i * lda + (size_t)k]);
+            c0[i] = _mm512_fmadd_ps(a, p0, c0[i]);
+            c1[i] = _mm512_fmadd_ps(a, p1, c1[i]);
+        }
+    }
     for (int i = 0; i < mr; i++) {
         float *c = C + (size_t)i * ldc;
         if (acc) {
@@ -89,21 +92,23 @@ tile512(int mr, int K, const float *A, size_t lda, const float *P, bool acc, flo
 }
 
 __attribute__((target("avx512f,fma"))) static void gemm512(int M, int N, int K, const float *A, size_t lda,
-                                                          const float *P, bool acc, float *C, size_t ldc)
+                                                          const float *P, const float *bias, bool acc, float *C,
+                                                          size_t ldc)
 {
     for (int n0 = 0; n0 < N; n0 += NR, P += (size_t)NR * K) {
         int nc = N - n0 < NR ? N - n0 : NR;
+        const float *b = bias ? bias + n0 : NULL;
         int i = 0;
         for (; i + MR <= M; i += MR)
-            tile512(MR, K, A + (size_t)i * lda, lda, P, acc, C + (size_t)i * ldc + n0, ldc, nc);
+            tile512(MR, K, A + (size_t)i * lda, lda, P, b, acc, C + (size_t)i * ldc + n0, ldc, nc);
         switch (M - i) { /* one specialised tile per remainder */
-        case 7: tile512(7, K, A + (size_t)i * lda, lda, P, acc, C + (size_t)i * ldc + n0, ldc, nc); break;
-        case 6: tile512(6, K, A + (size_t)i * lda, lda, P, acc, C + (size_t)i * ldc + n0, ldc, nc); break;
-        case 5: tile512(5, K, A + (size_t)i * lda, lda, P, acc, C + (size_t)i * ldc + n0, ldc, nc); break;
-        case 4: tile512(4, K, A + (size_t)i * lda, lda, P, acc, C + (size_t)i * ldc + n0, ldc, nc); break;
-        case 3: tile512(3, K, A + (size_t)i * lda, lda, P, acc, C + (size_t)i * ldc + n0, ldc, nc); break;
-        case 2: tile512(2, K, A + (size_t)i * lda, lda, P, acc, C + (size_t)i * ldc + n0, ldc, nc); break;
-        case 1: tile512(1, K, A + (size_t)i * lda, lda, P, acc, C + (size_t)i * ldc + n0, ldc, nc); break;
+        case 7: tile512(7, K, A + (size_t)i * lda, lda, P, b, acc, C + (size_t)i * ldc + n0, ldc, nc); break;
+        case 6: tile512(6, K, A + (size_t)i * lda, lda, P, b, acc, C + (size_t)i * ldc + n0, ldc, nc); break;
+        case 5: tile512(5, K, A + (size_t)i * lda, lda, P, b, acc, C + (size_t)i * ldc + n0, ldc, nc); break;
+        case 4: tile512(4, K, A + (size_t)i * lda, lda, P, b, acc, C + (size_t)i * ldc + n0, ldc, nc); break;
+        case 3: tile512(3, K, A + (size_t)i * lda, lda, P, b, acc, C + (size_t)i * ldc + n0, ldc, nc); break;
+        case 2: tile512(2, K, A + (size_t)i * lda, lda, P, b, acc, C + (size_t)i * ldc + n0, ldc, nc); break;
+        case 1: tile512(1, K, A + (size_t)i * lda, lda, P, b, acc, C + (size_t)i * ldc + n0, ldc, nc); break;
         default: break;
         }
     }
@@ -119,14 +124,14 @@ bool hprt_packed_fast(void)
 #endif
 }
 
-void hprt_gemm_packed(int M, int N, int K, const float *A, int lda, const float *P, bool accumulate, float *C,
-                      int ldc)
+void hprt_gemm_packed(int M, int N, int K, const float *A, int lda, const float *P, const float *bias, bool accumulate,
+                      float *C, int ldc)
 {
     if (M <= 0 || N <= 0)
         return;
 #ifdef PACK_AVX512
     if (__builtin_cpu_supports("avx512f")) {
-        gemm512(M, N, K, A, (size_t)lda, P, accumulate, C, (size_t)ldc);
+        gemm512(M, N, K, A, (size_t)lda, P, bias, accumulate, C, (size_t)ldc);
         return;
     }
 #endif
@@ -135,7 +140,7 @@ void hprt_gemm_packed(int M, int N, int K, const float *A, int lda, const float 
         int nc = N - n0 < NR ? N - n0 : NR;
         for (int i = 0; i < M; i++)
             for (int c = 0; c < nc; c++) {
-                float s = 0.0f;
+                float s = bias ? bias[n0 + c] : 0.0f;
                 for (int k = 0; k < K; k++)
                     s += A[(size_t)i * lda + k] * P[(size_t)k * NR + c];
                 float *dst = C + (size_t)i * ldc + n0 + c;

@@ -32,8 +32,8 @@ size_t hprt_rnn_params(const hprt_rnn_geom *g)
 
 size_t hprt_rnn_pack_floats(const hprt_rnn_geom *g)
 {
-    int GH = hprt_rnn_gates(g->cell) * g->hidden;
-    size_t a = hprt_pack_floats(GH, g->hidden), b = hprt_pack_floats(g->hidden, GH);
+    int GH = hprt_rnn_gates(g->cell) * g->hidden, K = g->in > g->hidden ? g->in : g->hidden;
+    size_t a = hprt_pack_floats(GH, K), b = hprt_pack_floats(K, GH);
     return a > b ? a : b;
 }
 
@@ -190,18 +190,22 @@ void hprt_rnn_forward(const hprt_rnn_geom *g, int B, const float *X,
     int H = g->hidden, T = g->T, GH = hprt_rnn_gates(g->cell) * H;
     size_t rows = (size_t)B * T;
     bool packed = pack && B > 0 && T > 1 && hprt_packed_fast();
-    if (packed) /* W_hhᵀ once for the T products below */
-        hprt_pack_bt(Whh, H, GH, H, pack);
     /* A = X·W_ihᵀ + b_ih for all steps at once */
-    hprt_gemm(false, true, (int)rows, GH, g->in, 1.0f, X, g->in, Wih, g->in, 0.0f, A, GH);
-    for (size_t r = 0; r < rows; r++)
-        for (int j = 0; j < GH; j++)
-            A[r * GH + j] += bih[j];
+    if (packed) {
+        hprt_pack_bt(Wih, g->in, GH, g->in, pack);
+        hprt_gemm_packed((int)rows, GH, g->in, X, g->in, pack, bih, false, A, GH);
+        hprt_pack_bt(Whh, H, GH, H, pack); /* W_hhᵀ once for the T products below */
+    } else {
+        hprt_gemm(false, true, (int)rows, GH, g->in, 1.0f, X, g->in, Wih, g->in, 0.0f, A, GH);
+        for (size_t r = 0; r < rows; r++)
+            for (int j = 0; j < GH; j++)
+                A[r * GH + j] += bih[j];
+    }
     for (int t = 0; t < T; t++) {
         gather_hprev(H, T, B, t, h0, Y, Hprev);
         /* scratch = h_{t-1}·W_hhᵀ for the B rows of step t */
         if (packed)
-            hprt_gemm_packed(B, GH, H, Hprev + at(T, 0, t, H), T * H, pack, false, scratch, GH);
+            hprt_gemm_packed(B, GH, H, Hprev + at(T, 0, t, H), T * H, pack, NULL, false, scratch, GH);
         else
             hprt_gemm(false, true, B, GH, H, 1.0f, Hprev + at(T, 0, t, H), T * H, Whh, H, 0.0f, scratch, GH);
         forward_step(g, B, t, bhh, c0, Y, A, C, Hprev, scratch);
@@ -301,13 +305,17 @@ void hprt_rnn_backward_data(const hprt_rnn_geom *g, int B,
         backward_step(g, B, t, A, C, Hprev, c0, dY, dGi, dGh, scratch);
         /* dL/dh_{t-1} += dGh_t·W_hh */
         if (t > 0 && packed)
-            hprt_gemm_packed(B, H, GH, dGh + at(T, 0, t, GH), T * GH, pack, true, dY + at(T, 0, t - 1, H), T * H);
+            hprt_gemm_packed(B, H, GH, dGh + at(T, 0, t, GH), T * GH, pack, NULL, true, dY + at(T, 0, t - 1, H), T * H);
         else if (t > 0)
             hprt_gemm(false, false, B, H, GH, 1.0f, dGh + at(T, 0, t, GH), T * GH, Whh, H,
                       1.0f, dY + at(T, 0, t - 1, H), T * H);
     }
-    if (dX)
+    if (dX && packed) {
+        hprt_pack_b(Wih, g->in, GH, g->in, pack);
+        hprt_gemm_packed(B * T, g->in, GH, dGi, GH, pack, NULL, false, dX, g->in);
+    } else if (dX) {
         hprt_gemm(false, false, B * T, g->in, GH, 1.0f, dGi, GH, Wih, g->in, 0.0f, dX, g->in);
+    }
 }
 
 /* ---- parameter gradients --------------------------------------------------------- */

@@ -49,7 +49,8 @@ void hprt_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A
 /* ---- products against a packed right-hand side (gemm_pack.c) ------------- */
 
 /* For a B used in many products (W_hh at every time step): pack op(B) once,
- * then C[M×N] = A[M×K]·op(B) (+ C when accumulate) reads the panels.  The
+ * then C[M×N] = A[M×K]·op(B) + bias (a row of N; NULL: none) (+ C when
+ * accumulate) reads the panels.  The
  * packed form takes hprt_pack_floats(N, K) floats (panels of HPRT_PACK_NR
  * columns, zero-padded).  hprt_pack_bt packs op(B) = Bᵀ of a B stored N×K
  * (row stride ldb); hprt_pack_b packs op(B) = B stored K×N.  The product is
@@ -59,8 +60,8 @@ void hprt_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A
 size_t hprt_pack_floats(int N, int K);
 void hprt_pack_bt(const float *B, int ldb, int N, int K, float *P);
 void hprt_pack_b(const float *B, int ldb, int K, int N, float *P);
-void hprt_gemm_packed(int M, int N, int K, const float *A, int lda, const float *P, bool accumulate, float *C,
-                      int ldc);
+void hprt_gemm_packed(int M, int N, int K, const float *A, int lda, const float *P, const float *bias, bool accumulate,
+                      float *C, int ldc);
 bool hprt_packed_fast(void);
 
 /* ---- dense (layers_dense.c) ---------------------------------------------- */

@@ -1,5 +1,5 @@
 /* test_rt_pack.c - products against a packed right-hand side (gemm_pack.c)
- * are within float rounding of the exact sums, as OpenBLAS's are, for both ways of packing, both ways of storing, and
+ * (plus a bias row) are within float rounding of the exact sums, as OpenBLAS's are, for both ways of packing, both ways of storing, and
  * shapes on and off the tile sizes (8 rows, 32 columns, one lane). */
 #include "testutil.h"
 
@@ -22,8 +22,9 @@ static float *fill(hprt_rng *r, size_t n)
 
 /* C = A·op(B) (+ C) both ways; A with a leading dimension wider than K and C
  * wider than N, whose extra columns must not be touched. */
-static void check(hprt_rng *r, int M, int N, int K, bool trans_b, bool acc)
+static void check(hprt_rng *r, int M, int N, int K, bool trans_b, bool acc, bool with_bias)
 {
+    float *bias = with_bias ? fill(r, (size_t)N) : NULL;
     int lda = K + 3, ldc = N + 5, ldb = trans_b ? K + 1 : N + 2;
     size_t nb = trans_b ? (size_t)N * ldb : (size_t)K * ldb;
     float *A = fill(r, (size_t)M * lda), *B = fill(r, nb), *C = fill(r, (size_t)M * ldc);
@@ -35,13 +36,16 @@ static void check(hprt_rng *r, int M, int N, int K, bool trans_b, bool acc)
     memcpy(want, C, (size_t)M * ldc * sizeof *C);
     memcpy(C0, C, (size_t)M * ldc * sizeof *C);
     hprt_gemm(false, trans_b, M, N, K, 1.0f, A, lda, B, ldb, acc ? 1.0f : 0.0f, want, ldc);
+    for (int i = 0; i < M && bias; i++)
+        for (int j = 0; j < N; j++)
+            want[(size_t)i * ldc + j] += bias[j];
     if (trans_b)
         hprt_pack_bt(B, ldb, N, K, P);
     else
         hprt_pack_b(B, ldb, K, N, P);
-    hprt_gemm_packed(M, N, K, A, lda, P, acc, C, ldc);
-    /* against the exact sum, within the float error bound K·u·Σ|a·b| (plus
-     * the one rounding of the added C) */
+    hprt_gemm_packed(M, N, K, A, lda, P, bias, acc, C, ldc);
+    /* against the exact sum, within the float error bound (K + 4)·u·Σ|terms|
+     * (the products, the bias and the C added) */
     for (int i = 0; i < M; i++)
         for (int j = 0; j < ldc; j++) {
             float w = want[(size_t)i * ldc + j], got = C[(size_t)i * ldc + j];
@@ -49,17 +53,18 @@ static void check(hprt_rng *r, int M, int N, int K, bool trans_b, bool acc)
                 assert_true(memcmp(&w, &got, sizeof w) == 0); /* untouched */
                 continue;
             }
-            double exact = acc ? C0[(size_t)i * ldc + j] : 0.0, mag = fabs(exact);
+            double c0 = acc ? C0[(size_t)i * ldc + j] : 0.0, b0 = bias ? bias[j] : 0.0;
+            double exact = c0 + b0, mag = fabs(c0) + fabs(b0);
             for (int k = 0; k < K; k++) {
                 double b = trans_b ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
                 exact += (double)A[(size_t)i * lda + k] * b;
                 mag += fabs((double)A[(size_t)i * lda + k] * b);
             }
-            double bound = (K + 1) * 6e-8 * mag + 1e-30;
+            double bound = (K + 4) * 6e-8 * mag + 1e-30;
             assert_close_abs(got, exact, 0.0, bound);
             assert_close_abs(w, exact, 0.0, bound); /* and OpenBLAS too */
         }
-    free(A), free(B), free(C), free(C0), free(want), free(P);
+    free(A), free(B), free(C), free(C0), free(want), free(P), free(bias);
 }
 
 static void test_pack_sizes(void **state)
@@ -80,18 +85,20 @@ static void test_pack_shapes(void **state)
     for (size_t m = 0; m < sizeof Ms / sizeof *Ms; m++)
         for (size_t n = 0; n < sizeof Ns / sizeof *Ns; n++)
             for (size_t k = 0; k < sizeof Ks / sizeof *Ks; k++)
-                for (int t = 0; t < 4; t++)
-                    check(&r, Ms[m], Ns[n], Ks[k], t & 1, t & 2);
+                for (int t = 0; t < 8; t++)
+                    check(&r, Ms[m], Ns[n], Ks[k], t & 1, t & 2, t & 4);
 }
 
-/* The char-LSTM's two products: 16 rows of state by W_hh, either way. */
+/* The char-LSTM's products: 16 rows of state by W_hh, either way, and a
+ * worker's 1024 rows of input by W_ih. */
 static void test_pack_lstm_shapes(void **state)
 {
     (void)state;
     hprt_rng r;
     hprt_rng_seed(&r, 4);
-    check(&r, 16, 1024, 256, true, false);
-    check(&r, 16, 256, 1024, false, true);
+    check(&r, 16, 1024, 256, true, false, false);
+    check(&r, 16, 256, 1024, false, true, false);
+    check(&r, 1024, 1024, 64, true, false, true); /* the input projection, b_ih added */
 }
 
 /* Nothing to do: C untouched. */
@@ -99,8 +106,8 @@ static void test_pack_empty(void **state)
 {
     (void)state;
     float C[2] = {1.0f, 2.0f}, A[1] = {0}, P[1] = {0};
-    hprt_gemm_packed(0, 2, 1, A, 1, P, false, C, 2);
-    hprt_gemm_packed(1, 0, 1, A, 1, P, false, C, 2);
+    hprt_gemm_packed(0, 2, 1, A, 1, P, NULL, false, C, 2);
+    hprt_gemm_packed(1, 0, 1, A, 1, P, NULL, false, C, 2);
     assert_true(C[0] == 1.0f && C[1] == 2.0f);
 }
 
