@@ -127,7 +127,8 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
     for (int i = 0; i < e->n_layers; i++) {
         const plan_layer *pl = &e->layers[i];
         cg_layer_layout *L = &l->layers[i];
-        L->w = L->b = L->out = L->dout = L->pre = L->scratch = L->cols = -1;
+        L->w = L->b = L->out = L->dout = L->pre = L->scratch = L->cols = L->fold = -1;
+        L->fold_by = -1;
         L->dropout_site = -1;
         L->in_layer = i - 1;
         L->steps = 1;
@@ -160,6 +161,12 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
                     snprintf(err, errlen, "out of memory");
                 cg_layout_free(l);
                 return NULL;
+            }
+            if (e->layers[L->in_layer].kind == PLAN_EMBED) {
+                /* the embedding folds into the first layer's input projection */
+                L->fold_v = e->layers[L->in_layer].vocab;
+                L->fold = take(&A, (long)l->threads * L->fold_v * hprt_rnn_gates(L->rnn[0].geom.cell) * pl->units);
+                l->layers[L->in_layer].fold_by = i;
             }
             break;
         case PLAN_LAST:
@@ -651,6 +658,15 @@ static LLVMValueRef rnn_pack(cg *g, int i)
     return cg_fptr(g, all, imul(g, g->tid, cg_i64(g, L->rpack_n)));
 }
 
+/* The thread's Q, then S, of an embedding folded into layer i. */
+static LLVMValueRef fold_buf(cg *g, int i, LLVMValueRef tid)
+{
+    const cg_layer_layout *L = &g->l->layers[i];
+    long n = (long)L->fold_v * hprt_rnn_gates(L->rnn[0].geom.cell) * g->e->layers[i].units;
+    LLVMValueRef all = buf(g, "rq", i, MEM(acts), L->fold, (long)g->l->threads * n);
+    return cg_fptr(g, all, imul(g, tid, cg_i64(g, n)));
+}
+
 static void rnn_forward(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool train)
 {
     const cg_layer_layout *L = &g->l->layers[i];
@@ -659,10 +675,21 @@ static void rnn_forward(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool tra
     LLVMValueRef scratch = rnn_scratch(g, i, r0);
     for (int s = 0; s < L->n_rnn; s++) {
         const cg_rnn_layer *R = &L->rnn[s];
+        bool fold = s == 0 && L->fold >= 0;
         if (R->D >= 0 && train)
             mask_rows(g, R->site, SUB(g, "rY", i, s - 1, L->rnn[s - 1].Y, rows * H), SUB(g, "rD", i, s, R->D, rows * H),
                       T * H, r0, r1);
         rnn_refs r = rnn_sub(g, i, s, train);
+        if (fold) { /* A = the rows of Q = E·W_ihᵀ + b_ih of the thread's ids */
+            int e = L->in_layer;
+            LLVMTypeRef p[10] = {g->t_ptr, g->t_i32, g->t_i32, g->t_ptr, g->t_ptr, g->t_i32,
+                                 g->t_ptr, g->t_i32, g->t_ptr, g->t_ptr};
+            LLVMValueRef args[10] = {PARAM(g, "", e, false), cg_i32(g, L->fold_v), cg_i32(g, r.in), r.Wih, r.bih,
+                                     cg_i32(g, r.GH), byte_ptr(g, IDS(g), imul(g, r0, cg_i64(g, T))),
+                                     i32v(g, imul(g, isub(g, r1, r0), cg_i64(g, T))), fold_buf(g, i, g->tid),
+                                     rows_ptr(g, r.A, r0, T * r.GH)};
+            cg_call(g, "hprt_embed_rnn_forward", LLVMFunctionType(g->t_void, p, 10, 0), args, 10);
+        }
         long n = (long)g->l->b_max * H;
         LLVMValueRef cn = R->c_next >= 0 ? rows_ptr(g, SUB(g, "rcn", i, s, R->c_next, n), r0, H)
                                          : LLVMConstPointerNull(g->t_ptr);
@@ -670,7 +697,7 @@ static void rnn_forward(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool tra
         for (int k = 0; k < 17; k++)
             p[k] = g->t_ptr;
         p[1] = g->t_i32;
-        LLVMValueRef args[17] = {r.geom, M, rows_ptr(g, r.X, r0, T * r.in), r.Wih, r.Whh, r.bih, r.bhh,
+        LLVMValueRef args[17] = {r.geom, M, fold ? LLVMConstPointerNull(g->t_ptr) : rows_ptr(g, r.X, r0, T * r.in), r.Wih, r.Whh, r.bih, r.bhh,
                                  state_in(g, i, "rh", s, R->h, r0), state_in(g, i, "rc", s, R->c, r0),
                                  rows_ptr(g, r.Y, r0, T * H), rows_ptr(g, SUB(g, "rhn", i, s, R->h_next, n), r0, H), cn,
                                  rows_ptr(g, r.A, r0, T * r.GH), rows_ptr(g, r.C, r0, T * H),
@@ -690,7 +717,9 @@ static void rnn_backward(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool dx
     for (int s = L->n_rnn - 1; s >= 0; s--) {
         const cg_rnn_layer *R = &L->rnn[s];
         rnn_refs r = rnn_sub(g, i, s, true);
-        LLVMValueRef dX = s > 0 ? SUB(g, "rdY", i, s - 1, L->rnn[s - 1].dY, rows * H) : dx ? DOUT(g, L->in_layer) : NULL;
+        bool fold = s == 0 && L->fold >= 0;
+        LLVMValueRef dX = s > 0 ? SUB(g, "rdY", i, s - 1, L->rnn[s - 1].dY, rows * H)
+                          : dx && !fold ? DOUT(g, L->in_layer) : NULL;
         LLVMTypeRef p[14];
         for (int k = 0; k < 14; k++)
             p[k] = g->t_ptr;
@@ -701,6 +730,13 @@ static void rnn_backward(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool dx
                                  rows_ptr(g, r.dGh, r0, T * r.GH), rows_ptr(g, dX, r0, T * r.in), scratch,
                                  rnn_pack(g, i)};
         cg_call(g, "hprt_rnn_backward_data", LLVMFunctionType(g->t_void, p, 14, 0), args, 14);
+        if (fold) { /* S: the thread's gate gradients summed per token */
+            LLVMTypeRef q[6] = {g->t_ptr, g->t_i32, g->t_i32, g->t_ptr, g->t_i32, g->t_ptr};
+            LLVMValueRef a6[6] = {byte_ptr(g, IDS(g), imul(g, r0, cg_i64(g, T))), i32v(g, imul(g, isub(g, r1, r0), cg_i64(g, T))),
+                                  cg_i32(g, r.GH), rows_ptr(g, r.dGi, r0, T * r.GH), cg_i32(g, L->fold_v),
+                                  fold_buf(g, i, g->tid)};
+            cg_call(g, "hprt_embed_rnn_sums", LLVMFunctionType(g->t_void, q, 6, 0), a6, 6);
+        }
         if (s > 0 && R->D >= 0)
             mask_rows(g, R->site, dX, dX, T * H, r0, r1);
     }
@@ -795,7 +831,8 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
         return;
     switch (pl->kind) {
     case PLAN_EMBED:
-        embed_forward(g, i, r0, r1);
+        if (L->fold_by < 0) /* folded: the recurrent layer reads E itself */
+            embed_forward(g, i, r0, r1);
         return;
     case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM:
         rnn_forward(g, i, r0, r1, train);
@@ -1313,11 +1350,21 @@ static int layer_grads(cg *g, int i, int B, param_range *out)
     case PLAN_EMBED: {
         long T = L->steps, D = pl->units;
         cg_partition(g, pl->vocab, &j0, &j1);
+        out[0] = (param_range){i, false, imul(g, j0, cg_i64(g, D)), imul(g, j1, cg_i64(g, D))};
+        if (L->fold_by >= 0) { /* dE = S·W_ih over the threads' S */
+            int f = L->fold_by;
+            const cg_layer_layout *F = &g->l->layers[f];
+            long GH = (long)hprt_rnn_gates(F->rnn[0].geom.cell) * g->e->layers[f].units;
+            LLVMTypeRef p[9] = {g->t_ptr, g->t_i32, g->t_i32, g->t_i32, g->t_i32, g->t_ptr, g->t_i32, g->t_i32, g->t_ptr};
+            LLVMValueRef args[9] = {fold_buf(g, f, cg_i64(g, 0)), cg_i32(g, g->threads), cg_i32(g, F->fold_v), cg_i32(g, GH),
+                                    cg_i32(g, D), rnn_sub(g, f, 0, true).Wih, i32v(g, j0), i32v(g, j1), PARAM(g, "d", i, false)};
+            cg_call(g, "hprt_embed_rnn_grad_E", LLVMFunctionType(g->t_void, p, 9, 0), args, 9);
+            return 1;
+        }
         LLVMTypeRef p[7] = {g->t_ptr, g->t_i32, g->t_i32, g->t_ptr, g->t_i32, g->t_i32, g->t_ptr};
         LLVMValueRef args[7] = {IDS(g), cg_i32(g, (long)B * T), cg_i32(g, D), DOUT(g, i), i32v(g, j0), i32v(g, j1),
                                 PARAM(g, "d", i, false)};
         cg_call(g, "hprt_embed_backward", LLVMFunctionType(g->t_void, p, 7, 0), args, 7);
-        out[0] = (param_range){i, false, imul(g, j0, cg_i64(g, D)), imul(g, j1, cg_i64(g, D))};
         return 1;
     }
     case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: {
@@ -1330,10 +1377,19 @@ static int layer_grads(cg *g, int i, int B, param_range *out)
             long w = L->rnn[s].w, in = r.in;
             LLVMValueRef dWih = cg_fptr(g, dW, cg_i64(g, w)), dWhh = cg_fptr(g, dWih, cg_i64(g, GH * in));
             LLVMValueRef dbih = cg_fptr(g, dWhh, cg_i64(g, GH * H)), dbhh = cg_fptr(g, dbih, cg_i64(g, GH));
+            bool fold = s == 0 && L->fold >= 0;
+            if (fold) { /* dW_ih = Sᵀ·E, db_ih = Σ S over the threads' S */
+                LLVMTypeRef q[10] = {g->t_ptr, g->t_i32, g->t_i32, g->t_i32, g->t_i32, g->t_ptr, g->t_i32, g->t_i32,
+                                     g->t_ptr, g->t_ptr};
+                LLVMValueRef a10[10] = {fold_buf(g, i, cg_i64(g, 0)), cg_i32(g, g->threads), cg_i32(g, L->fold_v),
+                                        cg_i32(g, GH), cg_i32(g, in), PARAM(g, "", L->in_layer, false), i32v(g, j0),
+                                        i32v(g, j1), dWih, dbih};
+                cg_call(g, "hprt_embed_rnn_grad_W", LLVMFunctionType(g->t_void, q, 10, 0), a10, 10);
+            }
             LLVMTypeRef p[13] = {g->t_ptr, g->t_i32, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_i32,
                                  g->t_i32, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr};
-            LLVMValueRef args[12] = {r.geom, cg_i32(g, B), r.X, r.Hprev, r.dGi, r.dGh, i32v(g, j0), i32v(g, j1),
-                                     dWih, dWhh, dbih, dbhh};
+            LLVMValueRef args[12] = {r.geom, cg_i32(g, B), fold ? LLVMConstPointerNull(g->t_ptr) : r.X, r.Hprev, r.dGi,
+                                     r.dGh, i32v(g, j0), i32v(g, j1), dWih, dWhh, dbih, dbhh};
             cg_call(g, "hprt_rnn_weight_grads", LLVMFunctionType(g->t_void, p, 12, 0), args, 12);
             long at[4] = {w, w + GH * in, w + GH * (in + H), w + GH * (in + H + 1)};
             long per[4] = {in, H, 1, 1};
@@ -1424,15 +1480,25 @@ static void emit_train(cg *g, int B)
         LLVMBuildRetVoid(g->b);
         return;
     }
+    /* a folded embedding's gradients read the next layer's W_ih and that
+     * layer's read E, all rows: every gradient before any update */
+    bool defer = false;
+    for (int i = 1; i < nl; i++)
+        defer |= g->l->layers[i].fold >= 0;
     int np = 0;
     for (int i = 1; i < nl; i++) {
         if (!has_params(&e->layers[i]))
             continue;
         int k = layer_grads(g, i, B, parts + np);
-        if (e->clip <= 0)
+        if (e->clip <= 0 && !defer)
             for (int r = np; r < np + k; r++)
                 update_range(g, parts[r].layer, parts[r].bias, parts[r].lo, parts[r].hi, &n);
         np += k;
+    }
+    if (e->clip <= 0 && defer) {
+        cg_barrier(g);
+        for (int r = 0; r < np; r++)
+            update_range(g, parts[r].layer, parts[r].bias, parts[r].lo, parts[r].hi, &n);
     }
     if (e->clip > 0) {
         /* global L2 norm: each thread's part, a barrier, the same sum in every thread */
@@ -1546,6 +1612,10 @@ cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_me
         {"hprt_rnn_forward", (void *)hprt_rnn_forward, 1},
         {"hprt_rnn_backward_data", (void *)hprt_rnn_backward_data, 1},
         {"hprt_rnn_weight_grads", (void *)hprt_rnn_weight_grads, 1},
+        {"hprt_embed_rnn_forward", (void *)hprt_embed_rnn_forward, 1},
+        {"hprt_embed_rnn_sums", (void *)hprt_embed_rnn_sums, 1},
+        {"hprt_embed_rnn_grad_E", (void *)hprt_embed_rnn_grad_E, 1},
+        {"hprt_embed_rnn_grad_W", (void *)hprt_embed_rnn_grad_W, 1},
         {"hprt_embed_forward", (void *)hprt_embed_forward, 1},
         {"hprt_embed_backward", (void *)hprt_embed_backward, 1},
         {"tanhf", (void *)tanhf, 1},

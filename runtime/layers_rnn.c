@@ -190,8 +190,12 @@ void hprt_rnn_forward(const hprt_rnn_geom *g, int B, const float *X,
     int H = g->hidden, T = g->T, GH = hprt_rnn_gates(g->cell) * H;
     size_t rows = (size_t)B * T;
     bool packed = pack && B > 0 && T > 1 && hprt_packed_fast();
-    /* A = X·W_ihᵀ + b_ih for all steps at once */
-    if (packed) {
+    /* A = X·W_ihᵀ + b_ih for all steps at once (unless an embedding folded in
+     * has written it) */
+    if (!X) {
+        if (packed)
+            hprt_pack_bt(Whh, H, GH, H, pack); /* W_hhᵀ once for the T products below */
+    } else if (packed) {
         hprt_pack_bt(Wih, g->in, GH, g->in, pack);
         hprt_gemm_packed((int)rows, GH, g->in, X, g->in, pack, bih, false, A, GH);
         hprt_pack_bt(Whh, H, GH, H, pack); /* W_hhᵀ once for the T products below */
@@ -338,9 +342,11 @@ void hprt_rnn_weight_grads(const hprt_rnn_geom *g, int B, const float *X, const 
     if (j1 <= j0)
         return;
     /* dW[j0..j1) = dG[:, j0..j1)ᵀ·input: op(A) stored [rows × GH] */
-    hprt_gemm(true, false, j1 - j0, in, rows, 1.0f, dGi + j0, GH, X, in, 0.0f, dWih + (size_t)j0 * in, in);
+    if (X) {
+        hprt_gemm(true, false, j1 - j0, in, rows, 1.0f, dGi + j0, GH, X, in, 0.0f, dWih + (size_t)j0 * in, in);
+        column_sums(dGi, (size_t)rows, GH, j0, j1, dbih);
+    }
     hprt_gemm(true, false, j1 - j0, H, rows, 1.0f, dGh + j0, GH, Hprev, H, 0.0f, dWhh + (size_t)j0 * H, H);
-    column_sums(dGi, (size_t)rows, GH, j0, j1, dbih);
     if (dGh == dGi) /* rnn, lstm: the same sums */
         memcpy(dbhh + j0, dbih + j0, (size_t)(j1 - j0) * sizeof *dbhh);
     else
@@ -369,4 +375,45 @@ void hprt_embed_backward(const unsigned char *ids, int n, int dim, const float *
         for (int k = 0; k < dim; k++)
             de[k] += dy[k];
     }
+}
+
+/* ---- an embedding folded into the first recurrent layer ---------------------------- */
+
+void hprt_embed_rnn_forward(const float *E, int V, int D, const float *Wih, const float *bih, int GH,
+                            const unsigned char *ids, int n, float *Q, float *A)
+{
+    hprt_gemm(false, true, V, GH, D, 1.0f, E, D, Wih, D, 0.0f, Q, GH);
+    for (int v = 0; v < V; v++)
+        for (int j = 0; j < GH; j++)
+            Q[(size_t)v * GH + j] += bih[j];
+    hprt_embed_forward(Q, ids, n, GH, A);
+}
+
+void hprt_embed_rnn_sums(const unsigned char *ids, int n, int GH, const float *dG, int V, float *S)
+{
+    hprt_embed_backward(ids, n, GH, dG, 0, V, S);
+}
+
+void hprt_embed_rnn_grad_E(const float *S, int nS, int V, int GH, int D, const float *Wih, int v0, int v1, float *dE)
+{
+    for (int t = 0; t < nS && v1 > v0; t++)
+        hprt_gemm(false, false, v1 - v0, D, GH, 1.0f, S + ((size_t)t * V + v0) * GH, GH, Wih, D, t ? 1.0f : 0.0f,
+                  dE + (size_t)v0 * D, D);
+}
+
+void hprt_embed_rnn_grad_W(const float *S, int nS, int V, int GH, int D, const float *E, int j0, int j1,
+                           float *dWih, float *dbih)
+{
+    if (j1 <= j0)
+        return;
+    for (int t = 0; t < nS; t++) {
+        const float *St = S + (size_t)t * V * GH;
+        hprt_gemm(true, false, j1 - j0, D, V, 1.0f, St + j0, GH, E, D, t ? 1.0f : 0.0f, dWih + (size_t)j0 * D, D);
+    }
+    for (int j = j0; j < j1; j++)
+        dbih[j] = 0.0f;
+    for (int t = 0; t < nS; t++)
+        for (int v = 0; v < V; v++)
+            for (int j = j0; j < j1; j++)
+                dbih[j] += S[((size_t)t * V + v) * GH + j];
 }

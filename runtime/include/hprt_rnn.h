@@ -71,7 +71,8 @@ size_t hprt_rnn_pack_floats(const hprt_rnn_geom *g);
  *          between threads that run at the same time.
  */
 
-/* Forward of one layer over rows [0, B).  h0, c0 (B·H; NULL: zeros) is the
+/* Forward of one layer over rows [0, B) (X NULL: A already holds X·W_ihᵀ +
+ * b_ih, see the folded embedding below).  h0, c0 (B·H; NULL: zeros) is the
  * initial state; hT, cT (B·H; NULL: not wanted) receive the final state and
  * may alias h0, c0.  c0/cT are used by lstm only. */
 void hprt_rnn_forward(const hprt_rnn_geom *g, int B, const float *X,
@@ -93,12 +94,35 @@ void hprt_rnn_backward_data(const hprt_rnn_geom *g, int B,
                             const float *A, const float *C, const float *Hprev, const float *c0,
                             float *dY, float *dGi, float *dGh, float *dX, float *scratch, float *pack);
 
-/* The parameter gradients from all B rows, for gate outputs [j0, j1) of
+/* The parameter gradients from all B rows (X NULL: all but dWih and dbih,
+ * which must then already hold theirs), for gate outputs [j0, j1) of
  * [0, G·H) (a thread's share): overwrites rows j0..j1 of dWih [G·H × in] and
  * dWhh [G·H × H] and entries j0..j1 of dbih, dbhh. */
 void hprt_rnn_weight_grads(const hprt_rnn_geom *g, int B, const float *X, const float *Hprev,
                            const float *dGi, const float *dGh, int j0, int j1,
                            float *dWih, float *dWhh, float *dbih, float *dbhh);
+
+/* ---- an embedding folded into the first recurrent layer ----------------------
+ * When token ids feed embed → rnn, X·W_ihᵀ has one distinct row per
+ * vocabulary entry: Q = E·W_ihᵀ + b_ih (V × G·H) once per step, then gathered
+ * by id; and back, the gate gradients summed per token, S (V × G·H), give
+ * dE = S·W_ih, dW_ih = Sᵀ·E and db_ih = Σ_v S.  The same sums as through the
+ * embedding's B·T rows of output, with V rows instead (about a hundred for
+ * bytes of text, against 1,024 rows per thread in the char-LSTM).  hprt_rnn_forward is then called with X =
+ * NULL (A holds the projection), hprt_rnn_backward_data with dX = NULL and
+ * hprt_rnn_weight_grads with X = NULL (dW_ih and db_ih come from here; call
+ * hprt_embed_rnn_grad_W first, as db_hh copies db_ih for rnn and lstm). */
+
+/* Q = E·W_ihᵀ + b_ih; A's n rows = Q's rows of ids. */
+void hprt_embed_rnn_forward(const float *E, int V, int D, const float *Wih, const float *bih, int GH,
+                            const unsigned char *ids, int n, float *Q, float *A);
+/* S[V × GH] = the sum of dG's rows of each id (zero for ids absent). */
+void hprt_embed_rnn_sums(const unsigned char *ids, int n, int GH, const float *dG, int V, float *S);
+/* From nS threads' S (V·GH floats apart): rows [v0, v1) of dE [V × D]... */
+void hprt_embed_rnn_grad_E(const float *S, int nS, int V, int GH, int D, const float *Wih, int v0, int v1, float *dE);
+/* ... and rows [j0, j1) of dW_ih [GH × D] and entries of db_ih.  Overwrite. */
+void hprt_embed_rnn_grad_W(const float *S, int nS, int V, int GH, int D, const float *E, int j0, int j1,
+                           float *dWih, float *dbih);
 
 /* ---- embedding -------------------------------------------------------------- */
 

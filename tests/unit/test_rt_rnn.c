@@ -561,6 +561,81 @@ static void test_rnn_packed(void **state)
     }
 }
 
+/* An embedding folded into the first layer (hprt_embed_rnn_*): the same
+ * forward and the same gradients of E, W_ih and b_ih as through the
+ * embedding's output, with the rows shared out over two "threads" as the
+ * compiled step does; ids 0 and V − 1 occur, id 2 does not. */
+static void test_embed_fold(void **state)
+{
+    (void)state;
+    enum { V = 9, D = 4, H = 5, B = 3, N = B * NT };
+    for (int c = 0; c < 3; c++) {
+        hprt_rng r;
+        hprt_rng_seed(&r, 17);
+        layer l;
+        layer_new(&l, &r, CELLS[c], B, D, H, true, true);
+        size_t GH = layer_gh(&l), ny = (size_t)N * H;
+        float *E = fnew((size_t)V * D), *X = fnew((size_t)N * D), *dY = fnew(ny);
+        unsigned char ids[N];
+        rand_fill(&r, E, (size_t)V * D, 1.0);
+        rand_fill(&r, dY, ny, 1.0);
+        for (int i = 0; i < N; i++) {
+            do
+                ids[i] = (unsigned char)hprt_rng_below(&r, V);
+            while (ids[i] == 2);
+        }
+        ids[0] = 0, ids[1] = V - 1;
+        /* through the embedding's rows */
+        hprt_embed_forward(E, ids, N, D, X);
+        layer_forward(&l, X);
+        float *Y = fcopy(l.Y, ny), *dY2 = fcopy(dY, ny);
+        hprt_rnn_backward_data(&l.g, B, l.Wih, l.Whh, l.A, l.C, l.Hprev, l.c0, dY, l.dGi, l.dGh, l.dX, l.scratch,
+                               l.pack);
+        hprt_rnn_weight_grads(&l.g, B, X, l.Hprev, l.dGi, l.dGh, 0, (int)GH, l.dWih, l.dWhh, l.dbih, l.dbhh);
+        float *dE = fnew((size_t)V * D);
+        hprt_embed_backward(ids, N, D, l.dX, 0, V, dE);
+        float *dWih = fcopy(l.dWih, GH * D), *dbih = fcopy(l.dbih, GH), *dbhh = fcopy(l.dbhh, GH);
+        float *dWhh = fcopy(l.dWhh, GH * H);
+        /* folded: rows [0, 1) and [1, 3) as two threads */
+        float *Q = fnew(2 * V * GH), *dE2 = fnew((size_t)V * D);
+        const int cut[3] = {0, 1, B};
+        for (int t = 0; t < 2; t++) {
+            size_t r0 = (size_t)cut[t], rows = r0 * NT;
+            int nb = cut[t + 1] - cut[t];
+            hprt_embed_rnn_forward(E, V, D, l.Wih, l.bih, (int)GH, ids + rows, nb * NT, Q + t * V * GH,
+                                   l.A + rows * GH);
+            hprt_rnn_forward(&l.g, nb, NULL, l.Wih, l.Whh, l.bih, l.bhh, l.h0 + r0 * H, l.c0 + r0 * H, l.Y + rows * H,
+                             l.hT + r0 * H, l.cT + r0 * H, l.A + rows * GH, l.C + rows * H, l.Hprev + rows * H,
+                             l.scratch, l.pack);
+        }
+        assert_arrays_close(l.Y, Y, ny);
+        for (int t = 0; t < 2; t++) {
+            size_t r0 = (size_t)cut[t], rows = r0 * NT;
+            int nb = cut[t + 1] - cut[t];
+            hprt_rnn_backward_data(&l.g, nb, l.Wih, l.Whh, l.A + rows * GH, l.C + rows * H, l.Hprev + rows * H,
+                                   l.c0 + r0 * H, dY2 + rows * H, l.dGi + rows * GH, l.dGh + rows * GH, NULL,
+                                   l.scratch, l.pack);
+            hprt_embed_rnn_sums(ids + rows, nb * NT, (int)GH, l.dGi + rows * GH, V, Q + t * V * GH);
+        }
+        poison(l.dWih, GH * D), poison(l.dbih, GH), poison(l.dbhh, GH), poison(dE2, (size_t)V * D);
+        hprt_embed_rnn_grad_E(Q, 2, V, (int)GH, D, l.Wih, 0, 4, dE2);
+        hprt_embed_rnn_grad_E(Q, 2, V, (int)GH, D, l.Wih, 4, V, dE2);
+        hprt_embed_rnn_grad_W(Q, 2, V, (int)GH, D, E, 0, (int)GH / 2, l.dWih, l.dbih);
+        hprt_embed_rnn_grad_W(Q, 2, V, (int)GH, D, E, (int)GH / 2, (int)GH, l.dWih, l.dbih);
+        hprt_rnn_weight_grads(&l.g, B, NULL, l.Hprev, l.dGi, l.dGh, 0, (int)GH, l.dWih, l.dWhh, l.dbih, l.dbhh);
+        assert_arrays_close(dE2, dE, (size_t)V * D);
+        for (int k = 0; k < D; k++)
+            assert_true(dE2[2 * D + k] == 0.0f); /* an absent id */
+        assert_arrays_close(l.dWih, dWih, GH * D);
+        assert_arrays_close(l.dbih, dbih, GH);
+        assert_arrays_close(l.dbhh, dbhh, GH);
+        assert_arrays_close(l.dWhh, dWhh, GH * H);
+        layer_free(&l);
+        free(E), free(X), free(dY), free(Y), free(dY2), free(dE), free(dWih), free(dbih), free(dbhh), free(dWhh);
+        free(Q), free(dE2);
+    }
+}
+
 static void test_embed(void **state)
 {
     (void)state;
@@ -609,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_rnn_batch_split),
         cmocka_unit_test(test_rnn_state_alias),
         cmocka_unit_test(test_rnn_packed),
+        cmocka_unit_test(test_embed_fold),
         cmocka_unit_test(test_embed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
