@@ -6,7 +6,9 @@
 # settings (../shared/peers/README.md), one epoch each.  Reports the median
 # samples/s of each, the ratio against PyTorch's fastest setting, test
 # accuracy, peak RSS and hpc's compile time; then trains examples/fashion_mlp.hp
-# for 10 epochs for its test accuracy.  Writes bench/RESULTS.md.
+# for 10 epochs for its test accuracy.  Also runs bench/handwritten_mlp.c, the
+# same workload as a hand-written, specialised C loop (the yardstick of
+# performance.md), and reports hpc against it.  Writes bench/RESULTS.md.
 # Run from the repository root after `make`.
 set -eu
 ROUNDS=${1:-5}
@@ -17,6 +19,8 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 [ -x "$HPC" ] || { echo "build hpc first (make)"; exit 1; }
 [ -f "$PEER" ] || { echo "no peer program at $PEER"; exit 1; }
+cc -std=c11 -D_GNU_SOURCE -O3 -march=native -fno-math-errno -fno-trapping-math bench/handwritten_mlp.c \
+    -lopenblas -lz -lpthread -lm -o "$out/handwritten"
 
 : > "$out/rows"
 for r in $(seq 1 "$ROUNDS"); do
@@ -25,6 +29,12 @@ for r in $(seq 1 "$ROUNDS"); do
 import json, sys
 s = json.load(open(sys.argv[1]))
 print("hpc", s["samples_per_second"], s["test_accuracy"], sys.argv[2], s["compile_ms"])
+PYEOF
+    /usr/bin/time -f %M -o "$out/rss" "$out/handwritten" 1 > "$out/hw.json"
+    $PY - "$out/hw.json" "$(cat "$out/rss")" >> "$out/rows" <<'PYEOF'
+import json, sys
+s = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+print("handwritten_c", s["samples_per_s"], s["test_accuracy"], sys.argv[2], 0)
 PYEOF
     for cfg in "2 1" "1 2" "1 1"; do
         set -- $cfg
@@ -46,24 +56,27 @@ by = {}
 for name, sps, acc, rss, cms in rows:
     by.setdefault(name, []).append((float(sps), float(acc), int(rss), float(cms)))
 med = {k: statistics.median(x[0] for x in v) for k, v in by.items()}
-best = max((k for k in by if k != "hpc"), key=lambda k: med[k])
+best = max((k for k in by if k.startswith("torch")), key=lambda k: med[k])
 ten = json.load(open(sys.argv[2]))
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
 print(f"## Fashion-MNIST MLP, 1 epoch ({datetime.date.today()}, {cpu}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores)\n")
 print(f"Command: `bench/fmnist_mlp.sh {sys.argv[3]}` ({sys.argv[3]} alternating rounds; medians)\n")
 print("| program | samples/s (median) | runs | test accuracy | peak RSS | compile |")
 print("|---|---|---|---|---|---|")
-for k in ["hpc"] + sorted(k for k in by if k != "hpc"):
+for k in ["hpc"] + [k for k in ["handwritten_c"] if k in by] + sorted(k for k in by if k.startswith("torch")):
     v = by[k]
     runs = ", ".join(f"{x[0]/1000:.1f}k" for x in v)
     acc = statistics.median(x[1] for x in v)
     rss = statistics.median(x[2] for x in v) / 1024
     cms = f"{statistics.median(x[3] for x in v):.0f} ms" if k == "hpc" else ""
-    label = f"PyTorch {k}" if k != "hpc" else "hpc"
+    label = {"hpc": "hpc", "handwritten_c": "hand-written C (bench/handwritten_mlp.c)"}.get(k, f"PyTorch {k}")
     print(f"| {label} | {med[k]/1000:.1f}k | {runs} | {acc:.4f} | {rss:.0f} MiB | {cms} |")
 ratio = med["hpc"] / med[best]
 rss_ratio = statistics.median(x[2] for x in by["hpc"]) / statistics.median(x[2] for x in by[best])
-print(f"\nhpc / PyTorch at its fastest setting ({best}): **{ratio:.2f}x** samples/s; peak RSS {rss_ratio:.2f}x.\n")
+print(f"\nhpc / PyTorch at its fastest setting ({best}): **{ratio:.2f}x** samples/s; peak RSS {rss_ratio:.2f}x.")
+if "handwritten_c" in by:
+    print(f"hand-written C / PyTorch: {med['handwritten_c'] / med[best]:.2f}x; hpc / hand-written C: {med['hpc'] / med['handwritten_c']:.2f}x.")
+print()
 print(f"examples/fashion_mlp.hp, 10 epochs (one_cycle, early stopping): test accuracy {ten['test_accuracy']:.4f} "
       f"after {ten['epochs']} epochs, {ten['samples_per_second']/1000:.1f}k samples/s, compiled in {ten['compile_ms']:.0f} ms.")
 PYEOF
