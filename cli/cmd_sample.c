@@ -249,6 +249,7 @@ int cmd_sample(int argc, char **argv)
     int status = EXIT_ERRORS;
     hp_diags d;
     hp_diags_init(&d);
+    d.quiet_notes = 1; /* the run's own experiment.hp: its notes were shown when it ran */
     hp_program *p = hp_program_load(&d, file);
     plan *pl = p && d.n_errors == 0 ? hp_plan(p, NULL, NULL, 0) : NULL;
     cli_print_diags(&d);
