@@ -121,6 +121,7 @@ int cmd_build(int argc, char **argv)
     cg_layout *l = NULL;
     float *params = NULL;
     hp_loaded_data data = {0};
+    hprt_train_state state = {0};
     if (cli_parse_common(n_rest, rest, &o, "build") < 0)
         goto done;
     if (!weights || !out) {
@@ -177,7 +178,7 @@ int cmd_build(int argc, char **argv)
     plan_shape_desc(e, desc, sizeof desc);
     hprt_ckpt_id id = {plan_shape_hash(e), desc};
     hprt_error err = {0};
-    if (!params || hprt_ckpt_read(ckpt, &id, params, (size_t)l->n_params, NULL, NULL, &err) != HPRT_OK) {
+    if (!params || hprt_ckpt_read(ckpt, &id, params, (size_t)l->n_params, NULL, &state, &err) != HPRT_OK) {
         fprintf(stderr, "hpc build: %s\n", params ? err.msg : "out of memory");
         status = EXIT_RUN;
         goto done;
@@ -208,13 +209,14 @@ int cmd_build(int argc, char **argv)
         ao.vocab_size = vocab.size;
     }
     if (e->data.normalize) {
-        if (hp_load_data(&e->data, &data, &err) != HPRT_OK) {
+        hprt_norm nm;
+        if (!cli_norm_stats(e, &state, &data, &nm, &err)) {
             fprintf(stderr, "hpc build: the training statistics: %s\n", err.msg);
             status = EXIT_DATA;
             goto done;
         }
-        ao.mean = data.norm.mean;
-        ao.std = data.norm.std;
+        ao.mean = nm.mean;
+        ao.std = nm.std;
     }
     if (mkdir(out, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "hpc build: cannot create %s: %s\n", out, strerror(errno));
@@ -244,6 +246,7 @@ int cmd_build(int argc, char **argv)
     status = EXIT_OK;
 done:
     hp_loaded_data_free(&data);
+    hprt_train_state_free(&state);
     free(params);
     cg_layout_free(l);
     plan_free(pl);

@@ -85,6 +85,7 @@ int cmd_predict(int argc, char **argv)
     cli_print_diags(&d);
     hprt_dataset ds = {0};
     hp_loaded_data train = {0};
+    hprt_train_state state = {0};
     cg_layout *l = NULL;
     cg_program *prog = NULL;
     cg_memory mem = {0};
@@ -115,13 +116,17 @@ int cmd_predict(int argc, char **argv)
             o.label = HPRT_LABEL_INDEX;
             o.label_index = e->data.train.label_index;
         }
+        /* the columns first (with no label, so a file without one probes too) */
+        hprt_csv_opts probe = o;
+        probe.label = HPRT_LABEL_NONE;
         hprt_data_info info;
-        st = hprt_csv_probe(input, &o, &info, &err);
+        st = hprt_csv_probe(input, &probe, &info, &err);
         int cols = st == HPRT_OK ? info.columns : 0;
         hprt_data_info_free(&info);
         if (st == HPRT_OK && cols == e->data.features) /* no label column */
             o.label = HPRT_LABEL_NONE;
-        st = hprt_csv_load(input, &o, &ds, &err);
+        if (st == HPRT_OK)
+            st = hprt_csv_load(input, &o, &ds, &err);
     } else {
         st = hprt_idx_load_bytes(input, labels, &ds, &err);
     }
@@ -135,21 +140,6 @@ int cmd_predict(int argc, char **argv)
                 e->data.features);
         status = EXIT_DATA;
         goto done;
-    }
-    if (e->data.scale != 1)
-        hprt_data_scale(&ds, (float)e->data.scale);
-    if (e->data.normalize) {
-        /* the statistics of the training split, recomputed from the run's data */
-        if (hp_load_data(&e->data, &train, &err) != HPRT_OK) {
-            fprintf(stderr, "hpc predict: the training statistics: %s\n", err.msg);
-            status = EXIT_DATA;
-            goto done;
-        }
-        if (hprt_norm_apply(&train.norm, &ds, &err) != HPRT_OK) {
-            fprintf(stderr, "hpc predict: %s\n", err.msg);
-            status = EXIT_DATA;
-            goto done;
-        }
     }
     if (ds.y && hprt_data_check_labels(&ds, e->data.classes, &err) != HPRT_OK) {
         fprintf(stderr, "hpc predict: %s\n", err.msg);
@@ -180,10 +170,27 @@ int cmd_predict(int argc, char **argv)
     char desc[512];
     plan_shape_desc(e, desc, sizeof desc);
     hprt_ckpt_id id = {plan_shape_hash(e), desc};
-    if (hprt_ckpt_read(ckpt, &id, mem.params, (size_t)l->n_params, NULL, NULL, &err) != HPRT_OK) {
+    if (hprt_ckpt_read(ckpt, &id, mem.params, (size_t)l->n_params, NULL, &state, &err) != HPRT_OK) {
         fprintf(stderr, "hpc predict: %s\n", err.msg);
         status = EXIT_RUN;
         goto done;
+    }
+    /* the input as the training data was: scaled, then normalised with the
+     * training statistics (saved in the checkpoint) */
+    if (e->data.scale != 1)
+        hprt_data_scale(&ds, (float)e->data.scale);
+    if (e->data.normalize) {
+        hprt_norm nm;
+        if (!cli_norm_stats(e, &state, &train, &nm, &err)) {
+            fprintf(stderr, "hpc predict: the training statistics: %s\n", err.msg);
+            status = EXIT_DATA;
+            goto done;
+        }
+        if (hprt_norm_apply(&nm, &ds, &err) != HPRT_OK) {
+            fprintf(stderr, "hpc predict: %s\n", err.msg);
+            status = EXIT_DATA;
+            goto done;
+        }
     }
     if (!(prog = cg_compile(e, l, &mem, NULL, msg, sizeof msg))) {
         fprintf(stderr, "hpc predict: compiling the model failed: %s\n", msg);
@@ -268,6 +275,7 @@ done:
     cg_layout_free(l);
     hprt_dataset_free(&ds);
     hp_loaded_data_free(&train);
+    hprt_train_state_free(&state);
     plan_free(pl);
     hp_program_free(p);
     hp_diags_free(&d);

@@ -172,3 +172,17 @@ void cli_run_files(const char *dir, const char *weights, char *file, char *ckpt,
     snprintf(file, n, "%s/experiment.hp", dir);
     snprintf(ckpt, n, "%s/%s", dir, weights ? (weights[0] == 'b' ? "best.hpw" : "last.hpw") : cli_final_weights(dir));
 }
+
+bool cli_norm_stats(const plan_experiment *e, const hprt_train_state *st, hp_loaded_data *data, hprt_norm *nm,
+                    hprt_error *err)
+{
+    int nf = e->data.features;
+    if (st && st->norm && st->n_norm == 2 * (int64_t)nf) {
+        *nm = (hprt_norm){nf, st->norm, st->norm + nf};
+        return true;
+    }
+    if (hp_load_data(&e->data, data, err) != HPRT_OK)
+        return false;
+    *nm = data->norm;
+    return true;
+}

@@ -28,6 +28,9 @@ void hprt_train_state_free(hprt_train_state *s)
     free(s->carry);
     s->carry = NULL;
     s->n_carry = 0;
+    free(s->norm);
+    s->norm = NULL;
+    s->n_norm = 0;
 }
 
 /* ---- a growable byte buffer ---- */
@@ -235,6 +238,9 @@ hprt_status hprt_ckpt_write(const char *path, const hprt_ckpt_id *id, const floa
     put_i64(&b, st->n_carry);
     if (st->n_carry > 0)
         put(&b, st->carry, sizeof(float) * (size_t)st->n_carry);
+    put_i64(&b, st->n_norm);
+    if (st->n_norm > 0)
+        put(&b, st->norm, sizeof(float) * (size_t)st->n_norm);
     uint32_t crc = (uint32_t)crc32(0L, b.p, (uInt)0);
     for (size_t off = 0; off < b.n;) { /* crc32 takes at most UINT_MAX bytes at a time */
         size_t chunk = b.n - off > (1u << 30) ? (1u << 30) : b.n - off;
@@ -418,6 +424,21 @@ hprt_status hprt_ckpt_read(const char *path, const hprt_ckpt_id *id, float *para
                 goto out;
             }
             get(&r, s.carry, sizeof(float) * (size_t)s.n_carry);
+        }
+    }
+    if (version >= 3 && !r.short_read) {
+        s.n_norm = get_i64(&r);
+        if (s.n_norm < 0 || (size_t)s.n_norm > (r.n - r.at) / sizeof(float)) {
+            r.short_read = true;
+            s.n_norm = 0;
+        } else if (s.n_norm > 0) {
+            s.norm = malloc(sizeof(float) * (size_t)s.n_norm);
+            if (!s.norm) {
+                hprt_train_state_free(&s);
+                hprt_fail(err, rc, "%s: out of memory", path);
+                goto out;
+            }
+            get(&r, s.norm, sizeof(float) * (size_t)s.n_norm);
         }
     }
     if (r.short_read || r.at != r.n) {

@@ -489,6 +489,8 @@ static hprt_status checkpoint(trainer *T, const char *name, const float *params,
     }
     T->S.carry = T->carry;
     T->S.n_carry = (int64_t)k;
+    T->S.norm = (float *)c->norm; /* borrowed, like order and carry */
+    T->S.n_norm = c->norm ? (int64_t)c->n_norm : 0;
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", c->run_dir, name);
     hprt_status st = hprt_ckpt_write(path, c->ckpt_id, params, c->n_params, c->opt, &T->S, err);
@@ -496,6 +498,8 @@ static hprt_status checkpoint(trainer *T, const char *name, const float *params,
     T->S.n_order = 0;
     T->S.carry = NULL;
     T->S.n_carry = 0;
+    T->S.norm = NULL;
+    T->S.n_norm = 0;
     return st;
 }
 

@@ -13,7 +13,7 @@
 #include "hprt_sched.h"
 #include "hprt_step.h"
 
-#define HPRT_CKPT_VERSION 2 /* 2: the carried recurrent state; version 1 files are read too */
+#define HPRT_CKPT_VERSION 3 /* 2: the carried recurrent state; 3: the input statistics; versions 1, 2 are read too */
 
 /* The driver's state between two steps (what hprt_train needs to resume). */
 typedef struct {
@@ -44,6 +44,9 @@ typedef struct {
     int32_t threads;
     float *carry;             /* the carried state between steps (n_carry floats; owned) */
     int64_t n_carry;
+    float *norm;              /* normalize = standard: the training split's per-feature mean, then std
+                               * (n_norm = 2 x features floats; owned; 0 without normalisation) */
+    int64_t n_norm;
 } hprt_train_state;
 
 void hprt_train_state_free(hprt_train_state *s);

@@ -97,6 +97,10 @@ typedef struct {
      * run continues its streams exactly */
     struct { float *p; size_t n; } carry[HPRT_MAX_CARRY];
     int n_carry;
+    /* normalize = standard: the training statistics (mean then std, n_norm =
+     * 2 x features floats), saved in checkpoints so inference needs no data */
+    const float *norm;
+    size_t n_norm;
 } hprt_train_config;
 
 typedef struct {

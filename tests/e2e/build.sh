@@ -85,5 +85,33 @@ grep -q "unknown target 'nonsense-cpu-os'" "$tmp/b2" || { fail "unknown triple m
 "$HPC" build "$tmp/m.hp" --weights "$tmp/run" -o /proc/nope/out > "$tmp/b3" 2>&1 && fail "an unwritable OUT was accepted"
 grep -q "cannot create /proc/nope/out" "$tmp/b3" || { fail "unwritable OUT message"; cat "$tmp/b3"; }
 
+# normalize = standard: the training statistics travel in the checkpoint, so
+# predict and build keep the run's preprocessing when the training file changes
+mkdir "$tmp/norm"
+rows() { # N SHIFT SEED
+    awk -v n="$1" -v shift="$2" -v seed="$3" 'BEGIN { srand(seed)
+        for (i = 0; i < n; i++) { k = i % 3; printf "%.3f,%.3f,%.3f,%.3f,%d\n", shift + 1000 + 50 * k + 30 * rand(), 0.01 * k + 0.02 * rand(), 7, -5 * k + 3 * rand(), k } }'
+}
+{ echo "a,b,c,d,label"; rows 300 0 5; } > "$tmp/norm/train.csv"
+{ echo "a,b,c,d"; rows 40 0 6 | cut -d, -f1-4; } > "$tmp/rows.csv"
+cat > "$tmp/norm.hp" <<HP
+data rows { train = csv("$tmp/norm/train.csv"); valid = split(train, 0.2); normalize = standard }
+model mlp { input 4; dense 8, tanh; dense classes, softmax }
+experiment small { data = rows; model = mlp; batch = 32; epochs = 20; seed = 2; optimizer = adam(lr = 0.03) }
+HP
+"$HPC" run "$tmp/norm.hp" --out "$tmp/nrun" --quiet --allow batch-pow2 || fail "training with normalize = standard"
+"$HPC" predict "$tmp/nrun" "$tmp/norm/train.csv" 2>&1 > /dev/null | awk '/^accuracy/ { if ($2 < 0.9) bad = 1; seen = 1 } END { exit !seen || bad }' \
+    || fail "normalize = standard: the model did not learn the rows"
+"$HPC" predict "$tmp/nrun" "$tmp/rows.csv" > "$tmp/np1" 2>/dev/null || fail "predict, normalize = standard"
+rows 300 4000 7 >> "$tmp/norm/train.csv" # statistics recomputed now would be others
+"$HPC" predict "$tmp/nrun" "$tmp/rows.csv" > "$tmp/np2" 2> "$tmp/np2.err" || { fail "predict after the data changed"; cat "$tmp/np2.err"; }
+cmp -s "$tmp/np1" "$tmp/np2" || fail "predict after the training data changed: other predictions"
+"$HPC" build "$tmp/norm.hp" --weights "$tmp/nrun" -o "$tmp/nout" --name rows --exe > "$tmp/nb.err" 2>&1 || { fail "build, normalize = standard"; cat "$tmp/nb.err"; }
+"$tmp/nout/rows" "$tmp/rows.csv" > "$tmp/nexe" 2>/dev/null || fail "the --exe predictor, normalize = standard"
+tail -n +2 "$tmp/np1" | cut -d, -f2 > "$tmp/np1.labels"
+cut -d, -f1 "$tmp/nexe" > "$tmp/nexe.labels"
+cmp -s "$tmp/np1.labels" "$tmp/nexe.labels" || fail "normalize = standard: the artifact's labels differ from hpc predict's"
+[ "$(wc -l < "$tmp/nexe.labels")" = 40 ] || fail "normalize = standard: the artifact labelled $(wc -l < "$tmp/nexe.labels") rows, not 40"
+
 if [ $fails -gt 0 ]; then echo "$fails failures"; exit 1; fi
 echo "all build checks passed"
