@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 #include "codegen.h"
+#include "cg_test.h"
 #include "hpc_test.h"
 #include "hprt.h"
 #include "hprt_train.h"
@@ -71,10 +72,7 @@ static void run_threads(hprt_step_fn fn, hprt_step_io *io, int threads)
 /* Everything one run of the compiled code needs. */
 typedef struct {
     plan *pl;
-    cg_layout *l;
-    cg_memory mem;
-    hprt_optim_state *opt;
-    cg_program *prog;
+    cg_test_prog t; /* layout, memory, optimizer state, program */
     hprt_dataset ds;
 } compiled;
 
@@ -93,52 +91,16 @@ static void compile(compiled *c, fixture *f, const char *model, const char *sett
     assert_non_null(c->pl);
     checked_free(ck);
     const plan_experiment *e = c->pl->experiment;
-    char err[512];
-    c->l = cg_layout_new(e, threads, &B, 1, &B, 1, err, sizeof err);
-    if (!c->l)
-        print_error("%s\n", err);
-    assert_non_null(c->l);
-    c->mem.params = hprt_alloc(sizeof(float) * (size_t)c->l->n_params);
-    c->mem.grads = hprt_alloc(sizeof(float) * (size_t)c->l->n_params);
-    c->mem.acts = hprt_alloc(sizeof(float) * (size_t)c->l->n_acts);
-    c->opt = hprt_optim_state_new(&e->optimizer, (size_t)c->l->n_params);
-    assert_non_null(c->opt);
-    c->mem.opt_buf = c->opt->buf;
-    c->mem.opt_m = c->opt->m;
-    c->mem.opt_v = c->opt->v;
-    c->mem.opt_vmax = c->opt->vmax;
-    c->mem.opt_sum = c->opt->sum;
-    c->mem.opt_ga = c->opt->ga;
-    c->mem.barrier = hprt_barrier_new(threads);
-    c->prog = cg_compile(e, c->l, &c->mem, NULL, err, sizeof err);
-    if (!c->prog)
-        print_error("%s\n", err);
-    assert_non_null(c->prog);
+    cg_test_build(&c->t, e, threads, B);
     hprt_csv_opts o = hprt_csv_defaults();
     hprt_error herr;
     assert_int_equal(hprt_csv_load(f->path, &o, &c->ds, &herr), HPRT_OK);
-    /* deterministic parameters */
-    hprt_rng r;
-    hprt_rng_seed(&r, 42);
-    for (int i = 0; i < c->l->n_layers; i++) {
-        const cg_layer_layout *L = &c->l->layers[i];
-        for (long k = 0; L->w >= 0 && k < L->w_size; k++)
-            c->mem.params[L->w + k] = (float)(hprt_rng_uniform(&r) - 0.5);
-        for (long k = 0; L->b >= 0 && k < L->b_size; k++)
-            c->mem.params[L->b + k] = (float)(hprt_rng_uniform(&r) - 0.5);
-    }
 }
 
 static void release(compiled *c)
 {
-    cg_program_free(c->prog);
-    hprt_barrier_free(c->mem.barrier);
-    hprt_free(c->mem.params);
-    hprt_free(c->mem.grads);
-    hprt_free(c->mem.acts);
-    hprt_optim_state_free(c->opt);
+    cg_test_release(&c->t);
     hprt_dataset_free(&c->ds);
-    cg_layout_free(c->l);
     plan_free(c->pl);
 }
 
@@ -149,7 +111,7 @@ static void fill_io(hprt_step_io *io, const compiled *c, const uint32_t *order, 
     float p[HPRT_MAX_DROPOUT];
     for (int s = 0; s < HPRT_MAX_DROPOUT; s++)
         p[s] = 0.3f;
-    hprt_step_set_numbers(io, &c->pl->experiment->optimizer, lr, NAN, t, 1, t, p, c->l->n_dropout);
+    hprt_step_set_numbers(io, &c->pl->experiment->optimizer, lr, NAN, t, 1, t, p, c->t.l->n_dropout);
 }
 
 /* ---- the reference for input -> dense(relu) -> dropout -> dense(tanh) -> dense (-> softmax+CE or mse) ---- */
@@ -163,7 +125,7 @@ static void reference_step(reference *ref, const compiled *c, const hprt_step_io
                            long t, double lr)
 {
     const plan_experiment *e = c->pl->experiment;
-    const cg_layout *l = c->l;
+    const cg_layout *l = c->t.l;
     const cg_layer_layout *L1 = &l->layers[1], *L3 = &l->layers[3], *L4 = &l->layers[4];
     int H1 = L1->out_size, H2 = L3->out_size, K = L4->out_size;
     float *P = ref->params, *G = ref->grads;
@@ -232,19 +194,19 @@ static void check_one_step(const char *settings, bool mse, double clip, int thre
     static hprt_step_io io;
     fill_io(&io, &c, order, lr, t);
     reference ref;
-    ref.params = malloc(sizeof(float) * (size_t)c.l->n_params);
-    ref.grads = malloc(sizeof(float) * (size_t)c.l->n_params);
-    memcpy(ref.params, c.mem.params, sizeof(float) * (size_t)c.l->n_params);
+    ref.params = malloc(sizeof(float) * (size_t)c.t.l->n_params);
+    ref.grads = malloc(sizeof(float) * (size_t)c.t.l->n_params);
+    memcpy(ref.params, c.t.mem.params, sizeof(float) * (size_t)c.t.l->n_params);
     reference_step(&ref, &c, &io, B, mse, clip, t, lr);
 
     print_message("%s, %d threads, batch %d\n", settings, threads, B);
-    run_threads(cg_train_fn(c.prog, B), &io, threads);
+    run_threads(cg_train_fn(c.t.prog, B), &io, threads);
     double loss = 0;
     for (int k = 0; k < threads; k++)
         loss += io.loss[k];
     assert_close(loss / B, ref.loss, 1e-5);
-    compare(c.mem.grads, ref.grads, c.l->n_params, 1e-5, "gradient");
-    compare(c.mem.params, ref.params, c.l->n_params, 1e-5, "parameter");
+    compare(c.t.mem.grads, ref.grads, c.t.l->n_params, 1e-5, "gradient");
+    compare(c.t.mem.params, ref.params, c.t.l->n_params, 1e-5, "parameter");
     free(ref.params);
     free(ref.grads);
     release(&c);
@@ -301,11 +263,11 @@ static void test_gelu_sigmoid_softmax_mse(void **state)
         order[i] = (i * 11) % ROWS;
     static hprt_step_io io;
     fill_io(&io, &c, order, 0.05, 1);
-    const cg_layout *l = c.l;
+    const cg_layout *l = c.t.l;
     const cg_layer_layout *L1 = &l->layers[1], *L2 = &l->layers[2], *L4 = &l->layers[4];
     long n = l->n_params;
     float *P = malloc(sizeof(float) * (size_t)n), *G = calloc((size_t)n, sizeof(float));
-    memcpy(P, c.mem.params, sizeof(float) * (size_t)n);
+    memcpy(P, c.t.mem.params, sizeof(float) * (size_t)n);
     float X[16 * FEAT], A1[16 * 11], H1[16 * 11], A2[16 * 9], S2[16 * 9], Z[16 * 8], Pr[16 * 8], dPr[16 * 8], dZ[16 * 8],
         dS2[16 * 9], dA2[16 * 9], dH1[16 * 11], dA1[16 * 11];
     int32_t lab[16];
@@ -332,10 +294,10 @@ static void test_gelu_sigmoid_softmax_mse(void **state)
     assert_int_equal(hprt_optim_step(&e->optimizer, st, P, G, (size_t)n, 0.05, NAN, 1), HPRT_OK);
     hprt_optim_state_free(st);
 
-    run_threads(cg_train_fn(c.prog, B), &io, threads);
+    run_threads(cg_train_fn(c.t.prog, B), &io, threads);
     assert_close(io.loss[0] / B + io.loss[1] / B, loss, 1e-5);
-    compare(c.mem.grads, G, n, 2e-5, "gradient");
-    compare(c.mem.params, P, n, 1e-5, "parameter");
+    compare(c.t.mem.grads, G, n, 2e-5, "gradient");
+    compare(c.t.mem.params, P, n, 1e-5, "parameter");
     free(P);
     free(G);
     release(&c);
@@ -379,10 +341,10 @@ static void test_conv_pool(void **state)
     static hprt_step_io io;
     fill_io(&io, &c, order, 0.01, 1);
     const plan_experiment *e = c.pl->experiment;
-    const cg_layout *l = c.l;
+    const cg_layout *l = c.t.l;
     long n = l->n_params;
     float *P = malloc(sizeof(float) * (size_t)n), *G = calloc((size_t)n, sizeof(float));
-    memcpy(P, c.mem.params, sizeof(float) * (size_t)n);
+    memcpy(P, c.t.mem.params, sizeof(float) * (size_t)n);
     /* shapes: [1,6,7] -conv3 same-> [3,6,7] -maxpool2-> [3,3,3] -conv3 valid-> [2,1,1] -avgpool1-> [2,1,1] -> dense 3 */
     const plan_layer *c1 = &e->layers[1], *mp = &e->layers[2], *c2 = &e->layers[3], *ap = &e->layers[4];
     hprt_conv2d_geom g1 = hprt_conv2d_geom_make(1, 6, 7, 3, 3, 1, 1, 1);
@@ -417,10 +379,10 @@ static void test_conv_pool(void **state)
     assert_int_equal(hprt_optim_step(&e->optimizer, st, P, G, (size_t)n, 0.01, NAN, 1), HPRT_OK);
     hprt_optim_state_free(st);
 
-    run_threads(cg_train_fn(c.prog, B), &io, threads);
+    run_threads(cg_train_fn(c.t.prog, B), &io, threads);
     assert_close(io.loss[0] / B + io.loss[1] / B, loss, 1e-5);
-    compare(c.mem.grads, G, n, 1e-4, "gradient");
-    compare(c.mem.params, P, n, 1e-5, "parameter");
+    compare(c.t.mem.grads, G, n, 1e-4, "gradient");
+    compare(c.t.mem.params, P, n, 1e-5, "parameter");
     free(P);
     free(G);
     release(&c);
@@ -445,9 +407,9 @@ static void test_eval_step(void **state)
     fill_io(&io, &c, order, 0.01, 1);
     io.start = 0;
     io.rows = B;
-    run_threads(cg_eval_fn(c.prog, B), &io, threads);
-    const cg_layout *l = c.l;
-    const float *P = c.mem.params;
+    run_threads(cg_eval_fn(c.t.prog, B), &io, threads);
+    const cg_layout *l = c.t.l;
+    const float *P = c.t.mem.params;
     float A1[ROWS * 11], A2[ROWS * 9], Z[ROWS * CLASSES];
     hprt_dense_forward(c.ds.x, P + l->layers[1].w, P + l->layers[1].b, A1, B, FEAT, 11);
     hprt_relu_forward(A1, A1, (size_t)B * 11); /* dropout is off */

@@ -17,6 +17,7 @@
 #include <pthread.h>
 
 #include "codegen.h"
+#include "cg_test.h"
 #include "hpc_test.h"
 #include "hprt.h"
 #include "hprt_train.h"
@@ -87,10 +88,7 @@ typedef struct {
     plan_layer *own_layers; /* the layers with `last` spliced in (to_last), else NULL */
     plan_layer *orig_layers;
     int orig_n;
-    cg_layout *l;
-    cg_memory mem;
-    hprt_optim_state *opt;
-    cg_program *prog;
+    cg_test_prog t; /* layout, memory, optimizer state, program */
     hprt_dataset ds;
 } compiled;
 
@@ -138,57 +136,20 @@ static void compile(compiled *c, fixture *f, const char *model, const char *sett
     if (last)
         to_last(c);
     const plan_experiment *e = c->pl->experiment;
-    char err[512];
-    c->l = cg_layout_new(e, threads, &B, 1, &B, 1, err, sizeof err);
-    if (!c->l)
-        print_error("%s\n", err);
-    assert_non_null(c->l);
-    assert_true(c->l->text);
-    assert_int_equal(c->l->seq, SEQ);
-    c->mem.params = hprt_alloc(sizeof(float) * (size_t)c->l->n_params);
-    c->mem.grads = hprt_alloc(sizeof(float) * (size_t)c->l->n_params);
-    c->mem.acts = hprt_alloc(sizeof(float) * (size_t)c->l->n_acts);
-    memset(c->mem.acts, 0, sizeof(float) * (size_t)c->l->n_acts);
-    c->opt = hprt_optim_state_new(&e->optimizer, (size_t)c->l->n_params);
-    assert_non_null(c->opt);
-    c->mem.opt_buf = c->opt->buf;
-    c->mem.opt_m = c->opt->m;
-    c->mem.opt_v = c->opt->v;
-    c->mem.opt_vmax = c->opt->vmax;
-    c->mem.opt_sum = c->opt->sum;
-    c->mem.opt_ga = c->opt->ga;
-    c->mem.barrier = hprt_barrier_new(threads);
-    c->prog = cg_compile(e, c->l, &c->mem, NULL, err, sizeof err);
-    if (!c->prog)
-        print_error("%s\n", err);
-    assert_non_null(c->prog);
+    cg_test_build(&c->t, e, threads, B);
+    assert_true(c->t.l->text);
+    assert_int_equal(c->t.l->seq, SEQ);
     const char *paths[1] = {f->path};
     hprt_error herr;
     assert_int_equal(hprt_text_load(paths, 1, SEQ, NULL, &c->ds, &herr), HPRT_OK);
     assert_int_equal(c->ds.n, 600);
     assert_int_equal(c->ds.vocab.size, e->layers[1].vocab);
-    /* deterministic parameters */
-    hprt_rng r;
-    hprt_rng_seed(&r, 42);
-    for (int i = 0; i < c->l->n_layers; i++) {
-        const cg_layer_layout *L = &c->l->layers[i];
-        for (long k = 0; L->w >= 0 && k < L->w_size; k++)
-            c->mem.params[L->w + k] = (float)(hprt_rng_uniform(&r) - 0.5);
-        for (long k = 0; L->b >= 0 && k < L->b_size; k++)
-            c->mem.params[L->b + k] = (float)(hprt_rng_uniform(&r) - 0.5);
-    }
 }
 
 static void release(compiled *c)
 {
-    cg_program_free(c->prog);
-    hprt_barrier_free(c->mem.barrier);
-    hprt_free(c->mem.params);
-    hprt_free(c->mem.grads);
-    hprt_free(c->mem.acts);
-    hprt_optim_state_free(c->opt);
+    cg_test_release(&c->t);
     hprt_dataset_free(&c->ds);
-    cg_layout_free(c->l);
     if (c->own_layers) {
         c->pl->experiment->layers = c->orig_layers;
         c->pl->experiment->n_layers = c->orig_n;
@@ -208,7 +169,7 @@ static void fill_io(hprt_step_io *io, const compiled *c, int B, long window, boo
     float p[HPRT_MAX_DROPOUT];
     for (int s = 0; s < HPRT_MAX_DROPOUT; s++)
         p[s] = 0.3f;
-    hprt_step_set_numbers(io, &c->pl->experiment->optimizer, lr, NAN, t, 1, t, p, c->l->n_dropout);
+    hprt_step_set_numbers(io, &c->pl->experiment->optimizer, lr, NAN, t, 1, t, p, c->t.l->n_dropout);
 }
 
 /* ---- the reference ---- */
@@ -249,13 +210,13 @@ typedef struct {
 static void ref_init(reference *ref, const compiled *c, int B)
 {
     memset(ref, 0, sizeof *ref);
-    ref->n = c->l->n_params;
+    ref->n = c->t.l->n_params;
     ref->B = B;
     ref->params = malloc(sizeof(float) * (size_t)ref->n);
     ref->grads = calloc((size_t)ref->n, sizeof(float));
     assert_non_null(ref->params);
     assert_non_null(ref->grads);
-    memcpy(ref->params, c->mem.params, sizeof(float) * (size_t)ref->n);
+    memcpy(ref->params, c->t.mem.params, sizeof(float) * (size_t)ref->n);
     ref->opt = hprt_optim_state_new(&c->pl->experiment->optimizer, (size_t)ref->n);
     assert_non_null(ref->opt);
     int H = c->pl->experiment->layers[2].units;
@@ -284,7 +245,7 @@ static void ref_step(reference *ref, const compiled *c, const hprt_step_io *io, 
                      double lr)
 {
     const plan_experiment *e = c->pl->experiment;
-    const cg_layout *l = c->l;
+    const cg_layout *l = c->t.l;
     const cg_layer_layout *LE = &l->layers[1], *LR = &l->layers[2], *LD = &l->layers[e->n_layers - 1];
     bool last = e->layers[3].kind == PLAN_LAST;
     int B = ref->B, T = l->seq, Dm = e->layers[1].units, V = e->layers[1].vocab, H = e->layers[2].units;
@@ -443,13 +404,13 @@ static void compare_grads(const float *got, const float *want, long n, double rt
 /* The carried state the compiled code keeps, against the reference's. */
 static void compare_state(const compiled *c, const reference *ref)
 {
-    const cg_layer_layout *LR = &c->l->layers[2];
+    const cg_layer_layout *LR = &c->t.l->layers[2];
     int H = c->pl->experiment->layers[2].units;
     for (int s = 0; s < LR->n_rnn; s++) {
         const cg_rnn_layer *R = &LR->rnn[s];
-        compare(c->mem.acts + R->h, ref->h[s], (long)ref->B * H, 1e-5, "carried h");
+        compare(c->t.mem.acts + R->h, ref->h[s], (long)ref->B * H, 1e-5, "carried h");
         if (R->c >= 0)
-            compare(c->mem.acts + R->c, ref->c[s], (long)ref->B * H, 1e-5, "carried c");
+            compare(c->t.mem.acts + R->c, ref->c[s], (long)ref->B * H, 1e-5, "carried c");
     }
 }
 
@@ -489,18 +450,18 @@ static void check_steps(const char *model, const char *settings, double clip, in
         static hprt_step_io io;
         fill_io(&io, &c, B, k, k == 0, lr, t);
         ref_step(&ref, &c, &io, true, clip, t, lr);
-        run_threads(cg_train_fn(c.prog, B), &io, threads);
+        run_threads(cg_train_fn(c.t.prog, B), &io, threads);
         assert_close(step_loss(&io, threads, rows), ref.loss, 1e-5);
         assert_int_equal(step_correct(&io, threads), ref.correct);
-        compare_grads(c.mem.grads, ref.grads, c.l->n_params, 1e-4);
+        compare_grads(c.t.mem.grads, ref.grads, c.t.l->n_params, 1e-4);
         if (clip > 0) {
             assert_close(io.grad_norm, ref.norm, 1e-5);
             assert_true(ref.norm > clip); /* the clipping is exercised */
         }
-        compare(c.mem.params, ref.params, c.l->n_params, 1e-5, "parameter");
+        compare(c.t.mem.params, ref.params, c.t.l->n_params, 1e-5, "parameter");
         compare_state(&c, &ref);
         /* the next step starts from the same parameters on both sides */
-        memcpy(ref.params, c.mem.params, sizeof(float) * (size_t)c.l->n_params);
+        memcpy(ref.params, c.t.mem.params, sizeof(float) * (size_t)c.t.l->n_params);
     }
     ref_free(&ref);
     release(&c);
@@ -573,7 +534,7 @@ static void check_eval(const char *model, int threads, int B, bool last)
         fill_io(&io, &c, B, k, k == 0, 0.01, 1);
         io.rows = B;
         ref_step(&ref, &c, &io, false, 0, 1, 0.01);
-        run_threads(cg_eval_fn(c.prog, B), &io, threads);
+        run_threads(cg_eval_fn(c.t.prog, B), &io, threads);
         assert_close(step_loss(&io, threads, rows), ref.loss, 1e-5);
         assert_int_equal(step_correct(&io, threads), ref.correct);
         compare_state(&c, &ref);

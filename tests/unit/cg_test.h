@@ -1,0 +1,71 @@
+/* cg_test.h - a compiled experiment for the code generation tests (link with
+ * hpcc): the layout, the memory, the optimizer state and the program, with
+ * parameters the references can reproduce. */
+#ifndef HPC_CG_TEST_H
+#define HPC_CG_TEST_H
+
+#include <string.h>
+
+#include "codegen.h"
+#include "hprt.h"
+#include "testutil.h"
+
+typedef struct {
+    cg_layout *l;
+    cg_memory mem;
+    hprt_optim_state *opt;
+    cg_program *prog;
+} cg_test_prog;
+
+/* Experiment e for `threads` threads and batch B (training and evaluation):
+ * activations zeroed, parameters uniform in ±0.5 from seed 42, layer by
+ * layer (weights, then bias). */
+static inline void cg_test_build(cg_test_prog *c, const plan_experiment *e, int threads, int B)
+{
+    memset(c, 0, sizeof *c);
+    char err[512];
+    c->l = cg_layout_new(e, threads, &B, 1, &B, 1, err, sizeof err);
+    if (!c->l)
+        print_error("%s\n", err);
+    assert_non_null(c->l);
+    c->mem.params = hprt_alloc(sizeof(float) * (size_t)c->l->n_params);
+    c->mem.grads = hprt_alloc(sizeof(float) * (size_t)c->l->n_params);
+    c->mem.acts = hprt_alloc(sizeof(float) * (size_t)c->l->n_acts);
+    assert_true(c->mem.params && c->mem.grads && c->mem.acts);
+    memset(c->mem.acts, 0, sizeof(float) * (size_t)c->l->n_acts);
+    c->opt = hprt_optim_state_new(&e->optimizer, (size_t)c->l->n_params);
+    assert_non_null(c->opt);
+    c->mem.opt_buf = c->opt->buf;
+    c->mem.opt_m = c->opt->m;
+    c->mem.opt_v = c->opt->v;
+    c->mem.opt_vmax = c->opt->vmax;
+    c->mem.opt_sum = c->opt->sum;
+    c->mem.opt_ga = c->opt->ga;
+    c->mem.barrier = hprt_barrier_new(threads);
+    c->prog = cg_compile(e, c->l, &c->mem, NULL, err, sizeof err);
+    if (!c->prog)
+        print_error("%s\n", err);
+    assert_non_null(c->prog);
+    hprt_rng r;
+    hprt_rng_seed(&r, 42);
+    for (int i = 0; i < c->l->n_layers; i++) {
+        const cg_layer_layout *L = &c->l->layers[i];
+        for (long k = 0; L->w >= 0 && k < L->w_size; k++)
+            c->mem.params[L->w + k] = (float)(hprt_rng_uniform(&r) - 0.5);
+        for (long k = 0; L->b >= 0 && k < L->b_size; k++)
+            c->mem.params[L->b + k] = (float)(hprt_rng_uniform(&r) - 0.5);
+    }
+}
+
+static inline void cg_test_release(cg_test_prog *c)
+{
+    cg_program_free(c->prog);
+    hprt_barrier_free(c->mem.barrier);
+    hprt_free(c->mem.params);
+    hprt_free(c->mem.grads);
+    hprt_free(c->mem.acts);
+    hprt_optim_state_free(c->opt);
+    cg_layout_free(c->l);
+}
+
+#endif
