@@ -1,9 +1,10 @@
 /* cg_test.h - a compiled experiment for the code generation tests (link with
  * hpcc): the layout, the memory, the optimizer state and the program, with
- * parameters the references can reproduce. */
+ * parameters the references can reproduce; and its steps run on threads. */
 #ifndef HPC_CG_TEST_H
 #define HPC_CG_TEST_H
 
+#include <pthread.h>
 #include <string.h>
 
 #include "codegen.h"
@@ -55,6 +56,37 @@ static inline void cg_test_build(cg_test_prog *c, const plan_experiment *e, int 
         for (long k = 0; L->b >= 0 && k < L->b_size; k++)
             c->mem.params[L->b + k] = (float)(hprt_rng_uniform(&r) - 0.5);
     }
+}
+
+/* One compiled step run as the driver runs it: thread 0 here, the others
+ * in threads of their own (at most 8). */
+typedef struct {
+    hprt_step_fn fn;
+    hprt_step_io *io;
+    int tid;
+} cg_test_worker;
+
+static inline void *cg_test_worker_run(void *p)
+{
+    cg_test_worker *w = p;
+    w->fn(w->io, w->tid);
+    return NULL;
+}
+
+static inline void run_threads(hprt_step_fn fn, hprt_step_io *io, int threads)
+{
+    pthread_t th[8];
+    cg_test_worker w[8];
+    assert_non_null(fn);
+    assert_true(threads >= 1 && threads <= 8);
+    for (int t = 0; t < threads; t++) {
+        w[t] = (cg_test_worker){fn, io, t};
+        if (t > 0)
+            assert_int_equal(pthread_create(&th[t], NULL, cg_test_worker_run, &w[t]), 0);
+    }
+    cg_test_worker_run(&w[0]);
+    for (int t = 1; t < threads; t++)
+        assert_int_equal(pthread_join(th[t], NULL), 0);
 }
 
 static inline void cg_test_release(cg_test_prog *c)

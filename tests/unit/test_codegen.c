@@ -42,33 +42,6 @@ static void write_csv(fixture *f)
     assert_int_equal(fclose(out), 0);
 }
 
-typedef struct {
-    hprt_step_fn fn;
-    hprt_step_io *io;
-    int tid;
-} worker;
-
-static void *run_worker(void *p)
-{
-    worker *w = p;
-    w->fn(w->io, w->tid);
-    return NULL;
-}
-
-static void run_threads(hprt_step_fn fn, hprt_step_io *io, int threads)
-{
-    pthread_t th[8];
-    worker w[8];
-    for (int t = 0; t < threads; t++) {
-        w[t] = (worker){fn, io, t};
-        if (t > 0)
-            assert_int_equal(pthread_create(&th[t], NULL, run_worker, &w[t]), 0);
-    }
-    run_worker(&w[0]);
-    for (int t = 1; t < threads; t++)
-        pthread_join(th[t], NULL);
-}
-
 /* Everything one run of the compiled code needs. */
 typedef struct {
     plan *pl;
