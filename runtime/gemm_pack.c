@@ -11,12 +11,10 @@
  * The kernel keeps an MR × NR tile of C in registers (8 rows × 2 vectors of
  * 16 floats: 16 of the 32 AVX-512 registers) and adds one broadcast element of
  * A times one panel row per k.  Without AVX-512 a plain loop computes the same
- * sums in the same order; callers that want speed ask hprt_packed_fast() and
- * use OpenBLAS otherwise.
+ * sums, k in order (rounded apart, not fused); callers that want speed ask
+ * hprt_packed_fast() and use OpenBLAS otherwise.
  */
 #include "hprt_kernels.h"
-
-#include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
