@@ -47,15 +47,18 @@ int cmd_sample(int argc, char **argv);
 /* Reads dir/vocab.json (written by a run of a text model) into v; false with
  * the reason in err when it is missing, malformed or not `classes` bytes. */
 bool cli_read_vocab(const char *dir, int classes, hprt_vocab *v, char *err, size_t n);
+/* A run directory's experiment.hp, loaded into d (initialised here), checked
+ * and planned into *pl (NULL on errors, which are printed; the notes, shown
+ * when the run was made, are not repeated), and the checkpoint to read into
+ * ckpt: best.hpw or last.hpw as `weights` ("best"/"last") says, else those
+ * the run ended with.  NULL: dir holds no experiment.hp. */
+hp_program *cli_open_run(const char *dir, const char *weights, hp_diags *d, plan **pl, char *ckpt, size_t n);
 /* normalize = standard: the training statistics in nm, borrowed from the
  * checkpoint's state when it holds them (format 3), else recomputed from the
  * run's training data into data (older checkpoints).  False: err says why
  * (the data could not be read). */
 bool cli_norm_stats(const plan_experiment *e, const hprt_train_state *st, hp_loaded_data *data, hprt_norm *nm,
                     hprt_error *err);
-/* A run directory's experiment.hp, and its weights: best.hpw or last.hpw as
- * `weights` ("best"/"last") says, else those the run ended with. */
-void cli_run_files(const char *dir, const char *weights, char *file, char *ckpt, size_t n);
 /* "best.hpw" when the run in dir ended on its best epoch's weights, else "last.hpw". */
 const char *cli_final_weights(const char *dir);
 int cmd_plot(int argc, char **argv);

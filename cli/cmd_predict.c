@@ -73,16 +73,11 @@ int cmd_predict(int argc, char **argv)
         cli_usage_error("predict", "--weights is best or last, not '%s'", weights);
         return EXIT_USAGE;
     }
-    char ckpt[4200], file[4200];
-    cli_run_files(dir, weights, file, ckpt, sizeof file);
-
+    char ckpt[4200];
     int status = EXIT_ERRORS;
     hp_diags d;
-    hp_diags_init(&d);
-    d.quiet_notes = 1; /* the run's own experiment.hp: its notes were shown when it ran */
-    hp_program *p = hp_program_load(&d, file);
-    plan *pl = p && d.n_errors == 0 ? hp_plan(p, NULL, NULL, 0) : NULL;
-    cli_print_diags(&d);
+    plan *pl;
+    hp_program *p = cli_open_run(dir, weights, &d, &pl, ckpt, sizeof ckpt);
     hprt_dataset ds = {0};
     hp_loaded_data train = {0};
     hprt_train_state state = {0};

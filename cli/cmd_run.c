@@ -232,7 +232,6 @@ typedef struct {
     hprt_train_config cfg;
     hprt_ckpt_id ckpt_id;
     char desc[512];
-    float *norm; /* the input statistics for checkpoints: mean, then std */
 } session;
 
 static void session_close(session *s)
@@ -246,7 +245,6 @@ static void session_close(session *s)
     hprt_optim_state_free(s->opt);
     cg_layout_free(s->layout);
     hp_loaded_data_free(&s->data);
-    free(s->norm);
     plan_free(s->pl);
     hp_program_free(s->p);
     hp_diags_free(&s->d);
@@ -427,18 +425,10 @@ static int session_open(session *s, int argc, char **argv, const char *command)
         }
     if (!carry_all) /* too deep to carry through a checkpoint: a resumed epoch restarts its streams */
         s->cfg.n_carry = 0;
-    /* the normalisation statistics go with the weights */
-    const hprt_norm *nm = &s->data.norm;
-    if (e->data.normalize && nm->mean && nm->features > 0) {
-        size_t nf = (size_t)nm->features;
-        if (!(s->norm = malloc(2 * nf * sizeof *s->norm))) {
-            fprintf(stderr, "hpc run: out of memory\n");
-            return EXIT_RUN;
-        }
-        memcpy(s->norm, nm->mean, nf * sizeof *s->norm);
-        memcpy(s->norm + nf, nm->std, nf * sizeof *s->norm);
-        s->cfg.norm = s->norm;
-        s->cfg.n_norm = 2 * nf;
+    /* the normalisation statistics (mean, then std, one block) go with the weights */
+    if (e->data.normalize && s->data.norm.mean) {
+        s->cfg.norm = s->data.norm.mean;
+        s->cfg.n_norm = 2 * (size_t)s->data.norm.features;
     }
     return -1;
 }

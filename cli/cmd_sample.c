@@ -243,16 +243,11 @@ int cmd_sample(int argc, char **argv)
         cli_usage_error("sample", "hpc sample RUN_DIR [--len N] [--temperature T] [--prime TEXT] [--seed S]");
         return EXIT_USAGE;
     }
-    char file[4200], ckpt[4200], msg[512];
-    cli_run_files(dir, weights, file, ckpt, sizeof file);
-
+    char ckpt[4200], msg[512];
     int status = EXIT_ERRORS;
     hp_diags d;
-    hp_diags_init(&d);
-    d.quiet_notes = 1; /* the run's own experiment.hp: its notes were shown when it ran */
-    hp_program *p = hp_program_load(&d, file);
-    plan *pl = p && d.n_errors == 0 ? hp_plan(p, NULL, NULL, 0) : NULL;
-    cli_print_diags(&d);
+    plan *pl;
+    hp_program *p = cli_open_run(dir, weights, &d, &pl, ckpt, sizeof ckpt);
     cg_layout *l = NULL;
     float *params = NULL;
     double *prob = NULL;

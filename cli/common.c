@@ -167,10 +167,22 @@ bool cli_read_vocab(const char *dir, int classes, hprt_vocab *v, char *err, size
     return true;
 }
 
-void cli_run_files(const char *dir, const char *weights, char *file, char *ckpt, size_t n)
+static void run_files(const char *dir, const char *weights, char *file, char *ckpt, size_t n)
 {
     snprintf(file, n, "%s/experiment.hp", dir);
     snprintf(ckpt, n, "%s/%s", dir, weights ? (weights[0] == 'b' ? "best.hpw" : "last.hpw") : cli_final_weights(dir));
+}
+
+hp_program *cli_open_run(const char *dir, const char *weights, hp_diags *d, plan **pl, char *ckpt, size_t n)
+{
+    char file[4200];
+    run_files(dir, weights, file, ckpt, n < sizeof file ? n : sizeof file);
+    hp_diags_init(d);
+    d->quiet_notes = 1;
+    hp_program *p = hp_program_load(d, file);
+    *pl = p && d->n_errors == 0 ? hp_plan(p, NULL, NULL, 0) : NULL;
+    cli_print_diags(d);
+    return p;
 }
 
 bool cli_norm_stats(const plan_experiment *e, const hprt_train_state *st, hp_loaded_data *data, hprt_norm *nm,

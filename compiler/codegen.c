@@ -730,12 +730,12 @@ static void rnn_backward(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool dx
                                  rows_ptr(g, r.dGh, r0, T * r.GH), rows_ptr(g, dX, r0, T * r.in), scratch,
                                  rnn_pack(g, i)};
         cg_call(g, "hprt_rnn_backward_data", LLVMFunctionType(g->t_void, p, 14, 0), args, 14);
-        if (fold) { /* S: the thread's gate gradients summed per token */
-            LLVMTypeRef q[6] = {g->t_ptr, g->t_i32, g->t_i32, g->t_ptr, g->t_i32, g->t_ptr};
-            LLVMValueRef a6[6] = {byte_ptr(g, IDS(g), imul(g, r0, cg_i64(g, T))), i32v(g, imul(g, isub(g, r1, r0), cg_i64(g, T))),
-                                  cg_i32(g, r.GH), rows_ptr(g, r.dGi, r0, T * r.GH), cg_i32(g, L->fold_v),
+        if (fold) { /* S: the thread's gate gradients summed per token (an embedding gradient G·H wide) */
+            LLVMTypeRef q[7] = {g->t_ptr, g->t_i32, g->t_i32, g->t_ptr, g->t_i32, g->t_i32, g->t_ptr};
+            LLVMValueRef a7[7] = {byte_ptr(g, IDS(g), imul(g, r0, cg_i64(g, T))), i32v(g, imul(g, isub(g, r1, r0), cg_i64(g, T))),
+                                  cg_i32(g, r.GH), rows_ptr(g, r.dGi, r0, T * r.GH), cg_i32(g, 0), cg_i32(g, L->fold_v),
                                   fold_buf(g, i, g->tid)};
-            cg_call(g, "hprt_embed_rnn_sums", LLVMFunctionType(g->t_void, q, 6, 0), a6, 6);
+            cg_call(g, "hprt_embed_backward", LLVMFunctionType(g->t_void, q, 7, 0), a7, 7);
         }
         if (s > 0 && R->D >= 0)
             mask_rows(g, R->site, dX, dX, T * H, r0, r1);
@@ -1613,7 +1613,6 @@ cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_me
         {"hprt_rnn_backward_data", (void *)hprt_rnn_backward_data, 1},
         {"hprt_rnn_weight_grads", (void *)hprt_rnn_weight_grads, 1},
         {"hprt_embed_rnn_forward", (void *)hprt_embed_rnn_forward, 1},
-        {"hprt_embed_rnn_sums", (void *)hprt_embed_rnn_sums, 1},
         {"hprt_embed_rnn_grad_E", (void *)hprt_embed_rnn_grad_E, 1},
         {"hprt_embed_rnn_grad_W", (void *)hprt_embed_rnn_grad_W, 1},
         {"hprt_embed_forward", (void *)hprt_embed_forward, 1},

@@ -102,6 +102,34 @@ static uint64_t get_u64(reader *r) { uint64_t v; GET(r, v); return v; }
 static int64_t get_i64(reader *r) { int64_t v; GET(r, v); return v; }
 static double get_f64(reader *r) { double v; GET(r, v); return v; }
 
+/* An i64 count, then that many elements of `size` bytes (the variable-length
+ * tails of the state: order, carry, norm). */
+static void put_array(buf *b, int64_t n, const void *p, size_t size)
+{
+    put_i64(b, n);
+    if (n > 0)
+        put(b, p, size * (size_t)n);
+}
+
+/* The same, read into a new array (*out; NULL for none).  A count the rest of
+ * the file cannot hold is a short read; false only when out of memory. */
+static bool get_array(reader *r, int64_t *n, void **out, size_t size)
+{
+    *out = NULL;
+    *n = get_i64(r);
+    if (r->short_read || *n < 0 || (size_t)*n > (r->n - r->at) / size) {
+        r->short_read = true;
+        *n = 0;
+        return true;
+    }
+    if (*n == 0)
+        return true;
+    if (!(*out = malloc(size * (size_t)*n)))
+        return false;
+    get(r, *out, size * (size_t)*n);
+    return true;
+}
+
 /* ---- the state, field by field (the same order both ways) ---- */
 
 static void state_stopper(buf *b, reader *r, hprt_stopper *s)
@@ -232,15 +260,9 @@ hprt_status hprt_ckpt_write(const char *path, const hprt_ckpt_id *id, const floa
     }
     hprt_train_state copy = *st;
     state_fields(&b, NULL, &copy);
-    put_i64(&b, st->n_order);
-    if (st->n_order > 0)
-        put(&b, st->order, sizeof(uint32_t) * (size_t)st->n_order);
-    put_i64(&b, st->n_carry);
-    if (st->n_carry > 0)
-        put(&b, st->carry, sizeof(float) * (size_t)st->n_carry);
-    put_i64(&b, st->n_norm);
-    if (st->n_norm > 0)
-        put(&b, st->norm, sizeof(float) * (size_t)st->n_norm);
+    put_array(&b, st->n_order, st->order, sizeof *st->order);
+    put_array(&b, st->n_carry, st->carry, sizeof *st->carry);
+    put_array(&b, st->n_norm, st->norm, sizeof *st->norm);
     uint32_t crc = (uint32_t)crc32(0L, b.p, (uInt)0);
     for (size_t off = 0; off < b.n;) { /* crc32 takes at most UINT_MAX bytes at a time */
         size_t chunk = b.n - off > (1u << 30) ? (1u << 30) : b.n - off;
@@ -400,46 +422,16 @@ hprt_status hprt_ckpt_read(const char *path, const hprt_ckpt_id *id, float *para
     hprt_train_state s;
     memset(&s, 0, sizeof s);
     state_fields(NULL, &r, &s);
-    s.n_order = get_i64(&r);
-    if (s.n_order < 0 || (size_t)s.n_order > (r.n - r.at) / sizeof(uint32_t)) {
-        r.short_read = true;
-    } else if (s.n_order > 0) {
-        s.order = malloc(sizeof(uint32_t) * (size_t)s.n_order);
-        if (!s.order) {
-            hprt_fail(err, rc, "%s: out of memory", path);
-            goto out;
-        }
-        get(&r, s.order, sizeof(uint32_t) * (size_t)s.n_order);
-    }
-    if (version >= 2 && !r.short_read) {
-        s.n_carry = get_i64(&r);
-        if (s.n_carry < 0 || (size_t)s.n_carry > (r.n - r.at) / sizeof(float)) {
-            r.short_read = true;
-            s.n_carry = 0;
-        } else if (s.n_carry > 0) {
-            s.carry = malloc(sizeof(float) * (size_t)s.n_carry);
-            if (!s.carry) {
-                hprt_train_state_free(&s);
-                hprt_fail(err, rc, "%s: out of memory", path);
-                goto out;
-            }
-            get(&r, s.carry, sizeof(float) * (size_t)s.n_carry);
-        }
-    }
-    if (version >= 3 && !r.short_read) {
-        s.n_norm = get_i64(&r);
-        if (s.n_norm < 0 || (size_t)s.n_norm > (r.n - r.at) / sizeof(float)) {
-            r.short_read = true;
-            s.n_norm = 0;
-        } else if (s.n_norm > 0) {
-            s.norm = malloc(sizeof(float) * (size_t)s.n_norm);
-            if (!s.norm) {
-                hprt_train_state_free(&s);
-                hprt_fail(err, rc, "%s: out of memory", path);
-                goto out;
-            }
-            get(&r, s.norm, sizeof(float) * (size_t)s.n_norm);
-        }
+    /* version 1 ends with the order, 2 adds the carried state, 3 the statistics */
+    void *order = NULL, *carry = NULL, *norm = NULL;
+    bool ok = get_array(&r, &s.n_order, &order, sizeof *s.order) &&
+              (version < 2 || get_array(&r, &s.n_carry, &carry, sizeof *s.carry)) &&
+              (version < 3 || get_array(&r, &s.n_norm, &norm, sizeof *s.norm));
+    s.order = order, s.carry = carry, s.norm = norm;
+    if (!ok) {
+        hprt_train_state_free(&s);
+        hprt_fail(err, rc, "%s: out of memory", path);
+        goto out;
     }
     if (r.short_read || r.at != r.n) {
         hprt_train_state_free(&s);

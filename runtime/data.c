@@ -166,8 +166,7 @@ void hprt_norm_free(hprt_norm *nm)
 {
     if (!nm)
         return;
-    hprt_free(nm->mean);
-    hprt_free(nm->std);
+    hprt_free(nm->mean); /* std shares its block */
     memset(nm, 0, sizeof *nm);
 }
 
@@ -180,11 +179,11 @@ hprt_status hprt_norm_fit(hprt_norm *nm, const hprt_dataset *train, hprt_error *
                          ds_name(train));
     size_t F = (size_t)train->features, n = (size_t)train->n;
     nm->features = train->features;
-    nm->mean = hprt_alloc(F * sizeof(float));
-    nm->std = hprt_alloc(F * sizeof(float));
+    nm->mean = hprt_alloc(2 * F * sizeof(float));
+    nm->std = nm->mean ? nm->mean + F : NULL;
     double *acc = calloc(F, sizeof(double));
     double *mean = calloc(F, sizeof(double));
-    if (!nm->mean || !nm->std || !acc || !mean) {
+    if (!nm->mean || !acc || !mean) {
         free(acc);
         free(mean);
         hprt_norm_free(nm);

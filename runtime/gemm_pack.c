@@ -125,7 +125,7 @@ bool hprt_packed_fast(void)
 void hprt_gemm_packed(int M, int N, int K, const float *A, int lda, const float *P, const float *bias, bool accumulate,
                       float *C, int ldc)
 {
-    if (M <= 0 || N <= 0)
+    if (M <= 0 || N <= 0 || K < 0)
         return;
 #ifdef PACK_AVX512
     if (__builtin_cpu_supports("avx512f")) {
@@ -134,7 +134,7 @@ void hprt_gemm_packed(int M, int N, int K, const float *A, int lda, const float 
     }
 #endif
     /* the same sums, k in order, one output at a time */
-    for (int n0 = 0; n0 < N; n0 += NR, P += (size_t)NR * (K > 0 ? K : 0)) {
+    for (int n0 = 0; n0 < N; n0 += NR, P += (size_t)NR * K) {
         int nc = N - n0 < NR ? N - n0 : NR;
         for (int i = 0; i < M; i++)
             for (int c = 0; c < nc; c++) {

@@ -389,11 +389,6 @@ void hprt_embed_rnn_forward(const float *E, int V, int D, const float *Wih, cons
     hprt_embed_forward(Q, ids, n, GH, A);
 }
 
-void hprt_embed_rnn_sums(const unsigned char *ids, int n, int GH, const float *dG, int V, float *S)
-{
-    hprt_embed_backward(ids, n, GH, dG, 0, V, S);
-}
-
 void hprt_embed_rnn_grad_E(const float *S, int nS, int V, int GH, int D, const float *Wih, int v0, int v1, float *dE)
 {
     for (int t = 0; t < nS && v1 > v0; t++)

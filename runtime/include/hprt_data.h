@@ -221,8 +221,9 @@ void hprt_data_scale(hprt_dataset *ds, float factor);
  * again at inference. */
 typedef struct {
     int features;
-    float *mean;         /* features entries */
-    float *std;          /* features entries, never 0 */
+    float *mean;         /* features entries, then std's: one block of 2 x features
+                          * floats, as checkpoints save it */
+    float *std;          /* features entries (mean + features), never 0 */
 } hprt_norm;
 
 hprt_status hprt_norm_fit(hprt_norm *nm, const hprt_dataset *train,

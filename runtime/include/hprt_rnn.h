@@ -105,19 +105,19 @@ void hprt_rnn_weight_grads(const hprt_rnn_geom *g, int B, const float *X, const 
 /* ---- an embedding folded into the first recurrent layer ----------------------
  * When token ids feed embed → rnn, X·W_ihᵀ has one distinct row per
  * vocabulary entry: Q = E·W_ihᵀ + b_ih (V × G·H) once per step, then gathered
- * by id; and back, the gate gradients summed per token, S (V × G·H), give
+ * by id; and back, the gate gradients summed per token, S (V × G·H: the
+ * embedding gradient of dG, hprt_embed_backward(ids, n, G·H, dG, 0, V, S)), give
  * dE = S·W_ih, dW_ih = Sᵀ·E and db_ih = Σ_v S.  The same sums as through the
  * embedding's B·T rows of output, with V rows instead (about a hundred for
- * bytes of text, against 1,024 rows per thread in the char-LSTM).  hprt_rnn_forward is then called with X =
- * NULL (A holds the projection), hprt_rnn_backward_data with dX = NULL and
+ * bytes of text, against 1,024 rows per thread in the char-LSTM).
+ * hprt_rnn_forward is then called with X = NULL (A holds the projection),
+ * hprt_rnn_backward_data with dX = NULL and
  * hprt_rnn_weight_grads with X = NULL (dW_ih and db_ih come from here; call
  * hprt_embed_rnn_grad_W first, as db_hh copies db_ih for rnn and lstm). */
 
 /* Q = E·W_ihᵀ + b_ih; A's n rows = Q's rows of ids. */
 void hprt_embed_rnn_forward(const float *E, int V, int D, const float *Wih, const float *bih, int GH,
                             const unsigned char *ids, int n, float *Q, float *A);
-/* S[V × GH] = the sum of dG's rows of each id (zero for ids absent). */
-void hprt_embed_rnn_sums(const unsigned char *ids, int n, int GH, const float *dG, int V, float *S);
 /* From nS threads' S (V·GH floats apart): rows [v0, v1) of dE [V × D]... */
 void hprt_embed_rnn_grad_E(const float *S, int nS, int V, int GH, int D, const float *Wih, int v0, int v1, float *dE);
 /* ... and rows [j0, j1) of dW_ih [GH × D] and entries of db_ih.  Overwrite. */

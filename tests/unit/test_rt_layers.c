@@ -19,18 +19,8 @@
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
-#define FD_H 1e-4
-#define GRAD_RTOL 1e-4
-#define GRAD_ATOL 1e-5
 #define FWD_RTOL 1e-5
 #define FWD_ATOL 1e-6
-
-static float *fnew(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    assert_non_null(p);
-    return p;
-}
 
 static double *to_double(const float *x, size_t n)
 {
@@ -42,7 +32,7 @@ static double *to_double(const float *x, size_t n)
 }
 
 /* Uniform in [lo, hi), but never within `gap` of zero (keeps relu's kink
- * farther than FD_H from every input). */
+ * farther than TU_FD_H from every input). */
 static void rand_fill(hprt_rng *r, float *x, size_t n, double lo, double hi, double gap)
 {
     for (size_t i = 0; i < n; i++) {
@@ -54,42 +44,10 @@ static void rand_fill(hprt_rng *r, float *x, size_t n, double lo, double hi, dou
     }
 }
 
-/* Garbage, to show that outputs are overwritten rather than accumulated. */
-static void poison(float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = 12345.0f;
-}
-
-typedef double (*objective)(void *ctx);
-
-/* Central differences of f(ctx) with respect to each p[j] (an array that f
- * reads through ctx), compared with the analytic gradient g. */
-static void check_grad(objective f, void *ctx, double *p, size_t n, const float *g)
-{
-    for (size_t j = 0; j < n; j++) {
-        double save = p[j];
-        p[j] = save + FD_H;
-        double fp = f(ctx);
-        p[j] = save - FD_H;
-        double fm = f(ctx);
-        p[j] = save;
-        assert_close_abs(g[j], (fp - fm) / (2 * FD_H), GRAD_RTOL, GRAD_ATOL);
-    }
-}
-
 static void check_forward(const float *y, const double *want, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         assert_close_abs(y[i], want[i], FWD_RTOL, FWD_ATOL);
-}
-
-static double dot(const double *r, const double *y, size_t n)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++)
-        s += r[i] * y[i];
-    return s;
 }
 
 /* ---- hprt_gemm --------------------------------------------------------------------- */
@@ -101,7 +59,7 @@ static void gemm_case(bool ta, bool tb, int M, int N, int K, float alpha, float 
     /* stored shapes, each with 3 columns of padding to exercise ld */
     int ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
     int lda = ac + 3, ldb = bc + 3, ldc = N + 3;
-    float *A = fnew((size_t)ar * lda), *B = fnew((size_t)br * ldb), *C = fnew((size_t)M * ldc);
+    float *A = tu_fnew((size_t)ar * lda), *B = tu_fnew((size_t)br * ldb), *C = tu_fnew((size_t)M * ldc);
     rand_fill(&r, A, (size_t)ar * lda, -1, 1, 0);
     rand_fill(&r, B, (size_t)br * ldb, -1, 1, 0);
     rand_fill(&r, C, (size_t)M * ldc, -1, 1, 0);
@@ -163,7 +121,7 @@ static double dense_obj(void *v)
 {
     dense_ctx *c = v;
     dense_d(c);
-    return dot(c->R, c->Y, (size_t)c->B * c->out);
+    return tu_dot(c->R, c->Y, (size_t)c->B * c->out);
 }
 
 static void dense_case(int B, int in, int out)
@@ -171,13 +129,13 @@ static void dense_case(int B, int in, int out)
     hprt_rng r;
     hprt_rng_seed(&r, (uint64_t)(B * 1000 + in * 10 + out));
     size_t nx = (size_t)B * in, nw = (size_t)out * in, ny = (size_t)B * out;
-    float *X = fnew(nx), *W = fnew(nw), *b = fnew(out), *dY = fnew(ny), *Y = fnew(ny);
-    float *dX = fnew(nx), *dW = fnew(nw), *db = fnew(out);
+    float *X = tu_fnew(nx), *W = tu_fnew(nw), *b = tu_fnew(out), *dY = tu_fnew(ny), *Y = tu_fnew(ny);
+    float *dX = tu_fnew(nx), *dW = tu_fnew(nw), *db = tu_fnew(out);
     rand_fill(&r, X, nx, -1, 1, 0);
     rand_fill(&r, W, nw, -1, 1, 0);
     rand_fill(&r, b, out, -1, 1, 0);
     rand_fill(&r, dY, ny, -1, 1, 0);
-    poison(Y, ny), poison(dX, nx), poison(dW, nw), poison(db, out);
+    tu_poison(Y, ny), tu_poison(dX, nx), tu_poison(dW, nw), tu_poison(db, out);
 
     hprt_dense_forward(X, W, b, Y, B, in, out);
     hprt_dense_backward(X, W, dY, dX, dW, db, B, in, out);
@@ -186,9 +144,9 @@ static void dense_case(int B, int in, int out)
                    to_double(dY, ny), to_double(Y, ny)};
     dense_d(&c);
     check_forward(Y, c.Y, ny);
-    check_grad(dense_obj, &c, c.X, nx, dX);
-    check_grad(dense_obj, &c, c.W, nw, dW);
-    check_grad(dense_obj, &c, c.b, out, db);
+    tu_check_grad(dense_obj, &c, c.X, nx, dX);
+    tu_check_grad(dense_obj, &c, c.W, nw, dW);
+    tu_check_grad(dense_obj, &c, c.b, out, db);
 
     /* without a bias; without dX (the first layer) */
     hprt_dense_forward(X, W, NULL, Y, B, in, out);
@@ -196,7 +154,7 @@ static void dense_case(int B, int in, int out)
         c.b[j] = 0.0;
     dense_d(&c);
     check_forward(Y, c.Y, ny);
-    float *dW2 = fnew(nw);
+    float *dW2 = tu_fnew(nw);
     hprt_dense_backward(X, W, dY, NULL, dW2, NULL, B, in, out);
     assert_memory_equal(dW, dW2, nw * sizeof *dW);
 
@@ -253,7 +211,7 @@ static double act_obj(void *v)
 {
     act_ctx *c = v;
     act_d(c);
-    return dot(c->R, c->Y, (size_t)c->rows * c->cols);
+    return tu_dot(c->R, c->Y, (size_t)c->rows * c->cols);
 }
 
 /* The direct entry points, to check they agree with the dispatcher. */
@@ -276,7 +234,7 @@ static void act_case(hprt_act kind, int rows, int cols)
     hprt_rng r;
     hprt_rng_seed(&r, 100 + (uint64_t)kind);
     size_t n = (size_t)rows * cols;
-    float *X = fnew(n), *Y = fnew(n), *dY = fnew(n), *dX = fnew(n), *dX2 = fnew(n), *T = fnew(n);
+    float *X = tu_fnew(n), *Y = tu_fnew(n), *dY = tu_fnew(n), *dX = tu_fnew(n), *dX2 = tu_fnew(n), *T = tu_fnew(n);
     rand_fill(&r, X, n, -3, 3, 0.01);
     rand_fill(&r, dY, n, -1, 1, 0);
 
@@ -288,7 +246,7 @@ static void act_case(hprt_act kind, int rows, int cols)
     act_ctx c = {kind, rows, cols, to_double(X, n), to_double(dY, n), to_double(X, n)};
     act_d(&c);
     check_forward(Y, c.Y, n);
-    check_grad(act_obj, &c, c.X, n, dX);
+    tu_check_grad(act_obj, &c, c.X, n, dX);
 
     /* in place: y == x, dx == dy */
     memcpy(T, X, n * sizeof *T);
@@ -379,7 +337,7 @@ static void test_dropout_mask(void **state)
     assert_true(key != hprt_dropout_key(43, 7, 2));
     assert_true(hprt_dropout_key(0, 1, 0) != hprt_dropout_key(0, 0, 1));
 
-    float *x = fnew(N), *y = fnew(N), *y2 = fnew(N);
+    float *x = tu_fnew(N), *y = tu_fnew(N), *y2 = tu_fnew(N);
     for (int i = 0; i < N; i++)
         x[i] = 1.0f + (float)(i % 17);
     hprt_dropout_forward(x, y, N, p, key, 0);
@@ -441,7 +399,7 @@ static void test_dropout_grad(void **state)
         assert_int_equal(y[i] == 0.0f, dx[i] == 0.0f);
     }
     assert_true(dropped > 0 && dropped < N);
-    check_grad(dropout_obj, &c, c.X, N, dx);
+    tu_check_grad(dropout_obj, &c, c.X, N, dx);
     /* in place */
     hprt_dropout_backward(dy, dy, N, c.p, c.key, c.index0);
     assert_memory_equal(dy, dx, sizeof dx);
@@ -516,10 +474,10 @@ static void test_softmax_xent_grad(void **state)
     float z[B * K], d[B * K];
     int32_t y[B] = {0, 10, 3, 3, 7};
     rand_fill(&r, z, B * K, -3, 3, 0);
-    poison(d, B * K);
+    tu_poison(d, B * K);
     ce_ctx c = {B, K, to_double(z, B * K), y};
     assert_close(hprt_softmax_xent(z, y, B, K, d), ce_obj(&c), 1e-12);
-    check_grad(ce_obj, &c, c.Z, B * K, d);
+    tu_check_grad(ce_obj, &c, c.Z, B * K, d);
     free(c.Z);
 }
 
@@ -547,9 +505,9 @@ static void test_mse(void **state)
     rand_fill(&r, y, N, -1, 1, 0);
     rand_fill(&r, t, N, -1, 1, 0);
     mse_ctx c = {N, to_double(y, N), to_double(t, N)};
-    poison(d, N);
+    tu_poison(d, N);
     assert_close(hprt_mse(y, t, N, d), mse_obj(&c), 1e-12);
-    check_grad(mse_obj, &c, c.Y, N, d);
+    tu_check_grad(mse_obj, &c, c.Y, N, d);
 
     /* known: y = (1, 2), t = (0, 0): (1 + 4)/2, grads 2·(1, 2)/2 */
     const float a[2] = {1.0f, 2.0f}, zero[2] = {0.0f, 0.0f};
@@ -617,7 +575,7 @@ static double conv_obj(void *v)
 {
     conv_ctx *c = v;
     conv_d(c);
-    return dot(c->R, c->Y, (size_t)c->B * c->g.F * c->g.Ho * c->g.Wo);
+    return tu_dot(c->R, c->Y, (size_t)c->B * c->g.F * c->g.Ho * c->g.Wo);
 }
 
 static void conv_case(int B, int C, int H, int W, int F, int k, int stride, int lo, int hi)
@@ -627,13 +585,13 @@ static void conv_case(int B, int C, int H, int W, int F, int k, int stride, int 
     hprt_rng r;
     hprt_rng_seed(&r, (uint64_t)(H * 100 + k * 10 + stride));
     size_t nx = (size_t)B * C * H * W, nw = (size_t)F * C * k * k, ny = (size_t)B * F * g.Ho * g.Wo;
-    float *X = fnew(nx), *Wt = fnew(nw), *b = fnew(F), *Y = fnew(ny), *dY = fnew(ny);
-    float *dX = fnew(nx), *dW = fnew(nw), *db = fnew(F);
+    float *X = tu_fnew(nx), *Wt = tu_fnew(nw), *b = tu_fnew(F), *Y = tu_fnew(ny), *dY = tu_fnew(ny);
+    float *dX = tu_fnew(nx), *dW = tu_fnew(nw), *db = tu_fnew(F);
     rand_fill(&r, X, nx, -1, 1, 0);
     rand_fill(&r, Wt, nw, -1, 1, 0);
     rand_fill(&r, b, F, -1, 1, 0);
     rand_fill(&r, dY, ny, -1, 1, 0);
-    poison(Y, ny), poison(dX, nx), poison(dW, nw), poison(db, F);
+    tu_poison(Y, ny), tu_poison(dX, nx), tu_poison(dW, nw), tu_poison(db, F);
 
     hprt_conv2d_forward(&g, X, Wt, b, Y, B);
     hprt_conv2d_backward(&g, X, Wt, dY, dX, dW, db, B);
@@ -642,9 +600,9 @@ static void conv_case(int B, int C, int H, int W, int F, int k, int stride, int 
                   to_double(Y, ny)};
     conv_d(&c);
     check_forward(Y, c.Y, ny);
-    check_grad(conv_obj, &c, c.X, nx, dX);
-    check_grad(conv_obj, &c, c.W, nw, dW);
-    check_grad(conv_obj, &c, c.b, F, db);
+    tu_check_grad(conv_obj, &c, c.X, nx, dX);
+    tu_check_grad(conv_obj, &c, c.W, nw, dW);
+    tu_check_grad(conv_obj, &c, c.b, F, db);
 
     free(X), free(Wt), free(b), free(Y), free(dY), free(dX), free(dW), free(db);
     free(c.X), free(c.W), free(c.b), free(c.R), free(c.Y);
@@ -706,8 +664,8 @@ static float *scratch_new(const hprt_conv2d_geom *g)
 {
     size_t n = hprt_conv2d_scratch(g);
     assert_int_equal(n, (size_t)g->C * g->k * g->k * g->Ho * g->Wo);
-    float *s = fnew(n);
-    poison(s, n);
+    float *s = tu_fnew(n);
+    tu_poison(s, n);
     return s;
 }
 
@@ -720,9 +678,9 @@ static void conv_fast_case(int B, int C, int H, int W, int F, int k, int stride,
     hprt_rng r;
     hprt_rng_seed(&r, (uint64_t)(B * 1000 + H * 100 + k * 10 + stride + F));
     size_t nx = (size_t)B * C * H * W, nw = (size_t)F * C * k * k, ny = (size_t)B * F * g.Ho * g.Wo;
-    float *X = fnew(nx), *Wt = fnew(nw), *b = fnew(F), *dY = fnew(ny);
-    float *Y0 = fnew(ny), *dX0 = fnew(nx), *dW0 = fnew(nw), *db0 = fnew(F);
-    float *Y1 = fnew(ny), *dX1 = fnew(nx), *dW1 = fnew(nw), *db1 = fnew(F);
+    float *X = tu_fnew(nx), *Wt = tu_fnew(nw), *b = tu_fnew(F), *dY = tu_fnew(ny);
+    float *Y0 = tu_fnew(ny), *dX0 = tu_fnew(nx), *dW0 = tu_fnew(nw), *db0 = tu_fnew(F);
+    float *Y1 = tu_fnew(ny), *dX1 = tu_fnew(nx), *dW1 = tu_fnew(nw), *db1 = tu_fnew(F);
     float *S = scratch_new(&g);
     rand_fill(&r, X, nx, -1, 1, 0);
     rand_fill(&r, Wt, nw, -1, 1, 0);
@@ -732,10 +690,10 @@ static void conv_fast_case(int B, int C, int H, int W, int F, int k, int stride,
     hprt_conv2d_forward(&g, X, Wt, b, Y0, B);
     hprt_conv2d_backward(&g, X, Wt, dY, dX0, dW0, db0, B);
 
-    poison(Y1, ny), poison(dX1, nx), poison(dW1, nw), poison(db1, F);
+    tu_poison(Y1, ny), tu_poison(dX1, nx), tu_poison(dW1, nw), tu_poison(db1, F);
     hprt_conv2d_forward_fast(&g, X, Wt, b, Y1, B, S);
     check_fast(Y1, Y0, ny);
-    poison(S, hprt_conv2d_scratch(&g));
+    tu_poison(S, hprt_conv2d_scratch(&g));
     hprt_conv2d_backward_fast(&g, X, Wt, dY, dX1, dW1, db1, B, S);
     check_fast(dX1, dX0, nx);
     check_fast(dW1, dW0, nw);
@@ -743,18 +701,18 @@ static void conv_fast_case(int B, int C, int H, int W, int F, int k, int stride,
 
     /* no bias; the optional gradients skipped one at a time */
     hprt_conv2d_forward(&g, X, Wt, NULL, Y0, B);
-    poison(Y1, ny);
+    tu_poison(Y1, ny);
     hprt_conv2d_forward_fast(&g, X, Wt, NULL, Y1, B, S);
     check_fast(Y1, Y0, ny);
-    poison(dW1, nw), poison(db1, F);
+    tu_poison(dW1, nw), tu_poison(db1, F);
     hprt_conv2d_backward_fast(&g, X, Wt, dY, NULL, dW1, db1, B, S);
     check_fast(dW1, dW0, nw);
     check_fast(db1, db0, F);
-    poison(dX1, nx), poison(dW1, nw);
+    tu_poison(dX1, nx), tu_poison(dW1, nw);
     hprt_conv2d_backward_fast(&g, X, Wt, dY, dX1, dW1, NULL, B, S);
     check_fast(dX1, dX0, nx);
     check_fast(dW1, dW0, nw);
-    poison(dX1, nx);
+    tu_poison(dX1, nx);
     hprt_conv2d_backward_fast(&g, X, Wt, dY, dX1, NULL, NULL, B, S);
     check_fast(dX1, dX0, nx);
 
@@ -792,14 +750,14 @@ static void conv_fast_grad_case(int B, int C, int H, int W, int F, int k, int st
     hprt_rng r;
     hprt_rng_seed(&r, (uint64_t)(H * 100 + k * 10 + stride + 7));
     size_t nx = (size_t)B * C * H * W, nw = (size_t)F * C * k * k, ny = (size_t)B * F * g.Ho * g.Wo;
-    float *X = fnew(nx), *Wt = fnew(nw), *b = fnew(F), *Y = fnew(ny), *dY = fnew(ny);
-    float *dX = fnew(nx), *dW = fnew(nw), *db = fnew(F);
+    float *X = tu_fnew(nx), *Wt = tu_fnew(nw), *b = tu_fnew(F), *Y = tu_fnew(ny), *dY = tu_fnew(ny);
+    float *dX = tu_fnew(nx), *dW = tu_fnew(nw), *db = tu_fnew(F);
     float *S = scratch_new(&g);
     rand_fill(&r, X, nx, -1, 1, 0);
     rand_fill(&r, Wt, nw, -1, 1, 0);
     rand_fill(&r, b, F, -1, 1, 0);
     rand_fill(&r, dY, ny, -1, 1, 0);
-    poison(Y, ny), poison(dX, nx), poison(dW, nw), poison(db, F);
+    tu_poison(Y, ny), tu_poison(dX, nx), tu_poison(dW, nw), tu_poison(db, F);
 
     hprt_conv2d_forward_fast(&g, X, Wt, b, Y, B, S);
     hprt_conv2d_backward_fast(&g, X, Wt, dY, dX, dW, db, B, S);
@@ -808,9 +766,9 @@ static void conv_fast_grad_case(int B, int C, int H, int W, int F, int k, int st
                   to_double(Y, ny)};
     conv_d(&c);
     check_forward(Y, c.Y, ny);
-    check_grad(conv_obj, &c, c.X, nx, dX);
-    check_grad(conv_obj, &c, c.W, nw, dW);
-    check_grad(conv_obj, &c, c.b, F, db);
+    tu_check_grad(conv_obj, &c, c.X, nx, dX);
+    tu_check_grad(conv_obj, &c, c.W, nw, dW);
+    tu_check_grad(conv_obj, &c, c.b, F, db);
 
     free(X), free(Wt), free(b), free(Y), free(dY), free(dX), free(dW), free(db), free(S);
     free(c.X), free(c.W), free(c.b), free(c.R), free(c.Y);
@@ -839,7 +797,7 @@ static void test_conv_fast_empty(void **state)
         X[i] = (float)i;
     for (int i = 0; i < 150; i++)
         Wt[i] = 1.0f;
-    poison(dX, 8), poison(dW, 150), poison(db, 3);
+    tu_poison(dX, 8), tu_poison(dW, 150), tu_poison(db, 3);
     hprt_conv2d_forward_fast(&g, X, Wt, NULL, &y, 1, NULL);
     assert_true(y == 7.0f);
     hprt_conv2d_backward_fast(&g, X, Wt, &y, dX, dW, db, 1, NULL);
@@ -854,7 +812,7 @@ static void test_conv_fast_empty(void **state)
     g = hprt_conv2d_geom_make(2, 4, 4, 3, 3, 1, 1, 1);
     float *S = scratch_new(&g);
     float dW2[3 * 2 * 9];
-    poison(dW2, 54), poison(db, 3);
+    tu_poison(dW2, 54), tu_poison(db, 3);
     hprt_conv2d_backward_fast(&g, X, Wt, X, NULL, dW2, db, 0, S);
     for (int i = 0; i < 54; i++)
         assert_true(dW2[i] == 0.0f);
@@ -894,7 +852,7 @@ static double pool_obj(void *v)
 {
     pool_ctx *c = v;
     pool_d(c);
-    return dot(c->R, c->Y, (size_t)c->B * c->g.C * c->g.Ho * c->g.Wo);
+    return tu_dot(c->R, c->Y, (size_t)c->B * c->g.C * c->g.Ho * c->g.Wo);
 }
 
 static void pool_case(bool max, int B, int C, int H, int W, int size, int stride)
@@ -905,7 +863,7 @@ static void pool_case(bool max, int B, int C, int H, int W, int size, int stride
     hprt_rng r;
     hprt_rng_seed(&r, (uint64_t)(H * 10 + size));
     size_t nx = (size_t)B * C * H * W, ny = (size_t)B * C * g.Ho * g.Wo;
-    float *X = fnew(nx), *Y = fnew(ny), *dY = fnew(ny), *dX = fnew(nx);
+    float *X = tu_fnew(nx), *Y = tu_fnew(ny), *dY = tu_fnew(ny), *dX = tu_fnew(nx);
     /* distinct values 0.01 apart in random order: no window has a near-tie
      * within the finite-difference step */
     uint32_t *perm = malloc(nx * sizeof *perm);
@@ -916,7 +874,7 @@ static void pool_case(bool max, int B, int C, int H, int W, int size, int stride
     for (size_t i = 0; i < nx; i++)
         X[i] = 0.01f * ((float)perm[i] - (float)nx / 2);
     rand_fill(&r, dY, ny, -1, 1, 0);
-    poison(Y, ny), poison(dX, nx);
+    tu_poison(Y, ny), tu_poison(dX, nx);
 
     if (max) {
         hprt_maxpool2d_forward(&g, X, Y, B);
@@ -928,7 +886,7 @@ static void pool_case(bool max, int B, int C, int H, int W, int size, int stride
     pool_ctx c = {g, B, max, to_double(X, nx), to_double(dY, ny), to_double(Y, ny)};
     pool_d(&c);
     check_forward(Y, c.Y, ny);
-    check_grad(pool_obj, &c, c.X, nx, dX);
+    tu_check_grad(pool_obj, &c, c.X, nx, dX);
 
     free(X), free(Y), free(dY), free(dX), free(perm), free(c.X), free(c.R), free(c.Y);
 }

@@ -13,8 +13,7 @@
 
 static float *fill(hprt_rng *r, size_t n)
 {
-    float *x = malloc((n ? n : 1) * sizeof *x);
-    assert_non_null(x);
+    float *x = tu_fnew(n);
     for (size_t i = 0; i < n; i++)
         x[i] = (float)(2.0 * hprt_rng_uniform(r) - 1.0);
     return x;
@@ -28,11 +27,8 @@ static void check(hprt_rng *r, int M, int N, int K, bool trans_b, bool acc, bool
     int lda = K + 3, ldc = N + 5, ldb = trans_b ? K + 1 : N + 2;
     size_t nb = trans_b ? (size_t)N * ldb : (size_t)K * ldb;
     float *A = fill(r, (size_t)M * lda), *B = fill(r, nb), *C = fill(r, (size_t)M * ldc);
-    float *want = malloc((size_t)M * ldc * sizeof *want);
-    float *P = malloc((hprt_pack_floats(N, K) + 1) * sizeof *P);
-    assert_non_null(want), assert_non_null(P);
-    float *C0 = malloc((size_t)M * ldc * sizeof *C0);
-    assert_non_null(C0);
+    float *want = tu_fnew((size_t)M * ldc);
+    float *P = tu_fnew(hprt_pack_floats(N, K)), *C0 = tu_fnew((size_t)M * ldc);
     memcpy(want, C, (size_t)M * ldc * sizeof *C);
     memcpy(C0, C, (size_t)M * ldc * sizeof *C);
     hprt_gemm(false, trans_b, M, N, K, 1.0f, A, lda, B, ldb, acc ? 1.0f : 0.0f, want, ldc);

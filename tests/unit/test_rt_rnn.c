@@ -19,9 +19,6 @@
 #include "hprt_kernels.h"
 #include "hprt_rnn.h"
 
-#define FD_H 1e-4
-#define GRAD_RTOL 1e-4
-#define GRAD_ATOL 1e-5
 #define FWD_TOL 1e-5
 #define WORKED_TOL 1e-6
 
@@ -30,13 +27,6 @@ enum { NB = 3, NT = 5, NIN = 4, NH1 = 6, NH2 = 5 }; /* the shapes of the random 
 static const hprt_cell CELLS[3] = {HPRT_CELL_RNN, HPRT_CELL_GRU, HPRT_CELL_LSTM};
 
 /* ---- helpers ------------------------------------------------------------------------ */
-
-static float *fnew(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    assert_non_null(p);
-    return p;
-}
 
 static double *dnew(size_t n)
 {
@@ -62,43 +52,11 @@ static void rand_fill(hprt_rng *r, float *x, size_t n, double bound)
         x[i] = (float)(bound * (2.0 * hprt_rng_uniform(r) - 1.0));
 }
 
-/* Garbage, to show that outputs are overwritten rather than accumulated. */
-static void poison(float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = 12345.0f;
-}
-
 static float *fcopy(const float *x, size_t n)
 {
-    float *p = fnew(n);
+    float *p = tu_fnew(n);
     memcpy(p, x, n * sizeof *p);
     return p;
-}
-
-static double dot(const double *r, const double *y, size_t n)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++)
-        s += r[i] * y[i];
-    return s;
-}
-
-typedef double (*objective)(void *ctx);
-
-/* Central differences of f(ctx) with respect to each p[j] (an array that f
- * reads through ctx), compared with the analytic gradient g. */
-static void check_grad(objective f, void *ctx, double *p, size_t n, const float *g)
-{
-    for (size_t j = 0; j < n; j++) {
-        double save = p[j];
-        p[j] = save + FD_H;
-        double fp = f(ctx);
-        p[j] = save - FD_H;
-        double fm = f(ctx);
-        p[j] = save;
-        assert_close_abs(g[j], (fp - fm) / (2 * FD_H), GRAD_RTOL, GRAD_ATOL);
-    }
 }
 
 static void check_forward(const float *y, const double *want, size_t n)
@@ -193,23 +151,23 @@ static void layer_new(layer *l, hprt_rng *r, hprt_cell cell, int B, int in, int 
     hprt_rnn_geom g = {cell, in, H, NT};
     size_t GH = (size_t)hprt_rnn_gates(cell) * H, rows = (size_t)B * NT, BH = (size_t)B * H;
     *l = (layer){.g = g, .B = B};
-    l->Wih = fnew(GH * in), l->Whh = fnew(GH * H), l->bih = fnew(GH), l->bhh = fnew(GH);
+    l->Wih = tu_fnew(GH * in), l->Whh = tu_fnew(GH * H), l->bih = tu_fnew(GH), l->bhh = tu_fnew(GH);
     rand_fill(r, l->Wih, GH * in, 0.5);
     rand_fill(r, l->Whh, GH * H, 0.5);
     rand_fill(r, l->bih, GH, 0.5);
     rand_fill(r, l->bhh, GH, 0.5);
     if (state) {
-        l->h0 = fnew(BH), l->c0 = fnew(BH);
+        l->h0 = tu_fnew(BH), l->c0 = tu_fnew(BH);
         rand_fill(r, l->h0, BH, 1.0);
         rand_fill(r, l->c0, BH, 1.0);
     }
-    l->Y = fnew(rows * H), l->hT = fnew(BH), l->cT = fnew(BH);
-    l->A = fnew(rows * GH), l->C = fnew(rows * H), l->Hprev = fnew(rows * H);
-    l->scratch = fnew(GH > 2 * (size_t)H ? B * GH : 2 * BH); /* B·G·H, or 2·B·H for rnn */
-    l->pack = fnew(hprt_rnn_pack_floats(&g));
-    l->dGi = fnew(rows * GH), l->dGh = shared_dG ? l->dGi : fnew(rows * GH);
-    l->dX = fnew(rows * in), l->dWih = fnew(GH * in), l->dWhh = fnew(GH * H);
-    l->dbih = fnew(GH), l->dbhh = fnew(GH);
+    l->Y = tu_fnew(rows * H), l->hT = tu_fnew(BH), l->cT = tu_fnew(BH);
+    l->A = tu_fnew(rows * GH), l->C = tu_fnew(rows * H), l->Hprev = tu_fnew(rows * H);
+    l->scratch = tu_fnew(GH > 2 * (size_t)H ? B * GH : 2 * BH); /* B·G·H, or 2·B·H for rnn */
+    l->pack = tu_fnew(hprt_rnn_pack_floats(&g));
+    l->dGi = tu_fnew(rows * GH), l->dGh = shared_dG ? l->dGi : tu_fnew(rows * GH);
+    l->dX = tu_fnew(rows * in), l->dWih = tu_fnew(GH * in), l->dWhh = tu_fnew(GH * H);
+    l->dbih = tu_fnew(GH), l->dbhh = tu_fnew(GH);
     l->d = (dlayer){g, to_double(l->Wih, GH * in), to_double(l->Whh, GH * H), to_double(l->bih, GH),
                     to_double(l->bhh, GH), to_double(l->h0, BH), to_double(l->c0, BH)};
     l->Yd = dnew(rows * H);
@@ -237,8 +195,8 @@ static size_t layer_gh(const layer *l)
 static void layer_forward(layer *l, const float *X)
 {
     size_t rows = (size_t)l->B * NT, H = l->g.hidden;
-    poison(l->Y, rows * H), poison(l->A, rows * layer_gh(l)), poison(l->C, rows * H);
-    poison(l->Hprev, rows * H), poison(l->hT, l->B * H), poison(l->cT, l->B * H);
+    tu_poison(l->Y, rows * H), tu_poison(l->A, rows * layer_gh(l)), tu_poison(l->C, rows * H);
+    tu_poison(l->Hprev, rows * H), tu_poison(l->hT, l->B * H), tu_poison(l->cT, l->B * H);
     hprt_rnn_forward(&l->g, l->B, X, l->Wih, l->Whh, l->bih, l->bhh, l->h0, l->c0, l->Y, l->hT,
                      l->cT, l->A, l->C, l->Hprev, l->scratch, l->pack);
 }
@@ -249,8 +207,8 @@ static void layer_forward(layer *l, const float *X)
 static void layer_backward(layer *l, const float *X, float *dY)
 {
     size_t rows = (size_t)l->B * NT, GH = layer_gh(l), in = l->g.in, H = l->g.hidden;
-    poison(l->dGi, rows * GH), poison(l->dGh, rows * GH), poison(l->dX, rows * in);
-    poison(l->dWih, GH * in), poison(l->dWhh, GH * H), poison(l->dbih, GH), poison(l->dbhh, GH);
+    tu_poison(l->dGi, rows * GH), tu_poison(l->dGh, rows * GH), tu_poison(l->dX, rows * in);
+    tu_poison(l->dWih, GH * in), tu_poison(l->dWhh, GH * H), tu_poison(l->dbih, GH), tu_poison(l->dbhh, GH);
     hprt_rnn_backward_data(&l->g, l->B, l->Wih, l->Whh, l->A, l->C, l->Hprev, l->c0, dY, l->dGi,
                            l->dGh, l->dX, l->scratch, l->pack);
     int half = (int)GH / 2 + 1;
@@ -278,7 +236,7 @@ static double net_obj(void *v)
         x = n->l[i].Yd;
     }
     const layer *last = &n->l[n->nl - 1];
-    return dot(n->R, x, (size_t)last->B * NT * last->g.hidden);
+    return tu_dot(n->R, x, (size_t)last->B * NT * last->g.hidden);
 }
 
 /* Forward through every layer, then backward from R, each layer's dX being
@@ -321,10 +279,10 @@ static void check_layer_forward(layer *l, const double *X)
 static void check_layer_grads(net *n, layer *l)
 {
     size_t GH = layer_gh(l), in = l->g.in, H = l->g.hidden;
-    check_grad(net_obj, n, l->d.Wih, GH * in, l->dWih);
-    check_grad(net_obj, n, l->d.Whh, GH * H, l->dWhh);
-    check_grad(net_obj, n, l->d.bih, GH, l->dbih);
-    check_grad(net_obj, n, l->d.bhh, GH, l->dbhh);
+    tu_check_grad(net_obj, n, l->d.Wih, GH * in, l->dWih);
+    tu_check_grad(net_obj, n, l->d.Whh, GH * H, l->dWhh);
+    tu_check_grad(net_obj, n, l->d.bih, GH, l->dbih);
+    tu_check_grad(net_obj, n, l->d.bhh, GH, l->dbhh);
     if (l->dGh != l->dGi && l->g.cell != HPRT_CELL_GRU)
         assert_memory_equal(l->dGh, l->dGi, (size_t)l->B * NT * GH * sizeof(float));
 }
@@ -340,7 +298,7 @@ static void grad_case(hprt_cell cell, int nl, bool shared_dG)
     if (nl == 2)
         layer_new(&L[1], &r, cell, NB, NH1, NH2, false, shared_dG);
     size_t nx = (size_t)NB * NT * NIN, ny = (size_t)NB * NT * L[nl - 1].g.hidden;
-    float *X = fnew(nx), *R = fnew(ny);
+    float *X = tu_fnew(nx), *R = tu_fnew(ny);
     rand_fill(&r, X, nx, 1.0);
     rand_fill(&r, R, ny, 1.0);
     net n = {nl, L, to_double(X, nx), to_double(R, ny)};
@@ -349,7 +307,7 @@ static void grad_case(hprt_cell cell, int nl, bool shared_dG)
     check_layer_forward(&L[0], n.X);
     if (nl == 2)
         check_layer_forward(&L[1], L[0].Yd);
-    check_grad(net_obj, &n, n.X, nx, L[0].dX);
+    tu_check_grad(net_obj, &n, n.X, nx, L[0].dX);
     for (int i = 0; i < nl; i++)
         check_layer_grads(&n, &L[i]);
 
@@ -445,7 +403,7 @@ static void split_case(hprt_cell cell)
     layer_new(&whole, &r, cell, NB, NIN, NH1, true, false);
     layer_new(&part, &r2, cell, NB, NIN, NH1, true, false);
     size_t nx = (size_t)NB * NT * NIN, ny = (size_t)NB * NT * NH1;
-    float *X = fnew(nx), *dY = fnew(ny);
+    float *X = tu_fnew(nx), *dY = tu_fnew(ny);
     rand_fill(&r, X, nx, 1.0);
     rand_fill(&r, dY, ny, 1.0);
     float *dY2 = fcopy(dY, ny);
@@ -500,7 +458,7 @@ static void test_rnn_state_alias(void **state)
         layer l;
         layer_new(&l, &r, CELLS[c], NB, NIN, NH1, true, false);
         size_t nx = (size_t)NB * NT * NIN, ny = (size_t)NB * NT * NH1, BH = (size_t)NB * NH1;
-        float *X = fnew(nx);
+        float *X = tu_fnew(nx);
         rand_fill(&r, X, nx, 1.0);
         layer_forward(&l, X);
         float *Y = fcopy(l.Y, ny), *h = fcopy(l.h0, BH), *cs = fcopy(l.c0, BH);
@@ -537,7 +495,7 @@ static void test_rnn_packed(void **state)
         layer l;
         layer_new(&l, &r, CELLS[c], B, IN, H, true, false);
         size_t nx = (size_t)B * NT * IN, ny = (size_t)B * NT * H, GH = layer_gh(&l);
-        float *X = fnew(nx), *dY = fnew(ny);
+        float *X = tu_fnew(nx), *dY = tu_fnew(ny);
         rand_fill(&r, X, nx, 1.0);
         rand_fill(&r, dY, ny, 1.0);
         float *dY2 = fcopy(dY, ny);
@@ -561,7 +519,8 @@ static void test_rnn_packed(void **state)
     }
 }
 
-/* An embedding folded into the first layer (hprt_embed_rnn_*): the same
+/* An embedding folded into the first layer (hprt_embed_rnn_*, S by
+ * hprt_embed_backward): the same
  * forward and the same gradients of E, W_ih and b_ih as through the
  * embedding's output, with the rows shared out over two "threads" as the
  * compiled step does; ids 0 and V − 1 occur, id 2 does not. */
@@ -575,7 +534,7 @@ static void test_embed_fold(void **state)
         layer l;
         layer_new(&l, &r, CELLS[c], B, D, H, true, true);
         size_t GH = layer_gh(&l), ny = (size_t)N * H;
-        float *E = fnew((size_t)V * D), *X = fnew((size_t)N * D), *dY = fnew(ny);
+        float *E = tu_fnew((size_t)V * D), *X = tu_fnew((size_t)N * D), *dY = tu_fnew(ny);
         unsigned char ids[N];
         rand_fill(&r, E, (size_t)V * D, 1.0);
         rand_fill(&r, dY, ny, 1.0);
@@ -592,12 +551,12 @@ static void test_embed_fold(void **state)
         hprt_rnn_backward_data(&l.g, B, l.Wih, l.Whh, l.A, l.C, l.Hprev, l.c0, dY, l.dGi, l.dGh, l.dX, l.scratch,
                                l.pack);
         hprt_rnn_weight_grads(&l.g, B, X, l.Hprev, l.dGi, l.dGh, 0, (int)GH, l.dWih, l.dWhh, l.dbih, l.dbhh);
-        float *dE = fnew((size_t)V * D);
+        float *dE = tu_fnew((size_t)V * D);
         hprt_embed_backward(ids, N, D, l.dX, 0, V, dE);
         float *dWih = fcopy(l.dWih, GH * D), *dbih = fcopy(l.dbih, GH), *dbhh = fcopy(l.dbhh, GH);
         float *dWhh = fcopy(l.dWhh, GH * H);
         /* folded: rows [0, 1) and [1, 3) as two threads */
-        float *Q = fnew(2 * V * GH), *dE2 = fnew((size_t)V * D);
+        float *Q = tu_fnew(2 * V * GH), *dE2 = tu_fnew((size_t)V * D);
         const int cut[3] = {0, 1, B};
         for (int t = 0; t < 2; t++) {
             size_t r0 = (size_t)cut[t], rows = r0 * NT;
@@ -615,9 +574,9 @@ static void test_embed_fold(void **state)
             hprt_rnn_backward_data(&l.g, nb, l.Wih, l.Whh, l.A + rows * GH, l.C + rows * H, l.Hprev + rows * H,
                                    l.c0 + r0 * H, dY2 + rows * H, l.dGi + rows * GH, l.dGh + rows * GH, NULL,
                                    l.scratch, l.pack);
-            hprt_embed_rnn_sums(ids + rows, nb * NT, (int)GH, l.dGi + rows * GH, V, Q + t * V * GH);
+            hprt_embed_backward(ids + rows, nb * NT, (int)GH, l.dGi + rows * GH, 0, V, Q + t * V * GH);
         }
-        poison(l.dWih, GH * D), poison(l.dbih, GH), poison(l.dbhh, GH), poison(dE2, (size_t)V * D);
+        tu_poison(l.dWih, GH * D), tu_poison(l.dbih, GH), tu_poison(l.dbhh, GH), tu_poison(dE2, (size_t)V * D);
         hprt_embed_rnn_grad_E(Q, 2, V, (int)GH, D, l.Wih, 0, 4, dE2);
         hprt_embed_rnn_grad_E(Q, 2, V, (int)GH, D, l.Wih, 4, V, dE2);
         hprt_embed_rnn_grad_W(Q, 2, V, (int)GH, D, E, 0, (int)GH / 2, l.dWih, l.dbih);
@@ -653,12 +612,12 @@ static void test_embed(void **state)
     }
     ids[0] = V - 1, ids[1] = 0; /* both ends of the vocabulary */
 
-    poison(Y, N * D);
+    tu_poison(Y, N * D);
     hprt_embed_forward(E, ids, N, D, Y);
     for (int i = 0; i < N; i++)
         assert_memory_equal(Y + i * D, E + ids[i] * D, D * sizeof(float));
 
-    poison(dE, V * D);
+    tu_poison(dE, V * D);
     hprt_embed_backward(ids, N, D, dY, CUT, V, dE); /* upper half first: writes stay in range */
     hprt_embed_backward(ids, N, D, dY, 0, CUT, dE);
     for (int v = 0; v < V; v++)

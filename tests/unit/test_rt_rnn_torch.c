@@ -117,25 +117,12 @@ static const double *get(const fixture *fx, const char *model, int layer, const 
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
-static float *fnew(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    assert_non_null(p);
-    return p;
-}
-
 static float *to_float(const double *x, size_t n)
 {
-    float *f = fnew(n);
+    float *f = tu_fnew(n);
     for (size_t i = 0; i < n; i++)
         f[i] = (float)x[i];
     return f;
-}
-
-static void poison(float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = 12345.0f;
 }
 
 /* got[0..n) against the reference, naming the array and index of the first miss. */
@@ -192,45 +179,45 @@ static void run_model(const char *model, hprt_cell cell, int split)
         l->bhh = to_float(get(&fx, model, k, "b_hh", GH), GH);
         l->h0 = to_float(get(&fx, model, k, "h0", BH), BH);
         l->c0 = lstm ? to_float(get(&fx, model, k, "c0", BH), BH) : NULL;
-        l->Y = fnew(BT * H);
-        l->hT = fnew(BH);
-        l->cT = lstm ? fnew(BH) : NULL;
-        l->A = fnew(BT * GH);
-        l->C = fnew(BT * H);
-        l->Hprev = fnew(BT * H);
-        l->dY = fnew(BT * H);
-        l->dGi = fnew(BT * GH);
+        l->Y = tu_fnew(BT * H);
+        l->hT = tu_fnew(BH);
+        l->cT = lstm ? tu_fnew(BH) : NULL;
+        l->A = tu_fnew(BT * GH);
+        l->C = tu_fnew(BT * H);
+        l->Hprev = tu_fnew(BT * H);
+        l->dY = tu_fnew(BT * H);
+        l->dGi = tu_fnew(BT * GH);
         /* dGh may be dGi for lstm (and rnn): use that, as the header allows */
-        l->dGh = lstm ? l->dGi : fnew(BT * GH);
-        l->dX = fnew(BT * ink);
-        l->dWih = fnew(GH * ink);
-        l->dWhh = fnew(GH * H);
-        l->dbih = fnew(GH);
-        l->dbhh = fnew(GH);
-        poison(l->Y, BT * H);
-        poison(l->hT, BH);
+        l->dGh = lstm ? l->dGi : tu_fnew(BT * GH);
+        l->dX = tu_fnew(BT * ink);
+        l->dWih = tu_fnew(GH * ink);
+        l->dWhh = tu_fnew(GH * H);
+        l->dbih = tu_fnew(GH);
+        l->dbhh = tu_fnew(GH);
+        tu_poison(l->Y, BT * H);
+        tu_poison(l->hT, BH);
         if (lstm)
-            poison(l->cT, BH);
-        poison(l->A, BT * GH);
-        poison(l->C, BT * H);
-        poison(l->Hprev, BT * H);
-        poison(l->dGi, BT * GH);
+            tu_poison(l->cT, BH);
+        tu_poison(l->A, BT * GH);
+        tu_poison(l->C, BT * H);
+        tu_poison(l->Hprev, BT * H);
+        tu_poison(l->dGi, BT * GH);
         if (!lstm)
-            poison(l->dGh, BT * GH);
-        poison(l->dX, BT * ink);
-        poison(l->dWih, GH * ink);
-        poison(l->dWhh, GH * H);
-        poison(l->dbih, GH);
-        poison(l->dbhh, GH);
+            tu_poison(l->dGh, BT * GH);
+        tu_poison(l->dX, BT * ink);
+        tu_poison(l->dWih, GH * ink);
+        tu_poison(l->dWhh, GH * H);
+        tu_poison(l->dbih, GH);
+        tu_poison(l->dbhh, GH);
     }
     float *X0 = to_float(get(&fx, model, -1, "X", BT * in), BT * in);
     const int G = ly[0].G;
     size_t scratch_n = (size_t)B * G * H;
     if (scratch_n < 2 * BH)
         scratch_n = 2 * BH;
-    float *scratch = fnew(scratch_n);
+    float *scratch = tu_fnew(scratch_n);
     /* W_hh packed, as training does (the layers differ only in their input) */
-    float *pack = fnew(hprt_rnn_pack_floats(&ly[0].g));
+    float *pack = tu_fnew(hprt_rnn_pack_floats(&ly[0].g));
 
     /* the row ranges a caller would hand to threads */
     int r0s[2] = {0, split ? 1 : B}, r1s[2] = {split ? 1 : B, B};
@@ -245,7 +232,7 @@ static void run_model(const char *model, hprt_cell cell, int split)
             int r0 = r0s[q], nb = r1s[q] - r0;
             if (nb <= 0)
                 continue;
-            poison(scratch, scratch_n);
+            tu_poison(scratch, scratch_n);
             size_t rt = (size_t)r0 * T;
             hprt_rnn_forward(&l->g, nb, l->X + rt * ink, l->Wih, l->Whh, l->bih, l->bhh,
                              l->h0 + (size_t)r0 * H, lstm ? l->c0 + (size_t)r0 * H : NULL,
@@ -275,7 +262,7 @@ static void run_model(const char *model, hprt_cell cell, int split)
             int r0 = r0s[q], nb = r1s[q] - r0;
             if (nb <= 0)
                 continue;
-            poison(scratch, scratch_n);
+            tu_poison(scratch, scratch_n);
             size_t rt = (size_t)r0 * T;
             hprt_rnn_backward_data(&l->g, nb, l->Wih, l->Whh, l->A + rt * GH, l->C + rt * H,
                                    l->Hprev + rt * H, lstm ? l->c0 + (size_t)r0 * H : NULL,

@@ -69,3 +69,37 @@ void tu_rmrf(const char *path)
     if (system(cmd) != 0)
         fprintf(stderr, "warning: could not remove %s\n", path);
 }
+
+void tu_poison(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = 12345.0f;
+}
+
+double tu_dot(const double *r, const double *y, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += r[i] * y[i];
+    return s;
+}
+
+void tu_check_grad(tu_objective f, void *ctx, double *p, size_t n, const float *g)
+{
+    for (size_t j = 0; j < n; j++) {
+        double save = p[j];
+        p[j] = save + TU_FD_H;
+        double fp = f(ctx);
+        p[j] = save - TU_FD_H;
+        double fm = f(ctx);
+        p[j] = save;
+        assert_close_abs(g[j], (fp - fm) / (2 * TU_FD_H), TU_GRAD_RTOL, TU_GRAD_ATOL);
+    }
+}
+
+float *tu_fnew(size_t n)
+{
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    assert_non_null(p);
+    return p;
+}

@@ -13,6 +13,21 @@
 #define assert_close_abs(a, b, rtol, atol) assert_close_at((double)(a), (double)(b), (rtol), (atol), __FILE__, __LINE__)
 void assert_close_at(double a, double b, double rtol, double atol, const char *file, int line);
 
+/* n floats (at least one) from malloc; fails the test when there are none. */
+float *tu_fnew(size_t n);
+/* Garbage (12345), to show that outputs are overwritten rather than accumulated. */
+void tu_poison(float *x, size_t n);
+double tu_dot(const double *r, const double *y, size_t n);
+
+/* Central differences (step TU_FD_H) of f(ctx) with respect to each p[j] (an
+ * array that f reads through ctx), compared with the analytic gradient g
+ * within TU_GRAD_RTOL relative and TU_GRAD_ATOL absolute. */
+#define TU_FD_H 1e-4
+#define TU_GRAD_RTOL 1e-4
+#define TU_GRAD_ATOL 1e-5
+typedef double (*tu_objective)(void *ctx);
+void tu_check_grad(tu_objective f, void *ctx, double *p, size_t n, const float *g);
+
 /* Reads a whole file into a NUL-terminated malloc'd buffer (NULL if missing). */
 char *tu_read_file(const char *path, size_t *len);
 /* Writes text to path; fails the test on error. */
