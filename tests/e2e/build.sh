@@ -3,13 +3,7 @@
 # as C and C++, its predictions equal hpc predict's (and, cross-compiled for
 # AArch64 and run under qemu, the host's); bad uses get clear errors.
 # usage: build.sh HPC SOURCE_DIR
-HPC=$1
-SRC=$2
-FM=/usr/share/datasets/fashion-mnist
-fails=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib.sh"
 
 cat > "$tmp/m.hp" <<HP
 data slice {
@@ -113,5 +107,4 @@ cut -d, -f1 "$tmp/nexe" > "$tmp/nexe.labels"
 cmp -s "$tmp/np1.labels" "$tmp/nexe.labels" || fail "normalize = standard: the artifact's labels differ from hpc predict's"
 [ "$(wc -l < "$tmp/nexe.labels")" = 40 ] || fail "normalize = standard: the artifact labelled $(wc -l < "$tmp/nexe.labels") rows, not 40"
 
-if [ $fails -gt 0 ]; then echo "$fails failures"; exit 1; fi
-echo "all build checks passed"
+finish build

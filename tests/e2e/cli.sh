@@ -1,11 +1,7 @@
 #!/bin/sh
 # The command line: exit statuses, help, version, check and explain output.
 # usage: cli.sh HPC SOURCE_DIR
-HPC=$1
-SRC=$2
-fails=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
 
 expect_status() { # WANT DESCRIPTION CMD...
     want=$1; what=$2; shift 2
@@ -77,5 +73,4 @@ expect_grep out "model.cell *set *{gru, lstm}" "search space"
 expect_status 0 "explain the cnn" "$HPC" explain "$SRC/examples/fashion_cnn.hp"
 expect_grep out "\[64, 7, 7\]" "cnn shapes"
 
-if [ $fails -gt 0 ]; then echo "$fails failures"; exit 1; fi
-echo "all CLI checks passed"
+finish CLI

@@ -2,12 +2,7 @@
 # Training policies end to end: find_lr (and that it leaves the training as a
 # run given the same rate by hand), AdaBatch, restore_best, hpc plot and
 # hpc lr-find.  usage: policies.sh HPC SOURCE_DIR
-HPC=$1
-FM=/usr/share/datasets/fashion-mnist
-fails=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib.sh"
 
 write() { # NAME SETTINGS
     cat > "$tmp/$1.hp" <<HP
@@ -81,5 +76,4 @@ grep -q "restored the weights of the best epoch, 1" "$tmp/best/events.log" || fa
 grep -q "batch size 64 -&gt; 128" "$tmp/ada/curves.svg" || fail "curves.svg does not mark the batch change"
 "$HPC" plot "$tmp/nope" > /dev/null 2>&1 && fail "plot of a missing directory succeeded"
 
-if [ $fails -gt 0 ]; then echo "$fails failures"; exit 1; fi
-echo "all policy checks passed"
+finish policy

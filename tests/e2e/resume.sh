@@ -5,12 +5,7 @@
 # refused without being overwritten; a NaN stop names the step and a layer and
 # leaves a loadable checkpoint; `hpc predict` agrees with the run's test
 # accuracy.  usage: resume.sh HPC SOURCE_DIR
-HPC=$1
-FM=/usr/share/datasets/fashion-mnist
-fails=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib.sh"
 
 write() { # NAME HIDDEN SETTINGS
     cat > "$tmp/$1.hp" <<HP
@@ -111,5 +106,4 @@ head -1 "$tmp/p.json" | grep -q '^{"row": 0, "predicted": [0-9], "label": [0-9],
 [ $? = 4 ] || fail "unwritable --out: exit status"
 grep -q "cannot create the run directory" "$tmp/out.err" || fail "unwritable --out: message"
 
-if [ $fails -gt 0 ]; then echo "$fails failures"; exit 1; fi
-echo "all resume checks passed"
+finish resume

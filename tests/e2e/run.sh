@@ -3,13 +3,7 @@
 # test images) trains well above chance in seconds; two runs with one seed give
 # identical metrics; the run directory has its files; bad data exits 3 naming
 # the file.  usage: run.sh HPC SOURCE_DIR
-HPC=$1
-SRC=$2
-FM=/usr/share/datasets/fashion-mnist
-fails=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib.sh"
 
 cat > "$tmp/small.hp" <<HP
 data slice {
@@ -116,5 +110,4 @@ st=$?
 grep -q "at step" "$tmp/nan.out" || { fail "NaN: no step in the message"; cat "$tmp/nan.out"; }
 grep -q '"stopped": "nan"' "$tmp/run-nan/summary.json" || fail "NaN: summary does not say nan"
 
-if [ $fails -gt 0 ]; then echo "$fails failures"; exit 1; fi
-echo "all run checks passed"
+finish run

@@ -5,13 +5,7 @@
 # dropout trains and resumes; `hpc sample` is deterministic for a seed, greedy
 # at temperature 0, streams --len bytes after the prime, and refuses what it
 # cannot do.  usage: text.sh HPC SOURCE_DIR
-HPC=$1
-SRC=$2
-FORT=/usr/share/games/fortunes
-fails=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib.sh"
 json() { sed -n "s/.*\"$2\": \\([^,]*\\),*/\\1/p" "$1"; }
 
 cat > "$tmp/lm.hp" <<HP
@@ -127,4 +121,4 @@ cmp -s "$tmp/ra/steps.csv" "$tmp/rb/steps.csv" || fail "resumed language model: 
 "$HPC" sample "$tmp/rb" --len 60 --temperature 0 > "$tmp/sb" 2>/dev/null
 cmp -s "$tmp/sa" "$tmp/sb" || fail "resumed language model: different weights (greedy samples differ)"
 
-exit $fails
+finish text
