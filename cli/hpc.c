@@ -67,7 +67,9 @@ static const command commands[] = {
      "class probabilities (csv: row,predicted[,label],p0,...; json: one object per\n"
      "line).  The weights are those the run ended with (best.hpw when it restored\n"
      "the best epoch's, else last.hpw) unless --weights says.  With labels, the\n"
-     "accuracy goes to standard error.\n"},
+     "accuracy goes to standard error.  The input is scaled and normalised as the\n"
+     "training data was (normalize = standard: with the statistics saved in the\n"
+     "checkpoint).\n"},
     {"build", cmd_build,
      "hpc build FILE [EXPERIMENT] --weights RUN_DIR|FILE.hpw -o OUT [--name NAME] [--target TRIPLE] [--cpu CPU] [--exe]",
      "Compiles the trained model ahead of time for inference: OUT/NAME.o, OUT/libNAME.a\n"

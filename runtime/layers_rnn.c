@@ -1,11 +1,12 @@
 /* layers_rnn.c - the recurrent layers (rnn, gru, lstm) and embeddings of
  * hprt_rnn.h.
  *
- * Every matrix product goes through hprt_gemm, as training does, except the
- * per-step products with W_hh when the caller lends a buffer to pack W_hh
- * into once per pass (gemm_pack.c: 1.4-1.7x OpenBLAS, which re-packs W_hh at
- * every step); the gates are float loops over H.  Row (b, t) of a B·T-row buffer is row b·T + t, so the
- * B rows of one step are a strided matrix with leading dimension T·width.
+ * Every matrix product goes through hprt_gemm, as training does, except
+ * those with W_ih and W_hh when the caller lends a buffer to pack them into,
+ * once per pass (gemm_pack.c: 1.4-1.7x OpenBLAS, which re-packs W_hh at every
+ * step); the gates are float loops over H.  Row (b, t) of a B·T-row buffer is
+ * row b·T + t, so the B rows of one step are a strided matrix with leading
+ * dimension T·width.
  *
  * Back through time, dY doubles as the running dL/dh: the gradient reaching
  * h_{t-1} from step t (through W_hh, and for the GRU through z) is added into
@@ -181,37 +182,60 @@ static void copy_last_step(int H, int T, int B, const float *src, float *dst)
         memcpy(dst + (size_t)b * H, src + at(T, b, T - 1, H), (size_t)H * sizeof *dst);
 }
 
+/* ---- the products with W_ih and W_hh ------------------------------------------------ */
+
+/* W [rows × cols] packed into pack for products with op(W) (Wᵀ when trans),
+ * or NULL (no pack: the products go to OpenBLAS). */
+static const float *packed(float *pack, bool trans, const float *W, int rows, int cols)
+{
+    if (!pack)
+        return NULL;
+    if (trans)
+        hprt_pack_bt(W, cols, rows, cols, pack);
+    else
+        hprt_pack_b(W, cols, rows, cols, pack);
+    return pack;
+}
+
+/* C[M×N] = A·op(W) + bias (a row; NULL: none) (+ C when acc), from P when W
+ * is packed there, else through OpenBLAS with W's row stride ldw. */
+static void product(const float *P, bool trans, int M, int N, int K, const float *A, int lda, const float *W, int ldw,
+                    const float *bias, bool acc, float *C, int ldc)
+{
+    if (P) {
+        hprt_gemm_packed(M, N, K, A, lda, P, bias, acc, C, ldc);
+        return;
+    }
+    hprt_gemm(false, trans, M, N, K, 1.0f, A, lda, W, ldw, acc ? 1.0f : 0.0f, C, ldc);
+    for (int r = 0; r < M && bias; r++)
+        for (int j = 0; j < N; j++)
+            C[(size_t)r * ldc + j] += bias[j];
+}
+
+/* The caller's pack buffer, when packing pays: the CPU has the packed kernel
+ * and W is used for more than `uses` products. */
+static float *pack_for(float *pack, int B, int uses, int more_than)
+{
+    return pack && B > 0 && uses > more_than && hprt_packed_fast() ? pack : NULL;
+}
+
 void hprt_rnn_forward(const hprt_rnn_geom *g, int B, const float *X,
                       const float *Wih, const float *Whh, const float *bih, const float *bhh,
                       const float *h0, const float *c0,
                       float *Y, float *hT, float *cT,
                       float *A, float *C, float *Hprev, float *scratch, float *pack)
 {
-    int H = g->hidden, T = g->T, GH = hprt_rnn_gates(g->cell) * H;
-    size_t rows = (size_t)B * T;
-    bool packed = pack && B > 0 && T > 1 && hprt_packed_fast();
+    int H = g->hidden, T = g->T, GH = hprt_rnn_gates(g->cell) * H, in = g->in;
+    float *use = pack_for(pack, B, T, 1);
     /* A = X·W_ihᵀ + b_ih for all steps at once (unless an embedding folded in
      * has written it) */
-    if (!X) {
-        if (packed)
-            hprt_pack_bt(Whh, H, GH, H, pack); /* W_hhᵀ once for the T products below */
-    } else if (packed) {
-        hprt_pack_bt(Wih, g->in, GH, g->in, pack);
-        hprt_gemm_packed((int)rows, GH, g->in, X, g->in, pack, bih, false, A, GH);
-        hprt_pack_bt(Whh, H, GH, H, pack); /* W_hhᵀ once for the T products below */
-    } else {
-        hprt_gemm(false, true, (int)rows, GH, g->in, 1.0f, X, g->in, Wih, g->in, 0.0f, A, GH);
-        for (size_t r = 0; r < rows; r++)
-            for (int j = 0; j < GH; j++)
-                A[r * GH + j] += bih[j];
-    }
+    if (X)
+        product(packed(use, true, Wih, GH, in), true, B * T, GH, in, X, in, Wih, in, bih, false, A, GH);
+    const float *P = packed(use, true, Whh, GH, H); /* W_hhᵀ once for the T products below */
     for (int t = 0; t < T; t++) {
         gather_hprev(H, T, B, t, h0, Y, Hprev);
         /* scratch = h_{t-1}·W_hhᵀ for the B rows of step t */
-        if (packed)
-            hprt_gemm_packed(B, GH, H, Hprev + at(T, 0, t, H), T * H, pack, NULL, false, scratch, GH);
-        else
-            hprt_gemm(false, true, B, GH, H, 1.0f, Hprev + at(T, 0, t, H), T * H, Whh, H, 0.0f, scratch, GH);
+        product(P, true, B, GH, H, Hprev + at(T, 0, t, H), T * H, Whh, H, NULL, false, scratch, GH);
         forward_step(g, B, t, bhh, c0, Y, A, C, Hprev, scratch);
     }
     /* last, as hT, cT may alias h0, c0 */
@@ -299,27 +323,20 @@ void hprt_rnn_backward_data(const hprt_rnn_geom *g, int B,
                             const float *A, const float *C, const float *Hprev, const float *c0,
                             float *dY, float *dGi, float *dGh, float *dX, float *scratch, float *pack)
 {
-    int H = g->hidden, T = g->T, GH = hprt_rnn_gates(g->cell) * H;
-    bool packed = pack && B > 0 && T > 2 && hprt_packed_fast();
-    if (packed) /* W_hh once for the T − 1 products below */
-        hprt_pack_b(Whh, H, GH, H, pack);
+    int H = g->hidden, T = g->T, GH = hprt_rnn_gates(g->cell) * H, in = g->in;
+    float *use = pack_for(pack, B, T - 1, 1);
+    const float *P = packed(use, false, Whh, GH, H); /* W_hh once for the T − 1 products below */
     /* no gradient enters through the final state */
     memset(scratch, 0, 2 * (size_t)B * H * sizeof *scratch);
     for (int t = T - 1; t >= 0; t--) {
         backward_step(g, B, t, A, C, Hprev, c0, dY, dGi, dGh, scratch);
         /* dL/dh_{t-1} += dGh_t·W_hh */
-        if (t > 0 && packed)
-            hprt_gemm_packed(B, H, GH, dGh + at(T, 0, t, GH), T * GH, pack, NULL, true, dY + at(T, 0, t - 1, H), T * H);
-        else if (t > 0)
-            hprt_gemm(false, false, B, H, GH, 1.0f, dGh + at(T, 0, t, GH), T * GH, Whh, H,
-                      1.0f, dY + at(T, 0, t - 1, H), T * H);
+        if (t > 0)
+            product(P, false, B, H, GH, dGh + at(T, 0, t, GH), T * GH, Whh, H, NULL, true, dY + at(T, 0, t - 1, H),
+                    T * H);
     }
-    if (dX && packed) {
-        hprt_pack_b(Wih, g->in, GH, g->in, pack);
-        hprt_gemm_packed(B * T, g->in, GH, dGi, GH, pack, NULL, false, dX, g->in);
-    } else if (dX) {
-        hprt_gemm(false, false, B * T, g->in, GH, 1.0f, dGi, GH, Wih, g->in, 0.0f, dX, g->in);
-    }
+    if (dX)
+        product(packed(use, false, Wih, GH, in), false, B * T, in, GH, dGi, GH, Wih, in, NULL, false, dX, in);
 }
 
 /* ---- parameter gradients --------------------------------------------------------- */
@@ -382,10 +399,7 @@ void hprt_embed_backward(const unsigned char *ids, int n, int dim, const float *
 void hprt_embed_rnn_forward(const float *E, int V, int D, const float *Wih, const float *bih, int GH,
                             const unsigned char *ids, int n, float *Q, float *A)
 {
-    hprt_gemm(false, true, V, GH, D, 1.0f, E, D, Wih, D, 0.0f, Q, GH);
-    for (int v = 0; v < V; v++)
-        for (int j = 0; j < GH; j++)
-            Q[(size_t)v * GH + j] += bih[j];
+    product(NULL, true, V, GH, D, E, D, Wih, D, bih, false, Q, GH);
     hprt_embed_forward(Q, ids, n, GH, A);
 }
 
