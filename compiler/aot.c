@@ -224,11 +224,10 @@ static void dense_group(cg *g, LLVMValueRef W, LLVMValueRef B, LLVMValueRef cur,
     LLVMDisposeBuilder(eb);
     LLVMValueRef zeros = LLVMConstNull(LLVMVectorType(g->t_i32, (unsigned)C));
     for (long j0 = 0; j0 < U; j0 += C) {
-        for (int r = 0; r < TILE; r++) {
-            LLVMValueRef bv = LLVMBuildLoad2(g->b, vt, cg_fptr(g, B, cg_i64(g, j0)), "");
-            LLVMSetAlignment(bv, 4);
+        LLVMValueRef bv = LLVMBuildLoad2(g->b, vt, cg_fptr(g, B, cg_i64(g, j0)), "");
+        LLVMSetAlignment(bv, 4);
+        for (int r = 0; r < TILE; r++)
             LLVMBuildStore(g->b, bv, acc[r]);
-        }
         cg_loop I;
         cg_for(g, &I, cg_i64(g, 0), cg_i64(g, F));
         LLVMValueRef w = LLVMBuildLoad2(g->b, vt, cg_fptr(g, W, iadd(g, imul(g, I.i, U), cg_i64(g, j0))), "");

@@ -165,7 +165,8 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
             if (e->layers[L->in_layer].kind == PLAN_EMBED) {
                 /* the embedding folds into the first layer's input projection */
                 L->fold_v = e->layers[L->in_layer].vocab;
-                L->fold = take(&A, (long)l->threads * L->fold_v * hprt_rnn_gates(L->rnn[0].geom.cell) * pl->units);
+                L->fold_n = (long)L->fold_v * hprt_rnn_gates(L->rnn[0].geom.cell) * pl->units;
+                L->fold = take(&A, (long)l->threads * L->fold_n);
                 l->layers[L->in_layer].fold_by = i;
             }
             break;
@@ -662,9 +663,8 @@ static LLVMValueRef rnn_pack(cg *g, int i)
 static LLVMValueRef fold_buf(cg *g, int i, LLVMValueRef tid)
 {
     const cg_layer_layout *L = &g->l->layers[i];
-    long n = (long)L->fold_v * hprt_rnn_gates(L->rnn[0].geom.cell) * g->e->layers[i].units;
-    LLVMValueRef all = buf(g, "rq", i, MEM(acts), L->fold, (long)g->l->threads * n);
-    return cg_fptr(g, all, imul(g, tid, cg_i64(g, n)));
+    LLVMValueRef all = buf(g, "rq", i, MEM(acts), L->fold, (long)g->l->threads * L->fold_n);
+    return cg_fptr(g, all, imul(g, tid, cg_i64(g, L->fold_n)));
 }
 
 static void rnn_forward(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool train)
@@ -1354,7 +1354,7 @@ static int layer_grads(cg *g, int i, int B, param_range *out)
         if (L->fold_by >= 0) { /* dE = S·W_ih over the threads' S */
             int f = L->fold_by;
             const cg_layer_layout *F = &g->l->layers[f];
-            long GH = (long)hprt_rnn_gates(F->rnn[0].geom.cell) * g->e->layers[f].units;
+            long GH = F->fold_n / F->fold_v;
             LLVMTypeRef p[9] = {g->t_ptr, g->t_i32, g->t_i32, g->t_i32, g->t_i32, g->t_ptr, g->t_i32, g->t_i32, g->t_ptr};
             LLVMValueRef args[9] = {fold_buf(g, f, cg_i64(g, 0)), cg_i32(g, g->threads), cg_i32(g, F->fold_v), cg_i32(g, GH),
                                     cg_i32(g, D), rnn_sub(g, f, 0, true).Wih, i32v(g, j0), i32v(g, j1), PARAM(g, "d", i, false)};

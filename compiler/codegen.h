@@ -59,7 +59,8 @@ typedef struct {
     int rscratch_w;
     long rpack;         /* ... and per thread, W_hh packed: [threads x rpack_n] */
     long rpack_n;
-    long fold;          /* rnn fed by an embedding: per thread, Q then S of hprt_rnn.h, [threads x fold_v x G*H] */
+    long fold;          /* rnn fed by an embedding: per thread, Q then S of hprt_rnn.h, [threads x fold_n] */
+    long fold_n;        /* ... fold_v x G*H floats */
     int fold_v;         /* ... the vocabulary */
     int fold_by;        /* embed: the rnn layer it is folded into, else -1 */
 } cg_layer_layout;
