@@ -63,6 +63,8 @@ static float *images(const char *path, int *count)
     unsigned char *raw = read_gz(path, &n);
     *count = raw[4] << 24 | raw[5] << 16 | raw[6] << 8 | raw[7];
     float *x = malloc(sizeof(float) * (size_t)*count * IN);
+    if (!x)
+        exit(1);
     for (size_t i = 0; i < (size_t)*count * IN; i++)
         x[i] = raw[16 + i] / 255.0f;
     free(raw);
@@ -74,6 +76,8 @@ static int *labels(const char *path)
     size_t n;
     unsigned char *raw = read_gz(path, &n);
     int *y = malloc(sizeof(int) * (n - 8));
+    if (!y)
+        exit(1);
     for (size_t i = 8; i < n; i++)
         y[i - 8] = raw[i];
     free(raw);
@@ -254,6 +258,8 @@ int main(int argc, char **argv)
     N.dH1 = zeros(B * H), N.dH2 = zeros(B * H), N.dZ = zeros(B * K);
     N.xtr = xtr, N.ytr = ytr, N.n = n, N.steps = (n + B - 1) / B;
     int *perm = malloc(sizeof(int) * (size_t)n);
+    if (!perm)
+        return 1;
     double train = 0, loss = 0;
     for (int e = 0; e < epochs; e++) {
         for (int i = 0; i < n; i++)
