@@ -10,6 +10,7 @@
 #include "hprt_data.h"
 #include "load.h"
 #include "plan.h"
+#include "session.h"
 
 /* Exit statuses (design.md). */
 enum { EXIT_OK = 0, EXIT_ERRORS = 1, EXIT_USAGE = 2, EXIT_DATA = 3, EXIT_RUN = 4 };
@@ -61,6 +62,9 @@ bool cli_norm_stats(const plan_experiment *e, const hprt_train_state *st, hp_loa
                     hprt_error *err);
 /* "best.hpw" when the run in dir ended on its best epoch's weights, else "last.hpw". */
 const char *cli_final_weights(const char *dir);
+/* Prints a session's failure (its diagnostics are printed by the caller) and
+ * returns the exit status of its class. */
+int cli_session_error(const char *command, const hp_error *err);
 int cmd_plot(int argc, char **argv);
 int cmd_emit_llvm(int argc, char **argv);
 

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "codegen.h"
+#include "session.h"
 #include "hprt.h"
 #include "hprt_train.h"
 #include "load.h"
@@ -179,81 +180,32 @@ static int write_summary(const char *dir, const plan_experiment *e, int threads,
     return fclose(f) == 0 ? 0 : -1;
 }
 
-static void init_params(const plan_experiment *e, const cg_layout *l, float *params)
-{
-    hprt_rng rng;
-    hprt_rng_seed(&rng, e->seed);
-    for (int i = 0; i < l->n_layers; i++) {
-        const cg_layer_layout *L = &l->layers[i];
-        const plan_layer *pl = &e->layers[i];
-        if (pl->kind == PLAN_DENSE)
-            hprt_init_dense(&rng, L->init, params + L->w, params + L->b, L->fan_in, pl->units);
-        else if (pl->kind == PLAN_CONV)
-            hprt_init_conv(&rng, L->init, params + L->w, params + L->b, pl->in.d[0], pl->units, pl->kernel);
-        else if (pl->kind == PLAN_EMBED)
-            hprt_init_embedding(&rng, params + L->w, pl->vocab, pl->units, -1);
-        for (int s = 0; s < L->n_rnn; s++) {
-            /* W_ih, W_hh, b_ih, b_hh of each layer of the stack, in torch's order */
-            const hprt_rnn_geom *g = &L->rnn[s].geom;
-            size_t GH = (size_t)hprt_rnn_gates(g->cell) * (size_t)g->hidden;
-            float *w = params + L->w + L->rnn[s].w;
-            size_t sizes[4] = {GH * (size_t)g->in, GH * (size_t)g->hidden, GH, GH};
-            for (int t = 0; t < 4; t++) {
-                hprt_init_recurrent(&rng, w, sizes[t], g->hidden);
-                w += sizes[t];
-            }
-        }
-    }
-}
-
-static hprt_step_fn train_fn(void *ctx, int batch) { return cg_train_fn(ctx, batch); }
-static hprt_step_fn eval_fn(void *ctx, int batch) { return cg_eval_fn(ctx, batch); }
-
-/* Everything `run` and `lr-find` set up before training. */
+/* Everything `run`, `lr-find` and `resume` set up before training: the
+ * compiled experiment (an hp_session) and what the terminal and the run
+ * directory need. */
 typedef struct {
     const char *command;
-    int epochs, threads;
     const char *out;
     char **rest;
     cli_common o;
-    hp_diags d;
-    hp_program *p;
-    plan *pl;
-    plan_experiment *e;
-    int T;
-    hp_loaded_data data;
-    cg_layout *layout;
-    cg_program *prog, *sched_prog;
-    cg_memory mem;
-    hprt_optim_state *opt;
+    hp_session hs;
+    plan_experiment *e;  /* hs.e */
+    int T;               /* hs.threads */
     hprt_error err;
     char dir[4096];
     ui u;
     hprt_train_config cfg;
-    hprt_ckpt_id ckpt_id;
-    char desc[512];
 } session;
 
 static void session_close(session *s)
 {
-    cg_program_free(s->prog);
-    cg_program_free(s->sched_prog);
-    hprt_barrier_free(s->mem.barrier);
-    hprt_free(s->mem.params);
-    hprt_free(s->mem.grads);
-    hprt_free(s->mem.acts);
-    hprt_optim_state_free(s->opt);
-    cg_layout_free(s->layout);
-    hp_loaded_data_free(&s->data);
-    plan_free(s->pl);
-    hp_program_free(s->p);
-    hp_diags_free(&s->d);
+    hp_session_free(&s->hs);
     cli_common_free(&s->o);
     free(s->rest);
 }
 
-/* Options, check, data, memory, compiled steps, the run directory.  Returns
- * -1 when all is set, else the exit status. */
+/* Options, then the session's passes up to the compiled step, then the run
+ * directory.  Returns -1 when all is set, else the exit status. */
 static int session_open(session *s, int argc, char **argv, const char *command)
 {
     memset(s, 0, sizeof *s);
@@ -262,7 +214,7 @@ static int session_open(session *s, int argc, char **argv, const char *command)
     s->rest = calloc((size_t)argc + 1, sizeof *s->rest);
     if (!s->rest)
         return EXIT_RUN;
-    int n_rest = 0;
+    int n_rest = 0, epochs = 0, threads = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         bool takes = strcmp(a, "--epochs") == 0 || strcmp(a, "--threads") == 0 || strcmp(a, "--out") == 0;
@@ -279,9 +231,9 @@ static int session_open(session *s, int argc, char **argv, const char *command)
                 return EXIT_USAGE;
             }
             if (a[2] == 'e')
-                s->epochs = (int)v;
+                epochs = (int)v;
             else
-                s->threads = (int)v;
+                threads = (int)v;
         } else if (strcmp(a, "--out") == 0) {
             s->out = argv[++i];
         } else {
@@ -291,74 +243,19 @@ static int session_open(session *s, int argc, char **argv, const char *command)
     if (cli_parse_common(n_rest, s->rest, &s->o, command) < 0)
         return EXIT_USAGE;
     s->u = (ui){.tty = isatty(STDERR_FILENO), .quiet = s->o.quiet};
-    hp_diags_init(&s->d);
-    for (int i = 0; i < s->o.n_allow; i++)
-        hp_diags_allow(&s->d, s->o.allow[i]);
-    s->p = hp_program_load(&s->d, s->o.file);
-    s->pl = s->p && s->d.n_errors == 0 ? hp_plan(s->p, s->o.target, s->o.sets, s->o.n_sets) : NULL;
-    cli_print_diags(&s->d);
-    if (!s->p)
-        return EXIT_USAGE;
-    if (!s->pl) /* a file that is fine but for its data files: bad data, not a bad file */
-        return s->d.n_errors > 0 && s->d.data_errors == s->d.errors_seen ? EXIT_DATA : EXIT_ERRORS;
-    if (!s->pl->experiment) {
-        fprintf(stderr, "hpc %s: '%s' is a search; run it with `hpc search`\n", command, s->pl->search->name);
-        return EXIT_USAGE;
-    }
-    plan_experiment *e = s->e = s->pl->experiment;
-    if (s->epochs)
-        e->epochs = s->epochs;
-    if (s->threads)
-        e->threads = s->threads;
-    s->T = e->threads;
-    if (s->T <= 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        s->T = cores < 1 ? 1 : cores > HPRT_MAX_THREADS ? HPRT_MAX_THREADS : (int)cores;
-    }
-
-    if (hp_load_data(&e->data, &s->data, &s->err) != HPRT_OK) {
-        fprintf(stderr, "hpc: error: %s\n", s->err.msg);
-        return s->err.status == HPRT_E_DATA ? EXIT_DATA : EXIT_RUN;
-    }
-    int tsizes[32], esizes[32], n_eval;
-    int n_train = hprt_train_batch_sizes(&e->batch, e->epochs, s->data.train.n, s->data.has_valid ? s->data.valid.n : 0,
-                                         s->data.has_test ? s->data.test.n : 0, tsizes, esizes, &n_eval, 32);
-    char msg[1024];
-    s->layout = cg_layout_new(e, s->T, tsizes, n_train, esizes, n_eval, msg, sizeof msg);
-    if (!s->layout) {
-        fprintf(stderr, "hpc %s: %s\n", command, msg);
-        return EXIT_USAGE;
-    }
-    cg_memory *m = &s->mem;
-    size_t np = (size_t)s->layout->n_params;
-    m->params = hprt_alloc(sizeof(float) * np);
-    m->grads = hprt_alloc(sizeof(float) * np);
-    m->acts = hprt_alloc(sizeof(float) * (size_t)s->layout->n_acts);
-    s->opt = hprt_optim_state_new(&e->optimizer, np);
-    m->barrier = hprt_barrier_new(s->T);
-    if (!m->params || !m->grads || !m->acts || !s->opt || !m->barrier) {
-        fprintf(stderr, "hpc %s: out of memory\n", command);
-        return EXIT_RUN;
-    }
-    m->opt_buf = s->opt->buf;
-    m->opt_m = s->opt->m;
-    m->opt_v = s->opt->v;
-    m->opt_vmax = s->opt->vmax;
-    m->opt_sum = s->opt->sum;
-    m->opt_ga = s->opt->ga;
-    init_params(e, s->layout, m->params);
-    /* with find_lr the schedule is compiled once the range test has spoken */
-    hprt_sched_resolved sched;
-    if (!e->uses_find_lr &&
-        hprt_train_resolve_schedule(&e->schedule, &e->batch, e->epochs, s->data.train.n, e->data.is_text ? e->data.train.seq : 0, &sched, &s->err) != HPRT_OK) {
-        fprintf(stderr, "hpc %s: %s\n", command, s->err.msg);
-        return EXIT_RUN;
-    }
-    s->prog = cg_compile(e, s->layout, m, e->uses_find_lr ? NULL : &sched, msg, sizeof msg);
-    if (!s->prog) {
-        fprintf(stderr, "hpc %s: compiling the training step failed: %s\n", command, msg);
-        return EXIT_RUN;
-    }
+    hp_session_opts so = {.file = s->o.file, .target = s->o.target, .sets = s->o.sets, .n_sets = s->o.n_sets,
+                          .allow = s->o.allow, .n_allow = s->o.n_allow, .use = HP_USE_TRAIN,
+                          .threads = threads, .epochs = epochs};
+    hp_session_init(&s->hs, &so);
+    hp_error he;
+    hp_err_class c = hp_session_run(&s->hs, HP_PASS_PLAN, &he);
+    cli_print_diags(&s->hs.diags);
+    if (c == HP_ERR_NONE)
+        c = hp_session_run(&s->hs, HP_PASS_COMPILE, &he);
+    if (c != HP_ERR_NONE)
+        return cli_session_error(command, &he);
+    plan_experiment *e = s->e = s->hs.e;
+    s->T = s->hs.threads;
     if (!resume && run_dir(s->dir, sizeof s->dir, s->out, e->name) != 0) {
         fprintf(stderr, "hpc %s: cannot create the run directory '%s': %s\n", command, s->out ? s->out : "runs/...",
                 strerror(errno));
@@ -366,70 +263,12 @@ static int session_open(session *s, int argc, char **argv, const char *command)
     }
     if (resume)
         snprintf(s->dir, sizeof s->dir, "%s", s->out);
-    plan_shape_desc(e, s->desc, sizeof s->desc);
-    s->ckpt_id = (hprt_ckpt_id){plan_shape_hash(e), s->desc};
-    long spe0 = (s->data.train.n + (e->batch.adaptive ? e->batch.start : e->batch.size) - 1) /
-                (e->batch.adaptive ? e->batch.start : e->batch.size);
-    long every = e->checkpoint.n <= 0 ? 0
-                 : e->checkpoint.unit == HPRT_STEPS ? (long)e->checkpoint.n
-                                                    : (long)(e->checkpoint.n * (double)spe0 + 0.5);
-    s->cfg = (hprt_train_config){
-        .train = &s->data.train,
-        .valid = s->data.has_valid ? &s->data.valid : NULL,
-        .test = s->data.has_test ? &s->data.test : NULL,
-        .shuffle = e->data.shuffle,
-        .params = m->params,
-        .grads = m->grads,
-        .n_params = np,
-        .opt = s->opt,
-        .train_fn = train_fn,
-        .eval_fn = eval_fn,
-        .fn_ctx = s->prog,
-        .lr_fn = cg_lr_fn(s->prog),
-        .momentum_fn = cg_momentum_fn(s->prog),
-        .threads = s->T,
-        .barrier = m->barrier,
-        .n_dropout = s->layout->n_dropout,
-        .optimizer = e->optimizer,
-        .schedule = e->schedule,
-        .batch = e->batch,
-        .epochs = e->epochs,
-        .stop = e->stop,
-        .regularize = e->regularize,
-        .seed = e->seed,
-        .run_dir = s->dir,
-        .cb = {&s->u, on_progress, on_epoch, on_event},
-        .interrupt = &interrupted,
-        .ckpt_id = &s->ckpt_id,
-        .checkpoint_every = every,
-    };
+    hp_session_train_config(&s->hs, &s->cfg);
+    s->cfg.run_dir = s->dir;
+    s->cfg.cb = (hprt_callbacks){&s->u, on_progress, on_epoch, on_event};
+    s->cfg.interrupt = &interrupted;
     s->u.epochs = e->epochs;
     s->u.text = e->data.is_text;
-    for (int k = 0; k < s->layout->n_dropout; k++)
-        s->cfg.dropout_p[k] = s->layout->site_p[k];
-    /* the recurrent state carried between steps goes into checkpoints */
-    const cg_layout *l = s->layout;
-    bool carry_all = true;
-    for (int i = 0; i < l->n_layers; i++)
-        for (int k = 0; k < l->layers[i].n_rnn; k++) {
-            const cg_rnn_layer *R = &l->layers[i].rnn[k];
-            size_t n = (size_t)l->b_max * (size_t)R->geom.hidden;
-            long at[2] = {R->h, R->c};
-            for (int j = 0; j < 2; j++)
-                if (at[j] >= 0 && s->cfg.n_carry < HPRT_MAX_CARRY) {
-                    s->cfg.carry[s->cfg.n_carry].p = m->acts + at[j];
-                    s->cfg.carry[s->cfg.n_carry++].n = n;
-                } else if (at[j] >= 0) {
-                    carry_all = false;
-                }
-        }
-    if (!carry_all) /* too deep to carry through a checkpoint: a resumed epoch restarts its streams */
-        s->cfg.n_carry = 0;
-    /* the normalisation statistics (mean, then std, one block) go with the weights */
-    if (e->data.normalize && s->data.norm.mean) {
-        s->cfg.norm = s->data.norm.mean;
-        s->cfg.n_norm = 2 * (size_t)s->data.norm.features;
-    }
     return -1;
 }
 
@@ -522,7 +361,7 @@ static int write_experiment(const session *s)
     if (!s->e->data.is_text)
         return 0;
     /* a language model's token ids: `hpc sample` maps them back to bytes */
-    const hprt_vocab *v = &s->data.train.vocab;
+    const hprt_vocab *v = &s->hs.data.train.vocab;
     snprintf(path, sizeof path, "%s/vocab.json", s->dir);
     FILE *vf = fopen(path, "w");
     if (!vf)
@@ -539,13 +378,13 @@ static int write_experiment(const session *s)
 static void diagnose_nan(const session *s, char *buf, size_t n)
 {
     const plan_experiment *e = s->e;
-    const cg_layout *l = s->layout;
+    const cg_layout *l = s->hs.layout;
     snprintf(buf, n, "no layer's output is non-finite: the loss itself overflowed");
     for (int i = 1; i < e->n_layers; i++) {
         const cg_layer_layout *L = &l->layers[i];
         if (L->out < 0 || e->layers[i].kind == PLAN_FLATTEN || L->skip)
             continue;
-        const float *o = s->mem.acts + L->out;
+        const float *o = s->hs.mem.acts + L->out;
         long count = (long)l->b_max * L->out_size;
         for (long k = 0; k < count; k++)
             if (!isfinite(o[k])) {
@@ -572,7 +411,7 @@ static int train(session *s, const hprt_train_state *resume, const float *best)
     hprt_status st = hprt_train(&s->cfg, resume, best, &res, &s->err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    if (write_summary(s->dir, e, s->T, &res, cg_compile_ms(s->prog)) != 0)
+    if (write_summary(s->dir, e, s->T, &res, cg_compile_ms(s->hs.prog)) != 0)
         fprintf(stderr, "hpc %s: cannot write %s/summary.json: %s\n", s->command, s->dir, strerror(errno));
     if (st != HPRT_OK) {
         fprintf(stderr, "hpc %s: %s\n", s->command, s->err.msg);
@@ -630,18 +469,12 @@ int cmd_run(int argc, char **argv)
             fprintf(ev, "%s\n", text);
             fclose(ev);
         }
-        s.cfg.optimizer = e->optimizer;
-        s.cfg.schedule = e->schedule;
-        hprt_sched_resolved sched;
-        char msg[512];
-        if (hprt_train_resolve_schedule(&e->schedule, &e->batch, e->epochs, s.data.train.n, e->data.is_text ? e->data.train.seq : 0, &sched, &s.err) != HPRT_OK ||
-            !(s.sched_prog = cg_compile_schedule(&sched, msg, sizeof msg))) {
-            fprintf(stderr, "hpc run: the schedule: %s\n", s.sched_prog ? s.err.msg : msg);
+        hp_error he;
+        if (hp_session_recompile_schedule(&s.hs, &s.cfg, &he) != HP_ERR_NONE) {
+            fprintf(stderr, "hpc run: %s\n", he.msg);
             status = EXIT_RUN;
             goto done;
         }
-        s.cfg.lr_fn = cg_lr_fn(s.sched_prog);
-        s.cfg.momentum_fn = cg_momentum_fn(s.sched_prog);
         s.cfg.events_append = true;
     }
     if (write_experiment(&s) != 0) {
@@ -651,7 +484,7 @@ int cmd_run(int argc, char **argv)
     }
     if (!s.o.quiet)
         printf("%s: %ld parameters, %d threads, compiled in %.0f ms; training on %ld %s (%d epochs at most)\n",
-               e->name, e->total_params, s.T, cg_compile_ms(s.prog), s.data.train.n, unit(&s.u), e->epochs);
+               e->name, e->total_params, s.T, cg_compile_ms(s.hs.prog), s.hs.data.train.n, unit(&s.u), e->epochs);
     status = train(&s, NULL, NULL);
 done:
     session_close(&s);
@@ -712,7 +545,7 @@ int cmd_resume(int argc, char **argv)
     char path[4200];
     snprintf(path, sizeof path, "%s/last.hpw", dir);
     hprt_train_state state;
-    if (hprt_ckpt_read(path, &s.ckpt_id, s.mem.params, (size_t)s.layout->n_params, s.opt, &state, &s.err) != HPRT_OK) {
+    if (hprt_ckpt_read(path, &s.hs.ckpt_id, s.hs.mem.params, (size_t)s.hs.layout->n_params, s.hs.opt, &state, &s.err) != HPRT_OK) {
         fprintf(stderr, "hpc resume: %s\n", s.err.msg);
         status = EXIT_RUN;
         goto done;
@@ -732,9 +565,9 @@ int cmd_resume(int argc, char **argv)
     }
     float *best = NULL;
     if (state.has_best) {
-        best = malloc(sizeof(float) * (size_t)s.layout->n_params);
+        best = malloc(sizeof(float) * (size_t)s.hs.layout->n_params);
         snprintf(path, sizeof path, "%s/best.hpw", dir);
-        if (!best || hprt_ckpt_read(path, &s.ckpt_id, best, (size_t)s.layout->n_params, NULL, NULL, &s.err) != HPRT_OK) {
+        if (!best || hprt_ckpt_read(path, &s.hs.ckpt_id, best, (size_t)s.hs.layout->n_params, NULL, NULL, &s.err) != HPRT_OK) {
             fprintf(stderr, "hpc resume: %s\n", best ? s.err.msg : "out of memory");
             free(best);
             hprt_train_state_free(&state);
@@ -744,7 +577,7 @@ int cmd_resume(int argc, char **argv)
     }
     if (!s.o.quiet)
         printf("%s: resuming at step %lld (epoch %d, step %lld of it); compiled in %.0f ms\n", s.e->name,
-               (long long)state.step, state.epoch + 1, (long long)state.pos, cg_compile_ms(s.prog));
+               (long long)state.step, state.epoch + 1, (long long)state.pos, cg_compile_ms(s.hs.prog));
     status = train(&s, &state, best);
     free(best);
     hprt_train_state_free(&state);

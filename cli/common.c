@@ -198,3 +198,19 @@ bool cli_norm_stats(const plan_experiment *e, const hprt_train_state *st, hp_loa
     *nm = data->norm;
     return true;
 }
+
+int cli_session_error(const char *command, const hp_error *err)
+{
+    if (err->msg[0] && err->pass == HP_PASS_DATA) /* the loader's message names the file and record */
+        fprintf(stderr, "hpc: error: %s\n", err->msg);
+    else if (err->msg[0])
+        fprintf(stderr, "hpc %s: %s\n", command, err->msg);
+    switch (err->cls) {
+    case HP_ERR_NONE: return EXIT_OK;
+    case HP_ERR_FILE: return EXIT_ERRORS;
+    case HP_ERR_USAGE: return EXIT_USAGE;
+    case HP_ERR_DATA: return EXIT_DATA;
+    case HP_ERR_RUN: return EXIT_RUN;
+    }
+    return EXIT_RUN;
+}

@@ -600,3 +600,33 @@ void plan_explain_search(const plan_search *s, FILE *out)
         plan_explain(s->base, out);
     }
 }
+
+static void shape_steps(plan_shape *s, int T)
+{
+    if (s->kind == PLAN_TOKENS || s->kind == PLAN_SEQ)
+        s->d[0] = T;
+}
+
+void plan_set_steps(plan_experiment *e, int T)
+{
+    e->data.train.seq = T;
+    shape_steps(&e->data.input, T);
+    for (int i = 0; i < e->n_layers; i++) {
+        plan_layer *l = &e->layers[i];
+        int old = l->in.kind == PLAN_TOKENS || l->in.kind == PLAN_SEQ ? l->in.d[0]
+                  : l->out.kind == PLAN_TOKENS || l->out.kind == PLAN_SEQ ? l->out.d[0] : 0;
+        shape_steps(&l->in, T);
+        shape_steps(&l->out, T);
+        if (old > 0)
+            l->flops = l->flops / old * T;
+    }
+}
+
+const char *plan_sampling_refusal(const plan_experiment *e)
+{
+    if (!e->data.is_text)
+        return "not a language model: its data is not text()";
+    if (e->layers[e->n_layers - 1].out.kind != PLAN_SEQ)
+        return "not a language model: it predicts one class per window, not the next token at every step";
+    return NULL;
+}

@@ -177,6 +177,12 @@ void plan_free(plan *p);
 uint64_t plan_shape_hash(const plan_experiment *e);
 void plan_shape_desc(const plan_experiment *e, char *buf, size_t n);
 
+/* The same experiment over windows of T steps (a language model sampled one
+ * token at a time: T = 1): the data's window and every sequence shape. */
+void plan_set_steps(plan_experiment *e, int T);
+/* Why this experiment cannot be sampled one token at a time, or NULL. */
+const char *plan_sampling_refusal(const plan_experiment *e);
+
 /* Steps in one epoch at the given batch size (text: windows of seq tokens). */
 long plan_steps_per_epoch(const plan_experiment *e, int batch);
 

@@ -1,0 +1,335 @@
+/* session.c - the pipeline as one list of passes (session.h). */
+#include "session.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hprt.h"
+
+static hp_err_class fail(hp_error *err, hp_err_class cls, hp_pass pass, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static hp_err_class fail(hp_error *err, hp_err_class cls, hp_pass pass, const char *fmt, ...)
+{
+    err->cls = cls;
+    err->pass = pass;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    return cls;
+}
+
+/* ---- the passes ---------------------------------------------------------- */
+
+static hp_err_class pass_load(hp_session *s, hp_error *err)
+{
+    s->program = hp_program_load(&s->diags, s->o.file);
+    if (!s->program) /* the file itself could not be read: the diagnostics say why */
+        return fail(err, HP_ERR_USAGE, HP_PASS_LOAD, "%s", "");
+    return s->diags.n_errors ? fail(err, HP_ERR_FILE, HP_PASS_LOAD, "%s", "") : HP_ERR_NONE;
+}
+
+static hp_err_class pass_plan(hp_session *s, hp_error *err)
+{
+    s->plan = hp_plan(s->program, s->o.target, s->o.sets, s->o.n_sets);
+    if (!s->plan) /* a file that is fine but for its data files: bad data, not a bad file */
+        return fail(err, s->diags.n_errors > 0 && s->diags.data_errors == s->diags.errors_seen ? HP_ERR_DATA : HP_ERR_FILE,
+                    HP_PASS_PLAN, "%s", "");
+    if (!s->plan->experiment)
+        return fail(err, HP_ERR_USAGE, HP_PASS_PLAN, "'%s' is a search; run it with `hpc search`",
+                    s->plan->search->name);
+    plan_experiment *e = s->e = s->plan->experiment;
+    if (s->o.epochs)
+        e->epochs = s->o.epochs;
+    if (s->o.threads)
+        e->threads = s->o.threads;
+    if (s->o.use != HP_USE_TRAIN)
+        s->threads = 1;
+    else if (e->threads > 0)
+        s->threads = e->threads;
+    else {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        s->threads = cores < 1 ? 1 : cores > HPRT_MAX_THREADS ? HPRT_MAX_THREADS : (int)cores;
+    }
+    if (s->o.use == HP_USE_SAMPLE) {
+        const char *why = plan_sampling_refusal(e);
+        if (why)
+            return fail(err, HP_ERR_USAGE, HP_PASS_PLAN, "%s", why);
+        plan_set_steps(e, 1);
+    }
+    plan_shape_desc(e, s->desc, sizeof s->desc);
+    s->ckpt_id = (hprt_ckpt_id){plan_shape_hash(e), s->desc};
+    return HP_ERR_NONE;
+}
+
+static hp_err_class pass_data(hp_session *s, hp_error *err)
+{
+    if (s->o.use != HP_USE_TRAIN) /* predict, sample and build read their own inputs */
+        return HP_ERR_NONE;
+    hprt_error e = {0};
+    if (hp_load_data(&s->e->data, &s->data, &e) != HPRT_OK)
+        return fail(err, e.status == HPRT_E_DATA ? HP_ERR_DATA : HP_ERR_RUN, HP_PASS_DATA, "%s", e.msg);
+    return HP_ERR_NONE;
+}
+
+static hp_err_class pass_layout(hp_session *s, hp_error *err)
+{
+    const plan_experiment *e = s->e;
+    int tsizes[32], esizes[32], n_train = 0, n_eval = 1;
+    switch (s->o.use) {
+    case HP_USE_TRAIN:
+        n_train = hprt_train_batch_sizes(&e->batch, e->epochs, s->data.train.n, s->data.has_valid ? s->data.valid.n : 0,
+                                         s->data.has_test ? s->data.test.n : 0, tsizes, esizes, &n_eval, 32);
+        break;
+    case HP_USE_EVAL:
+        esizes[0] = s->o.eval_batch > 0 ? s->o.eval_batch : e->batch.adaptive ? e->batch.start : e->batch.size;
+        break;
+    case HP_USE_SAMPLE:
+    case HP_USE_BUILD:
+        esizes[0] = 1;
+        break;
+    }
+    char msg[1024];
+    s->layout = cg_layout_new(e, s->threads, tsizes, n_train, esizes, n_eval, msg, sizeof msg);
+    return s->layout ? HP_ERR_NONE : fail(err, HP_ERR_USAGE, HP_PASS_LAYOUT, "%s", msg);
+}
+
+static hp_err_class pass_memory(hp_session *s, hp_error *err)
+{
+    cg_memory *m = &s->mem;
+    size_t np = (size_t)s->layout->n_params;
+    m->params = hprt_alloc(sizeof(float) * np);
+    if (!m->params)
+        return fail(err, HP_ERR_RUN, HP_PASS_MEMORY, "out of memory");
+    memset(m->params, 0, sizeof(float) * np);
+    if (s->o.use == HP_USE_BUILD) /* the weights are all an artifact needs */
+        return HP_ERR_NONE;
+    m->grads = hprt_alloc(sizeof(float) * np);
+    m->acts = hprt_alloc(sizeof(float) * (size_t)s->layout->n_acts);
+    m->barrier = hprt_barrier_new(s->threads);
+    if (!m->grads || !m->acts || !m->barrier)
+        return fail(err, HP_ERR_RUN, HP_PASS_MEMORY, "out of memory");
+    memset(m->acts, 0, sizeof(float) * (size_t)s->layout->n_acts);
+    if (s->o.use != HP_USE_TRAIN)
+        return HP_ERR_NONE;
+    s->opt = hprt_optim_state_new(&s->e->optimizer, np);
+    if (!s->opt)
+        return fail(err, HP_ERR_RUN, HP_PASS_MEMORY, "out of memory");
+    m->opt_buf = s->opt->buf;
+    m->opt_m = s->opt->m;
+    m->opt_v = s->opt->v;
+    m->opt_vmax = s->opt->vmax;
+    m->opt_sum = s->opt->sum;
+    m->opt_ga = s->opt->ga;
+    return HP_ERR_NONE;
+}
+
+/* Every layer's parameters from the experiment's seed, in layer order (the
+ * order is part of the results: a run is reproduced from its seed). */
+static hp_err_class pass_init(hp_session *s, hp_error *err)
+{
+    (void)err;
+    if (s->o.use != HP_USE_TRAIN) /* the weights come from a checkpoint */
+        return HP_ERR_NONE;
+    const plan_experiment *e = s->e;
+    const cg_layout *l = s->layout;
+    float *params = s->mem.params;
+    hprt_rng rng;
+    hprt_rng_seed(&rng, e->seed);
+    for (int i = 0; i < l->n_layers; i++) {
+        const cg_layer_layout *L = &l->layers[i];
+        const plan_layer *pl = &e->layers[i];
+        if (pl->kind == PLAN_DENSE)
+            hprt_init_dense(&rng, L->init, params + L->w, params + L->b, L->fan_in, pl->units);
+        else if (pl->kind == PLAN_CONV)
+            hprt_init_conv(&rng, L->init, params + L->w, params + L->b, pl->in.d[0], pl->units, pl->kernel);
+        else if (pl->kind == PLAN_EMBED)
+            hprt_init_embedding(&rng, params + L->w, pl->vocab, pl->units, -1);
+        for (int k = 0; k < L->n_rnn; k++) {
+            /* W_ih, W_hh, b_ih, b_hh of each layer of the stack, in torch's order */
+            const hprt_rnn_geom *g = &L->rnn[k].geom;
+            size_t GH = (size_t)hprt_rnn_gates(g->cell) * (size_t)g->hidden;
+            float *w = params + L->w + L->rnn[k].w;
+            size_t sizes[4] = {GH * (size_t)g->in, GH * (size_t)g->hidden, GH, GH};
+            for (int t = 0; t < 4; t++) {
+                hprt_init_recurrent(&rng, w, sizes[t], g->hidden);
+                w += sizes[t];
+            }
+        }
+    }
+    return HP_ERR_NONE;
+}
+
+static hp_err_class pass_compile(hp_session *s, hp_error *err)
+{
+    if (s->o.use == HP_USE_BUILD) /* hp_aot_build compiles for its target */
+        return HP_ERR_NONE;
+    const plan_experiment *e = s->e;
+    /* with find_lr the schedule is compiled once the range test has spoken */
+    hprt_sched_resolved sched;
+    bool with_sched = s->o.use == HP_USE_TRAIN && !e->uses_find_lr;
+    hprt_error re = {0};
+    if (with_sched && hprt_train_resolve_schedule(&e->schedule, &e->batch, e->epochs, s->data.train.n,
+                                                  e->data.is_text ? e->data.train.seq : 0, &sched, &re) != HPRT_OK)
+        return fail(err, HP_ERR_RUN, HP_PASS_COMPILE, "%s", re.msg);
+    char msg[1024];
+    s->prog = cg_compile(e, s->layout, &s->mem, with_sched ? &sched : NULL, msg, sizeof msg);
+    if (!s->prog)
+        return fail(err, HP_ERR_RUN, HP_PASS_COMPILE, "compiling the %s failed: %s",
+                    s->o.use == HP_USE_TRAIN ? "training step" : "model", msg);
+    return HP_ERR_NONE;
+}
+
+/* ---- the pipeline -------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    hp_err_class (*run)(hp_session *, hp_error *);
+} passes[HP_PASS__COUNT] = {
+    [HP_PASS_LOAD] = {"load", pass_load},
+    [HP_PASS_PLAN] = {"plan", pass_plan},
+    [HP_PASS_DATA] = {"data", pass_data},
+    [HP_PASS_LAYOUT] = {"layout", pass_layout},
+    [HP_PASS_MEMORY] = {"memory", pass_memory},
+    [HP_PASS_INIT] = {"init", pass_init},
+    [HP_PASS_COMPILE] = {"compile", pass_compile},
+};
+
+const char *hp_pass_name(hp_pass p) { return p >= 0 && p < HP_PASS__COUNT ? passes[p].name : "?"; }
+
+void hp_session_init(hp_session *s, const hp_session_opts *o)
+{
+    memset(s, 0, sizeof *s);
+    s->o = *o;
+    hp_diags_init(&s->diags);
+    s->diags.quiet_notes = o->quiet_notes;
+    for (int i = 0; i < o->n_allow; i++)
+        hp_diags_allow(&s->diags, o->allow[i]);
+}
+
+hp_err_class hp_session_run(hp_session *s, hp_pass last, hp_error *err)
+{
+    memset(err, 0, sizeof *err);
+    for (; s->done <= (int)last && s->done < HP_PASS__COUNT; s->done++) {
+        hp_err_class c = passes[s->done].run(s, err);
+        if (c != HP_ERR_NONE)
+            return c;
+    }
+    return HP_ERR_NONE;
+}
+
+void hp_session_free(hp_session *s)
+{
+    cg_program_free(s->prog);
+    cg_program_free(s->sched_prog);
+    hprt_barrier_free(s->mem.barrier);
+    hprt_free(s->mem.params);
+    hprt_free(s->mem.grads);
+    hprt_free(s->mem.acts);
+    hprt_optim_state_free(s->opt);
+    cg_layout_free(s->layout);
+    hp_loaded_data_free(&s->data);
+    plan_free(s->plan);
+    hp_program_free(s->program);
+    hp_diags_free(&s->diags);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- running what was compiled ------------------------------------------- */
+
+static hprt_step_fn train_fn(void *ctx, int batch) { return cg_train_fn(ctx, batch); }
+static hprt_step_fn eval_fn(void *ctx, int batch) { return cg_eval_fn(ctx, batch); }
+
+void hp_session_train_config(hp_session *s, hprt_train_config *cfg)
+{
+    const plan_experiment *e = s->e;
+    const cg_layout *l = s->layout;
+    cg_memory *m = &s->mem;
+    long b0 = e->batch.adaptive ? e->batch.start : e->batch.size;
+    long spe0 = (s->data.train.n + b0 - 1) / b0;
+    long every = e->checkpoint.n <= 0 ? 0
+                 : e->checkpoint.unit == HPRT_STEPS ? (long)e->checkpoint.n
+                                                    : (long)(e->checkpoint.n * (double)spe0 + 0.5);
+    *cfg = (hprt_train_config){
+        .train = &s->data.train,
+        .valid = s->data.has_valid ? &s->data.valid : NULL,
+        .test = s->data.has_test ? &s->data.test : NULL,
+        .shuffle = e->data.shuffle,
+        .params = m->params,
+        .grads = m->grads,
+        .n_params = (size_t)l->n_params,
+        .opt = s->opt,
+        .train_fn = train_fn,
+        .eval_fn = eval_fn,
+        .fn_ctx = s->prog,
+        .lr_fn = cg_lr_fn(s->prog),
+        .momentum_fn = cg_momentum_fn(s->prog),
+        .threads = s->threads,
+        .barrier = m->barrier,
+        .n_dropout = l->n_dropout,
+        .optimizer = e->optimizer,
+        .schedule = e->schedule,
+        .batch = e->batch,
+        .epochs = e->epochs,
+        .stop = e->stop,
+        .regularize = e->regularize,
+        .seed = e->seed,
+        .ckpt_id = &s->ckpt_id,
+        .checkpoint_every = every,
+    };
+    for (int k = 0; k < l->n_dropout; k++)
+        cfg->dropout_p[k] = l->site_p[k];
+    /* the recurrent state carried between steps goes into checkpoints */
+    bool carry_all = true;
+    for (int i = 0; i < l->n_layers; i++)
+        for (int k = 0; k < l->layers[i].n_rnn; k++) {
+            const cg_rnn_layer *R = &l->layers[i].rnn[k];
+            size_t n = (size_t)l->b_max * (size_t)R->geom.hidden;
+            long at[2] = {R->h, R->c};
+            for (int j = 0; j < 2; j++)
+                if (at[j] >= 0 && cfg->n_carry < HPRT_MAX_CARRY) {
+                    cfg->carry[cfg->n_carry].p = m->acts + at[j];
+                    cfg->carry[cfg->n_carry++].n = n;
+                } else if (at[j] >= 0) {
+                    carry_all = false;
+                }
+        }
+    if (!carry_all) /* too deep to carry through a checkpoint: a resumed epoch restarts its streams */
+        cfg->n_carry = 0;
+    /* the normalisation statistics (mean, then std, one block) go with the weights */
+    if (e->data.normalize && s->data.norm.mean) {
+        cfg->norm = s->data.norm.mean;
+        cfg->n_norm = 2 * (size_t)s->data.norm.features;
+    }
+}
+
+hp_err_class hp_session_recompile_schedule(hp_session *s, hprt_train_config *cfg, hp_error *err)
+{
+    const plan_experiment *e = s->e;
+    hprt_sched_resolved sched;
+    hprt_error re = {0};
+    if (hprt_train_resolve_schedule(&e->schedule, &e->batch, e->epochs, s->data.train.n,
+                                    e->data.is_text ? e->data.train.seq : 0, &sched, &re) != HPRT_OK)
+        return fail(err, HP_ERR_RUN, HP_PASS_COMPILE, "the schedule: %s", re.msg);
+    char msg[1024];
+    cg_program_free(s->sched_prog);
+    if (!(s->sched_prog = cg_compile_schedule(&sched, msg, sizeof msg)))
+        return fail(err, HP_ERR_RUN, HP_PASS_COMPILE, "the schedule: %s", msg);
+    cfg->optimizer = e->optimizer;
+    cfg->schedule = e->schedule;
+    cfg->lr_fn = cg_lr_fn(s->sched_prog);
+    cfg->momentum_fn = cg_momentum_fn(s->sched_prog);
+    return HP_ERR_NONE;
+}
+
+hp_err_class hp_session_read_checkpoint(hp_session *s, const char *path, hprt_train_state *state, hp_error *err)
+{
+    hprt_error re = {0};
+    if (hprt_ckpt_read(path, &s->ckpt_id, s->mem.params, (size_t)s->layout->n_params, state ? s->opt : NULL, state,
+                       &re) != HPRT_OK)
+        return fail(err, HP_ERR_RUN, HP_PASS__COUNT, "%s", re.msg);
+    return HP_ERR_NONE;
+}

@@ -1,0 +1,124 @@
+/* session.h - the pipeline as a library: one experiment, from its file to a
+ * compiled step, driven the same way by every command, the tests and the
+ * search.
+ *
+ * The passes, in order (hp_session_run() shows them as one list in
+ * session.c), each reading only what the ones before it made:
+ *
+ *   load     parse and check the file and its imports       hp_program, diagnostics
+ *   plan     resolve one experiment                          plan
+ *   data     load its data sets                              hp_loaded_data
+ *   layout   the memory plan of the compiled code            cg_layout
+ *   memory   the parameter, gradient, activation arenas,     cg_memory, hprt_optim_state
+ *            the optimizer state and the barrier
+ *   init     the parameters from the seed                    (in memory)
+ *   compile  the steps, and the schedule as code             cg_program
+ *
+ * Compiling is separate from running: a session ends at `compile`, and the
+ * caller runs what it made (hprt_train with hp_session_train_config(), or the
+ * evaluation step).  The library never prints: diagnostics go to the
+ * session's sink, every other failure to an hp_error with a class the CLI
+ * turns into an exit status.
+ */
+#ifndef HP_SESSION_H
+#define HP_SESSION_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "check.h"
+#include "codegen.h"
+#include "diag.h"
+#include "hprt_ckpt.h"
+#include "hprt_optim.h"
+#include "hprt_train.h"
+#include "load.h"
+#include "plan.h"
+
+typedef enum {
+    HP_PASS_LOAD = 0,
+    HP_PASS_PLAN,
+    HP_PASS_DATA,
+    HP_PASS_LAYOUT,
+    HP_PASS_MEMORY,
+    HP_PASS_INIT,
+    HP_PASS_COMPILE,
+    HP_PASS__COUNT
+} hp_pass;
+
+const char *hp_pass_name(hp_pass p);
+
+/* What a failure means for the user (the CLI maps each to an exit status). */
+typedef enum {
+    HP_ERR_NONE = 0,
+    HP_ERR_FILE,  /* the file has errors: they are in the session's diagnostics */
+    HP_ERR_USAGE, /* the request does not fit the file (a search given to run, a model a command cannot run) */
+    HP_ERR_DATA,  /* a data file is missing or malformed */
+    HP_ERR_RUN    /* out of memory, the compiler failed */
+} hp_err_class;
+
+typedef struct {
+    hp_err_class cls;
+    hp_pass pass;     /* where it happened */
+    char msg[1024];   /* empty for HP_ERR_FILE (the diagnostics say it) */
+} hp_error;
+
+/* What the compiled code is for. */
+typedef enum {
+    HP_USE_TRAIN = 0, /* training: every batch size the policies reach, the data loaded, the schedule compiled */
+    HP_USE_EVAL,      /* evaluation only (predict): one thread, one batch size, no data loaded */
+    HP_USE_SAMPLE,    /* a language model one token at a time: one thread, batch 1, windows of 1 step */
+    HP_USE_BUILD      /* ahead of time: a one-thread layout of one sample, nothing compiled here */
+} hp_use;
+
+typedef struct {
+    const char *file;             /* the .hp file */
+    const char *target;           /* EXPERIMENT (NULL: the file's only one) */
+    const hp_override *sets;      /* --set PATH=VALUE */
+    int n_sets;
+    const char *const *allow;     /* notes silenced by --allow */
+    int n_allow;
+    bool quiet_notes;             /* a run directory's experiment.hp: its notes were shown when it ran */
+    hp_use use;
+    int threads;                  /* 0: the experiment's (0 there: every core) */
+    int epochs;                   /* 0: the experiment's */
+    int eval_batch;               /* HP_USE_EVAL: the batch (0: the experiment's) */
+} hp_session_opts;
+
+typedef struct {
+    hp_session_opts o;
+    hp_diags diags;
+    hp_program *program;
+    plan *plan;
+    plan_experiment *e;           /* plan->experiment */
+    int threads;                  /* resolved */
+    hp_loaded_data data;          /* HP_USE_TRAIN */
+    cg_layout *layout;
+    cg_memory mem;
+    hprt_optim_state *opt;
+    cg_program *prog;
+    cg_program *sched_prog;       /* the schedule compiled again (after the LR range test) */
+    char desc[512];               /* plan_shape_desc */
+    hprt_ckpt_id ckpt_id;         /* what this model's checkpoints carry */
+    int done;                     /* passes completed */
+} hp_session;
+
+/* Starts a session (nothing runs yet). */
+void hp_session_init(hp_session *s, const hp_session_opts *o);
+/* Runs the passes after the last one done, up to and including `last`.
+ * HP_ERR_NONE, or the class of the first failure (described in err). */
+hp_err_class hp_session_run(hp_session *s, hp_pass last, hp_error *err);
+void hp_session_free(hp_session *s);
+
+/* The training configuration of the compiled model: data, memory, steps,
+ * policies, checkpoint identity and period, carried state, normalisation
+ * statistics.  The caller adds run_dir, callbacks and the interrupt flag. */
+void hp_session_train_config(hp_session *s, hprt_train_config *cfg);
+/* After the LR range test changed the rates: the schedule compiled again and
+ * put in cfg (lr_fn, momentum_fn, optimizer, schedule). */
+hp_err_class hp_session_recompile_schedule(hp_session *s, hprt_train_config *cfg, hp_error *err);
+/* Reads a checkpoint of this model into the parameters (and, when state is
+ * given, the optimizer state and the training state). */
+hp_err_class hp_session_read_checkpoint(hp_session *s, const char *path, hprt_train_state *state, hp_error *err);
+
+#endif
