@@ -48,12 +48,12 @@ int cmd_sample(int argc, char **argv);
 /* Reads dir/vocab.json (written by a run of a text model) into v; false with
  * the reason in err when it is missing, malformed or not `classes` bytes. */
 bool cli_read_vocab(const char *dir, int classes, hprt_vocab *v, char *err, size_t n);
-/* A run directory's experiment.hp, loaded into d (initialised here), checked
- * and planned into *pl (NULL on errors, which are printed; the notes, shown
- * when the run was made, are not repeated), and the checkpoint to read into
- * ckpt: best.hpw or last.hpw as `weights` ("best"/"last") says, else those
- * the run ended with.  NULL: dir holds no experiment.hp. */
-hp_program *cli_open_run(const char *dir, const char *weights, hp_diags *d, plan **pl, char *ckpt, size_t n);
+/* A session (initialised here, for `use`) over a run directory's
+ * experiment.hp, whose notes were shown when the run was made, and the
+ * checkpoint to read into ckpt: best.hpw or last.hpw as `weights`
+ * ("best"/"last") says, else those the run ended with.  False: dir holds no
+ * experiment.hp (the session must still be freed). */
+bool cli_open_run(const char *dir, const char *weights, hp_use use, hp_session *s, char *ckpt, size_t n);
 /* normalize = standard: the training statistics in nm, borrowed from the
  * checkpoint's state when it holds them (format 3), else recomputed from the
  * run's training data into data (older checkpoints).  False: err says why

@@ -75,27 +75,28 @@ int cmd_predict(int argc, char **argv)
     }
     char ckpt[4200];
     int status = EXIT_ERRORS;
-    hp_diags d;
-    plan *pl;
-    hp_program *p = cli_open_run(dir, weights, &d, &pl, ckpt, sizeof ckpt);
+    hp_session hs;
+    bool opened = cli_open_run(dir, weights, HP_USE_EVAL, &hs, ckpt, sizeof ckpt);
     hprt_dataset ds = {0};
     hp_loaded_data train = {0};
     hprt_train_state state = {0};
-    cg_layout *l = NULL;
-    cg_program *prog = NULL;
-    cg_memory mem = {0};
     int32_t *zeros = NULL;
     uint32_t *identity = NULL;
     hprt_step_io *io = NULL;
     hprt_error err = {0};
-    if (!p) {
+    hp_error he;
+    if (!opened) {
         fprintf(stderr, "hpc predict: %s is not a run directory\n", dir);
         status = EXIT_USAGE;
         goto done;
     }
-    if (!pl || !pl->experiment)
+    hp_err_class c = hp_session_run(&hs, HP_PASS_PLAN, &he);
+    cli_print_diags(&hs.diags);
+    if (c != HP_ERR_NONE) {
+        status = cli_session_error("predict", &he);
         goto done;
-    plan_experiment *e = pl->experiment;
+    }
+    plan_experiment *e = hs.e;
     if (e->data.is_text) {
         fprintf(stderr, "hpc predict: %s is a language model (text data); `hpc sample %s` generates from it\n", dir, dir);
         status = EXIT_USAGE;
@@ -142,32 +143,23 @@ int cmd_predict(int argc, char **argv)
         goto done;
     }
 
-    /* the model: one evaluation step, one thread */
-    int B = e->batch.adaptive ? e->batch.start : e->batch.size;
-    char msg[512];
-    if (!(l = cg_layout_new(e, 1, NULL, 0, &B, 1, msg, sizeof msg))) {
-        fprintf(stderr, "hpc predict: %s\n", msg);
-        status = EXIT_USAGE;
+    /* the model: one evaluation step, one thread, the checkpoint's weights */
+    if ((c = hp_session_run(&hs, HP_PASS_COMPILE, &he)) != HP_ERR_NONE) {
+        status = cli_session_error("predict", &he);
         goto done;
     }
-    mem.params = hprt_alloc(sizeof(float) * (size_t)l->n_params);
-    mem.grads = hprt_alloc(sizeof(float) * (size_t)l->n_params);
-    mem.acts = hprt_alloc(sizeof(float) * (size_t)l->n_acts);
-    mem.barrier = hprt_barrier_new(1);
+    const cg_layout *l = hs.layout;
+    int B = l->eval_sizes[0];
     zeros = calloc((size_t)ds.n + 1, sizeof *zeros);
     identity = malloc(sizeof *identity * ((size_t)ds.n + 1));
     io = hprt_alloc(sizeof *io);
-    if (!mem.params || !mem.grads || !mem.acts || !mem.barrier || !zeros || !identity || !io) {
+    if (!zeros || !identity || !io) {
         fprintf(stderr, "hpc predict: out of memory\n");
         status = EXIT_RUN;
         goto done;
     }
-    char desc[512];
-    plan_shape_desc(e, desc, sizeof desc);
-    hprt_ckpt_id id = {plan_shape_hash(e), desc};
-    if (hprt_ckpt_read(ckpt, &id, mem.params, (size_t)l->n_params, NULL, &state, &err) != HPRT_OK) {
-        fprintf(stderr, "hpc predict: %s\n", err.msg);
-        status = EXIT_RUN;
+    if (hp_session_read_checkpoint(&hs, ckpt, &state, &he) != HP_ERR_NONE) {
+        status = cli_session_error("predict", &he);
         goto done;
     }
     /* the input as the training data was: scaled, then normalised with the
@@ -187,15 +179,10 @@ int cmd_predict(int argc, char **argv)
             goto done;
         }
     }
-    if (!(prog = cg_compile(e, l, &mem, NULL, msg, sizeof msg))) {
-        fprintf(stderr, "hpc predict: compiling the model failed: %s\n", msg);
-        status = EXIT_RUN;
-        goto done;
-    }
     for (long i = 0; i < ds.n; i++)
         identity[i] = (uint32_t)i;
     int K = l->classes;
-    const float *scores = mem.acts + l->layers[l->scores].out;
+    const float *scores = hs.mem.acts + l->layers[l->scores].out;
     bool probs = e->loss == PLAN_LOSS_CROSS_ENTROPY; /* the logits of a softmax folded into the loss */
     bool csv = format[0] == 'c';
     if (csv) {
@@ -220,7 +207,7 @@ int cmd_predict(int argc, char **argv)
         io->order = identity;
         io->start = start;
         io->rows = rows;
-        cg_eval_fn(prog, B)(io, 0);
+        cg_eval_fn(hs.prog, B)(io, 0);
         for (long r = 0; r < rows; r++) {
             const float *z = scores + r * K;
             int arg = 0;
@@ -259,20 +246,12 @@ int cmd_predict(int argc, char **argv)
         fprintf(stderr, "accuracy %.4f on %ld samples (%s)\n", (double)correct / (double)ds.n, ds.n, ckpt);
     status = ferror(stdout) ? EXIT_RUN : EXIT_OK;
 done:
-    cg_program_free(prog);
-    hprt_barrier_free(mem.barrier);
-    hprt_free(mem.params);
-    hprt_free(mem.grads);
-    hprt_free(mem.acts);
     hprt_free(io);
     free(zeros);
     free(identity);
-    cg_layout_free(l);
     hprt_dataset_free(&ds);
     hp_loaded_data_free(&train);
     hprt_train_state_free(&state);
-    plan_free(pl);
-    hp_program_free(p);
-    hp_diags_free(&d);
+    hp_session_free(&hs);
     return status;
 }

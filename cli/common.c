@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -173,16 +174,14 @@ static void run_files(const char *dir, const char *weights, char *file, char *ck
     snprintf(ckpt, n, "%s/%s", dir, weights ? (weights[0] == 'b' ? "best.hpw" : "last.hpw") : cli_final_weights(dir));
 }
 
-hp_program *cli_open_run(const char *dir, const char *weights, hp_diags *d, plan **pl, char *ckpt, size_t n)
+bool cli_open_run(const char *dir, const char *weights, hp_use use, hp_session *s, char *ckpt, size_t n)
 {
     char file[4200];
     run_files(dir, weights, file, ckpt, n < sizeof file ? n : sizeof file);
-    hp_diags_init(d);
-    d->quiet_notes = 1;
-    hp_program *p = hp_program_load(d, file);
-    *pl = p && d->n_errors == 0 ? hp_plan(p, NULL, NULL, 0) : NULL;
-    cli_print_diags(d);
-    return p;
+    hp_session_opts o = {.file = file, .quiet_notes = true, .use = use};
+    hp_session_init(s, &o);
+    struct stat sb;
+    return stat(file, &sb) == 0;
 }
 
 bool cli_norm_stats(const plan_experiment *e, const hprt_train_state *st, hp_loaded_data *data, hprt_norm *nm,

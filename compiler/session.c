@@ -54,14 +54,15 @@ static hp_err_class pass_plan(hp_session *s, hp_error *err)
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         s->threads = cores < 1 ? 1 : cores > HPRT_MAX_THREADS ? HPRT_MAX_THREADS : (int)cores;
     }
+    /* the model's identity as trained, whatever it is compiled for */
+    plan_shape_desc(e, s->desc, sizeof s->desc);
+    s->ckpt_id = (hprt_ckpt_id){plan_shape_hash(e), s->desc};
     if (s->o.use == HP_USE_SAMPLE) {
         const char *why = plan_sampling_refusal(e);
         if (why)
             return fail(err, HP_ERR_USAGE, HP_PASS_PLAN, "%s", why);
         plan_set_steps(e, 1);
     }
-    plan_shape_desc(e, s->desc, sizeof s->desc);
-    s->ckpt_id = (hprt_ckpt_id){plan_shape_hash(e), s->desc};
     return HP_ERR_NONE;
 }
 
