@@ -114,14 +114,10 @@ int cmd_build(int argc, char **argv)
     }
     cli_common o;
     int status = EXIT_USAGE;
-    hp_diags d;
-    hp_diags_init(&d);
-    hp_program *p = NULL;
-    plan *pl = NULL;
-    cg_layout *l = NULL;
-    float *params = NULL;
+    hp_session hs = {0};
     hp_loaded_data data = {0};
     hprt_train_state state = {0};
+    hp_error he;
     if (cli_parse_common(n_rest, rest, &o, "build") < 0)
         goto done;
     if (!weights || !out) {
@@ -132,28 +128,30 @@ int cmd_build(int argc, char **argv)
         cli_usage_error("build", "--exe links for this machine; build for --target without it");
         goto done;
     }
-    p = hp_program_load(&d, o.file);
-    pl = p && d.n_errors == 0 ? hp_plan(p, o.target, o.sets, o.n_sets) : NULL;
-    cli_print_diags(&d);
-    if (!pl || !pl->experiment) {
-        status = !p ? EXIT_USAGE : EXIT_ERRORS;
-        if (pl)
-            fprintf(stderr, "hpc build: '%s' is a search; name an experiment\n", pl->search->name);
+    hp_session_opts so = {.file = o.file, .target = o.target, .sets = o.sets, .n_sets = o.n_sets,
+                          .allow = o.allow, .n_allow = o.n_allow, .use = HP_USE_BUILD};
+    hp_session_init(&hs, &so);
+    hp_err_class c = hp_session_run(&hs, HP_PASS_PLAN, &he);
+    cli_print_diags(&hs.diags);
+    if (c != HP_ERR_NONE) {
+        if (c == HP_ERR_USAGE && he.pass == HP_PASS_PLAN && hs.plan) /* a search */
+            snprintf(he.msg, sizeof he.msg, "'%s' is a search; name an experiment", hs.plan->search->name);
+        status = cli_session_error("build", &he);
         goto done;
     }
-    plan_experiment *e = pl->experiment;
+    plan_experiment *e = hs.e;
     if (!name)
         name = e->name;
     if (!valid_c_name(name)) {
         cli_usage_error("build", "'%s' is not a C identifier; give --name NAME", name);
         goto done;
     }
-    int one = 1;
     char msg[1024];
-    if (!(l = cg_layout_new(e, 1, NULL, 0, &one, 1, msg, sizeof msg))) {
-        fprintf(stderr, "hpc build: %s\n", msg);
+    if ((c = hp_session_run(&hs, HP_PASS_MEMORY, &he)) != HP_ERR_NONE) {
+        status = cli_session_error("build", &he);
         goto done;
     }
+    const cg_layout *l = hs.layout;
     bool lm = l->text && l->loss_steps > 1; /* a language model: built as NAME_step */
     for (int i = 0; i < e->n_layers && !lm; i++) {
         plan_layer_kind k = e->layers[i].kind;
@@ -173,16 +171,12 @@ int cmd_build(int argc, char **argv)
         snprintf(ckpt, sizeof ckpt, "%s/%s", weights, cli_final_weights(weights));
     else
         snprintf(ckpt, sizeof ckpt, "%s", weights);
-    params = calloc((size_t)l->n_params, sizeof *params);
-    char desc[512];
-    plan_shape_desc(e, desc, sizeof desc);
-    hprt_ckpt_id id = {plan_shape_hash(e), desc};
-    hprt_error err = {0};
-    if (!params || hprt_ckpt_read(ckpt, &id, params, (size_t)l->n_params, NULL, &state, &err) != HPRT_OK) {
-        fprintf(stderr, "hpc build: %s\n", params ? err.msg : "out of memory");
-        status = EXIT_RUN;
+    if (hp_session_read_checkpoint(&hs, ckpt, &state, &he) != HP_ERR_NONE) {
+        status = cli_session_error("build", &he);
         goto done;
     }
+    float *params = hs.mem.params;
+    hprt_error err = {0};
     /* normalisation needs the training statistics */
     hp_aot_options ao = {.name = name, .out_dir = out, .triple = target, .cpu = cpu, .params = params};
     hprt_vocab vocab;
@@ -247,11 +241,7 @@ int cmd_build(int argc, char **argv)
 done:
     hp_loaded_data_free(&data);
     hprt_train_state_free(&state);
-    free(params);
-    cg_layout_free(l);
-    plan_free(pl);
-    hp_program_free(p);
-    hp_diags_free(&d);
+    hp_session_free(&hs);
     cli_common_free(&o);
     free(rest);
     return status;

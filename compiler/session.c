@@ -32,21 +32,17 @@ static hp_err_class pass_load(hp_session *s, hp_error *err)
     return s->diags.n_errors ? fail(err, HP_ERR_FILE, HP_PASS_LOAD, "%s", "") : HP_ERR_NONE;
 }
 
-static hp_err_class pass_plan(hp_session *s, hp_error *err)
+/* The experiment as this session compiles it: command-line epochs and
+ * threads, the thread count, the checkpoint identity, windows of one step
+ * for sampling. */
+static hp_err_class resolve(hp_session *s, plan_experiment *e, hp_error *err)
 {
-    s->plan = hp_plan(s->program, s->o.target, s->o.sets, s->o.n_sets);
-    if (!s->plan) /* a file that is fine but for its data files: bad data, not a bad file */
-        return fail(err, s->diags.n_errors > 0 && s->diags.data_errors == s->diags.errors_seen ? HP_ERR_DATA : HP_ERR_FILE,
-                    HP_PASS_PLAN, "%s", "");
-    if (!s->plan->experiment)
-        return fail(err, HP_ERR_USAGE, HP_PASS_PLAN, "'%s' is a search; run it with `hpc search`",
-                    s->plan->search->name);
-    plan_experiment *e = s->e = s->plan->experiment;
+    s->e = e;
     if (s->o.epochs)
         e->epochs = s->o.epochs;
     if (s->o.threads)
         e->threads = s->o.threads;
-    if (s->o.use != HP_USE_TRAIN)
+    if (s->o.use != HP_USE_TRAIN && s->o.use != HP_USE_STEP)
         s->threads = 1;
     else if (e->threads > 0)
         s->threads = e->threads;
@@ -64,6 +60,18 @@ static hp_err_class pass_plan(hp_session *s, hp_error *err)
         plan_set_steps(e, 1);
     }
     return HP_ERR_NONE;
+}
+
+static hp_err_class pass_plan(hp_session *s, hp_error *err)
+{
+    s->plan = hp_plan(s->program, s->o.target, s->o.sets, s->o.n_sets);
+    if (!s->plan) /* a file that is fine but for its data files: bad data, not a bad file */
+        return fail(err, s->diags.n_errors > 0 && s->diags.data_errors == s->diags.errors_seen ? HP_ERR_DATA : HP_ERR_FILE,
+                    HP_PASS_PLAN, "%s", "");
+    if (!s->plan->experiment)
+        return fail(err, HP_ERR_USAGE, HP_PASS_PLAN, "'%s' is a search; run it with `hpc search`",
+                    s->plan->search->name);
+    return resolve(s, s->plan->experiment, err);
 }
 
 static hp_err_class pass_data(hp_session *s, hp_error *err)
@@ -87,6 +95,10 @@ static hp_err_class pass_layout(hp_session *s, hp_error *err)
         break;
     case HP_USE_EVAL:
         esizes[0] = s->o.eval_batch > 0 ? s->o.eval_batch : e->batch.adaptive ? e->batch.start : e->batch.size;
+        break;
+    case HP_USE_STEP:
+        n_train = 1;
+        tsizes[0] = esizes[0] = s->o.eval_batch;
         break;
     case HP_USE_SAMPLE:
     case HP_USE_BUILD:
@@ -114,7 +126,7 @@ static hp_err_class pass_memory(hp_session *s, hp_error *err)
     if (!m->grads || !m->acts || !m->barrier)
         return fail(err, HP_ERR_RUN, HP_PASS_MEMORY, "out of memory");
     memset(m->acts, 0, sizeof(float) * (size_t)s->layout->n_acts);
-    if (s->o.use != HP_USE_TRAIN)
+    if (s->o.use != HP_USE_TRAIN && s->o.use != HP_USE_STEP)
         return HP_ERR_NONE;
     s->opt = hprt_optim_state_new(&s->e->optimizer, np);
     if (!s->opt)
@@ -211,6 +223,15 @@ void hp_session_init(hp_session *s, const hp_session_opts *o)
         hp_diags_allow(&s->diags, o->allow[i]);
 }
 
+hp_err_class hp_session_init_plan(hp_session *s, const hp_session_opts *o, plan_experiment *e, hp_error *err)
+{
+    hp_session_init(s, o);
+    s->borrowed = true;
+    s->done = HP_PASS_PLAN + 1;
+    memset(err, 0, sizeof *err);
+    return resolve(s, e, err);
+}
+
 hp_err_class hp_session_run(hp_session *s, hp_pass last, hp_error *err)
 {
     memset(err, 0, sizeof *err);
@@ -233,7 +254,8 @@ void hp_session_free(hp_session *s)
     hprt_optim_state_free(s->opt);
     cg_layout_free(s->layout);
     hp_loaded_data_free(&s->data);
-    plan_free(s->plan);
+    if (!s->borrowed)
+        plan_free(s->plan);
     hp_program_free(s->program);
     hp_diags_free(&s->diags);
     memset(s, 0, sizeof *s);

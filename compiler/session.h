@@ -68,7 +68,9 @@ typedef enum {
     HP_USE_TRAIN = 0, /* training: every batch size the policies reach, the data loaded, the schedule compiled */
     HP_USE_EVAL,      /* evaluation only (predict): one thread, one batch size, no data loaded */
     HP_USE_SAMPLE,    /* a language model one token at a time: one thread, batch 1, windows of 1 step */
-    HP_USE_BUILD      /* ahead of time: a one-thread layout of one sample, nothing compiled here */
+    HP_USE_BUILD,     /* ahead of time: a one-thread layout of one sample, nothing compiled here */
+    HP_USE_STEP       /* the steps alone (tests): one batch size (eval_batch) for training and evaluation,
+                         no data, no schedule, the parameters left to the caller */
 } hp_use;
 
 typedef struct {
@@ -82,7 +84,7 @@ typedef struct {
     hp_use use;
     int threads;                  /* 0: the experiment's (0 there: every core) */
     int epochs;                   /* 0: the experiment's */
-    int eval_batch;               /* HP_USE_EVAL: the batch (0: the experiment's) */
+    int eval_batch;               /* HP_USE_EVAL: the batch (0: the experiment's); HP_USE_STEP: the batch */
 } hp_session_opts;
 
 typedef struct {
@@ -101,6 +103,7 @@ typedef struct {
     char desc[512];               /* plan_shape_desc */
     hprt_ckpt_id ckpt_id;         /* what this model's checkpoints carry */
     int done;                     /* passes completed */
+    bool borrowed;                /* e belongs to the caller (hp_session_init_plan) */
 } hp_session;
 
 /* Starts a session (nothing runs yet). */
@@ -108,6 +111,10 @@ void hp_session_init(hp_session *s, const hp_session_opts *o);
 /* Runs the passes after the last one done, up to and including `last`.
  * HP_ERR_NONE, or the class of the first failure (described in err). */
 hp_err_class hp_session_run(hp_session *s, hp_pass last, hp_error *err);
+/* A session that starts after `plan`, from an experiment the caller owns and
+ * frees after the session (the code generation tests). */
+hp_err_class hp_session_init_plan(hp_session *s, const hp_session_opts *o, plan_experiment *e, hp_error *err);
+/* Frees what the passes made (a zeroed hp_session may be freed too). */
 void hp_session_free(hp_session *s);
 
 /* The training configuration of the compiled model: data, memory, steps,

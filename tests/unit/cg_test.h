@@ -8,45 +8,37 @@
 #include <string.h>
 
 #include "codegen.h"
+#include "session.h"
 #include "hprt.h"
 #include "testutil.h"
 
 typedef struct {
-    cg_layout *l;
+    hp_session hs;          /* the pipeline, from the given experiment on */
+    cg_layout *l;           /* hs's layout, memory, optimizer state and program */
     cg_memory mem;
     hprt_optim_state *opt;
     cg_program *prog;
 } cg_test_prog;
 
-/* Experiment e for `threads` threads and batch B (training and evaluation):
- * activations zeroed, parameters uniform in ±0.5 from seed 42, layer by
- * layer (weights, then bias). */
-static inline void cg_test_build(cg_test_prog *c, const plan_experiment *e, int threads, int B)
+/* Experiment e for `threads` threads and batch B (training and evaluation),
+ * through the session's layout, memory and compile passes: activations
+ * zeroed, parameters uniform in ±0.5 from seed 42, layer by layer (weights,
+ * then bias). */
+static inline void cg_test_build(cg_test_prog *c, plan_experiment *e, int threads, int B)
 {
     memset(c, 0, sizeof *c);
-    char err[512];
-    c->l = cg_layout_new(e, threads, &B, 1, &B, 1, err, sizeof err);
-    if (!c->l)
-        print_error("%s\n", err);
-    assert_non_null(c->l);
-    c->mem.params = hprt_alloc(sizeof(float) * (size_t)c->l->n_params);
-    c->mem.grads = hprt_alloc(sizeof(float) * (size_t)c->l->n_params);
-    c->mem.acts = hprt_alloc(sizeof(float) * (size_t)c->l->n_acts);
-    assert_true(c->mem.params && c->mem.grads && c->mem.acts);
-    memset(c->mem.acts, 0, sizeof(float) * (size_t)c->l->n_acts);
-    c->opt = hprt_optim_state_new(&e->optimizer, (size_t)c->l->n_params);
-    assert_non_null(c->opt);
-    c->mem.opt_buf = c->opt->buf;
-    c->mem.opt_m = c->opt->m;
-    c->mem.opt_v = c->opt->v;
-    c->mem.opt_vmax = c->opt->vmax;
-    c->mem.opt_sum = c->opt->sum;
-    c->mem.opt_ga = c->opt->ga;
-    c->mem.barrier = hprt_barrier_new(threads);
-    c->prog = cg_compile(e, c->l, &c->mem, NULL, err, sizeof err);
-    if (!c->prog)
-        print_error("%s\n", err);
-    assert_non_null(c->prog);
+    hp_session_opts o = {.use = HP_USE_STEP, .threads = threads, .eval_batch = B};
+    hp_error err;
+    hp_err_class cls = hp_session_init_plan(&c->hs, &o, e, &err);
+    if (cls == HP_ERR_NONE)
+        cls = hp_session_run(&c->hs, HP_PASS_COMPILE, &err);
+    if (cls != HP_ERR_NONE)
+        print_error("%s: %s\n", hp_pass_name(err.pass), err.msg);
+    assert_int_equal(cls, HP_ERR_NONE);
+    c->l = c->hs.layout;
+    c->mem = c->hs.mem;
+    c->opt = c->hs.opt;
+    c->prog = c->hs.prog;
     hprt_rng r;
     hprt_rng_seed(&r, 42);
     for (int i = 0; i < c->l->n_layers; i++) {
@@ -89,15 +81,6 @@ static inline void run_threads(hprt_step_fn fn, hprt_step_io *io, int threads)
         assert_int_equal(pthread_join(th[t], NULL), 0);
 }
 
-static inline void cg_test_release(cg_test_prog *c)
-{
-    cg_program_free(c->prog);
-    hprt_barrier_free(c->mem.barrier);
-    hprt_free(c->mem.params);
-    hprt_free(c->mem.grads);
-    hprt_free(c->mem.acts);
-    hprt_optim_state_free(c->opt);
-    cg_layout_free(c->l);
-}
+static inline void cg_test_release(cg_test_prog *c) { hp_session_free(&c->hs); }
 
 #endif

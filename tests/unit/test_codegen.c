@@ -63,7 +63,7 @@ static void compile(compiled *c, fixture *f, const char *model, const char *sett
         print_error("%s\n", ck->text);
     assert_non_null(c->pl);
     checked_free(ck);
-    const plan_experiment *e = c->pl->experiment;
+    plan_experiment *e = c->pl->experiment;
     cg_test_build(&c->t, e, threads, B);
     hprt_csv_opts o = hprt_csv_defaults();
     hprt_error herr;

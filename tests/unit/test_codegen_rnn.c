@@ -107,7 +107,7 @@ static void compile(compiled *c, fixture *f, const char *model, const char *sett
     checked_free(ck);
     if (last)
         to_last(c);
-    const plan_experiment *e = c->pl->experiment;
+    plan_experiment *e = c->pl->experiment;
     cg_test_build(&c->t, e, threads, B);
     assert_true(c->t.l->text);
     assert_int_equal(c->t.l->seq, SEQ);
