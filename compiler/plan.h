@@ -144,7 +144,7 @@ typedef struct {
     int line;
 } plan_vary;
 
-typedef enum { PLAN_STRATEGY_GRID = 0, PLAN_STRATEGY_RANDOM, PLAN_STRATEGY_HYPERBAND, PLAN_STRATEGY_ASHA } plan_strategy;
+typedef enum { PLAN_STRATEGY_GRID = 0, PLAN_STRATEGY_RANDOM, PLAN_STRATEGY_HYPERBAND, PLAN_STRATEGY_ASHA, PLAN_STRATEGY_TPE } plan_strategy;
 
 typedef struct {
     const char *name;
@@ -154,7 +154,10 @@ typedef struct {
     plan_vary *varies;
     int n_varies;
     plan_strategy strategy;
-    int trials;            /* random, asha */
+    int trials;            /* random, tpe, asha */
+    int startup;           /* tpe (and sample = tpe): random trials before the first TPE draw */
+    bool sample_tpe;       /* hyperband, asha: draw trials with TPE (BOHB) instead of at random */
+    uint64_t seed;         /* random, tpe: the study's draws (default: the base's seed) */
     int max_epochs;        /* hyperband, asha */
     double eta;            /* hyperband, asha */
     hprt_metric objective;
