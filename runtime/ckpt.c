@@ -95,6 +95,16 @@ static void get(reader *r, void *out, size_t n)
 }
 #define GET(r, v) get((r), &(v), sizeof(v))
 
+/* Steps over n bytes (an array the caller does not want); past the end is a short read. */
+static void skip(reader *r, size_t n)
+{
+    if (r->short_read || r->n - r->at < n) {
+        r->short_read = true;
+        return;
+    }
+    r->at += n;
+}
+
 static uint8_t get_u8(reader *r) { uint8_t v; GET(r, v); return v; }
 static uint32_t get_u32(reader *r) { uint32_t v; GET(r, v); return v; }
 static int32_t get_i32(reader *r) { int32_t v; GET(r, v); return v; }
@@ -417,7 +427,7 @@ hprt_status hprt_ckpt_read(const char *path, const hprt_ckpt_id *id, float *para
         if (present && a)
             get(&r, a, sizeof(float) * n_params);
         else if (present)
-            r.at += sizeof(float) * n_params;
+            skip(&r, sizeof(float) * n_params);
     }
     hprt_train_state s;
     memset(&s, 0, sizeof s);
