@@ -594,6 +594,39 @@ static void test_csv_large(void **state)
     assert_msg_has(err, "line 2, field 1");
 }
 
+/* Found by fuzz_csv: a gzip-compressed CSV file whose contents are more
+ * than 4 KB larger than the file overflowed the read buffer (sized from the
+ * file, then doubled once for a 4 KB probe read); AddressSanitizer reports
+ * the old code.  3000 rows of "1,0" (12 KB) compress to well under 4 KB. */
+static void test_csv_gzip_small_file_large_contents(void **state)
+{
+    fixture *f = *state;
+    const char *p = tmp(f, 0, "small.csv.gz");
+    gzFile g = gzopen(p, "wb9");
+    assert_non_null(g);
+    assert_true(gzputs(g, "a,l\n") > 0);
+    for (int i = 0; i < 3000; i++)
+        assert_true(gzputs(g, "1,0\n") > 0);
+    assert_int_equal(gzclose(g), Z_OK);
+    size_t len;
+    char *all = tu_read_file(p, &len);
+    assert_non_null(all);
+    free(all);
+    assert_true(len < 1000);
+    hprt_csv_opts o = hprt_csv_defaults();
+    hprt_error err = {0};
+    hprt_dataset ds;
+    hprt_status s = hprt_csv_load(p, &o, &ds, &err);
+    if (s != HPRT_OK)
+        print_error("%s\n", err.msg);
+    assert_int_equal(s, HPRT_OK);
+    assert_int_equal(ds.n, 3000);
+    assert_int_equal(ds.features, 1);
+    assert_true(ds.x[2999] == 1.0f);
+    assert_int_equal(ds.line[2999], 3001);
+    hprt_dataset_free(&ds);
+}
+
 static hprt_status load_csv_text(fixture *f, const char *text, const hprt_csv_opts *o,
                                  hprt_error *err)
 {
@@ -1089,6 +1122,7 @@ int main(void)
         cmocka_unit_test(test_fashion_mnist),
         cmocka_unit_test_setup_teardown(test_csv_label_columns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_csv_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_csv_gzip_small_file_large_contents, setup, teardown),
         cmocka_unit_test_setup_teardown(test_csv_large, setup, teardown),
         cmocka_unit_test(test_split),
         cmocka_unit_test(test_scale_normalize),
