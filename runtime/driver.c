@@ -635,6 +635,10 @@ hprt_status hprt_trainer_restore(hprt_trainer *T, const hprt_train_state *resume
     if (resume->n_order != T->order.n)
         return hprt_fail(err, HPRT_E_RUN, "the checkpoint's sample order has %lld entries; the training set has %u",
                          (long long)resume->n_order, T->order.n);
+    for (uint32_t i = 0; i < T->order.n; i++)
+        if (resume->order[i] >= T->order.n)
+            return hprt_fail(err, HPRT_E_RUN, "the checkpoint's sample order names sample %u of %u", resume->order[i],
+                             T->order.n);
     memcpy(T->order.idx, resume->order, sizeof(uint32_t) * T->order.n);
     /* the carried recurrent state (absent from version 1 checkpoints: the
      * epoch's streams then restart from zero) */

@@ -3,6 +3,7 @@
  * refused with a message instead of a crash. */
 #include "testutil.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,12 +225,41 @@ static void test_every_truncation(void **state)
     hprt_optim_state_free(opt);
 }
 
+/* A good CRC over impossible values (a negative position in the epoch's
+ * order, a stop rule's ring buffer count beyond its size, a dropout rate
+ * of NaN): the driver would index outside its arrays with them, so the
+ * reader refuses the file. */
+static void test_impossible_state(void **state)
+{
+    fixture *f = *state;
+    hprt_train_state good = f->st;
+    for (int k = 0; k < 6; k++) {
+        f->st = good;
+        switch (k) {
+        case 0: f->st.pos = -3; break;
+        case 1: f->st.epoch = -1; break;
+        case 2: f->st.stopper.n_recent = HPRT_STOP_MAX_WINDOW + 1; break;
+        case 3: f->st.stopper.epoch = -5; break;
+        case 4: f->st.dropout_p[1] = NAN; break;
+        default: f->st.n_dropout = HPRT_MAX_DROPOUT + 1; break;
+        }
+        write_ckpt(f);
+        hprt_error err = {0};
+        hprt_train_state st;
+        assert_int_equal(read_ckpt(f, NULL, &st, &err), HPRT_E_RUN);
+        assert_non_null(strstr(err.msg, "state is impossible"));
+        assert_non_null(strstr(err.msg, f->path));
+    }
+    f->st = good;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_skipped_arrays_past_the_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_truncation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_impossible_state, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

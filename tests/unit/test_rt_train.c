@@ -206,6 +206,12 @@ static void test_trainer_stop_and_continue(void **state)
     assert_int_equal(st.epoch, 1);
     assert_int_equal(st.pos, 0);
     assert_ok(hprt_trainer_new(&f.cfg, &t, &err), &err);
+    st.order[3] += N; /* a sample the training set does not have: refused */
+    assert_int_equal(hprt_trainer_restore(t, &st, NULL, &err), HPRT_E_RUN);
+    assert_non_null(strstr(err.msg, "sample order names sample"));
+    st.order[3] -= N;
+    hprt_trainer_free(t);
+    assert_ok(hprt_trainer_new(&f.cfg, &t, &err), &err);
     assert_ok(hprt_trainer_restore(t, &st, NULL, &err), &err);
     hprt_train_state_free(&st);
     while (!hprt_trainer_done(t))
