@@ -11,7 +11,7 @@ PACKAGES := cmake make gcc g++ binutils pkg-config flex bison llvm-19-dev libope
 # for `make fuzz`: clang and its sanitizer/fuzzer runtimes
 FUZZ_PACKAGES := clang-19 libclang-rt-19-dev
 
-.PHONY: all run test deps build configure sanitize test-sanitize fuzz clean deploy-example
+.PHONY: all run test deps build configure sanitize test-sanitize fuzz fuzz-deps fuzz-build fuzz-ci clean deploy-example
 
 all: build
 
@@ -42,14 +42,25 @@ test-sanitize: deps
 	cmake --build $(BUILD)-asan -j $(JOBS)
 	cd $(BUILD)-asan && ctest --output-on-failure -j $(JOBS)
 
-# libFuzzer over scan+parse+check, seeded with the examples and test cases.
+# libFuzzer (clang, ASan, UBSan): fuzz_check over scan+parse+check, seeded
+# with the examples and test cases; fuzz_idx, fuzz_csv, fuzz_text and
+# fuzz_ckpt over the runtime's loaders and checkpoint reader, seeded with
+# tests/fuzz/corpus/ (tests/fuzz/run.sh).  `make fuzz` runs each target for
+# FUZZ_SECONDS; `make fuzz-ci` replays the committed corpora, then runs each
+# target for 60 s.
 FUZZ_SECONDS ?= 60
-fuzz: deps fuzz-deps
+FUZZ_TARGETS := fuzz_check fuzz_idx fuzz_csv fuzz_text fuzz_ckpt
+
+fuzz-build: deps fuzz-deps
 	cmake -S . -B $(BUILD)-fuzz -DCMAKE_C_COMPILER=clang-19 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHPC_FUZZ=ON
-	cmake --build $(BUILD)-fuzz -j $(JOBS) --target fuzz_check
-	mkdir -p $(BUILD)-fuzz/corpus
-	cd $(BUILD)-fuzz && ./fuzz_check -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
-	    -dict=../tests/fuzz/hp.dict corpus ../examples ../tests/cases
+	cmake --build $(BUILD)-fuzz -j $(JOBS) --target $(FUZZ_TARGETS)
+
+fuzz: fuzz-build
+	sh tests/fuzz/run.sh $(BUILD)-fuzz $(FUZZ_SECONDS)
+
+fuzz-ci: fuzz-build
+	sh tests/fuzz/run.sh $(BUILD)-fuzz replay
+	sh tests/fuzz/run.sh $(BUILD)-fuzz 60
 
 # The Fashion-MNIST MLP, trained, compiled ahead of time, linked into
 # examples/deploy/classify.c with nothing but libc and libm, and run.

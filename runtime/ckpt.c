@@ -95,6 +95,16 @@ static void get(reader *r, void *out, size_t n)
 }
 #define GET(r, v) get((r), &(v), sizeof(v))
 
+/* Steps over n bytes (an array the caller does not want); past the end is a short read. */
+static void skip(reader *r, size_t n)
+{
+    if (r->short_read || r->n - r->at < n) {
+        r->short_read = true;
+        return;
+    }
+    r->at += n;
+}
+
 static uint8_t get_u8(reader *r) { uint8_t v; GET(r, v); return v; }
 static uint32_t get_u32(reader *r) { uint32_t v; GET(r, v); return v; }
 static int32_t get_i32(reader *r) { int32_t v; GET(r, v); return v; }
@@ -222,6 +232,33 @@ static float *opt_array(const hprt_optim_state *o, int i)
     case 4: return o->sum;
     default: return o->ga;
     }
+}
+
+/* The first field of the state outside the values a run can leave in it, or
+ * NULL.  The driver indexes arrays with these (the epoch's position in the
+ * order, the stop rule's ring buffer) and derives dropout thresholds from
+ * the rates, so a file with a good CRC but impossible values (damaged before
+ * it was checksummed, or made by hand) is refused here. */
+static const char *state_invalid(const hprt_train_state *s)
+{
+    if (s->step < 0 || s->epoch < 0 || s->pos < 0 || s->pos > s->step)
+        return "step, epoch or position";
+    if (s->loss_rows < 0 || s->samples < 0 || s->epochs_done < 0 || s->epochs_done > s->epoch)
+        return "counters";
+    if (s->n_dropout < 0 || s->n_dropout > HPRT_MAX_DROPOUT)
+        return "dropout sites";
+    for (int i = 0; i < HPRT_MAX_DROPOUT; i++)
+        if (!(s->dropout_p[i] >= 0.0f && s->dropout_p[i] < 1.0f))
+            return "dropout rates";
+    const hprt_stopper *st = &s->stopper;
+    if (st->epoch < 0 || st->n_recent < 0 || st->n_recent > HPRT_STOP_MAX_WINDOW || st->best_epoch < -1 ||
+        st->wait < 0 || st->strip_n < 0 || st->up_run < 0)
+        return "stop rule";
+    if (s->plateau.num_bad_epochs < 0 || s->plateau.cooldown_counter < 0 || s->plateau.epochs < 0)
+        return "plateau schedule";
+    if (s->metrics_bytes < 0 || s->steps_bytes < 0 || s->events_bytes < 0)
+        return "run file lengths";
+    return NULL;
 }
 
 /* ---- writing ---- */
@@ -417,7 +454,7 @@ hprt_status hprt_ckpt_read(const char *path, const hprt_ckpt_id *id, float *para
         if (present && a)
             get(&r, a, sizeof(float) * n_params);
         else if (present)
-            r.at += sizeof(float) * n_params;
+            skip(&r, sizeof(float) * n_params);
     }
     hprt_train_state s;
     memset(&s, 0, sizeof s);
@@ -436,6 +473,12 @@ hprt_status hprt_ckpt_read(const char *path, const hprt_ckpt_id *id, float *para
     if (r.short_read || r.at != r.n) {
         hprt_train_state_free(&s);
         hprt_fail(err, rc, "%s: the checkpoint's contents do not match its format (written by another version?)", path);
+        goto out;
+    }
+    const char *bad = state_invalid(&s);
+    if (bad) {
+        hprt_train_state_free(&s);
+        hprt_fail(err, rc, "%s: the checkpoint's state is impossible (its %s); it was not used", path, bad);
         goto out;
     }
     if (st)

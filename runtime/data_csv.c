@@ -101,13 +101,18 @@ static hprt_status read_all(const char *path, char **out, size_t *len, hprt_erro
             break;
         }
         if (full) {
-            char *nb = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+            /* the probe may hold more than the buffer had: a small
+             * compressed file's data is many times its size */
+            size_t ncap = cap;
+            while (ncap <= SIZE_MAX / 2 && ncap - n - 1 < (size_t)r)
+                ncap *= 2;
+            char *nb = ncap - n - 1 >= (size_t)r ? realloc(buf, ncap) : NULL;
             if (!nb) {
                 s = hprt_fail(err, HPRT_E_RUN, "%s: out of memory after %zu bytes", path, n);
                 break;
             }
             buf = nb;
-            cap *= 2;
+            cap = ncap;
             memcpy(buf + n, probe, (size_t)r);
         }
         n += (size_t)r;

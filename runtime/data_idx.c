@@ -36,7 +36,14 @@
 typedef struct {
     const char *path;
     gzFile gz;
+    long long max_bytes; /* what the file can hold once decompressed; -1: unknown (not a regular file) */
 } idx_file;
+
+/* Deflate expands at most 1032:1; a regular file of `size` bytes, compressed
+ * or not, holds no more than this once decompressed (with room for gzip's
+ * headers).  A header that announces more is refused before the allocation:
+ * a 20-byte file must not reserve gigabytes. */
+#define IDX_MAX_RATIO 1032LL
 
 static hprt_status fail_errno(hprt_error *err, const char *path, const char *what, int e)
 {
@@ -55,6 +62,7 @@ static hprt_status idx_open(idx_file *f, const char *path, hprt_error *err)
 {
     f->path = path;
     f->gz = NULL;
+    f->max_bytes = -1;
     int fd = open(path, O_RDONLY);
     if (fd < 0)
         return fail_errno(err, path, "cannot open", errno);
@@ -68,6 +76,8 @@ static hprt_status idx_open(idx_file *f, const char *path, hprt_error *err)
         close(fd);
         return hprt_fail(err, HPRT_E_DATA, "%s: is a directory, not an IDX file", path);
     }
+    if (S_ISREG(st.st_mode) && st.st_size < LLONG_MAX / IDX_MAX_RATIO - 4096)
+        f->max_bytes = (long long)st.st_size * IDX_MAX_RATIO + 4096;
     f->gz = gzdopen(fd, "rb");
     if (!f->gz) {
         close(fd);
@@ -167,6 +177,19 @@ typedef struct {
     int features;
 } idx_shape;
 
+/* The data a header announces (n items of `values` bytes) must fit in the
+ * file: see IDX_MAX_RATIO. */
+static hprt_status idx_check_room(idx_file *f, long n, int values, const char *items, hprt_error *err)
+{
+    unsigned long long want = (unsigned long long)n * (unsigned long long)values; /* < 2^63: n, values < 2^32 */
+    if (f->max_bytes < 0 || want <= (unsigned long long)f->max_bytes)
+        return HPRT_OK;
+    return hprt_fail(err, HPRT_E_DATA,
+                     "%s: truncated: the header announces %ld %s (%llu bytes of data), more than this file "
+                     "can hold even gzip-compressed: download the file again",
+                     f->path, n, items, want);
+}
+
 /* Reads and checks the header.  labels selects which kind of file is
  * expected; the messages say which was found when the two are swapped. */
 static hprt_status idx_header(idx_file *f, bool labels, idx_shape *sh, hprt_error *err)
@@ -228,7 +251,7 @@ static hprt_status idx_header(idx_file *f, bool labels, idx_shape *sh, hprt_erro
         return hprt_fail(err, HPRT_E_DATA, "%s: empty: the header announces 0 %s", f->path,
                          labels ? "labels" : "images");
     if (labels)
-        return HPRT_OK;
+        return idx_check_room(f, sh->n, 1, "labels", err);
 
     /* One item's shape.  (rows, cols) is a one-channel image [1, rows, cols]
      * for the convolution layers; a single dimension is a feature vector;
@@ -262,7 +285,7 @@ static hprt_status idx_header(idx_file *f, bool labels, idx_shape *sh, hprt_erro
     if ((uint64_t)sh->n > SIZE_MAX / sizeof(float) / prod)
         return hprt_fail(err, HPRT_E_DATA, "%s: %ld images of %d values do not fit in memory",
                          f->path, sh->n, sh->features);
-    return HPRT_OK;
+    return idx_check_room(f, sh->n, sh->features, "images", err);
 }
 
 /* Reads a whole labels file into a malloc'd byte array. */

@@ -411,16 +411,18 @@ static void order_rng(const hprt_train_config *c, hprt_rng *rng) { hprt_rng_seed
 
 /* ---- the run ---- */
 
-typedef struct {
+struct hprt_trainer {
     const hprt_train_config *c;
     runner R;
     hprt_order order;
     run_files files;
     hprt_sched_resolved sched;
     bool has_plateau, cycles;
+    int batch0;              /* the starting batch (evaluation uses it) */
     float *best;             /* the best epoch's weights (restore_best) */
     hprt_train_state S;
-    hprt_train_result *res;
+    hprt_train_result result;
+    hprt_train_result *res;  /* &result */
     /* the step posted last, whose results are read once the next is posted */
     hprt_step_io *pending;
     int pending_rows;
@@ -428,7 +430,13 @@ typedef struct {
     double pending_lr, pending_mom;
     int threads;
     float *carry;            /* room to pack the carried state for a checkpoint */
-} trainer;
+    bool resumed;            /* restored from a checkpoint's state */
+    bool carried;            /* ... with its carried state, for the first epoch run */
+    bool started;            /* files open, workers running */
+    bool interrupted, finished, failed;
+    double t_run;            /* when the first epoch started */
+};
+typedef hprt_trainer trainer;
 
 /* Floats of state the run carries from step to step. */
 static size_t carry_floats(const hprt_train_config *c)
@@ -517,326 +525,480 @@ static hprt_status truncate_files(const hprt_train_config *c, const hprt_train_s
     return HPRT_OK;
 }
 
+/* ---- a run, epoch by epoch ----
+ *
+ * hprt_trainer_new sets up the run and the policies' fresh state;
+ * hprt_trainer_restore replaces that state with a checkpoint's; the first
+ * hprt_trainer_epoch opens the run's files, starts the workers and (for a
+ * fresh run) writes the initial checkpoint; each call then runs the rest of
+ * one epoch (epoch_steps) and its end (epoch_end: validation, metrics,
+ * policies, checkpoints); hprt_trainer_finish restores the best weights,
+ * evaluates the test set and closes the files. */
+
+/* The state of a fresh run: the generator, the batch, the policies'. */
+static hprt_status fresh_state(trainer *T, hprt_error *err)
+{
+    const hprt_train_config *c = T->c;
+    hprt_train_state *S = &T->S;
+    order_rng(c, &S->rng);
+    S->batch = T->batch0;
+    S->last_lr = c->optimizer.lr;
+    S->n_dropout = c->n_dropout;
+    memcpy(S->dropout_p, c->dropout_p, sizeof S->dropout_p);
+    S->threads = T->threads;
+    if (T->has_plateau)
+        hprt_plateau_init(&S->plateau, &c->schedule, c->optimizer.lr);
+    hprt_status st = hprt_stop_init(&S->stopper, &c->stop, err);
+    hprt_dropout_init(&S->dropout, &c->regularize);
+    return st;
+}
+
+hprt_status hprt_trainer_new(const hprt_train_config *c, hprt_trainer **out, hprt_error *err)
+{
+    *out = NULL;
+    const hprt_dataset *train = c->train;
+    if (train->n <= 0)
+        return hprt_fail(err, HPRT_E_DATA, "the training set is empty");
+    trainer *T = calloc(1, sizeof *T);
+    if (!T)
+        return hprt_fail(err, HPRT_E_RUN, "out of memory");
+    T->c = c;
+    T->res = &T->result;
+    T->res->stopped = "completed";
+    T->res->nan_step = -1;
+    T->threads = c->threads < 1 ? 1 : c->threads > HPRT_MAX_THREADS ? HPRT_MAX_THREADS : c->threads;
+    hprt_status st = HPRT_OK;
+    T->carry = malloc(sizeof(float) * (carry_floats(c) + 1));
+    T->R.io = hprt_alloc(2 * sizeof *T->R.io);
+    long eval_n = c->valid ? c->valid->n : 0;
+    if (c->test && c->test->n > eval_n)
+        eval_n = c->test->n;
+    T->R.identity_n = eval_n > 0 ? eval_n : 1;
+    T->R.identity = hprt_alloc(sizeof(uint32_t) * (size_t)T->R.identity_n);
+    if (!T->R.io || !T->R.identity || !T->carry) {
+        st = hprt_fail(err, HPRT_E_RUN, "out of memory");
+        goto fail;
+    }
+    for (long i = 0; i < T->R.identity_n; i++)
+        T->R.identity[i] = (uint32_t)i;
+    if ((st = hprt_order_init(&T->order, train->n, c->shuffle, err)) != HPRT_OK)
+        goto fail;
+
+    /* the policies */
+    T->batch0 = c->batch.adaptive ? c->batch.start : c->batch.size;
+    if ((st = hprt_train_resolve_schedule(&c->schedule, &c->batch, c->epochs, train->n, train->tokens ? train->seq : 0,
+                                          &T->sched, err)) != HPRT_OK)
+        goto fail;
+    T->has_plateau = plateau_schedule(&c->schedule);
+    T->cycles = T->sched.cycle_momentum;
+    bool restore = c->stop.kind == HPRT_STOP_EARLY && c->stop.restore_best && c->valid;
+    if (restore && !(T->best = malloc(sizeof(float) * c->n_params))) {
+        st = hprt_fail(err, HPRT_E_RUN, "out of memory");
+        goto fail;
+    }
+    if ((st = fresh_state(T, err)) != HPRT_OK)
+        goto fail;
+    *out = T;
+    return HPRT_OK;
+fail:
+    hprt_trainer_free(T);
+    return st;
+}
+
+hprt_status hprt_trainer_restore(hprt_trainer *T, const hprt_train_state *resume, const float *best_params,
+                                 hprt_error *err)
+{
+    const hprt_train_config *c = T->c;
+    hprt_train_state *S = &T->S;
+    if (T->started)
+        return hprt_fail(err, HPRT_E_RUN, "a run's state can be restored only before its first epoch (a bug in hpc)");
+    hprt_stopper fresh_stop = S->stopper;
+    hprt_plateau fresh_plateau = S->plateau;
+    hprt_dropout_policy fresh_dropout = S->dropout;
+    *S = *resume;
+    S->order = NULL;
+    S->n_order = 0;
+    S->carry = NULL;
+    S->n_carry = 0;
+    S->norm = NULL;
+    S->n_norm = 0;
+    /* the rules come from the experiment; the counters from the checkpoint */
+    S->stopper.rule = fresh_stop.rule;
+    hprt_plateau saved = S->plateau;
+    S->plateau = fresh_plateau;
+    S->plateau.lr = saved.lr;
+    S->plateau.best = saved.best;
+    S->plateau.num_bad_epochs = saved.num_bad_epochs;
+    S->plateau.cooldown_counter = saved.cooldown_counter;
+    S->plateau.epochs = saved.epochs;
+    S->dropout.cfg = fresh_dropout.cfg;
+    if (resume->n_order != T->order.n)
+        return hprt_fail(err, HPRT_E_RUN, "the checkpoint's sample order has %lld entries; the training set has %u",
+                         (long long)resume->n_order, T->order.n);
+    for (uint32_t i = 0; i < T->order.n; i++)
+        if (resume->order[i] >= T->order.n)
+            return hprt_fail(err, HPRT_E_RUN, "the checkpoint's sample order names sample %u of %u", resume->order[i],
+                             T->order.n);
+    memcpy(T->order.idx, resume->order, sizeof(uint32_t) * T->order.n);
+    /* the carried recurrent state (absent from version 1 checkpoints: the
+     * epoch's streams then restart from zero) */
+    if (resume->n_carry > 0 && (size_t)resume->n_carry == carry_floats(c)) {
+        size_t k = 0;
+        for (int i = 0; i < c->n_carry; i++) {
+            memcpy(c->carry[i].p, resume->carry + k, sizeof(float) * c->carry[i].n);
+            k += c->carry[i].n;
+        }
+        T->carried = true;
+    }
+    if (T->best && S->has_best && best_params)
+        memcpy(T->best, best_params, sizeof(float) * c->n_params);
+    hprt_status st;
+    if (c->run_dir && (st = truncate_files(c, S, err)) != HPRT_OK)
+        return st;
+    hprt_train_result *res = T->res;
+    res->epochs = S->epochs_done;
+    res->steps = S->step;
+    res->train_loss = S->train_loss;
+    res->has_valid = S->has_valid;
+    res->val_loss = S->val_loss;
+    res->val_accuracy = S->val_accuracy;
+    T->resumed = true;
+    return HPRT_OK;
+}
+
+/* Before the first epoch: the run's files, the workers, and a fresh run's
+ * first checkpoint (the initial state, so that a run that fails in its first
+ * epoch still leaves a good last.hpw). */
+static hprt_status trainer_start(trainer *T, hprt_error *err)
+{
+    const hprt_train_config *c = T->c;
+    T->started = true;
+    hprt_blas_set_threads(1); /* our workers each call single-threaded OpenBLAS */
+    hprt_status st;
+    if ((st = files_open(&T->files, c->run_dir, T->cycles, c->events_append || T->resumed, T->resumed, err)) != HPRT_OK)
+        return st;
+    if ((st = pool_start(&T->R.pool, T->threads, c->barrier, err)) != HPRT_OK)
+        return st;
+    if (!T->resumed && (st = checkpoint(T, "last.hpw", c->params, err)) != HPRT_OK)
+        return st;
+    T->t_run = now_s();
+    return HPRT_OK;
+}
+
+/* The start of an epoch (not of a resumed one): its batch size, order and sums. */
+static void epoch_begin(trainer *T, hprt_batch_stage bs)
+{
+    const hprt_train_config *c = T->c;
+    hprt_train_state *S = &T->S;
+    if (S->epoch > 0 && bs.batch != S->batch)
+        event(c, &T->files, "epoch %d: batch size %d -> %d, learning rate x%g", S->epoch + 1, S->batch, bs.batch,
+              bs.lr_scale);
+    S->batch = bs.batch;
+    hprt_order_next_epoch(&T->order, &S->rng);
+    S->loss_sum = 0;
+    S->loss_rows = 0;
+}
+
+/* Where an epoch's time went.  t_span starts the stretch of training not yet
+ * added to S->train_seconds (a mid-epoch checkpoint closes one); the epoch's
+ * own figures always count from t_epoch, its start. */
+typedef struct {
+    double t_epoch, t_span, t_trained;
+    double train_seconds0; /* S->train_seconds at the epoch's start */
+    long samples0;         /* S->samples at the epoch's start */
+} epoch_clock;
+
+/* Runs the epoch's steps from S->pos on; stops early after a step whose loss
+ * is not finite (res->nan_step) or on an interrupt (T->interrupted, with a
+ * checkpoint written). */
+static hprt_status epoch_steps(trainer *T, hprt_batch_stage bs, epoch_clock *k, hprt_error *err)
+{
+    const hprt_train_config *c = T->c;
+    hprt_train_state *S = &T->S;
+    hprt_train_result *res = T->res;
+    pass_plan pp;
+    hprt_status st = pass_plan_make(c->train, bs.batch, &pp, err);
+    if (st != HPRT_OK)
+        return st;
+    long spe = pp.steps;
+    double t_progress = now_s();
+    long done_before = S->pos;
+    bool first = !T->carried; /* without its carried state, a resumed epoch's streams restart from zero */
+    T->carried = false;
+    while (S->pos < spe) {
+        hprt_step_io *io = &T->R.io[S->step & 1];
+        long units;
+        int rows = pass_step(&pp, io, c->train, T->order.idx, S->pos, first, &units);
+        first = false;
+        hprt_step_fn fn = c->train_fn(c->fn_ctx, rows);
+        if (!fn)
+            return hprt_fail(err, HPRT_E_RUN, "no compiled training step for a batch of %d (a bug in hpc)", rows);
+        double base = T->has_plateau ? S->plateau.lr : c->optimizer.lr;
+        double lr = (c->lr_fn ? c->lr_fn(S->step, base) : hprt_sched_lr(&T->sched, base, S->step)) * bs.lr_scale;
+        double mom = !T->cycles ? NAN : c->momentum_fn ? c->momentum_fn(S->step) : hprt_sched_momentum(&T->sched, S->step);
+        fill_step(c, io, lr, mom, S->step + 1, S->step, S->dropout_p);
+        pool_post(&T->R.pool, fn, io);
+        account(T); /* the step before this one has finished on every worker */
+        T->pending = io;
+        T->pending_rows = (int)units;
+        T->pending_step = S->step;
+        T->pending_lr = lr;
+        T->pending_mom = mom;
+        S->last_lr = lr;
+        S->step++;
+        S->pos++;
+        S->samples += units;
+        if (res->nan_step >= 0)
+            break;
+        bool ckpt_now = c->checkpoint_every > 0 && S->step % c->checkpoint_every == 0 && S->pos < spe;
+        T->interrupted = c->interrupt && *c->interrupt;
+        if (ckpt_now || T->interrupted) {
+            /* a checkpoint between two steps of the epoch */
+            pool_sync(&T->R.pool);
+            account(T);
+            if (res->nan_step >= 0)
+                break;
+            S->train_seconds += now_s() - k->t_span;
+            k->t_span = now_s();
+            if ((st = checkpoint(T, "last.hpw", c->params, err)) != HPRT_OK)
+                return st;
+            if (T->interrupted)
+                break;
+        }
+        double now = now_s();
+        if (c->cb.progress && now - t_progress > 0.2) {
+            t_progress = now;
+            long did = S->pos - done_before;
+            hprt_progress p = {S->epoch + 1, c->epochs, S->pos, spe, S->step,
+                               S->loss_rows ? S->loss_sum / (double)S->loss_rows : NAN,
+                               (double)did * bs.batch * (pp.text ? pp.seq : 1) / (now - k->t_epoch), 0, bs.batch, lr};
+            p.eta_seconds = (double)(spe - S->pos) * (now - k->t_epoch) / (double)(did > 0 ? did : 1);
+            c->cb.progress(c->cb.ctx, &p);
+        }
+    }
+    pool_sync(&T->R.pool);
+    account(T);
+    k->t_trained = now_s();
+    S->train_seconds += k->t_trained - k->t_span;
+    res->steps = S->step;
+    return HPRT_OK;
+}
+
+/* The policies fed once per epoch, with the epoch's figures: the plateau
+ * schedule, adaptive dropout, the stop rule and the best weights.  *stop:
+ * the stop rule ended the run; *improved: this epoch is the best so far. */
+static void epoch_policies(trainer *T, const hprt_epoch_report *rep, bool *stop, bool *improved)
+{
+    const hprt_train_config *c = T->c;
+    hprt_train_state *S = &T->S;
+    hprt_train_result *res = T->res;
+    *stop = false;
+    *improved = false;
+    if (T->has_plateau) {
+        double before = S->plateau.lr;
+        double m = metric_value(c->schedule.kind == HPRT_SCHED_PLATEAU ? c->schedule.monitor : c->schedule.then->monitor,
+                                res->train_loss, rep->val_loss, rep->val_accuracy);
+        hprt_plateau_step(&S->plateau, m);
+        if (S->plateau.lr != before)
+            event(c, &T->files, "after epoch %d: plateau: learning rate %g -> %g", S->epoch + 1, before, S->plateau.lr);
+    }
+    if (c->regularize.adaptive_dropout && rep->has_valid) {
+        double inc = hprt_dropout_update(&S->dropout, res->train_loss, rep->val_loss);
+        if (inc != S->dropout_inc) {
+            for (int k = 0; k < c->n_dropout; k++)
+                S->dropout_p[k] = (float)hprt_dropout_rate(&S->dropout, c->dropout_p[k]);
+            event(c, &T->files, "after epoch %d: adaptive dropout: rates raised by %g (first layer now %g)", S->epoch + 1,
+                  inc, c->n_dropout ? S->dropout_p[0] : 0.0);
+            S->dropout_inc = inc;
+        }
+    }
+    /* without a stop rule the stopper still tracks the lowest validation loss, for best.hpw */
+    if (c->stop.kind != HPRT_STOP_NONE || rep->has_valid) {
+        double v = metric_value(hprt_stop_monitor(&c->stop), res->train_loss, rep->val_loss, rep->val_accuracy);
+        long best_before = S->stopper.best_epoch;
+        hprt_verdict verdict = hprt_stop_update(&S->stopper, res->train_loss, v);
+        *improved = S->stopper.best_epoch != best_before && S->stopper.best_epoch == S->epoch;
+        if (T->best && *improved) {
+            memcpy(T->best, c->params, sizeof(float) * c->n_params);
+            S->has_best = 1;
+        }
+        if (verdict == HPRT_STOP && c->stop.kind != HPRT_STOP_NONE) {
+            res->stopped = "early_stop";
+            event(c, &T->files, "after epoch %d: early stop (%s); best epoch %ld", S->epoch + 1,
+                  c->stop.kind == HPRT_STOP_EARLY ? "no improvement" : "Prechelt's criterion", S->stopper.best_epoch + 1);
+            *stop = true;
+        }
+    }
+}
+
+/* After the epoch's last step: validation, the row of metrics.csv and the
+ * epoch callback, the policies, then the state at the start of the next
+ * epoch and its checkpoints (best.hpw when the epoch improved, last.hpw). */
+static hprt_status epoch_end(trainer *T, hprt_batch_stage bs, const epoch_clock *k, hprt_error *err)
+{
+    const hprt_train_config *c = T->c;
+    hprt_train_state *S = &T->S;
+    hprt_train_result *res = T->res;
+    hprt_status st;
+    res->train_loss = S->loss_rows ? S->loss_sum / (double)S->loss_rows : NAN;
+    hprt_epoch_report rep = {S->epoch + 1, c->epochs, S->step, S->last_lr, bs.batch, res->train_loss, false, NAN, NAN,
+                             0, 0};
+    if (c->valid) {
+        if ((st = evaluate(c, &T->R, c->valid, T->batch0, &rep.val_loss, &rep.val_accuracy, err)) != HPRT_OK)
+            return st;
+        rep.has_valid = true;
+        res->has_valid = true;
+        res->val_loss = rep.val_loss;
+        res->val_accuracy = rep.val_accuracy;
+    }
+    /* from the epoch's start (or its resumption), not from a mid-epoch checkpoint */
+    rep.seconds = now_s() - k->t_epoch;
+    double trained = S->train_seconds - k->train_seconds0;
+    rep.samples_per_second = trained > 0 ? (double)(S->samples - k->samples0) / trained : 0;
+    res->epochs = S->epoch + 1;
+    if (T->files.metrics) {
+        fprintf(T->files.metrics, "%d,%ld,%.9g,%d,%.9g,", S->epoch + 1, (long)S->step, S->last_lr, bs.batch,
+                res->train_loss);
+        write_csv_number(T->files.metrics, rep.has_valid, rep.val_loss);
+        fputc(',', T->files.metrics);
+        write_csv_number(T->files.metrics, rep.has_valid, rep.val_accuracy);
+        fprintf(T->files.metrics, ",%.3f\n", rep.seconds);
+    }
+    if (c->cb.epoch)
+        c->cb.epoch(c->cb.ctx, &rep);
+    bool stop, improved;
+    epoch_policies(T, &rep, &stop, &improved);
+    /* the state at the start of the next epoch, then the checkpoints */
+    S->epochs_done = S->epoch + 1;
+    S->train_loss = res->train_loss;
+    S->has_valid = rep.has_valid;
+    S->val_loss = rep.val_loss;
+    S->val_accuracy = rep.val_accuracy;
+    S->pos = 0;
+    S->epoch++;
+    if (improved && (st = checkpoint(T, "best.hpw", c->params, err)) != HPRT_OK)
+        return st;
+    if ((st = checkpoint(T, "last.hpw", c->params, err)) != HPRT_OK)
+        return st;
+    if (stop)
+        T->finished = true;
+    return HPRT_OK;
+}
+
+bool hprt_trainer_done(const hprt_trainer *T) { return T->finished || T->S.epoch >= T->c->epochs; }
+
+hprt_status hprt_trainer_epoch(hprt_trainer *T, hprt_error *err)
+{
+    const hprt_train_config *c = T->c;
+    hprt_train_state *S = &T->S;
+    hprt_train_result *res = T->res;
+    hprt_status st;
+    if (!T->started && (st = trainer_start(T, err)) != HPRT_OK)
+        goto fail;
+    if (hprt_trainer_done(T))
+        return HPRT_OK;
+    epoch_clock k = {now_s(), 0, 0, S->train_seconds, (long)S->samples};
+    k.t_span = k.t_epoch;
+    hprt_batch_stage bs = hprt_adabatch_at(&c->batch, S->epoch, S->step);
+    if (S->pos == 0)
+        epoch_begin(T, bs);
+    if ((st = epoch_steps(T, bs, &k, err)) != HPRT_OK)
+        goto fail;
+    if (res->nan_step >= 0) {
+        res->stopped = "nan";
+        event(c, &T->files, "step %ld (epoch %d): the training loss is not finite; stopped", res->nan_step, S->epoch + 1);
+        st = hprt_fail(err, HPRT_E_RUN,
+                       "the training loss became NaN or infinite at step %ld (epoch %d); try a lower learning rate, "
+                       "`clip = 1`, or a warm-up",
+                       res->nan_step, S->epoch + 1);
+        goto fail;
+    }
+    if (T->interrupted) {
+        res->stopped = "interrupted";
+        event(c, &T->files, "step %ld (epoch %d): interrupted; a checkpoint was written", (long)S->step, S->epoch + 1);
+        /* the event is after the checkpoint's file lengths: a resume drops it */
+        T->finished = true;
+        return HPRT_OK;
+    }
+    if ((st = epoch_end(T, bs, &k, err)) != HPRT_OK)
+        goto fail;
+    return HPRT_OK;
+fail:
+    T->finished = true;
+    T->failed = true;
+    return st;
+}
+
+hprt_status hprt_trainer_finish(hprt_trainer *T, hprt_error *err)
+{
+    const hprt_train_config *c = T->c;
+    hprt_train_state *S = &T->S;
+    hprt_train_result *res = T->res;
+    hprt_status st = HPRT_OK;
+    if (T->failed)
+        return hprt_fail(err, HPRT_E_RUN, "a failed run cannot be finished (a bug in hpc)");
+    if (!T->started && (st = trainer_start(T, err)) != HPRT_OK)
+        goto fail;
+    T->finished = true;
+    res->seconds = now_s() - T->t_run;
+    res->samples_per_second = S->train_seconds > 0 ? (double)S->samples / S->train_seconds : 0;
+    if (S->stopper.best_epoch >= 0 && res->has_valid)
+        res->best_epoch = (int)S->stopper.best_epoch + 1;
+    if (!T->interrupted) {
+        if (T->best && S->has_best && S->stopper.best_epoch >= 0 && S->stopper.best_epoch != res->epochs - 1) {
+            memcpy(c->params, T->best, sizeof(float) * c->n_params);
+            event(c, &T->files, "restored the weights of the best epoch, %ld", S->stopper.best_epoch + 1);
+            res->restored_best = true;
+            if (c->valid &&
+                (st = evaluate(c, &T->R, c->valid, T->batch0, &res->val_loss, &res->val_accuracy, err)) != HPRT_OK)
+                goto fail;
+        }
+        if (c->test) {
+            if ((st = evaluate(c, &T->R, c->test, T->batch0, &res->test_loss, &res->test_accuracy, err)) != HPRT_OK)
+                goto fail;
+            res->has_test = true;
+        }
+    }
+    pool_stop(&T->R.pool);
+    return files_close(&T->files, err);
+fail:
+    T->failed = true;
+    return st;
+}
+
+const hprt_train_result *hprt_trainer_result(const hprt_trainer *T) { return T->res; }
+
+void hprt_trainer_free(hprt_trainer *T)
+{
+    if (!T)
+        return;
+    pool_stop(&T->R.pool);
+    files_close(&T->files, NULL);
+    free(T->best);
+    hprt_order_free(&T->order);
+    free(T->carry);
+    hprt_free(T->R.io);
+    hprt_free(T->R.identity);
+    free(T);
+}
+
 hprt_status hprt_train(const hprt_train_config *c, const hprt_train_state *resume, const float *best_params,
                        hprt_train_result *res, hprt_error *err)
 {
     memset(res, 0, sizeof *res);
     res->stopped = "completed";
     res->nan_step = -1;
-    hprt_status st = HPRT_OK;
-    const hprt_dataset *train = c->train;
-    if (train->n <= 0)
-        return hprt_fail(err, HPRT_E_DATA, "the training set is empty");
-    trainer T;
-    memset(&T, 0, sizeof T);
-    T.c = c;
-    T.res = res;
-    T.threads = c->threads < 1 ? 1 : c->threads > HPRT_MAX_THREADS ? HPRT_MAX_THREADS : c->threads;
-    hprt_blas_set_threads(1); /* our workers each call single-threaded OpenBLAS */
-    hprt_train_state *S = &T.S;
-
-    bool carried = false; /* a resumed run's carried state was restored */
-    T.carry = malloc(sizeof(float) * (carry_floats(c) + 1));
-    T.R.io = hprt_alloc(2 * sizeof *T.R.io);
-    long eval_n = c->valid ? c->valid->n : 0;
-    if (c->test && c->test->n > eval_n)
-        eval_n = c->test->n;
-    T.R.identity_n = eval_n > 0 ? eval_n : 1;
-    T.R.identity = hprt_alloc(sizeof(uint32_t) * (size_t)T.R.identity_n);
-    if (!T.R.io || !T.R.identity || !T.carry) {
-        st = hprt_fail(err, HPRT_E_RUN, "out of memory");
-        goto done;
-    }
-    for (long i = 0; i < T.R.identity_n; i++)
-        T.R.identity[i] = (uint32_t)i;
-    if ((st = hprt_order_init(&T.order, train->n, c->shuffle, err)) != HPRT_OK)
-        goto done;
-
-    /* the policies */
-    int batch0 = c->batch.adaptive ? c->batch.start : c->batch.size;
-    if ((st = hprt_train_resolve_schedule(&c->schedule, &c->batch, c->epochs, train->n, train->tokens ? train->seq : 0, &T.sched, err)) != HPRT_OK)
-        goto done;
-    T.has_plateau = plateau_schedule(&c->schedule);
-    T.cycles = T.sched.cycle_momentum;
-    bool restore = c->stop.kind == HPRT_STOP_EARLY && c->stop.restore_best && c->valid;
-    if (restore && !(T.best = malloc(sizeof(float) * c->n_params))) {
-        st = hprt_fail(err, HPRT_E_RUN, "out of memory");
-        goto done;
-    }
-    /* a fresh state, or the checkpoint's */
-    order_rng(c, &S->rng);
-    S->batch = batch0;
-    S->last_lr = c->optimizer.lr;
-    S->n_dropout = c->n_dropout;
-    memcpy(S->dropout_p, c->dropout_p, sizeof S->dropout_p);
-    S->threads = T.threads;
-    if (T.has_plateau)
-        hprt_plateau_init(&S->plateau, &c->schedule, c->optimizer.lr);
-    if ((st = hprt_stop_init(&S->stopper, &c->stop, err)) != HPRT_OK)
-        goto done;
-    hprt_dropout_init(&S->dropout, &c->regularize);
-    if (resume) {
-        hprt_stopper fresh_stop = S->stopper;
-        hprt_plateau fresh_plateau = S->plateau;
-        hprt_dropout_policy fresh_dropout = S->dropout;
-        *S = *resume;
-        S->order = NULL;
-        S->n_order = 0;
-        /* the rules come from the experiment; the counters from the checkpoint */
-        S->stopper.rule = fresh_stop.rule;
-        hprt_plateau saved = S->plateau;
-        S->plateau = fresh_plateau;
-        S->plateau.lr = saved.lr;
-        S->plateau.best = saved.best;
-        S->plateau.num_bad_epochs = saved.num_bad_epochs;
-        S->plateau.cooldown_counter = saved.cooldown_counter;
-        S->plateau.epochs = saved.epochs;
-        S->dropout.cfg = fresh_dropout.cfg;
-        if (resume->n_order != T.order.n) {
-            st = hprt_fail(err, HPRT_E_RUN, "the checkpoint's sample order has %lld entries; the training set has %u",
-                           (long long)resume->n_order, T.order.n);
-            goto done;
-        }
-        memcpy(T.order.idx, resume->order, sizeof(uint32_t) * T.order.n);
-        /* the carried recurrent state (absent from version 1 checkpoints: the
-         * epoch's streams then restart from zero) */
-        if (resume->n_carry > 0 && (size_t)resume->n_carry == carry_floats(c)) {
-            size_t k = 0;
-            for (int i = 0; i < c->n_carry; i++) {
-                memcpy(c->carry[i].p, resume->carry + k, sizeof(float) * c->carry[i].n);
-                k += c->carry[i].n;
-            }
-            carried = true;
-        }
-        if (T.best && S->has_best && best_params)
-            memcpy(T.best, best_params, sizeof(float) * c->n_params);
-        if (c->run_dir && (st = truncate_files(c, S, err)) != HPRT_OK)
-            goto done;
-        res->epochs = S->epochs_done;
-        res->steps = S->step;
-        res->train_loss = S->train_loss;
-        res->has_valid = S->has_valid;
-        res->val_loss = S->val_loss;
-        res->val_accuracy = S->val_accuracy;
-    }
-    if ((st = files_open(&T.files, c->run_dir, T.cycles, c->events_append || resume, resume != NULL, err)) != HPRT_OK)
-        goto done;
-    if ((st = pool_start(&T.R.pool, T.threads, c->barrier, err)) != HPRT_OK)
-        goto done;
-
-    /* a fresh run's first checkpoint: the initial state, so that a run that
-     * fails in its first epoch still leaves a good last.hpw */
-    if (!resume && (st = checkpoint(&T, "last.hpw", c->params, err)) != HPRT_OK)
-        goto stop_pool;
-    double t_run = now_s();
-    bool interrupted = false;
-    for (; S->epoch < c->epochs; S->epoch++) {
-        double t_epoch = now_s();
-        hprt_batch_stage bs = hprt_adabatch_at(&c->batch, S->epoch, S->step);
-        if (S->pos == 0) {
-            if (S->epoch > 0 && bs.batch != S->batch)
-                event(c, &T.files, "epoch %d: batch size %d -> %d, learning rate x%g", S->epoch + 1, S->batch, bs.batch,
-                      bs.lr_scale);
-            S->batch = bs.batch;
-            hprt_order_next_epoch(&T.order, &S->rng);
-            S->loss_sum = 0;
-            S->loss_rows = 0;
-        }
-        pass_plan pp;
-        if ((st = pass_plan_make(train, bs.batch, &pp, err)) != HPRT_OK)
-            goto stop_pool;
-        long spe = pp.steps;
-        double t_progress = now_s();
-        long done_before = S->pos;
-        bool first = !carried; /* without its carried state, a resumed epoch's streams restart from zero */
-        carried = false;
-        while (S->pos < spe) {
-            hprt_step_io *io = &T.R.io[S->step & 1];
-            long units;
-            int rows = pass_step(&pp, io, train, T.order.idx, S->pos, first, &units);
-            first = false;
-            hprt_step_fn fn = c->train_fn(c->fn_ctx, rows);
-            if (!fn) {
-                st = hprt_fail(err, HPRT_E_RUN, "no compiled training step for a batch of %d (a bug in hpc)", rows);
-                goto stop_pool;
-            }
-            double base = T.has_plateau ? S->plateau.lr : c->optimizer.lr;
-            double lr = (c->lr_fn ? c->lr_fn(S->step, base) : hprt_sched_lr(&T.sched, base, S->step)) * bs.lr_scale;
-            double mom = !T.cycles ? NAN : c->momentum_fn ? c->momentum_fn(S->step) : hprt_sched_momentum(&T.sched, S->step);
-            fill_step(c, io, lr, mom, S->step + 1, S->step, S->dropout_p);
-            pool_post(&T.R.pool, fn, io);
-            account(&T); /* the step before this one has finished on every worker */
-            T.pending = io;
-            T.pending_rows = (int)units;
-            T.pending_step = S->step;
-            T.pending_lr = lr;
-            T.pending_mom = mom;
-            S->last_lr = lr;
-            S->step++;
-            S->pos++;
-            S->samples += units;
-            if (res->nan_step >= 0)
-                break;
-            bool ckpt_now = c->checkpoint_every > 0 && S->step % c->checkpoint_every == 0 && S->pos < spe;
-            interrupted = c->interrupt && *c->interrupt;
-            if (ckpt_now || interrupted) {
-                /* a checkpoint between two steps of the epoch */
-                pool_sync(&T.R.pool);
-                account(&T);
-                if (res->nan_step >= 0)
-                    break;
-                S->train_seconds += now_s() - t_epoch;
-                t_epoch = now_s();
-                if ((st = checkpoint(&T, "last.hpw", c->params, err)) != HPRT_OK)
-                    goto stop_pool;
-                if (interrupted)
-                    break;
-            }
-            double now = now_s();
-            if (c->cb.progress && now - t_progress > 0.2) {
-                t_progress = now;
-                long did = S->pos - done_before;
-                hprt_progress p = {S->epoch + 1, c->epochs, S->pos, spe, S->step,
-                                   S->loss_rows ? S->loss_sum / (double)S->loss_rows : NAN,
-                                   (double)did * bs.batch * (pp.text ? pp.seq : 1) / (now - t_epoch), 0, bs.batch, lr};
-                p.eta_seconds = (double)(spe - S->pos) * (now - t_epoch) / (double)(did > 0 ? did : 1);
-                c->cb.progress(c->cb.ctx, &p);
-            }
-        }
-        pool_sync(&T.R.pool);
-        account(&T);
-        double t_trained = now_s();
-        S->train_seconds += t_trained - t_epoch;
-        res->steps = S->step;
-        if (res->nan_step >= 0) {
-            res->stopped = "nan";
-            event(c, &T.files, "step %ld (epoch %d): the training loss is not finite; stopped", res->nan_step,
-                  S->epoch + 1);
-            st = hprt_fail(err, HPRT_E_RUN,
-                           "the training loss became NaN or infinite at step %ld (epoch %d); try a lower learning rate, "
-                           "`clip = 1`, or a warm-up",
-                           res->nan_step, S->epoch + 1);
-            goto stop_pool;
-        }
-        if (interrupted) {
-            res->stopped = "interrupted";
-            event(c, &T.files, "step %ld (epoch %d): interrupted; a checkpoint was written", (long)S->step, S->epoch + 1);
-            /* the event is after the checkpoint's file lengths: a resume drops it */
-            break;
-        }
-        res->train_loss = S->loss_rows ? S->loss_sum / (double)S->loss_rows : NAN;
-
-        /* validation */
-        hprt_epoch_report rep = {S->epoch + 1, c->epochs, S->step, S->last_lr, bs.batch, res->train_loss, false, NAN, NAN,
-                                 0, 0};
-        if (c->valid) {
-            if ((st = evaluate(c, &T.R, c->valid, batch0, &rep.val_loss, &rep.val_accuracy, err)) != HPRT_OK)
-                goto stop_pool;
-            rep.has_valid = true;
-            res->has_valid = true;
-            res->val_loss = rep.val_loss;
-            res->val_accuracy = rep.val_accuracy;
-        }
-        rep.seconds = now_s() - t_epoch;
-        rep.samples_per_second = (double)train->n / (t_trained - t_epoch);
-        res->epochs = S->epoch + 1;
-        if (T.files.metrics) {
-            fprintf(T.files.metrics, "%d,%ld,%.9g,%d,%.9g,", S->epoch + 1, (long)S->step, S->last_lr, bs.batch,
-                    res->train_loss);
-            write_csv_number(T.files.metrics, rep.has_valid, rep.val_loss);
-            fputc(',', T.files.metrics);
-            write_csv_number(T.files.metrics, rep.has_valid, rep.val_accuracy);
-            fprintf(T.files.metrics, ",%.3f\n", rep.seconds);
-        }
-        if (c->cb.epoch)
-            c->cb.epoch(c->cb.ctx, &rep);
-
-        /* policies fed once per epoch */
-        bool stop = false, improved = false;
-        if (T.has_plateau) {
-            double before = S->plateau.lr;
-            double m = metric_value(c->schedule.kind == HPRT_SCHED_PLATEAU ? c->schedule.monitor : c->schedule.then->monitor,
-                                    res->train_loss, rep.val_loss, rep.val_accuracy);
-            hprt_plateau_step(&S->plateau, m);
-            if (S->plateau.lr != before)
-                event(c, &T.files, "after epoch %d: plateau: learning rate %g -> %g", S->epoch + 1, before, S->plateau.lr);
-        }
-        if (c->regularize.adaptive_dropout && rep.has_valid) {
-            double inc = hprt_dropout_update(&S->dropout, res->train_loss, rep.val_loss);
-            if (inc != S->dropout_inc) {
-                for (int k = 0; k < c->n_dropout; k++)
-                    S->dropout_p[k] = (float)hprt_dropout_rate(&S->dropout, c->dropout_p[k]);
-                event(c, &T.files, "after epoch %d: adaptive dropout: rates raised by %g (first layer now %g)", S->epoch + 1,
-                      inc, c->n_dropout ? S->dropout_p[0] : 0.0);
-                S->dropout_inc = inc;
-            }
-        }
-        /* without a stop rule the stopper still tracks the lowest validation loss, for best.hpw */
-        if (c->stop.kind != HPRT_STOP_NONE || rep.has_valid) {
-            double v = metric_value(hprt_stop_monitor(&c->stop), res->train_loss, rep.val_loss, rep.val_accuracy);
-            long best_before = S->stopper.best_epoch;
-            hprt_verdict verdict = hprt_stop_update(&S->stopper, res->train_loss, v);
-            improved = S->stopper.best_epoch != best_before && S->stopper.best_epoch == S->epoch;
-            if (T.best && improved) {
-                memcpy(T.best, c->params, sizeof(float) * c->n_params);
-                S->has_best = 1;
-            }
-            if (verdict == HPRT_STOP && c->stop.kind != HPRT_STOP_NONE) {
-                res->stopped = "early_stop";
-                event(c, &T.files, "after epoch %d: early stop (%s); best epoch %ld", S->epoch + 1,
-                      c->stop.kind == HPRT_STOP_EARLY ? "no improvement" : "Prechelt's criterion", S->stopper.best_epoch + 1);
-                stop = true;
-            }
-        }
-        /* the state at the start of the next epoch, then the checkpoints */
-        S->epochs_done = S->epoch + 1;
-        S->train_loss = res->train_loss;
-        S->has_valid = rep.has_valid;
-        S->val_loss = rep.val_loss;
-        S->val_accuracy = rep.val_accuracy;
-        S->pos = 0;
-        S->epoch++;
-        if (improved && (st = checkpoint(&T, "best.hpw", c->params, err)) != HPRT_OK)
-            goto stop_pool;
-        if ((st = checkpoint(&T, "last.hpw", c->params, err)) != HPRT_OK)
-            goto stop_pool;
-        S->epoch--; /* the loop's increment */
-        if (stop) {
-            S->epoch++;
-            break;
-        }
-    }
-    res->seconds = now_s() - t_run;
-    res->samples_per_second = S->train_seconds > 0 ? (double)S->samples / S->train_seconds : 0;
-    if (S->stopper.best_epoch >= 0 && res->has_valid)
-        res->best_epoch = (int)S->stopper.best_epoch + 1;
-    if (interrupted)
-        goto stop_pool;
-    if (T.best && S->has_best && S->stopper.best_epoch >= 0 && S->stopper.best_epoch != res->epochs - 1) {
-        memcpy(c->params, T.best, sizeof(float) * c->n_params);
-        event(c, &T.files, "restored the weights of the best epoch, %ld", S->stopper.best_epoch + 1);
-        res->restored_best = true;
-        if (c->valid &&
-            (st = evaluate(c, &T.R, c->valid, batch0, &res->val_loss, &res->val_accuracy, err)) != HPRT_OK)
-            goto stop_pool;
-    }
-    if (c->test) {
-        if ((st = evaluate(c, &T.R, c->test, batch0, &res->test_loss, &res->test_accuracy, err)) != HPRT_OK)
-            goto stop_pool;
-        res->has_test = true;
-    }
-stop_pool:
-    pool_stop(&T.R.pool);
-done:
+    hprt_trainer *T;
+    hprt_status st = hprt_trainer_new(c, &T, err);
+    if (st == HPRT_OK && resume)
+        st = hprt_trainer_restore(T, resume, best_params, err);
+    while (st == HPRT_OK && !hprt_trainer_done(T))
+        st = hprt_trainer_epoch(T, err);
     if (st == HPRT_OK)
-        st = files_close(&T.files, err);
-    else
-        files_close(&T.files, NULL);
-    free(T.best);
-    hprt_order_free(&T.order);
-    free(T.carry);
-    hprt_free(T.R.io);
-    hprt_free(T.R.identity);
+        st = hprt_trainer_finish(T, err);
+    if (T)
+        *res = *hprt_trainer_result(T);
+    hprt_trainer_free(T);
     return st;
 }
 

@@ -152,6 +152,45 @@ hprt_status hprt_train_resolve_schedule(const hprt_schedule *s, const hprt_batch
 hprt_status hprt_train(const hprt_train_config *cfg, const hprt_train_state *resume, const float *best_params,
                        hprt_train_result *res, hprt_error *err);
 
+/* The same run, one epoch at a time, for callers that stop a run and go on
+ * with it later (a hyperparameter search's trials).  hprt_train is the loop:
+ *
+ *     hprt_trainer *t;
+ *     st = hprt_trainer_new(cfg, &t, err);               // the policies' fresh state
+ *     st = hprt_trainer_restore(t, state, best, err);    // optional: a checkpoint's state
+ *     while (st == HPRT_OK && !hprt_trainer_done(t))
+ *         st = hprt_trainer_epoch(t, err);                // runs (the rest of) one epoch and its end
+ *     st = hprt_trainer_finish(t, err);                  // best weights, test set, files closed
+ *     ... hprt_trainer_result(t) ...
+ *     hprt_trainer_free(t);
+ *
+ * cfg (and everything it points to) must outlive the trainer.  The first
+ * hprt_trainer_epoch (or hprt_trainer_finish) opens the run's files, starts
+ * the worker threads and, for a fresh run, writes the initial last.hpw.
+ * Every epoch ends with last.hpw written, so a caller may stop after any
+ * epoch (hprt_trainer_free without hprt_trainer_finish: the files are closed,
+ * the test set is not evaluated) and continue later: hprt_ckpt_read the
+ * state, then a new trainer, hprt_trainer_restore, and the same loop.  After
+ * an error of hprt_trainer_epoch the run is over: hprt_trainer_done is true
+ * and hprt_trainer_finish refuses; free it. */
+typedef struct hprt_trainer hprt_trainer;
+
+hprt_status hprt_trainer_new(const hprt_train_config *cfg, hprt_trainer **out, hprt_error *err);
+/* Before the first epoch only; best_params as for hprt_train (may be NULL).
+ * On a run directory, its files are cut back to the checkpoint's lengths. */
+hprt_status hprt_trainer_restore(hprt_trainer *t, const hprt_train_state *state, const float *best_params,
+                                 hprt_error *err);
+/* Runs the epoch in progress to its end (or to an interrupt, a non-finite
+ * loss or an error); the errors are hprt_train's. */
+hprt_status hprt_trainer_epoch(hprt_trainer *t, hprt_error *err);
+/* Every epoch run, the stop rule ended the run, it was interrupted, or it failed. */
+bool hprt_trainer_done(const hprt_trainer *t);
+hprt_status hprt_trainer_finish(hprt_trainer *t, hprt_error *err);
+/* The figures so far (complete after hprt_trainer_finish); owned by t. */
+const hprt_train_result *hprt_trainer_result(const hprt_trainer *t);
+/* Stops the workers, closes the files, frees; NULL is allowed. */
+void hprt_trainer_free(hprt_trainer *t);
+
 /* The LR range test (language.md §11, fastai's lr_find) on a copy of the
  * current state: the rate grows exponentially from cfg->start to cfg->end over
  * cfg->steps training steps (stopping early when the smoothed loss exceeds 4x

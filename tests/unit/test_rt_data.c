@@ -346,6 +346,45 @@ static bool exists(const char *p)
     return stat(p, &st) == 0;
 }
 
+/* Found by fuzz_idx: a header that announces billions of items made the
+ * loader allocate for all of them before finding the file short (a 20-byte
+ * labels file reserved 2.6 GB).  The header is now weighed against the
+ * file's size first: no allocation, an error that names the file. */
+static void test_idx_header_larger_than_file(void **state)
+{
+    fixture *f = *state;
+    hprt_error err = {0};
+    hprt_dataset ds;
+    hprt_data_info info;
+    const char *im = tmp(f, 0, "im"), *lb = tmp(f, 1, "lb"), *big_lb = tmp(f, 2, "big-lb"),
+               *big_im = tmp(f, 3, "big-im.gz");
+    write_pair(im, lb, false, 4, 3, 2, 3);
+    uint32_t n[1] = {0x9a999999u};
+    unsigned char lab[4] = {0, 1, 2, 0};
+    write_idx(big_lb, false, 0x801, n, 1, lab, 4);
+    assert_int_equal(hprt_idx_load(im, big_lb, &ds, &err), HPRT_E_DATA);
+    assert_msg_has(err, big_lb);
+    assert_msg_has(err, "2593757593 labels");
+    assert_msg_has(err, "more than this file can hold");
+    assert_null(ds.x);
+    assert_int_equal(hprt_idx_probe(im, big_lb, &info, &err), HPRT_E_DATA);
+    assert_msg_has(err, "more than this file can hold");
+    /* images: 100000 of 100 x 100, gzip-compressed (the bound allows for
+     * deflate's best ratio, 1032:1) */
+    uint32_t d3[3] = {100000, 100, 100};
+    unsigned char px[16] = {0};
+    write_idx(big_im, true, 0x803, d3, 3, px, sizeof px);
+    assert_int_equal(hprt_idx_load_bytes(big_im, NULL, &ds, &err), HPRT_E_DATA);
+    assert_msg_has(err, big_im);
+    assert_msg_has(err, "100000 images");
+    assert_msg_has(err, "more than this file can hold");
+    assert_int_equal(hprt_idx_probe(big_im, NULL, &info, &err), HPRT_E_DATA);
+    /* a file short by a little still gets the precise message */
+    truncate_file(im, 16 + 3 * 2 * 3 + 2);
+    assert_int_equal(hprt_idx_load(im, lb, &ds, &err), HPRT_E_DATA);
+    assert_msg_has(err, "truncated: expected 24 bytes of image data, found");
+}
+
 static void test_fashion_mnist(void **state)
 {
     (void)state;
@@ -553,6 +592,39 @@ static void test_csv_large(void **state)
     hprt_dataset ds;
     assert_int_equal(hprt_csv_load(p, NULL, &ds, &err), HPRT_E_DATA);
     assert_msg_has(err, "line 2, field 1");
+}
+
+/* Found by fuzz_csv: a gzip-compressed CSV file whose contents are more
+ * than 4 KB larger than the file overflowed the read buffer (sized from the
+ * file, then doubled once for a 4 KB probe read); AddressSanitizer reports
+ * the old code.  3000 rows of "1,0" (12 KB) compress to well under 4 KB. */
+static void test_csv_gzip_small_file_large_contents(void **state)
+{
+    fixture *f = *state;
+    const char *p = tmp(f, 0, "small.csv.gz");
+    gzFile g = gzopen(p, "wb9");
+    assert_non_null(g);
+    assert_true(gzputs(g, "a,l\n") > 0);
+    for (int i = 0; i < 3000; i++)
+        assert_true(gzputs(g, "1,0\n") > 0);
+    assert_int_equal(gzclose(g), Z_OK);
+    size_t len;
+    char *all = tu_read_file(p, &len);
+    assert_non_null(all);
+    free(all);
+    assert_true(len < 1000);
+    hprt_csv_opts o = hprt_csv_defaults();
+    hprt_error err = {0};
+    hprt_dataset ds;
+    hprt_status s = hprt_csv_load(p, &o, &ds, &err);
+    if (s != HPRT_OK)
+        print_error("%s\n", err.msg);
+    assert_int_equal(s, HPRT_OK);
+    assert_int_equal(ds.n, 3000);
+    assert_int_equal(ds.features, 1);
+    assert_true(ds.x[2999] == 1.0f);
+    assert_int_equal(ds.line[2999], 3001);
+    hprt_dataset_free(&ds);
 }
 
 static hprt_status load_csv_text(fixture *f, const char *text, const hprt_csv_opts *o,
@@ -1046,9 +1118,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_idx_plain_and_gzip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idx_other_ranks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idx_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idx_header_larger_than_file, setup, teardown),
         cmocka_unit_test(test_fashion_mnist),
         cmocka_unit_test_setup_teardown(test_csv_label_columns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_csv_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_csv_gzip_small_file_large_contents, setup, teardown),
         cmocka_unit_test_setup_teardown(test_csv_large, setup, teardown),
         cmocka_unit_test(test_split),
         cmocka_unit_test(test_scale_normalize),
