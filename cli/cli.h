@@ -65,6 +65,17 @@ const char *cli_final_weights(const char *dir);
 /* Prints a session's failure (its diagnostics are printed by the caller) and
  * returns the exit status of its class. */
 int cli_session_error(const char *command, const hp_error *err);
+/* A run's summary.json (dir/summary.json); -1 with errno on failure. */
+int cli_write_summary(const char *dir, const plan_experiment *e, int threads, const hprt_train_result *r,
+                      double compile_ms);
+/* mkdir -p */
+int cli_make_dirs(const char *path);
+/* dir/experiment.hp (the experiment as run, with its thread count) and, for a
+ * language model, dir/vocab.json; -1 with errno on failure. */
+int cli_write_experiment(const char *dir, const plan_experiment *e, int threads, const hp_loaded_data *data);
+int cmd_search(int argc, char **argv);
+/* `hpc resume STUDY_DIR` */
+int cmd_search_resume(const char *dir, bool quiet);
 int cmd_plot(int argc, char **argv);
 int cmd_emit_llvm(int argc, char **argv);
 

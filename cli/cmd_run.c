@@ -93,36 +93,19 @@ static void on_event(void *ctx, const char *text)
     fflush(stdout);
 }
 
-static int make_dirs(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
-
 /* runs/EXPERIMENT-YYYYmmdd-HHMMSS, with -2, -3... when it exists */
 static int run_dir(char *out, size_t n, const char *given, const char *name)
 {
     if (given) {
         snprintf(out, n, "%s", given);
-        return make_dirs(out);
+        return cli_make_dirs(out);
     }
     time_t now = time(NULL);
     struct tm tm;
     localtime_r(&now, &tm);
     char stamp[32];
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-    if (make_dirs("runs") != 0)
+    if (cli_make_dirs("runs") != 0)
         return -1;
     for (int k = 1; k < 100; k++) {
         if (k == 1)
@@ -135,49 +118,6 @@ static int run_dir(char *out, size_t n, const char *given, const char *name)
             return -1;
     }
     return -1;
-}
-
-static void json_num(FILE *f, const char *key, bool present, double v, bool last)
-{
-    if (present && isfinite(v))
-        fprintf(f, "  \"%s\": %.9g%s\n", key, v, last ? "" : ",");
-    else
-        fprintf(f, "  \"%s\": null%s\n", key, last ? "" : ",");
-}
-
-static int write_summary(const char *dir, const plan_experiment *e, int threads, const hprt_train_result *r,
-                         double compile_ms)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/summary.json", dir);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return -1;
-    fprintf(f, "{\n  \"experiment\": \"%s\",\n  \"seed\": %llu,\n  \"threads\": %d,\n  \"epochs\": %d,\n  \"steps\": %ld,\n",
-            e->name, (unsigned long long)e->seed, threads, r->epochs, r->steps);
-    if (r->best_epoch > 0)
-        fprintf(f, "  \"best_epoch\": %d,\n", r->best_epoch);
-    else
-        fprintf(f, "  \"best_epoch\": null,\n");
-    fprintf(f, "  \"stopped\": \"%s\",\n", r->stopped);
-    fprintf(f, "  \"weights\": \"%s\",\n", r->restored_best ? "best.hpw" : "last.hpw");
-    json_num(f, "train_loss", true, r->train_loss, false);
-    json_num(f, "val_loss", r->has_valid, r->val_loss, false);
-    json_num(f, "val_accuracy", r->has_valid, r->val_accuracy, false);
-    json_num(f, "test_loss", r->has_test, r->test_loss, false);
-    json_num(f, "test_accuracy", r->has_test, r->test_accuracy, false);
-    json_num(f, "seconds", true, r->seconds, false);
-    json_num(f, "samples_per_second", true, r->samples_per_second, false);
-    if (e->data.is_text) {
-        /* a language model: its rows are tokens; bits per character = loss / ln 2 */
-        json_num(f, "tokens_per_second", true, r->samples_per_second, false);
-        json_num(f, "train_bpc", true, r->train_loss / M_LN2, false);
-        json_num(f, "val_bpc", r->has_valid, r->val_loss / M_LN2, false);
-        json_num(f, "test_bpc", r->has_test, r->test_loss / M_LN2, false);
-    }
-    json_num(f, "compile_ms", true, compile_ms, true);
-    fprintf(f, "}\n");
-    return fclose(f) == 0 ? 0 : -1;
 }
 
 /* Everything `run`, `lr-find` and `resume` set up before training: the
@@ -348,31 +288,6 @@ static void apply_found_rate(plan_experiment *e, double lr, char *where, size_t 
     e->uses_find_lr = false;
 }
 
-static int write_experiment(const session *s)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/experiment.hp", s->dir);
-    FILE *xf = fopen(path, "w");
-    if (!xf)
-        return -1;
-    plan_write_hp(s->e, s->T, xf); /* the thread count too: a resume must use the same */
-    if (fclose(xf) != 0)
-        return -1;
-    if (!s->e->data.is_text)
-        return 0;
-    /* a language model's token ids: `hpc sample` maps them back to bytes */
-    const hprt_vocab *v = &s->hs.data.train.vocab;
-    snprintf(path, sizeof path, "%s/vocab.json", s->dir);
-    FILE *vf = fopen(path, "w");
-    if (!vf)
-        return -1;
-    fprintf(vf, "{\n  \"size\": %d,\n  \"bytes\": [", v->size);
-    for (int i = 0; i < v->size; i++)
-        fprintf(vf, "%s%d", i ? ", " : "", v->byte[i]);
-    fprintf(vf, "]\n}\n");
-    return fclose(vf) == 0 ? 0 : -1;
-}
-
 /* The first layer, in forward order, whose output holds a NaN or an infinity
  * (the activations of the last step run, whose update was skipped). */
 static void diagnose_nan(const session *s, char *buf, size_t n)
@@ -411,7 +326,7 @@ static int train(session *s, const hprt_train_state *resume, const float *best)
     hprt_status st = hprt_train(&s->cfg, resume, best, &res, &s->err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    if (write_summary(s->dir, e, s->T, &res, cg_compile_ms(s->hs.prog)) != 0)
+    if (cli_write_summary(s->dir, e, s->T, &res, cg_compile_ms(s->hs.prog)) != 0)
         fprintf(stderr, "hpc %s: cannot write %s/summary.json: %s\n", s->command, s->dir, strerror(errno));
     if (st != HPRT_OK) {
         fprintf(stderr, "hpc %s: %s\n", s->command, s->err.msg);
@@ -477,7 +392,7 @@ int cmd_run(int argc, char **argv)
         }
         s.cfg.events_append = true;
     }
-    if (write_experiment(&s) != 0) {
+    if (cli_write_experiment(s.dir, s.e, s.T, &s.hs.data) != 0) {
         fprintf(stderr, "hpc run: %s/experiment.hp: %s\n", s.dir, strerror(errno));
         status = EXIT_RUN;
         goto done;
@@ -519,6 +434,19 @@ int cmd_resume(int argc, char **argv)
     }
     const char *dir = argv[0];
     char file[4200];
+    snprintf(file, sizeof file, "%s/journal.jsonl", dir);
+    struct stat jb;
+    if (stat(file, &jb) == 0) { /* a study */
+        bool quiet = false;
+        for (int i = 1; i < argc; i++) {
+            if (strcmp(argv[i], "--quiet") != 0 && strcmp(argv[i], "-q") != 0) {
+                cli_usage_error("resume", "unexpected argument '%s' (a study resumes as it was started)", argv[i]);
+                return EXIT_USAGE;
+            }
+            quiet = true;
+        }
+        return cmd_search_resume(dir, quiet);
+    }
     snprintf(file, sizeof file, "%s/experiment.hp", dir);
     struct stat sb;
     if (stat(file, &sb) != 0) {

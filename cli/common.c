@@ -1,4 +1,6 @@
 /* common.c - what every subcommand shares. */
+#include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,3 +215,90 @@ int cli_session_error(const char *command, const hp_error *err)
     }
     return EXIT_RUN;
 }
+
+static void json_num(FILE *f, const char *key, bool present, double v, bool last)
+{
+    if (present && isfinite(v))
+        fprintf(f, "  \"%s\": %.9g%s\n", key, v, last ? "" : ",");
+    else
+        fprintf(f, "  \"%s\": null%s\n", key, last ? "" : ",");
+}
+
+int cli_write_summary(const char *dir, const plan_experiment *e, int threads, const hprt_train_result *r,
+                         double compile_ms)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "{\n  \"experiment\": \"%s\",\n  \"seed\": %llu,\n  \"threads\": %d,\n  \"epochs\": %d,\n  \"steps\": %ld,\n",
+            e->name, (unsigned long long)e->seed, threads, r->epochs, r->steps);
+    if (r->best_epoch > 0)
+        fprintf(f, "  \"best_epoch\": %d,\n", r->best_epoch);
+    else
+        fprintf(f, "  \"best_epoch\": null,\n");
+    fprintf(f, "  \"stopped\": \"%s\",\n", r->stopped);
+    fprintf(f, "  \"weights\": \"%s\",\n", r->restored_best ? "best.hpw" : "last.hpw");
+    json_num(f, "train_loss", true, r->train_loss, false);
+    json_num(f, "val_loss", r->has_valid, r->val_loss, false);
+    json_num(f, "val_accuracy", r->has_valid, r->val_accuracy, false);
+    json_num(f, "test_loss", r->has_test, r->test_loss, false);
+    json_num(f, "test_accuracy", r->has_test, r->test_accuracy, false);
+    json_num(f, "seconds", true, r->seconds, false);
+    json_num(f, "samples_per_second", true, r->samples_per_second, false);
+    if (e->data.is_text) {
+        /* a language model: its rows are tokens; bits per character = loss / ln 2 */
+        json_num(f, "tokens_per_second", true, r->samples_per_second, false);
+        json_num(f, "train_bpc", true, r->train_loss / M_LN2, false);
+        json_num(f, "val_bpc", r->has_valid, r->val_loss / M_LN2, false);
+        json_num(f, "test_bpc", r->has_test, r->test_loss / M_LN2, false);
+    }
+    json_num(f, "compile_ms", true, compile_ms, true);
+    fprintf(f, "}\n");
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+
+int cli_make_dirs(const char *path)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+int cli_write_experiment(const char *dir, const plan_experiment *e, int threads, const hp_loaded_data *data)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/experiment.hp", dir);
+    FILE *xf = fopen(path, "w");
+    if (!xf)
+        return -1;
+    plan_write_hp(e, threads, xf); /* the thread count too: a resume must use the same */
+    if (fclose(xf) != 0)
+        return -1;
+    if (!e->data.is_text)
+        return 0;
+    /* a language model's token ids: `hpc sample` maps them back to bytes */
+    const hprt_vocab *v = &data->train.vocab;
+    snprintf(path, sizeof path, "%s/vocab.json", dir);
+    FILE *vf = fopen(path, "w");
+    if (!vf)
+        return -1;
+    fprintf(vf, "{\n  \"size\": %d,\n  \"bytes\": [", v->size);
+    for (int i = 0; i < v->size; i++)
+        fprintf(vf, "%s%d", i ? ", " : "", v->byte[i]);
+    fprintf(vf, "]\n}\n");
+    return fclose(vf) == 0 ? 0 : -1;
+}
+

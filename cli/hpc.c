@@ -107,6 +107,25 @@ static const command commands[] = {
      "from softmax(logits / T) (--temperature, default 1; 0 picks the most likely\n"
      "byte) and fed back.  --seed (default 1) fixes the draws: the same seed gives the\n"
      "same text.  The weights are those the run ended with unless --weights says.\n"},
+    {"search", cmd_search,
+     "hpc search FILE [SEARCH] [--set PATH=VALUE]... [--trials N] [--parallel N] [--out DIR] [--quiet]",
+     "Runs a study: the search's strategy (grid, random, tpe, hyperband, asha) picks\n"
+     "the trials, each a run of the base experiment with the trial's values, trained\n"
+     "in its own run directory and, under hyperband and asha, continued from its\n"
+     "checkpoint when promoted.  Trials whose compiled code is the same share it;\n"
+     "the data is loaded once.  The study directory (studies/SEARCH-YYYYmmdd-HHMMSS,\n"
+     "or --out DIR) gets study.hp, journal.jsonl (every event, fsync'd), trials/NNNN/,\n"
+     "results.csv, summary.json, best.hp, history.svg and parallel.svg.  Ctrl-C stops\n"
+     "the running trials at a checkpoint; `hpc resume STUDY_DIR` goes on.\n"
+     "\n"
+     "  --set PATH=VALUE  override a setting of the base experiment for every trial\n"
+     "  --trials N        trials in all (random, tpe, asha; grid: at most N)\n"
+     "  --parallel N      trials at a time (at most one per core; the cores are split)\n"
+     "  --out DIR         the study directory (must not exist)\n"
+     "  --quiet           print nothing but errors\n"
+     "\n"
+     "Exit status: 0 done, 1 the file has errors, 2 bad usage, 3 bad data, 4 every\n"
+     "trial failed or the study could not write its files, 130 interrupted (143 on SIGTERM).\n"},
     {"emit-llvm", cmd_emit_llvm, "hpc emit-llvm FILE [EXPERIMENT] [--set PATH=VALUE]... [--threads N]",
      "Prints the optimised LLVM IR of the experiment's training and evaluation steps:\n"
      "what `hpc run` JIT-compiles, specialised to the shapes, the batch sizes and the\n"
@@ -115,7 +134,7 @@ static const command commands[] = {
 #define N_COMMANDS (int)(sizeof commands / sizeof *commands)
 
 /* Commands of design.md that later versions add; named so users get a clear answer. */
-static const char *const planned[] = {"search"};
+static const char *const planned[] = {NULL};
 
 static void usage(FILE *out)
 {
@@ -139,7 +158,7 @@ static const command *find(const char *name)
 
 static int not_yet(const char *name)
 {
-    for (size_t i = 0; i < sizeof planned / sizeof *planned; i++)
+    for (size_t i = 0; planned[i]; i++)
         if (strcmp(planned[i], name) == 0) {
             fprintf(stderr, "hpc: '%s' is not in this version of hpc yet; 'hpc --help' lists what is\n", name);
             return 1;

@@ -1,7 +1,9 @@
 /* session.c - the pipeline as one list of passes (session.h). */
 #include "session.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -74,14 +76,125 @@ static hp_err_class pass_plan(hp_session *s, hp_error *err)
     return resolve(s, s->plan->experiment, err);
 }
 
+struct hp_data_entry {
+    char *key;
+    hp_loaded_data data;
+    hp_data_entry *next;
+};
+
+hp_data_cache *hp_data_cache_new(void)
+{
+    hp_data_cache *c = calloc(1, sizeof *c);
+    pthread_mutex_t *mu = malloc(sizeof *mu);
+    if (!c || !mu || pthread_mutex_init(mu, NULL) != 0) {
+        free(c);
+        free(mu);
+        return NULL;
+    }
+    c->mu = mu;
+    return c;
+}
+
+void hp_data_cache_free(hp_data_cache *c)
+{
+    if (!c)
+        return;
+    for (hp_data_entry *e = c->data, *next; e; e = next) {
+        next = e->next;
+        hp_loaded_data_free(&e->data);
+        free(e->key);
+        free(e);
+    }
+    pthread_mutex_destroy(c->mu);
+    free(c->mu);
+    free(c);
+}
+
+/* What loading depends on: the declaration as .hp text. */
+static char *data_key(const plan_experiment *e)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    const plan_data *d = &e->data;
+    fprintf(f, "%s|%.17g|%d|%d|%d|%ld|%ld|%ld|%d", d->name, d->scale, d->normalize, d->shuffle, d->train.seq,
+            d->train.n, d->valid.n, d->test.n, d->features);
+    for (int i = 0; i < d->train.n_paths; i++)
+        fprintf(f, "|%s", d->train.paths[i]);
+    fprintf(f, "|%.17g|%.17g", d->valid.fraction, d->test.fraction);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
 static hp_err_class pass_data(hp_session *s, hp_error *err)
 {
     if (s->o.use != HP_USE_TRAIN) /* predict, sample and build read their own inputs */
         return HP_ERR_NONE;
     hprt_error e = {0};
-    if (hp_load_data(&s->e->data, &s->data, &e) != HPRT_OK)
-        return fail(err, e.status == HPRT_E_DATA ? HP_ERR_DATA : HP_ERR_RUN, HP_PASS_DATA, "%s", e.msg);
+    hp_data_cache *c = s->o.shared ? s->o.shared->data : NULL;
+    if (!c) {
+        if (hp_load_data(&s->e->data, &s->data, &e) != HPRT_OK)
+            return fail(err, e.status == HPRT_E_DATA ? HP_ERR_DATA : HP_ERR_RUN, HP_PASS_DATA, "%s", e.msg);
+        return HP_ERR_NONE;
+    }
+    char *key = data_key(s->e);
+    if (!key)
+        return fail(err, HP_ERR_RUN, HP_PASS_DATA, "out of memory");
+    pthread_mutex_lock(c->mu); /* one loader at a time: a data set is loaded once */
+    hp_data_entry *d = c->data;
+    while (d && strcmp(d->key, key) != 0)
+        d = d->next;
+    if (!d && (d = calloc(1, sizeof *d))) {
+        if (hp_load_data(&s->e->data, &d->data, &e) != HPRT_OK) {
+            hp_loaded_data_free(&d->data);
+            free(d);
+            pthread_mutex_unlock(c->mu);
+            free(key);
+            return fail(err, e.status == HPRT_E_DATA ? HP_ERR_DATA : HP_ERR_RUN, HP_PASS_DATA, "%s", e.msg);
+        }
+        d->key = key;
+        key = NULL;
+        d->next = c->data;
+        c->data = d;
+    }
+    pthread_mutex_unlock(c->mu);
+    free(key);
+    if (!d)
+        return fail(err, HP_ERR_RUN, HP_PASS_DATA, "out of memory");
+    s->data = d->data;
+    s->shared_data = true;
     return HP_ERR_NONE;
+}
+
+/* What the compiled code depends on, for the cache of a search's workers:
+ * the experiment as .hp text, the thread count and the batch sizes. */
+static uint64_t model_key(const hp_session *s)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return 0;
+    plan_write_hp(s->e, s->threads, f);
+    const cg_layout *l = s->layout;
+    for (int i = 0; i < l->n_train_sizes; i++)
+        fprintf(f, "|t%d", l->train_sizes[i]);
+    for (int i = 0; i < l->n_eval_sizes; i++)
+        fprintf(f, "|e%d", l->eval_sizes[i]);
+    if (fclose(f) != 0) {
+        free(buf);
+        return 0;
+    }
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)buf[i]) * 0x100000001b3ull;
+    free(buf);
+    return h ? h : 1;
 }
 
 static hp_err_class pass_layout(hp_session *s, hp_error *err)
@@ -107,11 +220,44 @@ static hp_err_class pass_layout(hp_session *s, hp_error *err)
     }
     char msg[1024];
     s->layout = cg_layout_new(e, s->threads, tsizes, n_train, esizes, n_eval, msg, sizeof msg);
-    return s->layout ? HP_ERR_NONE : fail(err, HP_ERR_USAGE, HP_PASS_LAYOUT, "%s", msg);
+    if (!s->layout)
+        return fail(err, HP_ERR_USAGE, HP_PASS_LAYOUT, "%s", msg);
+    hp_session_cache *c = s->o.shared;
+    if (c && c->compiled && c->key == model_key(s)) { /* the same code: the worker's model again */
+        cg_layout_free(s->layout);
+        s->layout = c->layout;
+        s->mem = c->mem;
+        s->opt = c->opt;
+        s->prog = c->prog;
+        s->shared_model = true;
+    }
+    return HP_ERR_NONE;
+}
+
+/* A reused model's memory as a fresh one's: activations and gradients
+ * zero, the optimizer state as hprt_optim_state_new makes it (in place: the
+ * compiled code holds the arrays' addresses). */
+static hp_err_class reset_memory(hp_session *s, hp_error *err)
+{
+    size_t np = (size_t)s->layout->n_params;
+    memset(s->mem.grads, 0, sizeof(float) * np);
+    memset(s->mem.acts, 0, sizeof(float) * (size_t)s->layout->n_acts);
+    hprt_optim_state *fresh = hprt_optim_state_new(&s->e->optimizer, np);
+    if (!fresh)
+        return fail(err, HP_ERR_RUN, HP_PASS_MEMORY, "out of memory");
+    float *to[6] = {s->opt->buf, s->opt->m, s->opt->v, s->opt->vmax, s->opt->sum, s->opt->ga};
+    float *from[6] = {fresh->buf, fresh->m, fresh->v, fresh->vmax, fresh->sum, fresh->ga};
+    for (int k = 0; k < 6; k++)
+        if (to[k] && from[k])
+            memcpy(to[k], from[k], sizeof(float) * np);
+    hprt_optim_state_free(fresh);
+    return HP_ERR_NONE;
 }
 
 static hp_err_class pass_memory(hp_session *s, hp_error *err)
 {
+    if (s->shared_model)
+        return reset_memory(s, err);
     cg_memory *m = &s->mem;
     size_t np = (size_t)s->layout->n_params;
     m->params = hprt_alloc(sizeof(float) * np);
@@ -176,9 +322,24 @@ static hp_err_class pass_init(hp_session *s, hp_error *err)
     return HP_ERR_NONE;
 }
 
+static void keep_model(hp_session *s)
+{
+    hp_session_cache *c = s->o.shared;
+    hp_session_cache_free(c);
+    c->key = model_key(s);
+    c->layout = s->layout;
+    c->mem = s->mem;
+    c->opt = s->opt;
+    c->prog = s->prog;
+    c->compiled = true;
+    s->shared_model = true;
+}
+
 static hp_err_class pass_compile(hp_session *s, hp_error *err)
 {
     if (s->o.use == HP_USE_BUILD) /* hp_aot_build compiles for its target */
+        return HP_ERR_NONE;
+    if (s->shared_model) /* reused: nothing to compile */
         return HP_ERR_NONE;
     const plan_experiment *e = s->e;
     /* with find_lr the schedule is compiled once the range test has spoken */
@@ -193,6 +354,9 @@ static hp_err_class pass_compile(hp_session *s, hp_error *err)
     if (!s->prog)
         return fail(err, HP_ERR_RUN, HP_PASS_COMPILE, "compiling the %s failed: %s",
                     s->o.use == HP_USE_TRAIN ? "training step" : "model", msg);
+    s->compiled = true;
+    if (s->o.shared && s->o.use == HP_USE_TRAIN)
+        keep_model(s);
     return HP_ERR_NONE;
 }
 
@@ -243,17 +407,53 @@ hp_err_class hp_session_run(hp_session *s, hp_pass last, hp_error *err)
     return HP_ERR_NONE;
 }
 
+static void free_model(cg_layout *layout, cg_memory *mem, hprt_optim_state *opt, cg_program *prog)
+{
+    cg_program_free(prog);
+    hprt_barrier_free(mem->barrier);
+    hprt_free(mem->params);
+    hprt_free(mem->grads);
+    hprt_free(mem->acts);
+    hprt_optim_state_free(opt);
+    cg_layout_free(layout);
+}
+
+void hp_session_cache_free(hp_session_cache *c)
+{
+    if (c->compiled)
+        free_model(c->layout, &c->mem, c->opt, c->prog);
+    c->compiled = false;
+    c->layout = NULL;
+    c->opt = NULL;
+    c->prog = NULL;
+    memset(&c->mem, 0, sizeof c->mem);
+}
+
+void hp_session_first_error(const hp_session *s, char *buf, size_t n)
+{
+    snprintf(buf, n, "the experiment has errors");
+    const hp_diag *first = NULL;
+    for (int i = 0; i < s->diags.diags.n; i++) {
+        const hp_diag *d = s->diags.diags.items[i];
+        if (d->severity == HP_ERROR && (!first || d->seq < first->seq))
+            first = d;
+    }
+    if (!first)
+        return;
+    const hp_source *src = first->has_span ? hp_diags_source(&s->diags, first->span.file) : NULL;
+    if (src)
+        snprintf(buf, n, "%s:%d: %s", src->path, first->span.line, first->message);
+    else
+        snprintf(buf, n, "%s", first->message);
+}
+
 void hp_session_free(hp_session *s)
 {
-    cg_program_free(s->prog);
     cg_program_free(s->sched_prog);
-    hprt_barrier_free(s->mem.barrier);
-    hprt_free(s->mem.params);
-    hprt_free(s->mem.grads);
-    hprt_free(s->mem.acts);
-    hprt_optim_state_free(s->opt);
-    cg_layout_free(s->layout);
-    hp_loaded_data_free(&s->data);
+    if (!s->shared_model)
+        free_model(s->layout, &s->mem, s->opt, s->prog);
+    if (!s->shared_data)
+        hp_loaded_data_free(&s->data);
     if (!s->borrowed)
         plan_free(s->plan);
     hp_program_free(s->program);

@@ -73,6 +73,31 @@ typedef enum {
                          no data, no schedule, the parameters left to the caller */
 } hp_use;
 
+/* What sessions run one after another can share (a search's trials): the
+ * data sets, loaded once per process and read by every trial, and, per
+ * worker, the last compiled model with its memory, reused by the next trial
+ * whose compiled code would be the same (the code reads the settings that
+ * differ between such trials, rates, betas, dropout rates, at run time). */
+typedef struct hp_data_entry hp_data_entry;
+typedef struct {
+    void *mu;                     /* pthread_mutex_t, shared by the workers' caches */
+    hp_data_entry *data;          /* a list, by the data declaration's text */
+} hp_data_cache;
+
+typedef struct {
+    hp_data_cache *data;          /* NULL: every session loads its own */
+    bool compiled;                /* below: valid */
+    uint64_t key;                 /* what the compiled code depends on */
+    cg_layout *layout;
+    cg_memory mem;
+    hprt_optim_state *opt;
+    cg_program *prog;
+} hp_session_cache;
+
+hp_data_cache *hp_data_cache_new(void);
+void hp_data_cache_free(hp_data_cache *c);
+void hp_session_cache_free(hp_session_cache *c);
+
 typedef struct {
     const char *file;             /* the .hp file */
     const char *target;           /* EXPERIMENT (NULL: the file's only one) */
@@ -85,6 +110,7 @@ typedef struct {
     int threads;                  /* 0: the experiment's (0 there: every core) */
     int epochs;                   /* 0: the experiment's */
     int eval_batch;               /* HP_USE_EVAL: the batch (0: the experiment's); HP_USE_STEP: the batch */
+    hp_session_cache *shared;     /* HP_USE_TRAIN: data and the compiled model shared with other sessions */
 } hp_session_opts;
 
 typedef struct {
@@ -104,6 +130,9 @@ typedef struct {
     hprt_ckpt_id ckpt_id;         /* what this model's checkpoints carry */
     int done;                     /* passes completed */
     bool borrowed;                /* e belongs to the caller (hp_session_init_plan) */
+    bool shared_data;             /* data belongs to o.shared */
+    bool shared_model;            /* layout, mem, opt and prog belong to o.shared */
+    bool compiled;                /* the compile pass compiled (false: it reused o.shared's model) */
 } hp_session;
 
 /* Starts a session (nothing runs yet). */
@@ -124,6 +153,8 @@ void hp_session_train_config(hp_session *s, hprt_train_config *cfg);
 /* After the LR range test changed the rates: the schedule compiled again and
  * put in cfg (lr_fn, momentum_fn, optimizer, schedule). */
 hp_err_class hp_session_recompile_schedule(hp_session *s, hprt_train_config *cfg, hp_error *err);
+/* The first error of the session's diagnostics, as one line ("FILE:LINE: message"). */
+void hp_session_first_error(const hp_session *s, char *buf, size_t n);
 /* Reads a checkpoint of this model into the parameters (and, when state is
  * given, the optimizer state and the training state). */
 hp_err_class hp_session_read_checkpoint(hp_session *s, const char *path, hprt_train_state *state, hp_error *err);
