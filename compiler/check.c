@@ -669,8 +669,18 @@ static plan_experiment *check_experiment(ck *c, hp_decl *d)
 enum { Q_BASE, Q_STRATEGY, Q_OBJECTIVE, Q_PARALLEL, Q__COUNT };
 static const char *const search_settings[Q__COUNT] = {"base", "strategy", "objective", "parallel"};
 
+/* What planning the base with one value of a vary showed: whether it
+ * checks, the compiled shapes it needs, and the seed's rules it breaks. */
+enum { LINT_BATCH, LINT_DENSE, LINT_RNN, LINT_EMBED, LINT__COUNT };
+static const char *const lint_names[LINT__COUNT] = {"batch-pow2", "dense-depth", "vanilla-rnn", "embed-dim"};
+typedef struct {
+    bool ok;
+    uint64_t shape;
+    bool lint[LINT__COUNT];
+} vary_try;
+
 /* Checks one value of a vary by planning the base experiment with it. */
-static bool try_vary_value(ck *c, hp_decl *base, const hp_vary *vy, ck_val *value)
+static vary_try try_vary_value(ck *c, hp_decl *base, const hp_vary *vy, ck_val *value)
 {
     ck sub = *c;
     ck_override o = {.parts = vy->path, .n_parts = vy->n_path, .span = value->span, .v = value};
@@ -680,10 +690,45 @@ static bool try_vary_value(ck *c, hp_decl *base, const hp_vary *vy, ck_val *valu
     sub.out = &scratch;
     int before = c->d->errors_seen;
     c->d->quiet_notes++; /* notes belong to the base, not to each value tried */
-    check_experiment(&sub, base);
+    plan_experiment *e = check_experiment(&sub, base);
     c->d->quiet_notes--;
+    vary_try r = {.ok = c->d->errors_seen == before};
+    if (e && r.ok) {
+        r.shape = plan_shape_hash(e);
+        int b = e->batch.adaptive ? e->batch.start : e->batch.size, dense = 0;
+        r.lint[LINT_BATCH] = b > 0 && (b & (b - 1)) != 0;
+        for (int i = 0; i < e->n_layers; i++) {
+            const plan_layer *l = &e->layers[i];
+            dense += l->kind == PLAN_DENSE;
+            r.lint[LINT_RNN] |= l->kind == PLAN_RNN;
+            r.lint[LINT_EMBED] |= l->kind == PLAN_EMBED && (l->units < 50 || l->units > 200);
+        }
+        r.lint[LINT_DENSE] = dense > 3;
+    }
     hp_arena_free(&scratch);
-    return c->d->errors_seen == before;
+    return r;
+}
+
+/* The seed's rules over a space: one warning per rule, at the vary line,
+ * with the values that break it. */
+static void vary_lints(ck *c, const hp_vary *vy, const vary_try *tries, const char *const *texts, int n)
+{
+    static const char *const what[LINT__COUNT] = {
+        "batch sizes that are not powers of two",
+        "more than three dense layers (rarely better than three)",
+        "a vanilla RNN (GRU or LSTM learn longer dependencies)",
+        "embedding sizes outside 50-200",
+    };
+    for (int r = 0; r < LINT__COUNT; r++) {
+        char list[512] = "";
+        size_t off = 0;
+        int k = 0;
+        for (int i = 0; i < n; i++)
+            if (tries[i].lint[r] && off < sizeof list)
+                off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", k++ ? ", " : "", texts[i]);
+        if (k)
+            hp_report(c->d, HP_WARNING, lint_names[r], vy->path_span, "this space includes %s: %s", what[r], list);
+    }
 }
 
 static const char *const vary_settings[] = {"data", "model", "loss", "optimizer", "clip", "schedule", "batch",
@@ -781,10 +826,12 @@ static plan_search *check_search(ck *c, hp_decl *d)
     for (int i = 0; i < d->n_varies; i++)
         all_finite &= d->varies[i]->space != HP_SPACE_CALL;
     if (v[Q_STRATEGY]) {
-        static const char *const strategies[] = {"grid", "random", "hyperband", "asha"};
+        /* ORDER: plan_strategy */
+        static const char *const strategies[] = {"grid", "random", "hyperband", "asha", "tpe"};
+        const char *choices = "grid|random|tpe|hyperband|asha";
         const char *name = v[Q_STRATEGY]->k == V_NAME || v[Q_STRATEGY]->k == V_CALL ? v[Q_STRATEGY]->s : NULL;
         int k = -1;
-        for (int i = 0; name && i < 4; i++)
+        for (int i = 0; name && i < 5; i++)
             if (strcmp(name, strategies[i]) == 0)
                 k = i;
         if (k < 0 && v[Q_STRATEGY]->k != V_POISON) {
@@ -793,33 +840,45 @@ static plan_search *check_search(ck *c, hp_decl *d)
             if (v[Q_STRATEGY]->k == V_CALL)
                 tmp.span = v[Q_STRATEGY]->name_span;
             if (name)
-                ck_choice(c, &tmp, "strategy", "grid|random|hyperband|asha");
+                ck_choice(c, &tmp, "strategy", choices);
             else
-                ck_choice(c, v[Q_STRATEGY], "strategy", "grid|random|hyperband|asha");
+                ck_choice(c, v[Q_STRATEGY], "strategy", choices);
         } else if (k >= 0) {
             s->strategy = (plan_strategy)k;
+            /* every parameter of every strategy, in one list; each strategy takes its own */
+            enum { A_TRIALS, A_MAX_EPOCHS, A_ETA, A_SAMPLE, A_STARTUP, A_SEED, A__COUNT };
             static const char *const p_grid[] = {""};
-            static const char *const p_random[] = {"!trials"};
-            static const char *const p_hyper[] = {"!max_epochs", "eta"};
-            static const char *const p_asha[] = {"!max_epochs", "eta", "!trials"};
-            const char *const *params[] = {p_grid, p_random, p_hyper, p_asha};
-            int counts[] = {0, 1, 2, 3};
-            ck_val *slot[3];
+            static const char *const p_random[] = {"!trials", "seed"};
+            static const char *const p_hyper[] = {"!max_epochs", "eta", "sample", "startup", "seed"};
+            static const char *const p_asha[] = {"!max_epochs", "eta", "!trials", "sample", "startup", "seed"};
+            static const char *const p_tpe[] = {"!trials", "startup", "seed"};
+            static const int at_random[] = {A_TRIALS, A_SEED};
+            static const int at_hyper[] = {A_MAX_EPOCHS, A_ETA, A_SAMPLE, A_STARTUP, A_SEED};
+            static const int at_asha[] = {A_MAX_EPOCHS, A_ETA, A_TRIALS, A_SAMPLE, A_STARTUP, A_SEED};
+            static const int at_tpe[] = {A_TRIALS, A_STARTUP, A_SEED};
+            const char *const *params[] = {p_grid, p_random, p_hyper, p_asha, p_tpe};
+            const int *where[] = {NULL, at_random, at_hyper, at_asha, at_tpe};
+            int counts[] = {0, 2, 5, 6, 3};
+            ck_val *slot[6], *arg[A__COUNT] = {0};
             const char *what = hp_sprintf(&c->p->arena, "%s(...)", strategies[k]);
+            s->startup = 10;
             if (ck_bind(c, v[Q_STRATEGY], what, params[k], counts[k], slot)) {
+                for (int i = 0; i < counts[k]; i++)
+                    arg[where[k][i]] = slot[i];
                 long x;
                 double y;
-                if (k == 1 || k == 3) {
-                    ck_val *t = slot[k == 1 ? 0 : 2];
-                    if (t && ck_int(c, t, "trials", 1, 1000000, &x))
-                        s->trials = (int)x;
-                }
-                if (k >= 2) {
-                    if (slot[0] && ck_int(c, slot[0], "max_epochs", 1, 1000000, &x))
-                        s->max_epochs = (int)x;
-                    if (slot[1] && ck_num_range(c, slot[1], "eta", 1, true, INFINITY, false, &y))
-                        s->eta = y;
-                }
+                if (arg[A_TRIALS] && ck_int(c, arg[A_TRIALS], "trials", 1, 1000000, &x))
+                    s->trials = (int)x;
+                if (arg[A_MAX_EPOCHS] && ck_int(c, arg[A_MAX_EPOCHS], "max_epochs", 1, 1000000, &x))
+                    s->max_epochs = (int)x;
+                if (arg[A_ETA] && ck_num_range(c, arg[A_ETA], "eta", 1, true, INFINITY, false, &y))
+                    s->eta = y;
+                if (arg[A_STARTUP] && ck_int(c, arg[A_STARTUP], "startup", 0, 1000000, &x))
+                    s->startup = (int)x;
+                if (arg[A_SEED] && ck_int(c, arg[A_SEED], "seed", 0, 2147483647L, &x))
+                    s->seed = (uint64_t)x;
+                if (arg[A_SAMPLE])
+                    s->sample_tpe = ck_choice(c, arg[A_SAMPLE], "sample", "random|tpe") == 1;
             }
             if (k == 0 && !all_finite)
                 hp_report(c->d, HP_ERROR, NULL, v[Q_STRATEGY]->span,
@@ -882,6 +941,9 @@ static plan_search *check_search(ck *c, hp_decl *d)
         pv->line = vy->span.line;
         if (!base || !check_vary_path(c, base, vy))
             continue;
+        int n_tries = 0, cap = vy->space == HP_SPACE_SET && vy->n_items > 2 ? vy->n_items : 2;
+        vary_try *tries = hp_alloc(c->out, sizeof *tries * (size_t)cap);
+        const char **texts = hp_alloc(c->out, sizeof *texts * (size_t)cap);
         if (vy->space == HP_SPACE_SET) {
             pv->kind = PLAN_SPACE_SET;
             pv->values = hp_alloc(c->out, sizeof *pv->values * (size_t)vy->n_items);
@@ -889,7 +951,7 @@ static plan_search *check_search(ck *c, hp_decl *d)
                 ck_val *val = ck_eval(c, vy->items[k], NULL);
                 if (val->k == V_POISON)
                     continue;
-                try_vary_value(c, base, vy, val);
+                tries[pv->n_values] = try_vary_value(c, base, vy, val);
                 pv->values[pv->n_values++] = ck_val_text(c->out, val);
             }
         } else {
@@ -936,8 +998,36 @@ static plan_search *check_search(ck *c, hp_decl *d)
             }
             pv->lo = lo->num;
             pv->hi = hi->num;
-            if (try_vary_value(c, base, vy, lo))
-                try_vary_value(c, base, vy, hi);
+            tries[0] = try_vary_value(c, base, vy, lo);
+            if (tries[0].ok)
+                tries[1] = try_vary_value(c, base, vy, hi);
+            texts[0] = ck_val_text(c->out, lo);
+            texts[1] = ck_val_text(c->out, hi);
+            n_tries = tries[0].ok ? 2 : 1;
+        }
+        if (pv->kind == PLAN_SPACE_SET) {
+            n_tries = pv->n_values;
+            for (int k = 0; k < n_tries; k++)
+                texts[k] = pv->values[k];
+        }
+        vary_lints(c, vy, tries, texts, n_tries);
+        /* does it change the compiled shapes? */
+        pv->shapes = 1;
+        for (int k = 1; k < n_tries; k++)
+            if (tries[k].ok && tries[0].ok && tries[k].shape != tries[0].shape)
+                pv->changes_shape = true;
+        if (pv->changes_shape) {
+            if (pv->kind == PLAN_SPACE_SET) {
+                pv->shapes = 0;
+                for (int k = 0; k < n_tries; k++) {
+                    bool seen = false;
+                    for (int j = 0; j < k; j++)
+                        seen |= tries[j].shape == tries[k].shape;
+                    pv->shapes += !seen;
+                }
+            } else {
+                pv->shapes = pv->kind == PLAN_SPACE_RANGE ? (long)(pv->hi - pv->lo) + 1 : -1; /* -1: one per trial */
+            }
         }
         s->n_varies++;
     }

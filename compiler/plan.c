@@ -1,5 +1,6 @@
 /* plan.c - the Plan's helpers and `hpc explain`. */
 #include "plan.h"
+#include "search.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -559,42 +560,109 @@ void plan_explain(const plan_experiment *e, FILE *out)
 
 void plan_explain_search(const plan_search *s, FILE *out)
 {
-    static const char *const strategies[] = {"grid", "random", "hyperband", "asha"};
+    static const char *const strategies[] = {"grid", "random", "hyperband", "asha", "tpe"}; /* ORDER: plan_strategy */
     static const char *const spaces[] = {"set", "range", "log", "uniform"};
     fprintf(out, "search %s  (%s:%d)\n", s->name, s->file, s->line);
     fprintf(out, "  base        %s\n", s->base ? s->base->name : "?");
     fprintf(out, "  strategy    %s", strategies[s->strategy]);
-    if (s->strategy == PLAN_STRATEGY_RANDOM)
-        fprintf(out, "(trials = %d)", s->trials);
-    else if (s->strategy == PLAN_STRATEGY_HYPERBAND)
-        fprintf(out, "(max_epochs = %d, eta = %g)", s->max_epochs, s->eta);
-    else if (s->strategy == PLAN_STRATEGY_ASHA)
-        fprintf(out, "(max_epochs = %d, eta = %g, trials = %d)", s->max_epochs, s->eta, s->trials);
+    const char *sample = s->sample_tpe ? ", sample = tpe" : ""; /* random: the default, not shown */
+    switch (s->strategy) {
+    case PLAN_STRATEGY_GRID: break;
+    case PLAN_STRATEGY_RANDOM: fprintf(out, "(trials = %d)", s->trials); break;
+    case PLAN_STRATEGY_TPE: fprintf(out, "(trials = %d, startup = %d)", s->trials, s->startup); break;
+    case PLAN_STRATEGY_HYPERBAND:
+        fprintf(out, "(max_epochs = %d, eta = %g%s)", s->max_epochs, s->eta, sample);
+        break;
+    case PLAN_STRATEGY_ASHA:
+        fprintf(out, "(max_epochs = %d, eta = %g, trials = %d%s)", s->max_epochs, s->eta, s->trials, sample);
+        break;
+    }
     fprintf(out, "\n  objective   %s(%s)\n", s->objective_mode == HPRT_MODE_MAX ? "maximize" : "minimize",
             hprt_metric_name(s->objective));
     fprintf(out, "  parallel    %d\n\n", s->parallel);
-    fprintf(out, "  %-20s %-8s %s\n", "vary", "space", "values");
-    long grid = 1;
+    fprintf(out, "  %-20s %-8s %-40s %s\n", "vary", "space", "values", "compiled shapes");
+    long grid = 1, shapes = 1;
     for (int i = 0; i < s->n_varies; i++) {
         const plan_vary *v = &s->varies[i];
-        fprintf(out, "  %-20s %-8s ", v->path, spaces[v->kind]);
+        char vals[512];
+        size_t off = 0;
+        vals[0] = 0;
         if (v->kind == PLAN_SPACE_SET) {
-            fputc('{', out);
-            for (int k = 0; k < v->n_values; k++)
-                fprintf(out, "%s%s", k ? ", " : "", v->values[k]);
-            fputc('}', out);
+            off += (size_t)snprintf(vals + off, sizeof vals - off, "{");
+            for (int k = 0; k < v->n_values && off < sizeof vals; k++)
+                off += (size_t)snprintf(vals + off, sizeof vals - off, "%s%s", k ? ", " : "", v->values[k]);
+            if (off < sizeof vals)
+                snprintf(vals + off, sizeof vals - off, "}");
             grid *= v->n_values;
         } else if (v->kind == PLAN_SPACE_RANGE) {
-            fprintf(out, "%g..%g", v->lo, v->hi);
+            snprintf(vals, sizeof vals, "%g..%g", v->lo, v->hi);
             grid *= (long)(v->hi - v->lo + 1);
         } else {
-            fprintf(out, "%s(%g, %g)", v->kind == PLAN_SPACE_LOG ? "log" : "uniform", v->lo, v->hi);
+            snprintf(vals, sizeof vals, "%s(%g, %g)", v->kind == PLAN_SPACE_LOG ? "log" : "uniform", v->lo, v->hi);
             grid = -1;
         }
-        fputc('\n', out);
+        fprintf(out, "  %-20s %-8s %-40s ", v->path, spaces[v->kind], vals);
+        if (!v->changes_shape)
+            fprintf(out, "same (a run-time setting)\n");
+        else if (v->shapes < 0)
+            fprintf(out, "one per value\n");
+        else
+            fprintf(out, "%ld\n", v->shapes);
+        if (v->changes_shape)
+            shapes = v->shapes < 0 || shapes < 0 ? -1 : shapes * v->shapes;
     }
     if (grid > 0)
         fprintf(out, "\n  %ld configurations in the grid\n", grid);
+    else
+        fputc('\n', out);
+    if (shapes > 0)
+        fprintf(out, "  %ld distinct compiled shape%s at most (trials that differ only in run-time settings share one)\n",
+                shapes, shapes == 1 ? "" : "s");
+    else
+        fprintf(out, "  a compiled shape per value of a continuous shape-changing path\n");
+    int base_epochs = s->base ? s->base->epochs : 0;
+    switch (s->strategy) {
+    case PLAN_STRATEGY_GRID:
+        if (grid > 0)
+            fprintf(out, "  at most %ld epochs in all (%ld trials x %d)\n", grid * base_epochs, grid, base_epochs);
+        break;
+    case PLAN_STRATEGY_RANDOM:
+    case PLAN_STRATEGY_TPE:
+        fprintf(out, "  at most %ld epochs in all (%d trials x %d)\n", (long)s->trials * base_epochs, s->trials,
+                base_epochs);
+        break;
+    case PLAN_STRATEGY_HYPERBAND: {
+        search_rungs b[32];
+        int nb = search_hyperband(s->max_epochs, s->eta, b, 32);
+        long total = 0;
+        int trials = 0;
+        fprintf(out, "\n  bracket  rungs (trials x epochs)\n");
+        for (int k = 0; k < nb; k++) {
+            fprintf(out, "  %7d  ", k);
+            for (int r = 0; r < b[k].n_rungs; r++) {
+                fprintf(out, "%s%d x %d", r ? ", " : "", b[k].trials[r], b[k].epochs[r]);
+                int prev = r ? b[k].epochs[r - 1] : 0;
+                total += (long)b[k].trials[r] * (b[k].epochs[r] - prev);
+            }
+            trials += b[k].trials[0];
+            fputc('\n', out);
+        }
+        fprintf(out, "  %d trials; at most %ld epochs in all (a promoted trial continues from its checkpoint)\n",
+                trials, total);
+        break;
+    }
+    case PLAN_STRATEGY_ASHA: {
+        search_rungs r = search_asha_rungs(s->max_epochs, s->eta, s->trials);
+        long total = 0;
+        fprintf(out, "\n  rung  epochs  trials (at most)\n");
+        for (int k = 0; k < r.n_rungs; k++) {
+            fprintf(out, "  %4d  %6d  %d\n", k, r.epochs[k], k ? r.trials[k] : s->trials);
+            total += (long)(k ? r.trials[k] : s->trials) * (r.epochs[k] - (k ? r.epochs[k - 1] : 0));
+        }
+        fprintf(out, "  at most %ld epochs in all (a promoted trial continues from its checkpoint)\n", total);
+        break;
+    }
+    }
     if (s->base) {
         fputc('\n', out);
         plan_explain(s->base, out);

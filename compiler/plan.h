@@ -142,6 +142,8 @@ typedef struct {
     int n_values;
     double lo, hi;         /* range (integers), log, uniform */
     int line;
+    bool changes_shape;    /* its values need different compiled code (checked on the set, or the ends) */
+    long shapes;           /* how many: 1, the distinct shapes of a set, a range's size, -1 one per value */
 } plan_vary;
 
 typedef enum { PLAN_STRATEGY_GRID = 0, PLAN_STRATEGY_RANDOM, PLAN_STRATEGY_HYPERBAND, PLAN_STRATEGY_ASHA, PLAN_STRATEGY_TPE } plan_strategy;
