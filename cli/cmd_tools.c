@@ -420,7 +420,8 @@ static void complete_targets(const char *file, FILE *out)
     hp_diags_free(&d);
 }
 
-/* Run directories: runs/NAME holding an experiment.hp. */
+/* Run directories: runs/NAME/ holding an experiment.hp (with the slash, as a
+ * shell completes a directory), then any directory. */
 static void complete_runs(FILE *out)
 {
     DIR *dir = opendir("runs");
@@ -432,7 +433,7 @@ static void complete_runs(FILE *out)
             char path[1024];
             snprintf(path, sizeof path, "runs/%s/experiment.hp", e->d_name);
             if (access(path, R_OK) == 0)
-                fprintf(out, "runs/%s\n", e->d_name);
+                fprintf(out, "runs/%s/\n", e->d_name);
         }
         closedir(dir);
     }

@@ -7,6 +7,7 @@ _hpc()
     local cur=${COMP_WORDS[COMP_CWORD]}
     local hpc=${COMP_WORDS[0]} line
     local -a words=()
+    local -A seen=()
     COMPREPLY=()
     while IFS= read -r line; do
         case $line in
@@ -16,7 +17,11 @@ _hpc()
             *)      [[ $line == "$cur"* ]] && words+=("$line") ;;
         esac
     done < <("$hpc" complete "$COMP_CWORD" "${COMP_WORDS[@]:0:COMP_CWORD+1}" 2>/dev/null)
-    COMPREPLY=("${words[@]}")
+    for line in "${words[@]}"; do # a run directory comes both as a run and as a directory
+        [[ -n ${seen[$line]} ]] && continue
+        seen[$line]=1
+        COMPREPLY+=("$line")
+    done
     # directories go on completing inside themselves
     if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == */ ]]; then
         compopt -o nospace 2>/dev/null

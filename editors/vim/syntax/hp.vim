@@ -19,15 +19,16 @@ syn keyword hpMetric       val_loss val_accuracy val_bpc train_loss
 syn keyword hpActivation   relu tanh sigmoid gelu softmax
 syn keyword hpInit         default xavier kaiming zeros
 syn keyword hpBuiltin      classes vocab features find_lr
+" later matches win where two start at one place: the generic parameter first
+syn match   hpParameter    "\<\h\w*\ze\s*=[^=]"
 syn match   hpFunction     "\<\(adaptive\|idx\|csv\|text\|split\|grid\|random\|hyperband\|asha\|minimize\|maximize\|log\|uniform\)\>\ze\s*("
 syn match   hpLayer        "^\s*\zs\<\(input\|dense\|dropout\|relu\|tanh\|sigmoid\|gelu\|softmax\|embed\|rnn\|gru\|lstm\|last\|conv\|maxpool\|avgpool\|flatten\)\>"
-syn match   hpSetting      "^\s*\zs\<\(data\|model\|loss\|optimizer\|clip\|schedule\|batch\|epochs\|stop\|regularize\|seed\|threads\|checkpoint\|train\|valid\|test\|scale\|normalize\|shuffle\|base\|strategy\|objective\|parallel\)\>\ze\s*="
+syn match   hpSetting      "\%(^\|[{;]\)\s*\zs\<\(data\|model\|loss\|optimizer\|clip\|schedule\|batch\|epochs\|stop\|regularize\|seed\|threads\|checkpoint\|train\|valid\|test\|scale\|normalize\|shuffle\|base\|strategy\|objective\|parallel\)\>\ze\s*="
 syn match   hpVary         "\<vary\s\+\zs\<\(data\|model\|loss\|optimizer\|clip\|schedule\|batch\|epochs\|stop\|regularize\|seed\|threads\|checkpoint\|train\|valid\|test\|scale\|normalize\|shuffle\|base\|strategy\|objective\|parallel\)\>"
 syn match   hpDeclaration  "^\s*\zs\<\(data\|model\|experiment\|search\)\>\ze\s\+\h\w*"
 syn match   hpName         "^\s*\<\(data\|model\|experiment\|search\)\>\s\+\zs\h\w*"
-syn match   hpParameter    "\<\h\w*\ze\s*=[^=]"
-syn match   hpNumber       "\%(\w\|\.\)\@<!\%(\d\+\%(\.\d\+\)\=\|\.\d\+\)\%([eE][+-]\=\d\+\)\=\>"
-syn match   hpDuration     "\%(\w\|\.\)\@<!\%(\d\+\%(\.\d\+\)\=\|\.\d\+\)\%([eE][+-]\=\d\+\)\=[ \t]\+\%(epochs\=\|steps\=\)\>"
+syn match   hpNumber       "\w\@<!\%(\d\+\%(\.\d\+\)\=\|\.\d\+\)\%([eE][+-]\=\d\+\)\=\>"
+syn match   hpDuration     "\w\@<!\%(\d\+\%(\.\d\+\)\=\|\.\d\+\)\%([eE][+-]\=\d\+\)\=[ \t]\+\%(epochs\=\|steps\=\)\>"
 syn match   hpEscape       contained "\\[\"\\nt]"
 syn region  hpString       start=+"+ skip=+\\\\\|\\"+ end=+"+ end=+$+ contains=hpEscape
 syn match   hpComment      "#.*$" contains=hpTodo
