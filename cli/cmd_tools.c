@@ -388,6 +388,10 @@ static void complete_value(const char *ph, FILE *out)
 {
     if (!ph[0])
         return;
+    if (islower((unsigned char)ph[0]) && strchr(ph, '.')) { /* a default file name: report.html */
+        fputs(":file:\n", out);
+        return;
+    }
     if (islower((unsigned char)ph[0])) { /* best|last, csv|json */
         for (const char *p = ph; *p;) {
             const char *e = strchr(p, '|');
@@ -527,7 +531,7 @@ int cmd_complete(int argc, char **argv)
     const char *ph = s.pos[pos];
     if (strcmp(ph, "FILE") == 0)
         fputs(":hp:\n", stdout);
-    else if (strncmp(ph, "EXPERIMENT", 10) == 0 && first)
+    else if ((strncmp(ph, "EXPERIMENT", 10) == 0 || strncmp(ph, "SEARCH", 6) == 0) && first)
         complete_targets(first, stdout);
     else if (strncmp(ph, "RUN_DIR", 7) == 0)
         complete_runs(stdout);
