@@ -208,7 +208,7 @@ int cli_man(FILE *out)
           ".SH SEE ALSO\n"
           ".BR cc (1)\n",
           out);
-    if (ferror(out)) {
+    if (fflush(out) != 0 || ferror(out)) {
         fprintf(stderr, "hpc: cannot write the man page\n");
         return EXIT_RUN;
     }
@@ -275,7 +275,11 @@ int cli_keywords(FILE *out)
     KW_LIST(out, "objective", kw_objectives);
     KW_LIST(out, "space", kw_spaces);
     KW_LIST(out, "builtin", kw_builtins);
-    return ferror(out) ? EXIT_RUN : EXIT_OK;
+    if (fflush(out) != 0 || ferror(out)) {
+        fprintf(stderr, "hpc: cannot write the vocabulary\n");
+        return EXIT_RUN;
+    }
+    return EXIT_OK;
 }
 
 /* ---- completion --------------------------------------------------------------- */
@@ -459,8 +463,9 @@ static int find_command(const char *name)
 int cmd_complete(int argc, char **argv)
 {
     /* argv: INDEX WORD0 WORD1 ... (WORD0 is hpc itself; WORD[INDEX] may be absent: empty) */
+    /* a hidden command: no `hpc help complete` to point at */
     if (argc < 2) {
-        cli_usage_error("complete", "hpc complete INDEX WORD0 [WORD1...]");
+        fprintf(stderr, "hpc complete: usage: hpc complete INDEX WORD0 [WORD1...]\n");
         return EXIT_USAGE;
     }
     char *end;
@@ -468,7 +473,7 @@ int cmd_complete(int argc, char **argv)
     char **words = argv + 1;
     int n_words = argc - 1;
     if (*end || idx < 1 || idx > n_words) {
-        cli_usage_error("complete", "INDEX is the number of the word to complete, from 1 to %d", n_words);
+        fprintf(stderr, "hpc complete: INDEX is the number of the word to complete, from 1 to %d\n", n_words);
         return EXIT_USAGE;
     }
     const char *cur = idx < n_words ? words[idx] : "";

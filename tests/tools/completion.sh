@@ -20,6 +20,12 @@ HP
 : > "$tmp/w/other.txt"
 cd "$tmp/w" || exit 1
 
+# the back end refuses a bad INDEX (exit 2) and says nothing for an unreadable file
+"$HPC" complete 0 hpc > /dev/null 2>&1; [ $? = 2 ] || fail "complete 0: exit status is not 2"
+"$HPC" complete > /dev/null 2>&1; [ $? = 2 ] || fail "complete without arguments: exit status is not 2"
+out=$("$HPC" complete 3 hpc run /nonexistent/x.hp 2>&1) || fail "complete on a missing file exited $?"
+[ -z "$out" ] || fail "complete on a missing file printed '$out'"
+
 # --- bash -----------------------------------------------------------------------
 command -v bash >/dev/null || { fail "bash is missing"; finish completion; }
 # the driver completes the last of its arguments; prints the candidates sorted, on one line

@@ -32,4 +32,9 @@ done < "$tmp/commands"
 [ -s "$tmp/missing" ] && { fail "options missing from the page:"; cat "$tmp/missing"; }
 # roff escapes: a hyphen is \-, a leading dot is neutralised, no raw backslash escapes from the text
 grep -q '\\-\\-epochs' "$tmp/hpc.1" || fail "options are not written with \\- hyphens"
+# a write error is an error
+if [ -w /dev/full ]; then
+    "$HPC" help --man > /dev/full 2>/dev/null && fail "help --man to a full disk exited 0"
+    "$HPC" help --keywords > /dev/full 2>/dev/null && fail "help --keywords to a full disk exited 0"
+fi
 finish man
