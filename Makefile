@@ -8,10 +8,12 @@ EXAMPLE  ?= examples/fashion_mlp.hp
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 PACKAGES := cmake make gcc g++ binutils pkg-config flex bison llvm-19-dev libopenblas-dev zlib1g-dev \
             libcmocka-dev dataset-fashion-mnist fortunes gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+# the tests of install, man page, completion and editor grammars (tests/tools/); npm comes with nodejs
+PACKAGES += man-db groff-base zsh vim nodejs
 # for `make fuzz`: clang and its sanitizer/fuzzer runtimes
 FUZZ_PACKAGES := clang-19 libclang-rt-19-dev
 
-.PHONY: all run test deps build configure sanitize test-sanitize fuzz fuzz-deps fuzz-build fuzz-ci clean deploy-example
+.PHONY: all run test deps build configure sanitize test-sanitize fuzz fuzz-deps fuzz-build fuzz-ci clean deploy-example install npm-deps
 
 all: build
 
@@ -33,8 +35,17 @@ run: build
 	$(BUILD)/hpc explain $(EXAMPLE)
 	$(BUILD)/hpc run $(EXAMPLE)
 
-test: build
+test: build npm-deps
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# the TextMate engine for the grammar test (editors/test/package.json), in the build tree
+npm-deps: configure
+	sh tools/npm_setup.sh $(CURDIR) $(BUILD)/editors-test
+
+# PREFIX/bin/hpc, its man page, bash and zsh completion, PREFIX/share/hpc/
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 # The same tests under AddressSanitizer and UndefinedBehaviorSanitizer.
 test-sanitize: deps

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tools.h"
 
 #ifndef HPC_VERSION
 #define HPC_VERSION "0.0.0"
@@ -148,6 +149,17 @@ static void usage(FILE *out)
     fprintf(out, "documentation: docs/language.md (the language), docs/cli.md (this program)\n");
 }
 
+void cli_usage(FILE *out) { usage(out); }
+
+int cli_command_count(void) { return N_COMMANDS; }
+
+void cli_command_doc(int i, const char **name, const char **synopsis, const char **help)
+{
+    *name = commands[i].name;
+    *synopsis = commands[i].synopsis;
+    *help = commands[i].help;
+}
+
 static const command *find(const char *name)
 {
     for (int i = 0; i < N_COMMANDS; i++)
@@ -172,6 +184,11 @@ static int help(int argc, char **argv)
         usage(stdout);
         return EXIT_OK;
     }
+    /* hidden: the generated man page and the vocabulary for the editor grammars */
+    if (strcmp(argv[0], "--man") == 0)
+        return cli_man(stdout);
+    if (strcmp(argv[0], "--keywords") == 0)
+        return cli_keywords(stdout);
     const command *c = find(argv[0]);
     if (!c) {
         if (!not_yet(argv[0]))
@@ -192,9 +209,10 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
         return help(0, NULL);
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-        printf("hpc %s\n", HPC_VERSION);
-        return EXIT_OK;
+        return cli_version(stdout);
     }
+    if (strcmp(cmd, "complete") == 0) /* hidden: the shell completion scripts' back end */
+        return cmd_complete(argc - 2, argv + 2);
     if (strcmp(cmd, "help") == 0)
         return help(argc - 2, argv + 2);
     const command *c = find(cmd);

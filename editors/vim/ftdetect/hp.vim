@@ -1,0 +1,2 @@
+" .hp experiment files (hpc)
+autocmd BufNewFile,BufRead *.hp setfiletype hp
