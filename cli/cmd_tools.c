@@ -235,7 +235,6 @@ static const char *const kw_losses[] = {"cross_entropy", "mse"};
 static const char *const kw_metrics[] = {"val_loss", "val_accuracy", "val_bpc", "train_loss"};
 static const char *const kw_regularizers[] = {"adaptive_dropout"};
 static const char *const kw_batches[] = {"adaptive"};
-static const char *const kw_strategies[] = {"grid", "random", "hyperband", "asha"};
 static const char *const kw_objectives[] = {"minimize", "maximize"};
 static const char *const kw_spaces[] = {"log", "uniform"};
 static const char *const kw_builtins[] = {"classes", "vocab", "features", "find_lr"};
@@ -271,7 +270,8 @@ int cli_keywords(FILE *out)
     KW_LIST(out, "metric", kw_metrics);
     KW_LIST(out, "setting", kw_settings);
     KW_LIST(out, "source", kw_sources);
-    KW_LIST(out, "strategy", kw_strategies);
+    for (int k = 0; k < PLAN_STRATEGY__COUNT; k++)
+        fprintf(out, "strategy %s\n", plan_strategy_name((plan_strategy)k));
     KW_LIST(out, "objective", kw_objectives);
     KW_LIST(out, "space", kw_spaces);
     KW_LIST(out, "builtin", kw_builtins);

@@ -192,18 +192,6 @@ static int write_study_hp(study *S)
 
 /* ---- opening ------------------------------------------------------------------------------------ */
 
-static const char *strategy_name(plan_strategy k)
-{
-    switch (k) {
-    case PLAN_STRATEGY_GRID: return "grid";
-    case PLAN_STRATEGY_RANDOM: return "random";
-    case PLAN_STRATEGY_HYPERBAND: return "hyperband";
-    case PLAN_STRATEGY_ASHA: return "asha";
-    case PLAN_STRATEGY_TPE: return "tpe";
-    }
-    return "?";
-}
-
 /* Loads `file` and plans the search (printing the diagnostics). */
 static int plan_search_of(study *S, const char *file, const char *target, const hp_override *sets, int n_sets)
 {
@@ -322,7 +310,7 @@ int study_open_new(study *S, const char *out, int trials, int parallel)
     }
     journal_event e = {.kind = JOURNAL_STUDY, .seed = S->st.seed, .n_paths = S->s->n_varies};
     snprintf(e.search, sizeof e.search, "%s", S->s->name);
-    snprintf(e.strategy, sizeof e.strategy, "%s", strategy_name(S->s->strategy));
+    snprintf(e.strategy, sizeof e.strategy, "%s", plan_strategy_name(S->s->strategy));
     const char *paths[JOURNAL_MAX_PATHS];
     for (int i = 0; i < S->s->n_varies && i < JOURNAL_MAX_PATHS; i++)
         paths[i] = S->s->varies[i].path;
@@ -332,7 +320,7 @@ int study_open_new(study *S, const char *out, int trials, int parallel)
     }
     if (!S->quiet)
         printf("%s: %s, %d trial%s at a time (%d thread%s each); the study is in %s\n", S->s->name,
-               strategy_name(S->s->strategy), S->parallel, S->parallel == 1 ? "" : "s", S->threads_per_trial,
+               plan_strategy_name(S->s->strategy), S->parallel, S->parallel == 1 ? "" : "s", S->threads_per_trial,
                S->threads_per_trial == 1 ? "" : "s", S->dir);
     return -1;
 }
@@ -542,7 +530,7 @@ static int write_summary(const study *S, double seconds)
     counts(S, &done, &pruned, &failed, &running);
     fprintf(f, "{\n  \"search\": ");
     json_str(f, S->s->name);
-    fprintf(f, ",\n  \"strategy\": \"%s\",\n  \"objective\": \"%s(%s)\",\n", strategy_name(S->s->strategy),
+    fprintf(f, ",\n  \"strategy\": \"%s\",\n  \"objective\": \"%s(%s)\",\n", plan_strategy_name(S->s->strategy),
             S->s->objective_mode == HPRT_MODE_MAX ? "maximize" : "minimize", objective_name(S));
     fprintf(f, "  \"trials\": %d,\n  \"completed\": %d,\n  \"pruned\": %d,\n  \"failed\": %d,\n", S->st.n_trials, done,
             pruned, failed);

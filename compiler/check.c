@@ -826,13 +826,11 @@ static plan_search *check_search(ck *c, hp_decl *d)
     for (int i = 0; i < d->n_varies; i++)
         all_finite &= d->varies[i]->space != HP_SPACE_CALL;
     if (v[Q_STRATEGY]) {
-        /* ORDER: plan_strategy */
-        static const char *const strategies[] = {"grid", "random", "hyperband", "asha", "tpe"};
         const char *choices = "grid|random|tpe|hyperband|asha";
         const char *name = v[Q_STRATEGY]->k == V_NAME || v[Q_STRATEGY]->k == V_CALL ? v[Q_STRATEGY]->s : NULL;
         int k = -1;
-        for (int i = 0; name && i < 5; i++)
-            if (strcmp(name, strategies[i]) == 0)
+        for (int i = 0; name && i < PLAN_STRATEGY__COUNT; i++)
+            if (strcmp(name, plan_strategy_name((plan_strategy)i)) == 0)
                 k = i;
         if (k < 0 && v[Q_STRATEGY]->k != V_POISON) {
             ck_val tmp = *v[Q_STRATEGY];
@@ -860,7 +858,7 @@ static plan_search *check_search(ck *c, hp_decl *d)
             const int *where[] = {NULL, at_random, at_hyper, at_asha, at_tpe};
             int counts[] = {0, 2, 5, 6, 3};
             ck_val *slot[6], *arg[A__COUNT] = {0};
-            const char *what = hp_sprintf(&c->p->arena, "%s(...)", strategies[k]);
+            const char *what = hp_sprintf(&c->p->arena, "%s(...)", plan_strategy_name((plan_strategy)k));
             s->startup = 10;
             if (ck_bind(c, v[Q_STRATEGY], what, params[k], counts[k], slot)) {
                 for (int i = 0; i < counts[k]; i++)

@@ -558,13 +558,25 @@ void plan_explain(const plan_experiment *e, FILE *out)
     print_schedule_preview(e, out);
 }
 
+const char *plan_strategy_name(plan_strategy k)
+{
+    switch (k) {
+    case PLAN_STRATEGY_GRID: return "grid";
+    case PLAN_STRATEGY_RANDOM: return "random";
+    case PLAN_STRATEGY_HYPERBAND: return "hyperband";
+    case PLAN_STRATEGY_ASHA: return "asha";
+    case PLAN_STRATEGY_TPE: return "tpe";
+    case PLAN_STRATEGY__COUNT: break;
+    }
+    return "?";
+}
+
 void plan_explain_search(const plan_search *s, FILE *out)
 {
-    static const char *const strategies[] = {"grid", "random", "hyperband", "asha", "tpe"}; /* ORDER: plan_strategy */
     static const char *const spaces[] = {"set", "range", "log", "uniform"};
     fprintf(out, "search %s  (%s:%d)\n", s->name, s->file, s->line);
     fprintf(out, "  base        %s\n", s->base ? s->base->name : "?");
-    fprintf(out, "  strategy    %s", strategies[s->strategy]);
+    fprintf(out, "  strategy    %s", plan_strategy_name(s->strategy));
     const char *sample = s->sample_tpe ? ", sample = tpe" : ""; /* random: the default, not shown */
     switch (s->strategy) {
     case PLAN_STRATEGY_GRID: break;
@@ -576,6 +588,7 @@ void plan_explain_search(const plan_search *s, FILE *out)
     case PLAN_STRATEGY_ASHA:
         fprintf(out, "(max_epochs = %d, eta = %g, trials = %d%s)", s->max_epochs, s->eta, s->trials, sample);
         break;
+    case PLAN_STRATEGY__COUNT: break;
     }
     fprintf(out, "\n  objective   %s(%s)\n", s->objective_mode == HPRT_MODE_MAX ? "maximize" : "minimize",
             hprt_metric_name(s->objective));
@@ -651,6 +664,7 @@ void plan_explain_search(const plan_search *s, FILE *out)
                 trials, total);
         break;
     }
+    case PLAN_STRATEGY__COUNT: break;
     case PLAN_STRATEGY_ASHA: {
         search_rungs r = search_asha_rungs(s->max_epochs, s->eta, s->trials);
         long total = 0;

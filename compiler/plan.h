@@ -146,7 +146,16 @@ typedef struct {
     long shapes;           /* how many: 1, the distinct shapes of a set, a range's size, -1 one per value */
 } plan_vary;
 
-typedef enum { PLAN_STRATEGY_GRID = 0, PLAN_STRATEGY_RANDOM, PLAN_STRATEGY_HYPERBAND, PLAN_STRATEGY_ASHA, PLAN_STRATEGY_TPE } plan_strategy;
+typedef enum {
+    PLAN_STRATEGY_GRID = 0,
+    PLAN_STRATEGY_RANDOM,
+    PLAN_STRATEGY_HYPERBAND,
+    PLAN_STRATEGY_ASHA,
+    PLAN_STRATEGY_TPE,
+    PLAN_STRATEGY__COUNT
+} plan_strategy;
+/* "grid", "random", ...: the language's spelling (every consumer loops over it) */
+const char *plan_strategy_name(plan_strategy k);
 
 typedef struct {
     const char *name;

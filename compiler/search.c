@@ -126,6 +126,7 @@ bool search_study_init(search_study *st, const plan_search *s, int epochs, uint6
         st->asha = search_asha_rungs(s->max_epochs, s->eta, s->trials);
         st->n_total = s->trials;
         break;
+    case PLAN_STRATEGY__COUNT: break;
     }
     return st->n_total > 0;
 }
@@ -447,6 +448,7 @@ search_job search_next(search_study *st)
             return id < 0 ? job(st, SEARCH_WAIT, 0) : job(st, id, st->epochs);
         }
         return job(st, any_running(st) ? SEARCH_WAIT : SEARCH_DONE, 0);
+    case PLAN_STRATEGY__COUNT: break;
     }
     return job(st, SEARCH_DONE, 0);
 }
