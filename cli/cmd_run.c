@@ -261,33 +261,6 @@ static int session_find_lr(session *s, hprt_lrfind_result *r)
     return -1;
 }
 
-/* find_lr's value goes where the file asks for it: the optimizer's rate, a
- * cyclic schedule's max (its base a tenth of it when that is find_lr too), a
- * one_cycle's max; inside a warm-up too. */
-static void apply_found_rate(plan_experiment *e, double lr, char *where, size_t n)
-{
-    where[0] = 0;
-    size_t off = 0;
-    if (e->optimizer.lr_find) {
-        e->optimizer.lr = lr;
-        e->optimizer.lr_find = false;
-        off += (size_t)snprintf(where + off, n - off, "optimizer.lr");
-    }
-    for (hprt_schedule *sc = &e->schedule; sc; sc = sc->kind == HPRT_SCHED_WARMUP ? sc->then : NULL) {
-        if (sc->max_find) {
-            sc->max = lr;
-            sc->max_find = false;
-            off += (size_t)snprintf(where + off, n - off, "%sschedule max", off ? ", " : "");
-        }
-        if (sc->base_find) {
-            sc->base = sc->kind == HPRT_SCHED_CYCLIC && sc->max == lr ? lr / 10 : lr;
-            sc->base_find = false;
-            off += (size_t)snprintf(where + off, n - off, "%sschedule base", off ? ", " : "");
-        }
-    }
-    e->uses_find_lr = false;
-}
-
 /* The first layer, in forward order, whose output holds a NaN or an infinity
  * (the activations of the last step run, whose update was skipped). */
 static void diagnose_nan(const session *s, char *buf, size_t n)
@@ -371,7 +344,7 @@ int cmd_run(int argc, char **argv)
             goto done;
         }
         char where[128];
-        apply_found_rate(e, r.suggestion, where, sizeof where);
+        plan_apply_found_rate(e, r.suggestion, where, sizeof where);
         char text[256];
         snprintf(text, sizeof text, "find_lr: the LR range test suggests %.17g (%s, %d steps); used for %s", r.suggestion,
                  suggest_name(e->lrfind.suggest), r.n, where);

@@ -173,11 +173,18 @@ static job_end run_job(study *S, int slot, int t, int to, char *why, size_t whyl
         trial_value_text(S, t, i, vals[i], sizeof vals[i]);
         sets[S->o.n_sets + i] = (hp_override){.path = S->s->varies[i].path, .value = vals[i]};
     }
-    int done_epochs = S->st.trials[t].epochs;
     pthread_mutex_unlock(&S->mu);
-    hp_session_opts so = {.file = S->src, .target = S->base_name, .sets = sets, .n_sets = n_sets,
-                          .quiet_notes = true, .use = HP_USE_TRAIN, .threads = S->threads_per_trial,
-                          .epochs = S->trial_epochs, .shared = &S->cache[slot]};
+    /* a trial that has trained goes on from its own experiment.hp, which
+     * holds what its first job settled (find_lr's rate among it) */
+    snprintf(path, sizeof path, "%s/last.hpw", tdir);
+    struct stat sb;
+    bool fresh = stat(path, &sb) != 0;
+    char own[4300];
+    snprintf(own, sizeof own, "%s/experiment.hp", tdir);
+    hp_session_opts so = {.file = fresh ? S->src : own, .target = fresh ? S->base_name : NULL,
+                          .sets = fresh ? sets : NULL, .n_sets = fresh ? n_sets : 0, .quiet_notes = true,
+                          .use = HP_USE_TRAIN, .threads = S->threads_per_trial,
+                          .epochs = fresh ? S->trial_epochs : 0, .shared = &S->cache[slot]};
     hp_session hs;
     hp_session_init(&hs, &so);
     hp_error he;
@@ -190,7 +197,7 @@ static job_end run_job(study *S, int slot, int t, int to, char *why, size_t whyl
             hp_session_first_error(&hs, why, whylen);
         else
             snprintf(why, whylen, "%s", he.msg);
-        end = he.cls == HP_ERR_RUN ? JOB_FAILED : JOB_FAILED;
+        end = JOB_FAILED;
         goto out;
     }
     if (hs.compiled) {
@@ -210,14 +217,24 @@ static job_end run_job(study *S, int slot, int t, int to, char *why, size_t whyl
     cfg.cb = (hprt_callbacks){&jc, NULL, job_epoch, job_event};
     cfg.interrupt = &search_interrupted;
     hprt_error re = {0};
-    snprintf(path, sizeof path, "%s/last.hpw", tdir);
-    struct stat sb;
-    bool fresh = stat(path, &sb) != 0;
     if (fresh) {
         if (cli_make_dirs(tdir) != 0) {
             snprintf(why, whylen, "cannot create %.900s: %s", tdir, strerror(errno));
             end = JOB_IO;
             goto out;
+        }
+        if (hs.e->uses_find_lr) { /* the LR range test first, as `hpc run` does */
+            hprt_lrfind_result r;
+            if (hprt_lr_find(&cfg, &hs.e->lrfind, &r, &re) != HPRT_OK) {
+                snprintf(why, whylen, "the LR range test: %.900s", re.msg);
+                end = JOB_FAILED;
+                goto out;
+            }
+            char where[128];
+            plan_apply_found_rate(hs.e, r.suggestion, where, sizeof where);
+            hprt_lrfind_result_free(&r);
+            cfg.optimizer = hs.e->optimizer;
+            cfg.schedule = hs.e->schedule;
         }
         if (cli_write_experiment(tdir, hs.e, hs.threads, &hs.data) != 0) {
             snprintf(why, whylen, "cannot write %.900s/experiment.hp: %s", tdir, strerror(errno));
@@ -249,7 +266,6 @@ static job_end run_job(study *S, int slot, int t, int to, char *why, size_t whyl
     }
     if (!fresh)
         catch_up(S, t, tdir, state.epochs_done);
-    (void)done_epochs;
     for (;;) {
         pthread_mutex_lock(&S->mu);
         int e = S->st.trials[t].epochs;

@@ -712,3 +712,31 @@ const char *plan_sampling_refusal(const plan_experiment *e)
         return "not a language model: it predicts one class per window, not the next token at every step";
     return NULL;
 }
+
+/* find_lr's value goes where the file asks for it: the optimizer's rate, a
+ * cyclic schedule's max (its base a tenth of it when that is find_lr too), a
+ * one_cycle's max; inside a warm-up too. */
+void plan_apply_found_rate(plan_experiment *e, double lr, char *where, size_t n)
+{
+    where[0] = 0;
+    size_t off = 0;
+    if (e->optimizer.lr_find) {
+        e->optimizer.lr = lr;
+        e->optimizer.lr_find = false;
+        off += (size_t)snprintf(where + off, n - off, "optimizer.lr");
+    }
+    for (hprt_schedule *sc = &e->schedule; sc; sc = sc->kind == HPRT_SCHED_WARMUP ? sc->then : NULL) {
+        if (sc->max_find) {
+            sc->max = lr;
+            sc->max_find = false;
+            off += (size_t)snprintf(where + off, n - off, "%sschedule max", off ? ", " : "");
+        }
+        if (sc->base_find) {
+            sc->base = sc->kind == HPRT_SCHED_CYCLIC && sc->max == lr ? lr / 10 : lr;
+            sc->base_find = false;
+            off += (size_t)snprintf(where + off, n - off, "%sschedule base", off ? ", " : "");
+        }
+    }
+    e->uses_find_lr = false;
+}
+

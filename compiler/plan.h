@@ -194,6 +194,10 @@ void plan_shape_desc(const plan_experiment *e, char *buf, size_t n);
 /* The same experiment over windows of T steps (a language model sampled one
  * token at a time: T = 1): the data's window and every sequence shape. */
 void plan_set_steps(plan_experiment *e, int T);
+/* The LR range test's suggestion put where the file says find_lr (the
+ * optimizer's rate, a schedule's max or base, inside a warm-up too); `where`
+ * names the places ("optimizer.lr, schedule max"). */
+void plan_apply_found_rate(plan_experiment *e, double lr, char *where, size_t n);
 /* Why this experiment cannot be sampled one token at a time, or NULL. */
 const char *plan_sampling_refusal(const plan_experiment *e);
 
