@@ -379,6 +379,14 @@ static void *work(void *p)
             fprintf(stderr, "hpc search: trial %d: %s\n", t, why);
             S->io_error = true;
         } /* interrupted: the trial stays running in the journal; resume continues it */
+        if ((end == JOB_OK || end == JOB_STOPPED) && !S->tty && !S->quiet) { /* plain lines off a terminal */
+            const search_trial *tr = &S->st.trials[t];
+            int b = search_best(&S->st);
+            printf("trial %d: %d epoch%s, %s %.6g%s; best %.6g (trial %d)\n", t, tr->epochs, tr->epochs == 1 ? "" : "s",
+                   hprt_metric_name(S->s->objective), search_value(tr),
+                   tr->status == SEARCH_COMPLETED ? ", completed" : "", b >= 0 ? search_value(&S->st.trials[b]) : NAN, b);
+            fflush(stdout);
+        }
         study_write_outputs(S, false);
         study_progress(S, true);
         pthread_cond_broadcast(&S->cv);
