@@ -227,7 +227,8 @@ static int setup(study *S, int trials, int parallel)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cores < 1)
         cores = 1;
-    S->parallel = s->parallel < 1 ? 1 : s->parallel > cores ? (int)cores : s->parallel; /* never more threads than cores */
+    /* the default: a trial per core, one thread each (docs/language.md §16 says why); never more threads than cores */
+    S->parallel = s->parallel < 1 ? (int)cores : s->parallel > cores ? (int)cores : s->parallel;
     if (S->parallel > 64)
         S->parallel = 64;
     S->threads_per_trial = (int)(cores / S->parallel);

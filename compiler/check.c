@@ -821,7 +821,7 @@ static plan_search *check_search(ck *c, hp_decl *d)
     /* strategy */
     s->strategy = PLAN_STRATEGY_GRID;
     s->eta = 3;
-    s->parallel = 1;
+    s->parallel = 0; /* one trial per core (hpc search resolves it) */
     bool all_finite = true;
     for (int i = 0; i < d->n_varies; i++)
         all_finite &= d->varies[i]->space != HP_SPACE_CALL;

@@ -592,7 +592,10 @@ void plan_explain_search(const plan_search *s, FILE *out)
     }
     fprintf(out, "\n  objective   %s(%s)\n", s->objective_mode == HPRT_MODE_MAX ? "maximize" : "minimize",
             hprt_metric_name(s->objective));
-    fprintf(out, "  parallel    %d\n\n", s->parallel);
+    if (s->parallel > 0)
+        fprintf(out, "  parallel    %d\n\n", s->parallel);
+    else
+        fprintf(out, "  parallel    one trial per core (the default)\n\n");
     fprintf(out, "  %-20s %-8s %-40s %s\n", "vary", "space", "values", "compiled shapes");
     long grid = 1, shapes = 1;
     for (int i = 0; i < s->n_varies; i++) {

@@ -173,7 +173,7 @@ typedef struct {
     double eta;            /* hyperband, asha */
     hprt_metric objective;
     hprt_mode objective_mode;
-    int parallel;
+    int parallel;          /* 0: one trial per core */
 } plan_search;
 
 /* A Plan: one experiment (`hpc run`) or one search (`hpc search`). */
