@@ -168,4 +168,64 @@ grep -q "model.hidden .* 2$" "$tmp/out" || fail "explain: model.hidden changes s
 grep -q "optimizer.lr .*same (a run-time setting)" "$tmp/out" || fail "explain: lr is a run-time setting"
 grep -q "at most 11 epochs in all" "$tmp/out" || fail "explain: asha's epochs ($(grep 'epochs in all' "$tmp/out"))"
 
+# ---- recurrent and convolutional models, two trials at a time ----
+cat > "$tmp/ns.hp" <<HP
+data drugs {
+    train = text("$FORT/drugs", seq = 32)
+    valid = split(train, 0.1)
+}
+model lm(cell = gru, depth = 1, dim = 16) {
+    input tokens
+    embed dim
+    cell 32, stack = depth
+    dense vocab, softmax
+}
+experiment small_lm {
+    data      = drugs
+    model     = lm
+    optimizer = adam(lr = 3e-3)
+    batch     = 64
+    epochs    = 2
+}
+search cells {
+    base      = small_lm
+    vary model.cell  in {gru, lstm}
+    vary model.depth in 1..2
+    strategy  = hyperband(max_epochs = 3, eta = 3)
+    objective = minimize(val_bpc)
+    parallel  = 2
+}
+data slice {
+    train = idx("$FM/t10k-images-idx3-ubyte.gz", "$FM/t10k-labels-idx1-ubyte.gz")
+    valid = split(train, 0.2)
+    scale = 1 / 255
+}
+model cnn(filters = 4) {
+    input [1, 28, 28]
+    conv filters, relu
+    maxpool 2
+    flatten
+    dense classes, softmax
+}
+experiment small_cnn {
+    data   = slice
+    model  = cnn
+    batch  = 64
+    epochs = 1
+}
+search convs {
+    base      = small_cnn
+    vary model.filters in {4, 8}
+    vary optimizer.lr  in log(1e-3, 1e-2)
+    strategy  = tpe(trials = 3, startup = 2, seed = 5)
+    objective = maximize(val_accuracy)
+    parallel  = 2
+}
+HP
+"$HPC" search "$tmp/ns.hp" cells --out "$tmp/cells" --quiet > "$tmp/out" 2>&1 || { fail "a recurrent search exited $?"; cat "$tmp/out"; }
+[ "$(grep -c ',completed,' "$tmp/cells/results.csv")" -ge 2 ] || fail "recurrent search: $(cat "$tmp/cells/results.csv")"
+[ "$(wc -l < "$tmp/cells/results.csv")" = 6 ] || fail "hyperband(3, 3) runs 5 trials"
+"$HPC" search "$tmp/ns.hp" convs --out "$tmp/convs" --quiet > "$tmp/out" 2>&1 || { fail "a conv search exited $?"; cat "$tmp/out"; }
+[ "$(grep -c ',completed,' "$tmp/convs/results.csv")" = 3 ] || fail "conv search: $(cat "$tmp/convs/results.csv")"
+
 finish "search"
