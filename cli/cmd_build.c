@@ -150,8 +150,10 @@ int cmd_build(int argc, char **argv)
     }
     int one = 1;
     char msg[1024];
-    if (!(l = cg_layout_new(e, 1, NULL, 0, &one, 1, msg, sizeof msg))) {
-        fprintf(stderr, "hpc build: %s\n", msg);
+    cg_error cerr;
+    if (!(l = cg_layout_new(e, 1, NULL, 0, &one, 1, &cerr))) {
+        fprintf(stderr, "hpc build: %s\n", cerr.msg);
+        status = cli_cg_status(&cerr);
         goto done;
     }
     bool lm = l->text && l->loss_steps > 1; /* a language model: built as NAME_step */
@@ -223,9 +225,9 @@ int cmd_build(int argc, char **argv)
         status = EXIT_RUN;
         goto done;
     }
-    if (hp_aot_build(e, l, &ao, msg, sizeof msg) != 0) {
-        fprintf(stderr, "hpc build: %s\n", msg);
-        status = strncmp(msg, "unknown target", 14) == 0 ? EXIT_USAGE : EXIT_RUN;
+    if (hp_aot_build(e, l, &ao, &cerr) != 0) {
+        fprintf(stderr, "hpc build: %s\n", cerr.msg);
+        status = cli_cg_status(&cerr);
         goto done;
     }
     if (exe && build_exe(out, name, msg, sizeof msg) != 0) {

@@ -144,10 +144,10 @@ int cmd_predict(int argc, char **argv)
 
     /* the model: one evaluation step, one thread */
     int B = e->batch.adaptive ? e->batch.start : e->batch.size;
-    char msg[512];
-    if (!(l = cg_layout_new(e, 1, NULL, 0, &B, 1, msg, sizeof msg))) {
-        fprintf(stderr, "hpc predict: %s\n", msg);
-        status = EXIT_USAGE;
+    cg_error cerr;
+    if (!(l = cg_layout_new(e, 1, NULL, 0, &B, 1, &cerr))) {
+        fprintf(stderr, "hpc predict: %s\n", cerr.msg);
+        status = cli_cg_status(&cerr);
         goto done;
     }
     mem.params = hprt_alloc(sizeof(float) * (size_t)l->n_params);
@@ -187,9 +187,9 @@ int cmd_predict(int argc, char **argv)
             goto done;
         }
     }
-    if (!(prog = cg_compile(e, l, &mem, NULL, msg, sizeof msg))) {
-        fprintf(stderr, "hpc predict: compiling the model failed: %s\n", msg);
-        status = EXIT_RUN;
+    if (!(prog = cg_compile(e, l, &mem, NULL, &cerr))) {
+        fprintf(stderr, "hpc predict: compiling the model failed: %s\n", cerr.msg);
+        status = cli_cg_status(&cerr);
         goto done;
     }
     for (long i = 0; i < ds.n; i++)

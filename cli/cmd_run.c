@@ -323,11 +323,11 @@ static int session_open(session *s, int argc, char **argv, const char *command)
     int tsizes[32], esizes[32], n_eval;
     int n_train = hprt_train_batch_sizes(&e->batch, e->epochs, s->data.train.n, s->data.has_valid ? s->data.valid.n : 0,
                                          s->data.has_test ? s->data.test.n : 0, tsizes, esizes, &n_eval, 32);
-    char msg[1024];
-    s->layout = cg_layout_new(e, s->T, tsizes, n_train, esizes, n_eval, msg, sizeof msg);
+    cg_error cerr;
+    s->layout = cg_layout_new(e, s->T, tsizes, n_train, esizes, n_eval, &cerr);
     if (!s->layout) {
-        fprintf(stderr, "hpc %s: %s\n", command, msg);
-        return EXIT_USAGE;
+        fprintf(stderr, "hpc %s: %s\n", command, cerr.msg);
+        return cli_cg_status(&cerr);
     }
     cg_memory *m = &s->mem;
     size_t np = (size_t)s->layout->n_params;
@@ -354,10 +354,10 @@ static int session_open(session *s, int argc, char **argv, const char *command)
         fprintf(stderr, "hpc %s: %s\n", command, s->err.msg);
         return EXIT_RUN;
     }
-    s->prog = cg_compile(e, s->layout, m, e->uses_find_lr ? NULL : &sched, msg, sizeof msg);
+    s->prog = cg_compile(e, s->layout, m, e->uses_find_lr ? NULL : &sched, &cerr);
     if (!s->prog) {
-        fprintf(stderr, "hpc %s: compiling the training step failed: %s\n", command, msg);
-        return EXIT_RUN;
+        fprintf(stderr, "hpc %s: compiling the training step failed: %s\n", command, cerr.msg);
+        return cli_cg_status(&cerr);
     }
     if (!resume && run_dir(s->dir, sizeof s->dir, s->out, e->name) != 0) {
         fprintf(stderr, "hpc %s: cannot create the run directory '%s': %s\n", command, s->out ? s->out : "runs/...",
@@ -633,10 +633,10 @@ int cmd_run(int argc, char **argv)
         s.cfg.optimizer = e->optimizer;
         s.cfg.schedule = e->schedule;
         hprt_sched_resolved sched;
-        char msg[512];
+        cg_error cerr = {0};
         if (hprt_train_resolve_schedule(&e->schedule, &e->batch, e->epochs, s.data.train.n, e->data.is_text ? e->data.train.seq : 0, &sched, &s.err) != HPRT_OK ||
-            !(s.sched_prog = cg_compile_schedule(&sched, msg, sizeof msg))) {
-            fprintf(stderr, "hpc run: the schedule: %s\n", s.sched_prog ? s.err.msg : msg);
+            !(s.sched_prog = cg_compile_schedule(&sched, &cerr))) {
+            fprintf(stderr, "hpc run: the schedule: %s\n", cerr.cls != CG_OK ? cerr.msg : s.err.msg);
             status = EXIT_RUN;
             goto done;
         }

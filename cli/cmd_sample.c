@@ -263,9 +263,10 @@ int cmd_sample(int argc, char **argv)
     const plan_experiment *e = pl->experiment;
     int one = 1;
     const char *why = NULL;
-    if (!(l = cg_layout_new(e, 1, NULL, 0, &one, 1, msg, sizeof msg)) || (why = check_model(e, l))) {
-        fprintf(stderr, "hpc sample: %s: %s\n", dir, l ? why : msg);
-        status = EXIT_USAGE;
+    cg_error cerr;
+    if (!(l = cg_layout_new(e, 1, NULL, 0, &one, 1, &cerr)) || (why = check_model(e, l))) {
+        fprintf(stderr, "hpc sample: %s: %s\n", dir, l ? why : cerr.msg);
+        status = l ? EXIT_USAGE : cli_cg_status(&cerr);
         goto done;
     }
     if (!cli_read_vocab(dir, l->classes, &v, msg, sizeof msg)) {

@@ -198,3 +198,16 @@ bool cli_norm_stats(const plan_experiment *e, const hprt_train_state *st, hp_loa
     *nm = data->norm;
     return true;
 }
+
+int cli_cg_status(const cg_error *err)
+{
+    switch (err->cls) {
+    case CG_OK: return EXIT_OK;
+    case CG_E_USAGE: return EXIT_USAGE;
+    case CG_E_LIMIT: return EXIT_USAGE;
+    case CG_E_LLVM: return EXIT_RUN;
+    case CG_E_IO: return EXIT_RUN;
+    case CG_E_MEMORY: return EXIT_RUN;
+    }
+    return EXIT_RUN;
+}

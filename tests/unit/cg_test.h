@@ -24,10 +24,10 @@ typedef struct {
 static inline void cg_test_build(cg_test_prog *c, const plan_experiment *e, int threads, int B)
 {
     memset(c, 0, sizeof *c);
-    char err[512];
-    c->l = cg_layout_new(e, threads, &B, 1, &B, 1, err, sizeof err);
+    cg_error err;
+    c->l = cg_layout_new(e, threads, &B, 1, &B, 1, &err);
     if (!c->l)
-        print_error("%s\n", err);
+        print_error("%s\n", err.msg);
     assert_non_null(c->l);
     c->mem.params = hprt_alloc(sizeof(float) * (size_t)c->l->n_params);
     c->mem.grads = hprt_alloc(sizeof(float) * (size_t)c->l->n_params);
@@ -43,9 +43,9 @@ static inline void cg_test_build(cg_test_prog *c, const plan_experiment *e, int 
     c->mem.opt_sum = c->opt->sum;
     c->mem.opt_ga = c->opt->ga;
     c->mem.barrier = hprt_barrier_new(threads);
-    c->prog = cg_compile(e, c->l, &c->mem, NULL, err, sizeof err);
+    c->prog = cg_compile(e, c->l, &c->mem, NULL, &err);
     if (!c->prog)
-        print_error("%s\n", err);
+        print_error("%s\n", err.msg);
     assert_non_null(c->prog);
     hprt_rng r;
     hprt_rng_seed(&r, 42);
