@@ -250,6 +250,16 @@ const char *hp_decl_kind_name(hp_decl_kind k)
 
 static void dump_expr(const hp_expr *e, FILE *out);
 
+/* The shortest of %.15g and %.17g that reads back as v. */
+static void dump_num(double v, FILE *out)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.15g", v);
+    if (strtod(buf, NULL) != v)
+        snprintf(buf, sizeof buf, "%.17g", v);
+    fputs(buf, out);
+}
+
 static void dump_args(const hp_arg *args, int n, FILE *out)
 {
     for (int i = 0; i < n; i++) {
@@ -268,10 +278,11 @@ static void dump_expr(const hp_expr *e, FILE *out)
     }
     switch (e->kind) {
     case HP_EX_NUMBER:
-        fprintf(out, "%.17g", e->num);
+        dump_num(e->num, out);
         break;
     case HP_EX_DURATION:
-        fprintf(out, "%.17g %s", e->num, e->unit == HPRT_EPOCHS ? "epochs" : "steps");
+        dump_num(e->num, out);
+        fprintf(out, " %s", e->unit == HPRT_EPOCHS ? "epochs" : "steps");
         break;
     case HP_EX_STRING:
         fputc('"', out);
@@ -339,9 +350,9 @@ static void dump_layer(const hp_layer *l, int depth, FILE *out)
             dump_layer(l->body[i], depth + 1, out);
         return;
     }
-    fprintf(out, "layer %s(", l->kind);
+    fprintf(out, "layer %s%s", l->kind, l->n_args ? " " : "");
     dump_args(l->args, l->n_args, out);
-    fprintf(out, ") @%d:%d%s\n", l->span.line, l->span.col, l->broken ? " (broken)" : "");
+    fprintf(out, " @%d:%d%s\n", l->span.line, l->span.col, l->broken ? " (broken)" : "");
 }
 
 static void dump_setting(const hp_setting *s, int depth, FILE *out)
