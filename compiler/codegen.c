@@ -275,6 +275,7 @@ typedef struct {
     const cg_memory *mem;
     hp_jit_symbol *syms; /* names owned (strdup) */
     int n_syms, cap_syms;
+    bool oom;            /* an allocation failed while emitting: the module is incomplete */
 } cg_state;
 
 static cg_state *S(cg *g) { return (cg_state *)g; }
@@ -299,19 +300,24 @@ static LLVMValueRef buf(cg *g, const char *prefix, int layer, float *base, long 
         return gv;
     gv = cg_buffer(g, name, floats);
     if (st->n_syms == st->cap_syms) {
-        st->cap_syms = st->cap_syms ? st->cap_syms * 2 : 64;
-        hp_jit_symbol *s = realloc(st->syms, sizeof *s * (size_t)st->cap_syms);
-        if (!s)
-            return gv; /* the lookup will fail with a clear message */
+        int cap = st->cap_syms ? st->cap_syms * 2 : 64;
+        hp_jit_symbol *s = realloc(st->syms, sizeof *s * (size_t)cap);
+        if (!s) {
+            st->oom = true; /* jit_module reports it */
+            return gv;
+        }
         st->syms = s;
+        st->cap_syms = cap;
     }
     char *copy = strdup(name);
-    if (copy) {
-        st->syms[st->n_syms].name = copy;
-        st->syms[st->n_syms].addr = base ? base + offset : NULL;
-        st->syms[st->n_syms].is_function = 0;
-        st->n_syms++;
+    if (!copy) {
+        st->oom = true;
+        return gv;
     }
+    st->syms[st->n_syms].name = copy;
+    st->syms[st->n_syms].addr = base ? base + offset : NULL;
+    st->syms[st->n_syms].is_function = 0;
+    st->n_syms++;
     return gv;
 }
 
@@ -1400,6 +1406,7 @@ static void emit_train(cg *g, int B)
         cap += has_params(&e->layers[i]) ? 2 + 4 * g->l->layers[i].n_rnn : 0;
     param_range *parts = calloc((size_t)(cap ? cap : 1), sizeof *parts);
     if (!parts) {
+        S(g)->oom = true; /* jit_module reports it */
         LLVMBuildRetVoid(g->b);
         return;
     }
@@ -1491,7 +1498,9 @@ static LLVMModuleRef jit_module(hp_jit *jit, cg_state *st, const plan_experiment
     else
         cg_emit_schedule(g, sched);
     LLVMDisposeBuilder(g->b);
-    if (optimize && ir_optimize(g->mod, &t, err) != 0) {
+    if (st->oom)
+        cg_fail(err, CG_E_MEMORY, "out of memory");
+    if (st->oom || (optimize && ir_optimize(g->mod, &t, err) != 0)) {
         LLVMDisposeModule(g->mod);
         return NULL;
     }

@@ -105,18 +105,10 @@ void cg_layout_dump(const cg_layout *l, FILE *out)
             const cg_rnn_layer *R = &L->rnn[s];
             fprintf(out, "  %s %d: in=%d hidden=%d T=%d w=%ld", cell_name(R->geom.cell), s, R->geom.in, R->geom.hidden,
                     R->geom.T, R->w);
-            off(out, "A", R->A);
-            off(out, "C", R->C);
-            off(out, "Hprev", R->Hprev);
-            off(out, "Y", R->Y);
-            off(out, "dY", R->dY);
-            off(out, "dGi", R->dGi);
-            off(out, "dGh", R->dGh);
-            off(out, "D", R->D);
-            off(out, "h", R->h);
-            off(out, "c", R->c);
-            off(out, "h_next", R->h_next);
-            off(out, "c_next", R->c_next);
+            const char *const names[] = {"A", "C", "Hprev", "Y", "dY", "dGi", "dGh", "D", "h", "c", "h_next", "c_next"};
+            const long at[] = {R->A, R->C, R->Hprev, R->Y, R->dY, R->dGi, R->dGh, R->D, R->h, R->c, R->h_next, R->c_next};
+            for (size_t k = 0; k < sizeof at / sizeof *at; k++)
+                off(out, names[k], at[k]);
             if (R->site >= 0)
                 fprintf(out, " dropout_site=%d", R->site);
             fprintf(out, "\n");
