@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "cg_error.h"
 #include "check.h"
 #include "diag.h"
 #include "hprt_ckpt.h"
@@ -77,7 +78,11 @@ int cmd_search(int argc, char **argv);
 /* `hpc resume STUDY_DIR` */
 int cmd_search_resume(const char *dir, bool quiet);
 int cmd_plot(int argc, char **argv);
+int cmd_emit(int argc, char **argv);
 int cmd_emit_llvm(int argc, char **argv);
+/* The exit status for a back-end error, from its class: EXIT_USAGE for a
+ * model, target or option the back end refuses, EXIT_RUN for the rest. */
+int cli_cg_status(const cg_error *err);
 
 void cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -217,9 +217,10 @@ int cmd_build(int argc, char **argv)
         status = EXIT_RUN;
         goto done;
     }
-    if (hp_aot_build(e, l, &ao, msg, sizeof msg) != 0) {
-        fprintf(stderr, "hpc build: %s\n", msg);
-        status = strncmp(msg, "unknown target", 14) == 0 ? EXIT_USAGE : EXIT_RUN;
+    cg_error cerr = {0};
+    if (hp_aot_build(e, l, &ao, &cerr) != 0) {
+        fprintf(stderr, "hpc build: %s\n", cerr.msg);
+        status = cli_cg_status(&cerr);
         goto done;
     }
     if (exe && build_exe(out, name, msg, sizeof msg) != 0) {

@@ -302,3 +302,15 @@ int cli_write_experiment(const char *dir, const plan_experiment *e, int threads,
     return fclose(vf) == 0 ? 0 : -1;
 }
 
+int cli_cg_status(const cg_error *err)
+{
+    switch (err->cls) {
+    case CG_OK: return EXIT_OK;
+    case CG_E_USAGE: return EXIT_USAGE;
+    case CG_E_LIMIT: return EXIT_USAGE;
+    case CG_E_LLVM: return EXIT_RUN;
+    case CG_E_IO: return EXIT_RUN;
+    case CG_E_MEMORY: return EXIT_RUN;
+    }
+    return EXIT_RUN;
+}

@@ -127,10 +127,22 @@ static const command commands[] = {
      "\n"
      "Exit status: 0 done, 1 the file has errors, 2 bad usage, 3 bad data, 4 every\n"
      "trial failed or the study could not write its files, 130 interrupted (143 on SIGTERM).\n"},
+    {"emit", cmd_emit, "hpc emit [--dump=ast|plan|layout|ir0|ir] FILE [EXPERIMENT] [--set PATH=VALUE]... [--threads N]",
+     "Prints what one pass of the compiler made of FILE, as text:\n"
+     "\n"
+     "  --dump=ast     the file's declarations as parsed (imports are not followed)\n"
+     "  --dump=plan    the experiment's Plan, every default written out (as `hpc explain`)\n"
+     "  --dump=layout  its memory layout: every layer's offsets and sizes in the arenas,\n"
+     "                 the dropout sites, the batch sizes\n"
+     "  --dump=ir0     the LLVM module of its training and evaluation steps, as generated\n"
+     "  --dump=ir      the same after optimisation (the default): what `hpc run`\n"
+     "                 JIT-compiles, specialised to the shapes, the batch sizes and\n"
+     "                 the thread count\n"
+     "  --threads N    the thread count of layout, ir0 and ir (default: the experiment's\n"
+     "                 `threads`, else every core)\n"},
     {"emit-llvm", cmd_emit_llvm, "hpc emit-llvm FILE [EXPERIMENT] [--set PATH=VALUE]... [--threads N]",
-     "Prints the optimised LLVM IR of the experiment's training and evaluation steps:\n"
-     "what `hpc run` JIT-compiles, specialised to the shapes, the batch sizes and the\n"
-     "thread count (default: every core).\n"},
+     "The same as `hpc emit --dump=ir`: the optimised LLVM IR of the experiment's\n"
+     "training and evaluation steps.\n"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof *commands)
 

@@ -23,11 +23,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <llvm-c/Analysis.h>
 #include <llvm-c/Core.h>
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
-#include <llvm-c/Transforms/PassBuilder.h>
 
 #include "codegen_int.h"
 
@@ -45,55 +43,10 @@ static LLVMValueRef const_floats(cg *g, const char *name, const float *v, long n
     return gv;
 }
 
-static LLVMValueRef fadd(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFAdd(g->b, a, b, ""); }
-static LLVMValueRef fsub(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFSub(g->b, a, b, ""); }
-static LLVMValueRef fmul(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFMul(g->b, a, b, ""); }
-static LLVMValueRef fdiv(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFDiv(g->b, a, b, ""); }
-static LLVMValueRef iadd(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildAdd(g->b, a, b, ""); }
 static LLVMValueRef imul(cg *g, LLVMValueRef a, long b) { return LLVMBuildMul(g->b, a, cg_i64(g, b), ""); }
 
-static LLVMValueRef fcall1(cg *g, const char *name, LLVMValueRef x)
-{
-    LLVMTypeRef t = g->t_f32;
-    return cg_call(g, name, LLVMFunctionType(g->t_f32, &t, 1, 0), &x, 1);
-}
-
-static LLVMValueRef act(cg *g, plan_act a, LLVMValueRef x)
-{
-    switch (a) {
-    case PLAN_ACT_RELU:
-        return LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOLT, x, cg_f32(g, 0), ""), cg_f32(g, 0), x, "");
-    case PLAN_ACT_TANH: return fcall1(g, "tanhf", x);
-    case PLAN_ACT_SIGMOID:
-        return fdiv(g, cg_f32(g, 1), fadd(g, cg_f32(g, 1), fcall1(g, "expf", LLVMBuildFNeg(g->b, x, ""))));
-    case PLAN_ACT_GELU:
-        return fmul(g, fmul(g, cg_f32(g, 0.5), x),
-                    fadd(g, cg_f32(g, 1), fcall1(g, "erff", fmul(g, x, cg_f32(g, 0.70710678118654752)))));
-    default: return x;
-    }
-}
-
-/* In-place softmax of buf[0..K). */
-static void softmax(cg *g, LLVMValueRef buf, long K)
-{
-    LLVMValueRef mx = LLVMBuildAlloca(g->b, g->t_f32, ""), sum = LLVMBuildAlloca(g->b, g->t_f32, "");
-    LLVMBuildStore(g->b, cg_load_f(g, buf, cg_i64(g, 0)), mx);
-    cg_loop J;
-    cg_for(g, &J, cg_i64(g, 1), cg_i64(g, K));
-    LLVMBuildStore(g->b, cg_intrinsic2(g, "maxnum", LLVMBuildLoad2(g->b, g->t_f32, mx, ""), cg_load_f(g, buf, J.i)), mx);
-    cg_end(g, &J);
-    LLVMValueRef m = LLVMBuildLoad2(g->b, g->t_f32, mx, "");
-    LLVMBuildStore(g->b, cg_f32(g, 0), sum);
-    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, K));
-    LLVMValueRef e = fcall1(g, "expf", fsub(g, cg_load_f(g, buf, J.i), m));
-    cg_store_f(g, e, buf, J.i);
-    LLVMBuildStore(g->b, fadd(g, LLVMBuildLoad2(g->b, g->t_f32, sum, ""), e), sum);
-    cg_end(g, &J);
-    LLVMValueRef inv = fdiv(g, cg_f32(g, 1), LLVMBuildLoad2(g->b, g->t_f32, sum, ""));
-    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, K));
-    cg_store_f(g, fmul(g, cg_load_f(g, buf, J.i), inv), buf, J.i);
-    cg_end(g, &J);
-}
+/* In-place softmax of buf[0..K) (the kit's, for one row). */
+static void softmax(cg *g, LLVMValueRef buf, long K) { cg_softmax_rows(g, buf, buf, K, cg_i64(g, 0), cg_i64(g, 1)); }
 
 #define TILE 8 /* samples per pass through the layers */
 
@@ -118,7 +71,7 @@ static LLVMValueRef layer_one(cg *g, int i, const hp_aot_options *o, LLVMValueRe
         LLVMValueRef W = const_floats(g, name, o->params + L->w, L->w_size);
         snprintf(name, sizeof name, "b%d", i);
         LLVMValueRef B = const_floats(g, name, o->params + L->b, L->b_size);
-        LLVMValueRef acc = LLVMBuildAlloca(g->b, g->t_f32, "acc");
+        LLVMValueRef acc = ir_alloca(g->b, g->t_f32, "acc");
         cg_for(g, &K1, cg_i64(g, 0), cg_i64(g, Fo));
         cg_for(g, &K2, cg_i64(g, 0), cg_i64(g, Ho));
         cg_for(g, &K3, cg_i64(g, 0), cg_i64(g, Wo));
@@ -156,7 +109,7 @@ static LLVMValueRef layer_one(cg *g, int i, const hp_aot_options *o, LLVMValueRe
         int C = pl->in.d[0], H = pl->in.d[1], Wd = pl->in.d[2], k = pl->kernel, s = pl->stride;
         int Ho = pl->out.d[1], Wo = pl->out.d[2];
         bool mx = pl->kind == PLAN_MAXPOOL;
-        LLVMValueRef acc = LLVMBuildAlloca(g->b, g->t_f32, "acc");
+        LLVMValueRef acc = ir_alloca(g->b, g->t_f32, "acc");
         cg_for(g, &K1, cg_i64(g, 0), cg_i64(g, C));
         cg_for(g, &K2, cg_i64(g, 0), cg_i64(g, Ho));
         cg_for(g, &K3, cg_i64(g, 0), cg_i64(g, Wo));
@@ -185,7 +138,7 @@ static LLVMValueRef layer_one(cg *g, int i, const hp_aot_options *o, LLVMValueRe
         return cur;
     case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU:
         cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
-        cg_store_f(g, act(g, pl->act, cg_load_f(g, cur, J.i)), cur, J.i);
+        cg_store_f(g, cg_act_forward(g, pl->act, cg_load_f(g, cur, J.i)), cur, J.i);
         cg_end(g, &J);
         return cur;
     default: /* dropout (off at inference), flatten (a view) */
@@ -196,7 +149,7 @@ static LLVMValueRef layer_one(cg *g, int i, const hp_aot_options *o, LLVMValueRe
         softmax(g, dst, U);
     } else if (a != PLAN_ACT_NONE) {
         cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
-        cg_store_f(g, act(g, a, cg_load_f(g, dst, J.i)), dst, J.i);
+        cg_store_f(g, cg_act_forward(g, a, cg_load_f(g, dst, J.i)), dst, J.i);
         cg_end(g, &J);
     }
     return dst;
@@ -211,17 +164,9 @@ static LLVMValueRef layer_one(cg *g, int i, const hp_aot_options *o, LLVMValueRe
 static void dense_group(cg *g, LLVMValueRef W, LLVMValueRef B, LLVMValueRef cur, LLVMValueRef dst, long F, long U, int C)
 {
     LLVMTypeRef vt = LLVMVectorType(g->t_f32, (unsigned)C);
-    LLVMBuilderRef eb = LLVMCreateBuilderInContext(g->ctx);
-    LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(g->fn);
-    LLVMValueRef first = LLVMGetFirstInstruction(entry);
-    if (first)
-        LLVMPositionBuilderBefore(eb, first);
-    else
-        LLVMPositionBuilderAtEnd(eb, entry);
     LLVMValueRef acc[TILE];
     for (int r = 0; r < TILE; r++) /* entry-block allocas: promoted to registers */
-        acc[r] = LLVMBuildAlloca(eb, vt, "acc");
-    LLVMDisposeBuilder(eb);
+        acc[r] = ir_alloca(g->b, vt, "acc");
     LLVMValueRef zeros = LLVMConstNull(LLVMVectorType(g->t_i32, (unsigned)C));
     for (long j0 = 0; j0 < U; j0 += C) {
         LLVMValueRef bv = LLVMBuildLoad2(g->b, vt, cg_fptr(g, B, cg_i64(g, j0)), "");
@@ -307,7 +252,7 @@ static LLVMValueRef dense_tiled(cg *g, int i, const hp_aot_options *o, LLVMValue
         cg_end(g, &R2);
     } else if (a != PLAN_ACT_NONE) {
         cg_for(g, &J, cg_i64(g, 0), LLVMBuildMul(g->b, rows, cg_i64(g, U), ""));
-        cg_store_f(g, act(g, a, cg_load_f(g, dst, J.i)), dst, J.i);
+        cg_store_f(g, cg_act_forward(g, a, cg_load_f(g, dst, J.i)), dst, J.i);
         cg_end(g, &J);
     }
     return dst;
@@ -516,20 +461,20 @@ static void cell_update(cg *g, hprt_cell cell, long H, LLVMValueRef gi, LLVMValu
 #define GI(k) cg_load_f(g, gi, iadd(g, j, cg_i64(g, (k) * H)))
 #define GH(k) cg_load_f(g, gh, iadd(g, j, cg_i64(g, (k) * H)))
     if (cell == HPRT_CELL_RNN) {
-        cg_store_f(g, act(g, PLAN_ACT_TANH, fadd(g, GI(0), GH(0))), h, j);
+        cg_store_f(g, cg_act_forward(g, PLAN_ACT_TANH, fadd(g, GI(0), GH(0))), h, j);
     } else if (cell == HPRT_CELL_GRU) {
-        LLVMValueRef r = act(g, PLAN_ACT_SIGMOID, fadd(g, GI(0), GH(0)));
-        LLVMValueRef z = act(g, PLAN_ACT_SIGMOID, fadd(g, GI(1), GH(1)));
-        LLVMValueRef n = act(g, PLAN_ACT_TANH, fadd(g, GI(2), fmul(g, r, GH(2))));
+        LLVMValueRef r = cg_act_forward(g, PLAN_ACT_SIGMOID, fadd(g, GI(0), GH(0)));
+        LLVMValueRef z = cg_act_forward(g, PLAN_ACT_SIGMOID, fadd(g, GI(1), GH(1)));
+        LLVMValueRef n = cg_act_forward(g, PLAN_ACT_TANH, fadd(g, GI(2), fmul(g, r, GH(2))));
         cg_store_f(g, fadd(g, fmul(g, fsub(g, cg_f32(g, 1), z), n), fmul(g, z, cg_load_f(g, h, j))), h, j);
     } else {
-        LLVMValueRef in = act(g, PLAN_ACT_SIGMOID, fadd(g, GI(0), GH(0)));
-        LLVMValueRef f = act(g, PLAN_ACT_SIGMOID, fadd(g, GI(1), GH(1)));
-        LLVMValueRef gg = act(g, PLAN_ACT_TANH, fadd(g, GI(2), GH(2)));
-        LLVMValueRef o = act(g, PLAN_ACT_SIGMOID, fadd(g, GI(3), GH(3)));
+        LLVMValueRef in = cg_act_forward(g, PLAN_ACT_SIGMOID, fadd(g, GI(0), GH(0)));
+        LLVMValueRef f = cg_act_forward(g, PLAN_ACT_SIGMOID, fadd(g, GI(1), GH(1)));
+        LLVMValueRef gg = cg_act_forward(g, PLAN_ACT_TANH, fadd(g, GI(2), GH(2)));
+        LLVMValueRef o = cg_act_forward(g, PLAN_ACT_SIGMOID, fadd(g, GI(3), GH(3)));
         LLVMValueRef cn = fadd(g, fmul(g, f, cg_load_f(g, c, j)), fmul(g, in, gg));
         cg_store_f(g, cn, c, j);
-        cg_store_f(g, fmul(g, o, act(g, PLAN_ACT_TANH, cn)), h, j);
+        cg_store_f(g, fmul(g, o, cg_act_forward(g, PLAN_ACT_TANH, cn)), h, j);
     }
 #undef GI
 #undef GH
@@ -640,7 +585,7 @@ static int emit_lm(cg *g, const hp_aot_options *o, LLVMTypeRef t_size)
             } else if (a != PLAN_ACT_NONE) {
                 cg_loop J;
                 cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
-                cg_store_f(g, act(g, a, cg_load_f(g, dst, J.i)), dst, J.i);
+                cg_store_f(g, cg_act_forward(g, a, cg_load_f(g, dst, J.i)), dst, J.i);
                 cg_end(g, &J);
             }
             x = dst;
@@ -657,7 +602,7 @@ static int emit_lm(cg *g, const hp_aot_options *o, LLVMTypeRef t_size)
             } else {
                 cg_loop J;
                 cg_for(g, &J, cg_i64(g, 0), cg_i64(g, width));
-                cg_store_f(g, act(g, pl->act, cg_load_f(g, x, J.i)), dst, J.i);
+                cg_store_f(g, cg_act_forward(g, pl->act, cg_load_f(g, x, J.i)), dst, J.i);
                 cg_end(g, &J);
             }
             x = dst;
@@ -706,7 +651,7 @@ static int write_lm_header(FILE *f, const plan_experiment *e, const cg_layout *l
     return 0;
 }
 
-static int write_header(const plan_experiment *e, const cg_layout *l, const hp_aot_options *o, char *err, size_t errlen)
+static int write_header(const plan_experiment *e, const cg_layout *l, const hp_aot_options *o, cg_error *err)
 {
     char path[4200], guard[300];
     snprintf(path, sizeof path, "%s/%s.h", o->out_dir, o->name);
@@ -716,13 +661,13 @@ static int write_header(const plan_experiment *e, const cg_layout *l, const hp_a
     snprintf(guard + k, sizeof guard - k, "_H");
     FILE *f = fopen(path, "w");
     if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        cg_fail(err, CG_E_IO, "%s: %s", path, strerror(errno));
         return -1;
     }
     if (l->text) {
         write_lm_header(f, e, l, o, guard);
         if (fclose(f) != 0) {
-            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            cg_fail(err, CG_E_IO, "%s: %s", path, strerror(errno));
             return -1;
         }
         return 0;
@@ -747,14 +692,14 @@ static int write_header(const plan_experiment *e, const cg_layout *l, const hp_a
             N, e->name, e->file, N, N, guard, guard, N, l->features, N, l->classes, N, l->classes, N, bytes, N, N, N,
             e->loss == PLAN_LOSS_CROSS_ENTROPY ? "class probabilities" : "outputs", N, N, N);
     if (fclose(f) != 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        cg_fail(err, CG_E_IO, "%s: %s", path, strerror(errno));
         return -1;
     }
     return 0;
 }
 
 /* ar rcs OUT/libNAME.a OUT/NAME.o (binutils' ar writes the symbol index linkers need) */
-static int make_archive(const hp_aot_options *o, char *err, size_t errlen)
+static int make_archive(const hp_aot_options *o, cg_error *err)
 {
     char lib[4200], obj[4200];
     snprintf(lib, sizeof lib, "%s/lib%s.a", o->out_dir, o->name);
@@ -765,7 +710,7 @@ static int make_archive(const hp_aot_options *o, char *err, size_t errlen)
     int rc = posix_spawnp(&pid, "ar", NULL, NULL, argv, environ);
     int status = 0;
     if (rc != 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        snprintf(err, errlen, "cannot make %s with `ar` (binutils): %s", lib, rc ? strerror(rc) : "ar failed");
+        cg_fail(err, CG_E_IO, "cannot make %s with `ar` (binutils): %s", lib, rc ? strerror(rc) : "ar failed");
         return -1;
     }
     return 0;
@@ -793,7 +738,7 @@ static int acc_floats(const char *triple, const char *cpu, const char *features)
     return 32;
 }
 
-int hp_aot_build(const plan_experiment *e, const cg_layout *l, const hp_aot_options *o, char *err, size_t errlen)
+int hp_aot_build(const plan_experiment *e, const cg_layout *l, const hp_aot_options *o, cg_error *err)
 {
     LLVMInitializeAllTargetInfos();
     LLVMInitializeAllTargets();
@@ -807,7 +752,7 @@ int hp_aot_build(const plan_experiment *e, const cg_layout *l, const hp_aot_opti
     char *cpu_native = NULL, *features = NULL;
     LLVMTargetMachineRef tm = NULL;
     if (LLVMGetTargetFromTriple(triple, &target, &msg)) {
-        snprintf(err, errlen, "unknown target '%s': %s", triple, msg ? msg : "");
+        cg_fail(err, CG_E_USAGE, "unknown target '%s': %s", triple, msg ? msg : "");
         LLVMDisposeMessage(msg);
         LLVMDisposeMessage(host);
         return -1;
@@ -822,62 +767,40 @@ int hp_aot_build(const plan_experiment *e, const cg_layout *l, const hp_aot_opti
     tm = LLVMCreateTargetMachine(target, triple, cpu, features ? features : "", LLVMCodeGenLevelAggressive, LLVMRelocPIC,
                                  LLVMCodeModelDefault);
     if (!tm) {
-        snprintf(err, errlen, "cannot target %s with CPU %s", triple, cpu);
+        cg_fail(err, CG_E_USAGE, "cannot target %s with CPU %s", triple, cpu);
         goto out;
     }
+    ir_target t = {.tm = tm, .triple = triple, .data_layout = NULL, .vectorize = false};
     cg gs;
     memset(&gs, 0, sizeof gs);
     cg *g = &gs;
-    g->ctx = LLVMContextCreate();
-    g->mod = LLVMModuleCreateWithNameInContext(o->name, g->ctx);
-    g->b = LLVMCreateBuilderInContext(g->ctx);
-    g->t_void = LLVMVoidTypeInContext(g->ctx);
-    g->t_i1 = LLVMInt1TypeInContext(g->ctx);
-    g->t_i8 = LLVMInt8TypeInContext(g->ctx);
-    g->t_i32 = LLVMInt32TypeInContext(g->ctx);
-    g->t_i64 = LLVMInt64TypeInContext(g->ctx);
-    g->t_f32 = LLVMFloatTypeInContext(g->ctx);
-    g->t_f64 = LLVMDoubleTypeInContext(g->ctx);
-    g->t_ptr = LLVMPointerTypeInContext(g->ctx, 0);
+    LLVMContextRef ctx = LLVMContextCreate();
+    if (cg_module_new(g, ctx, o->name, &t, err) != 0) {
+        LLVMContextDispose(ctx);
+        goto out;
+    }
     g->e = e;
     g->l = l;
     g->threads = 1;
     g->acc_floats = acc_floats(triple, cpu, features);
-    LLVMSetTarget(g->mod, triple);
-    LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
-    LLVMSetModuleDataLayout(g->mod, td);
-    LLVMTypeRef t_size = LLVMIntPtrTypeInContext(g->ctx, td);
-    LLVMDisposeTargetData(td);
+    g->libm_exp = true;
+    LLVMTypeRef t_size = LLVMIntPtrTypeInContext(g->ctx, LLVMGetModuleDataLayout(g->mod));
     int emitted = l->text ? emit_lm(g, o, t_size) : emit(g, o, t_size);
     LLVMDisposeBuilder(g->b);
     if (emitted != 0) {
-        snprintf(err, errlen, "out of memory");
+        cg_fail(err, CG_E_MEMORY, "out of memory");
         goto dispose;
     }
-    if (LLVMVerifyModule(g->mod, LLVMReturnStatusAction, &msg)) {
-        snprintf(err, errlen, "the generated module is invalid (a bug in hpc): %s", msg ? msg : "");
-        LLVMDisposeMessage(msg);
+    if (ir_optimize(g->mod, &t, err) != 0)
         goto dispose;
-    }
-    LLVMDisposeMessage(msg);
-    msg = NULL;
-    LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
-    LLVMErrorRef perr = LLVMRunPasses(g->mod, "default<O3>", tm, opts);
-    LLVMDisposePassBuilderOptions(opts);
-    if (perr) {
-        char *m = LLVMGetErrorMessage(perr);
-        snprintf(err, errlen, "optimising: %s", m);
-        LLVMDisposeErrorMessage(m);
-        goto dispose;
-    }
     char obj[4200];
     snprintf(obj, sizeof obj, "%s/%s.o", o->out_dir, o->name);
     if (LLVMTargetMachineEmitToFile(tm, g->mod, obj, LLVMObjectFile, &msg)) {
-        snprintf(err, errlen, "%s: %s", obj, msg ? msg : "cannot write");
+        cg_fail(err, CG_E_IO, "%s: %s", obj, msg ? msg : "cannot write");
         LLVMDisposeMessage(msg);
         goto dispose;
     }
-    if (write_header(e, l, o, err, errlen) == 0 && make_archive(o, err, errlen) == 0)
+    if (write_header(e, l, o, err) == 0 && make_archive(o, err) == 0)
         rc = 0;
 dispose:
     LLVMDisposeModule(g->mod);

@@ -23,8 +23,9 @@ typedef struct {
 /* Writes OUT/NAME.o, OUT/NAME.h and OUT/libNAME.a.  A model of text data (an
  * output at every step) gets NAME_state_size/NAME_reset/NAME_step and its
  * vocabulary in the header instead of NAME_predict.  0 on success, else -1
- * with the reason in err.  The layout is one made for a single thread and a
+ * with the reason in err (CG_E_USAGE: an unknown target or CPU; CG_E_IO: an
+ * output cannot be written).  The layout is one made for a single thread and a
  * batch of one. */
-int hp_aot_build(const plan_experiment *e, const cg_layout *l, const hp_aot_options *o, char *err, size_t errlen);
+int hp_aot_build(const plan_experiment *e, const cg_layout *l, const hp_aot_options *o, cg_error *err);
 
 #endif

@@ -245,3 +245,175 @@ const char *hp_decl_kind_name(hp_decl_kind k)
     static const char *const names[] = {"import", "data", "model", "experiment", "search"};
     return names[k];
 }
+
+/* ---- the AST as text ---- */
+
+static void dump_expr(const hp_expr *e, FILE *out);
+
+/* The shortest of %.15g and %.17g that reads back as v. */
+static void dump_num(double v, FILE *out)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.15g", v);
+    if (strtod(buf, NULL) != v)
+        snprintf(buf, sizeof buf, "%.17g", v);
+    fputs(buf, out);
+}
+
+static void dump_args(const hp_arg *args, int n, FILE *out)
+{
+    for (int i = 0; i < n; i++) {
+        fprintf(out, "%s", i ? ", " : "");
+        if (args[i].name)
+            fprintf(out, "%s=", args[i].name);
+        dump_expr(args[i].value, out);
+    }
+}
+
+static void dump_expr(const hp_expr *e, FILE *out)
+{
+    if (!e) {
+        fprintf(out, "<missing>");
+        return;
+    }
+    switch (e->kind) {
+    case HP_EX_NUMBER:
+        dump_num(e->num, out);
+        break;
+    case HP_EX_DURATION:
+        dump_num(e->num, out);
+        fprintf(out, " %s", e->unit == HPRT_EPOCHS ? "epochs" : "steps");
+        break;
+    case HP_EX_STRING:
+        fputc('"', out);
+        for (const char *c = e->str ? e->str : ""; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                fprintf(out, "\\%c", *c);
+            else if (*c == '\n')
+                fprintf(out, "\\n");
+            else if (*c == '\t')
+                fprintf(out, "\\t");
+            else
+                fputc(*c, out);
+        }
+        fputc('"', out);
+        break;
+    case HP_EX_BOOL:
+        fprintf(out, "%s", e->boolean ? "true" : "false");
+        break;
+    case HP_EX_PATH:
+        for (int i = 0; i < e->n_parts; i++)
+            fprintf(out, "%s%s", i ? "." : "", e->parts[i]);
+        break;
+    case HP_EX_CALL:
+        fprintf(out, "%s(", e->callee);
+        dump_args(e->args, e->n_args, out);
+        fprintf(out, ")");
+        break;
+    case HP_EX_LIST:
+        fprintf(out, "[");
+        for (int i = 0; i < e->n_items; i++) {
+            fprintf(out, "%s", i ? ", " : "");
+            dump_expr(e->items[i], out);
+        }
+        fprintf(out, "]");
+        break;
+    case HP_EX_NEG:
+        fprintf(out, "-(");
+        dump_expr(e->lhs, out);
+        fprintf(out, ")");
+        break;
+    case HP_EX_BINARY:
+        fprintf(out, "(");
+        dump_expr(e->lhs, out);
+        fprintf(out, " %c ", e->op);
+        dump_expr(e->rhs, out);
+        fprintf(out, ")");
+        break;
+    }
+}
+
+static void indent(int depth, FILE *out)
+{
+    for (int i = 0; i < depth; i++)
+        fprintf(out, "  ");
+}
+
+static void dump_layer(const hp_layer *l, int depth, FILE *out)
+{
+    indent(depth, out);
+    if (l->is_repeat) {
+        fprintf(out, "repeat ");
+        dump_expr(l->count, out);
+        fprintf(out, " @%d:%d%s\n", l->span.line, l->span.col, l->broken ? " (broken)" : "");
+        for (int i = 0; i < l->n_body; i++)
+            dump_layer(l->body[i], depth + 1, out);
+        return;
+    }
+    fprintf(out, "layer %s%s", l->kind, l->n_args ? " " : "");
+    dump_args(l->args, l->n_args, out);
+    fprintf(out, " @%d:%d%s\n", l->span.line, l->span.col, l->broken ? " (broken)" : "");
+}
+
+static void dump_setting(const hp_setting *s, int depth, FILE *out)
+{
+    indent(depth, out);
+    fprintf(out, "setting %s = ", s->name);
+    dump_expr(s->value, out);
+    fprintf(out, " @%d:%d%s\n", s->span.line, s->span.col, s->broken ? " (broken)" : "");
+}
+
+static void dump_vary(const hp_vary *v, int depth, FILE *out)
+{
+    indent(depth, out);
+    fprintf(out, "vary ");
+    for (int i = 0; i < v->n_path; i++)
+        fprintf(out, "%s%s", i ? "." : "", v->path[i]);
+    switch (v->space) {
+    case HP_SPACE_SET:
+        fprintf(out, " in {");
+        for (int i = 0; i < v->n_items; i++) {
+            fprintf(out, "%s", i ? ", " : "");
+            dump_expr(v->items[i], out);
+        }
+        fprintf(out, "}");
+        break;
+    case HP_SPACE_RANGE:
+        fprintf(out, " in ");
+        dump_expr(v->lo, out);
+        fprintf(out, "..");
+        dump_expr(v->hi, out);
+        break;
+    case HP_SPACE_CALL:
+        fprintf(out, " in ");
+        dump_expr(v->call, out);
+        break;
+    }
+    fprintf(out, " @%d:%d%s\n", v->span.line, v->span.col, v->broken ? " (broken)" : "");
+}
+
+void hp_ast_dump(const hp_ast *ast, FILE *out)
+{
+    for (int i = 0; i < ast->n_decls; i++) {
+        const hp_decl *d = ast->decls[i];
+        fprintf(out, "%s", hp_decl_kind_name(d->kind));
+        if (d->kind == HP_DECL_IMPORT)
+            fprintf(out, " \"%s\"", d->import_path ? d->import_path : "");
+        else
+            fprintf(out, " %s", d->name ? d->name : "<unnamed>");
+        fprintf(out, " @%d:%d%s\n", d->span.line, d->span.col, d->broken ? " (broken)" : "");
+        /* body items in source order: settings, layers and varies interleave by line */
+        int s = 0, l = 0, v = 0;
+        while (s < d->n_settings || l < d->n_layers || v < d->n_varies) {
+            long ls = s < d->n_settings ? (long)d->settings[s]->span.line * 100000 + d->settings[s]->span.col : -1;
+            long ll = l < d->n_layers ? (long)d->layers[l]->span.line * 100000 + d->layers[l]->span.col : -1;
+            long lv = v < d->n_varies ? (long)d->varies[v]->span.line * 100000 + d->varies[v]->span.col : -1;
+            if (ls >= 0 && (ll < 0 || ls <= ll) && (lv < 0 || ls <= lv))
+                dump_setting(d->settings[s++], 1, out);
+            else if (ll >= 0 && (lv < 0 || ll <= lv))
+                dump_layer(d->layers[l++], 1, out);
+            else
+                dump_vary(d->varies[v++], 1, out);
+        }
+    }
+}

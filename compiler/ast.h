@@ -6,6 +6,7 @@
 #define HP_AST_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "arena.h"
 #include "diag.h"
@@ -132,5 +133,9 @@ void hp_ast_free(hp_ast *ast);
 
 /* Writes the AST back as .hp text (used by tests and `hpc run`'s experiment.hp). */
 const char *hp_decl_kind_name(hp_decl_kind k);
+
+/* The AST as indented text (`hpc emit --dump=ast`): one node per line with
+ * its line:column, expressions written out as .hp text. */
+void hp_ast_dump(const hp_ast *ast, FILE *out);
 
 #endif

@@ -20,6 +20,7 @@
  * numbers (learning rate, Adam's bias corrections, dropout keys) come from io;
  * everything else is a constant.
  */
+#include <errno.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -95,18 +96,18 @@ static bool rnn_layout(cg_layout *l, int i, const plan_layer *pl, long *P, long 
 }
 
 cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train_sizes, int n_train,
-                         const int *eval_sizes, int n_eval, char *err, size_t errlen)
+                         const int *eval_sizes, int n_eval, cg_error *err)
 {
     cg_layout *l = calloc(1, sizeof *l);
     if (!l || e->n_layers < 2 || n_train < 0 || n_train > 32 || n_eval < 0 || n_eval > 32 || n_train + n_eval == 0) {
-        snprintf(err, errlen, l ? "nothing to compile" : "out of memory");
+        cg_fail(err, l ? CG_E_USAGE : CG_E_MEMORY, l ? "nothing to compile" : "out of memory");
         free(l);
         return NULL;
     }
     l->layers = calloc((size_t)e->n_layers, sizeof *l->layers);
     if (!l->layers) {
         free(l);
-        snprintf(err, errlen, "out of memory");
+        cg_fail(err, CG_E_MEMORY, "out of memory");
         return NULL;
     }
     l->n_layers = e->n_layers;
@@ -155,10 +156,10 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
         case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM:
             if ((pl->dropout > 0 && l->n_dropout + pl->stack - 1 > HPRT_MAX_DROPOUT) || !rnn_layout(l, i, pl, &P, &A)) {
                 if (pl->dropout > 0 && l->n_dropout + pl->stack - 1 > HPRT_MAX_DROPOUT)
-                    snprintf(err, errlen, "%s:%d: `%s` brings the model to more than %d dropout sites", e->file, pl->line,
-                             plan_layer_name(pl->kind), HPRT_MAX_DROPOUT);
+                    cg_fail_at(err, CG_E_LIMIT, e->file, pl->line, "`%s` brings the model to more than %d dropout sites",
+                               plan_layer_name(pl->kind), HPRT_MAX_DROPOUT);
                 else
-                    snprintf(err, errlen, "out of memory");
+                    cg_fail(err, CG_E_MEMORY, "out of memory");
                 cg_layout_free(l);
                 return NULL;
             }
@@ -202,7 +203,7 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
             break;
         case PLAN_DROPOUT:
             if (l->n_dropout >= HPRT_MAX_DROPOUT) {
-                snprintf(err, errlen, "%s:%d: more than %d dropout layers", e->file, pl->line, HPRT_MAX_DROPOUT);
+                cg_fail_at(err, CG_E_LIMIT, e->file, pl->line, "more than %d dropout layers", HPRT_MAX_DROPOUT);
                 cg_layout_free(l);
                 return NULL;
             }
@@ -218,8 +219,8 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
         case PLAN_MAXPOOL: case PLAN_AVGPOOL:
             break;
         default:
-            snprintf(err, errlen, "%s:%d: the layer `%s` is not supported by this version of hpc's code generator",
-                     e->file, pl->line, plan_layer_name(pl->kind));
+            cg_fail_at(err, CG_E_LIMIT, e->file, pl->line, "the layer `%s` is not supported by this version of hpc's code generator",
+                       plan_layer_name(pl->kind));
             cg_layout_free(l);
             return NULL;
         }
@@ -243,8 +244,8 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
         l->scores--;
     l->loss_steps = l->layers[l->scores].steps;
     if (l->loss_steps > 1 && !l->text) {
-        snprintf(err, errlen, "%s:%d: an output at every time step needs text data (next-token targets); end the "
-                 "model with `last` before its output layer", e->file, e->layers[l->scores].line);
+        cg_fail_at(err, CG_E_USAGE, e->file, e->layers[l->scores].line, "an output at every time step needs text data "
+                   "(next-token targets); end the model with `last` before its output layer");
         cg_layout_free(l);
         return NULL;
     }
@@ -274,6 +275,7 @@ typedef struct {
     const cg_memory *mem;
     hp_jit_symbol *syms; /* names owned (strdup) */
     int n_syms, cap_syms;
+    bool oom;            /* an allocation failed while emitting: the module is incomplete */
 } cg_state;
 
 static cg_state *S(cg *g) { return (cg_state *)g; }
@@ -298,19 +300,24 @@ static LLVMValueRef buf(cg *g, const char *prefix, int layer, float *base, long 
         return gv;
     gv = cg_buffer(g, name, floats);
     if (st->n_syms == st->cap_syms) {
-        st->cap_syms = st->cap_syms ? st->cap_syms * 2 : 64;
-        hp_jit_symbol *s = realloc(st->syms, sizeof *s * (size_t)st->cap_syms);
-        if (!s)
-            return gv; /* the lookup will fail with a clear message */
+        int cap = st->cap_syms ? st->cap_syms * 2 : 64;
+        hp_jit_symbol *s = realloc(st->syms, sizeof *s * (size_t)cap);
+        if (!s) {
+            st->oom = true; /* jit_module reports it */
+            return gv;
+        }
         st->syms = s;
+        st->cap_syms = cap;
     }
     char *copy = strdup(name);
-    if (copy) {
-        st->syms[st->n_syms].name = copy;
-        st->syms[st->n_syms].addr = base ? base + offset : NULL;
-        st->syms[st->n_syms].is_function = 0;
-        st->n_syms++;
+    if (!copy) {
+        st->oom = true;
+        return gv;
     }
+    st->syms[st->n_syms].name = copy;
+    st->syms[st->n_syms].addr = base ? base + offset : NULL;
+    st->syms[st->n_syms].is_function = 0;
+    st->n_syms++;
     return gv;
 }
 
@@ -363,87 +370,9 @@ static LLVMValueRef PARAM(cg *g, const char *what, int i, bool bias)
 
 /* ---- elementwise math ---- */
 
-static LLVMValueRef fcall1(cg *g, const char *name, LLVMValueRef x)
-{
-    LLVMTypeRef t = g->t_f32;
-    return cg_call(g, name, LLVMFunctionType(g->t_f32, &t, 1, 0), &x, 1);
-}
-
-static LLVMValueRef fadd(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFAdd(g->b, a, b, ""); }
-static LLVMValueRef fsub(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFSub(g->b, a, b, ""); }
-static LLVMValueRef fmul(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFMul(g->b, a, b, ""); }
-static LLVMValueRef fdiv(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFDiv(g->b, a, b, ""); }
-static LLVMValueRef iadd(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildAdd(g->b, a, b, ""); }
 static LLVMValueRef imul(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildMul(g->b, a, b, ""); }
-static LLVMValueRef isub(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildSub(g->b, a, b, ""); }
 
-/* act(x) for the elementwise activations (softmax is row-wise, elsewhere). */
-static LLVMValueRef act_forward(cg *g, plan_act a, LLVMValueRef x)
-{
-    switch (a) {
-    case PLAN_ACT_RELU: /* NaN passes through, as in the reference and PyTorch */
-        return LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOLT, x, cg_f32(g, 0), ""), cg_f32(g, 0), x, "");
-    case PLAN_ACT_TANH:
-        return fcall1(g, "tanhf", x);
-    case PLAN_ACT_SIGMOID:
-        return fdiv(g, cg_f32(g, 1), fadd(g, cg_f32(g, 1), cg_intrinsic1(g, "exp", LLVMBuildFNeg(g->b, x, ""))));
-    case PLAN_ACT_GELU: /* 0.5 x (1 + erf(x / sqrt 2)) */
-        return fmul(g, fmul(g, cg_f32(g, 0.5), x),
-                    fadd(g, cg_f32(g, 1), fcall1(g, "erff", fmul(g, x, cg_f32(g, 0.70710678118654752)))));
-    default:
-        return x;
-    }
-}
-
-/* dL/dx from dL/dy, with y the output and x the input (gelu). */
-static LLVMValueRef act_backward(cg *g, plan_act a, LLVMValueRef y, LLVMValueRef x, LLVMValueRef dy)
-{
-    switch (a) {
-    case PLAN_ACT_RELU:
-        return LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOGT, y, cg_f32(g, 0), ""), dy, cg_f32(g, 0), "");
-    case PLAN_ACT_TANH:
-        return fmul(g, dy, fsub(g, cg_f32(g, 1), fmul(g, y, y)));
-    case PLAN_ACT_SIGMOID:
-        return fmul(g, dy, fmul(g, y, fsub(g, cg_f32(g, 1), y)));
-    case PLAN_ACT_GELU: { /* Phi(x) + x phi(x) */
-        LLVMValueRef cdf = fmul(g, cg_f32(g, 0.5),
-                                fadd(g, cg_f32(g, 1), fcall1(g, "erff", fmul(g, x, cg_f32(g, 0.70710678118654752)))));
-        LLVMValueRef pdf = fmul(g, cg_f32(g, 0.39894228040143268),
-                                cg_intrinsic1(g, "exp", fmul(g, cg_f32(g, -0.5), fmul(g, x, x))));
-        return fmul(g, dy, fadd(g, cdf, fmul(g, x, pdf)));
-    }
-    default:
-        return dy;
-    }
-}
-
-/* Row-wise softmax of U values at base[r*U ...] into out (rows [r0, r1)). */
-static void softmax_rows(cg *g, LLVMValueRef in, LLVMValueRef out, long U, LLVMValueRef r0, LLVMValueRef r1)
-{
-    cg_loop R, J;
-    cg_for(g, &R, r0, r1);
-    LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
-    LLVMValueRef mx = LLVMBuildAlloca(g->b, g->t_f32, "");
-    LLVMBuildStore(g->b, cg_load_f(g, in, row), mx);
-    cg_for(g, &J, cg_i64(g, 1), cg_i64(g, U));
-    LLVMValueRef v = cg_load_f(g, in, iadd(g, row, J.i));
-    LLVMBuildStore(g->b, cg_intrinsic2(g, "maxnum", LLVMBuildLoad2(g->b, g->t_f32, mx, ""), v), mx);
-    cg_end(g, &J);
-    LLVMValueRef m = LLVMBuildLoad2(g->b, g->t_f32, mx, "");
-    LLVMValueRef sum = LLVMBuildAlloca(g->b, g->t_f32, "");
-    LLVMBuildStore(g->b, cg_f32(g, 0), sum);
-    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
-    LLVMValueRef ex = cg_intrinsic1(g, "exp", fsub(g, cg_load_f(g, in, iadd(g, row, J.i)), m));
-    cg_store_f(g, ex, out, iadd(g, row, J.i));
-    LLVMBuildStore(g->b, fadd(g, LLVMBuildLoad2(g->b, g->t_f32, sum, ""), ex), sum);
-    cg_end(g, &J);
-    LLVMValueRef inv = fdiv(g, cg_f32(g, 1), LLVMBuildLoad2(g->b, g->t_f32, sum, ""));
-    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
-    LLVMValueRef k = iadd(g, row, J.i);
-    cg_store_f(g, fmul(g, cg_load_f(g, out, k), inv), out, k);
-    cg_end(g, &J);
-    cg_end(g, &R);
-}
+/* act(x), its gradient, the softmax: the kit's (codegen_int.h) */
 
 /* dx = y (dy - sum(dy y)) per row. */
 static void softmax_backward_rows(cg *g, LLVMValueRef y, LLVMValueRef dy, LLVMValueRef dx, long U, LLVMValueRef r0,
@@ -452,7 +381,7 @@ static void softmax_backward_rows(cg *g, LLVMValueRef y, LLVMValueRef dy, LLVMVa
     cg_loop R, J;
     cg_for(g, &R, r0, r1);
     LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
-    LLVMValueRef acc = LLVMBuildAlloca(g->b, g->t_f32, "");
+    LLVMValueRef acc = ir_alloca(g->b, g->t_f32, "");
     LLVMBuildStore(g->b, cg_f32(g, 0), acc);
     cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
     LLVMValueRef k = iadd(g, row, J.i);
@@ -808,12 +737,12 @@ static void bias_act(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
     if (pre)
         cg_store_f(g, v, pre, k);
     if (a != PLAN_ACT_SOFTMAX)
-        v = act_forward(g, a, v);
+        v = cg_act_forward(g, a, v);
     cg_store_f(g, v, out, k);
     cg_end(g, &J);
     cg_end(g, &R);
     if (a == PLAN_ACT_SOFTMAX)
-        softmax_rows(g, out, out, U, r0, r1);
+        cg_softmax_rows(g, out, out, U, r0, r1);
 }
 
 /* A layer applied at every time step works on T rows per sample. */
@@ -881,7 +810,7 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
             LLVMBuildMemCpy(g->b, Yr, 4, Xr, 4, imul(g, M, cg_i64(g, 4 * U)));
         break;
     case PLAN_SOFTMAX:
-        softmax_rows(g, X, Y, U, r0, r1);
+        cg_softmax_rows(g, X, Y, U, r0, r1);
         break;
     default: { /* relu, tanh, sigmoid, gelu */
         cg_loop R, J;
@@ -889,7 +818,7 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
         LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
         cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
         LLVMValueRef k = iadd(g, row, J.i);
-        cg_store_f(g, act_forward(g, pl->act, cg_load_f(g, X, k)), Y, k);
+        cg_store_f(g, cg_act_forward(g, pl->act, cg_load_f(g, X, k)), Y, k);
         cg_end(g, &J);
         cg_end(g, &R);
     }
@@ -961,11 +890,11 @@ static void loss_rows(cg *g, int B, LLVMValueRef r0, LLVMValueRef r1, bool train
     long K = g->l->classes;
     LLVMValueRef Z = OUT(g, g->l->scores), dZ = train ? DOUT(g, g->l->scores) : NULL;
     bool ce = g->e->loss == PLAN_LOSS_CROSS_ENTROPY;
-    LLVMValueRef loss = LLVMBuildAlloca(g->b, g->t_f64, "loss"), correct = LLVMBuildAlloca(g->b, g->t_i64, "correct");
+    LLVMValueRef loss = ir_alloca(g->b, g->t_f64, "loss"), correct = ir_alloca(g->b, g->t_i64, "correct");
     LLVMBuildStore(g->b, cg_f64(g, 0), loss);
     LLVMBuildStore(g->b, cg_i64(g, 0), correct);
-    LLVMValueRef mx = LLVMBuildAlloca(g->b, g->t_f32, ""), arg = LLVMBuildAlloca(g->b, g->t_i64, "");
-    LLVMValueRef sum = LLVMBuildAlloca(g->b, g->t_f64, "");
+    LLVMValueRef mx = ir_alloca(g->b, g->t_f32, ""), arg = ir_alloca(g->b, g->t_i64, "");
+    LLVMValueRef sum = ir_alloca(g->b, g->t_f64, "");
     cg_loop R, J;
     /* a loss at every step: T rows of scores per sample, the mean over all of them */
     long ls = g->l->loss_steps;
@@ -992,7 +921,7 @@ static void loss_rows(cg *g, int B, LLVMValueRef r0, LLVMValueRef r1, bool train
         /* loss = m + log(sum exp(z - m)) - z[label]; dz = (softmax - onehot) / B */
         LLVMBuildStore(g->b, cg_f64(g, 0), sum);
         cg_for(g, &J, cg_i64(g, 0), cg_i64(g, K));
-        LLVMValueRef ex = cg_intrinsic1(g, "exp", fsub(g, cg_load_f(g, Z, iadd(g, row, J.i)), m));
+        LLVMValueRef ex = cg_exp(g, fsub(g, cg_load_f(g, Z, iadd(g, row, J.i)), m));
         LLVMBuildStore(g->b, LLVMBuildFAdd(g->b, LLVMBuildLoad2(g->b, g->t_f64, sum, ""), LLVMBuildFPExt(g->b, ex, g->t_f64, ""), ""),
                        sum);
         cg_end(g, &J);
@@ -1004,7 +933,7 @@ static void loss_rows(cg *g, int B, LLVMValueRef r0, LLVMValueRef r1, bool train
             LLVMValueRef inv = LLVMBuildFPTrunc(g->b, LLVMBuildFDiv(g->b, cg_f64(g, 1), s, ""), g->t_f32, "");
             cg_for(g, &J, cg_i64(g, 0), cg_i64(g, K));
             LLVMValueRef k = iadd(g, row, J.i);
-            LLVMValueRef p = fmul(g, cg_intrinsic1(g, "exp", fsub(g, cg_load_f(g, Z, k), m)), inv);
+            LLVMValueRef p = fmul(g, cg_exp(g, fsub(g, cg_load_f(g, Z, k), m)), inv);
             LLVMValueRef onehot = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, J.i, lab, ""), cg_f32(g, 1), cg_f32(g, 0), "");
             cg_store_f(g, fmul(g, fsub(g, p, onehot), cg_f32(g, 1.0 / B)), dZ, k);
             cg_end(g, &J);
@@ -1088,7 +1017,7 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
             LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
             cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
             LLVMValueRef k = iadd(g, row, J.i);
-            cg_store_f(g, act_backward(g, a, cg_load_f(g, Y, k), P ? cg_load_f(g, P, k) : NULL, cg_load_f(g, dY, k)), dY, k);
+            cg_store_f(g, cg_act_backward(g, a, cg_load_f(g, Y, k), P ? cg_load_f(g, P, k) : NULL, cg_load_f(g, dY, k)), dY, k);
             cg_end(g, &J);
             cg_end(g, &R);
         }
@@ -1141,7 +1070,7 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
         LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
         cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
         LLVMValueRef k = iadd(g, row, J.i);
-        cg_store_f(g, act_backward(g, pl->act, cg_load_f(g, Y, k), cg_load_f(g, X, k), cg_load_f(g, dY, k)), dX, k);
+        cg_store_f(g, cg_act_backward(g, pl->act, cg_load_f(g, Y, k), cg_load_f(g, X, k), cg_load_f(g, dY, k)), dX, k);
         cg_end(g, &J);
         cg_end(g, &R);
     }
@@ -1477,6 +1406,7 @@ static void emit_train(cg *g, int B)
         cap += has_params(&e->layers[i]) ? 2 + 4 * g->l->layers[i].n_rnn : 0;
     param_range *parts = calloc((size_t)(cap ? cap : 1), sizeof *parts);
     if (!parts) {
+        S(g)->oom = true; /* jit_module reports it */
         LLVMBuildRetVoid(g->b);
         return;
     }
@@ -1502,7 +1432,7 @@ static void emit_train(cg *g, int B)
     }
     if (e->clip > 0) {
         /* global L2 norm: each thread's part, a barrier, the same sum in every thread */
-        LLVMValueRef acc = LLVMBuildAlloca(g->b, g->t_f64, "sq");
+        LLVMValueRef acc = ir_alloca(g->b, g->t_f64, "sq");
         LLVMBuildStore(g->b, cg_f64(g, 0), acc);
         for (int r = 0; r < np; r++)
             sumsq(g, PARAM(g, "d", parts[r].layer, parts[r].bias), parts[r].lo, parts[r].hi, acc);
@@ -1538,27 +1468,6 @@ struct cg_program {
     double compile_ms;
 };
 
-static void cg_init(cg_state *st, LLVMContextRef ctx, const plan_experiment *e, const cg_layout *l, const cg_memory *mem)
-{
-    memset(st, 0, sizeof *st);
-    cg *g = &st->g;
-    g->ctx = ctx;
-    g->mod = LLVMModuleCreateWithNameInContext("hp_experiment", ctx);
-    g->b = LLVMCreateBuilderInContext(ctx);
-    g->t_void = LLVMVoidTypeInContext(ctx);
-    g->t_i1 = LLVMInt1TypeInContext(ctx);
-    g->t_i8 = LLVMInt8TypeInContext(ctx);
-    g->t_i32 = LLVMInt32TypeInContext(ctx);
-    g->t_i64 = LLVMInt64TypeInContext(ctx);
-    g->t_f32 = LLVMFloatTypeInContext(ctx);
-    g->t_f64 = LLVMDoubleTypeInContext(ctx);
-    g->t_ptr = LLVMPointerTypeInContext(ctx, 0);
-    g->e = e;
-    g->l = l;
-    g->threads = l->threads;
-    st->mem = mem;
-}
-
 static void emit_all(cg *g, const hprt_sched_resolved *sched)
 {
     for (int k = 0; k < g->l->n_train_sizes; k++)
@@ -1566,6 +1475,36 @@ static void emit_all(cg *g, const hprt_sched_resolved *sched)
     emit_eval(g);
     if (sched)
         cg_emit_schedule(g, sched);
+}
+
+/* The passes from the layout to the module the JIT takes: a module for the
+ * host (the IR kit), the steps (e != NULL) and the schedule as code, then
+ * verification and optimisation unless `optimize` is false.  NULL on
+ * failure, with err; st->syms gets the buffers the module refers to. */
+static LLVMModuleRef jit_module(hp_jit *jit, cg_state *st, const plan_experiment *e, const cg_layout *l,
+                                const cg_memory *mem, const hprt_sched_resolved *sched, bool optimize, cg_error *err)
+{
+    memset(st, 0, sizeof *st);
+    cg *g = &st->g;
+    ir_target t = hp_jit_target(jit);
+    if (cg_module_new(g, hp_jit_context(jit), "hp_experiment", &t, err) != 0)
+        return NULL;
+    g->e = e;
+    g->l = l;
+    g->threads = l->threads;
+    st->mem = mem;
+    if (e)
+        emit_all(g, sched);
+    else
+        cg_emit_schedule(g, sched);
+    LLVMDisposeBuilder(g->b);
+    if (st->oom)
+        cg_fail(err, CG_E_MEMORY, "out of memory");
+    if (st->oom || (optimize && ir_optimize(g->mod, &t, err) != 0)) {
+        LLVMDisposeModule(g->mod);
+        return NULL;
+    }
+    return g->mod;
 }
 
 static double now_ms(void)
@@ -1576,7 +1515,7 @@ static double now_ms(void)
 }
 
 cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_memory *mem,
-                       const hprt_sched_resolved *sched, char *err, size_t errlen)
+                       const hprt_sched_resolved *sched, cg_error *err)
 {
     double t0 = now_ms();
     cg_program *p = calloc(1, sizeof *p);
@@ -1584,21 +1523,15 @@ cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_me
     if (!p || !st) {
         free(p);
         free(st);
-        snprintf(err, errlen, "out of memory");
+        cg_fail(err, CG_E_MEMORY, "out of memory");
         return NULL;
     }
-    p->jit = hp_jit_new(err, errlen);
+    p->jit = hp_jit_new(err);
     if (!p->jit)
         goto fail;
-    cg_init(st, hp_jit_context(p->jit), e, l, mem);
-    cg *g = &st->g;
-    hp_jit_prepare_module(p->jit, g->mod);
-    emit_all(g, sched);
-    LLVMDisposeBuilder(g->b);
-    if (hp_jit_optimize(p->jit, g->mod, err, errlen) != 0) {
-        LLVMDisposeModule(g->mod);
+    LLVMModuleRef mod = jit_module(p->jit, st, e, l, mem, sched, true, err);
+    if (!mod)
         goto fail;
-    }
     /* the runtime functions and libm the module calls, and the buffers */
     hp_jit_symbol fns[] = {
         {"hprt_sgemm", (void *)hprt_sgemm, 1},
@@ -1632,28 +1565,28 @@ cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_me
         {"memset", (void *)memset, 1},
         {"hp_barrier", mem ? (void *)mem->barrier : NULL, 0},
     };
-    if (hp_jit_define(p->jit, fns, (int)(sizeof fns / sizeof *fns), err, errlen) != 0 ||
-        hp_jit_define(p->jit, st->syms, st->n_syms, err, errlen) != 0) {
-        LLVMDisposeModule(g->mod);
+    if (hp_jit_define(p->jit, fns, (int)(sizeof fns / sizeof *fns), err) != 0 ||
+        hp_jit_define(p->jit, st->syms, st->n_syms, err) != 0) {
+        LLVMDisposeModule(mod);
         goto fail;
     }
-    if (hp_jit_add_module(p->jit, g->mod, err, errlen) != 0)
+    if (hp_jit_add_module(p->jit, mod, err) != 0)
         goto fail;
     char name[32];
     for (int k = 0; k < l->n_train_sizes; k++) {
         p->train_batch[k] = l->train_sizes[k];
         snprintf(name, sizeof name, "hp_train_%d", p->train_batch[k]);
-        if (!(p->train[k] = (hprt_step_fn)hp_jit_lookup(p->jit, name, err, errlen)))
+        if (!(p->train[k] = (hprt_step_fn)hp_jit_lookup(p->jit, name, err)))
             goto fail;
         p->n_train = k + 1;
     }
     if (sched) {
-        p->lr = (hprt_lr_fn)hp_jit_lookup(p->jit, "hp_lr", err, errlen);
-        p->momentum = (hprt_momentum_fn)hp_jit_lookup(p->jit, "hp_momentum", err, errlen);
+        p->lr = (hprt_lr_fn)hp_jit_lookup(p->jit, "hp_lr", err);
+        p->momentum = (hprt_momentum_fn)hp_jit_lookup(p->jit, "hp_momentum", err);
         if (!p->lr || !p->momentum)
             goto fail;
     }
-    hprt_step_fn eval = (hprt_step_fn)hp_jit_lookup(p->jit, "hp_eval", err, errlen);
+    hprt_step_fn eval = (hprt_step_fn)hp_jit_lookup(p->jit, "hp_eval", err);
     if (!eval)
         goto fail;
     for (int k = 0; k < l->n_eval_sizes; k++) {
@@ -1672,36 +1605,31 @@ fail:
     return NULL;
 }
 
-cg_program *cg_compile_schedule(const hprt_sched_resolved *sched, char *err, size_t errlen)
+cg_program *cg_compile_schedule(const hprt_sched_resolved *sched, cg_error *err)
 {
     cg_program *p = calloc(1, sizeof *p);
     cg_state *st = calloc(1, sizeof *st);
     if (!p || !st) {
         free(p);
         free(st);
-        snprintf(err, errlen, "out of memory");
+        cg_fail(err, CG_E_MEMORY, "out of memory");
         return NULL;
     }
-    if (!(p->jit = hp_jit_new(err, errlen)))
+    if (!(p->jit = hp_jit_new(err)))
         goto fail;
     cg_layout empty = {.threads = 1};
-    cg_init(st, hp_jit_context(p->jit), NULL, &empty, NULL);
-    hp_jit_prepare_module(p->jit, st->g.mod);
-    cg_emit_schedule(&st->g, sched);
-    LLVMDisposeBuilder(st->g.b);
-    if (hp_jit_optimize(p->jit, st->g.mod, err, errlen) != 0) {
-        LLVMDisposeModule(st->g.mod);
+    LLVMModuleRef mod = jit_module(p->jit, st, NULL, &empty, NULL, sched, true, err);
+    if (!mod)
         goto fail;
-    }
     hp_jit_symbol fns[] = {{"pow", (void *)pow, 1}, {"cos", (void *)cos, 1}, {"floor", (void *)floor, 1}};
-    if (hp_jit_define(p->jit, fns, 3, err, errlen) != 0) {
-        LLVMDisposeModule(st->g.mod);
+    if (hp_jit_define(p->jit, fns, 3, err) != 0) {
+        LLVMDisposeModule(mod);
         goto fail;
     }
-    if (hp_jit_add_module(p->jit, st->g.mod, err, errlen) != 0)
+    if (hp_jit_add_module(p->jit, mod, err) != 0)
         goto fail;
-    p->lr = (hprt_lr_fn)hp_jit_lookup(p->jit, "hp_lr", err, errlen);
-    p->momentum = (hprt_momentum_fn)hp_jit_lookup(p->jit, "hp_momentum", err, errlen);
+    p->lr = (hprt_lr_fn)hp_jit_lookup(p->jit, "hp_lr", err);
+    p->momentum = (hprt_momentum_fn)hp_jit_lookup(p->jit, "hp_momentum", err);
     if (!p->lr || !p->momentum)
         goto fail;
     free(st);
@@ -1736,28 +1664,29 @@ double cg_compile_ms(const cg_program *p) { return p->compile_ms; }
 hprt_lr_fn cg_lr_fn(const cg_program *p) { return p->lr; }
 hprt_momentum_fn cg_momentum_fn(const cg_program *p) { return p->momentum; }
 
-int cg_emit_llvm(const plan_experiment *e, const cg_layout *l, const hprt_sched_resolved *sched, FILE *out, char *err,
-                 size_t errlen)
+int cg_emit_llvm(const plan_experiment *e, const cg_layout *l, const hprt_sched_resolved *sched, bool optimize,
+                 FILE *out, cg_error *err)
 {
-    hp_jit *jit = hp_jit_new(err, errlen);
+    hp_jit *jit = hp_jit_new(err);
     if (!jit)
         return -1;
     cg_state *st = calloc(1, sizeof *st);
     if (!st) {
         hp_jit_free(jit);
+        cg_fail(err, CG_E_MEMORY, "out of memory");
         return -1;
     }
-    cg_init(st, hp_jit_context(jit), e, l, NULL);
-    hp_jit_prepare_module(jit, st->g.mod);
-    emit_all(&st->g, sched);
-    LLVMDisposeBuilder(st->g.b);
-    int rc = hp_jit_optimize(jit, st->g.mod, err, errlen);
-    if (rc == 0) {
-        char *text = LLVMPrintModuleToString(st->g.mod);
-        fputs(text, out);
+    LLVMModuleRef mod = jit_module(jit, st, e, l, NULL, sched, optimize, err);
+    int rc = mod ? 0 : -1;
+    if (mod) {
+        char *text = LLVMPrintModuleToString(mod);
+        if (fputs(text, out) == EOF) {
+            cg_fail(err, CG_E_IO, "cannot write the IR: %s", strerror(errno));
+            rc = -1;
+        }
         LLVMDisposeMessage(text);
+        LLVMDisposeModule(mod);
     }
-    LLVMDisposeModule(st->g.mod);
     free_syms(st);
     free(st);
     hp_jit_free(jit);

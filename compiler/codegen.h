@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "cg_error.h"
 #include "hprt_kernels.h"
 #include "hprt_rnn.h"
 #include "hprt_sched.h"
@@ -93,10 +94,14 @@ typedef struct {
     int loss_steps;     /* rows of the loss per sample: T for a per-step output, else 1 */
 } cg_layout;
 
-/* NULL with a message when the experiment has a layer hpc cannot compile yet. */
+/* NULL with err when the experiment has a layer hpc cannot compile yet
+ * (CG_E_LIMIT, at its line) or passes a limit of the back end. */
 cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train_sizes, int n_train,
-                         const int *eval_sizes, int n_eval, char *err, size_t errlen);
+                         const int *eval_sizes, int n_eval, cg_error *err);
 void cg_layout_free(cg_layout *l);
+/* The layout as text (`hpc emit --dump=layout`): every layer's offsets and
+ * sizes, the arenas, the dropout sites, the batch sizes. */
+void cg_layout_dump(const cg_layout *l, FILE *out);
 
 /* The memory the generated code works on (allocated by the caller). */
 typedef struct {
@@ -112,10 +117,10 @@ typedef struct cg_program cg_program;
  * run (hprt_train_resolve_schedule), the schedule as code.  NULL on failure,
  * with the reason in err. */
 cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_memory *mem,
-                       const hprt_sched_resolved *sched, char *err, size_t errlen);
+                       const hprt_sched_resolved *sched, cg_error *err);
 void cg_program_free(cg_program *p);
 /* Only the schedule as code (tests, `hpc explain`'s preview). */
-cg_program *cg_compile_schedule(const hprt_sched_resolved *sched, char *err, size_t errlen);
+cg_program *cg_compile_schedule(const hprt_sched_resolved *sched, cg_error *err);
 
 hprt_step_fn cg_train_fn(const cg_program *p, int batch);
 hprt_step_fn cg_eval_fn(const cg_program *p, int batch);
@@ -127,8 +132,9 @@ hprt_momentum_fn cg_momentum_fn(const cg_program *p);
 /* Milliseconds spent generating, optimising and JIT-compiling. */
 double cg_compile_ms(const cg_program *p);
 
-/* The optimised module's IR, as text (`hpc emit-llvm`); returns 0 on success. */
-int cg_emit_llvm(const plan_experiment *e, const cg_layout *l, const hprt_sched_resolved *sched, FILE *out, char *err,
-                 size_t errlen);
+/* The module's IR, as text, optimised (`hpc emit --dump=ir`) or as generated
+ * (`--dump=ir0`); returns 0 on success. */
+int cg_emit_llvm(const plan_experiment *e, const cg_layout *l, const hprt_sched_resolved *sched, bool optimize,
+                 FILE *out, cg_error *err);
 
 #endif

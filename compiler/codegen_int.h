@@ -10,6 +10,7 @@
 #include <llvm-c/Core.h>
 
 #include "codegen.h"
+#include "ir.h"
 
 typedef struct {
     LLVMContextRef ctx;
@@ -23,6 +24,7 @@ typedef struct {
     const cg_layout *l;
     int threads;
     int acc_floats; /* hpc build: floats of accumulators the target's vector registers hold */
+    bool libm_exp;  /* exp as calls to libm's expf (hpc build's object) rather than llvm.exp */
 } cg;
 
 typedef struct {
@@ -68,6 +70,30 @@ void cg_gemm_mn(cg *g, int ta, int tb, LLVMValueRef M, LLVMValueRef N, long K, L
                 LLVMValueRef B, long ldb, double beta, LLVMValueRef C, long ldc);
 
 void cg_barrier(cg *g);
+
+/* A new module `name` in ctx for target t, with g's builder and types;
+ * 0, else -1 with err.  The caller disposes of g->b and g->mod. */
+int cg_module_new(cg *g, LLVMContextRef ctx, const char *name, const ir_target *t, cg_error *err);
+
+/* ---- float and integer arithmetic, the math of the layers ---- */
+
+static inline LLVMValueRef fadd(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFAdd(g->b, a, b, ""); }
+static inline LLVMValueRef fsub(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFSub(g->b, a, b, ""); }
+static inline LLVMValueRef fmul(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFMul(g->b, a, b, ""); }
+static inline LLVMValueRef fdiv(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFDiv(g->b, a, b, ""); }
+static inline LLVMValueRef iadd(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildAdd(g->b, a, b, ""); }
+static inline LLVMValueRef isub(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildSub(g->b, a, b, ""); }
+
+/* A call to a float -> float function of libm (tanhf, erff, expf). */
+LLVMValueRef cg_fcall1(cg *g, const char *name, LLVMValueRef x);
+/* exp(x), float: llvm.exp, or expf when g->libm_exp. */
+LLVMValueRef cg_exp(cg *g, LLVMValueRef x);
+/* act(x) for the elementwise activations (softmax is row-wise: cg_softmax_rows). */
+LLVMValueRef cg_act_forward(cg *g, plan_act a, LLVMValueRef x);
+/* dL/dx from dL/dy, with y the output and x the input (gelu). */
+LLVMValueRef cg_act_backward(cg *g, plan_act a, LLVMValueRef y, LLVMValueRef x, LLVMValueRef dy);
+/* Row-wise softmax of the U values of each row in [r0, r1) of in into out (in == out: in place). */
+void cg_softmax_rows(cg *g, LLVMValueRef in, LLVMValueRef out, long U, LLVMValueRef r0, LLVMValueRef r1);
 
 /* codegen_sched.c: hp_lr(t, base) and hp_momentum(t) from a resolved schedule. */
 #include "hprt_sched.h"

@@ -6,12 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <llvm-c/Analysis.h>
 #include <llvm-c/Error.h>
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Orc.h>
 #include <llvm-c/Target.h>
-#include <llvm-c/Transforms/PassBuilder.h>
 
 struct hp_jit {
     LLVMOrcThreadSafeContextRef tsc;
@@ -20,35 +18,35 @@ struct hp_jit {
 };
 
 /* Consumes err; returns 0 when there was none. */
-static int take_error(LLVMErrorRef e, const char *what, char *err, size_t errlen)
+static int take_error(LLVMErrorRef e, const char *what, cg_error *err)
 {
     if (!e)
         return 0;
     char *msg = LLVMGetErrorMessage(e); /* consumes e */
-    snprintf(err, errlen, "%s: %s", what, msg);
+    cg_fail(err, CG_E_LLVM, "%s: %s", what, msg);
     LLVMDisposeErrorMessage(msg);
     return -1;
 }
 
-hp_jit *hp_jit_new(char *err, size_t errlen)
+hp_jit *hp_jit_new(cg_error *err)
 {
     if (LLVMInitializeNativeTarget() || LLVMInitializeNativeAsmPrinter()) {
-        snprintf(err, errlen, "LLVM has no code generator for this machine");
+        cg_fail(err, CG_E_USAGE, "LLVM has no code generator for this machine");
         return NULL;
     }
     hp_jit *j = calloc(1, sizeof *j);
     if (!j) {
-        snprintf(err, errlen, "out of memory");
+        cg_fail(err, CG_E_MEMORY, "out of memory");
         return NULL;
     }
     LLVMOrcJITTargetMachineBuilderRef jtmb;
-    if (take_error(LLVMOrcJITTargetMachineBuilderDetectHost(&jtmb), "detecting the host", err, errlen)) {
+    if (take_error(LLVMOrcJITTargetMachineBuilderDetectHost(&jtmb), "detecting the host", err)) {
         free(j);
         return NULL;
     }
     LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
     LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, jtmb); /* takes jtmb */
-    if (take_error(LLVMOrcCreateLLJIT(&j->jit, builder), "creating the JIT", err, errlen)) { /* takes builder */
+    if (take_error(LLVMOrcCreateLLJIT(&j->jit, builder), "creating the JIT", err)) { /* takes builder */
         free(j);
         return NULL;
     }
@@ -59,7 +57,7 @@ hp_jit *hp_jit_new(char *err, size_t errlen)
     LLVMTargetRef target;
     char *msg = NULL;
     if (LLVMGetTargetFromTriple(triple, &target, &msg)) {
-        snprintf(err, errlen, "no LLVM target for %s: %s", triple, msg ? msg : "?");
+        cg_fail(err, CG_E_LLVM, "no LLVM target for %s: %s", triple, msg ? msg : "?");
         LLVMDisposeMessage(msg);
         hp_jit_free(j);
         return NULL;
@@ -71,7 +69,7 @@ hp_jit *hp_jit_new(char *err, size_t errlen)
     LLVMDisposeMessage(cpu);
     LLVMDisposeMessage(features);
     if (!j->tm) {
-        snprintf(err, errlen, "cannot create a target machine for %s", triple);
+        cg_fail(err, CG_E_LLVM, "cannot create a target machine for %s", triple);
         hp_jit_free(j);
         return NULL;
     }
@@ -96,39 +94,21 @@ void hp_jit_free(hp_jit *j)
 
 LLVMContextRef hp_jit_context(hp_jit *j) { return LLVMOrcThreadSafeContextGetContext(j->tsc); }
 
-LLVMTargetMachineRef hp_jit_target_machine(hp_jit *j) { return j->tm; }
-
-void hp_jit_prepare_module(hp_jit *j, LLVMModuleRef m)
+ir_target hp_jit_target(hp_jit *j)
 {
-    LLVMSetTarget(m, LLVMOrcLLJITGetTripleString(j->jit));
-    LLVMSetDataLayout(m, LLVMOrcLLJITGetDataLayoutStr(j->jit));
+    return (ir_target){.tm = j->tm,
+                       .triple = LLVMOrcLLJITGetTripleString(j->jit),
+                       .data_layout = LLVMOrcLLJITGetDataLayoutStr(j->jit),
+                       .vectorize = true};
 }
 
-int hp_jit_optimize(hp_jit *j, LLVMModuleRef m, char *err, size_t errlen)
-{
-    char *msg = NULL;
-    if (LLVMVerifyModule(m, LLVMReturnStatusAction, &msg)) {
-        snprintf(err, errlen, "the generated module is invalid (a bug in hpc): %s", msg ? msg : "?");
-        LLVMDisposeMessage(msg);
-        return -1;
-    }
-    LLVMDisposeMessage(msg);
-    LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
-    LLVMPassBuilderOptionsSetLoopVectorization(opts, 1);
-    LLVMPassBuilderOptionsSetSLPVectorization(opts, 1);
-    LLVMPassBuilderOptionsSetLoopUnrolling(opts, 1);
-    int rc = take_error(LLVMRunPasses(m, "default<O3>", j->tm, opts), "optimising", err, errlen);
-    LLVMDisposePassBuilderOptions(opts);
-    return rc;
-}
-
-int hp_jit_define(hp_jit *j, const hp_jit_symbol *syms, int n, char *err, size_t errlen)
+int hp_jit_define(hp_jit *j, const hp_jit_symbol *syms, int n, cg_error *err)
 {
     if (n == 0)
         return 0;
     LLVMOrcCSymbolMapPair *pairs = calloc((size_t)n, sizeof *pairs);
     if (!pairs) {
-        snprintf(err, errlen, "out of memory");
+        cg_fail(err, CG_E_MEMORY, "out of memory");
         return -1;
     }
     for (int i = 0; i < n; i++) {
@@ -142,21 +122,21 @@ int hp_jit_define(hp_jit *j, const hp_jit_symbol *syms, int n, char *err, size_t
     free(pairs);
     LLVMOrcJITDylibRef jd = LLVMOrcLLJITGetMainJITDylib(j->jit);
     LLVMErrorRef e = LLVMOrcJITDylibDefine(jd, mu); /* takes mu, even on failure */
-    return take_error(e, "defining the runtime's symbols", err, errlen);
+    return take_error(e, "defining the runtime's symbols", err);
 }
 
-int hp_jit_add_module(hp_jit *j, LLVMModuleRef m, char *err, size_t errlen)
+int hp_jit_add_module(hp_jit *j, LLVMModuleRef m, cg_error *err)
 {
     LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(m, j->tsc); /* takes m */
     LLVMOrcJITDylibRef jd = LLVMOrcLLJITGetMainJITDylib(j->jit);
     /* takes tsm even when it fails: disposing it afterwards would crash */
-    return take_error(LLVMOrcLLJITAddLLVMIRModule(j->jit, jd, tsm), "adding the module", err, errlen);
+    return take_error(LLVMOrcLLJITAddLLVMIRModule(j->jit, jd, tsm), "adding the module", err);
 }
 
-void *hp_jit_lookup(hp_jit *j, const char *name, char *err, size_t errlen)
+void *hp_jit_lookup(hp_jit *j, const char *name, cg_error *err)
 {
     LLVMOrcExecutorAddress addr = 0;
-    if (take_error(LLVMOrcLLJITLookup(j->jit, &addr, name), name, err, errlen))
+    if (take_error(LLVMOrcLLJITLookup(j->jit, &addr, name), name, err))
         return NULL;
     return (void *)(uintptr_t)addr;
 }

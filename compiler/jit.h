@@ -1,9 +1,9 @@
 /* jit.h - ORC LLJIT for the host: one JIT per compiled experiment.
  *
- * Usage: hp_jit_new() -> build a module in hp_jit_context() -> hp_jit_optimize()
- * -> hp_jit_define() the runtime's symbols (functions and the experiment's
+ * Usage: hp_jit_new() -> build a module in hp_jit_context() for hp_jit_target()
+ * (ir_module_new, ir_optimize: ir.h) -> hp_jit_define() the runtime's symbols (functions and the experiment's
  * buffers) -> hp_jit_add_module() (takes the module) -> hp_jit_lookup().
- * Every LLVM error is consumed and turned into a message.
+ * Every LLVM error is consumed and turned into a cg_error (CG_E_LLVM).
  */
 #ifndef HP_JIT_H
 #define HP_JIT_H
@@ -12,6 +12,8 @@
 
 #include <llvm-c/Core.h>
 #include <llvm-c/TargetMachine.h>
+
+#include "ir.h"
 
 typedef struct hp_jit hp_jit;
 
@@ -22,24 +24,20 @@ typedef struct {
 } hp_jit_symbol;
 
 /* NULL on failure, with the reason in err. */
-hp_jit *hp_jit_new(char *err, size_t errlen);
+hp_jit *hp_jit_new(cg_error *err);
 void hp_jit_free(hp_jit *j);
 
 /* The context to build modules in (owned by the JIT). */
 LLVMContextRef hp_jit_context(hp_jit *j);
-/* A target machine for the host, for LLVMRunPasses and the data layout. */
-LLVMTargetMachineRef hp_jit_target_machine(hp_jit *j);
-/* Sets the module's triple and data layout to the JIT's. */
-void hp_jit_prepare_module(hp_jit *j, LLVMModuleRef m);
-
-/* Verifies and optimises with the new pass manager (`default<O3>`). */
-int hp_jit_optimize(hp_jit *j, LLVMModuleRef m, char *err, size_t errlen);
+/* The host as the JIT compiles for it, for ir_module_new() and ir_optimize():
+ * its triple and data layout, a target machine like the JIT's, vectorising. */
+ir_target hp_jit_target(hp_jit *j);
 
 /* Absolute symbols: runtime functions and data the module refers to. */
-int hp_jit_define(hp_jit *j, const hp_jit_symbol *syms, int n, char *err, size_t errlen);
+int hp_jit_define(hp_jit *j, const hp_jit_symbol *syms, int n, cg_error *err);
 /* Takes ownership of m, even on failure. */
-int hp_jit_add_module(hp_jit *j, LLVMModuleRef m, char *err, size_t errlen);
+int hp_jit_add_module(hp_jit *j, LLVMModuleRef m, cg_error *err);
 /* The address of a function of the module, or NULL with the reason in err. */
-void *hp_jit_lookup(hp_jit *j, const char *name, char *err, size_t errlen);
+void *hp_jit_lookup(hp_jit *j, const char *name, cg_error *err);
 
 #endif

@@ -13,6 +13,21 @@
 static hp_err_class fail(hp_error *err, hp_err_class cls, hp_pass pass, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* The back end's error classes as the session's: a limit or an unsupported
+ * request is the user's to change (usage); the others are the run's. */
+static hp_err_class from_cg(cg_err_class c)
+{
+    switch (c) {
+    case CG_E_USAGE:
+    case CG_E_LIMIT: return HP_ERR_USAGE;
+    case CG_OK:
+    case CG_E_LLVM:
+    case CG_E_IO:
+    case CG_E_MEMORY: return HP_ERR_RUN;
+    }
+    return HP_ERR_RUN;
+}
+
 static hp_err_class fail(hp_error *err, hp_err_class cls, hp_pass pass, const char *fmt, ...)
 {
     err->cls = cls;
@@ -218,10 +233,10 @@ static hp_err_class pass_layout(hp_session *s, hp_error *err)
         esizes[0] = 1;
         break;
     }
-    char msg[1024];
-    s->layout = cg_layout_new(e, s->threads, tsizes, n_train, esizes, n_eval, msg, sizeof msg);
+    cg_error ce = {0};
+    s->layout = cg_layout_new(e, s->threads, tsizes, n_train, esizes, n_eval, &ce);
     if (!s->layout)
-        return fail(err, HP_ERR_USAGE, HP_PASS_LAYOUT, "%s", msg);
+        return fail(err, from_cg(ce.cls), HP_PASS_LAYOUT, "%s", ce.msg);
     hp_session_cache *c = s->o.shared;
     if (c && c->compiled && c->key == model_key(s)) { /* the same code: the worker's model again */
         cg_layout_free(s->layout);
@@ -349,11 +364,11 @@ static hp_err_class pass_compile(hp_session *s, hp_error *err)
     if (with_sched && hprt_train_resolve_schedule(&e->schedule, &e->batch, e->epochs, s->data.train.n,
                                                   e->data.is_text ? e->data.train.seq : 0, &sched, &re) != HPRT_OK)
         return fail(err, HP_ERR_RUN, HP_PASS_COMPILE, "%s", re.msg);
-    char msg[1024];
-    s->prog = cg_compile(e, s->layout, &s->mem, with_sched ? &sched : NULL, msg, sizeof msg);
+    cg_error ce = {0};
+    s->prog = cg_compile(e, s->layout, &s->mem, with_sched ? &sched : NULL, &ce);
     if (!s->prog)
-        return fail(err, HP_ERR_RUN, HP_PASS_COMPILE, "compiling the %s failed: %s",
-                    s->o.use == HP_USE_TRAIN ? "training step" : "model", msg);
+        return fail(err, from_cg(ce.cls), HP_PASS_COMPILE, "compiling the %s failed: %s",
+                    s->o.use == HP_USE_TRAIN ? "training step" : "model", ce.msg);
     s->compiled = true;
     if (s->o.shared && s->o.use == HP_USE_TRAIN)
         keep_model(s);
@@ -537,10 +552,10 @@ hp_err_class hp_session_recompile_schedule(hp_session *s, hprt_train_config *cfg
     if (hprt_train_resolve_schedule(&e->schedule, &e->batch, e->epochs, s->data.train.n,
                                     e->data.is_text ? e->data.train.seq : 0, &sched, &re) != HPRT_OK)
         return fail(err, HP_ERR_RUN, HP_PASS_COMPILE, "the schedule: %s", re.msg);
-    char msg[1024];
+    cg_error ce = {0};
     cg_program_free(s->sched_prog);
-    if (!(s->sched_prog = cg_compile_schedule(&sched, msg, sizeof msg)))
-        return fail(err, HP_ERR_RUN, HP_PASS_COMPILE, "the schedule: %s", msg);
+    if (!(s->sched_prog = cg_compile_schedule(&sched, &ce)))
+        return fail(err, from_cg(ce.cls), HP_PASS_COMPILE, "the schedule: %s", ce.msg);
     cfg->optimizer = e->optimizer;
     cfg->schedule = e->schedule;
     cfg->lr_fn = cg_lr_fn(s->sched_prog);

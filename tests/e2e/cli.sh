@@ -73,4 +73,53 @@ expect_grep out "model.cell *set *{gru, lstm}" "search space"
 expect_status 0 "explain the cnn" "$HPC" explain "$SRC/examples/fashion_cnn.hp"
 expect_grep out "\[64, 7, 7\]" "cnn shapes"
 
+# emit: the text after each pass of the pipeline
+FMLP="$SRC/examples/fashion_mlp.hp"
+expect_status 0 "emit --dump=ast" "$HPC" emit --dump=ast "$FMLP"
+expect_grep out "^model mlp" "the AST's model"
+expect_grep out "^    layer dense hidden, relu @" "a layer of a repeat, indented"
+expect_status 0 "emit --dump=plan" "$HPC" emit --dump=plan "$FMLP"
+expect_grep out "269,322" "the Plan's parameter count"
+expect_status 0 "emit --dump=layout" "$HPC" emit --dump=layout --threads 2 "$FMLP"
+expect_grep out "^layout: 6 layers, 2 threads, largest batch 128" "the layout's header"
+expect_grep out "^parameter arena: 269328 floats" "the parameter arena"
+expect_status 0 "emit --dump ir0" "$HPC" emit --dump ir0 --threads 1 "$FMLP"
+expect_grep out "define void @hp_train_128" "the unoptimised module"
+# the IR kit's locals: every alloca in an entry block, none left after optimisation
+awk '/^define/{blk="entry:"} /^[A-Za-z_][A-Za-z0-9_.]*:/{blk=$1} /= alloca/{if (blk != "entry:") bad++} END{exit bad > 0}' \
+    "$tmp/out" || fail "an alloca outside an entry block"
+grep -q "= alloca" "$tmp/out" || fail "ir0 has no alloca: is it optimised?"
+expect_status 0 "emit (ir)" "$HPC" emit --threads 1 "$FMLP"
+cp "$tmp/out" "$tmp/ir"
+if grep -q "= alloca" "$tmp/ir"; then fail "an alloca survived optimisation"; fi
+expect_status 0 "emit-llvm" "$HPC" emit-llvm --threads 1 "$FMLP"
+cmp -s "$tmp/ir" "$tmp/out" || fail "emit-llvm differs from emit --dump=ir"
+expect_status 0 "help emit" "$HPC" help emit
+expect_grep out "dump=layout" "help emit lists the dumps"
+expect_status 2 "emit --dump=bogus" "$HPC" emit --dump=bogus "$FMLP"
+expect_grep err "--dump takes ast, plan, layout, ir0 or ir" "bad --dump message"
+# a limit of the back end: its class gives exit status 2, the message its line
+cat >"$tmp/many.hp" <<EOF
+data fashion {
+    train = idx("$FM/t10k-images-idx3-ubyte.gz", "$FM/t10k-labels-idx1-ubyte.gz")
+    valid = split(train, 0.1)
+    scale = 1 / 255
+}
+model m {
+    input 784
+    repeat 65 {
+        dropout 0.1
+    }
+    dense classes, softmax
+}
+experiment many {
+    data = fashion
+    model = m
+    optimizer = sgd(lr = 0.1)
+    batch = 64
+}
+EOF
+expect_status 2 "a back-end limit" "$HPC" emit --dump=layout "$tmp/many.hp"
+expect_grep err "many.hp:9: more than 64 dropout layers" "the limit at its line"
+
 finish CLI

@@ -13,10 +13,10 @@ static void check(const hprt_schedule *s, long spe, long total, double base, con
     hprt_sched_resolved r;
     hprt_error err;
     assert_int_equal(hprt_sched_resolve(s, spe, total, &r, &err), HPRT_OK);
-    char msg[512];
-    cg_program *p = cg_compile_schedule(&r, msg, sizeof msg);
+    cg_error msg;
+    cg_program *p = cg_compile_schedule(&r, &msg);
     if (!p)
-        print_error("%s\n", msg);
+        print_error("%s\n", msg.msg);
     assert_non_null(p);
     hprt_lr_fn lr = cg_lr_fn(p);
     hprt_momentum_fn mom = cg_momentum_fn(p);
