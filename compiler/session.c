@@ -187,7 +187,9 @@ static hp_err_class pass_data(hp_session *s, hp_error *err)
 }
 
 /* What the compiled code depends on, for the cache of a search's workers:
- * the experiment as .hp text, the thread count and the batch sizes. */
+ * the code itself, as the code generator makes it before optimisation (so two
+ * trials share a model exactly when their steps are the same code; the
+ * settings a step reads at run time do not enter it).  0: no key (compile). */
 static uint64_t model_key(const hp_session *s)
 {
     char *buf = NULL;
@@ -195,13 +197,9 @@ static uint64_t model_key(const hp_session *s)
     FILE *f = open_memstream(&buf, &len);
     if (!f)
         return 0;
-    plan_write_hp(s->e, s->threads, f);
-    const cg_layout *l = s->layout;
-    for (int i = 0; i < l->n_train_sizes; i++)
-        fprintf(f, "|t%d", l->train_sizes[i]);
-    for (int i = 0; i < l->n_eval_sizes; i++)
-        fprintf(f, "|e%d", l->eval_sizes[i]);
-    if (fclose(f) != 0) {
+    cg_error ce = {0};
+    int rc = cg_emit_llvm(s->e, s->layout, NULL, false, f, &ce);
+    if (fclose(f) != 0 || rc != 0) {
         free(buf);
         return 0;
     }
@@ -238,7 +236,8 @@ static hp_err_class pass_layout(hp_session *s, hp_error *err)
     if (!s->layout)
         return fail(err, from_cg(ce.cls), HP_PASS_LAYOUT, "%s", ce.msg);
     hp_session_cache *c = s->o.shared;
-    if (c && c->compiled && c->key == model_key(s)) { /* the same code: the worker's model again */
+    s->key = c && s->o.use == HP_USE_TRAIN ? model_key(s) : 0;
+    if (c && c->compiled && s->key && c->key == s->key) { /* the same code: the worker's model again */
         cg_layout_free(s->layout);
         s->layout = c->layout;
         s->mem = c->mem;
@@ -341,7 +340,7 @@ static void keep_model(hp_session *s)
 {
     hp_session_cache *c = s->o.shared;
     hp_session_cache_free(c);
-    c->key = model_key(s);
+    c->key = s->key;
     c->layout = s->layout;
     c->mem = s->mem;
     c->opt = s->opt;

@@ -133,6 +133,7 @@ typedef struct {
     bool shared_data;             /* data belongs to o.shared */
     bool shared_model;            /* layout, mem, opt and prog belong to o.shared */
     bool compiled;                /* the compile pass compiled (false: it reused o.shared's model) */
+    uint64_t key;                 /* with o.shared: what the compiled code depends on (0: none) */
 } hp_session;
 
 /* Starts a session (nothing runs yet). */
