@@ -70,8 +70,14 @@ const hp_source *hp_diags_source(const hp_diags *d, int file)
     return file >= 0 && file < d->n_sources ? d->sources[file] : NULL;
 }
 
-const char *const hp_note_names[] = {"batch-pow2", "dense-depth", "vanilla-rnn", "stack-depth",
-                                     "embed-dim",  "no-valid",    "lr-range",    NULL};
+const char *const hp_note_names[] = {
+#define X(e, name) [HP_NOTE_##e] = name,
+#include "notes.def"
+#undef X
+    [HP_NOTE__COUNT] = NULL,
+};
+
+const char *hp_note_name(hp_note n) { return (unsigned)n < HP_NOTE__COUNT ? hp_note_names[n] : "?"; }
 
 bool hp_is_note_name(const char *name)
 {
