@@ -538,8 +538,9 @@ void plan_explain(const plan_experiment *e, FILE *out)
                 e->lrfind.suggest == HPRT_SUGGEST_VALLEY ? "valley" : e->lrfind.suggest == HPRT_SUGGEST_STEEP ? "steep" : "minimum");
 
     /* parameters, gradients and optimizer state; activations and their gradients at the largest batch */
-    int states = e->optimizer.kind == HPRT_OPT_ADAM || e->optimizer.kind == HPRT_OPT_ADAMW ? 2
-                 : e->optimizer.kind == HPRT_OPT_SGD && e->optimizer.momentum == 0 ? 0 : 1;
+    int states = 0; /* the state arrays the optimizer's table row keeps */
+    for (int a = 0; a < HPRT_STATE__COUNT; a++)
+        states += hprt_opt_has_state(&e->optimizer, (hprt_state_array)a);
     double pbytes = 4.0 * (double)e->total_params * (2 + states);
     int maxb = e->batch.adaptive ? e->batch.max : e->batch.size;
     double abytes = 4.0 * 2 * (double)act_floats * maxb;
