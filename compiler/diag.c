@@ -1,6 +1,7 @@
 /* diag.c - sources, spans and diagnostics. */
 #include "diag.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +162,7 @@ static hp_diag *vreport(hp_diags *d, hp_severity sev, const char *name, const hp
 
 hp_diag *hp_report(hp_diags *d, hp_severity sev, const char *name, hp_span span, const char *fmt, ...)
 {
+    assert(!name || hp_is_note_name(name)); /* a note's name is a row of notes.def */
     va_list ap;
     va_start(ap, fmt);
     hp_diag *g = vreport(d, sev, name, &span, fmt, ap);
