@@ -168,6 +168,7 @@ bool ck_optimizer(ck *c, const ck_val *v, hprt_optimizer *o, bool *find_lr)
         }
         break;
     case HPRT_OPT_ADAM: case HPRT_OPT_ADAMW: case HPRT_OPT_ADAGRAD: case HPRT_OPT_RMSPROP: case HPRT_OPT_ADAMAX:
+    case HPRT_OPT__COUNT:
         break;
     }
     *find_lr = o->lr_find;
@@ -421,6 +422,8 @@ bool ck_schedule(ck *c, const ck_val *v, hprt_schedule *s, bool *find_lr, bool h
         }
         break;
     }
+    case HPRT_SCHED__COUNT:
+        break;
     }
     (void)x;
     *find_lr |= s->base_find || s->max_find;

@@ -1271,6 +1271,8 @@ static void update_range(cg *g, int i, bool bias, LLVMValueRef lo, LLVMValueRef 
         th = sel(g, use_buf, fsub(g, th, fmul(g, n->lr, b)), fsub(g, th, fdiv(g, fmul(g, n->lr, gr), avg)));
         break;
     }
+    case HPRT_OPT__COUNT:
+        break;
     }
     cg_store_f(g, th, TH, k);
     cg_end(g, &L);

@@ -162,6 +162,7 @@ static LLVMValueRef inner_lr(cg *g, const hprt_sched_resolved *r, LLVMValueRef b
     case HPRT_SCHED_CONSTANT: /* constant, plateau: the rate is the base the driver passes */
     case HPRT_SCHED_PLATEAU:
     case HPRT_SCHED_WARMUP: /* resolved into its `then` and r->warmup */
+    case HPRT_SCHED__COUNT:
         break;
     }
     return base;

@@ -308,6 +308,8 @@ void plan_print_schedule(const hprt_schedule *s, FILE *out)
                 N(s->factor), s->patience, hprt_metric_name(s->monitor), N(s->min), N(s->threshold), s->cooldown,
                 s->monitor_mode == HPRT_MODE_MAX ? "max" : "min");
         break;
+    case HPRT_SCHED__COUNT:
+        break;
     }
 }
 
@@ -435,7 +437,7 @@ static void print_schedule_preview(const plan_experiment *e, FILE *out)
             bounds[nb++] = w + r.at[k];
         break;
     case HPRT_SCHED_CONSTANT: case HPRT_SCHED_EXP: case HPRT_SCHED_COSINE: case HPRT_SCHED_WARMUP:
-    case HPRT_SCHED_PLATEAU:
+    case HPRT_SCHED_PLATEAU: case HPRT_SCHED__COUNT:
         break; /* no step changes to list */
     }
     if (nb > 0) {

@@ -111,6 +111,8 @@ hprt_optim_coef hprt_optim_coefs(const hprt_optimizer *o, double lr, double over
         c.centered = o->centered;
         c.has_momentum = o->momentum > 0;
         break;
+    case HPRT_OPT__COUNT:
+        break;
     }
     return c;
 }
@@ -316,6 +318,8 @@ hprt_status hprt_optim_step_range(const hprt_optimizer *o, hprt_optim_state *s,
         for (size_t i = 0; i < n; i++)
             theta[i] = adamax_f(&c, theta[i], grad[i], &s->m[k + i], &s->v[k + i]);
         break;
+    case HPRT_OPT__COUNT:
+        return HPRT_E_RUN;
     }
     return HPRT_OK;
 }
@@ -347,6 +351,7 @@ double hprt_optim_step_scalar(const hprt_optimizer *o, hprt_optim_scalar *s, dou
     case HPRT_OPT_ADAGRAD: return adagrad_d(&c, theta, grad, &s->sum);
     case HPRT_OPT_RMSPROP: return rmsprop_d(&c, theta, grad, &s->v, &s->ga, &s->buf);
     case HPRT_OPT_ADAMAX: return adamax_d(&c, theta, grad, &s->m, &s->v);
+    case HPRT_OPT__COUNT: break;
     }
     return NAN; /* a kind outside the enum */
 }

@@ -167,6 +167,8 @@ static hprt_status resolve_inner(const hprt_schedule *s, long spe, long total, h
 
     case HPRT_SCHED_WARMUP:
         return bad(err, "warmup: a warm-up cannot be nested inside another warm-up");
+    case HPRT_SCHED__COUNT:
+        break;
     }
     return bad(err, "unknown schedule kind");
 }
@@ -308,6 +310,7 @@ static double inner_lr(const hprt_sched_resolved *r, double base_lr, long t)
     case HPRT_SCHED_CONSTANT:
     case HPRT_SCHED_PLATEAU:
     case HPRT_SCHED_WARMUP: /* resolved into its `then` and r->warmup */
+    case HPRT_SCHED__COUNT:
         break;
     }
     return base_lr;
@@ -343,6 +346,7 @@ double hprt_sched_momentum(const hprt_sched_resolved *r, long t)
     }
     case HPRT_SCHED_CONSTANT: case HPRT_SCHED_STEP: case HPRT_SCHED_MULTISTEP: case HPRT_SCHED_EXP:
     case HPRT_SCHED_COSINE: case HPRT_SCHED_SGDR: case HPRT_SCHED_WARMUP: case HPRT_SCHED_PLATEAU:
+    case HPRT_SCHED__COUNT:
         break;
     }
     return NAN;

@@ -27,28 +27,16 @@ typedef enum {
 #define X(e, name, mode) HPRT_METRIC_##e,
 #include "hprt_metrics.def"
 #undef X
+    HPRT_METRIC__COUNT /* the number of rows */
 } hprt_metric;
-/* the number of rows (not a member: switches over the enum stay exhaustive) */
-enum {
-    HPRT_METRIC__COUNT = 0
-#define X(e, name, mode) +1
-#include "hprt_metrics.def"
-#undef X
-};
 
 /* ---- optimizers (policies.md §10, torch.optim) ---- */
 typedef enum {
 #define X(e, name, ...) HPRT_OPT_##e,
 #include "hprt_optimizers.def"
 #undef X
+    HPRT_OPT__COUNT /* the number of rows */
 } hprt_opt_kind;
-/* the number of rows (not a member: switches over the enum stay exhaustive) */
-enum {
-    HPRT_OPT__COUNT = 0
-#define X(e, name, ...) +1
-#include "hprt_optimizers.def"
-#undef X
-};
 
 typedef struct {
     hprt_opt_kind kind;
@@ -129,14 +117,8 @@ typedef enum {
 #define X(e, name) HPRT_SCHED_##e,
 #include "hprt_schedules.def"
 #undef X
+    HPRT_SCHED__COUNT /* the number of rows */
 } hprt_sched_kind;
-/* the number of rows (not a member: switches over the enum stay exhaustive) */
-enum {
-    HPRT_SCHED__COUNT = 0
-#define X(e, name) +1
-#include "hprt_schedules.def"
-#undef X
-};
 
 typedef enum { HPRT_CYCLIC_TRIANGULAR = 0, HPRT_CYCLIC_TRIANGULAR2, HPRT_CYCLIC_EXP_RANGE } hprt_cyclic_mode;
 typedef enum { HPRT_ANNEAL_COS = 0, HPRT_ANNEAL_LINEAR } hprt_anneal;

@@ -21,6 +21,7 @@ static hprt_optimizer defaults(hprt_opt_kind kind)
     case HPRT_OPT_ADAGRAD: o.lr = 1e-2; o.eps = 1e-10; break;
     case HPRT_OPT_RMSPROP: o.lr = 1e-2; o.eps = 1e-8; o.alpha = 0.99; break;
     case HPRT_OPT_ADAMAX: o.lr = 2e-3; o.eps = 1e-8; break;
+    case HPRT_OPT__COUNT: break;
     }
     return o;
 }
