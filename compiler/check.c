@@ -597,8 +597,7 @@ static plan_experiment *check_experiment(ck *c, hp_decl *d)
         if (sc->kind != HPRT_SCHED_CYCLIC && sc->kind != HPRT_SCHED_ONE_CYCLE)
             continue;
         hprt_opt_kind k = e->optimizer.kind;
-        bool can = k == HPRT_OPT_ADAM || k == HPRT_OPT_ADAMW || (k == HPRT_OPT_SGD && e->optimizer.momentum > 0) ||
-                   (k == HPRT_OPT_RMSPROP && e->optimizer.momentum > 0);
+        bool can = hprt_opt_can_cycle(&e->optimizer);
         if (!can && sc->cycle_momentum && sc->cycle_momentum_explicit)
             hp_report(c->d, HP_WARNING, NULL, v[S_SCHEDULE]->span,
                       "cycle_momentum = true has nothing to cycle: %s has no momentum (give it momentum > 0, or use "

@@ -50,7 +50,7 @@ static int kind_index(ck *c, const char *kind, hp_span at, const char *what, con
 void ck_lr_note(ck *c, double lr, hp_span span)
 {
     if (lr < 1e-6 || lr > 10)
-        hp_report(c->d, HP_NOTE, "lr-range", span,
+        hp_report(c->d, HP_NOTE, hp_note_name(HP_NOTE_LR_RANGE), span,
                   "learning rate %g is outside 1e-6-10, where training either stalls or diverges", lr);
 }
 
@@ -97,12 +97,26 @@ static bool read_lr(ck *c, const ck_val *v, const char *what, double *out, bool 
     return true;
 }
 
+/* The names of a schedule's or stop rule's parameters, from its table row. */
+static int param_names(const plan_policy_params *t, const char **p)
+{
+    for (int i = 0; i < t->n; i++)
+        p[i] = t->params[i].name;
+    return t->n;
+}
+
 static bool num_or(ck *c, ck_val *v, const char *what, double lo, bool lo_open, double hi, bool hi_open, double *out)
 {
     return !v || ck_num_range(c, v, what, lo, lo_open, hi, hi_open, out);
 }
 
-/* ---- optimizers ---- */
+/* ---- optimizers: bound through their table (hprt_optimizers.def) ---- */
+
+static const char *const opt_kinds[] = {
+#define X(e, name, ...) [HPRT_OPT_##e] = name,
+#include "hprt_optimizers.def"
+#undef X
+};
 
 bool ck_optimizer(ck *c, const ck_val *v, hprt_optimizer *o, bool *find_lr)
 {
@@ -110,86 +124,53 @@ bool ck_optimizer(ck *c, const ck_val *v, hprt_optimizer *o, bool *find_lr)
     const char *kind = policy_kind(c, v, "optimizer", &at);
     if (!kind)
         return false;
-    static const char *const kinds[] = {"sgd", "adam", "adamw", "adagrad", "rmsprop"};
-    int k = kind_index(c, kind, at, "optimizer", kinds, 5);
+    int k = kind_index(c, kind, at, "optimizer", opt_kinds, HPRT_OPT__COUNT);
     if (k < 0)
         return false;
+    const hprt_opt_desc *d = hprt_opt_info((hprt_opt_kind)k);
     *o = (hprt_optimizer){.kind = (hprt_opt_kind)k};
-    ck_val *s[8];
+    const char *names[HPRT_OPT_MAX_PARAMS];
+    ck_val *s[HPRT_OPT_MAX_PARAMS];
+    for (int i = 0; i < d->n_params; i++) {
+        names[i] = d->params[i].name;
+        char *field = (char *)o + d->params[i].offset;
+        if (d->params[i].type == HPRT_HP_BOOL)
+            *(bool *)field = d->params[i].def != 0;
+        else
+            *(double *)field = d->params[i].def;
+    }
+    if (!ck_bind(c, v, hp_sprintf(&c->p->arena, "%s(...)", d->name), names, d->n_params, s))
+        return false;
     bool ok = true;
+    for (int i = 0; i < d->n_params; i++) {
+        const hprt_opt_param *p = &d->params[i];
+        const char *name = p->name[0] == '!' ? p->name + 1 : p->name;
+        char *field = (char *)o + p->offset;
+        if (!s[i])
+            continue;
+        switch (p->type) {
+        case HPRT_HP_LR: ok &= read_lr(c, s[i], name, (double *)field, &o->lr_find); break;
+        case HPRT_HP_NUM:
+            ok &= ck_num_range(c, s[i], name, p->lo, p->lo_open, p->hi, p->hi_open, (double *)field);
+            break;
+        case HPRT_HP_BOOL: ok &= ck_bool(c, s[i], name, (bool *)field); break;
+        }
+    }
+    /* what one parameter alone cannot say */
     switch (o->kind) {
-    case HPRT_OPT_SGD: {
-        static const char *const p[] = {"!lr", "momentum", "nesterov", "weight_decay", "dampening"};
-        if (!ck_bind(c, v, "sgd(...)", p, 5, s))
-            return false;
-        ok &= read_lr(c, s[0], "lr", &o->lr, &o->lr_find);
-        ok &= num_or(c, s[1], "momentum", 0, false, 1, true, &o->momentum);
-        if (s[2])
-            ok &= ck_bool(c, s[2], "nesterov", &o->nesterov);
-        ok &= num_or(c, s[3], "weight_decay", 0, false, INFINITY, false, &o->weight_decay);
-        ok &= num_or(c, s[4], "dampening", 0, false, 1, false, &o->dampening);
+    case HPRT_OPT_SGD:
         if (ok && o->nesterov && (o->momentum <= 0 || o->dampening != 0)) {
-            hp_report(c->d, HP_ERROR, NULL, s[2]->span, "Nesterov momentum needs momentum > 0 and dampening = 0");
+            int n = 0;
+            while (strcmp(d->params[n].name, "nesterov") != 0)
+                n++;
+            hp_report(c->d, HP_ERROR, NULL, s[n]->span, "Nesterov momentum needs momentum > 0 and dampening = 0");
             ok = false;
         }
         break;
-    }
-    case HPRT_OPT_ADAM:
-    case HPRT_OPT_ADAMW: {
-        static const char *const p[] = {"lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad"};
-        if (!ck_bind(c, v, o->kind == HPRT_OPT_ADAM ? "adam(...)" : "adamw(...)", p, 6, s))
-            return false;
-        o->lr = 1e-3;
-        o->beta1 = 0.9;
-        o->beta2 = 0.999;
-        o->eps = 1e-8;
-        o->weight_decay = o->kind == HPRT_OPT_ADAMW ? 1e-2 : 0;
-        if (s[0])
-            ok &= read_lr(c, s[0], "lr", &o->lr, &o->lr_find);
-        ok &= num_or(c, s[1], "beta1", 0, false, 1, true, &o->beta1);
-        ok &= num_or(c, s[2], "beta2", 0, false, 1, true, &o->beta2);
-        ok &= num_or(c, s[3], "eps", 0, true, INFINITY, false, &o->eps);
-        ok &= num_or(c, s[4], "weight_decay", 0, false, INFINITY, false, &o->weight_decay);
-        if (s[5])
-            ok &= ck_bool(c, s[5], "amsgrad", &o->amsgrad);
+    case HPRT_OPT_ADAM: case HPRT_OPT_ADAMW: case HPRT_OPT_ADAGRAD: case HPRT_OPT_RMSPROP: case HPRT_OPT_ADAMAX:
+    case HPRT_OPT__COUNT:
         break;
     }
-    case HPRT_OPT_ADAGRAD: {
-        static const char *const p[] = {"lr", "lr_decay", "eps", "initial", "weight_decay"};
-        if (!ck_bind(c, v, "adagrad(...)", p, 5, s))
-            return false;
-        o->lr = 1e-2;
-        o->eps = 1e-10;
-        if (s[0])
-            ok &= read_lr(c, s[0], "lr", &o->lr, &o->lr_find);
-        ok &= num_or(c, s[1], "lr_decay", 0, false, INFINITY, false, &o->lr_decay);
-        ok &= num_or(c, s[2], "eps", 0, true, INFINITY, false, &o->eps);
-        ok &= num_or(c, s[3], "initial", 0, false, INFINITY, false, &o->initial);
-        ok &= num_or(c, s[4], "weight_decay", 0, false, INFINITY, false, &o->weight_decay);
-        break;
-    }
-    case HPRT_OPT_RMSPROP: {
-        static const char *const p[] = {"lr", "alpha", "eps", "momentum", "centered", "weight_decay"};
-        if (!ck_bind(c, v, "rmsprop(...)", p, 6, s))
-            return false;
-        o->lr = 1e-2;
-        o->alpha = 0.99;
-        o->eps = 1e-8;
-        if (s[0])
-            ok &= read_lr(c, s[0], "lr", &o->lr, &o->lr_find);
-        ok &= num_or(c, s[1], "alpha", 0, false, 1, true, &o->alpha);
-        ok &= num_or(c, s[2], "eps", 0, true, INFINITY, false, &o->eps);
-        ok &= num_or(c, s[3], "momentum", 0, false, 1, true, &o->momentum);
-        if (s[4])
-            ok &= ck_bool(c, s[4], "centered", &o->centered);
-        ok &= num_or(c, s[5], "weight_decay", 0, false, INFINITY, false, &o->weight_decay);
-        break;
-    }
-    default:
-        break;
-    }
-    if (!o->lr_find && (o->kind != HPRT_OPT_SGD || s[0]) && o->lr > 0 && !s[0])
-        (void)0; /* a default rate needs no note */
     *find_lr = o->lr_find;
     return ok;
 }
@@ -198,7 +179,12 @@ bool ck_optimizer(ck *c, const ck_val *v, hprt_optimizer *o, bool *find_lr)
 
 bool ck_metric(ck *c, const ck_val *v, hprt_metric *m, bool has_valid)
 {
-    int k = ck_choice(c, v, "metric", "val_loss|val_accuracy|val_bpc|train_loss");
+    static const char *const choices = ""
+#define X(e, name, mode) "|" name
+#include "hprt_metrics.def"
+#undef X
+        ;
+    int k = ck_choice(c, v, "metric", choices + 1);
     if (k < 0)
         return false;
     *m = (hprt_metric)k;
@@ -217,7 +203,7 @@ bool ck_metric(ck *c, const ck_val *v, hprt_metric *m, bool has_valid)
     return true;
 }
 
-static hprt_mode default_mode(hprt_metric m) { return m == HPRT_METRIC_VAL_ACCURACY ? HPRT_MODE_MAX : HPRT_MODE_MIN; }
+static hprt_mode default_mode(hprt_metric m) { return hprt_metric_mode(m); }
 
 /* ---- schedules ---- */
 
@@ -234,34 +220,37 @@ bool ck_schedule(ck *c, const ck_val *v, hprt_schedule *s, bool *find_lr, bool h
     const char *kind = policy_kind(c, v, "schedule", &at);
     if (!kind)
         return false;
-    static const char *const kinds[] = {"constant", "step", "multistep", "exp", "cosine",
-                                        "sgdr", "cyclic", "one_cycle", "warmup", "plateau"};
-    int k = kind_index(c, kind, at, "schedule", kinds, 10);
+    static const char *const kinds[] = {
+#define X(e, name) [HPRT_SCHED_##e] = name,
+#include "hprt_schedules.def"
+#undef X
+    };
+    int k = kind_index(c, kind, at, "schedule", kinds, HPRT_SCHED__COUNT);
     if (k < 0)
         return false;
     memset(s, 0, sizeof *s);
     s->kind = (hprt_sched_kind)k;
     s->gamma = 0.1;
-    ck_val *a[10];
+    ck_val *a[PLAN_MAX_POLICY_PARAMS];
+    const char *p[PLAN_MAX_POLICY_PARAMS];
+    int np = param_names(plan_sched_params(s->kind), p);
     bool ok = true;
     double x;
     long n;
     const char *what = hp_sprintf(&c->p->arena, "%s(...)", kinds[k]);
     switch (s->kind) {
     case HPRT_SCHED_CONSTANT:
-        ok = ck_bind(c, v, what, NULL, 0, a);
+        ok = ck_bind(c, v, what, p, np, a);
         break;
     case HPRT_SCHED_STEP: {
-        static const char *const p[] = {"!every", "gamma"};
-        if (!ck_bind(c, v, what, p, 2, a))
+        if (!ck_bind(c, v, what, p, np, a))
             return false;
         ok &= ck_duration(c, a[0], "every", &s->every);
         ok &= num_or(c, a[1], "gamma", 0, true, INFINITY, false, &s->gamma);
         break;
     }
     case HPRT_SCHED_MULTISTEP: {
-        static const char *const p[] = {"!at", "gamma"};
-        if (!ck_bind(c, v, what, p, 2, a))
+        if (!ck_bind(c, v, what, p, np, a))
             return false;
         ok &= num_or(c, a[1], "gamma", 0, true, INFINITY, false, &s->gamma);
         if (a[0]->k != V_LIST) {
@@ -287,15 +276,13 @@ bool ck_schedule(ck *c, const ck_val *v, hprt_schedule *s, bool *find_lr, bool h
         break;
     }
     case HPRT_SCHED_EXP: {
-        static const char *const p[] = {"!gamma"};
-        if (!ck_bind(c, v, what, p, 1, a))
+        if (!ck_bind(c, v, what, p, np, a))
             return false;
         ok &= ck_num_range(c, a[0], "gamma", 0, true, INFINITY, false, &s->gamma);
         break;
     }
     case HPRT_SCHED_COSINE: {
-        static const char *const p[] = {"min", "period"};
-        if (!ck_bind(c, v, what, p, 2, a))
+        if (!ck_bind(c, v, what, p, np, a))
             return false;
         ok &= num_or(c, a[0], "min", 0, false, INFINITY, false, &s->min);
         if (a[1])
@@ -303,8 +290,7 @@ bool ck_schedule(ck *c, const ck_val *v, hprt_schedule *s, bool *find_lr, bool h
         break;
     }
     case HPRT_SCHED_SGDR: {
-        static const char *const p[] = {"!period", "mult", "min"};
-        if (!ck_bind(c, v, what, p, 3, a))
+        if (!ck_bind(c, v, what, p, np, a))
             return false;
         ok &= ck_duration(c, a[0], "period", &s->period);
         s->mult = 1;
@@ -316,9 +302,7 @@ bool ck_schedule(ck *c, const ck_val *v, hprt_schedule *s, bool *find_lr, bool h
         break;
     }
     case HPRT_SCHED_CYCLIC: {
-        static const char *const p[] = {"!base", "!max", "step", "mode", "gamma", "cycle_momentum", "base_momentum",
-                                        "max_momentum"};
-        if (!ck_bind(c, v, what, p, 8, a))
+        if (!ck_bind(c, v, what, p, np, a))
             return false;
         ok &= sched_lr(c, a[0], "base", &s->base, &s->base_find, true);
         ok &= sched_lr(c, a[1], "max", &s->max, &s->max_find, true);
@@ -351,9 +335,7 @@ bool ck_schedule(ck *c, const ck_val *v, hprt_schedule *s, bool *find_lr, bool h
         break;
     }
     case HPRT_SCHED_ONE_CYCLE: {
-        static const char *const p[] = {"!max", "pct", "div", "final_div", "anneal", "three_phase", "cycle_momentum",
-                                        "base_momentum", "max_momentum"};
-        if (!ck_bind(c, v, what, p, 9, a))
+        if (!ck_bind(c, v, what, p, np, a))
             return false;
         ok &= sched_lr(c, a[0], "max", &s->max, &s->max_find, true);
         s->pct = 0.3;
@@ -386,8 +368,7 @@ bool ck_schedule(ck *c, const ck_val *v, hprt_schedule *s, bool *find_lr, bool h
         break;
     }
     case HPRT_SCHED_WARMUP: {
-        static const char *const p[] = {"!steps", "then"};
-        if (!ck_bind(c, v, what, p, 2, a))
+        if (!ck_bind(c, v, what, p, np, a))
             return false;
         ok &= ck_duration(c, a[0], "the warm-up length", &s->warmup);
         s->then = hp_alloc(c->out, sizeof *s->then);
@@ -406,8 +387,7 @@ bool ck_schedule(ck *c, const ck_val *v, hprt_schedule *s, bool *find_lr, bool h
         break;
     }
     case HPRT_SCHED_PLATEAU: {
-        static const char *const p[] = {"factor", "patience", "monitor", "min", "threshold", "cooldown", "mode"};
-        if (!ck_bind(c, v, what, p, 7, a))
+        if (!ck_bind(c, v, what, p, np, a))
             return false;
         s->factor = 0.1;
         s->patience = 10;
@@ -442,7 +422,7 @@ bool ck_schedule(ck *c, const ck_val *v, hprt_schedule *s, bool *find_lr, bool h
         }
         break;
     }
-    default:
+    case HPRT_SCHED__COUNT:
         break;
     }
     (void)x;
@@ -508,22 +488,27 @@ bool ck_stop(ck *c, const ck_val *v, hprt_stop *s, bool has_valid)
     const char *kind = policy_kind(c, v, "stop", &at);
     if (!kind)
         return false;
-    static const char *const kinds[] = {"none", "early", "gl", "pq", "up"};
-    int k = kind_index(c, kind, at, "stop rule", kinds, 5);
+    static const char *const kinds[] = {
+#define X(e, name) [HPRT_STOP_##e] = name,
+#include "hprt_stops.def"
+#undef X
+    };
+    int k = kind_index(c, kind, at, "stop rule", kinds, HPRT_STOP__COUNT);
     if (k < 0)
         return false;
     memset(s, 0, sizeof *s);
     s->kind = (hprt_stop_kind)k;
-    ck_val *a[6];
+    ck_val *a[PLAN_MAX_POLICY_PARAMS];
+    const char *p[PLAN_MAX_POLICY_PARAMS];
+    int np = param_names(plan_stop_params(s->kind), p);
     bool ok = true;
     long n;
     const char *what = hp_sprintf(&c->p->arena, "%s(...)", kinds[k]);
     switch (s->kind) {
     case HPRT_STOP_NONE:
-        return ck_bind(c, v, what, NULL, 0, a);
+        return ck_bind(c, v, what, p, np, a);
     case HPRT_STOP_EARLY: {
-        static const char *const p[] = {"monitor", "window", "patience", "min_delta", "mode", "restore_best"};
-        if (!ck_bind(c, v, what, p, 6, a))
+        if (!ck_bind(c, v, what, p, np, a))
             return false;
         s->monitor = HPRT_METRIC_VAL_LOSS;
         s->window = 1;
@@ -564,11 +549,7 @@ bool ck_stop(ck *c, const ck_val *v, hprt_stop *s, bool has_valid)
     case HPRT_STOP_GL:
     case HPRT_STOP_PQ:
     case HPRT_STOP_UP: {
-        static const char *const p_gl[] = {"alpha"};
-        static const char *const p_pq[] = {"alpha", "strip"};
-        static const char *const p_up[] = {"s", "strip"};
-        const char *const *p = s->kind == HPRT_STOP_GL ? p_gl : s->kind == HPRT_STOP_PQ ? p_pq : p_up;
-        if (!ck_bind(c, v, what, p, s->kind == HPRT_STOP_GL ? 1 : 2, a))
+        if (!ck_bind(c, v, what, p, np, a))
             return false;
         s->monitor = HPRT_METRIC_VAL_LOSS;
         s->mode = HPRT_MODE_MIN;

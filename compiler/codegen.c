@@ -1078,8 +1078,14 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
 
 /* ---- weight gradients and the optimizer ---- */
 
+/* The optimizer's numbers, read from hprt_step_io once per step: every
+ * hyperparameter is a run-time input (one compiled step serves trials that
+ * differ only in them).  What stays compile-time is what changes the state
+ * arrays (amsgrad, centered) and whether a schedule cycles the momentum. */
 typedef struct {
     LLVMValueRef lr, mu, damp_keep, first, b1w, step_size, bc2_sqrt, decay_keep, clr;
+    LLVMValueRef wd, b2, one_minus_b2, eps, alpha, one_minus_alpha; /* f32 */
+    LLVMValueRef use_wd, use_momentum, nesterov;                     /* i1 */
     LLVMValueRef clip_coef; /* NULL without clipping */
 } step_numbers;
 
@@ -1092,6 +1098,14 @@ static LLVMValueRef lerp(cg *g, LLVMValueRef a, LLVMValueRef b, LLVMValueRef w)
     return LLVMBuildSelect(g->b, small, fadd(g, a, fmul(g, w, d)), fsub(g, b, fmul(g, d, fsub(g, cg_f32(g, 1), w))), "");
 }
 
+static LLVMValueRef sel(cg *g, LLVMValueRef c, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildSelect(g->b, c, a, b, ""); }
+
+/* g + wd·θ when the step's weight decay is on (L2, added to the gradient) */
+static LLVMValueRef l2(cg *g, const step_numbers *n, LLVMValueRef gr, LLVMValueRef th)
+{
+    return sel(g, n->use_wd, fadd(g, gr, fmul(g, n->wd, th)), gr);
+}
+
 /* The update of elements [lo, hi) of parameter tensor (layer i, bias or weights), as hprt_optim_step_range. */
 static void update_range(cg *g, int i, bool bias, LLVMValueRef lo, LLVMValueRef hi, const step_numbers *n)
 {
@@ -1100,24 +1114,22 @@ static void update_range(cg *g, int i, bool bias, LLVMValueRef lo, LLVMValueRef 
     bool cycled = false;
     for (const hprt_schedule *s = &g->e->schedule; s; s = s->kind == HPRT_SCHED_WARMUP ? s->then : NULL)
         cycled |= (s->kind == HPRT_SCHED_CYCLIC || s->kind == HPRT_SCHED_ONE_CYCLE) && s->cycle_momentum;
+    /* the momentum buffer is used when a schedule cycles the momentum, else when the step's momentum is on */
+    LLVMValueRef use_buf = cycled ? LLVMConstInt(g->t_i1, 1, 0) : n->use_momentum;
     cg_loop L;
     cg_for(g, &L, lo, hi);
     LLVMValueRef k = L.i;
     LLVMValueRef th = cg_load_f(g, TH, k), gr = cg_load_f(g, G, k);
     if (n->clip_coef)
         gr = fmul(g, gr, n->clip_coef);
-    LLVMValueRef wd = cg_f32(g, o->weight_decay);
     switch (o->kind) {
     case HPRT_OPT_SGD: {
-        if (o->weight_decay != 0)
-            gr = fadd(g, gr, fmul(g, wd, th));
-        if (o->momentum != 0 || cycled) {
-            LLVMValueRef BUF = PARAM(g, "buf", i, bias);
-            LLVMValueRef b = cg_load_f(g, BUF, k);
-            LLVMValueRef nb = LLVMBuildSelect(g->b, n->first, gr, fadd(g, fmul(g, b, n->mu), fmul(g, n->damp_keep, gr)), "");
-            cg_store_f(g, nb, BUF, k);
-            gr = o->nesterov ? fadd(g, gr, fmul(g, n->mu, nb)) : nb;
-        }
+        gr = l2(g, n, gr, th);
+        LLVMValueRef BUF = PARAM(g, "buf", i, bias);
+        LLVMValueRef b = cg_load_f(g, BUF, k);
+        LLVMValueRef nb = sel(g, n->first, gr, fadd(g, fmul(g, b, n->mu), fmul(g, n->damp_keep, gr)));
+        cg_store_f(g, sel(g, use_buf, nb, b), BUF, k);
+        gr = sel(g, use_buf, sel(g, n->nesterov, fadd(g, gr, fmul(g, n->mu, nb)), nb), gr);
         th = fsub(g, th, fmul(g, n->lr, gr));
         break;
     }
@@ -1125,12 +1137,12 @@ static void update_range(cg *g, int i, bool bias, LLVMValueRef lo, LLVMValueRef 
     case HPRT_OPT_ADAMW: {
         if (o->kind == HPRT_OPT_ADAMW)
             th = fmul(g, th, n->decay_keep);
-        else if (o->weight_decay != 0)
-            gr = fadd(g, gr, fmul(g, wd, th));
+        else
+            gr = l2(g, n, gr, th);
         LLVMValueRef Mm = PARAM(g, "m", i, bias), V = PARAM(g, "v", i, bias);
         LLVMValueRef m = lerp(g, cg_load_f(g, Mm, k), gr, n->b1w);
         cg_store_f(g, m, Mm, k);
-        LLVMValueRef v = fadd(g, fmul(g, cg_load_f(g, V, k), cg_f32(g, o->beta2)), fmul(g, fmul(g, cg_f32(g, 1.0 - o->beta2), gr), gr));
+        LLVMValueRef v = fadd(g, fmul(g, cg_load_f(g, V, k), n->b2), fmul(g, fmul(g, n->one_minus_b2, gr), gr));
         cg_store_f(g, v, V, k);
         LLVMValueRef vhat = v;
         if (o->amsgrad) {
@@ -1139,45 +1151,57 @@ static void update_range(cg *g, int i, bool bias, LLVMValueRef lo, LLVMValueRef 
             vhat = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOGT, vm, v, ""), vm, v, "");
             cg_store_f(g, vhat, VM, k);
         }
-        LLVMValueRef denom = fadd(g, fdiv(g, cg_intrinsic1(g, "sqrt", vhat), n->bc2_sqrt), cg_f32(g, o->eps));
+        LLVMValueRef denom = fadd(g, fdiv(g, cg_intrinsic1(g, "sqrt", vhat), n->bc2_sqrt), n->eps);
         th = fsub(g, th, fdiv(g, fmul(g, n->step_size, m), denom));
         break;
     }
+    case HPRT_OPT_ADAMAX: {
+        gr = l2(g, n, gr, th);
+        LLVMValueRef Mm = PARAM(g, "m", i, bias), U = PARAM(g, "v", i, bias);
+        LLVMValueRef m = lerp(g, cg_load_f(g, Mm, k), gr, n->b1w);
+        cg_store_f(g, m, Mm, k);
+        /* exp_inf = max(β2·u, |g| + eps), NaN-propagating as torch.maximum */
+        LLVMValueRef a = fmul(g, cg_load_f(g, U, k), n->b2), b = fadd(g, cg_intrinsic1(g, "fabs", gr), n->eps);
+        LLVMValueRef take_a = LLVMBuildOr(g->b, LLVMBuildFCmp(g->b, LLVMRealOGT, a, b, ""),
+                                          LLVMBuildFCmp(g->b, LLVMRealUNO, a, a, ""), "");
+        LLVMValueRef u = sel(g, take_a, a, b);
+        cg_store_f(g, u, U, k);
+        th = fsub(g, th, fdiv(g, fmul(g, n->step_size, m), u));
+        break;
+    }
     case HPRT_OPT_ADAGRAD: {
-        if (o->weight_decay != 0)
-            gr = fadd(g, gr, fmul(g, wd, th));
+        gr = l2(g, n, gr, th);
         LLVMValueRef SUM = PARAM(g, "sum", i, bias);
         LLVMValueRef s = fadd(g, cg_load_f(g, SUM, k), fmul(g, gr, gr));
         cg_store_f(g, s, SUM, k);
-        LLVMValueRef sd = fadd(g, cg_intrinsic1(g, "sqrt", s), cg_f32(g, o->eps));
+        LLVMValueRef sd = fadd(g, cg_intrinsic1(g, "sqrt", s), n->eps);
         th = fsub(g, th, fdiv(g, fmul(g, n->clr, gr), sd));
         break;
     }
-    default: { /* rmsprop */
-        if (o->weight_decay != 0)
-            gr = fadd(g, gr, fmul(g, wd, th));
+    case HPRT_OPT_RMSPROP: {
+        gr = l2(g, n, gr, th);
         LLVMValueRef V = PARAM(g, "v", i, bias);
-        LLVMValueRef v = fadd(g, fmul(g, cg_load_f(g, V, k), cg_f32(g, o->alpha)), fmul(g, fmul(g, cg_f32(g, 1.0 - o->alpha), gr), gr));
+        LLVMValueRef v = fadd(g, fmul(g, cg_load_f(g, V, k), n->alpha), fmul(g, fmul(g, n->one_minus_alpha, gr), gr));
         cg_store_f(g, v, V, k);
         LLVMValueRef avg;
         if (o->centered) {
             LLVMValueRef GA = PARAM(g, "ga", i, bias);
-            LLVMValueRef ga = lerp(g, cg_load_f(g, GA, k), gr, cg_f32(g, 1.0 - o->alpha));
+            LLVMValueRef ga = lerp(g, cg_load_f(g, GA, k), gr, n->one_minus_alpha);
             cg_store_f(g, ga, GA, k);
             avg = cg_intrinsic1(g, "sqrt", fsub(g, v, fmul(g, ga, ga)));
         } else {
             avg = cg_intrinsic1(g, "sqrt", v);
         }
-        avg = fadd(g, avg, cg_f32(g, o->eps));
-        if (o->momentum > 0 || cycled) {
-            LLVMValueRef BUF = PARAM(g, "buf", i, bias);
-            LLVMValueRef b = fadd(g, fmul(g, cg_load_f(g, BUF, k), n->mu), fdiv(g, gr, avg));
-            cg_store_f(g, b, BUF, k);
-            th = fsub(g, th, fmul(g, n->lr, b));
-        } else {
-            th = fsub(g, th, fdiv(g, fmul(g, n->lr, gr), avg));
-        }
+        avg = fadd(g, avg, n->eps);
+        LLVMValueRef BUF = PARAM(g, "buf", i, bias);
+        LLVMValueRef b0 = cg_load_f(g, BUF, k);
+        LLVMValueRef b = fadd(g, fmul(g, b0, n->mu), fdiv(g, gr, avg));
+        cg_store_f(g, sel(g, use_buf, b, b0), BUF, k);
+        th = sel(g, use_buf, fsub(g, th, fmul(g, n->lr, b)), fsub(g, th, fdiv(g, fmul(g, n->lr, gr), avg)));
+        break;
     }
+    case HPRT_OPT__COUNT:
+        break;
     }
     cg_store_f(g, th, TH, k);
     cg_end(g, &L);
@@ -1248,6 +1272,16 @@ static step_numbers load_step_numbers(cg *g)
     n.bc2_sqrt = cg_io_field(g, offsetof(hprt_step_io, bc2_sqrt), g->t_f32);
     n.decay_keep = cg_io_field(g, offsetof(hprt_step_io, decay_keep), g->t_f32);
     n.clr = cg_io_field(g, offsetof(hprt_step_io, clr), g->t_f32);
+    n.wd = cg_io_field(g, offsetof(hprt_step_io, wd), g->t_f32);
+    n.b2 = cg_io_field(g, offsetof(hprt_step_io, b2), g->t_f32);
+    n.one_minus_b2 = cg_io_field(g, offsetof(hprt_step_io, one_minus_b2), g->t_f32);
+    n.eps = cg_io_field(g, offsetof(hprt_step_io, eps), g->t_f32);
+    n.alpha = cg_io_field(g, offsetof(hprt_step_io, alpha), g->t_f32);
+    n.one_minus_alpha = cg_io_field(g, offsetof(hprt_step_io, one_minus_alpha), g->t_f32);
+    n.use_wd = LLVMBuildICmp(g->b, LLVMIntNE, cg_io_field(g, offsetof(hprt_step_io, use_wd), g->t_i32), cg_i32(g, 0), "");
+    n.use_momentum =
+        LLVMBuildICmp(g->b, LLVMIntNE, cg_io_field(g, offsetof(hprt_step_io, use_momentum), g->t_i32), cg_i32(g, 0), "");
+    n.nesterov = LLVMBuildICmp(g->b, LLVMIntNE, cg_io_field(g, offsetof(hprt_step_io, nesterov), g->t_i32), cg_i32(g, 0), "");
     return n;
 }
 

@@ -58,9 +58,10 @@ static LLVMValueRef cyclic_scale(cg *g, const hprt_sched_resolved *r, LLVMValueR
         return ddiv(g, d(g, 1), libm2(g, "pow", d(g, 2.0), dsub(g, cycle, d(g, 1))));
     case HPRT_CYCLIC_EXP_RANGE:
         return libm2(g, "pow", d(g, r->gamma), tod(g, t));
-    default:
-        return d(g, 1.0);
+    case HPRT_CYCLIC_TRIANGULAR:
+        break;
     }
+    return d(g, 1.0);
 }
 
 static LLVMValueRef anneal(cg *g, hprt_anneal how, LLVMValueRef start, LLVMValueRef end, LLVMValueRef p)
@@ -158,9 +159,13 @@ static LLVMValueRef inner_lr(cg *g, const hprt_sched_resolved *r, LLVMValueRef b
         LLVMValueRef p = one_cycle_p(g, r, t, &i);
         return anneal(g, r->anneal, pick(g, i, r->ph_lr0, r->n_phases), pick(g, i, r->ph_lr1, r->n_phases), p);
     }
-    default: /* constant, plateau (its rate is the base the driver passes) */
-        return base;
+    case HPRT_SCHED_CONSTANT: /* constant, plateau: the rate is the base the driver passes */
+    case HPRT_SCHED_PLATEAU:
+    case HPRT_SCHED_WARMUP: /* resolved into its `then` and r->warmup */
+    case HPRT_SCHED__COUNT:
+        break;
     }
+    return base;
 }
 
 void cg_emit_schedule(cg *g, const hprt_sched_resolved *r)

@@ -1,6 +1,7 @@
 /* diag.c - sources, spans and diagnostics. */
 #include "diag.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,8 +71,14 @@ const hp_source *hp_diags_source(const hp_diags *d, int file)
     return file >= 0 && file < d->n_sources ? d->sources[file] : NULL;
 }
 
-const char *const hp_note_names[] = {"batch-pow2", "dense-depth", "vanilla-rnn", "stack-depth",
-                                     "embed-dim",  "no-valid",    "lr-range",    NULL};
+const char *const hp_note_names[] = {
+#define X(e, name) [HP_NOTE_##e] = name,
+#include "notes.def"
+#undef X
+    [HP_NOTE__COUNT] = NULL,
+};
+
+const char *hp_note_name(hp_note n) { return (unsigned)n < HP_NOTE__COUNT ? hp_note_names[n] : "?"; }
 
 bool hp_is_note_name(const char *name)
 {
@@ -155,6 +162,7 @@ static hp_diag *vreport(hp_diags *d, hp_severity sev, const char *name, const hp
 
 hp_diag *hp_report(hp_diags *d, hp_severity sev, const char *name, hp_span span, const char *fmt, ...)
 {
+    assert(!name || hp_is_note_name(name)); /* a note's name is a row of notes.def */
     va_list ap;
     va_start(ap, fmt);
     hp_diag *g = vreport(d, sev, name, &span, fmt, ap);

@@ -69,8 +69,21 @@ void hp_diags_free(hp_diags *d);
 int hp_diags_add_source(hp_diags *d, const char *path, char *text, size_t len);
 const hp_source *hp_diags_source(const hp_diags *d, int file);
 
-/* The names of the notes (language.md §12), NULL-terminated. */
+/* The named notes (the table: notes.def; docs/language.md §18). */
+typedef enum {
+#define X(e, name) HP_NOTE_##e,
+#include "notes.def"
+#undef X
+} hp_note;
+enum {
+    HP_NOTE__COUNT = 0
+#define X(e, name) +1
+#include "notes.def"
+#undef X
+};
+/* Their names, NULL-terminated, and the name of one ("?" outside the enum). */
 extern const char *const hp_note_names[];
+const char *hp_note_name(hp_note n);
 bool hp_is_note_name(const char *name);
 
 /* Silences the named note everywhere (`--allow NAME`). */

@@ -19,34 +19,27 @@ const char *plan_layer_name(plan_layer_kind k) { return (unsigned)k < PLAN_LAYER
 
 const char *plan_act_name(plan_act a)
 {
-    static const char *const n[] = {"none", "relu", "tanh", "sigmoid", "gelu", "softmax"};
-    return (unsigned)a < 6 ? n[a] : "?";
+    static const char *const n[] = {
+#define X(e, name) [PLAN_ACT_##e] = name,
+#include "activations.def"
+#undef X
+    };
+    return (unsigned)a < PLAN_ACT__COUNT ? n[a] : "?";
 }
 
 const char *plan_init_name(plan_init i)
 {
-    static const char *const n[] = {"default", "xavier", "kaiming", "zeros"};
-    return (unsigned)i < 4 ? n[i] : "?";
+    static const char *const n[] = {
+#define X(e, name) [PLAN_INIT_##e] = name,
+#include "inits.def"
+#undef X
+    };
+    return (unsigned)i < PLAN_INIT__COUNT ? n[i] : "?";
 }
 
-const char *plan_opt_name(hprt_opt_kind k)
-{
-    static const char *const n[] = {"sgd", "adam", "adamw", "adagrad", "rmsprop"};
-    return (unsigned)k < HPRT_OPT__COUNT ? n[k] : "?";
-}
-
-const char *plan_sched_name(hprt_sched_kind k)
-{
-    static const char *const n[] = {"constant", "step", "multistep", "exp", "cosine",
-                                    "sgdr", "cyclic", "one_cycle", "warmup", "plateau"};
-    return (unsigned)k < HPRT_SCHED__COUNT ? n[k] : "?";
-}
-
-const char *plan_stop_name(hprt_stop_kind k)
-{
-    static const char *const n[] = {"none", "early", "gl", "pq", "up"};
-    return (unsigned)k <= HPRT_STOP_UP ? n[k] : "?";
-}
+const char *plan_opt_name(hprt_opt_kind k) { return hprt_opt_name(k); }
+const char *plan_sched_name(hprt_sched_kind k) { return hprt_sched_name(k); }
+const char *plan_stop_name(hprt_stop_kind k) { return hprt_stop_name(k); }
 
 long plan_shape_size(plan_shape s)
 {
@@ -227,29 +220,27 @@ static const char *lr_str(char *buf, size_t n, double lr, bool find)
 
 static const char *tf(bool b) { return b ? "true" : "false"; }
 
-/* The optimizer as .hp text, every parameter written out. */
+/* The optimizer as .hp text, every parameter written out, from its table row. */
 void plan_print_optimizer(const hprt_optimizer *o, FILE *out)
 {
-    char lr[40];
-    lr_str(lr, sizeof lr, o->lr, o->lr_find);
-    switch (o->kind) {
-    case HPRT_OPT_SGD:
-        fprintf(out, "sgd(lr = %s, momentum = %s, nesterov = %s, weight_decay = %s, dampening = %s)", lr, N(o->momentum),
-                tf(o->nesterov), N(o->weight_decay), N(o->dampening));
-        break;
-    case HPRT_OPT_ADAM:
-    case HPRT_OPT_ADAMW:
-        fprintf(out, "%s(lr = %s, beta1 = %s, beta2 = %s, eps = %s, weight_decay = %s, amsgrad = %s)",
-                plan_opt_name(o->kind), lr, N(o->beta1), N(o->beta2), N(o->eps), N(o->weight_decay), tf(o->amsgrad));
-        break;
-    case HPRT_OPT_ADAGRAD:
-        fprintf(out, "adagrad(lr = %s, lr_decay = %s, eps = %s, initial = %s, weight_decay = %s)", lr, N(o->lr_decay),
-                N(o->eps), N(o->initial), N(o->weight_decay));
-        break;
-    default:
-        fprintf(out, "rmsprop(lr = %s, alpha = %s, eps = %s, momentum = %s, centered = %s, weight_decay = %s)", lr,
-                N(o->alpha), N(o->eps), N(o->momentum), tf(o->centered), N(o->weight_decay));
+    const hprt_opt_desc *d = hprt_opt_info(o->kind);
+    if (!d) {
+        fputs("?", out);
+        return;
     }
+    fprintf(out, "%s(", d->name);
+    for (int i = 0; i < d->n_params; i++) {
+        const hprt_opt_param *p = &d->params[i];
+        const char *field = (const char *)o + p->offset;
+        char lr[40];
+        fprintf(out, "%s%s = ", i ? ", " : "", p->name[0] == '!' ? p->name + 1 : p->name);
+        switch (p->type) {
+        case HPRT_HP_LR: fputs(lr_str(lr, sizeof lr, o->lr, o->lr_find), out); break;
+        case HPRT_HP_NUM: fputs(N(*(const double *)field), out); break;
+        case HPRT_HP_BOOL: fputs(tf(*(const bool *)field), out); break;
+        }
+    }
+    fputc(')', out);
 }
 
 static void print_cycle_momentum(const hprt_schedule *s, FILE *out)
@@ -318,7 +309,8 @@ void plan_print_schedule(const hprt_schedule *s, FILE *out)
                 N(s->factor), s->patience, hprt_metric_name(s->monitor), N(s->min), N(s->threshold), s->cooldown,
                 s->monitor_mode == HPRT_MODE_MAX ? "max" : "min");
         break;
-    default: break;
+    case HPRT_SCHED__COUNT:
+        break;
     }
 }
 
@@ -445,8 +437,9 @@ static void print_schedule_preview(const plan_experiment *e, FILE *out)
         for (int k = 0; k < r.n_at && nb < 16; k++)
             bounds[nb++] = w + r.at[k];
         break;
-    default:
-        break;
+    case HPRT_SCHED_CONSTANT: case HPRT_SCHED_EXP: case HPRT_SCHED_COSINE: case HPRT_SCHED_WARMUP:
+    case HPRT_SCHED_PLATEAU: case HPRT_SCHED__COUNT:
+        break; /* no step changes to list */
     }
     if (nb > 0) {
         fprintf(out, "  boundaries:");
@@ -548,8 +541,9 @@ void plan_explain(const plan_experiment *e, FILE *out)
                 e->lrfind.suggest == HPRT_SUGGEST_VALLEY ? "valley" : e->lrfind.suggest == HPRT_SUGGEST_STEEP ? "steep" : "minimum");
 
     /* parameters, gradients and optimizer state; activations and their gradients at the largest batch */
-    int states = e->optimizer.kind == HPRT_OPT_ADAM || e->optimizer.kind == HPRT_OPT_ADAMW ? 2
-                 : e->optimizer.kind == HPRT_OPT_SGD && e->optimizer.momentum == 0 ? 0 : 1;
+    int states = 0; /* the state arrays the optimizer's table row keeps */
+    for (int a = 0; a < HPRT_STATE__COUNT; a++)
+        states += hprt_opt_has_state(&e->optimizer, (hprt_state_array)a);
     double pbytes = 4.0 * (double)e->total_params * (2 + states);
     int maxb = e->batch.adaptive ? e->batch.max : e->batch.size;
     double abytes = 4.0 * 2 * (double)act_floats * maxb;

@@ -25,10 +25,32 @@ typedef enum {
 const char *plan_layer_name(plan_layer_kind k);
 
 /* Activation applied by dense/conv (or the kind of a standalone activation). */
-typedef enum { PLAN_ACT_NONE = 0, PLAN_ACT_RELU, PLAN_ACT_TANH, PLAN_ACT_SIGMOID, PLAN_ACT_GELU, PLAN_ACT_SOFTMAX } plan_act;
+/* The table: activations.def (the first row, none, is 0). */
+typedef enum {
+#define X(e, name) PLAN_ACT_##e,
+#include "activations.def"
+#undef X
+} plan_act;
+enum {
+    PLAN_ACT__COUNT = 0
+#define X(e, name) +1
+#include "activations.def"
+#undef X
+};
 const char *plan_act_name(plan_act a);
 
-typedef enum { PLAN_INIT_DEFAULT = 0, PLAN_INIT_XAVIER, PLAN_INIT_KAIMING, PLAN_INIT_ZEROS } plan_init;
+/* Weight initialisers (the table: inits.def; the first row, default, is 0). */
+typedef enum {
+#define X(e, name) PLAN_INIT_##e,
+#include "inits.def"
+#undef X
+} plan_init;
+enum {
+    PLAN_INIT__COUNT = 0
+#define X(e, name) +1
+#include "inits.def"
+#undef X
+};
 const char *plan_init_name(plan_init i);
 
 /* A tensor shape per sample.
@@ -218,9 +240,29 @@ void plan_print_regularize(const hprt_regularize *r, FILE *out);
  * absolute paths, the model's layers expanded, every setting written out. */
 void plan_write_hp(const plan_experiment *e, int threads, FILE *out);
 
-/* Names of the policy enums, as the language spells them. */
+/* Names of the policy enums, as the language spells them (from their tables,
+ * runtime/include/hprt_*.def). */
 const char *plan_opt_name(hprt_opt_kind k);
 const char *plan_sched_name(hprt_sched_kind k);
 const char *plan_stop_name(hprt_stop_kind k);
+
+/* A parameter of a schedule or stop rule as the language spells it: name
+ * ("!every": required) and default as .hp text (NULL: required, or a default
+ * that the docs describe in words). */
+typedef struct {
+    const char *name;
+    const char *def;
+} plan_param_doc;
+
+#define PLAN_MAX_POLICY_PARAMS 10
+typedef struct {
+    plan_param_doc params[PLAN_MAX_POLICY_PARAMS];
+    int n;
+} plan_policy_params;
+
+/* The parameters of each schedule and stop rule in the order of their .hp
+ * signature (compiler/vocab.c); the binders and printers follow them. */
+const plan_policy_params *plan_sched_params(hprt_sched_kind k);
+const plan_policy_params *plan_stop_params(hprt_stop_kind k);
 
 #endif

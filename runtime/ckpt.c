@@ -222,17 +222,10 @@ static void state_fields(buf *b, reader *r, hprt_train_state *s)
 #undef I32
 }
 
-static float *opt_array(const hprt_optim_state *o, int i)
-{
-    switch (i) {
-    case 0: return o->buf;
-    case 1: return o->m;
-    case 2: return o->v;
-    case 3: return o->vmax;
-    case 4: return o->sum;
-    default: return o->ga;
-    }
-}
+/* State array i (hprt_state_array order: buf, m, v, vmax, sum, ga); which ones
+ * an optimizer keeps is its table row's (hprt_optimizers.def). */
+static float *opt_array(const hprt_optim_state *o, int i) { return o->arrays[i]; }
+_Static_assert(HPRT_STATE__COUNT == 6, "the checkpoint format has six state slots; a new array needs a new version");
 
 /* The first field of the state outside the values a run can leave in it, or
  * NULL.  The driver indexes arrays with these (the epoch's position in the
@@ -289,7 +282,7 @@ hprt_status hprt_ckpt_write(const char *path, const hprt_ckpt_id *id, const floa
     put_u64(&b, (uint64_t)n_params);
     put(&b, params, sizeof(float) * n_params);
     put_u32(&b, (uint32_t)opt->kind);
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < HPRT_STATE__COUNT; i++) {
         float *a = opt_array(opt, i);
         put_u8(&b, a != NULL);
         if (a)
@@ -448,7 +441,7 @@ hprt_status hprt_ckpt_read(const char *path, const hprt_ckpt_id *id, float *para
         hprt_fail(err, rc, "%s: the checkpoint's optimizer state is for another optimizer", path);
         goto out;
     }
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < HPRT_STATE__COUNT; i++) {
         uint8_t present = get_u8(&r);
         float *a = opt ? opt_array(opt, i) : NULL;
         if (present && a)

@@ -356,6 +356,15 @@ void hprt_step_set_numbers(hprt_step_io *io, const hprt_optimizer *o, double lr,
     io->bc2_sqrt = (float)k.bc2_sqrt;
     io->decay_keep = (float)k.decay_keep;
     io->clr = (float)k.clr;
+    io->wd = (float)k.wd;
+    io->b2 = (float)k.b2;
+    io->one_minus_b2 = (float)k.one_minus_b2;
+    io->eps = (float)k.eps;
+    io->alpha = (float)k.alpha;
+    io->one_minus_alpha = (float)k.one_minus_alpha;
+    io->use_wd = k.wd != 0;
+    io->use_momentum = k.has_momentum;
+    io->nesterov = k.nesterov;
     for (int s = 0; s < n_dropout; s++) {
         io->dropout_key[s] = hprt_dropout_key(seed, (uint64_t)step, (uint32_t)s);
         io->dropout_threshold[s] = hprt_dropout_threshold(dropout_p[s]);

@@ -1,5 +1,5 @@
-/* optim.c - torch.optim's SGD, Adam, AdamW, Adagrad and RMSprop, and
- * clip_grad_norm_ (policies.md §10).
+/* optim.c - the optimizer table and torch.optim's SGD, Adam, AdamW, Adagrad,
+ * RMSprop and Adamax, and clip_grad_norm_ (policies.md §10).
  *
  * Each update is written once, as a macro over the element type T, and
  * instantiated for float (the vector path) and double (the scalar path used
@@ -16,7 +16,57 @@
 #include <stdint.h>
 #include <string.h>
 
+/* ---- the table ------------------------------------------------------------------ */
 
+#define OFF(f) offsetof(hprt_optimizer, f)
+#define LR(name, def) {name, HPRT_HP_LR, OFF(lr), def, 0, INFINITY, true, false}
+#define NUM(name, f, def, lo, lo_open, hi, hi_open) {name, HPRT_HP_NUM, OFF(f), def, lo, hi, lo_open, hi_open}
+#define FLAG(name, f, def) {name, HPRT_HP_BOOL, OFF(f), def, 0, 1, false, false}
+#define WD(def) NUM("weight_decay", weight_decay, def, 0, false, INFINITY, false)
+#define BETAS NUM("beta1", beta1, 0.9, 0, false, 1, true), NUM("beta2", beta2, 0.999, 0, false, 1, true)
+#define EPS(def) NUM("eps", eps, def, 0, true, INFINITY, false)
+#define BIT(a) (1u << HPRT_STATE_##a)
+#define NO_STATE HPRT_STATE__COUNT
+
+static const hprt_opt_desc opt_table[] = {
+#define X(e, name, torch, states, cond, cond_field, b1, ...)                                                  \
+    [HPRT_OPT_##e] = {name, torch, {__VA_ARGS__},                                                           \
+                      (int)(sizeof((hprt_opt_param[]){__VA_ARGS__}) / sizeof(hprt_opt_param)), states, cond, \
+                      OFF(cond_field), b1},
+#include "hprt_optimizers.def"
+#undef X
+};
+_Static_assert(sizeof opt_table / sizeof opt_table[0] == HPRT_OPT__COUNT, "a row per optimizer");
+
+const hprt_opt_desc *hprt_opt_info(hprt_opt_kind k)
+{
+    return (unsigned)k < HPRT_OPT__COUNT && opt_table[k].name ? &opt_table[k] : NULL;
+}
+
+bool hprt_opt_has_state(const hprt_optimizer *o, hprt_state_array a)
+{
+    const hprt_opt_desc *d = hprt_opt_info(o->kind);
+    if (!d || (unsigned)a >= HPRT_STATE__COUNT)
+        return false;
+    if (d->states & (1u << a))
+        return true;
+    return d->cond_state == a && *(const bool *)((const char *)o + d->cond_offset);
+}
+
+bool hprt_opt_can_cycle(const hprt_optimizer *o)
+{
+    const hprt_opt_desc *d = hprt_opt_info(o->kind);
+    if (!d)
+        return false;
+    if (d->cycles_beta1)
+        return true;
+    for (int i = 0; i < d->n_params; i++)
+        if (d->params[i].offset == offsetof(hprt_optimizer, momentum))
+            return o->momentum > 0;
+    return false;
+}
+
+/* ---- per-step numbers ------------------------------------------------------------ */
 
 hprt_optim_coef hprt_optim_coefs(const hprt_optimizer *o, double lr, double override, long t)
 {
@@ -30,9 +80,11 @@ hprt_optim_coef hprt_optim_coefs(const hprt_optimizer *o, double lr, double over
         c.damp_keep = 1.0 - o->dampening;
         c.first = t <= 1;
         c.nesterov = o->nesterov;
+        c.has_momentum = o->momentum != 0;
         break;
     case HPRT_OPT_ADAM:
-    case HPRT_OPT_ADAMW: {
+    case HPRT_OPT_ADAMW:
+    case HPRT_OPT_ADAMAX: {
         double b1 = isnan(override) ? o->beta1 : override;
         c.decoupled = o->kind == HPRT_OPT_ADAMW;
         c.wd = c.decoupled ? 0.0 : o->weight_decay;
@@ -41,6 +93,8 @@ hprt_optim_coef hprt_optim_coefs(const hprt_optimizer *o, double lr, double over
         c.b2 = o->beta2;
         c.one_minus_b2 = 1.0 - o->beta2;
         c.step_size = lr / (1.0 - pow(b1, (double)t));
+        if (o->kind == HPRT_OPT_ADAMAX)
+            break;
         c.bc2_sqrt = sqrt(1.0 - pow(o->beta2, (double)t));
         c.amsgrad = o->amsgrad;
         break;
@@ -55,8 +109,9 @@ hprt_optim_coef hprt_optim_coefs(const hprt_optimizer *o, double lr, double over
         c.alpha = o->alpha;
         c.one_minus_alpha = 1.0 - o->alpha;
         c.centered = o->centered;
+        c.has_momentum = o->momentum > 0;
         break;
-    default:
+    case HPRT_OPT__COUNT:
         break;
     }
     return c;
@@ -106,6 +161,19 @@ hprt_optim_coef hprt_optim_coefs(const hprt_optimizer *o, double lr, double over
         return th - (T)c->step_size * *m / denom;                        \
     }
 
+/* g += wd·θ; m = lerp(m, g, 1−β1); u = max(β2·u, |g| + eps) (NaN-propagating,
+ * as torch.maximum); θ −= (lr/(1−β1^t))·m/u */
+#define DEFINE_ADAMAX(T, SFX, FABS)                                      \
+    static inline T adamax_##SFX(const hprt_optim_coef *c, T th, T g, T *m, T *u)   \
+    {                                                                    \
+        if (c->wd != 0.0)                                                \
+            g = g + (T)c->wd * th;                                       \
+        *m = lerp_##SFX(*m, g, (T)c->b1_weight);                         \
+        T a = *u * (T)c->b2, b = FABS(g) + (T)c->eps;                    \
+        *u = (a > b || a != a) ? a : b;                                  \
+        return th - (T)c->step_size * *m / *u;                           \
+    }
+
 /* g += wd·θ; sum += g²; θ −= clr·g/(√sum + eps) */
 #define DEFINE_ADAGRAD(T, SFX, SQRT)                                     \
     static inline T adagrad_##SFX(const hprt_optim_coef *c, T th, T g, T *sum)      \
@@ -148,6 +216,8 @@ DEFINE_SGD(float, f)
 DEFINE_SGD(double, d)
 DEFINE_ADAM(float, f, sqrtf)
 DEFINE_ADAM(double, d, sqrt)
+DEFINE_ADAMAX(float, f, fabsf)
+DEFINE_ADAMAX(double, d, fabs)
 DEFINE_ADAGRAD(float, f, sqrtf)
 DEFINE_ADAGRAD(double, d, sqrt)
 DEFINE_RMSPROP(float, f, sqrtf)
@@ -177,34 +247,13 @@ hprt_optim_state *hprt_optim_state_new(const hprt_optimizer *o, size_t nparams)
         return NULL;
     s->kind = o->kind;
     s->n = nparams;
-    bool ok = true;
-    switch (o->kind) {
-    case HPRT_OPT_SGD:
-        s->buf = alloc_buf(nparams, &ok);
-        break;
-    case HPRT_OPT_ADAM:
-    case HPRT_OPT_ADAMW:
-        s->m = alloc_buf(nparams, &ok);
-        s->v = alloc_buf(nparams, &ok);
-        if (o->amsgrad)
-            s->vmax = alloc_buf(nparams, &ok);
-        break;
-    case HPRT_OPT_ADAGRAD:
-        s->sum = alloc_buf(nparams, &ok);
-        if (s->sum)
-            for (size_t i = 0; i < nparams; i++)
-                s->sum[i] = (float)o->initial;
-        break;
-    case HPRT_OPT_RMSPROP:
-        s->v = alloc_buf(nparams, &ok);
-        s->buf = alloc_buf(nparams, &ok);
-        if (o->centered)
-            s->ga = alloc_buf(nparams, &ok);
-        break;
-    default:
-        ok = false;
-        break;
-    }
+    bool ok = hprt_opt_info(o->kind) != NULL;
+    for (int a = 0; ok && a < HPRT_STATE__COUNT; a++)
+        if (hprt_opt_has_state(o, (hprt_state_array)a))
+            s->arrays[a] = alloc_buf(nparams, &ok);
+    if (s->sum) /* adagrad's initial_accumulator_value */
+        for (size_t i = 0; i < nparams; i++)
+            s->sum[i] = (float)o->initial;
     if (!ok) {
         hprt_optim_state_free(s);
         return NULL;
@@ -216,27 +265,21 @@ void hprt_optim_state_free(hprt_optim_state *s)
 {
     if (!s)
         return;
-    hprt_free(s->buf);
-    hprt_free(s->m);
-    hprt_free(s->v);
-    hprt_free(s->vmax);
-    hprt_free(s->sum);
-    hprt_free(s->ga);
+    for (int a = 0; a < HPRT_STATE__COUNT; a++)
+        hprt_free(s->arrays[a]);
     hprt_free(s);
 }
 
 /* ---- the float path ---------------------------------------------------------------- */
 
 /* Does s have every buffer this step will touch? */
-static bool state_fits(const hprt_optimizer *o, const hprt_optim_state *s, const hprt_optim_coef *c,
-                       size_t offset, size_t n)
+static bool state_fits(const hprt_optimizer *o, const hprt_optim_state *s, size_t offset, size_t n)
 {
-    if (s->kind != o->kind || offset > s->n || n > s->n - offset)
+    if (!hprt_opt_info(o->kind) || s->kind != o->kind || offset > s->n || n > s->n - offset)
         return false;
-    if (o->kind == HPRT_OPT_ADAM || o->kind == HPRT_OPT_ADAMW)
-        return !c->amsgrad || s->vmax || s->n == 0;
-    if (o->kind == HPRT_OPT_RMSPROP)
-        return !c->centered || s->ga || s->n == 0;
+    for (int a = 0; a < HPRT_STATE__COUNT; a++)
+        if (hprt_opt_has_state(o, (hprt_state_array)a) && !s->arrays[a] && s->n != 0)
+            return false;
     return true;
 }
 
@@ -246,7 +289,7 @@ hprt_status hprt_optim_step_range(const hprt_optimizer *o, hprt_optim_state *s,
                                   double momentum_or_beta1_override, long t)
 {
     hprt_optim_coef c = hprt_optim_coefs(o, lr, momentum_or_beta1_override, t);
-    if (!state_fits(o, s, &c, offset, n))
+    if (!state_fits(o, s, offset, n))
         return HPRT_E_RUN;
     if (n == 0)
         return HPRT_OK;
@@ -271,7 +314,11 @@ hprt_status hprt_optim_step_range(const hprt_optimizer *o, hprt_optim_state *s,
             theta[i] = rmsprop_f(&c, theta[i], grad[i], &s->v[k + i],
                                  s->ga ? &s->ga[k + i] : NULL, &s->buf[k + i]);
         break;
-    default:
+    case HPRT_OPT_ADAMAX:
+        for (size_t i = 0; i < n; i++)
+            theta[i] = adamax_f(&c, theta[i], grad[i], &s->m[k + i], &s->v[k + i]);
+        break;
+    case HPRT_OPT__COUNT:
         return HPRT_E_RUN;
     }
     return HPRT_OK;
@@ -303,8 +350,10 @@ double hprt_optim_step_scalar(const hprt_optimizer *o, hprt_optim_scalar *s, dou
     case HPRT_OPT_ADAMW: return adam_d(&c, theta, grad, &s->m, &s->v, &s->vmax);
     case HPRT_OPT_ADAGRAD: return adagrad_d(&c, theta, grad, &s->sum);
     case HPRT_OPT_RMSPROP: return rmsprop_d(&c, theta, grad, &s->v, &s->ga, &s->buf);
-    default: return NAN;
+    case HPRT_OPT_ADAMAX: return adamax_d(&c, theta, grad, &s->m, &s->v);
+    case HPRT_OPT__COUNT: break;
     }
+    return NAN; /* a kind outside the enum */
 }
 
 /* ---- clipping ------------------------------------------------------------------------ */

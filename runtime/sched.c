@@ -220,9 +220,9 @@ static double cyclic_scale(const hprt_sched_resolved *r, long t, double cycle)
     case HPRT_CYCLIC_EXP_RANGE:
         return pow(r->gamma, (double)t);
     case HPRT_CYCLIC_TRIANGULAR:
-    default:
-        return 1.0;
+        break;
     }
+    return 1.0;
 }
 
 /* policies.md §2: OneCycleLR._annealing_cos / _annealing_linear. */
@@ -309,9 +309,11 @@ static double inner_lr(const hprt_sched_resolved *r, double base_lr, long t)
     }
     case HPRT_SCHED_CONSTANT:
     case HPRT_SCHED_PLATEAU:
-    default:
-        return base_lr;
+    case HPRT_SCHED_WARMUP: /* resolved into its `then` and r->warmup */
+    case HPRT_SCHED__COUNT:
+        break;
     }
+    return base_lr;
 }
 
 double hprt_sched_lr(const hprt_sched_resolved *r, double base_lr, long t)
@@ -342,9 +344,12 @@ double hprt_sched_momentum(const hprt_sched_resolved *r, long t)
         int i = one_cycle_phase(r, t, &p);
         return anneal(r->anneal, r->ph_mom0[i], r->ph_mom1[i], p);
     }
-    default:
-        return NAN;
+    case HPRT_SCHED_CONSTANT: case HPRT_SCHED_STEP: case HPRT_SCHED_MULTISTEP: case HPRT_SCHED_EXP:
+    case HPRT_SCHED_COSINE: case HPRT_SCHED_SGDR: case HPRT_SCHED_WARMUP: case HPRT_SCHED_PLATEAU:
+    case HPRT_SCHED__COUNT:
+        break;
     }
+    return NAN;
 }
 
 /* ---- ReduceLROnPlateau (policies.md §5) ------------------------------------ */

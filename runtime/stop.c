@@ -43,9 +43,9 @@ hprt_status hprt_stop_init(hprt_stopper *st, const hprt_stop *rule, hprt_error *
     case HPRT_STOP_NONE:
     case HPRT_STOP_GL:
         break;
-    default:
-        return hprt_fail(err, HPRT_E_RUN, "stop: unknown rule %d", (int)rule->kind);
     }
+    if ((unsigned)rule->kind >= HPRT_STOP__COUNT)
+        return hprt_fail(err, HPRT_E_RUN, "stop: unknown rule %d", (int)rule->kind);
     return HPRT_OK;
 }
 

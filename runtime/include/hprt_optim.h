@@ -29,17 +29,20 @@
 typedef struct {
     hprt_opt_kind kind;
     size_t n;
-    float *buf;  /* sgd, rmsprop: momentum buffer (always allocated: a schedule
-                  * may cycle the momentum of an optimizer declared without) */
-    float *m;    /* adam, adamw: exp_avg */
-    float *v;    /* adam, adamw: exp_avg_sq; rmsprop: square_avg */
-    float *vmax; /* adam, adamw with amsgrad: max_exp_avg_sq */
-    float *sum;  /* adagrad: state_sum, starting at o->initial */
-    float *ga;   /* rmsprop centered: grad_avg */
+    union {
+        struct {
+            float *buf;  /* sgd, rmsprop: momentum buffer (always allocated: a schedule
+                          * may cycle the momentum of an optimizer declared without) */
+            float *m;    /* adam, adamw, adamax: exp_avg */
+            float *v;    /* adam, adamw: exp_avg_sq; rmsprop: square_avg; adamax: exp_inf */
+            float *vmax; /* adam, adamw with amsgrad: max_exp_avg_sq */
+            float *sum;  /* adagrad: state_sum, starting at o->initial */
+            float *ga;   /* rmsprop centered: grad_avg */
+        };
+        float *arrays[HPRT_STATE__COUNT]; /* the same, indexed by hprt_state_array */
+    };
 } hprt_optim_state;
 
-/* State for nparams parameters (the total length of the parameter vector the
- * steps will cover).  NULL when out of memory.  nparams = 0 is allowed. */
 /* Everything an update needs that does not vary per element, computed in
  * double once per step.  The generated code receives the same numbers (as
  * floats, converted where they meet the data, as here) so that it rounds like
@@ -51,9 +54,9 @@ typedef struct {
     double damp_keep;   /* sgd: 1 − dampening */
     bool first;         /* sgd: t == 1, the momentum buffer starts as g */
     bool nesterov;
-    double b1_weight;   /* adam: 1 − β1, the lerp weight of exp_avg */
+    double b1_weight;   /* adam, adamax: 1 − β1, the lerp weight of exp_avg */
     double b2, one_minus_b2;
-    double step_size;   /* adam: lr / (1 − β1^t) */
+    double step_size;   /* adam, adamax: lr / (1 − β1^t) */
     double bc2_sqrt;    /* adam: √(1 − β2^t) */
     double decay_keep;  /* adamw: 1 − lr·λ */
     bool decoupled, amsgrad;
@@ -61,17 +64,23 @@ typedef struct {
     double clr;         /* adagrad: lr / (1 + (t − 1)·lr_decay) */
     double alpha, one_minus_alpha; /* rmsprop */
     bool centered;
+    bool has_momentum;  /* sgd: momentum != 0; rmsprop: momentum > 0 (as declared; the
+                         * compiled step keeps its buffer when set or when a schedule
+                         * cycles the momentum) */
 } hprt_optim_coef;
 
 hprt_optim_coef hprt_optim_coefs(const hprt_optimizer *o, double lr, double momentum_or_beta1_override, long t);
 
+/* State for nparams parameters (the total length of the parameter vector the
+ * steps will cover), the arrays the optimizer's table row names (hprt_opt_info).
+ * NULL when out of memory.  nparams = 0 is allowed. */
 hprt_optim_state *hprt_optim_state_new(const hprt_optimizer *o, size_t nparams);
 void hprt_optim_state_free(hprt_optim_state *s);
 
 /* One update of theta[0..n) with grad[0..n), using state elements [0, n).
  *   lr: the scheduled learning rate of this step.
  *   momentum_or_beta1_override: NAN, or the momentum (sgd, rmsprop) / β1
- *     (adam, adamw) of this step; ignored by adagrad.
+ *     (adam, adamw, adamax) of this step; ignored by adagrad.
  *   t: the 1-based step count (Adam's bias corrections, Adagrad's lr decay;
  *     SGD's first step, which sets buf = g, is t == 1).
  * Returns HPRT_E_RUN (and changes nothing) if s was made for another kind or

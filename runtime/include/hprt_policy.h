@@ -11,6 +11,7 @@
 #define HPRT_POLICY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* A length of training: `5 epochs`, `2000 steps`, or a bare number (steps). */
 typedef enum { HPRT_STEPS = 0, HPRT_EPOCHS = 1 } hprt_unit;
@@ -19,40 +20,37 @@ typedef struct {
     hprt_unit unit;
 } hprt_duration;
 
-/* Metrics that policies can monitor. ORDER: hprt_metric_name() in policy.c. */
-typedef enum {
-    HPRT_METRIC_VAL_LOSS = 0,
-    HPRT_METRIC_VAL_ACCURACY,
-    HPRT_METRIC_VAL_BPC,
-    HPRT_METRIC_TRAIN_LOSS,
-    HPRT_METRIC__COUNT
-} hprt_metric;
-
 typedef enum { HPRT_MODE_MIN = 0, HPRT_MODE_MAX = 1 } hprt_mode;
+
+/* Metrics that policies can monitor (the table: hprt_metrics.def). */
+typedef enum {
+#define X(e, name, mode) HPRT_METRIC_##e,
+#include "hprt_metrics.def"
+#undef X
+    HPRT_METRIC__COUNT /* the number of rows */
+} hprt_metric;
 
 /* ---- optimizers (policies.md §10, torch.optim) ---- */
 typedef enum {
-    HPRT_OPT_SGD = 0,
-    HPRT_OPT_ADAM,
-    HPRT_OPT_ADAMW,
-    HPRT_OPT_ADAGRAD,
-    HPRT_OPT_RMSPROP,
-    HPRT_OPT__COUNT
+#define X(e, name, ...) HPRT_OPT_##e,
+#include "hprt_optimizers.def"
+#undef X
+    HPRT_OPT__COUNT /* the number of rows */
 } hprt_opt_kind;
 
 typedef struct {
     hprt_opt_kind kind;
     double lr;            /* the base rate; ignored while lr_find is set */
     bool lr_find;         /* `lr = find_lr`: replaced by the LR range test */
-    double weight_decay;  /* sgd/adam/adagrad/rmsprop: L2 added to g; adamw: decoupled */
+    double weight_decay;  /* sgd/adam/adamax/adagrad/rmsprop: L2 added to g; adamw: decoupled */
     /* sgd, rmsprop */
     double momentum;
     double dampening;     /* sgd */
     bool nesterov;        /* sgd */
-    /* adam, adamw */
+    /* adam, adamw, adamax */
     double beta1, beta2;
-    bool amsgrad;
-    /* adam, adamw, adagrad, rmsprop */
+    bool amsgrad;         /* adam, adamw */
+    /* adam, adamw, adamax, adagrad, rmsprop */
     double eps;
     /* adagrad */
     double lr_decay;
@@ -62,19 +60,64 @@ typedef struct {
     bool centered;
 } hprt_optimizer;
 
+/* The per-element state arrays an optimizer can keep (hprt_optim_state). */
+typedef enum {
+    HPRT_STATE_BUF = 0, /* momentum buffer */
+    HPRT_STATE_M,       /* exp_avg */
+    HPRT_STATE_V,       /* exp_avg_sq, square_avg, adamax's exp_inf */
+    HPRT_STATE_VMAX,    /* max_exp_avg_sq */
+    HPRT_STATE_SUM,     /* adagrad's state_sum */
+    HPRT_STATE_GA,      /* centered rmsprop's grad_avg */
+    HPRT_STATE__COUNT
+} hprt_state_array;
+
+/* A hyperparameter of an optimizer as the language spells it: its type, where
+ * it lives in hprt_optimizer, its default and its range. */
+typedef enum {
+    HPRT_HP_LR = 0, /* double: a number > 0 or `find_lr` (sets lr_find) */
+    HPRT_HP_NUM,    /* double in [lo, hi] (an end is open when *_open) */
+    HPRT_HP_BOOL    /* bool: `true`/`false`; def is 0 or 1 */
+} hprt_hp_type;
+
+typedef struct {
+    const char *name;   /* "!lr": required (no default) */
+    hprt_hp_type type;
+    size_t offset;      /* offsetof(hprt_optimizer, ...) */
+    double def;
+    double lo, hi;
+    bool lo_open, hi_open;
+} hprt_opt_param;
+
+#define HPRT_OPT_MAX_PARAMS 8
+
+/* One row of the optimizer table (hprt_optimizers.def).  State arrays: those in
+ * `states` always; `cond_state` as well when the bool at `cond_offset` is set
+ * (cond_state == HPRT_STATE__COUNT: none). */
+typedef struct {
+    const char *name;
+    const char *torch;           /* the PyTorch class whose formulas it follows */
+    hprt_opt_param params[HPRT_OPT_MAX_PARAMS];
+    int n_params;
+    unsigned states;             /* bit (1u << hprt_state_array) per array */
+    hprt_state_array cond_state;
+    size_t cond_offset;
+    bool cycles_beta1;           /* cyclic/one_cycle momentum cycling moves beta1 (else the momentum) */
+} hprt_opt_desc;
+
+/* The row of kind k; NULL for a value outside the enum. */
+const hprt_opt_desc *hprt_opt_info(hprt_opt_kind k);
+/* Does an optimizer o keep state array a? */
+bool hprt_opt_has_state(const hprt_optimizer *o, hprt_state_array a);
+/* Can cyclic/one_cycle momentum cycling apply to o: beta1 (the Adam family)
+ * or a momentum > 0 (sgd, rmsprop)? */
+bool hprt_opt_can_cycle(const hprt_optimizer *o);
+
 /* ---- learning-rate schedules (language.md §8, policies.md §1-§5) ---- */
 typedef enum {
-    HPRT_SCHED_CONSTANT = 0,
-    HPRT_SCHED_STEP,
-    HPRT_SCHED_MULTISTEP,
-    HPRT_SCHED_EXP,
-    HPRT_SCHED_COSINE,
-    HPRT_SCHED_SGDR,
-    HPRT_SCHED_CYCLIC,
-    HPRT_SCHED_ONE_CYCLE,
-    HPRT_SCHED_WARMUP,
-    HPRT_SCHED_PLATEAU,
-    HPRT_SCHED__COUNT
+#define X(e, name) HPRT_SCHED_##e,
+#include "hprt_schedules.def"
+#undef X
+    HPRT_SCHED__COUNT /* the number of rows */
 } hprt_sched_kind;
 
 typedef enum { HPRT_CYCLIC_TRIANGULAR = 0, HPRT_CYCLIC_TRIANGULAR2, HPRT_CYCLIC_EXP_RANGE } hprt_cyclic_mode;
@@ -129,7 +172,18 @@ typedef struct {
 } hprt_batch;
 
 /* ---- stopping rules (language.md §10, policies.md §6-§7) ---- */
-typedef enum { HPRT_STOP_NONE = 0, HPRT_STOP_EARLY, HPRT_STOP_GL, HPRT_STOP_PQ, HPRT_STOP_UP } hprt_stop_kind;
+typedef enum {
+#define X(e, name) HPRT_STOP_##e,
+#include "hprt_stops.def"
+#undef X
+} hprt_stop_kind;
+/* the number of rows (not a member: switches over the enum stay exhaustive) */
+enum {
+    HPRT_STOP__COUNT = 0
+#define X(e, name) +1
+#include "hprt_stops.def"
+#undef X
+};
 
 typedef struct {
     hprt_stop_kind kind;
@@ -160,6 +214,12 @@ typedef struct {
     bool stop_div;              /* true: stop when smoothed loss > 4x its minimum */
 } hprt_lrfind;
 
+/* Names as the language spells them ("?" outside the enum), and the better
+ * direction of a metric. */
 const char *hprt_metric_name(hprt_metric m);
+hprt_mode hprt_metric_mode(hprt_metric m);
+const char *hprt_opt_name(hprt_opt_kind k);
+const char *hprt_sched_name(hprt_sched_kind k);
+const char *hprt_stop_name(hprt_stop_kind k);
 
 #endif

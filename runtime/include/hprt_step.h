@@ -53,11 +53,20 @@ typedef struct {
     float mu;                 /* momentum of this step (sgd, rmsprop) */
     float damp_keep;          /* sgd: 1 - dampening */
     int32_t first;            /* sgd: this is update 1: the momentum buffer starts as g */
-    float b1_weight;          /* adam: 1 - beta1 of this step */
-    float step_size;          /* adam: lr / (1 - beta1^t) */
+    float b1_weight;          /* adam, adamax: 1 - beta1 of this step */
+    float step_size;          /* adam, adamax: lr / (1 - beta1^t) */
     float bc2_sqrt;           /* adam: sqrt(1 - beta2^t) */
     float decay_keep;         /* adamw: 1 - lr * weight_decay */
     float clr;                /* adagrad: lr / (1 + (t - 1) lr_decay) */
+    /* the hyperparameters, run-time inputs rather than constants of the code
+     * (a trial that changes only them reuses the compiled step) */
+    float wd;                 /* L2 weight decay added to g (not adamw's) */
+    float b2, one_minus_b2;   /* adam, adamax: beta2; adam: 1 - beta2 */
+    float eps;
+    float alpha, one_minus_alpha; /* rmsprop */
+    int32_t use_wd;           /* wd is on (weight_decay != 0, not adamw) */
+    int32_t use_momentum;     /* sgd: momentum != 0; rmsprop: momentum > 0 (a cycled momentum is always on) */
+    int32_t nesterov;         /* sgd */
     int32_t pad0;
     /* dropout: per dropout site, the mask key of this step, the keep
      * threshold (hprt_dropout_threshold) and the scale 1/(1 - p) */

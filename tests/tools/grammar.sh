@@ -34,7 +34,7 @@ for cat in keyword declaration layer activation init optimizer schedule stop los
 done
 # each word is one the compiler's sources spell (a string, one of a "a|b" choice, a scanner rule)
 while read -r cat word; do
-    grep -qE "[\"|]$word[\"|]" "$SRC"/compiler/*.c "$SRC"/compiler/*.def "$SRC"/grammar/hp.l ||
+    grep -qE "[\"|]$word[\"|]" "$SRC"/compiler/*.c "$SRC"/compiler/*.def "$SRC"/runtime/include/*.def "$SRC"/grammar/hp.l ||
         fail "help --keywords: '$cat $word' is not a word of compiler/ or grammar/hp.l"
 done < "$tmp/vocab"
 # every layer kind of layers.def is coloured by both grammars

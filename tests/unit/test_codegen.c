@@ -77,27 +77,28 @@ static void release(compiled *c)
     plan_free(c->pl);
 }
 
-static void fill_io(hprt_step_io *io, const compiled *c, const uint32_t *order, double lr, long t)
+static void fill_io(hprt_step_io *io, const compiled *c, const hprt_optimizer *opt, const uint32_t *order, double lr,
+                    long t)
 {
     memset(io, 0, sizeof *io);
     hprt_step_set_batch(io, &c->ds, order, 3, 0);
     float p[HPRT_MAX_DROPOUT];
     for (int s = 0; s < HPRT_MAX_DROPOUT; s++)
         p[s] = 0.3f;
-    hprt_step_set_numbers(io, &c->pl->experiment->optimizer, lr, NAN, t, 1, t, p, c->t.l->n_dropout);
+    hprt_step_set_numbers(io, opt, lr, NAN, t, 1, t, p, c->t.l->n_dropout);
 }
 
 /* ---- the reference for input -> dense(relu) -> dropout -> dense(tanh) -> dense (-> softmax+CE or mse) ---- */
 
 typedef struct {
     float *params, *grads;
+    hprt_optim_state *st; /* kept across steps */
     double loss;
 } reference;
 
-static void reference_step(reference *ref, const compiled *c, const hprt_step_io *io, int B, bool mse, double clip,
-                           long t, double lr)
+static void reference_step(reference *ref, const compiled *c, const hprt_optimizer *opt, const hprt_step_io *io, int B,
+                           bool mse, double clip, long t, double lr)
 {
-    const plan_experiment *e = c->pl->experiment;
     const cg_layout *l = c->t.l;
     const cg_layer_layout *L1 = &l->layers[1], *L3 = &l->layers[3], *L4 = &l->layers[4];
     int H1 = L1->out_size, H2 = L3->out_size, K = L4->out_size;
@@ -135,10 +136,7 @@ static void reference_step(reference *ref, const compiled *c, const hprt_step_io
         size_t n[1] = {(size_t)l->n_params};
         hprt_clip_grad_norm(gs, n, 1, clip);
     }
-    hprt_optim_state *st = hprt_optim_state_new(&e->optimizer, (size_t)l->n_params);
-    assert_non_null(st);
-    assert_int_equal(hprt_optim_step(&e->optimizer, st, P, upd, (size_t)l->n_params, lr, NAN, t), HPRT_OK);
-    hprt_optim_state_free(st);
+    assert_int_equal(hprt_optim_step(opt, ref->st, P, upd, (size_t)l->n_params, lr, NAN, t), HPRT_OK);
     free(upd);
 }
 
@@ -153,38 +151,64 @@ static void compare(const float *got, const float *want, long n, double rtol, co
     }
 }
 
-static void check_one_step(const char *settings, bool mse, double clip, int threads, int B)
+/* `steps` training steps of the code compiled for `settings`, against the
+ * reference.  run_opt: NULL, or the settings of another experiment whose
+ * optimizer fills the step's numbers (and the reference's): the compiled code
+ * must follow the hyperparameters it is given at run time. */
+static void check_steps(const char *settings, const char *run_opt, bool mse, double clip, int threads, int B, int steps)
 {
     fixture f;
     write_csv(&f);
     compiled c;
-    compile(&c, &f, "input 13\n dense 11, relu\n dropout 0.3\n dense 9, tanh\n dense classes", settings, threads, B);
+    const char *model = "input 13\n dense 11, relu\n dropout 0.3\n dense 9, tanh\n dense classes";
+    compile(&c, &f, model, settings, threads, B);
+    compiled other = {0};
+    if (run_opt) {
+        compile(&other, &f, model, run_opt, threads, B);
+        assert_int_equal(other.pl->experiment->optimizer.kind, c.pl->experiment->optimizer.kind);
+    }
+    const hprt_optimizer *opt = &(run_opt ? other.pl : c.pl)->experiment->optimizer;
     uint32_t order[ROWS];
     for (uint32_t i = 0; i < ROWS; i++)
         order[i] = (i * 7) % ROWS; /* a permutation */
-    long t = 1;
     double lr = 0.01;
     static hprt_step_io io;
-    fill_io(&io, &c, order, lr, t);
     reference ref;
     ref.params = malloc(sizeof(float) * (size_t)c.t.l->n_params);
     ref.grads = malloc(sizeof(float) * (size_t)c.t.l->n_params);
+    ref.st = hprt_optim_state_new(opt, (size_t)c.t.l->n_params);
+    assert_non_null(ref.params);
+    assert_non_null(ref.grads);
+    assert_non_null(ref.st);
     memcpy(ref.params, c.t.mem.params, sizeof(float) * (size_t)c.t.l->n_params);
-    reference_step(&ref, &c, &io, B, mse, clip, t, lr);
-
-    print_message("%s, %d threads, batch %d\n", settings, threads, B);
-    run_threads(cg_train_fn(c.t.prog, B), &io, threads);
-    double loss = 0;
-    for (int k = 0; k < threads; k++)
-        loss += io.loss[k];
-    assert_close(loss / B, ref.loss, 1e-5);
-    compare(c.t.mem.grads, ref.grads, c.t.l->n_params, 1e-5, "gradient");
-    compare(c.t.mem.params, ref.params, c.t.l->n_params, 1e-5, "parameter");
+    print_message("%s%s%s, %d threads, batch %d, %d steps\n", settings, run_opt ? " run as " : "", run_opt ? run_opt : "",
+                  threads, B, steps);
+    for (long t = 1; t <= steps; t++) {
+        fill_io(&io, &c, opt, order, lr, t);
+        reference_step(&ref, &c, opt, &io, B, mse, clip, t, lr);
+        run_threads(cg_train_fn(c.t.prog, B), &io, threads);
+        double loss = 0;
+        for (int k = 0; k < threads; k++)
+            loss += io.loss[k];
+        assert_close(loss / B, ref.loss, 1e-5);
+        compare(c.t.mem.grads, ref.grads, c.t.l->n_params, 1e-5, "gradient");
+        compare(c.t.mem.params, ref.params, c.t.l->n_params, 1e-5, "parameter");
+        /* the next step starts from the same parameters */
+        memcpy(ref.params, c.t.mem.params, sizeof(float) * (size_t)c.t.l->n_params);
+    }
+    hprt_optim_state_free(ref.st);
     free(ref.params);
     free(ref.grads);
+    if (run_opt)
+        release(&other);
     release(&c);
     tu_rmrf(f.dir);
     free(f.dir);
+}
+
+static void check_one_step(const char *settings, bool mse, double clip, int threads, int B)
+{
+    check_steps(settings, NULL, mse, clip, threads, B, 1);
 }
 
 static void test_adam_ce_one_thread(void **state)
@@ -210,6 +234,37 @@ static void test_every_optimizer(void **state)
     check_one_step("optimizer = adagrad(lr = 0.01, initial = 0.1, lr_decay = 0.01)", false, 0, 2, 7);
     check_one_step("optimizer = rmsprop(lr = 0.01)", false, 0, 2, 7);
     check_one_step("optimizer = rmsprop(lr = 0.01, momentum = 0.9, centered = true)", false, 0, 2, 7);
+    check_one_step("optimizer = adamax(lr = 0.01)", false, 0, 2, 7);
+    /* several steps: the state arrays carry over (sgd's first step, adam's bias corrections, adamax's max) */
+    check_steps("optimizer = adamax(lr = 0.01, weight_decay = 0.1, beta1 = 0.8)", NULL, false, 0, 2, 7, 4);
+    check_steps("optimizer = adamax(lr = 0.01)", NULL, false, 0, 1, 9, 3);
+    check_steps("optimizer = sgd(lr = 0.01, momentum = 0.9, dampening = 0.5)", NULL, false, 0, 2, 7, 3);
+    check_steps("optimizer = adam(lr = 0.01, amsgrad = true)", NULL, false, 0, 2, 7, 3);
+    check_steps("optimizer = rmsprop(lr = 0.01, momentum = 0.5, centered = true, weight_decay = 0.01)", NULL, false, 0,
+                2, 7, 3);
+    check_steps("optimizer = adagrad(lr = 0.01, weight_decay = 0.01)", NULL, false, 0, 2, 7, 3);
+}
+
+/* The hyperparameters are run-time inputs: code compiled for one setting
+ * follows another one given in the step's numbers (a trial of a search that
+ * changes only them reuses the compiled step). */
+static void test_runtime_hyperparameters(void **state)
+{
+    (void)state;
+    check_steps("optimizer = sgd(lr = 0.01)", "optimizer = sgd(lr = 0.01, momentum = 0.9, nesterov = true, weight_decay = 0.01)",
+                false, 0, 2, 7, 3);
+    check_steps("optimizer = sgd(lr = 0.01, momentum = 0.9, dampening = 0.2, weight_decay = 0.1)",
+                "optimizer = sgd(lr = 0.01)", false, 0, 2, 7, 3);
+    check_steps("optimizer = adam(lr = 0.01)", "optimizer = adam(lr = 0.01, beta1 = 0.5, beta2 = 0.9, eps = 1e-3, weight_decay = 0.1)",
+                false, 0, 2, 7, 3);
+    check_steps("optimizer = adamw(lr = 0.01)", "optimizer = adamw(lr = 0.01, beta2 = 0.99, weight_decay = 0.5)", false, 0,
+                1, 9, 3);
+    check_steps("optimizer = adamax(lr = 0.01)", "optimizer = adamax(lr = 0.01, beta1 = 0.7, beta2 = 0.9, eps = 1e-2, weight_decay = 0.05)",
+                false, 0, 2, 7, 3);
+    check_steps("optimizer = rmsprop(lr = 0.01)", "optimizer = rmsprop(lr = 0.01, alpha = 0.9, eps = 1e-4, momentum = 0.8, weight_decay = 0.01)",
+                false, 0, 2, 7, 3);
+    check_steps("optimizer = adagrad(lr = 0.01)", "optimizer = adagrad(lr = 0.01, eps = 1e-3, lr_decay = 0.1, weight_decay = 0.01)",
+                false, 0, 2, 7, 3);
 }
 
 static void test_mse_and_clip(void **state)
@@ -235,7 +290,7 @@ static void test_gelu_sigmoid_softmax_mse(void **state)
     for (uint32_t i = 0; i < ROWS; i++)
         order[i] = (i * 11) % ROWS;
     static hprt_step_io io;
-    fill_io(&io, &c, order, 0.05, 1);
+    fill_io(&io, &c, &c.pl->experiment->optimizer, order, 0.05, 1);
     const cg_layout *l = c.t.l;
     const cg_layer_layout *L1 = &l->layers[1], *L2 = &l->layers[2], *L4 = &l->layers[4];
     long n = l->n_params;
@@ -312,7 +367,7 @@ static void test_conv_pool(void **state)
     for (uint32_t i = 0; i < ROWS; i++)
         order[i] = (i * 5) % ROWS;
     static hprt_step_io io;
-    fill_io(&io, &c, order, 0.01, 1);
+    fill_io(&io, &c, &c.pl->experiment->optimizer, order, 0.01, 1);
     const plan_experiment *e = c.pl->experiment;
     const cg_layout *l = c.t.l;
     long n = l->n_params;
@@ -377,7 +432,7 @@ static void test_eval_step(void **state)
     for (uint32_t i = 0; i < ROWS; i++)
         order[i] = i;
     static hprt_step_io io;
-    fill_io(&io, &c, order, 0.01, 1);
+    fill_io(&io, &c, &c.pl->experiment->optimizer, order, 0.01, 1);
     io.start = 0;
     io.rows = B;
     run_threads(cg_eval_fn(c.t.prog, B), &io, threads);
@@ -403,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_adam_ce_one_thread),
         cmocka_unit_test(test_adam_ce_two_threads),
         cmocka_unit_test(test_every_optimizer),
+        cmocka_unit_test(test_runtime_hyperparameters),
         cmocka_unit_test(test_mse_and_clip),
         cmocka_unit_test(test_gelu_sigmoid_softmax_mse),
         cmocka_unit_test(test_conv_pool),

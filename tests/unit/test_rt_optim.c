@@ -20,7 +20,8 @@ static hprt_optimizer defaults(hprt_opt_kind kind)
     case HPRT_OPT_ADAMW: o.lr = 1e-3; o.eps = 1e-8; o.weight_decay = 1e-2; break;
     case HPRT_OPT_ADAGRAD: o.lr = 1e-2; o.eps = 1e-10; break;
     case HPRT_OPT_RMSPROP: o.lr = 1e-2; o.eps = 1e-8; o.alpha = 0.99; break;
-    default: break;
+    case HPRT_OPT_ADAMAX: o.lr = 2e-3; o.eps = 1e-8; break;
+    case HPRT_OPT__COUNT: break;
     }
     return o;
 }
@@ -222,7 +223,7 @@ static void test_rmsprop_centered(void **state)
 static void test_override(void **state)
 {
     (void)state;
-    const hprt_opt_kind kinds[] = {HPRT_OPT_SGD, HPRT_OPT_ADAM, HPRT_OPT_ADAMW, HPRT_OPT_RMSPROP};
+    const hprt_opt_kind kinds[] = {HPRT_OPT_SGD, HPRT_OPT_ADAM, HPRT_OPT_ADAMW, HPRT_OPT_RMSPROP, HPRT_OPT_ADAMAX};
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         hprt_optimizer base = defaults(kinds[k]), with = base;
         base.momentum = 0.5;
@@ -238,6 +239,103 @@ static void test_override(void **state)
         }
         assert_true(ta == tb);
     }
+}
+
+/* ---- Adamax (torch.optim.Adamax; numbers from bench/optim_fixture.py, torch 1.13, float64) ---- */
+
+static void test_adamax_defaults(void **state)
+{
+    (void)state;
+    hprt_optimizer o = defaults(HPRT_OPT_ADAMAX);
+    run_worked(&o, 2e-3, ADAM_G, (const double[]){0.99800000004, 0.99747315741843101, 0.99699249178036664}, 3);
+}
+
+static void test_adamax_lr_01(void **state)
+{
+    (void)state;
+    hprt_optimizer o = defaults(HPRT_OPT_ADAMAX);
+    run_worked(&o, 0.1, ADAM_G, (const double[]){0.90000000199999997, 0.87365787092155311, 0.84962458901833482}, 3);
+}
+
+static void test_adamax_weight_decay(void **state)
+{
+    (void)state;
+    hprt_optimizer o = defaults(HPRT_OPT_ADAMAX);
+    o.weight_decay = 0.1;
+    run_worked(&o, 0.1, ADAM_G, (const double[]){0.9000000016666666, 0.86224294698040138, 0.82691868770404753}, 3);
+}
+
+static void test_adamax_betas_eps(void **state)
+{
+    (void)state;
+    hprt_optimizer o = defaults(HPRT_OPT_ADAMAX);
+    o.beta1 = 0.5;
+    o.beta2 = 0.9;
+    o.eps = 1e-3;
+    run_worked(&o, 0.05, ADAM_G, (const double[]){0.95009980039920161, 0.94640348931766094, 0.93760274864732618}, 3);
+}
+
+/* exp_inf = max(beta2*u, |g| + eps) propagates a NaN gradient, as torch.maximum */
+static void test_adamax_nan(void **state)
+{
+    (void)state;
+    hprt_optimizer o = defaults(HPRT_OPT_ADAMAX);
+    hprt_optim_scalar s;
+    hprt_optim_scalar_init(&o, &s);
+    double th = hprt_optim_step_scalar(&o, &s, 1.0, 0.5, 0.1, NAN, 1);
+    th = hprt_optim_step_scalar(&o, &s, th, NAN, 0.1, NAN, 2);
+    assert_true(isnan(s.v));
+    assert_true(isnan(th));
+}
+
+/* ---- the table ---------------------------------------------------------------------- */
+
+/* Every row's defaults are torch.optim's (as defaults() above spells them by
+ * hand), every optimizer descends a quadratic, and the state arrays are the
+ * ones the row names. */
+static void test_table(void **state)
+{
+    (void)state;
+    for (int k = 0; k < HPRT_OPT__COUNT; k++) {
+        const hprt_opt_desc *d = hprt_opt_info((hprt_opt_kind)k);
+        assert_non_null(d);
+        assert_string_equal(d->name, hprt_opt_name((hprt_opt_kind)k));
+        hprt_optimizer o = {.kind = (hprt_opt_kind)k};
+        for (int i = 0; i < d->n_params; i++) {
+            char *f = (char *)&o + d->params[i].offset;
+            if (d->params[i].type == HPRT_HP_BOOL)
+                *(bool *)f = d->params[i].def != 0;
+            else
+                *(double *)f = d->params[i].def;
+        }
+        hprt_optimizer want = defaults((hprt_opt_kind)k);
+        if (k != HPRT_OPT_SGD) /* sgd's lr is required: no default */
+            assert_true(o.lr == want.lr);
+        assert_true(o.eps == want.eps);
+        assert_true(o.weight_decay == want.weight_decay);
+        assert_true(o.alpha == want.alpha);
+        assert_true(o.momentum == 0 && o.dampening == 0 && o.lr_decay == 0 && o.initial == 0);
+        if (k == HPRT_OPT_ADAM || k == HPRT_OPT_ADAMW || k == HPRT_OPT_ADAMAX)
+            assert_true(o.beta1 == 0.9 && o.beta2 == 0.999);
+
+        /* minimise 1/2 (theta - 3)^2 from 0 with lr 0.05 (adagrad, whose steps shrink: 0.5),
+         * momentum on where there is one */
+        o.lr = k == HPRT_OPT_ADAGRAD ? 0.5 : 0.05;
+        o.momentum = k == HPRT_OPT_SGD || k == HPRT_OPT_RMSPROP ? 0.5 : 0;
+        hprt_optim_state *s = hprt_optim_state_new(&o, 1);
+        assert_non_null(s);
+        for (int a = 0; a < HPRT_STATE__COUNT; a++)
+            assert_int_equal(s->arrays[a] != NULL, hprt_opt_has_state(&o, (hprt_state_array)a));
+        float th = 0;
+        for (int t = 1; t <= 2000; t++) {
+            float g = th - 3.0f;
+            assert_int_equal(hprt_optim_step(&o, s, &th, &g, 1, o.lr, NAN, t), HPRT_OK);
+        }
+        print_message("%s: theta %.6g after 2000 steps\n", d->name, th);
+        assert_true(fabsf(th - 3.0f) < 0.05f);
+        hprt_optim_state_free(s);
+    }
+    assert_null(hprt_opt_info((hprt_opt_kind)HPRT_OPT__COUNT));
 }
 
 /* Updating two slices with step_range is the same as one step over the whole. */
@@ -357,6 +455,12 @@ int main(void)
         cmocka_unit_test(test_rmsprop),
         cmocka_unit_test(test_rmsprop_momentum),
         cmocka_unit_test(test_rmsprop_centered),
+        cmocka_unit_test(test_adamax_defaults),
+        cmocka_unit_test(test_adamax_lr_01),
+        cmocka_unit_test(test_adamax_weight_decay),
+        cmocka_unit_test(test_adamax_betas_eps),
+        cmocka_unit_test(test_adamax_nan),
+        cmocka_unit_test(test_table),
         cmocka_unit_test(test_override),
         cmocka_unit_test(test_step_range),
         cmocka_unit_test(test_state_errors),

@@ -10,7 +10,7 @@ set cpo&vim
 
 syn keyword hpKeyword      import repeat vary in
 syn keyword hpBoolean      true false
-syn keyword hpOptimizer    sgd adam adamw adagrad rmsprop
+syn keyword hpOptimizer    sgd adam adamw adagrad rmsprop adamax
 syn keyword hpSchedule     constant step multistep exp cosine sgdr cyclic one_cycle warmup plateau
 syn keyword hpStop         none early gl pq up
 syn keyword hpRegularize   adaptive_dropout
