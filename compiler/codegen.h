@@ -63,6 +63,7 @@ typedef struct {
     long fold_n;        /* ... fold_v x G*H floats */
     int fold_v;         /* ... the vocabulary */
     int fold_by;        /* embed: the rnn layer it is folded into, else -1 */
+    long norm;          /* layernorm: each row's mean and 1/std, [b_max * steps x 2] */
 } cg_layer_layout;
 
 typedef struct {
@@ -97,6 +98,10 @@ typedef struct {
 cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train_sizes, int n_train,
                          const int *eval_sizes, int n_eval, char *err, size_t errlen);
 void cg_layout_free(cg_layout *l);
+
+/* The parameters' initial values (every kind's initialiser, in layer order,
+ * from the experiment's seed): params holds l->n_params floats. */
+void cg_init_params(const plan_experiment *e, const cg_layout *l, float *params);
 
 /* The memory the generated code works on (allocated by the caller). */
 typedef struct {
