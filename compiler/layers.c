@@ -67,13 +67,13 @@ void plan_layer_args_doc(plan_layer_kind k, char *buf, size_t n)
             continue;
         }
         if (a->type == PLAN_ARG_CHOICE) {
-            /* `pad = same` \| `valid`: the first choice is the default */
-            const char *bar = strchr(a->choices, '|');
-            int first = bar ? (int)(bar - a->choices) : (int)strlen(a->choices);
-            PUT("`%s = %.*s`", a->name, first, a->choices);
-            for (const char *c = bar; c; c = strchr(c + 1, '|')) {
-                const char *next = strchr(c + 1, '|');
-                PUT(" \\| `%.*s`", next ? (int)(next - c - 1) : (int)strlen(c + 1), c + 1);
+            /* `pad = same` \| `valid`: the default, then the other choices */
+            PUT("`%s = %s`", a->name, a->def);
+            for (const char *c = a->choices; *c;) {
+                size_t len = strcspn(c, "|");
+                if (len != strlen(a->def) || strncmp(c, a->def, len) != 0)
+                    PUT(" \\| `%.*s`", (int)len, c);
+                c += len + (c[len] == '|');
             }
             continue;
         }

@@ -50,13 +50,13 @@ typedef struct {
     double lo, hi;       /* INT: [lo, hi]; NUM: lo and hi, each open or closed */
     bool lo_open, hi_open;
     const char *what;    /* the argument in messages ("the embedding dimension") */
-    const char *choices; /* CHOICE: "same|valid", the first the default */
+    const char *choices; /* CHOICE, ACT, INIT: "same|valid" (ck_choice's index is the value) */
 } plan_layer_arg;
 #define LA_REQ_INT(nm, what, lo, hi) {"!" nm, nm, NULL, PLAN_ARG_INT, lo, hi, false, false, what, NULL}
 #define LA_INT(nm, def, what, lo, hi) {nm, nm, def, PLAN_ARG_INT, lo, hi, false, false, what, NULL}
 #define LA_REQ_NUM(nm, what, lo, lo_open, hi, hi_open) {"!" nm, nm, NULL, PLAN_ARG_NUM, lo, hi, lo_open, hi_open, what, NULL}
 #define LA_NUM(nm, def, what, lo, lo_open, hi, hi_open) {nm, nm, def, PLAN_ARG_NUM, lo, hi, lo_open, hi_open, what, NULL}
-#define LA_CHOICE(nm, what, choices) {nm, nm, NULL, PLAN_ARG_CHOICE, 0, 0, false, false, what, choices}
+#define LA_CHOICE(nm, def, what, choices) {nm, nm, def, PLAN_ARG_CHOICE, 0, 0, false, false, what, choices}
 #define LA_ACT {"activation", "activation", "none", PLAN_ARG_ACT, 0, 0, false, false, "activation", \
                 "relu|tanh|sigmoid|gelu|softmax|linear|none"}
 #define LA_INIT {"init", "init", "default", PLAN_ARG_INIT, 0, 0, false, false, "init", "default|xavier|kaiming|zeros"}
