@@ -5,7 +5,8 @@
  * (rows split between the threads in the forward and backward passes,
  * features in the weight gradients): a layernorm on vectors between dense
  * layers, and one on an image [1, 6, 7] straight after the input (over all
- * C·H·W values, no input gradient) followed by another.  The loss, every
+ * C·H·W values, no input gradient) followed by another; and one at every
+ * step of a sequence (text: embed -> layernorm -> dense).  The loss, every
  * gradient and every parameter after the update must equal the reference
  * within 1e-5 relative. */
 #include <math.h>
@@ -14,6 +15,7 @@
 #include "cg_test.h"
 #include "hpc_test.h"
 #include "hprt.h"
+#include "hprt_rnn.h"
 #include "hprt_train.h"
 
 #define ROWS 23
@@ -239,12 +241,102 @@ static void test_layernorm_init(void **state)
     free(f.dir);
 }
 
+/* ---- per time step: input tokens -> embed 6 -> layernorm -> dense vocab ---- */
+
+#define SEQ 5
+
+static void test_layernorm_per_step(void **state)
+{
+    (void)state;
+    fixture f;
+    f.dir = tu_tmpdir();
+    snprintf(f.path, sizeof f.path, "%s/t.txt", f.dir);
+    char text[400];
+    for (int i = 0; i < 400; i++)
+        text[i] = "the quick brown fox jumps over a lazy dog; "[(i * 7 + i / 43) % 43];
+    tu_write_file(f.path, text, sizeof text);
+    for (int threads = 1; threads <= 2; threads++) {
+        const int B = 4;
+        char src[1024];
+        snprintf(src, sizeof src,
+                 "data d { train = text(\"%s\", seq = %d) }\n"
+                 "model m { input tokens; embed 6; layernorm eps = 1e-4; dense vocab }\n"
+                 "experiment e { data = d; model = m; optimizer = sgd(lr = 0.1) }\n",
+                 f.path, SEQ);
+        checked *ck;
+        compiled c;
+        c.pl = plan_src(&ck, src, "e", NULL, 0);
+        if (!c.pl)
+            print_error("%s\n", ck->text);
+        assert_non_null(c.pl);
+        checked_free(ck);
+        const plan_experiment *e = c.pl->experiment;
+        cg_test_build(&c.t, e, threads, B);
+        const char *paths[1] = {f.path};
+        hprt_error herr;
+        assert_int_equal(hprt_text_load(paths, 1, SEQ, NULL, &c.ds, &herr), HPRT_OK);
+        const cg_layout *l = c.t.l;
+        const cg_layer_layout *LE = &l->layers[1], *LN = &l->layers[2], *LD = &l->layers[3];
+        assert_int_equal(LN->steps, SEQ);
+        assert_int_equal(LN->w_size, 6);
+        int V = e->layers[1].vocab, n = B * SEQ;
+
+        static hprt_step_io io;
+        memset(&io, 0, sizeof io);
+        hprt_step_set_batch(&io, &c.ds, NULL, 2 * SEQ, B);
+        io.stream = c.ds.n / B;
+        io.reset = 1;
+        float p[HPRT_MAX_DROPOUT] = {0};
+        hprt_step_set_numbers(&io, &e->optimizer, 0.1, NAN, 1, 1, 1, p, l->n_dropout);
+
+        long np = l->n_params;
+        float *P = malloc(sizeof(float) * (size_t)np), *G = calloc((size_t)np, sizeof(float));
+        float *X0 = tu_fnew((size_t)n * 6), *N0 = tu_fnew((size_t)n * 6), *Z = tu_fnew((size_t)n * V);
+        float *dZ = tu_fnew((size_t)n * V), *dN0 = tu_fnew((size_t)n * 6), *dX0 = tu_fnew((size_t)n * 6);
+        unsigned char ids[B * SEQ];
+        int32_t lab[B * SEQ];
+        assert_true(P && G);
+        memcpy(P, c.t.mem.params, sizeof(float) * (size_t)np);
+        for (int r = 0; r < B; r++)
+            for (int k = 0; k < SEQ; k++) {
+                long at = r * io.stream + io.start + k;
+                ids[r * SEQ + k] = io.x8[at];
+                lab[r * SEQ + k] = io.x8[at + 1];
+            }
+        hprt_embed_forward(P + LE->w, ids, n, 6, X0);
+        hprt_layernorm_forward(X0, P + LN->w, P + LN->b, N0, n, 6, 1e-4);
+        hprt_dense_forward(N0, P + LD->w, P + LD->b, Z, n, 6, V);
+        double loss = hprt_softmax_xent(Z, lab, n, V, dZ);
+        hprt_dense_backward(N0, P + LD->w, dZ, dN0, G + LD->w, G + LD->b, n, 6, V);
+        hprt_layernorm_backward(X0, P + LN->w, dN0, dX0, G + LN->w, G + LN->b, n, 6, 1e-4);
+        hprt_embed_backward(ids, n, 6, dX0, 0, V, G + LE->w);
+        hprt_optim_state *st = hprt_optim_state_new(&e->optimizer, (size_t)np);
+        assert_non_null(st);
+        assert_int_equal(hprt_optim_step(&e->optimizer, st, P, G, (size_t)np, 0.1, NAN, 1), HPRT_OK);
+        hprt_optim_state_free(st);
+
+        print_message("per step: %d threads, batch %d x %d steps\n", threads, B, SEQ);
+        run_threads(cg_train_fn(c.t.prog, B), &io, threads);
+        double got = 0;
+        for (int k = 0; k < threads; k++)
+            got += io.loss[k];
+        assert_close(got / n, loss, 1e-5);
+        compare(c.t.mem.grads, G, np, 1e-5, "gradient");
+        compare(c.t.mem.params, P, np, 1e-5, "parameter");
+        free(P), free(G), free(X0), free(N0), free(Z), free(dZ), free(dN0), free(dX0);
+        release(&c);
+    }
+    tu_rmrf(f.dir);
+    free(f.dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layernorm_vectors),
         cmocka_unit_test(test_layernorm_images),
         cmocka_unit_test(test_layernorm_init),
+        cmocka_unit_test(test_layernorm_per_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
