@@ -91,6 +91,26 @@ static void compare(const float *got, const float *want, long n, double rtol, co
     }
 }
 
+/* The reference's update of P by G (at lr, step 1), then the compiled step:
+ * its mean loss over `rows` scored rows, gradients and parameters must match. */
+static void run_and_compare(const compiled *c, hprt_step_io *io, int threads, int B, long rows, double lr, float *P,
+                            const float *G, double loss)
+{
+    const plan_experiment *e = c->pl->experiment;
+    long n = c->t.l->n_params;
+    hprt_optim_state *st = hprt_optim_state_new(&e->optimizer, (size_t)n);
+    assert_non_null(st);
+    assert_int_equal(hprt_optim_step(&e->optimizer, st, P, G, (size_t)n, lr, NAN, 1), HPRT_OK);
+    hprt_optim_state_free(st);
+    run_threads(cg_train_fn(c->t.prog, B), io, threads);
+    double got = 0;
+    for (int k = 0; k < threads; k++)
+        got += io->loss[k];
+    assert_close(got / (double)rows, loss, 1e-5);
+    compare(c->t.mem.grads, G, n, 1e-5, "gradient");
+    compare(c->t.mem.params, P, n, 1e-5, "parameter");
+}
+
 /* The step of the compiled code against the reference's: ref fills P, G and returns the mean loss. */
 typedef double (*reference_fn)(const compiled *c, const float *X, const int32_t *lab, int B, float *P, float *G);
 
@@ -123,24 +143,13 @@ static void check_step(const char *model, reference_fn ref, int threads, int B)
         lab[r] = c.ds.y[s];
     }
     double loss = ref(&c, X, lab, B, P, G);
-    hprt_optim_state *st = hprt_optim_state_new(&e->optimizer, (size_t)n);
-    assert_non_null(st);
-    assert_int_equal(hprt_optim_step(&e->optimizer, st, P, G, (size_t)n, 0.01, NAN, 1), HPRT_OK);
-    hprt_optim_state_free(st);
-
     print_message("%s: %d threads, batch %d\n", model, threads, B);
-    run_threads(cg_train_fn(c.t.prog, B), &io, threads);
-    double got = 0;
-    for (int k = 0; k < threads; k++)
-        got += io.loss[k];
-    assert_close(got / B, loss, 1e-5);
-    compare(c.t.mem.grads, G, n, 1e-5, "gradient");
-    compare(c.t.mem.params, P, n, 1e-5, "parameter");
+    run_and_compare(&c, &io, threads, B, B, 0.01, P, G, loss);
 
     /* evaluation runs the same forward pass */
     io.rows = B;
     run_threads(cg_eval_fn(c.t.prog, B), &io, threads);
-    got = 0;
+    double got = 0;
     for (int k = 0; k < threads; k++)
         got += io.loss[k];
     assert_true(isfinite(got));
@@ -310,19 +319,8 @@ static void test_layernorm_per_step(void **state)
         hprt_dense_backward(N0, P + LD->w, dZ, dN0, G + LD->w, G + LD->b, n, 6, V);
         hprt_layernorm_backward(X0, P + LN->w, dN0, dX0, G + LN->w, G + LN->b, n, 6, 1e-4);
         hprt_embed_backward(ids, n, 6, dX0, 0, V, G + LE->w);
-        hprt_optim_state *st = hprt_optim_state_new(&e->optimizer, (size_t)np);
-        assert_non_null(st);
-        assert_int_equal(hprt_optim_step(&e->optimizer, st, P, G, (size_t)np, 0.1, NAN, 1), HPRT_OK);
-        hprt_optim_state_free(st);
-
         print_message("per step: %d threads, batch %d x %d steps\n", threads, B, SEQ);
-        run_threads(cg_train_fn(c.t.prog, B), &io, threads);
-        double got = 0;
-        for (int k = 0; k < threads; k++)
-            got += io.loss[k];
-        assert_close(got / n, loss, 1e-5);
-        compare(c.t.mem.grads, G, np, 1e-5, "gradient");
-        compare(c.t.mem.params, P, np, 1e-5, "parameter");
+        run_and_compare(&c, &io, threads, B, n, 0.1, P, G, loss);
         free(P), free(G), free(X0), free(N0), free(Z), free(dZ), free(dN0), free(dX0);
         release(&c);
     }
