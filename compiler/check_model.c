@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "check_int.h"
+#include "hprt_step.h"
 
 #define MAX_LAYERS 10000
 
@@ -25,6 +26,7 @@ typedef struct {
     int dense_run;       /* consecutive dense layers (dropout/activations between them allowed) */
     bool dense_noted;
     int recurrent_depth; /* stacked recurrent layers so far */
+    int dropout_sites;   /* dropout masks so far (HPRT_MAX_DROPOUT at most) */
     bool too_many;
 } mk_state;
 
@@ -217,10 +219,22 @@ static void check_dense(layer_ctx *x)
                                    : (plan_shape){PLAN_VEC, {pl->units, 0, 0}};
 }
 
+/* n more dropout masks at layer l: an error when they pass the compiled step's limit. */
+static void add_dropout_sites(mk_state *m, const hp_layer *l, int n)
+{
+    if (m->dropout_sites <= HPRT_MAX_DROPOUT && m->dropout_sites + n > HPRT_MAX_DROPOUT)
+        hp_report(m->c->d, HP_ERROR, NULL, l->span,
+                  "the model has more than %d dropout sites, the most hpc compiles (each `dropout` is one, and a "
+                  "recurrent stack with dropout has one between each two of its layers)",
+                  HPRT_MAX_DROPOUT);
+    m->dropout_sites += n;
+}
+
 static void check_dropout(layer_ctx *x)
 {
     if (!x->ok)
         return; /* the shape is unchanged either way */
+    add_dropout_sites(x->m, x->l, 1);
     x->pl->p = x->a->num[0];
     if (x->in_known && x->in.kind == PLAN_TOKENS)
         mismatch(x->m, x->l, "features", "; dropout applies after `embed`");
@@ -273,6 +287,8 @@ static void check_recurrent(layer_ctx *x)
         hp_report(c->d, HP_WARNING, NULL, a->v[2]->span,
                   "dropout applies between stacked layers, and this has one (stack = 1): it has no effect");
     m->recurrent_depth += pl->stack;
+    if (x->ok && pl->dropout > 0)
+        add_dropout_sites(m, x->l, pl->stack - 1);
     if (m->data && m->data->is_text && m->recurrent_depth > 2 && m->recurrent_depth - pl->stack <= 2)
         hp_report(c->d, HP_NOTE, "stack-depth", x->l->span,
                   "%d recurrent layers are stacked in a character-level model; past two, they rarely help and "
@@ -462,7 +478,7 @@ static void one_layer(mk_state *m, const hp_layer *l, plan_layer_kind kind)
                       "layers or a skip connection");
             m->dense_noted = true;
         }
-    } else if (kind != PLAN_DROPOUT && act_of_kind(kind) == PLAN_ACT_NONE) {
+    } else if (kind != PLAN_DROPOUT && !plan_layer_has(kind, PLAN_LK_ACTIVATION)) {
         m->dense_run = 0;
     }
     if (kind == PLAN_RNN)

@@ -131,7 +131,7 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
         L->fold_by = -1;
         L->dropout_site = -1;
         L->in_layer = i - 1;
-        L->steps = 1;
+        L->steps = plan_layer_has(pl->kind, PLAN_LK_PER_STEP) && pl->in.kind == PLAN_SEQ ? pl->in.d[0] : 1;
         L->out_size = (int)plan_shape_size(pl->out);
         long in_size = i > 0 ? plan_shape_size(pl->in) : 0;
         switch (pl->kind) {
@@ -173,10 +173,8 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
         case PLAN_LAST:
             break;
         case PLAN_DENSE:
-            if (pl->in.kind == PLAN_SEQ) {
-                L->steps = pl->in.d[0];
+            if (pl->in.kind == PLAN_SEQ)
                 in_size = pl->in.d[1];
-            }
             L->width = pl->units;
             L->fan_in = (int)in_size;
             L->w_size = (long)pl->units * in_size;
@@ -215,8 +213,6 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
             L->dout = l->layers[i - 1].dout;
             continue;
         case PLAN_LAYERNORM:
-            if (pl->in.kind == PLAN_SEQ)
-                L->steps = pl->in.d[0];
             L->width = L->out_size / L->steps;
             L->w_size = L->b_size = L->width;
             L->w = take(&P, L->w_size);
@@ -243,7 +239,7 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
             l->layers[last].logits = true;
         }
     }
-    while (e->layers[l->scores].kind == PLAN_FLATTEN)
+    while (plan_layer_has(e->layers[l->scores].kind, PLAN_LK_VIEW))
         l->scores--;
     l->loss_steps = l->layers[l->scores].steps;
     if (l->loss_steps > 1 && !l->text) {
@@ -323,14 +319,14 @@ static LLVMValueRef buf(cg *g, const char *prefix, int layer, float *base, long 
 static LLVMValueRef OUT(cg *g, int i)
 {
     const cg_layer_layout *L = &g->l->layers[i];
-    if (g->e->layers[i].kind == PLAN_FLATTEN)
+    if (plan_layer_has(g->e->layers[i].kind, PLAN_LK_VIEW))
         return OUT(g, i - 1);
     return buf(g, i == 0 ? "x" : "out", i, MEM(acts), L->out, (long)g->l->b_max * L->out_size);
 }
 static LLVMValueRef DOUT(cg *g, int i)
 {
     const cg_layer_layout *L = &g->l->layers[i];
-    if (g->e->layers[i].kind == PLAN_FLATTEN)
+    if (plan_layer_has(g->e->layers[i].kind, PLAN_LK_VIEW))
         return DOUT(g, i - 1);
     return buf(g, "dout", i, MEM(acts), L->dout, (long)g->l->b_max * L->out_size);
 }
@@ -836,7 +832,7 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
 {
     const plan_layer *pl = &g->e->layers[i];
     const cg_layer_layout *L = &g->l->layers[i];
-    if (L->skip || pl->kind == PLAN_INPUT || pl->kind == PLAN_FLATTEN)
+    if (L->skip || pl->kind == PLAN_INPUT || plan_layer_has(pl->kind, PLAN_LK_VIEW))
         return;
     switch (pl->kind) {
     case PLAN_EMBED:
@@ -1054,7 +1050,7 @@ static void loss_rows(cg *g, int B, LLVMValueRef r0, LLVMValueRef r1, bool train
 static bool needs_dinput(cg *g, int i)
 {
     int in = g->l->layers[i].in_layer;
-    while (in > 0 && g->e->layers[in].kind == PLAN_FLATTEN)
+    while (in > 0 && plan_layer_has(g->e->layers[in].kind, PLAN_LK_VIEW))
         in = g->l->layers[in].in_layer;
     return in > 0;
 }
@@ -1063,7 +1059,7 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
 {
     const plan_layer *pl = &g->e->layers[i];
     const cg_layer_layout *L = &g->l->layers[i];
-    if (L->skip || pl->kind == PLAN_INPUT || pl->kind == PLAN_FLATTEN)
+    if (L->skip || pl->kind == PLAN_INPUT || plan_layer_has(pl->kind, PLAN_LK_VIEW))
         return;
     bool dx = needs_dinput(g, i);
     switch (pl->kind) {

@@ -5,6 +5,7 @@
  * names it and whose arguments cell is what plan_layer_args_doc() renders
  * from the table; every kind the docs table names must be in the table. */
 #include "hpc_test.h"
+#include "hprt_step.h"
 
 #define MAX_ROWS 64
 
@@ -206,12 +207,29 @@ static void test_layernorm_shapes_and_arguments(void **state)
     checked_free(c);
 }
 
+/* What the code generator cannot compile, `hpc check` reports at its line. */
+static void test_dropout_sites_limit(void **state)
+{
+    (void)state;
+    char body[256];
+    snprintf(body, sizeof body, "input 784\nrepeat %d { dropout 0.1 }\ndense classes\n", HPRT_MAX_DROPOUT);
+    checked *c = check_src(with_model(body));
+    assert_int_equal(c->errors, 0);
+    checked_free(c);
+    snprintf(body, sizeof body, "input 784\nrepeat %d { dropout 0.1 }\ndense classes\n", HPRT_MAX_DROPOUT + 1);
+    c = check_src(with_model(body));
+    assert_diag(c, "t.hp:11:13: error: the model has more than 64 dropout sites");
+    assert_int_equal(c->errors, 1);
+    checked_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_docs_table_agrees_with_the_table),
         cmocka_unit_test(test_table_is_consistent),
         cmocka_unit_test(test_layernorm_shapes_and_arguments),
+        cmocka_unit_test(test_dropout_sites_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
