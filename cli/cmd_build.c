@@ -153,13 +153,13 @@ int cmd_build(int argc, char **argv)
     }
     const cg_layout *l = hs.layout;
     bool lm = l->text && l->loss_steps > 1; /* a language model: built as NAME_step */
-    for (int i = 0; i < e->n_layers && !lm; i++) {
+    for (int i = 0; i < e->n_layers; i++) {
         plan_layer_kind k = e->layers[i].kind;
-        if (k == PLAN_EMBED || k == PLAN_RNN || k == PLAN_GRU || k == PLAN_LSTM || k == PLAN_LAST ||
-            e->layers[i].in.kind == PLAN_SEQ) {
+        if (lm ? !plan_layer_has(k, PLAN_LK_AOT_LM)
+               : !plan_layer_has(k, PLAN_LK_AOT) || e->layers[i].in.kind == PLAN_SEQ) {
             fprintf(stderr, "hpc build: %s:%d: `%s`: this version of hpc builds feed-forward models and language "
-                    "models (text data, an output at every step); not this recurrent model\n",
-                    e->file, e->layers[i].line, plan_layer_name(k));
+                    "models (text data, an output at every step); not this %s model\n",
+                    e->file, e->layers[i].line, plan_layer_name(k), lm ? "language" : "recurrent");
             status = EXIT_USAGE;
             goto done;
         }

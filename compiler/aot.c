@@ -141,8 +141,18 @@ static LLVMValueRef layer_one(cg *g, int i, const hp_aot_options *o, LLVMValueRe
         cg_store_f(g, cg_act_forward(g, pl->act, cg_load_f(g, cur, J.i)), cur, J.i);
         cg_end(g, &J);
         return cur;
-    default: /* dropout (off at inference), flatten (a view) */
+    case PLAN_LAYERNORM: { /* in place; a feed-forward model has no sequences, so one row of U */
+        snprintf(name, sizeof name, "w%d", i);
+        LLVMValueRef W = const_floats(g, name, o->params + L->w, L->w_size);
+        snprintf(name, sizeof name, "b%d", i);
+        cg_layernorm_forward(g, cur, cur, W, const_floats(g, name, o->params + L->b, L->b_size), NULL, U, pl->eps,
+                             cg_i64(g, 0), cg_i64(g, 1));
         return cur;
+    }
+    case PLAN_DROPOUT: case PLAN_FLATTEN: /* off at inference; a view */
+        return cur;
+    case PLAN_INPUT: case PLAN_DENSE: case PLAN_EMBED: case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: case PLAN_LAST:
+        return NULL; /* dense: dense_tiled; the others are not PLAN_LK_AOT (cmd_build.c refuses them) */
     }
     /* dense, conv: the activation */
     if (a == PLAN_ACT_SOFTMAX) {
@@ -608,8 +618,21 @@ static int emit_lm(cg *g, const hp_aot_options *o, LLVMTypeRef t_size)
             x = dst;
             break;
         }
-        default: /* dropout: off at inference */
+        case PLAN_LAYERNORM: {
+            const cg_layer_layout *N = &l->layers[i];
+            snprintf(name, sizeof name, "w%d", i);
+            LLVMValueRef W = const_floats(g, name, P, N->w_size);
+            snprintf(name, sizeof name, "b%d", i);
+            LLVMValueRef B = const_floats(g, name, o->params + N->b, N->b_size);
+            LLVMValueRef dst = x == cur ? other : cur;
+            cg_layernorm_forward(g, x, dst, W, B, NULL, width, pl->eps, cg_i64(g, 0), cg_i64(g, 1));
+            x = dst;
             break;
+        }
+        case PLAN_INPUT: case PLAN_DROPOUT: /* dropout: off at inference */
+            break;
+        case PLAN_LAST: case PLAN_CONV: case PLAN_MAXPOOL: case PLAN_AVGPOOL: case PLAN_FLATTEN:
+            return -1; /* not PLAN_LK_AOT_LM: no language model has them (cmd_build.c refuses them) */
         }
     }
     /* a softmax folded into cross_entropy: the caller gets probabilities */

@@ -10,12 +10,7 @@
 #include <string.h>
 
 #include "check_int.h"
-
-static const char *const layer_names[PLAN_LAYER__COUNT] = {
-#define X(e, name, args) name,
-#include "layers.def"
-#undef X
-};
+#include "hprt_step.h"
 
 #define MAX_LAYERS 10000
 
@@ -31,16 +26,9 @@ typedef struct {
     int dense_run;       /* consecutive dense layers (dropout/activations between them allowed) */
     bool dense_noted;
     int recurrent_depth; /* stacked recurrent layers so far */
+    int dropout_sites;   /* dropout masks so far (HPRT_MAX_DROPOUT at most) */
     bool too_many;
 } mk_state;
-
-static int find_kind(const char *name)
-{
-    for (int i = 0; i < PLAN_LAYER__COUNT; i++)
-        if (strcmp(layer_names[i], name) == 0)
-            return i;
-    return -1;
-}
 
 static plan_act act_of_kind(plan_layer_kind k)
 {
@@ -50,29 +38,11 @@ static plan_act act_of_kind(plan_layer_kind k)
     case PLAN_SIGMOID: return PLAN_ACT_SIGMOID;
     case PLAN_GELU: return PLAN_ACT_GELU;
     case PLAN_SOFTMAX: return PLAN_ACT_SOFTMAX;
-    default: return PLAN_ACT_NONE;
+    case PLAN_INPUT: case PLAN_DENSE: case PLAN_DROPOUT: case PLAN_EMBED: case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM:
+    case PLAN_LAST: case PLAN_CONV: case PLAN_MAXPOOL: case PLAN_AVGPOOL: case PLAN_FLATTEN: case PLAN_LAYERNORM:
+        return PLAN_ACT_NONE;
     }
-}
-
-/* `relu`, `tanh`, ... as the second argument of dense/conv ("none"/"linear": no activation). */
-static bool read_act(ck *c, const ck_val *v, plan_act *out)
-{
-    int k = ck_choice(c, v, "activation", "relu|tanh|sigmoid|gelu|softmax|linear|none");
-    if (k < 0)
-        return false;
-    static const plan_act acts[] = {PLAN_ACT_RELU, PLAN_ACT_TANH, PLAN_ACT_SIGMOID, PLAN_ACT_GELU, PLAN_ACT_SOFTMAX,
-                                    PLAN_ACT_NONE, PLAN_ACT_NONE};
-    *out = acts[k];
-    return true;
-}
-
-static bool read_init(ck *c, const ck_val *v, plan_init *out)
-{
-    int k = ck_choice(c, v, "init", "default|xavier|kaiming|zeros");
-    if (k < 0)
-        return false;
-    *out = (plan_init)k;
-    return true;
+    return PLAN_ACT_NONE;
 }
 
 static bool posint(ck *c, const ck_val *v, const char *what, int *out)
@@ -158,29 +128,315 @@ static void note_embed(ck *c, const ck_val *v, int dim)
                   "embedding dimension %d is outside 50-200, the range that works well for most vocabularies", dim);
 }
 
+/* A layer's arguments, read and range-checked as its row of layers.def says. */
+typedef struct {
+    ck_val *v[8];  /* as written; NULL: not given (the hook applies the default) */
+    double num[8]; /* INT, NUM: the value */
+    int pick[8];   /* CHOICE, ACT, INIT: the index in the choices */
+} layer_args;
+
+static bool read_args(ck *c, const plan_layer_info *info, layer_args *a)
+{
+    bool ok = true;
+    for (int i = 0; i < info->n_args; i++) {
+        const plan_layer_arg *d = &info->args[i];
+        const ck_val *v = a->v[i];
+        long x;
+        if (!v)
+            continue;
+        switch (d->type) {
+        case PLAN_ARG_INT:
+            if (ck_int(c, v, d->what, (long)d->lo, (long)d->hi, &x))
+                a->num[i] = (double)x;
+            else
+                ok = false;
+            break;
+        case PLAN_ARG_NUM:
+            ok &= ck_num_range(c, v, d->what, d->lo, d->lo_open, d->hi, d->hi_open, &a->num[i]);
+            break;
+        case PLAN_ARG_CHOICE: case PLAN_ARG_ACT: case PLAN_ARG_INIT:
+            a->pick[i] = ck_choice(c, v, d->what, d->choices);
+            ok &= a->pick[i] >= 0;
+            break;
+        case PLAN_ARG_SHAPE: /* the input's hook reads it */
+            break;
+        }
+    }
+    return ok;
+}
+
+/* The activation picked from LA_ACT's choices ("linear"/"none": no activation). */
+static plan_act picked_act(const layer_args *a, int i)
+{
+    static const plan_act acts[] = {PLAN_ACT_RELU, PLAN_ACT_TANH, PLAN_ACT_SIGMOID, PLAN_ACT_GELU, PLAN_ACT_SOFTMAX,
+                                    PLAN_ACT_NONE, PLAN_ACT_NONE};
+    return a->v[i] && a->pick[i] >= 0 ? acts[a->pick[i]] : PLAN_ACT_NONE;
+}
+
+static plan_init picked_init(const layer_args *a, int i)
+{
+    return a->v[i] && a->pick[i] >= 0 ? (plan_init)a->pick[i] : PLAN_INIT_DEFAULT;
+}
+
+/* What every kind's check hook gets: the arguments (ok: all valid) and the
+ * input shape (in_known: it is known).  A hook fills pl and sets m->shape to
+ * its output shape (m->known = false when that is unknown). */
+typedef struct {
+    mk_state *m;
+    const hp_layer *l;
+    plan_layer *pl;
+    layer_args *a;
+    bool ok, in_known;
+    plan_shape in;
+} layer_ctx;
+
+static void check_input(layer_ctx *x)
+{
+    layer_input(x->m, x->l, x->a->v, x->pl);
+}
+
+static void check_dense(layer_ctx *x)
+{
+    mk_state *m = x->m;
+    plan_layer *pl = x->pl;
+    plan_shape in = x->in;
+    pl->units = (int)x->a->num[0];
+    pl->act = picked_act(x->a, 1);
+    pl->init = picked_init(x->a, 2);
+    if (!x->ok || !x->in_known) {
+        m->known = false;
+        return;
+    }
+    if (in.kind == PLAN_TOKENS) {
+        mismatch(m, x->l, "features", "; add `embed DIM` after `input tokens`");
+        return;
+    }
+    long fan_in = in.kind == PLAN_SEQ ? in.d[1] : plan_shape_size(in); /* images are flattened */
+    long steps = in.kind == PLAN_SEQ ? in.d[0] : 1;
+    pl->params = fan_in * pl->units + pl->units;
+    pl->flops = steps * (2 * fan_in * pl->units + pl->units);
+    m->shape = in.kind == PLAN_SEQ ? (plan_shape){PLAN_SEQ, {in.d[0], pl->units, 0}}
+                                   : (plan_shape){PLAN_VEC, {pl->units, 0, 0}};
+}
+
+/* n more dropout masks at layer l: an error when they pass the compiled step's limit. */
+static void add_dropout_sites(mk_state *m, const hp_layer *l, int n)
+{
+    if (m->dropout_sites <= HPRT_MAX_DROPOUT && m->dropout_sites + n > HPRT_MAX_DROPOUT)
+        hp_report(m->c->d, HP_ERROR, NULL, l->span,
+                  "the model has more than %d dropout sites, the most hpc compiles (each `dropout` is one, and a "
+                  "recurrent stack with dropout has one between each two of its layers)",
+                  HPRT_MAX_DROPOUT);
+    m->dropout_sites += n;
+}
+
+static void check_dropout(layer_ctx *x)
+{
+    if (!x->ok)
+        return; /* the shape is unchanged either way */
+    add_dropout_sites(x->m, x->l, 1);
+    x->pl->p = x->a->num[0];
+    if (x->in_known && x->in.kind == PLAN_TOKENS)
+        mismatch(x->m, x->l, "features", "; dropout applies after `embed`");
+}
+
+static void check_activation(layer_ctx *x)
+{
+    plan_layer_kind kind = x->pl->kind;
+    x->pl->act = act_of_kind(kind);
+    if (x->in_known && x->in.kind == PLAN_TOKENS) {
+        mismatch(x->m, x->l, "features", "; add `embed DIM` after `input tokens`");
+        return;
+    }
+    if (x->in_known)
+        x->pl->flops = plan_shape_size(x->in) * (kind == PLAN_SOFTMAX || kind == PLAN_GELU ? 5 : 1);
+}
+
+static void check_embed(layer_ctx *x)
+{
+    mk_state *m = x->m;
+    plan_layer *pl = x->pl;
+    if (!x->ok) {
+        m->known = false;
+        return;
+    }
+    pl->units = (int)x->a->num[0];
+    note_embed(m->c, x->a->v[0], pl->units);
+    if (!x->in_known)
+        return;
+    if (x->in.kind != PLAN_TOKENS) {
+        mismatch(m, x->l, "token ids (`input tokens`)", "");
+        return;
+    }
+    pl->vocab = m->data ? m->data->vocab : 0;
+    pl->params = (long)pl->vocab * pl->units;
+    m->shape = (plan_shape){PLAN_SEQ, {x->in.d[0], pl->units, 0}};
+}
+
+static void check_recurrent(layer_ctx *x)
+{
+    mk_state *m = x->m;
+    ck *c = m->c;
+    plan_layer *pl = x->pl;
+    const layer_args *a = x->a;
+    plan_layer_kind kind = pl->kind;
+    pl->units = (int)a->num[0];
+    pl->stack = a->v[1] && a->num[1] >= 1 ? (int)a->num[1] : 1;
+    pl->dropout = a->v[2] ? a->num[2] : 0;
+    if (x->ok && pl->dropout > 0 && pl->stack == 1)
+        hp_report(c->d, HP_WARNING, NULL, a->v[2]->span,
+                  "dropout applies between stacked layers, and this has one (stack = 1): it has no effect");
+    m->recurrent_depth += pl->stack;
+    if (x->ok && pl->dropout > 0)
+        add_dropout_sites(m, x->l, pl->stack - 1);
+    if (m->data && m->data->is_text && m->recurrent_depth > 2 && m->recurrent_depth - pl->stack <= 2)
+        hp_report(c->d, HP_NOTE, "stack-depth", x->l->span,
+                  "%d recurrent layers are stacked in a character-level model; past two, they rarely help and "
+                  "train slowly",
+                  m->recurrent_depth);
+    if (!x->ok || !x->in_known) {
+        m->known = false;
+        return;
+    }
+    plan_shape in = x->in;
+    if (in.kind != PLAN_SEQ) {
+        mismatch(m, x->l, "a sequence [T, N]", in.kind == PLAN_TOKENS ? "; add `embed DIM` first" : "");
+        return;
+    }
+    long gates = kind == PLAN_RNN ? 1 : kind == PLAN_GRU ? 3 : 4;
+    long H = pl->units, T = in.d[0], params = 0, flops = 0, width = in.d[1];
+    for (int i = 0; i < pl->stack; i++) {
+        params += gates * H * (width + H) + 2 * gates * H;
+        flops += T * (2 * gates * H * (width + H) + 10 * gates * H);
+        width = H;
+    }
+    pl->params = params;
+    pl->flops = flops;
+    m->shape = (plan_shape){PLAN_SEQ, {(int)T, (int)H, 0}};
+}
+
+static void check_last(layer_ctx *x)
+{
+    if (!x->in_known)
+        return;
+    if (x->in.kind != PLAN_SEQ) {
+        mismatch(x->m, x->l, "a sequence [T, N]", "");
+        return;
+    }
+    x->m->shape = (plan_shape){PLAN_VEC, {x->in.d[1], 0, 0}};
+}
+
+static void check_flatten(layer_ctx *x)
+{
+    if (!x->in_known)
+        return;
+    if (x->in.kind == PLAN_TOKENS) {
+        mismatch(x->m, x->l, "features", "");
+        return;
+    }
+    x->m->shape = (plan_shape){PLAN_VEC, {(int)plan_shape_size(x->in), 0, 0}};
+}
+
+static void check_conv(layer_ctx *x)
+{
+    mk_state *m = x->m;
+    ck *c = m->c;
+    plan_layer *pl = x->pl;
+    const layer_args *a = x->a;
+    plan_shape in = x->in;
+    char buf[64];
+    bool ok = x->ok;
+    long k = a->v[2] && a->num[2] >= 1 ? (long)a->num[2] : 3, s = a->v[3] && a->num[3] >= 1 ? (long)a->num[3] : 1;
+    pl->units = (int)a->num[0];
+    pl->act = picked_act(a, 1);
+    pl->pad_same = !a->v[4] || a->pick[4] == 0;
+    pl->init = picked_init(a, 5);
+    pl->kernel = (int)k;
+    pl->stride = (int)s;
+    if (ok && pl->pad_same && k % 2 == 0) {
+        hp_report(c->d, HP_ERROR, NULL, a->v[2]->span,
+                  "pad = same needs an odd kernel (it pads kernel/2 on every side); use %ld or %ld, or pad = valid",
+                  k - 1, k + 1);
+        ok = false;
+    }
+    if (!ok || !x->in_known) {
+        m->known = false;
+        return;
+    }
+    if (in.kind != PLAN_IMG) {
+        mismatch(m, x->l, "an image [C, H, W]", in.kind == PLAN_VEC ? "; write `input [C, H, W]`" : "");
+        return;
+    }
+    pl->pad = pl->pad_same ? (int)(k / 2) : 0;
+    long H = (in.d[1] + 2L * pl->pad - k) / s + 1, W = (in.d[2] + 2L * pl->pad - k) / s + 1;
+    if (in.d[1] + 2L * pl->pad < k || in.d[2] + 2L * pl->pad < k) {
+        hp_report(c->d, HP_ERROR, NULL, x->l->span, "a %ldx%ld kernel does not fit the %dx%d input %s", k, k, in.d[1],
+                  in.d[2], plan_shape_str(in, buf, sizeof buf));
+        m->known = false;
+        return;
+    }
+    pl->params = (long)pl->units * in.d[0] * k * k + pl->units;
+    pl->flops = H * W * pl->units * (2L * in.d[0] * k * k + 1);
+    m->shape = (plan_shape){PLAN_IMG, {pl->units, (int)H, (int)W}};
+}
+
+static void check_pool(layer_ctx *x)
+{
+    mk_state *m = x->m;
+    plan_layer *pl = x->pl;
+    plan_shape in = x->in;
+    char buf[64];
+    long size = x->a->v[0] && x->a->num[0] >= 1 ? (long)x->a->num[0] : 2;
+    long s = x->a->v[1] && x->a->num[1] >= 1 ? (long)x->a->num[1] : size; /* stride = size */
+    pl->kernel = (int)size;
+    pl->stride = (int)s;
+    if (!x->ok || !x->in_known) {
+        m->known = false;
+        return;
+    }
+    if (in.kind != PLAN_IMG) {
+        mismatch(m, x->l, "an image [C, H, W]", "");
+        return;
+    }
+    if (in.d[1] < size || in.d[2] < size) {
+        hp_report(m->c->d, HP_ERROR, NULL, x->l->span, "a %ldx%ld pool does not fit the input %s", size, size,
+                  plan_shape_str(in, buf, sizeof buf));
+        m->known = false;
+        return;
+    }
+    long H = (in.d[1] - size) / s + 1, W = (in.d[2] - size) / s + 1;
+    pl->flops = H * W * in.d[0] * size * size;
+    m->shape = (plan_shape){PLAN_IMG, {in.d[0], (int)H, (int)W}};
+}
+
+/* layernorm: over the features of a vector, of each step of a sequence, or
+ * all C·H·W of an image (torch.nn.LayerNorm of that shape); the shape is
+ * unchanged. */
+static void check_layernorm(layer_ctx *x)
+{
+    plan_layer *pl = x->pl;
+    pl->eps = x->a->v[0] && x->ok ? x->a->num[0] : 1e-5;
+    if (!x->ok)
+        x->m->known = false;
+    if (!x->ok || !x->in_known)
+        return;
+    if (x->in.kind == PLAN_TOKENS) {
+        mismatch(x->m, x->l, "features", "; add `embed DIM` after `input tokens`");
+        return;
+    }
+    long D = x->in.kind == PLAN_SEQ ? x->in.d[1] : plan_shape_size(x->in);
+    pl->params = 2 * D;
+    pl->flops = 8 * plan_shape_size(x->in);
+}
+
 /* One layer statement with its kind resolved. */
 static void one_layer(mk_state *m, const hp_layer *l, plan_layer_kind kind)
 {
     ck *c = m->c;
-    static const char *const p_input[] = {"!shape"};
-    static const char *const p_dense[] = {"!units", "activation", "init"};
-    static const char *const p_dropout[] = {"!p"};
-    static const char *const p_embed[] = {"!dim"};
-    static const char *const p_rnn[] = {"!units", "stack", "dropout"};
-    static const char *const p_conv[] = {"!filters", "activation", "kernel", "stride", "pad", "init"};
-    static const char *const p_pool[] = {"size", "stride"};
-    const char *const *params = NULL;
-    int n = 0;
-    switch (kind) {
-    case PLAN_INPUT: params = p_input, n = 1; break;
-    case PLAN_DENSE: params = p_dense, n = 3; break;
-    case PLAN_DROPOUT: params = p_dropout, n = 1; break;
-    case PLAN_EMBED: params = p_embed, n = 1; break;
-    case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: params = p_rnn, n = 3; break;
-    case PLAN_CONV: params = p_conv, n = 6; break;
-    case PLAN_MAXPOOL: case PLAN_AVGPOOL: params = p_pool, n = 2; break;
-    default: break;
-    }
+    const plan_layer_info *info = plan_layer_info_of(kind);
+    const char *params[8];
+    for (int i = 0; i < info->n_args && i < 8; i++)
+        params[i] = info->args[i].bind;
     /* evaluate the arguments in the model's scope and bind them */
     ck_val call = {.k = V_CALL, .span = l->span, .s = l->kind, .name_span = l->kind_span, .n_args = l->n_args};
     call.args = hp_alloc(&c->p->arena, sizeof *call.args * (size_t)(l->n_args ? l->n_args : 1));
@@ -189,9 +445,9 @@ static void one_layer(mk_state *m, const hp_layer *l, plan_layer_kind kind)
         call.args[i].name_span = l->args[i].name_span;
         call.args[i].v = ck_eval(c, l->args[i].value, m->sc);
     }
-    ck_val *a[6] = {0};
-    const char *what = layer_names[kind];
-    if (!ck_bind(c, &call, what, params, n, a)) {
+    layer_args a;
+    memset(&a, 0, sizeof a);
+    if (!ck_bind(c, &call, info->name, params, info->n_args, a.v)) {
         if (kind != PLAN_INPUT)
             m->known = false;
         return;
@@ -213,7 +469,6 @@ static void one_layer(mk_state *m, const hp_layer *l, plan_layer_kind kind)
     pl->kind = kind;
     pl->line = l->span.line;
     pl->in = m->shape;
-    char buf[64];
 
     /* notes that do not depend on shapes */
     if (kind == PLAN_DENSE) {
@@ -223,217 +478,27 @@ static void one_layer(mk_state *m, const hp_layer *l, plan_layer_kind kind)
                       "layers or a skip connection");
             m->dense_noted = true;
         }
-    } else if (kind != PLAN_DROPOUT && act_of_kind(kind) == PLAN_ACT_NONE) {
+    } else if (kind != PLAN_DROPOUT && !plan_layer_has(kind, PLAN_LK_ACTIVATION)) {
         m->dense_run = 0;
     }
     if (kind == PLAN_RNN)
         hp_report(c->d, HP_NOTE, "vanilla-rnn", l->kind_span,
                   "a plain `rnn` forgets quickly; `gru` and `lstm` both do better in most settings");
 
-    bool in_known = m->known;
-    plan_shape in = m->shape;
-    switch (kind) {
-    case PLAN_INPUT:
-        layer_input(m, l, a, pl);
-        break;
-
-    case PLAN_DENSE: {
-        pl->act = PLAN_ACT_NONE;
-        bool ok = posint(c, a[0], "units", &pl->units);
-        if (a[1] && !read_act(c, a[1], &pl->act))
-            ok = false;
-        if (a[2] && !read_init(c, a[2], &pl->init))
-            ok = false;
-        if (!ok || !in_known) {
-            m->known = false;
-            break;
-        }
-        if (in.kind == PLAN_TOKENS) {
-            mismatch(m, l, "features", "; add `embed DIM` after `input tokens`");
-            break;
-        }
-        long fan_in = in.kind == PLAN_SEQ ? in.d[1] : plan_shape_size(in); /* images are flattened */
-        long steps = in.kind == PLAN_SEQ ? in.d[0] : 1;
-        pl->params = fan_in * pl->units + pl->units;
-        pl->flops = steps * (2 * fan_in * pl->units + pl->units);
-        m->shape = in.kind == PLAN_SEQ ? (plan_shape){PLAN_SEQ, {in.d[0], pl->units, 0}}
-                                       : (plan_shape){PLAN_VEC, {pl->units, 0, 0}};
-        break;
-    }
-
-    case PLAN_DROPOUT:
-        if (!ck_num_range(c, a[0], "the dropout rate p", 0, false, 1, true, &pl->p))
-            break; /* the shape is unchanged either way */
-        if (in_known && in.kind == PLAN_TOKENS)
-            mismatch(m, l, "features", "; dropout applies after `embed`");
-        break;
-
-    case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU: case PLAN_SOFTMAX:
-        pl->act = act_of_kind(kind);
-        if (in_known && in.kind == PLAN_TOKENS) {
-            mismatch(m, l, "features", "; add `embed DIM` after `input tokens`");
-            break;
-        }
-        if (in_known)
-            pl->flops = plan_shape_size(in) * (kind == PLAN_SOFTMAX || kind == PLAN_GELU ? 5 : 1);
-        break;
-
-    case PLAN_EMBED:
-        if (!posint(c, a[0], "the embedding dimension", &pl->units)) {
-            m->known = false;
-            break;
-        }
-        note_embed(c, a[0], pl->units);
-        if (!in_known)
-            break;
-        if (in.kind != PLAN_TOKENS) {
-            mismatch(m, l, "token ids (`input tokens`)", "");
-            break;
-        }
-        pl->vocab = m->data ? m->data->vocab : 0;
-        pl->params = (long)pl->vocab * pl->units;
-        m->shape = (plan_shape){PLAN_SEQ, {in.d[0], pl->units, 0}};
-        break;
-
-    case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: {
-        long stack = 1;
-        pl->stack = 1;
-        bool ok = posint(c, a[0], "units", &pl->units);
-        if (a[1] && ck_int(c, a[1], "stack", 1, 1000, &stack))
-            pl->stack = (int)stack;
-        else if (a[1])
-            ok = false;
-        if (a[2] && !ck_num_range(c, a[2], "the dropout between stacked layers", 0, false, 1, true, &pl->dropout))
-            ok = false;
-        if (ok && pl->dropout > 0 && pl->stack == 1)
-            hp_report(c->d, HP_WARNING, NULL, a[2]->span,
-                      "dropout applies between stacked layers, and this has one (stack = 1): it has no effect");
-        m->recurrent_depth += pl->stack;
-        if (m->data && m->data->is_text && m->recurrent_depth > 2 && m->recurrent_depth - pl->stack <= 2)
-            hp_report(c->d, HP_NOTE, "stack-depth", l->span,
-                      "%d recurrent layers are stacked in a character-level model; past two, they rarely help and "
-                      "train slowly",
-                      m->recurrent_depth);
-        if (!ok || !in_known) {
-            m->known = false;
-            break;
-        }
-        if (in.kind != PLAN_SEQ) {
-            mismatch(m, l, "a sequence [T, N]", in.kind == PLAN_TOKENS ? "; add `embed DIM` first" : "");
-            break;
-        }
-        long gates = kind == PLAN_RNN ? 1 : kind == PLAN_GRU ? 3 : 4;
-        long H = pl->units, T = in.d[0], params = 0, flops = 0, width = in.d[1];
-        for (int i = 0; i < pl->stack; i++) {
-            params += gates * H * (width + H) + 2 * gates * H;
-            flops += T * (2 * gates * H * (width + H) + 10 * gates * H);
-            width = H;
-        }
-        pl->params = params;
-        pl->flops = flops;
-        m->shape = (plan_shape){PLAN_SEQ, {(int)T, (int)H, 0}};
-        break;
-    }
-
-    case PLAN_LAST:
-        if (!in_known)
-            break;
-        if (in.kind != PLAN_SEQ) {
-            mismatch(m, l, "a sequence [T, N]", "");
-            break;
-        }
-        m->shape = (plan_shape){PLAN_VEC, {in.d[1], 0, 0}};
-        break;
-
-    case PLAN_FLATTEN:
-        if (!in_known)
-            break;
-        if (in.kind == PLAN_TOKENS) {
-            mismatch(m, l, "features", "");
-            break;
-        }
-        m->shape = (plan_shape){PLAN_VEC, {(int)plan_shape_size(in), 0, 0}};
-        break;
-
-    case PLAN_CONV: {
-        bool ok = posint(c, a[0], "filters", &pl->units);
-        long k = 3, s = 1;
-        if (a[1] && !read_act(c, a[1], &pl->act))
-            ok = false;
-        if (a[2] && !ck_int(c, a[2], "kernel", 1, 1000, &k))
-            ok = false;
-        if (a[3] && !ck_int(c, a[3], "stride", 1, 1000, &s))
-            ok = false;
-        pl->pad_same = true;
-        if (a[4]) {
-            int p = ck_choice(c, a[4], "padding", "same|valid");
-            if (p < 0)
-                ok = false;
-            pl->pad_same = p == 0;
-        }
-        if (a[5] && !read_init(c, a[5], &pl->init))
-            ok = false;
-        pl->kernel = (int)k;
-        pl->stride = (int)s;
-        if (ok && pl->pad_same && k % 2 == 0) {
-            hp_report(c->d, HP_ERROR, NULL, a[2]->span,
-                      "pad = same needs an odd kernel (it pads kernel/2 on every side); use %ld or %ld, or pad = valid",
-                      k - 1, k + 1);
-            ok = false;
-        }
-        if (!ok || !in_known) {
-            m->known = false;
-            break;
-        }
-        if (in.kind != PLAN_IMG) {
-            mismatch(m, l, "an image [C, H, W]", in.kind == PLAN_VEC ? "; write `input [C, H, W]`" : "");
-            break;
-        }
-        pl->pad = pl->pad_same ? (int)(k / 2) : 0;
-        long H = (in.d[1] + 2L * pl->pad - k) / s + 1, W = (in.d[2] + 2L * pl->pad - k) / s + 1;
-        if (in.d[1] + 2L * pl->pad < k || in.d[2] + 2L * pl->pad < k) {
-            hp_report(c->d, HP_ERROR, NULL, l->span, "a %ldx%ld kernel does not fit the %dx%d input %s", k, k, in.d[1],
-                      in.d[2], plan_shape_str(in, buf, sizeof buf));
-            m->known = false;
-            break;
-        }
-        pl->params = (long)pl->units * in.d[0] * k * k + pl->units;
-        pl->flops = H * W * pl->units * (2L * in.d[0] * k * k + 1);
-        m->shape = (plan_shape){PLAN_IMG, {pl->units, (int)H, (int)W}};
-        break;
-    }
-
-    case PLAN_MAXPOOL: case PLAN_AVGPOOL: {
-        long size = 2, s;
-        bool ok = true;
-        if (a[0] && !ck_int(c, a[0], "size", 1, 1000, &size))
-            ok = false;
-        s = size;
-        if (a[1] && !ck_int(c, a[1], "stride", 1, 1000, &s))
-            ok = false;
-        pl->kernel = (int)size;
-        pl->stride = (int)s;
-        if (!ok || !in_known) {
-            m->known = false;
-            break;
-        }
-        if (in.kind != PLAN_IMG) {
-            mismatch(m, l, "an image [C, H, W]", "");
-            break;
-        }
-        if (in.d[1] < size || in.d[2] < size) {
-            hp_report(c->d, HP_ERROR, NULL, l->span, "a %ldx%ld pool does not fit the input %s", size, size,
-                      plan_shape_str(in, buf, sizeof buf));
-            m->known = false;
-            break;
-        }
-        long H = (in.d[1] - size) / s + 1, W = (in.d[2] - size) / s + 1;
-        pl->flops = H * W * in.d[0] * size * size;
-        m->shape = (plan_shape){PLAN_IMG, {in.d[0], (int)H, (int)W}};
-        break;
-    }
-    default:
-        break;
+    layer_ctx x = {.m = m, .l = l, .pl = pl, .a = &a, .in_known = m->known, .in = m->shape};
+    x.ok = read_args(c, info, &a);
+    switch (kind) { /* each kind's check hook */
+    case PLAN_INPUT: check_input(&x); break;
+    case PLAN_DENSE: check_dense(&x); break;
+    case PLAN_DROPOUT: check_dropout(&x); break;
+    case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU: case PLAN_SOFTMAX: check_activation(&x); break;
+    case PLAN_EMBED: check_embed(&x); break;
+    case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: check_recurrent(&x); break;
+    case PLAN_LAST: check_last(&x); break;
+    case PLAN_FLATTEN: check_flatten(&x); break;
+    case PLAN_CONV: check_conv(&x); break;
+    case PLAN_MAXPOOL: case PLAN_AVGPOOL: check_pool(&x); break;
+    case PLAN_LAYERNORM: check_layernorm(&x); break;
     }
     pl->out = m->shape;
     if (kind != PLAN_INPUT || m->known)
@@ -464,7 +529,7 @@ static void expand(mk_state *m, hp_layer **layers, int n, int depth)
             continue;
         }
         /* the kind: a layer kind, or a parameter whose value names one */
-        int kind = find_kind(l->kind);
+        int kind = plan_layer_find(l->kind);
         for (int p = 0; p < m->sc->n_params && kind < 0; p++) {
             if (strcmp(m->sc->param_names[p], l->kind) != 0)
                 continue;
@@ -472,7 +537,7 @@ static void expand(mk_state *m, hp_layer **layers, int n, int depth)
             if (pv->k == V_POISON)
                 goto skip;
             if (pv->k == V_NAME)
-                kind = find_kind(pv->s);
+                kind = plan_layer_find(pv->s);
             if (kind < 0) {
                 hp_report(c->d, HP_ERROR, NULL, l->kind_span, "parameter '%s' is %s, which is not a layer kind", l->kind,
                           ck_describe(c, pv));
@@ -483,7 +548,7 @@ static void expand(mk_state *m, hp_layer **layers, int n, int depth)
             const char *cands[PLAN_LAYER__COUNT + 64];
             int nc = 0;
             for (int k = 0; k < PLAN_LAYER__COUNT; k++)
-                cands[nc++] = layer_names[k];
+                cands[nc++] = plan_layer_name((plan_layer_kind)k);
             for (int p = 0; p < m->sc->n_params && nc < PLAN_LAYER__COUNT + 64; p++)
                 cands[nc++] = m->sc->param_names[p];
             const char *s = ck_suggest(l->kind, cands, nc);

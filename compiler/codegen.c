@@ -128,11 +128,11 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
     for (int i = 0; i < e->n_layers; i++) {
         const plan_layer *pl = &e->layers[i];
         cg_layer_layout *L = &l->layers[i];
-        L->w = L->b = L->out = L->dout = L->pre = L->scratch = L->cols = L->fold = -1;
+        L->w = L->b = L->out = L->dout = L->pre = L->scratch = L->cols = L->fold = L->norm = -1;
         L->fold_by = -1;
         L->dropout_site = -1;
         L->in_layer = i - 1;
-        L->steps = 1;
+        L->steps = plan_layer_has(pl->kind, PLAN_LK_PER_STEP) && pl->in.kind == PLAN_SEQ ? pl->in.d[0] : 1;
         L->out_size = (int)plan_shape_size(pl->out);
         long in_size = i > 0 ? plan_shape_size(pl->in) : 0;
         switch (pl->kind) {
@@ -174,10 +174,8 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
         case PLAN_LAST:
             break;
         case PLAN_DENSE:
-            if (pl->in.kind == PLAN_SEQ) {
-                L->steps = pl->in.d[0];
+            if (pl->in.kind == PLAN_SEQ)
                 in_size = pl->in.d[1];
-            }
             L->width = pl->units;
             L->fan_in = (int)in_size;
             L->w_size = (long)pl->units * in_size;
@@ -215,14 +213,16 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
             L->out = l->layers[i - 1].out;
             L->dout = l->layers[i - 1].dout;
             continue;
+        case PLAN_LAYERNORM:
+            L->width = L->out_size / L->steps;
+            L->w_size = L->b_size = L->width;
+            L->w = take(&P, L->w_size);
+            L->b = take(&P, L->b_size);
+            L->norm = take(&A, (long)l->b_max * L->steps * 2);
+            break;
         case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU: case PLAN_SOFTMAX:
         case PLAN_MAXPOOL: case PLAN_AVGPOOL:
             break;
-        default:
-            cg_fail_at(err, CG_E_LIMIT, e->file, pl->line, "the layer `%s` is not supported by this version of hpc's code generator",
-                       plan_layer_name(pl->kind));
-            cg_layout_free(l);
-            return NULL;
         }
         L->out = take(&A, (long)l->b_max * L->out_size);
         L->dout = take(&A, (long)l->b_max * L->out_size);
@@ -240,7 +240,7 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
             l->layers[last].logits = true;
         }
     }
-    while (e->layers[l->scores].kind == PLAN_FLATTEN)
+    while (plan_layer_has(e->layers[l->scores].kind, PLAN_LK_VIEW))
         l->scores--;
     l->loss_steps = l->layers[l->scores].steps;
     if (l->loss_steps > 1 && !l->text) {
@@ -326,14 +326,14 @@ static LLVMValueRef buf(cg *g, const char *prefix, int layer, float *base, long 
 static LLVMValueRef OUT(cg *g, int i)
 {
     const cg_layer_layout *L = &g->l->layers[i];
-    if (g->e->layers[i].kind == PLAN_FLATTEN)
+    if (plan_layer_has(g->e->layers[i].kind, PLAN_LK_VIEW))
         return OUT(g, i - 1);
     return buf(g, i == 0 ? "x" : "out", i, MEM(acts), L->out, (long)g->l->b_max * L->out_size);
 }
 static LLVMValueRef DOUT(cg *g, int i)
 {
     const cg_layer_layout *L = &g->l->layers[i];
-    if (g->e->layers[i].kind == PLAN_FLATTEN)
+    if (plan_layer_has(g->e->layers[i].kind, PLAN_LK_VIEW))
         return DOUT(g, i - 1);
     return buf(g, "dout", i, MEM(acts), L->dout, (long)g->l->b_max * L->out_size);
 }
@@ -341,6 +341,11 @@ static LLVMValueRef PRE(cg *g, int i)
 {
     const cg_layer_layout *L = &g->l->layers[i];
     return buf(g, "pre", i, MEM(acts), L->pre, (long)g->l->b_max * L->out_size);
+}
+static LLVMValueRef NORM(cg *g, int i)
+{
+    const cg_layer_layout *L = &g->l->layers[i];
+    return buf(g, "norm", i, MEM(acts), L->norm, (long)g->l->b_max * L->steps * 2);
 }
 static LLVMValueRef PARAM(cg *g, const char *what, int i, bool bias)
 {
@@ -756,7 +761,7 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
 {
     const plan_layer *pl = &g->e->layers[i];
     const cg_layer_layout *L = &g->l->layers[i];
-    if (L->skip || pl->kind == PLAN_INPUT || pl->kind == PLAN_FLATTEN)
+    if (L->skip || pl->kind == PLAN_INPUT || plan_layer_has(pl->kind, PLAN_LK_VIEW))
         return;
     switch (pl->kind) {
     case PLAN_EMBED:
@@ -769,10 +774,12 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
     case PLAN_LAST:
         last_forward(g, i, r0, r1);
         return;
-    case PLAN_DENSE:
+    case PLAN_DENSE: case PLAN_LAYERNORM:
         per_step_rows(g, L, &r0, &r1);
         break;
-    default:
+    case PLAN_INPUT: case PLAN_FLATTEN: /* nothing to compute (returned above) */
+    case PLAN_DROPOUT: case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU: case PLAN_SOFTMAX:
+    case PLAN_CONV: case PLAN_MAXPOOL: case PLAN_AVGPOOL:
         break;
     }
     int in = L->in_layer;
@@ -812,7 +819,12 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
     case PLAN_SOFTMAX:
         cg_softmax_rows(g, X, Y, U, r0, r1);
         break;
-    default: { /* relu, tanh, sigmoid, gelu */
+    case PLAN_LAYERNORM:
+        cg_layernorm_forward(g, X, Y, PARAM(g, "", i, false), PARAM(g, "", i, true), NORM(g, i), U, pl->eps, r0, r1);
+        break;
+    case PLAN_INPUT: case PLAN_FLATTEN: case PLAN_EMBED: case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: case PLAN_LAST:
+        break; /* handled above */
+    case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU: {
         cg_loop R, J;
         cg_for(g, &R, r0, r1);
         LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
@@ -967,7 +979,7 @@ static void loss_rows(cg *g, int B, LLVMValueRef r0, LLVMValueRef r1, bool train
 static bool needs_dinput(cg *g, int i)
 {
     int in = g->l->layers[i].in_layer;
-    while (in > 0 && g->e->layers[in].kind == PLAN_FLATTEN)
+    while (in > 0 && plan_layer_has(g->e->layers[in].kind, PLAN_LK_VIEW))
         in = g->l->layers[in].in_layer;
     return in > 0;
 }
@@ -976,7 +988,7 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
 {
     const plan_layer *pl = &g->e->layers[i];
     const cg_layer_layout *L = &g->l->layers[i];
-    if (L->skip || pl->kind == PLAN_INPUT || pl->kind == PLAN_FLATTEN)
+    if (L->skip || pl->kind == PLAN_INPUT || plan_layer_has(pl->kind, PLAN_LK_VIEW))
         return;
     bool dx = needs_dinput(g, i);
     switch (pl->kind) {
@@ -989,10 +1001,12 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
         if (dx)
             last_backward(g, i, r0, r1);
         return;
-    case PLAN_DENSE:
+    case PLAN_DENSE: case PLAN_LAYERNORM:
         per_step_rows(g, L, &r0, &r1);
         break;
-    default:
+    case PLAN_INPUT: case PLAN_FLATTEN: /* nothing to compute (returned above) */
+    case PLAN_DROPOUT: case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU: case PLAN_SOFTMAX:
+    case PLAN_CONV: case PLAN_MAXPOOL: case PLAN_AVGPOOL:
         break;
     }
     int in = L->in_layer;
@@ -1063,7 +1077,13 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
         if (dx)
             softmax_backward_rows(g, Y, dY, dX, U, r0, r1);
         break;
-    default: /* relu, tanh, sigmoid, gelu */
+    case PLAN_LAYERNORM: /* its weight gradients are layer_grads' */
+        if (dx)
+            cg_layernorm_backward(g, X, PARAM(g, "", i, false), NORM(g, i), dY, dX, U, r0, r1);
+        break;
+    case PLAN_INPUT: case PLAN_FLATTEN: case PLAN_EMBED: case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: case PLAN_LAST:
+        break; /* handled above */
+    case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU:
         if (!dx)
             break;
         cg_for(g, &R, r0, r1);
@@ -1285,15 +1305,7 @@ static step_numbers load_step_numbers(cg *g)
     return n;
 }
 
-static bool has_params(const plan_layer *pl)
-{
-    switch (pl->kind) {
-    case PLAN_DENSE: case PLAN_CONV: case PLAN_EMBED: case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM:
-        return true;
-    default:
-        return false;
-    }
-}
+static bool has_params(const plan_layer *pl) { return plan_layer_has(pl->kind, PLAN_LK_PARAMS); }
 
 /* Elements [lo, hi) of layer's weights (or bias) that one thread owns. */
 typedef struct {
@@ -1362,7 +1374,7 @@ static int layer_grads(cg *g, int i, int B, param_range *out)
         }
         return k;
     }
-    default: { /* dense, conv */
+    case PLAN_DENSE: case PLAN_CONV: {
         long F = L->fan_in;
         cg_partition(g, L->b_size, &j0, &j1);
         weight_grads(g, i, B, j0, j1);
@@ -1370,7 +1382,18 @@ static int layer_grads(cg *g, int i, int B, param_range *out)
         out[1] = (param_range){i, true, j0, j1};
         return 2;
     }
+    case PLAN_LAYERNORM: /* split by feature: each sums its features over every row */
+        cg_partition(g, L->width, &j0, &j1);
+        cg_layernorm_weight_grads(g, OUT(g, L->in_layer), NORM(g, i), DOUT(g, i), PARAM(g, "d", i, false),
+                                  PARAM(g, "d", i, true), L->width, (long)B * L->steps, j0, j1);
+        out[0] = (param_range){i, false, j0, j1};
+        out[1] = (param_range){i, true, j0, j1};
+        return 2;
+    case PLAN_INPUT: case PLAN_DROPOUT: case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU:
+    case PLAN_SOFTMAX: case PLAN_LAST: case PLAN_MAXPOOL: case PLAN_AVGPOOL: case PLAN_FLATTEN:
+        return 0; /* no parameters (has_params) */
     }
+    return 0;
 }
 
 /* ---- the step functions ---- */

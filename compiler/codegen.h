@@ -64,6 +64,7 @@ typedef struct {
     long fold_n;        /* ... fold_v x G*H floats */
     int fold_v;         /* ... the vocabulary */
     int fold_by;        /* embed: the rnn layer it is folded into, else -1 */
+    long norm;          /* layernorm: each row's mean and 1/std, [b_max * steps x 2] */
 } cg_layer_layout;
 
 typedef struct {
@@ -102,6 +103,10 @@ void cg_layout_free(cg_layout *l);
 /* The layout as text (`hpc emit --dump=layout`): every layer's offsets and
  * sizes, the arenas, the dropout sites, the batch sizes. */
 void cg_layout_dump(const cg_layout *l, FILE *out);
+
+/* The parameters' initial values (every kind's initialiser, in layer order,
+ * from the experiment's seed): params holds l->n_params floats. */
+void cg_init_params(const plan_experiment *e, const cg_layout *l, float *params);
 
 /* The memory the generated code works on (allocated by the caller). */
 typedef struct {

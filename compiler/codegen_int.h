@@ -95,6 +95,17 @@ LLVMValueRef cg_act_backward(cg *g, plan_act a, LLVMValueRef y, LLVMValueRef x, 
 /* Row-wise softmax of the U values of each row in [r0, r1) of in into out (in == out: in place). */
 void cg_softmax_rows(cg *g, LLVMValueRef in, LLVMValueRef out, long U, LLVMValueRef r0, LLVMValueRef r1);
 
+/* layer_norm.c: layernorm over rows [r0, r1) of D floats.  The forward pass
+ * writes Y (may be X) and, unless stats is NULL, each row's mean and 1/std
+ * (2 floats a row); the backward pass writes dX from dY; the weight
+ * gradients of features [j0, j1) sum over rows [0, rows). */
+void cg_layernorm_forward(cg *g, LLVMValueRef X, LLVMValueRef Y, LLVMValueRef W, LLVMValueRef B, LLVMValueRef stats,
+                          long D, double eps, LLVMValueRef r0, LLVMValueRef r1);
+void cg_layernorm_backward(cg *g, LLVMValueRef X, LLVMValueRef W, LLVMValueRef stats, LLVMValueRef dY, LLVMValueRef dX,
+                           long D, LLVMValueRef r0, LLVMValueRef r1);
+void cg_layernorm_weight_grads(cg *g, LLVMValueRef X, LLVMValueRef stats, LLVMValueRef dY, LLVMValueRef dW,
+                               LLVMValueRef dB, long D, long rows, LLVMValueRef j0, LLVMValueRef j1);
+
 /* codegen_sched.c: hp_lr(t, base) and hp_momentum(t) from a resolved schedule. */
 #include "hprt_sched.h"
 void cg_emit_schedule(cg *g, const hprt_sched_resolved *r);

@@ -9,13 +9,6 @@
 #include "hprt_sched.h"
 #include "hprt_train.h"
 
-static const char *const layer_names[PLAN_LAYER__COUNT] = {
-#define X(e, name, args) name,
-#include "layers.def"
-#undef X
-};
-
-const char *plan_layer_name(plan_layer_kind k) { return (unsigned)k < PLAN_LAYER__COUNT ? layer_names[k] : "?"; }
 
 const char *plan_act_name(plan_act a)
 {
@@ -99,8 +92,7 @@ void plan_shape_desc(const plan_experiment *e, char *buf, size_t n)
     char s[64];
     for (int i = 0; i < e->n_layers && off < n; i++) {
         const plan_layer *l = &e->layers[i];
-        if (i > 0 && l->kind != PLAN_DENSE && l->kind != PLAN_CONV && l->kind != PLAN_EMBED && l->kind != PLAN_RNN &&
-            l->kind != PLAN_GRU && l->kind != PLAN_LSTM)
+        if (i > 0 && !plan_layer_has(l->kind, PLAN_LK_PARAMS))
             continue;
         off += (size_t)snprintf(buf + off, n - off, "%s%s%s", i ? " -> " : "", i ? plan_layer_name(l->kind) : "",
                                 i ? " " : "");
@@ -200,7 +192,11 @@ void plan_layer_desc(const plan_layer *l, char *buf, size_t n)
     case PLAN_MAXPOOL: case PLAN_AVGPOOL:
         snprintf(buf, n, "%s %d (stride %d)", name, l->kernel, l->stride);
         break;
-    default: snprintf(buf, n, "%s", name); break;
+    case PLAN_LAYERNORM: snprintf(buf, n, "layernorm (eps %g)", l->eps); break;
+    case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU: case PLAN_SOFTMAX: case PLAN_LAST:
+    case PLAN_FLATTEN:
+        snprintf(buf, n, "%s", name);
+        break;
     }
 }
 

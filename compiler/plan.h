@@ -15,14 +15,69 @@
 #include "arena.h"
 #include "hprt_policy.h"
 
+/* The layer kinds: one row each in layers.def (its comment says how a kind is added). */
 typedef enum {
-#define X(e, name, args) PLAN_##e,
+#define X(e, name, traits, args) PLAN_##e,
 #include "layers.def"
 #undef X
-    PLAN_LAYER__COUNT
 } plan_layer_kind;
+/* outside the enum, so that a switch over every kind need not name it */
+enum {
+    PLAN_LAYER__COUNT = 0
+#define X(e, name, traits, args) +1
+#include "layers.def"
+#undef X
+};
 
+/* Traits of a layer kind (layers.def's third column). */
+enum {
+    PLAN_LK_PARAMS = 1 << 0,     /* has trainable parameters (in the parameter arena and checkpoints) */
+    PLAN_LK_ACTIVATION = 1 << 1, /* a standalone elementwise (or row-wise: softmax) activation */
+    PLAN_LK_RECURRENT = 1 << 2,  /* reads a sequence step after step, carrying a state */
+    PLAN_LK_PER_STEP = 1 << 3,   /* on a sequence [T, N], applied to each step's N features */
+    PLAN_LK_VIEW = 1 << 4,       /* no buffer of its own: its output is its input, reshaped */
+    PLAN_LK_AOT = 1 << 5,        /* `hpc build` compiles it into a feed-forward predictor */
+    PLAN_LK_AOT_LM = 1 << 6,     /* `hpc build` compiles it into a language model's step */
+};
+
+/* An argument of a layer kind (layers.def's fourth column). */
+typedef enum { PLAN_ARG_INT, PLAN_ARG_NUM, PLAN_ARG_CHOICE, PLAN_ARG_ACT, PLAN_ARG_INIT, PLAN_ARG_SHAPE } plan_arg_type;
+typedef struct {
+    const char *bind;    /* as ck_bind takes it: "!units" when required, else "stack" */
+    const char *name;
+    const char *def;     /* the default as .hp text (NULL: required) */
+    plan_arg_type type;
+    double lo, hi;       /* INT: [lo, hi]; NUM: lo and hi, each open or closed */
+    bool lo_open, hi_open;
+    const char *what;    /* the argument in messages ("the embedding dimension") */
+    const char *choices; /* CHOICE, ACT, INIT: "same|valid" (ck_choice's index is the value) */
+} plan_layer_arg;
+#define LA_REQ_INT(nm, what, lo, hi) {"!" nm, nm, NULL, PLAN_ARG_INT, lo, hi, false, false, what, NULL}
+#define LA_INT(nm, def, what, lo, hi) {nm, nm, def, PLAN_ARG_INT, lo, hi, false, false, what, NULL}
+#define LA_REQ_NUM(nm, what, lo, lo_open, hi, hi_open) {"!" nm, nm, NULL, PLAN_ARG_NUM, lo, hi, lo_open, hi_open, what, NULL}
+#define LA_NUM(nm, def, what, lo, lo_open, hi, hi_open) {nm, nm, def, PLAN_ARG_NUM, lo, hi, lo_open, hi_open, what, NULL}
+#define LA_CHOICE(nm, def, what, choices) {nm, nm, def, PLAN_ARG_CHOICE, 0, 0, false, false, what, choices}
+#define LA_ACT {"activation", "activation", "none", PLAN_ARG_ACT, 0, 0, false, false, "activation", \
+                "relu|tanh|sigmoid|gelu|softmax|linear|none"}
+#define LA_INIT {"init", "init", "default", PLAN_ARG_INIT, 0, 0, false, false, "init", "default|xavier|kaiming|zeros"}
+#define LA_SHAPE {"!shape", "shape", NULL, PLAN_ARG_SHAPE, 0, 0, false, false, "the input shape", NULL}
+
+typedef struct {
+    const char *name;
+    unsigned traits;            /* PLAN_LK_* */
+    const plan_layer_arg *args; /* in positional order */
+    int n_args;
+} plan_layer_info;
+
+/* The row of kind k (compiler/layers.c). */
+const plan_layer_info *plan_layer_info_of(plan_layer_kind k);
 const char *plan_layer_name(plan_layer_kind k);
+bool plan_layer_has(plan_layer_kind k, unsigned trait);
+/* The kind spelled `name`, or -1. */
+int plan_layer_find(const char *name);
+/* The argument list as docs/language.md's layer table shows it:
+ * "`units`, `activation = none`, `init = default`"; "—" for none. */
+void plan_layer_args_doc(plan_layer_kind k, char *buf, size_t n);
 
 /* Activation applied by dense/conv (or the kind of a standalone activation). */
 /* The table: activations.def (the first row, none, is 0). */
@@ -82,6 +137,7 @@ typedef struct {
     double p;           /* dropout */
     int kernel, stride, pad; /* conv (pad: zero padding on each side); pools: kernel = size */
     bool pad_same;      /* conv */
+    double eps;         /* layernorm */
     long params;        /* exact number of trainable parameters */
     long flops;         /* forward FLOPs per sample (a multiply-add counts 2) */
 } plan_layer;

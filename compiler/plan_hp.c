@@ -88,8 +88,11 @@ static void layer(FILE *out, const plan_layer *l)
     case PLAN_MAXPOOL: case PLAN_AVGPOOL:
         fprintf(out, "%s size = %d, stride = %d", name, l->kernel, l->stride);
         break;
-    default:
+    case PLAN_LAYERNORM: fprintf(out, "layernorm eps = %.17g", l->eps); break;
+    case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU: case PLAN_SOFTMAX: case PLAN_LAST:
+    case PLAN_FLATTEN:
         fputs(name, out);
+        break;
     }
 }
 

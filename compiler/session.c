@@ -307,32 +307,7 @@ static hp_err_class pass_init(hp_session *s, hp_error *err)
     (void)err;
     if (s->o.use != HP_USE_TRAIN) /* the weights come from a checkpoint */
         return HP_ERR_NONE;
-    const plan_experiment *e = s->e;
-    const cg_layout *l = s->layout;
-    float *params = s->mem.params;
-    hprt_rng rng;
-    hprt_rng_seed(&rng, e->seed);
-    for (int i = 0; i < l->n_layers; i++) {
-        const cg_layer_layout *L = &l->layers[i];
-        const plan_layer *pl = &e->layers[i];
-        if (pl->kind == PLAN_DENSE)
-            hprt_init_dense(&rng, L->init, params + L->w, params + L->b, L->fan_in, pl->units);
-        else if (pl->kind == PLAN_CONV)
-            hprt_init_conv(&rng, L->init, params + L->w, params + L->b, pl->in.d[0], pl->units, pl->kernel);
-        else if (pl->kind == PLAN_EMBED)
-            hprt_init_embedding(&rng, params + L->w, pl->vocab, pl->units, -1);
-        for (int k = 0; k < L->n_rnn; k++) {
-            /* W_ih, W_hh, b_ih, b_hh of each layer of the stack, in torch's order */
-            const hprt_rnn_geom *g = &L->rnn[k].geom;
-            size_t GH = (size_t)hprt_rnn_gates(g->cell) * (size_t)g->hidden;
-            float *w = params + L->w + L->rnn[k].w;
-            size_t sizes[4] = {GH * (size_t)g->in, GH * (size_t)g->hidden, GH, GH};
-            for (int t = 0; t < 4; t++) {
-                hprt_init_recurrent(&rng, w, sizes[t], g->hidden);
-                w += sizes[t];
-            }
-        }
-    }
+    cg_init_params(s->e, s->layout, s->mem.params);
     return HP_ERR_NONE;
 }
 

@@ -172,6 +172,20 @@ void hprt_dropout_forward(const float *x, float *y, size_t n, float p,
 void hprt_dropout_backward(const float *dy, float *dx, size_t n, float p,
                            uint64_t key, uint64_t index0);
 
+/* ---- layer normalisation (layers_norm.c) --------------------------------- */
+
+/* torch.nn.LayerNorm over rows of D floats: each row x of X[rows×D] becomes
+ *   y = (x − mean)/√(var + eps)·w + b,  mean, var (biased) over the row,
+ * with w, b [D].  Y is overwritten (it may be X). */
+void hprt_layernorm_forward(const float *X, const float *w, const float *b, float *Y, int rows, int D, double eps);
+
+/* Given dY[rows×D], overwrites
+ *   dX[rows×D] (NULL: skipped)
+ *   dw[D] = Σ_rows dY·x̂, db[D] = Σ_rows dY (NULL: skipped)
+ * where x̂ = (x − mean)/√(var + eps) is recomputed from X. */
+void hprt_layernorm_backward(const float *X, const float *w, const float *dY, float *dX, float *dw, float *db, int rows,
+                             int D, double eps);
+
 /* ---- losses (loss.c) ------------------------------------------------------ */
 
 /* Fused softmax + cross-entropy over logits[B×K] with labels[B] (PyTorch

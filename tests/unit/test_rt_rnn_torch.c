@@ -31,71 +31,10 @@
 
 /* ---- the fixture ------------------------------------------------------------------ */
 
-typedef struct {
-    char name[48];
-    int n;
-    double *v;
-} record;
+typedef tu_fixture fixture; /* testutil.h reads it */
 
-typedef struct {
-    record *r;
-    int n;
-} fixture;
-
-static fixture load_fixture(void)
-{
-    char *buf = tu_read_file(FIXTURE, NULL);
-    if (!buf)
-        fail_msg("cannot read %s (regenerate: /usr/bin/python3 bench/rnn_fixture.py)", FIXTURE);
-    fixture fx = {0};
-    int cap = 0;
-    char *p = buf;
-    for (;;) {
-        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-            p++;
-        if (!*p)
-            break;
-        if (*p == '#') {
-            while (*p && *p != '\n')
-                p++;
-            continue;
-        }
-        if (fx.n == cap) {
-            cap = cap ? 2 * cap : 64;
-            fx.r = realloc(fx.r, (size_t)cap * sizeof *fx.r);
-            assert_non_null(fx.r);
-        }
-        record *r = &fx.r[fx.n++];
-        size_t len = strcspn(p, " \t\r\n");
-        assert_true(len > 0 && len < sizeof r->name);
-        memcpy(r->name, p, len);
-        r->name[len] = 0;
-        p += len;
-        char *end;
-        long n = strtol(p, &end, 10);
-        if (end == p || n < 0)
-            fail_msg("fixture: bad count after %s", r->name);
-        p = end;
-        r->n = (int)n;
-        r->v = malloc((size_t)(n ? n : 1) * sizeof *r->v);
-        assert_non_null(r->v);
-        for (long i = 0; i < n; i++) {
-            r->v[i] = strtod(p, &end);
-            if (end == p)
-                fail_msg("fixture: %s has fewer than %ld numbers", r->name, n);
-            p = end;
-        }
-    }
-    free(buf);
-    return fx;
-}
-
-static void free_fixture(fixture *fx)
-{
-    for (int i = 0; i < fx->n; i++)
-        free(fx->r[i].v);
-    free(fx->r);
-}
+static fixture load_fixture(void) { return tu_fixture_load(FIXTURE); }
+static void free_fixture(fixture *fx) { tu_fixture_free(fx); }
 
 /* The array MODEL.lK.FIELD (layer < 0: MODEL.FIELD), which must hold n numbers. */
 static const double *get(const fixture *fx, const char *model, int layer, const char *field, size_t n)
@@ -105,14 +44,7 @@ static const double *get(const fixture *fx, const char *model, int layer, const 
         snprintf(name, sizeof name, "%s.%s", model, field);
     else
         snprintf(name, sizeof name, "%s.l%d.%s", model, layer, field);
-    for (int i = 0; i < fx->n; i++)
-        if (!strcmp(fx->r[i].name, name)) {
-            if ((size_t)fx->r[i].n != n)
-                fail_msg("fixture: %s has %d numbers, expected %zu", name, fx->r[i].n, n);
-            return fx->r[i].v;
-        }
-    fail_msg("fixture: no %s", name);
-    return NULL;
+    return tu_fixture_get(fx, name, (int)n);
 }
 
 /* ---- helpers ---------------------------------------------------------------------- */

@@ -103,3 +103,72 @@ float *tu_fnew(size_t n)
     assert_non_null(p);
     return p;
 }
+
+tu_fixture tu_fixture_load(const char *path)
+{
+    char *buf = tu_read_file(path, NULL);
+    if (!buf)
+        fail_msg("cannot read %s (regenerate it with its bench/*_fixture.py)", path);
+    tu_fixture fx = {0};
+    int cap = 0;
+    char *p = buf;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+            p++;
+        if (!*p)
+            break;
+        if (*p == '#') {
+            while (*p && *p != '\n')
+                p++;
+            continue;
+        }
+        if (fx.n == cap) {
+            cap = cap ? 2 * cap : 64;
+            fx.r = realloc(fx.r, (size_t)cap * sizeof *fx.r);
+            assert_non_null(fx.r);
+        }
+        tu_record *r = &fx.r[fx.n++];
+        size_t len = strcspn(p, " \t\r\n");
+        assert_true(len > 0 && len < sizeof r->name);
+        memcpy(r->name, p, len);
+        r->name[len] = 0;
+        p += len;
+        char *end;
+        long n = strtol(p, &end, 10);
+        if (end == p || n < 0 || n > 100000000)
+            fail_msg("%s: bad count after %s", path, r->name);
+        p = end;
+        r->n = (int)n;
+        r->v = malloc((size_t)(n ? n : 1) * sizeof *r->v);
+        assert_non_null(r->v);
+        for (long i = 0; i < n; i++) {
+            r->v[i] = strtod(p, &end);
+            if (end == p)
+                fail_msg("%s: %s has fewer than %ld numbers", path, r->name, n);
+            p = end;
+        }
+    }
+    free(buf);
+    return fx;
+}
+
+const double *tu_fixture_get(const tu_fixture *fx, const char *name, int n)
+{
+    for (int i = 0; i < fx->n; i++)
+        if (strcmp(fx->r[i].name, name) == 0) {
+            if (n >= 0 && fx->r[i].n != n)
+                fail_msg("fixture: %s has %d numbers, expected %d", name, fx->r[i].n, n);
+            return fx->r[i].v;
+        }
+    fail_msg("fixture: no record %s", name);
+    return NULL;
+}
+
+void tu_fixture_free(tu_fixture *fx)
+{
+    for (int i = 0; i < fx->n; i++)
+        free(fx->r[i].v);
+    free(fx->r);
+    fx->r = NULL;
+    fx->n = 0;
+}

@@ -36,4 +36,20 @@ void tu_write_file(const char *path, const void *data, size_t len);
 char *tu_tmpdir(void);
 void tu_rmrf(const char *path);
 
+/* A fixture of the form the bench fixture scripts write: '#' comment lines, then
+ * records `NAME N` followed by N numbers.  tu_fixture_get fails the test when
+ * NAME is missing or does not hold n numbers (n < 0: any count). */
+typedef struct {
+    char name[48];
+    int n;
+    double *v;
+} tu_record;
+typedef struct {
+    tu_record *r;
+    int n;
+} tu_fixture;
+tu_fixture tu_fixture_load(const char *path);
+const double *tu_fixture_get(const tu_fixture *fx, const char *name, int n);
+void tu_fixture_free(tu_fixture *fx);
+
 #endif
