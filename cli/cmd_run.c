@@ -22,8 +22,7 @@ static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    interrupted = 1;
+    interrupted = sig; /* SIGINT or SIGTERM: the exit status is 128 + sig */
 }
 
 typedef struct {
@@ -590,7 +589,7 @@ static int train(session *s, const hprt_train_state *resume, const float *best)
             fprintf(stderr, "\r\033[K");
         fprintf(stderr, "interrupted after step %ld; a checkpoint is in %s/last.hpw\nresume with: hpc resume %s\n",
                 res.steps, s->dir, s->dir);
-        return 130;
+        return 128 + (interrupted == SIGTERM ? SIGTERM : SIGINT);
     }
     if (!s->o.quiet) {
         if (res.has_test)

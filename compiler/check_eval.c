@@ -74,6 +74,8 @@ static ck_val *eval_name(ck *c, const hp_expr *e, const ck_scope *sc)
 ck_val *ck_eval(ck *c, const hp_expr *e, const ck_scope *sc)
 {
     ck_val *v;
+    if (e->bad) /* nested past the limit: the parser reported it */
+        return ck_poison(c, e->span);
     switch (e->kind) {
     case HP_EX_NUMBER:
         v = mk(c, V_NUM, e->span);
