@@ -108,11 +108,23 @@ static int make_dirs(const char *path)
     return 0;
 }
 
+/* The files a run writes: with --force into an existing directory, those of
+ * an earlier run go first (a stale best.hpw must not pass for this run's). */
+static const char *const run_files[] = {"experiment.hp", "metrics.csv", "steps.csv", "events.log", "summary.json",
+                                        "last.hpw", "best.hpw", "lr_find.csv", "lr_find.svg", "vocab.json"};
+
 /* runs/EXPERIMENT-YYYYmmdd-HHMMSS, with -2, -3... when it exists */
-static int run_dir(char *out, size_t n, const char *given, const char *name)
+static int run_dir(char *out, size_t n, const char *given, const char *name, bool force)
 {
     if (given) {
         snprintf(out, n, "%s", given);
+        if (force)
+            for (size_t i = 0; i < sizeof run_files / sizeof *run_files; i++) {
+                char path[4200];
+                snprintf(path, sizeof path, "%s/%s", out, run_files[i]);
+                if (unlink(path) != 0 && errno != ENOENT)
+                    return -1;
+            }
         return make_dirs(out);
     }
     time_t now = time(NULL);
@@ -213,6 +225,7 @@ typedef struct {
     const char *command;
     int epochs, threads;
     const char *out;
+    bool force;      /* --force: an existing --out directory may be written into */
     char **rest;
     cli_common o;
     hp_diags d;
@@ -283,9 +296,17 @@ static int session_open(session *s, int argc, char **argv, const char *command)
                 s->threads = (int)v;
         } else if (strcmp(a, "--out") == 0) {
             s->out = argv[++i];
+        } else if (strcmp(a, "--force") == 0 && !resume) {
+            s->force = true;
         } else {
             s->rest[n_rest++] = argv[i];
         }
+    }
+    /* an existing run is never overwritten without being asked */
+    struct stat sb;
+    if (s->out && !resume && !s->force && stat(s->out, &sb) == 0) {
+        cli_usage_error(command, "'%s' exists; give another --out, or --force to replace the run files in it", s->out);
+        return EXIT_USAGE;
     }
     if (cli_parse_common(n_rest, s->rest, &s->o, command) < 0)
         return EXIT_USAGE;
@@ -358,7 +379,7 @@ static int session_open(session *s, int argc, char **argv, const char *command)
         fprintf(stderr, "hpc %s: compiling the training step failed: %s\n", command, msg);
         return EXIT_RUN;
     }
-    if (!resume && run_dir(s->dir, sizeof s->dir, s->out, e->name) != 0) {
+    if (!resume && run_dir(s->dir, sizeof s->dir, s->out, e->name, s->force) != 0) {
         fprintf(stderr, "hpc %s: cannot create the run directory '%s': %s\n", command, s->out ? s->out : "runs/...",
                 strerror(errno));
         return EXIT_RUN;
