@@ -17,12 +17,29 @@
 #include "svg.h"
 #include "hprt_ckpt.h"
 
-/* The only global of hpc: what a signal handler may touch. */
-static volatile sig_atomic_t interrupted;
+/* The only globals of hpc: what a signal handler may touch.  Before training
+ * (loading, compiling, the LR range test) SIGINT and SIGTERM end the process
+ * at once with 128 + the signal; during training they set `interrupted`, and
+ * the driver stops after the current step with a checkpoint. */
+static volatile sig_atomic_t interrupted, training;
 
 static void on_signal(int sig)
 {
+    if (!training)
+        _exit(128 + sig); /* nothing to save yet; async-signal-safe */
     interrupted = sig; /* SIGINT or SIGTERM: the exit status is 128 + sig */
+}
+
+/* From the start of a command: also when the shell started hpc with SIGINT
+ * ignored (a background job), a signal stops it. */
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 typedef struct {
@@ -269,6 +286,7 @@ static void session_close(session *s)
 static int session_open(session *s, int argc, char **argv, const char *command)
 {
     memset(s, 0, sizeof *s);
+    catch_signals();
     bool resume = strcmp(command, "resume") == 0;
     s->command = command;
     s->rest = calloc((size_t)argc + 1, sizeof *s->rest);
@@ -589,6 +607,7 @@ static int train(session *s, const hprt_train_state *resume, const float *best)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     hprt_train_result res;
+    training = 1; /* from here a signal stops after the current step, with a checkpoint */
     hprt_status st = hprt_train(&s->cfg, resume, best, &res, &s->err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
