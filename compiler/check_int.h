@@ -153,6 +153,7 @@ void ck_lr_note(ck *c, double lr, hp_span span);
 
 /* ---- check_limits.c ---- */
 #define CK_MAX_REPEAT_NESTING 32 /* repeats inside repeats, beyond the outermost */
+#define CK_MAX_MODEL_PARAMS 1000 /* parameters of one model (their duplicate check is quadratic) */
 /* Counts what model's layers expand to before expanding them; false (reported
  * at the innermost repeat that crosses it) when that passes limit. */
 bool ck_expansion_ok(ck *c, hp_decl *model, const ck_scope *sc, long limit);

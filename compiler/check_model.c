@@ -504,6 +504,11 @@ bool ck_model(ck *c, hp_decl *model, const ck_val *use, const plan_data *data, p
 {
     int before = c->d->errors_seen;
     int np = model->n_settings;
+    if (np > CK_MAX_MODEL_PARAMS) { /* the rest are not read */
+        hp_report(c->d, HP_ERROR, NULL, model->settings[CK_MAX_MODEL_PARAMS]->name_span,
+                  "model '%s' has more than %d parameters", model->name, CK_MAX_MODEL_PARAMS);
+        np = CK_MAX_MODEL_PARAMS;
+    }
     ck_scope sc = {.data = data, .model = model};
     bool missing = false;
     const char *missing_name = NULL;

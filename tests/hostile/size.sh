@@ -19,6 +19,21 @@ awk 'BEGIN { for (i = 0; i < 15000; i++) printf "model m%d { input 4; dense 0 }\
 bounded 5 600000 "$HPC" check "$tmp/bad.hp"
 expect 1 "units must be at least 1" "15,000 errors"
 
+# a model with 30,000 parameters: the limit is 1000 (their duplicate check took 17 s)
+awk 'BEGIN { printf "model m("; for (i = 0; i < 30000; i++) printf "%sp%d = 1", i ? ", " : "", i; printf ") { input 4; dense 2 }\n" }' > "$tmp/params.hp"
+bounded 5 600000 "$HPC" check "$tmp/params.hp"
+expect 1 "params.hp:1:9899: error: model 'm' has more than 1000 parameters" "30,000 model parameters"
+# 30,000 named arguments, 30,000 settings, a list of 100,000 items: linear
+awk 'BEGIN { printf "model m { input 4; dense 2"; for (i = 0; i < 30000; i++) printf ", a%d = 1", i; printf " }\n" }' > "$tmp/args.hp"
+bounded 5 600000 "$HPC" check "$tmp/args.hp"
+expect 1 "dense has no parameter 'a0'" "30,000 arguments"
+awk 'BEGIN { printf "experiment e {\n"; for (i = 0; i < 30000; i++) printf "  s%d = 1\n", i; printf "}\n" }' > "$tmp/set.hp"
+bounded 5 600000 "$HPC" check "$tmp/set.hp"
+expect 1 "unknown setting 's0'" "30,000 settings"
+awk 'BEGIN { printf "experiment e { epochs = [1"; for (i = 0; i < 100000; i++) printf ", 1"; printf "] }\n" }' > "$tmp/list.hp"
+bounded 5 600000 "$HPC" check "$tmp/list.hp"
+expect 1 "epochs must be a number, not a list" "a list of 100,000 items"
+
 # over 16 MB, and not a regular file
 awk 'BEGIN { for (i = 0; i < 600000; i++) printf "# a comment line of thirty bytes\n" }' > "$tmp/big.hp"
 bounded 5 600000 "$HPC" check "$tmp/big.hp"
