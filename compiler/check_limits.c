@@ -207,10 +207,35 @@ void ck_experiment_limits(ck *c, plan_experiment *e, hp_decl *model, hp_span use
     }
     if (c->d->errors_seen != before)
         return;
-    /* memory: the back end's layout for this run, the optimizer's state, the data */
-    int tsizes[32], esizes[32], n_eval = 0;
+    /* the recurrent state carried between steps goes into checkpoints, at most
+     * HPRT_MAX_CARRY arrays: past that, a resumed epoch restarts its streams */
+    int carry = 0;
+    for (int i = 0; i < e->n_layers; i++) {
+        const plan_layer *l = &e->layers[i];
+        int more = l->kind == PLAN_LSTM ? 2 * l->stack : l->kind == PLAN_RNN || l->kind == PLAN_GRU ? l->stack : 0;
+        if (more > 0 && carry + more > HPRT_MAX_CARRY) {
+            hp_report(c->d, HP_WARNING, NULL, line_span(c, model->file, l->line),
+                      "this layer brings the recurrent state to %d arrays, more than a checkpoint carries (%d): an "
+                      "epoch resumed from a mid-epoch checkpoint restarts its streams from zero",
+                      carry + more, HPRT_MAX_CARRY);
+            break;
+        }
+        carry += more;
+    }
+    /* the batch sizes the run meets: the code generator compiles a step for
+     * each, at most as many as its layout holds */
+    enum { MAX_SIZES = (int)(sizeof ((cg_layout *)0)->train_sizes / sizeof(int)) };
+    int tsizes[2 * MAX_SIZES], esizes[2 * MAX_SIZES], n_eval = 0;
     int n_train = hprt_train_batch_sizes(&e->batch, e->epochs, d->train.n, d->valid.kind ? d->valid.n : 0,
-                                         d->test.kind ? d->test.n : 0, tsizes, esizes, &n_eval, 32);
+                                         d->test.kind ? d->test.n : 0, tsizes, esizes, &n_eval, 2 * MAX_SIZES);
+    if (n_train > MAX_SIZES) {
+        hp_report(c->d, HP_ERROR, NULL, batch_at,
+                  "this run meets %s%d batch sizes (each stage and its last partial batch); the most a run can "
+                  "compile is %d: raise `start`, `factor` or `every`, or lower `max`",
+                  n_train == 2 * MAX_SIZES ? "at least " : "", n_train, MAX_SIZES);
+        return;
+    }
+    /* memory: the back end's layout for this run, the optimizer's state, the data */
     char msg[1024];
     cg_layout *l = cg_layout_new(e, run_threads(e), tsizes, n_train, esizes, n_eval, msg, sizeof msg);
     if (!l) { /* a limit of the back end not mirrored above: still an error of `check` */

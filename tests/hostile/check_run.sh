@@ -48,4 +48,10 @@ expect 1 "brings the model to 65 dropout sites; the most is 64" "drop: message"
 sed -i 's/repeat 65/repeat 64/' "$tmp/drop.hp" # 64 are fine (laid out: tests/unit/test_limits.c)
 bounded 20 4000000 "$HPC" check "$tmp/drop.hp"
 expect 0 "drop.hp: ok" "64 dropout sites"
+# adaptive batch sizes: each stage and its partial last batch get a compiled
+# step, at most 32; 36 once ran until a stage had none ("a bug in hpc")
+awk 'BEGIN { print "a,b,label"; for (i = 0; i < 39999; i++) printf "%d,%d,%d\n", i, i % 3, i % 2 }' > "$tmp/odd.csv"
+tiny_hp ada "threads = 1"
+sed -i "s|$tmp/d.csv|$tmp/odd.csv|; s/batch = 16;/batch = adaptive(start = 1, every = 1 epochs, max = 16777216);/; s/epochs = 2;/epochs = 40;/" "$tmp/ada.hp"
+both ada 1 1 "ada.hp:3:45: error: this run meets 34 batch sizes (each stage and its last partial batch); the most a run can compile is 32"
 finish "check/run"
