@@ -175,6 +175,28 @@ static void test_text_steps(void **state)
     checked_free(c);
 }
 
+/* HPRT_MAX_CARRY arrays of recurrent state go into a checkpoint: an LSTM
+ * carries h and c per stacked layer, so 32 fit and 33 get the warning */
+static void test_carry(void **state)
+{
+    (void)state;
+    char src[2048];
+    const char *fmt = "data d { train = text(\"%s/t.txt\", seq = 7) }\n"
+                      "model m { input tokens; embed 16; lstm 8, stack = %d; dense vocab, softmax }\n"
+                      "experiment e { data = d; model = m; batch = 8 }\n";
+    snprintf(src, sizeof src, fmt, dir, HPRT_MAX_CARRY / 2);
+    checked *c = check_src(src);
+    assert_int_equal(c->errors, 0);
+    assert_null(strstr(c->text, "warning"));
+    checked_free(c);
+    snprintf(src, sizeof src, fmt, dir, HPRT_MAX_CARRY / 2 + 1);
+    c = check_src(src);
+    assert_int_equal(c->errors, 0);
+    assert_non_null(strstr(c->text, "t.hp:2:1: warning: this layer brings the recurrent state to 66 arrays, more than "
+                                    "a checkpoint carries (64)"));
+    checked_free(c);
+}
+
 static void test_threads(void **state)
 {
     (void)state;
@@ -263,7 +285,7 @@ static void test_repeat_expansion(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dropout_sites), cmocka_unit_test(test_memory),  cmocka_unit_test(test_text_steps),
+        cmocka_unit_test(test_dropout_sites), cmocka_unit_test(test_memory),  cmocka_unit_test(test_text_steps), cmocka_unit_test(test_carry),
         cmocka_unit_test(test_threads),       cmocka_unit_test(test_nesting), cmocka_unit_test(test_repeat_expansion),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
