@@ -25,6 +25,20 @@ static bool valid_c_name(const char *s)
     return true;
 }
 
+/* Libraries a linker finds on every system: an artifact lib<name>.a with one
+ * of these names would shadow it (`-lm` picking up the model). */
+static bool shadows_system_library(const char *name)
+{
+    static const char *const system[] = {"c",     "m",       "pthread", "dl",     "rt",    "util",  "crypt",
+                                         "resolv", "nsl",    "anl",     "mvec",   "gcc",   "gcc_s", "atomic",
+                                         "gomp",  "omp",     "z",       "ssl",    "crypto", "ffi",  "openblas",
+                                         "blas",  "cblas",   "lapack",  "hprt",   "LLVM"};
+    for (size_t i = 0; i < sizeof system / sizeof *system; i++)
+        if (strcmp(system[i], name) == 0)
+            return true;
+    return false;
+}
+
 /* --exe: a standalone predictor over CSV rows (stdin or a file): label and probabilities per row. */
 static int build_exe(const char *out, const char *name, char *err, size_t errlen)
 {
@@ -86,7 +100,7 @@ static int build_exe(const char *out, const char *name, char *err, size_t errlen
 int cmd_build(int argc, char **argv)
 {
     const char *weights = NULL, *out = NULL, *name = NULL, *target = NULL, *cpu = NULL;
-    bool exe = false;
+    bool exe = false, force = false;
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
     int n_rest = 0;
     if (!rest)
@@ -108,6 +122,8 @@ int cmd_build(int argc, char **argv)
             *slot = argv[++i];
         } else if (strcmp(a, "--exe") == 0) {
             exe = true;
+        } else if (strcmp(a, "--force") == 0) {
+            force = true;
         } else {
             rest[n_rest++] = argv[i];
         }
@@ -128,6 +144,11 @@ int cmd_build(int argc, char **argv)
         cli_usage_error("build", "--exe links for this machine; build for --target without it");
         goto done;
     }
+    struct stat ob;
+    if (!force && stat(out, &ob) == 0) {
+        cli_usage_error("build", "'%s' exists; give another -o, or --force to replace the files in it", out);
+        goto done;
+    }
     hp_session_opts so = {.file = o.file, .target = o.target, .sets = o.sets, .n_sets = o.n_sets,
                           .allow = o.allow, .n_allow = o.n_allow, .use = HP_USE_BUILD};
     hp_session_init(&hs, &so);
@@ -144,6 +165,11 @@ int cmd_build(int argc, char **argv)
         name = e->name;
     if (!valid_c_name(name)) {
         cli_usage_error("build", "'%s' is not a C identifier; give --name NAME", name);
+        goto done;
+    }
+    if (shadows_system_library(name)) {
+        cli_usage_error("build", "'%s' would build lib%s.a, which shadows the system library of that name; give --name "
+                        "NAME", name, name);
         goto done;
     }
     char msg[1024];

@@ -39,9 +39,17 @@ const char *cli_final_weights(const char *dir)
 int cmd_predict(int argc, char **argv)
 {
     const char *dir = NULL, *input = NULL, *labels = NULL, *weights = NULL, *format = "csv";
+    int header = -1; /* --header 1, --no-header 0, else the rule of docs/cli.md */
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if ((strcmp(a, "--weights") == 0 || strcmp(a, "--format") == 0 || strcmp(a, "--labels") == 0) && i + 1 < argc) {
+        if (strcmp(a, "--header") == 0 || strcmp(a, "--no-header") == 0) {
+            int h = a[2] == 'h';
+            if (header >= 0 && header != h) {
+                cli_usage_error("predict", "--header and --no-header contradict each other");
+                return EXIT_USAGE;
+            }
+            header = h;
+        } else if ((strcmp(a, "--weights") == 0 || strcmp(a, "--format") == 0 || strcmp(a, "--labels") == 0) && i + 1 < argc) {
             const char *v = argv[++i];
             if (a[2] == 'w')
                 weights = v;
@@ -112,11 +120,28 @@ int cmd_predict(int argc, char **argv)
             o.label = HPRT_LABEL_INDEX;
             o.label_index = e->data.train.label_index;
         }
-        /* the columns first (with no label, so a file without one probes too) */
+        /* the columns first (with no label, so a file without one probes too).
+         * The header: --header, --no-header, else the first line is a header
+         * exactly when it is not all numbers (said in a warning: never a
+         * sample dropped silently) */
         hprt_csv_opts probe = o;
         probe.label = HPRT_LABEL_NONE;
+        probe.header = header == 1;
         hprt_data_info info;
         st = hprt_csv_probe(input, &probe, &info, &err);
+        if (st != HPRT_OK && header < 0) {
+            hprt_error err2 = {0};
+            probe.header = true;
+            hprt_data_info_free(&info);
+            if (hprt_csv_probe(input, &probe, &info, &err2) == HPRT_OK) {
+                st = HPRT_OK;
+                fprintf(stderr,
+                        "hpc predict: warning: %s: the first line (\"%s\"%s) is not all numbers: read as the header, "
+                        "not as a sample (--no-header reads it as one)\n",
+                        input, info.names && info.columns > 0 ? info.names[0] : "", info.columns > 1 ? ", ..." : "");
+            }
+        }
+        o.header = probe.header;
         int cols = st == HPRT_OK ? info.columns : 0;
         hprt_data_info_free(&info);
         if (st == HPRT_OK && cols == e->data.features) /* no label column */

@@ -18,13 +18,29 @@
 #include "svg.h"
 #include "hprt_ckpt.h"
 
-/* The only global of hpc: what a signal handler may touch. */
-static volatile sig_atomic_t interrupted;
+/* The only globals of hpc: what a signal handler may touch.  Before training
+ * (loading, compiling, the LR range test) SIGINT and SIGTERM end the process
+ * at once with 128 + the signal; during training they set `interrupted`, and
+ * the driver stops after the current step with a checkpoint. */
+static volatile sig_atomic_t interrupted, training;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    interrupted = 1;
+    if (!training)
+        _exit(128 + sig); /* nothing to save yet; async-signal-safe */
+    interrupted = sig; /* SIGINT or SIGTERM: the exit status is 128 + sig */
+}
+
+/* From the start of a command: also when the shell started hpc with SIGINT
+ * ignored (a background job), a signal stops it. */
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 typedef struct {
@@ -93,11 +109,23 @@ static void on_event(void *ctx, const char *text)
     fflush(stdout);
 }
 
+/* The files a run writes: with --force into an existing directory, those of
+ * an earlier run go first (a stale best.hpw must not pass for this run's). */
+static const char *const run_files[] = {"experiment.hp", "metrics.csv", "steps.csv", "events.log", "summary.json",
+                                        "last.hpw", "best.hpw", "lr_find.csv", "lr_find.svg", "vocab.json"};
+
 /* runs/EXPERIMENT-YYYYmmdd-HHMMSS, with -2, -3... when it exists */
-static int run_dir(char *out, size_t n, const char *given, const char *name)
+static int run_dir(char *out, size_t n, const char *given, const char *name, bool force)
 {
     if (given) {
         snprintf(out, n, "%s", given);
+        if (force)
+            for (size_t i = 0; i < sizeof run_files / sizeof *run_files; i++) {
+                char path[4200];
+                snprintf(path, sizeof path, "%s/%s", out, run_files[i]);
+                if (unlink(path) != 0 && errno != ENOENT)
+                    return -1;
+            }
         return cli_make_dirs(out);
     }
     time_t now = time(NULL);
@@ -126,6 +154,7 @@ static int run_dir(char *out, size_t n, const char *given, const char *name)
 typedef struct {
     const char *command;
     const char *out;
+    bool force;      /* --force: an existing --out directory may be written into */
     char **rest;
     cli_common o;
     hp_session hs;
@@ -149,6 +178,7 @@ static void session_close(session *s)
 static int session_open(session *s, int argc, char **argv, const char *command)
 {
     memset(s, 0, sizeof *s);
+    catch_signals();
     bool resume = strcmp(command, "resume") == 0;
     s->command = command;
     s->rest = calloc((size_t)argc + 1, sizeof *s->rest);
@@ -176,9 +206,17 @@ static int session_open(session *s, int argc, char **argv, const char *command)
                 threads = (int)v;
         } else if (strcmp(a, "--out") == 0) {
             s->out = argv[++i];
+        } else if (strcmp(a, "--force") == 0 && !resume) {
+            s->force = true;
         } else {
             s->rest[n_rest++] = argv[i];
         }
+    }
+    /* an existing run is never overwritten without being asked */
+    struct stat sb;
+    if (s->out && !resume && !s->force && stat(s->out, &sb) == 0) {
+        cli_usage_error(command, "'%s' exists; give another --out, or --force to replace the run files in it", s->out);
+        return EXIT_USAGE;
     }
     if (cli_parse_common(n_rest, s->rest, &s->o, command) < 0)
         return EXIT_USAGE;
@@ -196,7 +234,7 @@ static int session_open(session *s, int argc, char **argv, const char *command)
         return cli_session_error(command, &he);
     plan_experiment *e = s->e = s->hs.e;
     s->T = s->hs.threads;
-    if (!resume && run_dir(s->dir, sizeof s->dir, s->out, e->name) != 0) {
+    if (!resume && run_dir(s->dir, sizeof s->dir, s->out, e->name, s->force) != 0) {
         fprintf(stderr, "hpc %s: cannot create the run directory '%s': %s\n", command, s->out ? s->out : "runs/...",
                 strerror(errno));
         return EXIT_RUN;
@@ -296,6 +334,7 @@ static int train(session *s, const hprt_train_state *resume, const float *best)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     hprt_train_result res;
+    training = 1; /* from here a signal stops after the current step, with a checkpoint */
     hprt_status st = hprt_train(&s->cfg, resume, best, &res, &s->err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
@@ -317,7 +356,7 @@ static int train(session *s, const hprt_train_state *resume, const float *best)
             fprintf(stderr, "\r\033[K");
         fprintf(stderr, "interrupted after step %ld; a checkpoint is in %s/last.hpw\nresume with: hpc resume %s\n",
                 res.steps, s->dir, s->dir);
-        return 130;
+        return 128 + (interrupted == SIGTERM ? SIGTERM : SIGINT);
     }
     if (!s->o.quiet) {
         if (res.has_test)

@@ -21,18 +21,19 @@ typedef struct {
 } command;
 
 static const command commands[] = {
-    {"run", cmd_run, "hpc run FILE [EXPERIMENT] [--set PATH=VALUE]... [--epochs N] [--threads N] [--out DIR] [--quiet]",
+    {"run", cmd_run, "hpc run FILE [EXPERIMENT] [--set PATH=VALUE]... [--epochs N] [--threads N] [--out DIR [--force]] [--quiet]",
      "Checks FILE, compiles a training step specialised to the experiment's shapes\n"
      "(LLVM, for this CPU), and trains: a progress bar per epoch on a terminal, one\n"
      "line per epoch otherwise; evaluates on `test` at the end.  The run directory\n"
      "(runs/EXPERIMENT-YYYYmmdd-HHMMSS, or --out DIR) gets experiment.hp (every\n"
      "default written out), metrics.csv, steps.csv, events.log and summary.json.\n"
-     "Ctrl-C stops after the current step and keeps the files.\n"
+     "Ctrl-C (or SIGTERM) stops after the current step, leaves last.hpw for\n"
+     "`hpc resume` and exits 130 (143).\n"
      "\n"
      "  --set PATH=VALUE  override a setting or model parameter (checked like the file)\n"
      "  --epochs N        train for N epochs (the upper bound with a stop rule)\n"
      "  --threads N       worker threads (default: the experiment's `threads`, else every core)\n"
-     "  --out DIR         the run directory\n"
+     "  --out DIR         the run directory (an existing one only with --force)\n"
      "  --quiet           print nothing but errors\n"
      "\n"
      "Exit status: 0 done, 1 the file has errors, 2 bad usage, 3 bad data, 4 the run failed\n"
@@ -61,7 +62,8 @@ static const command commands[] = {
      "steps.csv (every column but the time) and weights are bit-identical to a run\n"
      "that was never interrupted.  A checkpoint that fails its checksum or belongs\n"
      "to another model is refused with a message naming the file.\n"},
-    {"predict", cmd_predict, "hpc predict RUN_DIR INPUT [--labels FILE] [--weights best|last] [--format csv|json]",
+    {"predict", cmd_predict,
+     "hpc predict RUN_DIR INPUT [--labels FILE] [--weights best|last] [--format csv|json] [--header|--no-header]",
      "Predictions of a trained model: INPUT is a CSV file (like the training data;\n"
      "its label column, when present, is compared) or an IDX images file (with\n"
      "--labels, the labels file).  One line per sample: the predicted class and the\n"
@@ -70,9 +72,12 @@ static const command commands[] = {
      "the best epoch's, else last.hpw) unless --weights says.  With labels, the\n"
      "accuracy goes to standard error.  The input is scaled and normalised as the\n"
      "training data was (normalize = standard: with the statistics saved in the\n"
-     "checkpoint).\n"},
+     "checkpoint).  A CSV input's first line is a header with --header, a sample with\n"
+     "--no-header, and otherwise a header exactly when it is not all numbers (with a\n"
+     "warning saying so).\n"},
     {"build", cmd_build,
-     "hpc build FILE [EXPERIMENT] --weights RUN_DIR|FILE.hpw -o OUT [--name NAME] [--target TRIPLE] [--cpu CPU] [--exe]",
+     "hpc build FILE [EXPERIMENT] --weights RUN_DIR|FILE.hpw -o OUT [--force] [--name NAME] [--target TRIPLE] [--cpu CPU] "
+     "[--exe]",
      "Compiles the trained model ahead of time for inference: OUT/NAME.o, OUT/libNAME.a\n"
      "and OUT/NAME.h declaring NAME_predict(input, output, n).  The weights are constants\n"
      "inside the object; the forward pass is plain loops vectorised for the target;\n"
@@ -88,7 +93,7 @@ static const command commands[] = {
      "  --cpu      the CPU to tune for (default: x86-64-v2 on x86-64, generic elsewhere;\n"
      "             native: this machine's)\n"
      "  --exe      also link OUT/NAME, a predictor reading CSV rows (not for language models)\n"},
-    {"lr-find", cmd_lr_find, "hpc lr-find FILE [EXPERIMENT] [--set PATH=VALUE]... [--threads N] [--out DIR]",
+    {"lr-find", cmd_lr_find, "hpc lr-find FILE [EXPERIMENT] [--set PATH=VALUE]... [--threads N] [--out DIR [--force]]",
      "The LR range test (Smith 2017, as fastai's lr_find): from the experiment's\n"
      "initial state, trains with a rate growing exponentially from 1e-7 to 10 over\n"
      "100 steps (or find_lr(start, end, steps, suggest) as the file gives them),\n"

@@ -31,6 +31,31 @@ hp_expr *hp_mk_expr(hp_pstate *ps, hp_expr_kind kind, hp_span span)
     hp_expr *e = hp_alloc(&ps->ast->arena, sizeof *e);
     e->kind = kind;
     e->span = span;
+    e->depth = 1;
+    return e;
+}
+
+/* The depth limit: e sits on children at most `below` deep.  The node that
+ * first crosses HP_MAX_EXPR_DEPTH reports it and becomes `bad` (its children
+ * dropped); a node above a bad one is bad silently, so one deep expression
+ * gives one error and the checker never recurses deeper than the limit. */
+static hp_expr *depth_limited(hp_pstate *ps, hp_expr *e, int below, bool bad_below)
+{
+    e->depth = below + 1;
+    if (!bad_below && e->depth <= HP_MAX_EXPR_DEPTH)
+        return e;
+    if (!bad_below)
+        hp_report(ps->d, HP_ERROR, NULL, e->span,
+                  "this expression is nested more than %d deep (operators, '-', calls and lists each add a level); "
+                  "split it",
+                  HP_MAX_EXPR_DEPTH);
+    e->bad = true;
+    e->depth = HP_MAX_EXPR_DEPTH + 1;
+    e->lhs = e->rhs = NULL;
+    e->items = NULL;
+    e->n_items = 0;
+    e->args = NULL;
+    e->n_args = 0;
     return e;
 }
 
@@ -40,7 +65,14 @@ hp_expr *hp_mk_binary(hp_pstate *ps, char op, hp_expr *l, hp_expr *r)
     e->op = op;
     e->lhs = l;
     e->rhs = r;
-    return e;
+    return depth_limited(ps, e, l->depth > r->depth ? l->depth : r->depth, l->bad || r->bad);
+}
+
+hp_expr *hp_mk_neg(hp_pstate *ps, hp_expr *operand, hp_span span)
+{
+    hp_expr *e = hp_mk_expr(ps, HP_EX_NEG, span);
+    e->lhs = operand;
+    return depth_limited(ps, e, operand->depth, operand->bad);
 }
 
 static hp_arg *args_array(hp_pstate *ps, hp_vec *v, int *n)
@@ -60,17 +92,29 @@ hp_expr *hp_mk_call(hp_pstate *ps, const char *callee, hp_span callee_span, hp_v
     e->callee = callee;
     e->callee_span = callee_span;
     e->args = args_array(ps, args, &e->n_args);
-    return e;
+    int below = 0;
+    bool bad = false;
+    for (int i = 0; i < e->n_args; i++) {
+        below = e->args[i].value->depth > below ? e->args[i].value->depth : below;
+        bad |= e->args[i].value->bad;
+    }
+    return depth_limited(ps, e, below, bad);
 }
 
 hp_expr *hp_mk_list(hp_pstate *ps, hp_vec *items, hp_span span)
 {
     hp_expr *e = hp_mk_expr(ps, HP_EX_LIST, span);
+    int below = 0;
+    bool bad = false;
     if (items) {
         e->items = (hp_expr **)items->items;
         e->n_items = items->n;
+        for (int i = 0; i < e->n_items; i++) {
+            below = e->items[i]->depth > below ? e->items[i]->depth : below;
+            bad |= e->items[i]->bad;
+        }
     }
-    return e;
+    return depth_limited(ps, e, below, bad);
 }
 
 hp_expr *hp_mk_path(hp_pstate *ps, hp_vec *parts, hp_span span)
@@ -196,17 +240,23 @@ void hp_mark_broken(hp_pstate *ps, hp_vec *items, int error_line)
 
 void hp_add_decl(hp_pstate *ps, hp_decl *decl)
 {
-    /* a declaration with a syntax error inside: its missing parts are not news */
-    for (int i = 0; i < ps->d->diags.n; i++) {
+    /* a declaration with a syntax error inside: its missing parts are not news.
+     * Only the diagnostics since the previous declaration can be inside it
+     * (the scan stays linear in the file). */
+    hp_ast *ast = ps->ast;
+    int from = ast->diags_seen < ps->d->diags.n ? ast->diags_seen : ps->d->diags.n;
+    for (int i = from; i < ps->d->diags.n; i++) {
         const hp_diag *g = ps->d->diags.items[i];
         if (g->severity == HP_ERROR && g->has_span && g->span.file == decl->file && g->span.line >= decl->span.line &&
             g->span.line <= decl->span.end_line)
             decl->broken = true;
     }
-    hp_vec v = {(void **)ps->ast->decls, ps->ast->n_decls, ps->ast->n_decls};
-    hp_vec_push(&ps->ast->arena, &v, decl);
-    ps->ast->decls = (hp_decl **)v.items;
-    ps->ast->n_decls = v.n;
+    ast->diags_seen = ps->d->diags.n;
+    hp_vec v = {(void **)ast->decls, ast->n_decls, ast->cap_decls};
+    hp_vec_push(&ast->arena, &v, decl);
+    ast->decls = (hp_decl **)v.items;
+    ast->n_decls = v.n;
+    ast->cap_decls = v.cap;
 }
 
 hp_ast *hp_parse(hp_diags *d, int file)
@@ -218,6 +268,7 @@ hp_ast *hp_parse(hp_diags *d, int file)
         return NULL;
     }
     ast->file = file;
+    ast->diags_seen = d->diags.n;
     hp_pstate ps = {.d = d, .ast = ast, .file = file, .line = 1, .col = 1};
     yyscan_t scanner;
     if (hp_yylex_init_extra(&ps, &scanner) != 0) {

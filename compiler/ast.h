@@ -14,6 +14,12 @@
 
 typedef struct hp_expr hp_expr;
 
+/* Limits of the front end (docs/language.md, "Limits"): brackets ( [ { nest at
+ * most HP_MAX_NESTING deep, an expression tree is at most HP_MAX_EXPR_DEPTH
+ * deep (operators, unary minus, calls and lists each add a level). */
+#define HP_MAX_NESTING 256
+#define HP_MAX_EXPR_DEPTH 256
+
 /* An argument of a call or layer: positional (name == NULL) or named. */
 typedef struct {
     const char *name;
@@ -51,6 +57,8 @@ struct hp_expr {
     int n_items;
     char op;
     hp_expr *lhs, *rhs;
+    int depth;  /* of the tree below and including this node */
+    bool bad;   /* deeper than HP_MAX_EXPR_DEPTH (reported once): no children, evaluates to nothing */
 };
 
 /* `name = value` in data, experiment and search bodies, and model parameters. */
@@ -116,13 +124,16 @@ typedef struct {
     int n_varies;
     int file;
     bool broken;             /* holds a syntax error: missing settings are not reported */
+    bool used;               /* a model some experiment's `model =` names (hpc check) */
+    int data_slot;           /* data: its entry in the checker's cache + 1, 0 before it is checked */
 } hp_decl;
 
 typedef struct {
     hp_arena arena;
     int file;           /* index into the hp_diags sources */
     hp_decl **decls;
-    int n_decls;
+    int n_decls, cap_decls;
+    int diags_seen;     /* diagnostics already matched against a declaration (hp_add_decl) */
 } hp_ast;
 
 /* Parses source file `file` of d (added with hp_diags_add_source).  Syntax

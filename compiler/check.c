@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "check_int.h"
+#include "hprt_step.h"
 
 /* ---- files and imports ---- */
 
@@ -199,6 +200,34 @@ static void collect_names(hp_program *p, ck_unit *u, hp_vec *out, ck_unit **visi
     }
 }
 
+static unsigned long name_hash(const char *s)
+{
+    unsigned long h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* The slot of name in the namespace's hash: holds its index + 1, or 0. */
+static int *name_slot(const hp_program *p, const char *name)
+{
+    unsigned long mask = (unsigned long)p->name_cap - 1;
+    unsigned long k = name_hash(name) & mask;
+    while (p->name_index[k] && strcmp(p->names[p->name_index[k] - 1].name, name) != 0)
+        k = (k + 1) & mask;
+    return &p->name_index[k];
+}
+
+/* The declaration called name in the root's namespace, or NULL (constant time:
+ * `check` stays linear in the number of declarations). */
+static hp_decl *find_name(const hp_program *p, const char *name)
+{
+    if (!p->name_cap)
+        return NULL;
+    int i = *name_slot(p, name);
+    return i ? p->names[i - 1].decl : NULL;
+}
+
 static void build_namespace(hp_program *p)
 {
     hp_vec decls = {0};
@@ -206,13 +235,14 @@ static void build_namespace(hp_program *p)
     int n_visited = 0;
     collect_names(p, p->root, &decls, visited, &n_visited);
     p->names = hp_alloc(&p->arena, sizeof *p->names * (size_t)(decls.n ? decls.n : 1));
+    p->name_cap = 16;
+    while (p->name_cap < 2 * decls.n + 2)
+        p->name_cap *= 2;
+    p->name_index = hp_alloc(&p->arena, sizeof *p->name_index * (size_t)p->name_cap);
     hp_vec targets = {0};
     for (int i = 0; i < decls.n; i++) {
         hp_decl *d = decls.items[i];
-        hp_decl *prev = NULL;
-        for (int k = 0; k < p->n_names && !prev; k++)
-            if (strcmp(p->names[k].name, d->name) == 0)
-                prev = p->names[k].decl;
+        hp_decl *prev = find_name(p, d->name);
         if (prev) {
             hp_diag *g = hp_report(p->d, HP_ERROR, NULL, d->name_span, "'%s' is already declared (as %s %s)",
                                    d->name, hp_decl_kind_name(prev->kind) == NULL ? "" : hp_decl_kind_name(prev->kind),
@@ -223,6 +253,7 @@ static void build_namespace(hp_program *p)
         p->names[p->n_names].name = d->name;
         p->names[p->n_names].decl = d;
         p->n_names++;
+        *name_slot(p, d->name) = p->n_names;
         if ((d->kind == HP_DECL_EXPERIMENT || d->kind == HP_DECL_SEARCH) && d->file == p->root->file)
             hp_vec_push(&p->arena, &targets, (void *)d->name);
     }
@@ -304,10 +335,8 @@ const char *ck_file_dir(ck *c, int file)
 
 hp_decl *ck_lookup(ck *c, const char *name, hp_span use, hp_decl_kind want, const char *what)
 {
-    for (int i = 0; i < c->p->n_names; i++) {
-        hp_decl *d = c->p->names[i].decl;
-        if (strcmp(c->p->names[i].name, name) != 0)
-            continue;
+    hp_decl *d = find_name(c->p, name);
+    if (d) {
         if (d->kind != want) {
             static const char *const as[] = {"an import", "data", "a model", "an experiment", "a search"};
             const char *want_as = as[want];
@@ -522,12 +551,13 @@ static plan_experiment *check_experiment(ck *c, hp_decl *d)
 
     /* model */
     bool model_ok = false;
+    hp_decl *md = NULL;
     if (!v[S_MODEL]) {
         if (!d->broken)
             hp_report(c->d, HP_ERROR, NULL, d->name_span, "experiment '%s' needs 'model = ...'", d->name);
     } else if (v[S_MODEL]->k == V_NAME || v[S_MODEL]->k == V_CALL) {
         hp_span use = v[S_MODEL]->k == V_CALL ? v[S_MODEL]->name_span : v[S_MODEL]->span;
-        hp_decl *md = ck_lookup(c, v[S_MODEL]->s, use, HP_DECL_MODEL, "model");
+        md = ck_lookup(c, v[S_MODEL]->s, use, HP_DECL_MODEL, "model");
         if (md && data_ok)
             model_ok = ck_model(c, md, v[S_MODEL], &e->data, e, v[S_MODEL]->span);
         else if (md)
@@ -646,7 +676,7 @@ static plan_experiment *check_experiment(ck *c, hp_decl *d)
     /* seed, threads */
     if (v[S_SEED] && ck_int(c, v[S_SEED], "seed", 0, LONG_MAX, &n))
         e->seed = (uint64_t)n;
-    if (v[S_THREADS] && ck_int(c, v[S_THREADS], "threads", 1, 1024, &n))
+    if (v[S_THREADS] && ck_int(c, v[S_THREADS], "threads", 1, HPRT_MAX_THREADS, &n))
         e->threads = (int)n;
     /* checkpoint = N steps | N epochs: last.hpw that often too (always at epoch ends) */
     if (v[S_CHECKPOINT] && !ck_is_name(v[S_CHECKPOINT], "epoch"))
@@ -654,6 +684,10 @@ static plan_experiment *check_experiment(ck *c, hp_decl *d)
 
     c->lrfind = NULL;
     c->data = NULL;
+
+    /* what `hpc run` would refuse before its first step (check_limits.c) */
+    if (model_ok && md && c->d->errors_seen == errors_before)
+        ck_experiment_limits(c, e, md, v[S_MODEL]->span, v[S_BATCH] ? v[S_BATCH]->span : d->name_span);
 
     if (data_ok && e->data.valid.kind == PLAN_SRC_NONE)
         hp_report(c->d, HP_NOTE, "no-valid", v[S_DATA] ? v[S_DATA]->span : d->name_span,
@@ -1046,7 +1080,8 @@ static void check_unused_model(ck *c, hp_decl *m)
     hp_arena_free(&scratch);
 }
 
-static bool is_used(hp_program *p, hp_decl *decl, const char *setting)
+/* Marks the models that experiments' `model = ...` name (one pass: linear). */
+static void mark_used_models(hp_program *p)
 {
     for (int i = 0; i < p->n_names; i++) {
         hp_decl *d = p->names[i].decl;
@@ -1054,15 +1089,15 @@ static bool is_used(hp_program *p, hp_decl *decl, const char *setting)
             continue;
         for (int j = 0; j < d->n_settings; j++) {
             hp_setting *s = d->settings[j];
-            if (strcmp(s->name, setting) != 0)
+            if (strcmp(s->name, "model") != 0)
                 continue;
             const hp_expr *x = s->value;
-            const char *n = x->kind == HP_EX_PATH ? x->parts[0] : x->kind == HP_EX_CALL ? x->callee : NULL;
-            if (n && strcmp(n, decl->name) == 0)
-                return true;
+            const char *n = x->bad ? NULL : x->kind == HP_EX_PATH ? x->parts[0] : x->kind == HP_EX_CALL ? x->callee : NULL;
+            hp_decl *m = n ? find_name(p, n) : NULL;
+            if (m && m->kind == HP_DECL_MODEL)
+                m->used = true;
         }
     }
-    return false;
 }
 
 int hp_check_all(hp_program *p)
@@ -1072,6 +1107,7 @@ int hp_check_all(hp_program *p)
     if (!pl)
         return ++p->d->errors_seen;
     c.out = &pl->arena;
+    mark_used_models(p);
     for (int i = 0; i < p->n_names; i++) {
         hp_decl *d = p->names[i].decl;
         switch (d->kind) {
@@ -1079,7 +1115,7 @@ int hp_check_all(hp_program *p)
             ck_data(&c, d);
             break;
         case HP_DECL_MODEL:
-            if (!is_used(p, d, "model"))
+            if (!d->used)
                 check_unused_model(&c, d);
             break;
         case HP_DECL_EXPERIMENT:

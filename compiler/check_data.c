@@ -359,9 +359,8 @@ static ck_data_entry *check_data(ck *c, hp_decl *decl, ck_data_entry *entry)
 const ck_data_entry *ck_data(ck *c, hp_decl *decl)
 {
     hp_program *p = c->p;
-    for (int i = 0; i < p->n_data; i++)
-        if (p->data[i].decl == decl)
-            return &p->data[i];
+    if (decl->data_slot > 0 && decl->data_slot <= p->n_data && p->data[decl->data_slot - 1].decl == decl)
+        return &p->data[decl->data_slot - 1];
     if (p->n_data == p->cap_data) {
         int cap = p->cap_data ? p->cap_data * 2 : 4;
         ck_data_entry *nd = realloc(p->data, sizeof *nd * (size_t)cap);
@@ -373,6 +372,7 @@ const ck_data_entry *ck_data(ck *c, hp_decl *decl)
     ck_data_entry *e = &p->data[p->n_data++];
     memset(e, 0, sizeof *e);
     e->decl = decl;
+    decl->data_slot = p->n_data;
     /* the cached data outlives any one plan: it lives in the program's arena */
     ck sub = *c;
     sub.out = &p->arena;

@@ -74,12 +74,18 @@ static ck_val *eval_name(ck *c, const hp_expr *e, const ck_scope *sc)
 ck_val *ck_eval(ck *c, const hp_expr *e, const ck_scope *sc)
 {
     ck_val *v;
+    if (e->bad) /* nested past the limit: the parser reported it */
+        return ck_poison(c, e->span);
     switch (e->kind) {
     case HP_EX_NUMBER:
+        if (!isfinite(e->num)) /* `1e400`: the scanner reported it */
+            return ck_poison(c, e->span);
         v = mk(c, V_NUM, e->span);
         v->num = e->num;
         return v;
     case HP_EX_DURATION:
+        if (!isfinite(e->num))
+            return ck_poison(c, e->span);
         v = mk(c, V_DUR, e->span);
         v->num = e->num;
         v->unit = e->unit;
@@ -342,8 +348,10 @@ bool ck_int(ck *c, const ck_val *v, const char *what, long lo, long hi, long *ou
         hp_report(c->d, HP_ERROR, NULL, v->span, "%s must be a whole number; it is %g", what, x);
         return false;
     }
-    if (x < (double)lo || x > (double)hi) {
-        if (hi >= 100000000L)
+    if (x < (double)lo || x > (double)hi || x >= 0x1p63 || x < -0x1p63) { /* and what a long cannot hold */
+        if (x > (double)hi && hi >= 100000000L)
+            hp_report(c->d, HP_ERROR, NULL, v->span, "%s must be at most %ld; it is %g", what, hi, x);
+        else if (hi >= 100000000L)
             hp_report(c->d, HP_ERROR, NULL, v->span, "%s must be at least %ld; it is %g", what, lo, x);
         else
             hp_report(c->d, HP_ERROR, NULL, v->span, "%s must be between %ld and %ld; it is %g", what, lo, hi, x);
@@ -515,8 +523,10 @@ bool ck_bind(ck *c, const ck_val *call, const char *what, const char *const *par
         }
         slots[slot] = arg->v;
     }
-    if (!ok)
-        return false;
+    /* a wrong argument (reported above) does not hide the errors of the others:
+     * the call binds what it can and the caller checks those values too (the
+     * errors already reported keep the plan from being made) */
+    (void)ok;
 required:
     for (int i = 0; i < n; i++)
         if (params[i][0] == '!' && !slots[i]) {

@@ -67,6 +67,8 @@ struct hp_program {
     ck_unit *root;
     ck_binding *names; /* the root file's namespace (imports included) */
     int n_names;
+    int *name_index;   /* open-addressing hash of names: index + 1 into names, 0 empty */
+    int name_cap;      /* a power of two, at least twice n_names */
     ck_data_entry *data; /* cache */
     int n_data, cap_data;
     const char **targets;
@@ -148,6 +150,17 @@ bool ck_stop(ck *c, const ck_val *v, hprt_stop *s, bool has_valid);
 bool ck_regularize(ck *c, const ck_val *v, hprt_regularize *r, bool has_valid);
 bool ck_metric(ck *c, const ck_val *v, hprt_metric *m, bool has_valid);
 void ck_lr_note(ck *c, double lr, hp_span span);
+
+/* ---- check_limits.c ---- */
+#define CK_MAX_REPEAT_NESTING 32 /* repeats inside repeats, beyond the outermost */
+#define CK_MAX_MODEL_PARAMS 1000 /* parameters of one model (their duplicate check is quadratic) */
+/* Counts what model's layers expand to before expanding them; false (reported
+ * at the innermost repeat that crosses it) when that passes limit. */
+bool ck_expansion_ok(ck *c, hp_decl *model, const ck_scope *sc, long limit);
+/* The limits `hpc run` meets before its first step (dropout sites, outputs per
+ * time step, text steps per epoch, memory), reported at their lines; fills
+ * e->memory_bytes.  For a checked experiment whose model and data are fine. */
+void ck_experiment_limits(ck *c, plan_experiment *e, hp_decl *model, hp_span use, hp_span batch_at);
 
 /* ---- check.c ---- */
 /* Finds the settings of a body by name; reports duplicates and unknown names (what: "data", "an experiment"). */

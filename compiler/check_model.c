@@ -520,7 +520,7 @@ static void expand(mk_state *m, hp_layer **layers, int n, int depth)
             long times;
             if (!ck_int(c, v, "the repeat count", 0, MAX_LAYERS, &times))
                 continue;
-            if (depth > 32) {
+            if (depth > CK_MAX_REPEAT_NESTING) {
                 hp_report(c->d, HP_ERROR, NULL, l->kind_span, "repeats are nested too deeply");
                 continue;
             }
@@ -569,6 +569,11 @@ bool ck_model(ck *c, hp_decl *model, const ck_val *use, const plan_data *data, p
 {
     int before = c->d->errors_seen;
     int np = model->n_settings;
+    if (np > CK_MAX_MODEL_PARAMS) { /* the rest are not read */
+        hp_report(c->d, HP_ERROR, NULL, model->settings[CK_MAX_MODEL_PARAMS]->name_span,
+                  "model '%s' has more than %d parameters", model->name, CK_MAX_MODEL_PARAMS);
+        np = CK_MAX_MODEL_PARAMS;
+    }
     ck_scope sc = {.data = data, .model = model};
     bool missing = false;
     const char *missing_name = NULL;
@@ -643,6 +648,10 @@ bool ck_model(ck *c, hp_decl *model, const ck_val *use, const plan_data *data, p
     }
 
     mk_state m = {.c = c, .sc = &sc, .data = data, .e = e};
+    if (!ck_expansion_ok(c, model, &sc, MAX_LAYERS)) { /* bounded before it is done */
+        m.too_many = true;
+        m.seen_input = true;
+    }
     expand(&m, model->layers, model->n_layers, 0);
     if (model->broken)
         (void)0; /* a syntax error inside: what is missing is not news */

@@ -21,6 +21,7 @@ void hp_diags_free(hp_diags *d)
         free(d->sources[i]);
     }
     free(d->sources);
+    free(d->seen);
     hp_arena_free(&d->arena);
     memset(d, 0, sizeof *d);
 }
@@ -40,6 +41,10 @@ int hp_diags_add_source(hp_diags *d, const char *path, char *text, size_t len)
     if (d->n_sources == d->cap_sources) {
         d->cap_sources = d->cap_sources ? d->cap_sources * 2 : 4;
         d->sources = xrealloc(d->sources, sizeof *d->sources * (size_t)d->cap_sources);
+    }
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) { /* a BOM (editors on Windows write one) */
+        memmove(text, text + 3, len - 3 + 1);
+        len -= 3;
     }
     hp_source *s = xrealloc(NULL, sizeof *s);
     s->path = strdup(path);
@@ -115,6 +120,55 @@ static bool silenced(const hp_diags *d, const char *name, hp_span span)
     return false;
 }
 
+/* The duplicate set: FNV-1a over what makes two diagnostics the same. */
+static unsigned long diag_hash(const hp_diag *g)
+{
+    unsigned long h = 2166136261u;
+    int key[5] = {(int)g->severity, g->has_span, g->has_span ? g->span.file : 0, g->has_span ? g->span.line : 0,
+                  g->has_span ? g->span.col : 0};
+    for (size_t i = 0; i < sizeof key; i++)
+        h = (h ^ ((const unsigned char *)key)[i]) * 16777619u;
+    for (const char *c = g->message; *c; c++)
+        h = (h ^ (unsigned char)*c) * 16777619u;
+    return h;
+}
+
+static bool same_diag(const hp_diag *o, const hp_diag *g)
+{
+    return o->severity == g->severity && o->has_span == g->has_span && strcmp(o->message, g->message) == 0 &&
+           (!g->has_span ||
+            (o->span.file == g->span.file && o->span.line == g->span.line && o->span.col == g->span.col));
+}
+
+/* Adds g to the set; false when an equal diagnostic is there already. */
+static bool remember(hp_diags *d, hp_diag *g)
+{
+    if (2 * (d->diags.n + 1) > d->seen_cap) {
+        int cap = d->seen_cap ? 2 * d->seen_cap : 64;
+        hp_diag **t = calloc((size_t)cap, sizeof *t);
+        if (!t) {
+            fputs("hpc: out of memory\n", stderr);
+            abort();
+        }
+        for (int i = 0; i < d->seen_cap; i++)
+            if (d->seen[i]) {
+                unsigned long k = diag_hash(d->seen[i]) & (unsigned long)(cap - 1);
+                while (t[k])
+                    k = (k + 1) & (unsigned long)(cap - 1);
+                t[k] = d->seen[i];
+            }
+        free(d->seen);
+        d->seen = t;
+        d->seen_cap = cap;
+    }
+    unsigned long k = diag_hash(g) & (unsigned long)(d->seen_cap - 1);
+    for (; d->seen[k]; k = (k + 1) & (unsigned long)(d->seen_cap - 1))
+        if (same_diag(d->seen[k], g))
+            return false;
+    d->seen[k] = g;
+    return true;
+}
+
 static hp_diag *vreport(hp_diags *d, hp_severity sev, const char *name, const hp_span *span,
                         const char *fmt, va_list ap)
 {
@@ -143,12 +197,8 @@ static hp_diag *vreport(hp_diags *d, hp_severity sev, const char *name, const hp
     va_end(ap2);
     /* the same problem found twice (a model used by two experiments, a layer
      * inside `repeat`) is reported once */
-    for (int i = 0; i < d->diags.n; i++) {
-        const hp_diag *o = d->diags.items[i];
-        if (o->severity == sev && o->has_span == g->has_span && strcmp(o->message, g->message) == 0 &&
-            (!span || (o->span.file == span->file && o->span.line == span->line && o->span.col == span->col)))
-            return NULL;
-    }
+    if (!remember(d, g))
+        return NULL;
     g->seq = d->diags.n;
     hp_vec_push(&d->arena, &d->diags, g);
     if (sev == HP_ERROR)
@@ -219,24 +269,58 @@ hp_span hp_span_join(hp_span a, hp_span b)
 
 static int is_cont(unsigned char c) { return (c & 0xC0) == 0x80; }
 
-/* Writes the source line and a caret with tildes under [col, end_col]. */
+/* Source lines wider than this are shown as a window around the span. */
+#define EXCERPT_WIDTH 120
+
+/* Writes the source line and a caret with tildes under [col, end_col]; a long
+ * line is clipped to EXCERPT_WIDTH columns around the caret, with "..." where
+ * text was left out. */
 static void render_excerpt(const hp_source *s, hp_span sp, FILE *out, bool colour)
 {
     if (sp.line < 1 || sp.line > s->n_lines)
         return;
     const char *line = s->text + s->line_start[sp.line - 1];
     size_t n = 0;
-    while (line + n < s->text + s->len && line[n] != '\n' && line[n] != '\r')
+    int cols = 0;
+    while (line + n < s->text + s->len && line[n] != '\n' && line[n] != '\r') {
+        cols += !is_cont((unsigned char)line[n]);
         n++;
-    fprintf(out, "%.*s\n", (int)n, line);
+    }
+    int w0 = 1, w1 = cols; /* the window of columns shown */
+    if (cols > EXCERPT_WIDTH) {
+        w0 = sp.col - EXCERPT_WIDTH / 3 < 1 ? 1 : sp.col - EXCERPT_WIDTH / 3;
+        w1 = w0 + EXCERPT_WIDTH - 1;
+        if (w1 > cols) {
+            w1 = cols;
+            w0 = cols - EXCERPT_WIDTH + 1;
+        }
+    }
+    /* the source text of the window */
+    if (w0 > 1)
+        fputs("...", out);
+    int col = 0;
+    for (size_t i = 0; i < n; i++) {
+        col += !is_cont((unsigned char)line[i]);
+        if (col >= w0 && col <= w1)
+            fputc(line[i], out);
+    }
+    if (w1 < cols)
+        fputs("...", out);
+    fputc('\n', out);
     int last = sp.end_line == sp.line ? sp.end_col : -1; /* -1: to the end of the line */
-    int col = 1;
     if (colour)
         fputs(C_GREEN, out);
+    if (w0 > 1)
+        fputs("   ", out);
+    col = 1;
     for (size_t i = 0; i < n; i++) {
         if (is_cont((unsigned char)line[i]))
             continue;
-        if (col < sp.col)
+        if (col > w1)
+            break;
+        if (col < w0)
+            ;
+        else if (col < sp.col)
             fputc(line[i] == '\t' ? '\t' : ' ', out);
         else if (col == sp.col)
             fputc('^', out);

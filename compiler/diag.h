@@ -60,12 +60,15 @@ typedef struct {
     int data_errors;  /* errors about the data files themselves (hpc run exits 3 when all are) */
     int max_errors;   /* stop recording errors past this (0 = no limit) */
     int quiet_notes;  /* > 0: warnings and notes are dropped (checking a search's trial values) */
+    hp_diag **seen;   /* open-addressing set of the recorded diagnostics (duplicates are dropped) */
+    int seen_cap;
 } hp_diags;
 
 void hp_diags_init(hp_diags *d);
 void hp_diags_free(hp_diags *d);
 
-/* Takes ownership of text (malloc'd). Returns the file index. */
+/* Takes ownership of text (malloc'd, len + 1 bytes, NUL-terminated). A UTF-8
+ * byte order mark at its start is removed.  Returns the file index. */
 int hp_diags_add_source(hp_diags *d, const char *path, char *text, size_t len);
 const hp_source *hp_diags_source(const hp_diags *d, int file);
 

@@ -8,8 +8,6 @@
 #include "ast.h"
 #include "diag.h"
 
-#define HP_MAX_NESTING 256
-
 typedef struct {
     hp_diags *d;
     hp_ast *ast;
@@ -24,6 +22,9 @@ typedef struct {
     int depth;       /* may exceed HP_MAX_NESTING; entries past it are not kept */
     /* the scanner reported the problem with the current token already */
     bool lex_error;
+    /* a limit was crossed: the scanner returns only the end of the file */
+    bool halted;
+    int unary_run;   /* unary '-' in a row */
     /* bytes of the string being scanned (escapes resolved) */
     char *strbuf;
     size_t strlen, strcap;
@@ -32,6 +33,7 @@ typedef struct {
 /* Constructors called by the grammar's actions. */
 hp_expr *hp_mk_expr(hp_pstate *ps, hp_expr_kind kind, hp_span span);
 hp_expr *hp_mk_binary(hp_pstate *ps, char op, hp_expr *l, hp_expr *r);
+hp_expr *hp_mk_neg(hp_pstate *ps, hp_expr *operand, hp_span span);
 hp_expr *hp_mk_call(hp_pstate *ps, const char *callee, hp_span callee_span, hp_vec *args, hp_span span);
 hp_expr *hp_mk_list(hp_pstate *ps, hp_vec *items, hp_span span);
 hp_expr *hp_mk_path(hp_pstate *ps, hp_vec *parts, hp_span span);

@@ -545,6 +545,9 @@ void plan_explain(const plan_experiment *e, FILE *out)
     double abytes = 4.0 * 2 * (double)act_floats * maxb;
     fprintf(out, "  memory      %s for parameters, gradients and optimizer state; %s for activations at batch %d\n",
             human_bytes(a, sizeof a, pbytes), human_bytes(d, sizeof d, abytes), maxb);
+    if (e->memory_bytes > 0) /* check_limits.c: the code generator's layout for this run, and the data */
+        fprintf(out, "              %s in all for `hpc run` on this machine (its layout, optimizer state and data)\n",
+                human_bytes(a, sizeof a, e->memory_bytes));
     print_schedule_preview(e, out);
 }
 

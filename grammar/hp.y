@@ -23,6 +23,10 @@ int hp_yylex(HP_YYSTYPE *lvalp, HP_YYLTYPE *llocp, yyscan_t scanner);
 
 %code {
 #include <string.h>
+/* The parser's stack: the scanner's nesting limits keep real files far below
+ * this; a pathological mix (`-(-(-(...` with long runs of each) that fills it
+ * gets the message of hp_yyerror below, never an unbounded allocation. */
+#define YYMAXDEPTH 10000
 #define SPAN(l) hp_loc_span(ps, (l).first_line, (l).first_column, (l).last_line, (l).last_column)
 static void hp_yyerror(HP_YYLTYPE *loc, hp_pstate *ps, yyscan_t scanner, const char *msg);
 }
@@ -243,7 +247,7 @@ expr
     | '[' ']'                        { $$ = hp_mk_list(ps, NULL, SPAN(@$)); }
     | '[' exprs ']'                  { $$ = hp_mk_list(ps, $2, SPAN(@$)); }
     | '(' expr ')'                   { $$ = $2; $$->span = SPAN(@$); }
-    | '-' expr %prec NEG             { $$ = hp_mk_expr(ps, HP_EX_NEG, SPAN(@$)); $$->lhs = $2; }
+    | '-' expr %prec NEG             { $$ = hp_mk_neg(ps, $2, SPAN(@$)); }
     | expr '+' expr                  { $$ = hp_mk_binary(ps, '+', $1, $3); }
     | expr '-' expr                  { $$ = hp_mk_binary(ps, '-', $1, $3); }
     | expr '*' expr                  { $$ = hp_mk_binary(ps, '*', $1, $3); }
@@ -332,5 +336,10 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, hp_pstate *ps, yyscan_
 static void hp_yyerror(HP_YYLTYPE *loc, hp_pstate *ps, yyscan_t scanner, const char *msg)
 {
     (void)scanner;
-    hp_report(ps->d, HP_ERROR, NULL, SPAN(*loc), "%s", msg);
+    if (strcmp(msg, "memory exhausted") == 0) /* bison's words for a full stack (YYMAXDEPTH) */
+        hp_report(ps->d, HP_ERROR, NULL, SPAN(*loc),
+                  "the expression is nested too deeply here (the parser holds at most %d pending tokens); split it",
+                  YYMAXDEPTH);
+    else
+        hp_report(ps->d, HP_ERROR, NULL, SPAN(*loc), "%s", msg);
 }

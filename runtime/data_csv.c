@@ -321,6 +321,13 @@ static hprt_status parse_label(csv_scan *sc, const csv_field *f, long lineno, in
         /* "3" or "3.0" (pandas writes integer columns with gaps as floats) */
         ok = *end == '\0' && isfinite(v) && v >= 0 && v <= INT32_MAX && v == floor(v);
     }
+    if (ok && v >= HPRT_MAX_CLASSES) {
+        char col[96];
+        column_note(sc, sc->label_col, col, sizeof col);
+        return hprt_fail(err, HPRT_E_DATA,
+                         "%s: line %ld, field %d: label %.0f%s would make %.0f classes; the most is %d (labels 0 to %d)",
+                         sc->path, lineno, sc->label_col + 1, v, col, v + 1, HPRT_MAX_CLASSES, HPRT_MAX_CLASSES - 1);
+    }
     if (!ok) {
         char shown[64], col[96];
         field_show(f, shown, sizeof shown);
@@ -541,6 +548,27 @@ static hprt_status scan_values(csv_scan *sc, const char *buf, size_t len, hprt_d
     return HPRT_OK;
 }
 
+/* Pass 2 without keeping the values: every feature must be a number. */
+static hprt_status check_values(csv_scan *sc, const char *buf, size_t len, hprt_error *err)
+{
+    line_iter it = {sc->data_start, buf + len, sc->data_lineno};
+    const char *s, *e;
+    long row = 0;
+    while (row < sc->rows && next_line(&it, &s, &e)) {
+        if (blank_line(s, e))
+            continue;
+        (void)split_line(sc, s, e, it.lineno, sc->columns, err); /* checked by pass 1 */
+        for (int j = 0; j < sc->columns; j++) {
+            float x;
+            hprt_status st = j == sc->label_col ? HPRT_OK : parse_feature(sc, &sc->fields[j], it.lineno, j, &x, err);
+            if (st != HPRT_OK)
+                return st;
+        }
+        row++;
+    }
+    return HPRT_OK;
+}
+
 static void scan_free(csv_scan *sc)
 {
     free_names(sc->names, sc->columns);
@@ -578,7 +606,12 @@ hprt_status hprt_csv_probe(const char *path, const hprt_csv_opts *opts, hprt_dat
     hprt_status s = csv_begin(&sc, path, opts, &buf, &len, err);
     if (s != HPRT_OK)
         return s;
+    s = check_values(&sc, buf, len, err);
     free(buf);
+    if (s != HPRT_OK) {
+        scan_free(&sc);
+        return s;
+    }
     info->kind = HPRT_DATA_CSV;
     info->n = sc.rows;
     info->columns = sc.columns;

@@ -1158,7 +1158,7 @@ hprt_status hprt_evaluate(const hprt_train_config *c, const hprt_dataset *ds, in
 {
     runner R;
     memset(&R, 0, sizeof R);
-    int threads = c->threads < 1 ? 1 : c->threads;
+    int threads = c->threads < 1 ? 1 : c->threads > HPRT_MAX_THREADS ? HPRT_MAX_THREADS : c->threads;
     R.io = hprt_alloc(2 * sizeof *R.io);
     R.identity_n = ds->n > 0 ? ds->n : 1;
     R.identity = hprt_alloc(sizeof(uint32_t) * (size_t)R.identity_n);

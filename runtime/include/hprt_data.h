@@ -116,10 +116,14 @@ typedef struct {
 /* The language's defaults: label = "last", header = true. */
 hprt_csv_opts hprt_csv_defaults(void);
 
-/* Reads the whole file (CSV has no header that gives the row count) but
- * parses only the structure and the label column: columns, header names,
- * the label column, rows and classes.  Field counts and labels are checked;
- * feature values are checked by hprt_csv_load. */
+/* Classes inferred from labels: a label is at most HPRT_MAX_CLASSES - 1 (a
+ * label of 1000000 is a mistake, not a million classes). */
+#define HPRT_MAX_CLASSES 65536
+
+/* Reads the whole file (CSV has no header that gives the row count) and
+ * checks it as hprt_csv_load would: columns, header names, the label column,
+ * rows and classes; field counts, labels and every feature value (a number),
+ * so that `hpc check` refuses what `hpc run` would. */
 hprt_status hprt_csv_probe(const char *path, const hprt_csv_opts *opts,
                            hprt_data_info *info, hprt_error *err);
 

@@ -110,11 +110,13 @@ search rt {
     vary optimizer.lr in {1e-3, 2e-3, 3e-3}
     vary model.p      in {0.1, 0.2}
     objective = maximize(val_accuracy)
+    parallel  = 1
 }
 search shapes {
     base      = small
     vary model.hidden in {8, 16, 24}
     objective = maximize(val_accuracy)
+    parallel  = 1
 }
 HP
 "$HPC" search "$tmp/cache.hp" rt --out "$tmp/rt" --quiet > /dev/null 2>&1 || fail "search rt exited $?"

@@ -270,8 +270,8 @@ static void test_layernorm_per_step(void **state)
         snprintf(src, sizeof src,
                  "data d { train = text(\"%s\", seq = %d) }\n"
                  "model m { input tokens; embed 6; layernorm eps = 1e-4; dense vocab }\n"
-                 "experiment e { data = d; model = m; optimizer = sgd(lr = 0.1) }\n",
-                 f.path, SEQ);
+                 "experiment e { data = d; model = m; optimizer = sgd(lr = 0.1); batch = %d }\n",
+                 f.path, SEQ, B);
         checked *ck;
         compiled c;
         c.pl = plan_src(&ck, src, "e", NULL, 0);

@@ -97,8 +97,8 @@ static void compile(compiled *c, fixture *f, const char *model, const char *sett
     snprintf(src, sizeof src,
              "data d { train = text(\"%s\", seq = %d) }\n"
              "model m { %s }\n"
-             "experiment e { data = d; model = m; loss = cross_entropy; %s }\n",
-             f->path, SEQ, model, settings);
+             "experiment e { data = d; model = m; loss = cross_entropy; batch = %d; %s }\n",
+             f->path, SEQ, model, B, settings);
     checked *ck;
     c->pl = plan_src(&ck, src, "e", NULL, 0);
     if (!c->pl)
