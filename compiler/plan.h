@@ -131,6 +131,7 @@ typedef struct {
     uint64_t seed;
     int threads;         /* 0: all cores */
     hprt_duration checkpoint; /* last.hpw also this often (n = 0: at epoch ends only) */
+    const char *tensorboard;  /* TensorBoard event files go there (NULL: none) */
 } plan_experiment;
 
 typedef enum { PLAN_SPACE_SET = 0, PLAN_SPACE_RANGE, PLAN_SPACE_LOG, PLAN_SPACE_UNIFORM } plan_space_kind;
