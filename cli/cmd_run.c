@@ -513,7 +513,7 @@ static int write_lr_find(const session *s, const hprt_lrfind_result *r)
     snprintf(title, sizeof title, "LR range test: %s", s->e->name);
     /* as fastai's plot: up to where the loss has clearly diverged */
     svg_panel p = {title, "learning rate (log scale)", "training loss", true, false, series, 2, &mark, 1,
-                   r->n ? 1.5 * r->smooth[0] : 0};
+                   r->n ? 1.5 * r->smooth[0] : 0, 0, 0};
     snprintf(path, sizeof path, "%s/lr_find.svg", s->dir);
     return svg_write(path, &p, 1);
 }
