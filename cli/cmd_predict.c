@@ -12,6 +12,7 @@
 #include "hprt_ckpt.h"
 #include "hprt_train.h"
 #include "load.h"
+#include "model.h"
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -34,6 +35,49 @@ const char *cli_final_weights(const char *dir)
             w = "best.hpw";
     fclose(f);
     return w;
+}
+
+/* One row of the output: the predicted class and the probabilities (or outputs). */
+typedef struct {
+    const int32_t *y;  /* the labels, or NULL */
+    bool probs;        /* the logits of a softmax folded into the loss */
+    bool csv;
+    long correct;
+} printer;
+
+static void print_row(void *ctx, long row, const float *z, int K)
+{
+    printer *pr = ctx;
+    double prob[4096];
+    int arg = 0;
+    double mx = z[0], sum = 0;
+    for (int k = 1; k < K && k < 4096; k++)
+        if (z[k] > mx) {
+            mx = z[k];
+            arg = k;
+        }
+    for (int k = 0; k < K && k < 4096; k++) {
+        prob[k] = pr->probs ? exp(z[k] - mx) : z[k];
+        sum += prob[k];
+    }
+    if (pr->y && pr->y[row] == arg)
+        pr->correct++;
+    if (pr->csv) {
+        printf("%ld,%d", row, arg);
+        if (pr->y)
+            printf(",%d", pr->y[row]);
+        for (int k = 0; k < K && k < 4096; k++)
+            printf(",%.9g", pr->probs ? prob[k] / sum : prob[k]);
+        printf("\n");
+    } else {
+        printf("{\"row\": %ld, \"predicted\": %d", row, arg);
+        if (pr->y)
+            printf(", \"label\": %d", pr->y[row]);
+        printf(", \"%s\": [", pr->probs ? "probabilities" : "outputs");
+        for (int k = 0; k < K && k < 4096; k++)
+            printf("%s%.9g", k ? ", " : "", pr->probs ? prob[k] / sum : prob[k]);
+        printf("]}\n");
+    }
 }
 
 int cmd_predict(int argc, char **argv)
@@ -73,29 +117,14 @@ int cmd_predict(int argc, char **argv)
         cli_usage_error("predict", "--weights is best or last, not '%s'", weights);
         return EXIT_USAGE;
     }
-    char ckpt[4200];
-    int status = EXIT_ERRORS;
-    hp_diags d;
-    plan *pl;
-    hp_program *p = cli_open_run(dir, weights, &d, &pl, ckpt, sizeof ckpt);
+    int status;
+    cli_model m;
     hprt_dataset ds = {0};
     hp_loaded_data train = {0};
-    hprt_train_state state = {0};
-    cg_layout *l = NULL;
-    cg_program *prog = NULL;
-    cg_memory mem = {0};
-    int32_t *zeros = NULL;
-    uint32_t *identity = NULL;
-    hprt_step_io *io = NULL;
     hprt_error err = {0};
-    if (!p) {
-        fprintf(stderr, "hpc predict: %s is not a run directory\n", dir);
-        status = EXIT_USAGE;
+    if ((status = cli_model_open(&m, dir, weights, "predict")) >= 0)
         goto done;
-    }
-    if (!pl || !pl->experiment)
-        goto done;
-    plan_experiment *e = pl->experiment;
+    plan_experiment *e = m.e;
     if (e->data.is_text) {
         fprintf(stderr, "hpc predict: %s is a language model (text data); `hpc sample %s` generates from it\n", dir, dir);
         status = EXIT_USAGE;
@@ -143,40 +172,15 @@ int cmd_predict(int argc, char **argv)
     }
 
     /* the model: one evaluation step, one thread */
-    int B = e->batch.adaptive ? e->batch.start : e->batch.size;
-    char msg[512];
-    if (!(l = cg_layout_new(e, 1, NULL, 0, &B, 1, msg, sizeof msg))) {
-        fprintf(stderr, "hpc predict: %s\n", msg);
-        status = EXIT_USAGE;
+    if ((status = cli_model_compile(&m, "predict")) >= 0)
         goto done;
-    }
-    mem.params = hprt_alloc(sizeof(float) * (size_t)l->n_params);
-    mem.grads = hprt_alloc(sizeof(float) * (size_t)l->n_params);
-    mem.acts = hprt_alloc(sizeof(float) * (size_t)l->n_acts);
-    mem.barrier = hprt_barrier_new(1);
-    zeros = calloc((size_t)ds.n + 1, sizeof *zeros);
-    identity = malloc(sizeof *identity * ((size_t)ds.n + 1));
-    io = hprt_alloc(sizeof *io);
-    if (!mem.params || !mem.grads || !mem.acts || !mem.barrier || !zeros || !identity || !io) {
-        fprintf(stderr, "hpc predict: out of memory\n");
-        status = EXIT_RUN;
-        goto done;
-    }
-    char desc[512];
-    plan_shape_desc(e, desc, sizeof desc);
-    hprt_ckpt_id id = {plan_shape_hash(e), desc};
-    if (hprt_ckpt_read(ckpt, &id, mem.params, (size_t)l->n_params, NULL, &state, &err) != HPRT_OK) {
-        fprintf(stderr, "hpc predict: %s\n", err.msg);
-        status = EXIT_RUN;
-        goto done;
-    }
     /* the input as the training data was: scaled, then normalised with the
      * training statistics (saved in the checkpoint) */
     if (e->data.scale != 1)
         hprt_data_scale(&ds, (float)e->data.scale);
     if (e->data.normalize) {
         hprt_norm nm;
-        if (!cli_norm_stats(e, &state, &train, &nm, &err)) {
+        if (!cli_norm_stats(e, &m.state, &train, &nm, &err)) {
             fprintf(stderr, "hpc predict: the training statistics: %s\n", err.msg);
             status = EXIT_DATA;
             goto done;
@@ -187,92 +191,23 @@ int cmd_predict(int argc, char **argv)
             goto done;
         }
     }
-    if (!(prog = cg_compile(e, l, &mem, NULL, msg, sizeof msg))) {
-        fprintf(stderr, "hpc predict: compiling the model failed: %s\n", msg);
-        status = EXIT_RUN;
-        goto done;
-    }
-    for (long i = 0; i < ds.n; i++)
-        identity[i] = (uint32_t)i;
-    int K = l->classes;
-    const float *scores = mem.acts + l->layers[l->scores].out;
-    bool probs = e->loss == PLAN_LOSS_CROSS_ENTROPY; /* the logits of a softmax folded into the loss */
-    bool csv = format[0] == 'c';
-    if (csv) {
+    printer pr = {.y = ds.y, .probs = e->loss == PLAN_LOSS_CROSS_ENTROPY, .csv = format[0] == 'c'};
+    if (pr.csv) {
         printf("row,predicted");
         if (ds.y)
             printf(",label");
-        for (int k = 0; k < K; k++)
+        for (int k = 0; k < m.l->classes; k++)
             printf(",p%d", k);
         printf("\n");
     }
-    hprt_blas_set_threads(1);
-    long correct = 0;
-    double prob[4096];
-    for (long start = 0; start < ds.n; start += B) {
-        long rows = ds.n - start < B ? ds.n - start : B;
-        memset(io, 0, sizeof *io);
-        io->x = ds.x;
-        io->x8 = ds.x8;
-        io->mean = ds.mean;
-        io->std = ds.std;
-        io->y = ds.y ? ds.y : zeros;
-        io->order = identity;
-        io->start = start;
-        io->rows = rows;
-        cg_eval_fn(prog, B)(io, 0);
-        for (long r = 0; r < rows; r++) {
-            const float *z = scores + r * K;
-            int arg = 0;
-            double mx = z[0], sum = 0;
-            for (int k = 1; k < K && k < 4096; k++)
-                if (z[k] > mx) {
-                    mx = z[k];
-                    arg = k;
-                }
-            for (int k = 0; k < K && k < 4096; k++) {
-                prob[k] = probs ? exp(z[k] - mx) : z[k];
-                sum += prob[k];
-            }
-            long row = start + r;
-            if (ds.y && ds.y[row] == arg)
-                correct++;
-            if (csv) {
-                printf("%ld,%d", row, arg);
-                if (ds.y)
-                    printf(",%d", ds.y[row]);
-                for (int k = 0; k < K && k < 4096; k++)
-                    printf(",%.9g", probs ? prob[k] / sum : prob[k]);
-                printf("\n");
-            } else {
-                printf("{\"row\": %ld, \"predicted\": %d", row, arg);
-                if (ds.y)
-                    printf(", \"label\": %d", ds.y[row]);
-                printf(", \"%s\": [", probs ? "probabilities" : "outputs");
-                for (int k = 0; k < K && k < 4096; k++)
-                    printf("%s%.9g", k ? ", " : "", probs ? prob[k] / sum : prob[k]);
-                printf("]}\n");
-            }
-        }
-    }
+    if ((status = cli_model_eval(&m, &ds, print_row, &pr, "predict")) >= 0)
+        goto done;
     if (ds.y)
-        fprintf(stderr, "accuracy %.4f on %ld samples (%s)\n", (double)correct / (double)ds.n, ds.n, ckpt);
+        fprintf(stderr, "accuracy %.4f on %ld samples (%s)\n", (double)pr.correct / (double)ds.n, ds.n, m.ckpt);
     status = ferror(stdout) ? EXIT_RUN : EXIT_OK;
 done:
-    cg_program_free(prog);
-    hprt_barrier_free(mem.barrier);
-    hprt_free(mem.params);
-    hprt_free(mem.grads);
-    hprt_free(mem.acts);
-    hprt_free(io);
-    free(zeros);
-    free(identity);
-    cg_layout_free(l);
     hprt_dataset_free(&ds);
     hp_loaded_data_free(&train);
-    hprt_train_state_free(&state);
-    plan_free(pl);
-    hp_program_free(p);
-    hp_diags_free(&d);
+    cli_model_close(&m);
     return status;
 }

@@ -1,0 +1,40 @@
+/* model.h - a run's trained model for inference (`hpc predict`, `hpc
+ * report`): its Plan, the checkpoint's weights, one compiled evaluation step
+ * on one thread, run over a data set batch by batch. */
+#ifndef HPC_MODEL_H
+#define HPC_MODEL_H
+
+#include "cli.h"
+#include "codegen.h"
+#include "hprt_ckpt.h"
+#include "hprt_train.h"
+
+typedef struct {
+    hp_diags d;
+    hp_program *p;
+    plan *pl;
+    plan_experiment *e;      /* the run's experiment (set by cli_model_open) */
+    hprt_train_state state;  /* the checkpoint's (normalisation statistics...) */
+    cg_layout *l;
+    cg_program *prog;
+    cg_memory mem;
+    int B;                   /* the evaluation batch */
+    char ckpt[4200];         /* the checkpoint read */
+} cli_model;
+
+/* Reads dir's experiment.hp and plans it (weights: "best", "last" or NULL for
+ * those the run ended with).  -1 when it is open, else the exit status, the
+ * reason printed as "hpc COMMAND: ...".  Close m in either case. */
+int cli_model_open(cli_model *m, const char *dir, const char *weights, const char *command);
+/* Lays out the model, reads the checkpoint and compiles the evaluation step.
+ * -1 or the exit status, as above. */
+int cli_model_compile(cli_model *m, const char *command);
+/* Runs the model over ds (prepared like the training data: scaled,
+ * normalised), calling fn with each row's K scores (the last layer's
+ * outputs: logits when a softmax is folded into cross_entropy).  -1 or the
+ * exit status. */
+typedef void (*cli_scores_fn)(void *ctx, long row, const float *scores, int K);
+int cli_model_eval(cli_model *m, const hprt_dataset *ds, cli_scores_fn fn, void *ctx, const char *command);
+void cli_model_close(cli_model *m);
+
+#endif
