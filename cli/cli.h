@@ -62,6 +62,7 @@ bool cli_norm_stats(const plan_experiment *e, const hprt_train_state *st, hp_loa
 /* "best.hpw" when the run in dir ended on its best epoch's weights, else "last.hpw". */
 const char *cli_final_weights(const char *dir);
 int cmd_plot(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_emit_llvm(int argc, char **argv);
 
 void cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
