@@ -8,6 +8,8 @@ EXAMPLE  ?= examples/fashion_mlp.hp
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 PACKAGES := cmake make gcc g++ binutils pkg-config flex bison llvm-19-dev libopenblas-dev zlib1g-dev \
             libcmocka-dev dataset-fashion-mnist fortunes gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+# for the tests: TensorBoard records (tests/e2e/tensorboard.sh), hpc report in a browser (report.sh)
+PACKAGES += protobuf-compiler python3-protobuf chromium
 # for `make fuzz`: clang and its sanitizer/fuzzer runtimes
 FUZZ_PACKAGES := clang-19 libclang-rt-19-dev
 

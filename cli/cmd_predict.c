@@ -117,14 +117,26 @@ int cmd_predict(int argc, char **argv)
         cli_usage_error("predict", "--weights is best or last, not '%s'", weights);
         return EXIT_USAGE;
     }
-    int status;
-    cli_model m;
+    char ckpt[4200];
+    int status = EXIT_ERRORS;
+    hp_diags d;
+    plan *pl;
+    hp_program *p = cli_open_run(dir, weights, &d, &pl, ckpt, sizeof ckpt);
     hprt_dataset ds = {0};
     hp_loaded_data train = {0};
+    hprt_train_state state = {0};
+    cg_layout *l = NULL;
+    cg_program *prog = NULL;
+    cg_memory mem = {0};
     hprt_error err = {0};
-    if ((status = cli_model_open(&m, dir, weights, "predict")) >= 0)
+    if (!p) {
+        fprintf(stderr, "hpc predict: %s is not a run directory\n", dir);
+        status = EXIT_USAGE;
         goto done;
-    plan_experiment *e = m.e;
+    }
+    if (!pl || !pl->experiment)
+        goto done;
+    plan_experiment *e = pl->experiment;
     if (e->data.is_text) {
         fprintf(stderr, "hpc predict: %s is a language model (text data); `hpc sample %s` generates from it\n", dir, dir);
         status = EXIT_USAGE;
@@ -172,15 +184,37 @@ int cmd_predict(int argc, char **argv)
     }
 
     /* the model: one evaluation step, one thread */
-    if ((status = cli_model_compile(&m, "predict")) >= 0)
+    int B = e->batch.adaptive ? e->batch.start : e->batch.size;
+    char msg[512];
+    if (!(l = cg_layout_new(e, 1, NULL, 0, &B, 1, msg, sizeof msg))) {
+        fprintf(stderr, "hpc predict: %s\n", msg);
+        status = EXIT_USAGE;
         goto done;
+    }
+    mem.params = hprt_alloc(sizeof(float) * (size_t)l->n_params);
+    mem.grads = hprt_alloc(sizeof(float) * (size_t)l->n_params);
+    mem.acts = hprt_alloc(sizeof(float) * (size_t)l->n_acts);
+    mem.barrier = hprt_barrier_new(1);
+    if (!mem.params || !mem.grads || !mem.acts || !mem.barrier) {
+        fprintf(stderr, "hpc predict: out of memory\n");
+        status = EXIT_RUN;
+        goto done;
+    }
+    char desc[512];
+    plan_shape_desc(e, desc, sizeof desc);
+    hprt_ckpt_id id = {plan_shape_hash(e), desc};
+    if (hprt_ckpt_read(ckpt, &id, mem.params, (size_t)l->n_params, NULL, &state, &err) != HPRT_OK) {
+        fprintf(stderr, "hpc predict: %s\n", err.msg);
+        status = EXIT_RUN;
+        goto done;
+    }
     /* the input as the training data was: scaled, then normalised with the
      * training statistics (saved in the checkpoint) */
     if (e->data.scale != 1)
         hprt_data_scale(&ds, (float)e->data.scale);
     if (e->data.normalize) {
         hprt_norm nm;
-        if (!cli_norm_stats(e, &m.state, &train, &nm, &err)) {
+        if (!cli_norm_stats(e, &state, &train, &nm, &err)) {
             fprintf(stderr, "hpc predict: the training statistics: %s\n", err.msg);
             status = EXIT_DATA;
             goto done;
@@ -191,23 +225,40 @@ int cmd_predict(int argc, char **argv)
             goto done;
         }
     }
+    if (!(prog = cg_compile(e, l, &mem, NULL, msg, sizeof msg))) {
+        fprintf(stderr, "hpc predict: compiling the model failed: %s\n", msg);
+        status = EXIT_RUN;
+        goto done;
+    }
     printer pr = {.y = ds.y, .probs = e->loss == PLAN_LOSS_CROSS_ENTROPY, .csv = format[0] == 'c'};
     if (pr.csv) {
         printf("row,predicted");
         if (ds.y)
             printf(",label");
-        for (int k = 0; k < m.l->classes; k++)
+        for (int k = 0; k < l->classes; k++)
             printf(",p%d", k);
         printf("\n");
     }
-    if ((status = cli_model_eval(&m, &ds, print_row, &pr, "predict")) >= 0)
+    if (cli_eval_rows(prog, l, mem.acts, B, &ds, print_row, &pr) != 0) {
+        fprintf(stderr, "hpc predict: out of memory\n");
+        status = EXIT_RUN;
         goto done;
+    }
     if (ds.y)
-        fprintf(stderr, "accuracy %.4f on %ld samples (%s)\n", (double)pr.correct / (double)ds.n, ds.n, m.ckpt);
+        fprintf(stderr, "accuracy %.4f on %ld samples (%s)\n", (double)pr.correct / (double)ds.n, ds.n, ckpt);
     status = ferror(stdout) ? EXIT_RUN : EXIT_OK;
 done:
+    cg_program_free(prog);
+    hprt_barrier_free(mem.barrier);
+    hprt_free(mem.params);
+    hprt_free(mem.grads);
+    hprt_free(mem.acts);
+    cg_layout_free(l);
     hprt_dataset_free(&ds);
     hp_loaded_data_free(&train);
-    cli_model_close(&m);
+    hprt_train_state_free(&state);
+    plan_free(pl);
+    hp_program_free(p);
+    hp_diags_free(&d);
     return status;
 }

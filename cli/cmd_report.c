@@ -346,6 +346,9 @@ static int write_report(FILE *f, const char *dir, cli_model *m, const plot_run *
     lr_find_section(f, dir, events);
     if (m->e)
         confusion_section(f, m);
+    else
+        fprintf(f, "<section id='confusion'>\n<h2>Confusion matrix</h2>\n<p class='note'>None: the run's experiment.hp "
+                   "does not check any more (its data moved?); <code>hpc check</code> on it says why.</p>\n</section>\n");
     if (curves)
         timings_section(f, json, curves, m->e && m->e->data.is_text);
 

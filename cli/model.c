@@ -53,22 +53,19 @@ int cli_model_compile(cli_model *m, const char *command)
     return -1;
 }
 
-int cli_model_eval(cli_model *m, const hprt_dataset *ds, cli_scores_fn fn, void *ctx, const char *command)
+int cli_eval_rows(cg_program *prog, const cg_layout *l, const float *acts, int B, const hprt_dataset *ds,
+                  cli_scores_fn fn, void *ctx)
 {
     int32_t *zeros = calloc((size_t)ds->n + 1, sizeof *zeros);
     uint32_t *identity = malloc(sizeof *identity * ((size_t)ds->n + 1));
     hprt_step_io *io = hprt_alloc(sizeof *io);
-    if (!zeros || !identity || !io) {
-        fprintf(stderr, "hpc %s: out of memory\n", command);
-        free(zeros);
-        free(identity);
-        hprt_free(io);
-        return EXIT_RUN;
-    }
+    int rc = -1;
+    if (!zeros || !identity || !io)
+        goto done;
     for (long i = 0; i < ds->n; i++)
         identity[i] = (uint32_t)i;
-    int K = m->l->classes, B = m->B;
-    const float *scores = m->mem.acts + m->l->layers[m->l->scores].out;
+    int K = l->classes;
+    const float *scores = acts + l->layers[l->scores].out;
     hprt_blas_set_threads(1);
     for (long start = 0; start < ds->n; start += B) {
         long rows = ds->n - start < B ? ds->n - start : B;
@@ -81,13 +78,24 @@ int cli_model_eval(cli_model *m, const hprt_dataset *ds, cli_scores_fn fn, void 
         io->order = identity;
         io->start = start;
         io->rows = rows;
-        cg_eval_fn(m->prog, B)(io, 0);
+        cg_eval_fn(prog, B)(io, 0);
         for (long r = 0; r < rows; r++)
             fn(ctx, start + r, scores + r * K, K);
     }
+    rc = 0;
+done:
     hprt_free(io);
     free(zeros);
     free(identity);
+    return rc;
+}
+
+int cli_model_eval(cli_model *m, const hprt_dataset *ds, cli_scores_fn fn, void *ctx, const char *command)
+{
+    if (cli_eval_rows(m->prog, m->l, m->mem.acts, m->B, ds, fn, ctx) != 0) {
+        fprintf(stderr, "hpc %s: out of memory\n", command);
+        return EXIT_RUN;
+    }
     return -1;
 }
 

@@ -1,6 +1,7 @@
-/* model.h - a run's trained model for inference (`hpc predict`, `hpc
- * report`): its Plan, the checkpoint's weights, one compiled evaluation step
- * on one thread, run over a data set batch by batch. */
+/* model.h - a run's trained model for inference: the evaluation loop shared
+ * by `hpc predict` and `hpc report` (cli_eval_rows), and for the report the
+ * set-up predict does inline: the Plan, the checkpoint's weights, one
+ * compiled evaluation step on one thread (cli_model_*). */
 #ifndef HPC_MODEL_H
 #define HPC_MODEL_H
 
@@ -29,11 +30,16 @@ int cli_model_open(cli_model *m, const char *dir, const char *weights, const cha
 /* Lays out the model, reads the checkpoint and compiles the evaluation step.
  * -1 or the exit status, as above. */
 int cli_model_compile(cli_model *m, const char *command);
-/* Runs the model over ds (prepared like the training data: scaled,
- * normalised), calling fn with each row's K scores (the last layer's
- * outputs: logits when a softmax is folded into cross_entropy).  -1 or the
- * exit status. */
 typedef void (*cli_scores_fn)(void *ctx, long row, const float *scores, int K);
+/* The evaluation loop of `hpc predict` and `hpc report`: ds (prepared like
+ * the training data: scaled, normalised) through prog's evaluation step of
+ * batch B on one thread, batch by batch; fn gets each row's K scores (the
+ * last layer's outputs in acts: logits when a softmax is folded into
+ * cross_entropy).  0, or -1 when out of memory. */
+int cli_eval_rows(cg_program *prog, const cg_layout *l, const float *acts, int B, const hprt_dataset *ds,
+                  cli_scores_fn fn, void *ctx);
+
+/* cli_eval_rows with m's model.  -1 or the exit status. */
 int cli_model_eval(cli_model *m, const hprt_dataset *ds, cli_scores_fn fn, void *ctx, const char *command);
 void cli_model_close(cli_model *m);
 

@@ -84,6 +84,8 @@ size=$(wc -c < "$tmp/report.png" 2>/dev/null || echo 0)
 sed "s|$FM/t10k-images|$tmp/gone|" "$tmp/run/experiment.hp" > "$tmp/x.hp" && cp -r "$tmp/run" "$tmp/run2" && cp "$tmp/x.hp" "$tmp/run2/experiment.hp"
 "$HPC" report "$tmp/run2" > "$tmp/out" 2>&1; st=$?
 grep -q "<h2>Curves</h2>" "$tmp/run2/report.html" 2>/dev/null || fail "a run with its data gone: no page (exit $st): $(cat "$tmp/out")"
+grep -q "does not check any more" "$tmp/run2/report.html" || fail "a run with its data gone: the page does not say why there is no matrix"
+grep -q "gone" "$tmp/out" || fail "a run with its data gone: no message naming the file: $(cat "$tmp/out")"
 
 # a study directory: not yet, and said so; bad usage
 mkdir -p "$tmp/study" && : > "$tmp/study/journal.jsonl"
