@@ -28,6 +28,14 @@ int csv_read(const char *path, csv_table *t)
         errno = EINVAL;
         return -1;
     }
+    t->cap = 256; /* every column of the header has storage, rows or not */
+    for (int c = 0; c < CSV_MAX_COLS; c++)
+        if (!(t->v[c] = malloc(sizeof(double) * (size_t)t->cap))) {
+            fclose(f);
+            csv_free(t);
+            errno = ENOMEM;
+            return -1;
+        }
     for (char *p = line; *p && t->cols < CSV_MAX_COLS;) {
         size_t n = strcspn(p, ",\r\n");
         snprintf(t->names[t->cols++], 32, "%.*s", (int)(n < 31 ? n : 31), p);
@@ -38,7 +46,7 @@ int csv_read(const char *path, csv_table *t)
     }
     while (fgets(line, sizeof line, f)) {
         if (t->n == t->cap) {
-            t->cap = t->cap ? t->cap * 2 : 256;
+            t->cap *= 2;
             for (int c = 0; c < t->cols; c++) {
                 double *nv = realloc(t->v[c], sizeof(double) * (size_t)t->cap);
                 if (!nv) {
@@ -93,13 +101,14 @@ int plot_run_load(plot_run *r, const char *dir, char *err, size_t n)
     snprintf(path, sizeof path, "%s/metrics.csv", dir);
     errno = 0;
     if (csv_read(path, &r->metrics) != 0) {
-        snprintf(err, n, "cannot read %s: %s (is %s a run directory?)", path, strerror(errno ? errno : EINVAL), dir);
+        snprintf(err, n, "cannot read %s: %s (is %s a run directory?)", path,
+                 errno == EINVAL ? "no header line" : strerror(errno ? errno : EINVAL), dir);
         return -1;
     }
     snprintf(path, sizeof path, "%s/steps.csv", dir);
     errno = 0;
     if (csv_read(path, &r->steps) != 0) {
-        snprintf(err, n, "cannot read %s: %s", path, strerror(errno ? errno : EINVAL));
+        snprintf(err, n, "cannot read %s: %s", path, errno == EINVAL ? "no header line" : strerror(errno ? errno : EINVAL));
         plot_run_free(r);
         return -1;
     }

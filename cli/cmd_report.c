@@ -130,7 +130,7 @@ static void confusion_section(FILE *f, cli_model *m)
         why = "the data has neither a test nor a validation split";
     }
     if (!why && cli_model_compile(m, "report") >= 0)
-        why = "the model could not be compiled (see the message above)";
+        why = "the model could not be loaded (see the message above)";
     if (why) {
         fprintf(stderr, "hpc report: no confusion matrix: %s\n", why);
         fprintf(f, "<p class='note'>No confusion matrix: ");
