@@ -329,6 +329,10 @@ static int session_open(session *s, int argc, char **argv, const char *command)
             s->rest[n_rest++] = argv[i];
         }
     }
+    if (s->tensorboard && strcmp(command, "lr-find") == 0) {
+        cli_usage_error(command, "--tensorboard is for `hpc run`: the range test is in lr_find.csv and lr_find.svg");
+        return EXIT_USAGE;
+    }
     if (cli_parse_common(n_rest, s->rest, &s->o, command) < 0)
         return EXIT_USAGE;
     s->u = (ui){.tty = isatty(STDERR_FILENO), .quiet = s->o.quiet};

@@ -100,8 +100,9 @@ static const command commands[] = {
     {"plot", cmd_plot, "hpc plot RUN_DIR",
      "Draws RUN_DIR/curves.svg from the run's metrics.csv, steps.csv and events.log:\n"
      "training loss (per step and per epoch) and validation loss, validation\n"
-     "accuracy, and the learning rate, against steps, with the events (batch-size\n"
-     "changes, plateau cuts, dropout changes, early stop) marked.\n"},
+     "accuracy, the learning rate, the momentum (when cycled) and the batch size (when\n"
+     "it changes), against steps, with the events (batch-size changes, plateau cuts,\n"
+     "dropout changes, early stop) marked.  `hpc report` shows them in a page.\n"},
     {"report", cmd_report, "hpc report RUN_DIR [-o FILE]",
      "Writes one self-contained HTML page about a run (RUN_DIR/report.html, or -o FILE;\n"
      "no network access, no scripts): the summary, the curves (loss, accuracy,\n"

@@ -73,5 +73,8 @@ st=$?
 grep -q "tensorboard: $tmp/file/x/c: cannot create the directory" "$tmp/out" || fail "unwritable: $(cat "$tmp/out")"
 "$HPC" run "$tmp/small.hp" logged --out "$tmp/runs/d" --tensorboard > "$tmp/out" 2>&1
 [ $? = 2 ] || fail "--tensorboard without a value: not exit 2"
+"$HPC" lr-find "$tmp/small.hp" logged --out "$tmp/runs/e" --tensorboard "$tmp/tb3" > "$tmp/out" 2>&1
+[ $? = 2 ] || fail "lr-find --tensorboard: not exit 2"
+grep -q "tensorboard is for .hpc run." "$tmp/out" || fail "lr-find --tensorboard: $(cat "$tmp/out")"
 
 finish tensorboard
