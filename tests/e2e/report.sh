@@ -4,6 +4,7 @@
 # (only file:// and the browser's own), the DOM has the sections and the
 # run's numbers (tests/report/check_dom.py), and a screenshot is taken.  Also
 # -o, a study directory (not supported yet: said so), bad usage.
+# HPC_REPORT_SCREENSHOT=FILE keeps the screenshot (to look at it).
 # usage: report.sh HPC SOURCE_DIR
 . "$(dirname "$0")/lib.sh"
 
