@@ -171,12 +171,34 @@ void svg_tick_label(char *buf, size_t n, const svg_axis *a, double v)
 
 /* ---- panels ---- */
 
-/* Where a mark's label goes: a row inside the frame and a side of the line. */
+/* Where a mark's label goes: a row inside the frame and a side of the line;
+ * or, when the labels would need more than MAX_FLAT_ROWS rows (many events),
+ * down its line from the top (vertical), beside it. */
+#define MAX_FLAT_ROWS 3
 typedef struct {
-    int row;
-    bool left;     /* anchored at its end, left of the line */
+    int row;       /* -1: no label (no room) */
+    bool left;     /* left of the line (anchored at its end when flat) */
+    bool vertical;
     int chars;     /* the label is cut to this many characters */
 } mark_place;
+
+/* The characters of label that fit in room px at font-size 10 with "…" after them. */
+static int cut_to(const char *label, double width, double room)
+{
+    int len = (int)strlen(label);
+    if (width <= room)
+        return len;
+    char prefix[512];
+    int k = 0;
+    for (int c = 1; c < len && c < (int)sizeof prefix; c++) {
+        memcpy(prefix, label, (size_t)c);
+        prefix[c] = 0;
+        if (text_width(prefix, 10) + 10 > room)
+            break;
+        k = c;
+    }
+    return k > 0 ? k + 1 : 0; /* the k that fit, and the "…" that replaces the last */
+}
 
 static void place_marks(const svg_panel *p, double x0, double x1, int pw, int ph, mark_place *place)
 {
@@ -210,12 +232,9 @@ static void place_marks(const svg_panel *p, double x0, double x1, int pw, int ph
         double width = text_width(label, 10), room_right = ML + pw - 4 - (px + 3), room_left = px - 3 - ML - 4;
         mark_place *pl = &place[m];
         pl->left = width > room_right && room_left > room_right;
-        double room = pl->left ? room_left : room_right;
-        pl->chars = len;
-        if (width > room) /* cut to what fits (an average character is 6 px) */
-            pl->chars = room > 12 ? (int)(room / 6.2) : 0;
+        pl->chars = cut_to(label, width, pl->left ? room_left : room_right);
         if (pl->chars < len)
-            width = pl->chars * 6.2;
+            width = pl->left ? room_left : room_right;
         double a = pl->left ? px - 3 - width : px + 3, b = pl->left ? px - 3 : px + 3 + width;
         int r = 0;
         while (r < rows && row_end[r] > a - 6)
@@ -229,6 +248,30 @@ static void place_marks(const svg_panel *p, double x0, double x1, int pw, int ph
         if (rows > 0) {
             row_end[r] = b;
             pl->row = r;
+        }
+    }
+    bool flat = true;
+    for (int i = 0; i < n; i++)
+        flat &= place[order[i]].row < MAX_FLAT_ROWS;
+    if (!flat) { /* vertical: a column 11 px wide beside each line, left if free, else right */
+        double taken = -INFINITY;
+        for (int i = 0; i < n; i++) {
+            int m = order[i];
+            double px = ML + (tr(p->marks[m].x, p->log_x) - x0) / (x1 - x0) * pw;
+            const char *label = p->marks[m].label ? p->marks[m].label : "";
+            mark_place *pl = &place[m];
+            pl->vertical = true;
+            pl->row = 0;
+            pl->chars = cut_to(label, text_width(label, 10), ph - 8);
+            if (px - 13 >= ML + 1 && px - 13 > taken) {
+                pl->left = true;
+                taken = px - 2;
+            } else if (px + 2 > taken && px + 13 <= ML + pw - 1) {
+                pl->left = false;
+                taken = px + 13;
+            } else {
+                pl->row = -1; /* no room beside this line: the line alone */
+            }
         }
     }
     free(order);
@@ -328,10 +371,18 @@ static void panel(FILE *f, const svg_panel *p, int top)
                 top + MT + ph);
         if (!place || place[m].row < 0 || place[m].chars == 0)
             continue;
-        fprintf(f,
-                "<text class='mark' x='%.1f' y='%d' font-size='10' fill='#c33' text-anchor='%s' stroke='white' "
-                "stroke-width='3' paint-order='stroke'>",
-                place[m].left ? px - 3 : px + 3, top + MT + 12 + 12 * place[m].row, place[m].left ? "end" : "start");
+        if (place[m].vertical) { /* rotated: it reads upwards, from the top of the frame down */
+            double tx = place[m].left ? px - 3 : px + 12;
+            fprintf(f,
+                    "<text class='mark' x='%.1f' y='%d' font-size='10' fill='#c33' text-anchor='end' stroke='white' "
+                    "stroke-width='3' paint-order='stroke' transform='rotate(-90 %.1f %d)'>",
+                    tx, top + MT + 4, tx, top + MT + 4);
+        } else {
+            fprintf(f,
+                    "<text class='mark' x='%.1f' y='%d' font-size='10' fill='#c33' text-anchor='%s' stroke='white' "
+                    "stroke-width='3' paint-order='stroke'>",
+                    place[m].left ? px - 3 : px + 3, top + MT + 12 + 12 * place[m].row, place[m].left ? "end" : "start");
+        }
         const char *label = p->marks[m].label ? p->marks[m].label : "";
         if ((int)strlen(label) > place[m].chars) {
             char cut[512];

@@ -214,6 +214,43 @@ static void test_svg_panel(void **state)
     free(buf);
 }
 
+/* Many events: the labels run down their lines, in columns that do not
+ * overlap, inside the frame; none is left out while there is room. */
+static void test_svg_many_marks(void **state)
+{
+    (void)state;
+    double x[2] = {0, 600}, y[2] = {1, 2};
+    svg_series s = {"loss", x, y, 2, "#1f77b4"};
+    svg_mark marks[12];
+    char labels[12][96];
+    for (int i = 0; i < 12; i++) {
+        snprintf(labels[i], sizeof labels[i], "plateau: learning rate %g -> %g, a long label", 1.0 / (1 << i),
+                 1.0 / (2 << i));
+        marks[i] = (svg_mark){250 + 30 * i + (i % 3 == 0 ? 0 : 2), labels[i]};
+    }
+    svg_panel p = {"loss", "step", "loss", false, false, &s, 1, marks, 12, 0, 0, 0};
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    assert_non_null(f);
+    svg_print(f, &p, 1);
+    assert_int_equal(fclose(f), 0);
+    double cols[12];
+    int seen = 0;
+    for (const char *q = strstr(buf, "class='mark'"); q; q = strstr(q + 1, "class='mark'")) {
+        double tx, ty;
+        assert_int_equal(sscanf(q, "class='mark' x='%lf' y='%lf'", &tx, &ty), 2);
+        assert_non_null(strstr(q, "transform='rotate(-90"));
+        /* the glyphs lie in [tx - 11, tx] */
+        assert_true(tx - 11 >= 70 && tx <= 740);
+        for (int k = 0; k < seen; k++)
+            assert_true(fabs(cols[k] - tx) >= 11);
+        cols[seen++] = tx;
+    }
+    assert_int_equal(seen, 12);
+    free(buf);
+}
+
 static void test_crc32c(void **state)
 {
     (void)state;
@@ -233,7 +270,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_constant_schedule), cmocka_unit_test(test_cosine_schedule),
         cmocka_unit_test(test_log_axis),          cmocka_unit_test(test_labels),
-        cmocka_unit_test(test_svg_panel),         cmocka_unit_test(test_crc32c),
+        cmocka_unit_test(test_svg_panel),         cmocka_unit_test(test_svg_many_marks),
+        cmocka_unit_test(test_crc32c),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
