@@ -33,6 +33,16 @@ experiment small {
     seed      = 3
     threads   = 2
 }
+experiment long {
+    data        = slice
+    model       = mlp
+    optimizer   = sgd(lr = 0.01)
+    batch       = 16
+    epochs      = 20
+    seed        = 3
+    threads     = 1
+    tensorboard = "$tmp/tb4"
+}
 experiment logged {
     data        = slice
     model       = mlp
@@ -57,6 +67,21 @@ grep -q 'tensorboard = "' "$tmp/runs/a/experiment.hp" || fail "experiment.hp lac
 grep -q "tensorboard $tmp/tb2" "$tmp/explain" || fail "explain does not show the tensorboard directory"
 "$HPC" run "$tmp/small.hp" logged --out "$tmp/runs/b" --quiet || fail "run with tensorboard = \"DIR\""
 $PY "$SRC/tests/tboard/check_events.py" "$tmp" "$tmp/tb2/b" "$tmp/runs/b" > "$tmp/check" 2>&1 || fail "decoding (setting): $(cat "$tmp/check")"
+
+# interrupted (Ctrl-C) and resumed: a second event file in the same
+# directory, from the step the run resumes at; together they are the run
+"$HPC" run "$tmp/small.hp" long --out "$tmp/runs/r" --quiet > "$tmp/out" 2>&1 &
+pid=$!
+for i in $(seq 1 1200); do
+    [ -f "$tmp/runs/r/steps.csv" ] && [ "$(wc -l < "$tmp/runs/r/steps.csv")" -gt 60 ] && break
+    sleep 0.05
+done
+kill -INT $pid 2> /dev/null
+wait $pid
+st=$?
+[ $st = 130 ] || fail "the long run was not interrupted (exit $st): $(cat "$tmp/out")"
+"$HPC" resume "$tmp/runs/r" --quiet || fail "resume exited $?"
+$PY "$SRC/tests/tboard/check_events.py" "$tmp" "$tmp/tb4/r" "$tmp/runs/r" 2 > "$tmp/check" 2>&1 || fail "decoding (resumed): $(cat "$tmp/check")"
 
 # bad values: a number, an empty string (check errors at file:line); an
 # unwritable directory (exit 4, nothing trained)

@@ -1,8 +1,10 @@
-"""check_events.py PB2_DIR TB_DIR RUN_DIR: decodes the TensorBoard event file
-hpc wrote into TB_DIR (TFRecord framing with masked CRC32C, Event protocol
-buffers compiled from event.proto by protoc) and checks it against the run's
-steps.csv, metrics.csv, events.log and experiment.hp.  Prints the problems
-and exits 1 when there are any."""
+"""check_events.py PB2_DIR TB_DIR RUN_DIR [FILES]: decodes the TensorBoard
+event files hpc wrote into TB_DIR (TFRecord framing with masked CRC32C, Event
+protocol buffers compiled from event.proto by protoc) and checks them against
+the run's steps.csv, metrics.csv, events.log and experiment.hp.  FILES (1 by
+default): how many files there must be (a resumed run adds one; a later file
+wins for a step both have).  Prints the problems and exits 1 when there are
+any."""
 import csv
 import glob
 import math
@@ -42,32 +44,47 @@ def masked(data):
 assert crc32c(b"123456789") == 0xE3069283, "the test's own CRC32C is wrong"
 
 tb_dir, run_dir = sys.argv[2], sys.argv[3]
-files = glob.glob(os.path.join(tb_dir, "events.out.tfevents.*"))
-if len(files) != 1:
-    print("FAIL: expected one event file in %s, found %s" % (tb_dir, files))
+n_files = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+files = sorted(glob.glob(os.path.join(tb_dir, "events.out.tfevents.*")), key=os.path.getmtime)
+if len(files) != n_files:
+    print("FAIL: expected %d event files in %s, found %s" % (n_files, tb_dir, files))
     sys.exit(1)
-raw = open(files[0], "rb").read()
-events = []
-pos = 0
-while pos < len(raw):
-    if pos + 12 > len(raw):
-        bad("a truncated record header at byte %d" % pos)
-        break
-    (n,) = struct.unpack_from("<Q", raw, pos)
-    (lcrc,) = struct.unpack_from("<I", raw, pos + 8)
-    if lcrc != masked(raw[pos:pos + 8]):
-        bad("record at byte %d: the length's CRC is wrong" % pos)
-    data = raw[pos + 12:pos + 12 + n]
-    (dcrc,) = struct.unpack_from("<I", raw, pos + 12 + n)
-    if dcrc != masked(data):
-        bad("record at byte %d: the data's CRC is wrong" % pos)
-    ev = event_pb2.Event()
-    ev.ParseFromString(data)
-    events.append(ev)
-    pos += 12 + n + 4
+def read_records(path):
+    """The Events of one file, checking each record's framing."""
+    raw = open(path, "rb").read()
+    out = []
+    pos = 0
+    while pos < len(raw):
+        if pos + 12 > len(raw):
+            bad("%s: a truncated record header at byte %d" % (path, pos))
+            break
+        (n,) = struct.unpack_from("<Q", raw, pos)
+        (lcrc,) = struct.unpack_from("<I", raw, pos + 8)
+        if lcrc != masked(raw[pos:pos + 8]):
+            bad("record at byte %d: the length's CRC is wrong" % pos)
+        data = raw[pos + 12:pos + 12 + n]
+        if pos + 12 + n + 4 > len(raw):
+            bad("%s: a truncated record at byte %d" % (path, pos))
+            break
+        (dcrc,) = struct.unpack_from("<I", raw, pos + 12 + n)
+        if dcrc != masked(data):
+            bad("record at byte %d: the data's CRC is wrong" % pos)
+        ev = event_pb2.Event()
+        ev.ParseFromString(data)
+        out.append(ev)
+        pos += 12 + n + 4
+    return out
 
-if not events or events[0].file_version != "brain.Event:2":
-    bad("the first event is not file_version brain.Event:2")
+
+events = []
+firsts = []  # where each file's events start
+for path in files:
+    firsts.append(len(events))
+    events += read_records(path)
+
+for k in firsts:
+    if k >= len(events) or events[k].file_version != "brain.Event:2":
+        bad("a file's first event is not file_version brain.Event:2")
 for ev in events:
     if not (ev.wall_time > 1e9):
         bad("an event without a wall time")
@@ -123,11 +140,12 @@ for r in metrics:
 
 exp = texts.get("experiment", [])
 want = open(os.path.join(run_dir, "experiment.hp")).read()
-if len(exp) != 1 or exp[0][0] != 0 or exp[0][1] != "```\n" + want + "```\n":
-    bad("the experiment text is not experiment.hp in a code block at step 0")
+if len(exp) != n_files or exp[0][0] != 0 or any(t != "```\n" + want + "```\n" for _, t in exp):
+    bad("the experiment text is not experiment.hp in a code block at step 0 (and where each resume starts)")
 logged = [t for _, t in texts.get("events", [])]
 want_events = [line.rstrip("\n") for line in open(os.path.join(run_dir, "events.log"))]
-if logged != want_events:
+# a resume drops the interrupted run's last event from events.log; TensorBoard keeps it
+if (n_files == 1 and logged != want_events) or (n_files > 1 and not all(e in logged for e in want_events)):
     bad("the events text %r differs from events.log %r" % (logged, want_events))
 
 summary = open(os.path.join(run_dir, "summary.json")).read()
