@@ -10,6 +10,8 @@ PACKAGES := cmake make gcc g++ binutils pkg-config flex bison llvm-19-dev libope
             libcmocka-dev dataset-fashion-mnist fortunes gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
 # the tests of install, man page, completion and editor grammars (tests/tools/); npm comes with nodejs
 PACKAGES += man-db groff-base zsh vim nodejs
+# for the tests: TensorBoard records (tests/e2e/tensorboard.sh), hpc report in a browser (report.sh)
+PACKAGES += protobuf-compiler python3-protobuf chromium
 # for `make fuzz`: clang and its sanitizer/fuzzer runtimes
 FUZZ_PACKAGES := clang-19 libclang-rt-19-dev
 

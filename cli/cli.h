@@ -79,6 +79,7 @@ int cmd_search(int argc, char **argv);
 int cmd_search_resume(const char *dir, bool quiet);
 int cmd_plot(int argc, char **argv);
 int cmd_emit(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_emit_llvm(int argc, char **argv);
 /* The exit status for a back-end error, from its class: EXIT_USAGE for a
  * model, target or option the back end refuses, EXIT_RUN for the rest. */

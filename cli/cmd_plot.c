@@ -1,4 +1,6 @@
-/* cmd_plot.c - `hpc plot RUN_DIR`: curves.svg from a run's files. */
+/* cmd_plot.c - `hpc plot RUN_DIR`: curves.svg from a run's files (plot.h). */
+#include "plot.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -6,22 +8,15 @@
 #include <string.h>
 
 #include "cli.h"
-#include "svg.h"
 
-typedef struct {
-    double *v[8]; /* columns */
-    int cols, n, cap;
-    char names[8][32];
-} table;
-
-static void table_free(table *t)
+void csv_free(csv_table *t)
 {
-    for (int c = 0; c < 8; c++)
+    for (int c = 0; c < CSV_MAX_COLS; c++)
         free(t->v[c]);
+    memset(t, 0, sizeof *t);
 }
 
-/* Reads a CSV with a header; an empty field is NaN.  -1 when it cannot be read. */
-static int read_csv(const char *path, table *t)
+int csv_read(const char *path, csv_table *t)
 {
     memset(t, 0, sizeof *t);
     FILE *f = fopen(path, "r");
@@ -30,9 +25,18 @@ static int read_csv(const char *path, table *t)
     char line[1024];
     if (!fgets(line, sizeof line, f)) {
         fclose(f);
+        errno = EINVAL;
         return -1;
     }
-    for (char *p = line; *p && t->cols < 8;) {
+    t->cap = 256; /* every column of the header has storage, rows or not */
+    for (int c = 0; c < CSV_MAX_COLS; c++)
+        if (!(t->v[c] = malloc(sizeof(double) * (size_t)t->cap))) {
+            fclose(f);
+            csv_free(t);
+            errno = ENOMEM;
+            return -1;
+        }
+    for (char *p = line; *p && t->cols < CSV_MAX_COLS;) {
         size_t n = strcspn(p, ",\r\n");
         snprintf(t->names[t->cols++], 32, "%.*s", (int)(n < 31 ? n : 31), p);
         p += n;
@@ -42,11 +46,13 @@ static int read_csv(const char *path, table *t)
     }
     while (fgets(line, sizeof line, f)) {
         if (t->n == t->cap) {
-            t->cap = t->cap ? t->cap * 2 : 256;
+            t->cap *= 2;
             for (int c = 0; c < t->cols; c++) {
                 double *nv = realloc(t->v[c], sizeof(double) * (size_t)t->cap);
                 if (!nv) {
                     fclose(f);
+                    csv_free(t);
+                    errno = ENOMEM;
                     return -1;
                 }
                 t->v[c] = nv;
@@ -66,12 +72,121 @@ static int read_csv(const char *path, table *t)
     return 0;
 }
 
-static const double *column(const table *t, const char *name)
+const double *csv_column(const csv_table *t, const char *name)
 {
     for (int c = 0; c < t->cols; c++)
         if (strcmp(t->names[c], name) == 0)
             return t->v[c];
     return NULL;
+}
+
+void plot_run_free(plot_run *r)
+{
+    csv_free(&r->metrics);
+    csv_free(&r->steps);
+}
+
+static bool any_finite(const double *v, int n)
+{
+    for (int i = 0; v && i < n; i++)
+        if (isfinite(v[i]))
+            return true;
+    return false;
+}
+
+int plot_run_load(plot_run *r, const char *dir, char *err, size_t n)
+{
+    memset(r, 0, sizeof *r);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    errno = 0;
+    if (csv_read(path, &r->metrics) != 0) {
+        snprintf(err, n, "cannot read %s: %s (is %s a run directory?)", path,
+                 errno == EINVAL ? "no header line" : strerror(errno ? errno : EINVAL), dir);
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/steps.csv", dir);
+    errno = 0;
+    if (csv_read(path, &r->steps) != 0) {
+        snprintf(err, n, "cannot read %s: %s", path, errno == EINVAL ? "no header line" : strerror(errno ? errno : EINVAL));
+        plot_run_free(r);
+        return -1;
+    }
+    const csv_table *m = &r->metrics, *st = &r->steps;
+    const double *s_step = csv_column(st, "step"), *s_loss = csv_column(st, "loss"), *s_lr = csv_column(st, "lr");
+    const double *s_mom = csv_column(st, "momentum"), *s_batch = csv_column(st, "batch");
+    const double *m_step = csv_column(m, "step"), *m_train = csv_column(m, "train_loss"), *m_val = csv_column(m, "val_loss");
+    const double *m_acc = csv_column(m, "val_accuracy"), *m_epoch = csv_column(m, "epoch");
+    if (!s_step || !s_loss || !s_lr || !m_step || !m_train || !m_epoch) {
+        snprintf(err, n, "%s: metrics.csv or steps.csv lacks the columns hpc run writes", dir);
+        plot_run_free(r);
+        return -1;
+    }
+
+    /* events: "epoch N: what" at the first step of epoch N; "step S (...)" at S */
+    snprintf(path, sizeof path, "%s/events.log", dir);
+    FILE *ev = fopen(path, "r");
+    char line[512];
+    while (ev && r->n_marks < PLOT_MAX_MARKS && fgets(line, sizeof line, ev)) {
+        line[strcspn(line, "\n")] = 0;
+        long e, s;
+        double x = NAN;
+        if (sscanf(line, "epoch %ld:", &e) == 1) { /* at the start of epoch e */
+            x = 0;
+            for (int i = 0; i < m->n; i++)
+                if ((long)m_epoch[i] == e - 1)
+                    x = m_step[i];
+        } else if (sscanf(line, "after epoch %ld:", &e) == 1) { /* at the end of epoch e */
+            for (int i = 0; i < m->n; i++)
+                if ((long)m_epoch[i] == e)
+                    x = m_step[i];
+        } else if (sscanf(line, "step %ld", &s) == 1) {
+            x = (double)s;
+        }
+        if (isnan(x))
+            continue;
+        const char *text = strchr(line, ':');
+        int k = r->n_marks++;
+        snprintf(r->labels[k], sizeof r->labels[k], "%.95s", text ? text + 2 : line);
+        r->marks[k].x = x;
+        r->marks[k].label = r->labels[k];
+    }
+    if (ev)
+        fclose(ev);
+
+    r->loss[0] = (svg_series){"train loss (step)", s_step, s_loss, st->n, "#c7c7c7"};
+    r->loss[1] = (svg_series){"train loss (epoch)", m_step, m_train, m->n, "#1f77b4"};
+    r->loss[2] = (svg_series){"validation loss", m_step, m_val, any_finite(m_val, m->n) ? m->n : 0, "#ff7f0e"};
+    r->acc[0] = (svg_series){"validation accuracy", m_step, m_acc, m->n, "#2ca02c"};
+    r->lr[0] = (svg_series){"learning rate", s_step, s_lr, st->n, "#9467bd"};
+    r->mom[0] = (svg_series){"momentum (beta1)", s_step, s_mom, st->n, "#8c564b"};
+    r->batch[0] = (svg_series){"batch size", s_step, s_batch, st->n, "#17becf"};
+    svg_panel *p = r->panels;
+    p[r->n_panels++] = (svg_panel){"loss", "step", "loss", false, false, r->loss, 3, r->marks, r->n_marks, 0, 0, 0};
+    if (any_finite(m_acc, m->n))
+        p[r->n_panels++] = (svg_panel){"validation accuracy", "step", "accuracy", false, false, r->acc, 1, r->marks,
+                                       r->n_marks, 0, 0, 0};
+    p[r->n_panels++] = (svg_panel){"learning rate", "step", "rate", false, false, r->lr, 1, r->marks, r->n_marks, 0, 0, 0};
+    if (any_finite(s_mom, st->n))
+        p[r->n_panels++] = (svg_panel){"momentum", "step", "momentum", false, false, r->mom, 1, r->marks, r->n_marks, 0, 0, 0};
+    /* the batch: when it changes (AdaBatch), not an epoch's short last batch */
+    bool changes = false;
+    for (int i = 1; s_batch && i < st->n; i++)
+        changes |= s_batch[i] > s_batch[0];
+    if (changes)
+        p[r->n_panels++] = (svg_panel){"batch size", "step", "rows per step", false, false, r->batch, 1, r->marks,
+                                       r->n_marks, 0, 0, 0};
+    /* one x axis for every panel: from step 0 to the run's last */
+    double last = 0;
+    for (int i = 0; i < st->n; i++)
+        last = isfinite(s_step[i]) && s_step[i] > last ? s_step[i] : last;
+    for (int i = 0; i < m->n; i++)
+        last = isfinite(m_step[i]) && m_step[i] > last ? m_step[i] : last;
+    for (int i = 0; i < r->n_panels && last > 0; i++) {
+        p[i].x_lo = 0;
+        p[i].x_hi = last;
+    }
+    return 0;
 }
 
 int cmd_plot(int argc, char **argv)
@@ -81,77 +196,22 @@ int cmd_plot(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *dir = argv[0];
+    plot_run *r = malloc(sizeof *r);
+    if (!r) {
+        fprintf(stderr, "hpc plot: out of memory\n");
+        return EXIT_RUN;
+    }
+    char err[4400];
+    if (plot_run_load(r, dir, err, sizeof err) != 0) {
+        fprintf(stderr, "hpc plot: %s\n", err);
+        free(r);
+        return EXIT_USAGE;
+    }
     char path[4200];
-    table m, st;
-    snprintf(path, sizeof path, "%s/metrics.csv", dir);
-    if (read_csv(path, &m) != 0) {
-        fprintf(stderr, "hpc plot: cannot read %s: %s (is %s a run directory?)\n", path, strerror(errno ? errno : EINVAL), dir);
-        return EXIT_USAGE;
-    }
-    snprintf(path, sizeof path, "%s/steps.csv", dir);
-    if (read_csv(path, &st) != 0) {
-        fprintf(stderr, "hpc plot: cannot read %s: %s\n", path, strerror(errno ? errno : EINVAL));
-        table_free(&m);
-        return EXIT_USAGE;
-    }
-    const double *s_step = column(&st, "step"), *s_loss = column(&st, "loss"), *s_lr = column(&st, "lr");
-    const double *m_step = column(&m, "step"), *m_train = column(&m, "train_loss"), *m_val = column(&m, "val_loss");
-    const double *m_acc = column(&m, "val_accuracy"), *m_epoch = column(&m, "epoch");
-    if (!s_step || !s_loss || !s_lr || !m_step || !m_train || !m_epoch) {
-        fprintf(stderr, "hpc plot: %s: metrics.csv or steps.csv lacks the columns hpc run writes\n", dir);
-        table_free(&m);
-        table_free(&st);
-        return EXIT_USAGE;
-    }
-
-    /* events: "epoch N: what" at the first step of epoch N; "step S (...)" at S */
-    svg_mark marks[64];
-    char labels[64][96];
-    int nm = 0;
-    snprintf(path, sizeof path, "%s/events.log", dir);
-    FILE *ev = fopen(path, "r");
-    char line[512];
-    while (ev && nm < 64 && fgets(line, sizeof line, ev)) {
-        line[strcspn(line, "\n")] = 0;
-        long e, s;
-        double x = NAN;
-        if (sscanf(line, "epoch %ld:", &e) == 1) { /* at the start of epoch e */
-            x = 0;
-            for (int i = 0; i < m.n; i++)
-                if ((long)m_epoch[i] == e - 1)
-                    x = m_step[i];
-        } else if (sscanf(line, "after epoch %ld:", &e) == 1) { /* at the end of epoch e */
-            for (int i = 0; i < m.n; i++)
-                if ((long)m_epoch[i] == e)
-                    x = m_step[i];
-        } else if (sscanf(line, "step %ld", &s) == 1) {
-            x = (double)s;
-        }
-        if (isnan(x))
-            continue;
-        const char *text = strchr(line, ':');
-        snprintf(labels[nm], sizeof labels[nm], "%.95s", text ? text + 2 : line);
-        marks[nm].x = x;
-        marks[nm].label = labels[nm];
-        nm++;
-    }
-    if (ev)
-        fclose(ev);
-
-    svg_series loss[3] = {{"train loss (step)", s_step, s_loss, st.n, "#c7c7c7"},
-                          {"train loss (epoch)", m_step, m_train, m.n, "#1f77b4"},
-                          {"validation loss", m_step, m_val, m_val ? m.n : 0, "#ff7f0e"}};
-    svg_series acc[1] = {{"validation accuracy", m_step, m_acc, m_acc ? m.n : 0, "#2ca02c"}};
-    svg_series lr[1] = {{"learning rate", s_step, s_lr, st.n, "#9467bd"}};
-    svg_panel panels[3] = {
-        {"loss", "step", "loss", false, false, loss, 3, marks, nm, 0},
-        {"validation accuracy", "step", "accuracy", false, false, acc, 1, marks, nm, 0},
-        {"learning rate", "step", "rate", false, false, lr, 1, marks, nm, 0},
-    };
     snprintf(path, sizeof path, "%s/curves.svg", dir);
-    int rc = svg_write(path, panels, 3);
-    table_free(&m);
-    table_free(&st);
+    int rc = svg_write(path, r->panels, r->n_panels);
+    plot_run_free(r);
+    free(r);
     if (rc != 0) {
         fprintf(stderr, "hpc plot: cannot write %s: %s\n", path, strerror(errno));
         return EXIT_RUN;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "model.h"
 #include "codegen.h"
 #include "hprt.h"
 #include "hprt_ckpt.h"
@@ -34,6 +35,49 @@ const char *cli_final_weights(const char *dir)
             w = "best.hpw";
     fclose(f);
     return w;
+}
+
+/* One row of the output: the predicted class and the probabilities (or outputs). */
+typedef struct {
+    const int32_t *y;  /* the labels, or NULL */
+    bool probs;        /* the logits of a softmax folded into the loss */
+    bool csv;
+    long correct;
+} printer;
+
+static void print_row(void *ctx, long row, const float *z, int K)
+{
+    printer *pr = ctx;
+    double prob[4096];
+    int arg = 0;
+    double mx = z[0], sum = 0;
+    for (int k = 1; k < K && k < 4096; k++)
+        if (z[k] > mx) {
+            mx = z[k];
+            arg = k;
+        }
+    for (int k = 0; k < K && k < 4096; k++) {
+        prob[k] = pr->probs ? exp(z[k] - mx) : z[k];
+        sum += prob[k];
+    }
+    if (pr->y && pr->y[row] == arg)
+        pr->correct++;
+    if (pr->csv) {
+        printf("%ld,%d", row, arg);
+        if (pr->y)
+            printf(",%d", pr->y[row]);
+        for (int k = 0; k < K && k < 4096; k++)
+            printf(",%.9g", pr->probs ? prob[k] / sum : prob[k]);
+        printf("\n");
+    } else {
+        printf("{\"row\": %ld, \"predicted\": %d", row, arg);
+        if (pr->y)
+            printf(", \"label\": %d", pr->y[row]);
+        printf(", \"%s\": [", pr->probs ? "probabilities" : "outputs");
+        for (int k = 0; k < K && k < 4096; k++)
+            printf("%s%.9g", k ? ", " : "", pr->probs ? prob[k] / sum : prob[k]);
+        printf("]}\n");
+    }
 }
 
 int cmd_predict(int argc, char **argv)
@@ -88,9 +132,6 @@ int cmd_predict(int argc, char **argv)
     hprt_dataset ds = {0};
     hp_loaded_data train = {0};
     hprt_train_state state = {0};
-    int32_t *zeros = NULL;
-    uint32_t *identity = NULL;
-    hprt_step_io *io = NULL;
     hprt_error err = {0};
     hp_error he;
     if (!opened) {
@@ -175,14 +216,6 @@ int cmd_predict(int argc, char **argv)
     }
     const cg_layout *l = hs.layout;
     int B = l->eval_sizes[0];
-    zeros = calloc((size_t)ds.n + 1, sizeof *zeros);
-    identity = malloc(sizeof *identity * ((size_t)ds.n + 1));
-    io = hprt_alloc(sizeof *io);
-    if (!zeros || !identity || !io) {
-        fprintf(stderr, "hpc predict: out of memory\n");
-        status = EXIT_RUN;
-        goto done;
-    }
     if (hp_session_read_checkpoint(&hs, ckpt, &state, &he) != HP_ERR_NONE) {
         status = cli_session_error("predict", &he);
         goto done;
@@ -204,76 +237,24 @@ int cmd_predict(int argc, char **argv)
             goto done;
         }
     }
-    for (long i = 0; i < ds.n; i++)
-        identity[i] = (uint32_t)i;
-    int K = l->classes;
-    const float *scores = hs.mem.acts + l->layers[l->scores].out;
-    bool probs = e->loss == PLAN_LOSS_CROSS_ENTROPY; /* the logits of a softmax folded into the loss */
-    bool csv = format[0] == 'c';
-    if (csv) {
+    printer pr = {.y = ds.y, .probs = e->loss == PLAN_LOSS_CROSS_ENTROPY, .csv = format[0] == 'c'};
+    if (pr.csv) {
         printf("row,predicted");
         if (ds.y)
             printf(",label");
-        for (int k = 0; k < K; k++)
+        for (int k = 0; k < l->classes; k++)
             printf(",p%d", k);
         printf("\n");
     }
-    hprt_blas_set_threads(1);
-    long correct = 0;
-    double prob[4096];
-    for (long start = 0; start < ds.n; start += B) {
-        long rows = ds.n - start < B ? ds.n - start : B;
-        memset(io, 0, sizeof *io);
-        io->x = ds.x;
-        io->x8 = ds.x8;
-        io->mean = ds.mean;
-        io->std = ds.std;
-        io->y = ds.y ? ds.y : zeros;
-        io->order = identity;
-        io->start = start;
-        io->rows = rows;
-        cg_eval_fn(hs.prog, B)(io, 0);
-        for (long r = 0; r < rows; r++) {
-            const float *z = scores + r * K;
-            int arg = 0;
-            double mx = z[0], sum = 0;
-            for (int k = 1; k < K && k < 4096; k++)
-                if (z[k] > mx) {
-                    mx = z[k];
-                    arg = k;
-                }
-            for (int k = 0; k < K && k < 4096; k++) {
-                prob[k] = probs ? exp(z[k] - mx) : z[k];
-                sum += prob[k];
-            }
-            long row = start + r;
-            if (ds.y && ds.y[row] == arg)
-                correct++;
-            if (csv) {
-                printf("%ld,%d", row, arg);
-                if (ds.y)
-                    printf(",%d", ds.y[row]);
-                for (int k = 0; k < K && k < 4096; k++)
-                    printf(",%.9g", probs ? prob[k] / sum : prob[k]);
-                printf("\n");
-            } else {
-                printf("{\"row\": %ld, \"predicted\": %d", row, arg);
-                if (ds.y)
-                    printf(", \"label\": %d", ds.y[row]);
-                printf(", \"%s\": [", probs ? "probabilities" : "outputs");
-                for (int k = 0; k < K && k < 4096; k++)
-                    printf("%s%.9g", k ? ", " : "", probs ? prob[k] / sum : prob[k]);
-                printf("]}\n");
-            }
-        }
+    if (cli_eval_rows(hs.prog, l, hs.mem.acts, B, &ds, print_row, &pr) != 0) {
+        fprintf(stderr, "hpc predict: out of memory\n");
+        status = EXIT_RUN;
+        goto done;
     }
     if (ds.y)
-        fprintf(stderr, "accuracy %.4f on %ld samples (%s)\n", (double)correct / (double)ds.n, ds.n, ckpt);
+        fprintf(stderr, "accuracy %.4f on %ld samples (%s)\n", (double)pr.correct / (double)ds.n, ds.n, ckpt);
     status = ferror(stdout) ? EXIT_RUN : EXIT_OK;
 done:
-    hprt_free(io);
-    free(zeros);
-    free(identity);
     hprt_dataset_free(&ds);
     hp_loaded_data_free(&train);
     hprt_train_state_free(&state);

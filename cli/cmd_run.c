@@ -17,6 +17,7 @@
 #include "load.h"
 #include "svg.h"
 #include "hprt_ckpt.h"
+#include "tboard.h"
 
 /* The only globals of hpc: what a signal handler may touch.  Before training
  * (loading, compiling, the LR range test) SIGINT and SIGTERM end the process
@@ -48,6 +49,8 @@ typedef struct {
     bool text;  /* a language model: tokens, and bits per character beside the loss */
     int epochs;
     double last_draw;
+    tb_writer *tb;  /* --tensorboard / tensorboard = "DIR": NULL when not asked for */
+    long tb_step;   /* the last step seen, for events */
 } ui;
 
 static void fmt_duration(char *buf, size_t n, double s)
@@ -66,6 +69,7 @@ static const char *unit(const ui *u) { return u->text ? "tokens" : "samples"; }
 static void on_progress(void *ctx, const hprt_progress *p)
 {
     ui *u = ctx;
+    tb_flush(u->tb); /* TensorBoard follows the file as it grows */
     if (!u->tty || u->quiet)
         return;
     int width = 28, done = (int)((double)width * (double)p->step_in_epoch / (double)p->steps_in_epoch);
@@ -80,9 +84,35 @@ static void on_progress(void *ctx, const hprt_progress *p)
     fflush(stderr);
 }
 
+/* TensorBoard's scalars: every step's, every epoch's (metrics.csv's columns). */
+static void on_step(void *ctx, const hprt_step_report *r)
+{
+    ui *u = ctx;
+    static const char *const tags[4] = {"step/loss", "step/lr", "step/batch", "step/momentum"};
+    double v[4] = {r->loss, r->lr, r->batch, r->momentum};
+    if (!u->tb)
+        return;
+    u->tb_step = r->step;
+    tb_scalars(u->tb, r->step, tags, v, 4);
+}
+
+static void tb_epoch(ui *u, const hprt_epoch_report *r)
+{
+    static const char *const tags[8] = {"epoch/epoch", "epoch/lr", "epoch/batch", "epoch/train_loss",
+                                        "epoch/val_loss", "epoch/val_accuracy", "epoch/seconds",
+                                        "epoch/samples_per_second"};
+    double v[8] = {r->epoch, r->lr, r->batch, r->train_loss, r->has_valid ? r->val_loss : NAN,
+                   r->has_valid ? r->val_accuracy : NAN, r->seconds, r->samples_per_second};
+    u->tb_step = r->step;
+    tb_scalars(u->tb, r->step, tags, v, 8);
+    tb_flush(u->tb);
+}
+
 static void on_epoch(void *ctx, const hprt_epoch_report *r)
 {
     ui *u = ctx;
+    if (u->tb)
+        tb_epoch(u, r);
     if (u->tty && !u->quiet)
         fprintf(stderr, "\r\033[K");
     if (u->quiet)
@@ -101,6 +131,8 @@ static void on_epoch(void *ctx, const hprt_epoch_report *r)
 static void on_event(void *ctx, const char *text)
 {
     ui *u = ctx;
+    if (u->tb)
+        tb_text(u->tb, u->tb_step, "events", text);
     if (u->quiet)
         return;
     if (u->tty)
@@ -153,7 +185,7 @@ static int run_dir(char *out, size_t n, const char *given, const char *name, boo
  * directory need. */
 typedef struct {
     const char *command;
-    const char *out;
+    const char *out, *tensorboard;
     bool force;      /* --force: an existing --out directory may be written into */
     char **rest;
     cli_common o;
@@ -168,6 +200,12 @@ typedef struct {
 
 static void session_close(session *s)
 {
+    if (s->u.tb) {
+        char path[4400];
+        snprintf(path, sizeof path, "%s", tb_path(s->u.tb));
+        if (tb_close(s->u.tb) != 0)
+            fprintf(stderr, "hpc %s: %s: cannot write the TensorBoard events: %s\n", s->command, path, strerror(errno));
+    }
     hp_session_free(&s->hs);
     cli_common_free(&s->o);
     free(s->rest);
@@ -187,7 +225,8 @@ static int session_open(session *s, int argc, char **argv, const char *command)
     int n_rest = 0, epochs = 0, threads = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        bool takes = strcmp(a, "--epochs") == 0 || strcmp(a, "--threads") == 0 || strcmp(a, "--out") == 0;
+        bool takes = strcmp(a, "--epochs") == 0 || strcmp(a, "--threads") == 0 || strcmp(a, "--out") == 0 ||
+                     strcmp(a, "--tensorboard") == 0;
         if (takes && i + 1 >= argc) {
             cli_usage_error(command, "%s needs a value", a);
             return EXIT_USAGE;
@@ -208,6 +247,8 @@ static int session_open(session *s, int argc, char **argv, const char *command)
             s->out = argv[++i];
         } else if (strcmp(a, "--force") == 0 && !resume) {
             s->force = true;
+        } else if (strcmp(a, "--tensorboard") == 0) {
+            s->tensorboard = argv[++i];
         } else {
             s->rest[n_rest++] = argv[i];
         }
@@ -216,6 +257,10 @@ static int session_open(session *s, int argc, char **argv, const char *command)
     struct stat sb;
     if (s->out && !resume && !s->force && stat(s->out, &sb) == 0) {
         cli_usage_error(command, "'%s' exists; give another --out, or --force to replace the run files in it", s->out);
+        return EXIT_USAGE;
+    }
+    if (s->tensorboard && strcmp(command, "lr-find") == 0) {
+        cli_usage_error(command, "--tensorboard is for `hpc run`: the range test is in lr_find.csv and lr_find.svg");
         return EXIT_USAGE;
     }
     if (cli_parse_common(n_rest, s->rest, &s->o, command) < 0)
@@ -234,6 +279,8 @@ static int session_open(session *s, int argc, char **argv, const char *command)
         return cli_session_error(command, &he);
     plan_experiment *e = s->e = s->hs.e;
     s->T = s->hs.threads;
+    if (s->tensorboard)
+        e->tensorboard = s->tensorboard;
     if (!resume && run_dir(s->dir, sizeof s->dir, s->out, e->name, s->force) != 0) {
         fprintf(stderr, "hpc %s: cannot create the run directory '%s': %s\n", command, s->out ? s->out : "runs/...",
                 strerror(errno));
@@ -241,9 +288,21 @@ static int session_open(session *s, int argc, char **argv, const char *command)
     }
     if (resume)
         snprintf(s->dir, sizeof s->dir, "%s", s->out);
+    if (e->tensorboard && strcmp(command, "lr-find") != 0) {
+        /* one TensorBoard run per run directory: DIR/<the run directory's name> */
+        const char *base = strrchr(s->dir, '/');
+        base = base && base[1] ? base + 1 : s->dir;
+        char tbdir[4200];
+        snprintf(tbdir, sizeof tbdir, "%s/%s", e->tensorboard, base);
+        char msg[512];
+        if (!(s->u.tb = tb_open(tbdir, msg, sizeof msg))) {
+            fprintf(stderr, "hpc %s: tensorboard: %s\n", command, msg);
+            return EXIT_RUN;
+        }
+    }
     hp_session_train_config(&s->hs, &s->cfg);
     s->cfg.run_dir = s->dir;
-    s->cfg.cb = (hprt_callbacks){&s->u, on_progress, on_epoch, on_event};
+    s->cfg.cb = (hprt_callbacks){&s->u, on_progress, on_epoch, on_event, on_step};
     s->cfg.interrupt = &interrupted;
     s->u.epochs = e->epochs;
     s->u.text = e->data.is_text;
@@ -276,7 +335,7 @@ static int write_lr_find(const session *s, const hprt_lrfind_result *r)
     snprintf(title, sizeof title, "LR range test: %s", s->e->name);
     /* as fastai's plot: up to where the loss has clearly diverged */
     svg_panel p = {title, "learning rate (log scale)", "training loss", true, false, series, 2, &mark, 1,
-                   r->n ? 1.5 * r->smooth[0] : 0};
+                   r->n ? 1.5 * r->smooth[0] : 0, 0, 0};
     snprintf(path, sizeof path, "%s/lr_find.svg", s->dir);
     return svg_write(path, &p, 1);
 }
@@ -323,10 +382,39 @@ static void diagnose_nan(const session *s, char *buf, size_t n)
     }
 }
 
+/* TensorBoard's text tab: the run's experiment.hp, as a code block. */
+static void tb_experiment(session *s, long step)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/experiment.hp", s->dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char *text = NULL;
+    size_t n = 0;
+    FILE *m = open_memstream(&text, &n);
+    if (m) {
+        fputs("```\n", m);
+        char buf[4096];
+        size_t k;
+        while ((k = fread(buf, 1, sizeof buf, f)) > 0)
+            fwrite(buf, 1, k, m);
+        fputs("```\n", m);
+        if (fclose(m) == 0)
+            tb_text(s->u.tb, step, "experiment", text);
+    }
+    free(text);
+    fclose(f);
+}
+
 /* Trains (from the start, or from a checkpoint) and reports; the exit status. */
 static int train(session *s, const hprt_train_state *resume, const float *best)
 {
     plan_experiment *e = s->e;
+    if (s->u.tb) {
+        s->u.tb_step = resume ? (long)resume->step : 0;
+        tb_experiment(s, s->u.tb_step);
+    }
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -338,6 +426,11 @@ static int train(session *s, const hprt_train_state *resume, const float *best)
     hprt_status st = hprt_train(&s->cfg, resume, best, &res, &s->err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    if (s->u.tb && res.has_test) {
+        static const char *const tags[2] = {"test/loss", "test/accuracy"};
+        double v[2] = {res.test_loss, res.test_accuracy};
+        tb_scalars(s->u.tb, res.steps, tags, v, 2);
+    }
     if (cli_write_summary(s->dir, e, s->T, &res, cg_compile_ms(s->hs.prog)) != 0)
         fprintf(stderr, "hpc %s: cannot write %s/summary.json: %s\n", s->command, s->dir, strerror(errno));
     if (st != HPRT_OK) {

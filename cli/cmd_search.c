@@ -214,7 +214,7 @@ static job_end run_job(study *S, int slot, int t, int to, char *why, size_t whyl
     cfg.momentum_fn = NULL;
     job_ctx jc = {S, t, now()};
     cfg.run_dir = tdir;
-    cfg.cb = (hprt_callbacks){&jc, NULL, job_epoch, job_event};
+    cfg.cb = (hprt_callbacks){&jc, NULL, job_epoch, job_event, NULL};
     cfg.interrupt = &search_interrupted;
     hprt_error re = {0};
     if (fresh) {

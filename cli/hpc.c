@@ -21,7 +21,7 @@ typedef struct {
 } command;
 
 static const command commands[] = {
-    {"run", cmd_run, "hpc run FILE [EXPERIMENT] [--set PATH=VALUE]... [--epochs N] [--threads N] [--out DIR [--force]] [--quiet]",
+    {"run", cmd_run, "hpc run FILE [EXPERIMENT] [--set PATH=VALUE]... [--epochs N] [--threads N] [--out DIR [--force]] [--tensorboard DIR] [--quiet]",
      "Checks FILE, compiles a training step specialised to the experiment's shapes\n"
      "(LLVM, for this CPU), and trains: a progress bar per epoch on a terminal, one\n"
      "line per epoch otherwise; evaluates on `test` at the end.  The run directory\n"
@@ -34,6 +34,8 @@ static const command commands[] = {
      "  --epochs N        train for N epochs (the upper bound with a stop rule)\n"
      "  --threads N       worker threads (default: the experiment's `threads`, else every core)\n"
      "  --out DIR         the run directory (an existing one only with --force)\n"
+     "  --tensorboard DIR also write TensorBoard event files into DIR/<run directory name>\n"
+     "                    (as `tensorboard = \"DIR\"` in the experiment): `tensorboard --logdir DIR`\n"
      "  --quiet           print nothing but errors\n"
      "\n"
      "Exit status: 0 done, 1 the file has errors, 2 bad usage, 3 bad data, 4 the run failed\n"
@@ -104,8 +106,17 @@ static const command commands[] = {
     {"plot", cmd_plot, "hpc plot RUN_DIR",
      "Draws RUN_DIR/curves.svg from the run's metrics.csv, steps.csv and events.log:\n"
      "training loss (per step and per epoch) and validation loss, validation\n"
-     "accuracy, and the learning rate, against steps, with the events (batch-size\n"
-     "changes, plateau cuts, dropout changes, early stop) marked.\n"},
+     "accuracy, the learning rate, the momentum (when cycled) and the batch size (when\n"
+     "it changes), against steps, with the events (batch-size changes, plateau cuts,\n"
+     "dropout changes, early stop) marked.  `hpc report` shows them in a page.\n"},
+    {"report", cmd_report, "hpc report RUN_DIR [-o FILE]",
+     "Writes one self-contained HTML page about a run (RUN_DIR/report.html, or -o FILE;\n"
+     "no network access, no scripts): the summary, the curves (loss, accuracy,\n"
+     "learning rate, momentum, batch size) with the events marked, the LR range test\n"
+     "if the run had one, the confusion matrix on the test split (else the validation\n"
+     "split; the run's final weights evaluated again), the timings (compiling, each\n"
+     "epoch, samples per second), experiment.hp and the Plan as `hpc explain` shows it.\n"
+     "A study directory (`hpc search`) is not supported yet.\n"},
     {"sample", cmd_sample, "hpc sample RUN_DIR [--len N] [--temperature T] [--prime TEXT] [--seed S] [--weights best|last]",
      "Generates text from a trained language model (text data, an output at every\n"
      "step), streaming it to stdout: the prime (default: a newline, not printed) is\n"

@@ -496,11 +496,11 @@ static ck_val *apply_arg_overrides(ck *c, ck_val *v, const char *setting, const 
 
 enum {
     S_DATA, S_MODEL, S_LOSS, S_OPTIMIZER, S_CLIP, S_SCHEDULE, S_BATCH, S_EPOCHS, S_STOP, S_REGULARIZE, S_SEED,
-    S_THREADS, S_CHECKPOINT, S__COUNT
+    S_THREADS, S_CHECKPOINT, S_TENSORBOARD, S__COUNT
 };
 static const char *const experiment_settings[S__COUNT] = {
     "data", "model", "loss", "optimizer", "clip", "schedule", "batch", "epochs", "stop", "regularize", "seed",
-    "threads", "checkpoint",
+    "threads", "checkpoint", "tensorboard",
 };
 
 static bool is_pow2(long x) { return x > 0 && (x & (x - 1)) == 0; }
@@ -681,6 +681,14 @@ static plan_experiment *check_experiment(ck *c, hp_decl *d)
     /* checkpoint = N steps | N epochs: last.hpw that often too (always at epoch ends) */
     if (v[S_CHECKPOINT] && !ck_is_name(v[S_CHECKPOINT], "epoch"))
         ck_duration(c, v[S_CHECKPOINT], "checkpoint", &e->checkpoint);
+    /* tensorboard = "DIR": event files for TensorBoard there too */
+    const char *tb;
+    if (v[S_TENSORBOARD] && ck_string(c, v[S_TENSORBOARD], "tensorboard", &tb)) {
+        if (!*tb)
+            hp_report(c->d, HP_ERROR, NULL, v[S_TENSORBOARD]->span, "tensorboard must name a directory, not \"\"");
+        else
+            e->tensorboard = hp_strdup(c->out, tb);
+    }
 
     c->lrfind = NULL;
     c->data = NULL;

@@ -531,6 +531,8 @@ void plan_explain(const plan_experiment *e, FILE *out)
         fprintf(out, "  threads     %d\n", e->threads);
     else
         fprintf(out, "  threads     all cores\n");
+    if (e->tensorboard)
+        fprintf(out, "  tensorboard %s\n", e->tensorboard);
     if (e->uses_find_lr)
         fprintf(out, "  lr finder   %g to %g over %d steps, suggestion %s\n", e->lrfind.start, e->lrfind.end,
                 e->lrfind.steps,

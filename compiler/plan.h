@@ -210,6 +210,7 @@ typedef struct {
     int threads;         /* 0: all cores */
     hprt_duration checkpoint; /* last.hpw also this often (n = 0: at epoch ends only) */
     double memory_bytes; /* the run's estimated memory (check_limits.c); 0: not estimated */
+    const char *tensorboard;  /* TensorBoard event files go there (NULL: none) */
 } plan_experiment;
 
 typedef enum { PLAN_SPACE_SET = 0, PLAN_SPACE_RANGE, PLAN_SPACE_LOG, PLAN_SPACE_UNIFORM } plan_space_kind;

@@ -144,5 +144,10 @@ void plan_write_hp(const plan_experiment *e, int threads, FILE *out)
         fprintf(out, "    threads    = %d\n", threads);
     if (e->checkpoint.n > 0)
         fprintf(out, "    checkpoint = %.17g %s\n", e->checkpoint.n, e->checkpoint.unit == HPRT_EPOCHS ? "epochs" : "steps");
+    if (e->tensorboard) {
+        fputs("    tensorboard = ", out);
+        quoted(out, e->tensorboard);
+        fputc('\n', out);
+    }
     fputs("}\n", out);
 }

@@ -480,6 +480,11 @@ static void account(trainer *T)
             fprintf(T->files.steps, ",%.9g", T->pending_mom);
         fputc('\n', T->files.steps);
     }
+    if (T->c->cb.step) {
+        hprt_step_report r = {T->pending_step, T->S.epoch + 1, T->pending_lr, T->pending_rows,
+                              l / T->pending_rows, T->cycles ? T->pending_mom : NAN};
+        T->c->cb.step(T->c->cb.ctx, &r);
+    }
     if (!isfinite(l) && T->res->nan_step < 0)
         T->res->nan_step = T->pending_step;
     T->S.loss_sum += l;

@@ -47,11 +47,22 @@ typedef struct {
     double samples_per_second;  /* training only */
 } hprt_epoch_report;
 
+/* After each training step (one row of steps.csv). */
+typedef struct {
+    long step;                  /* 1-based, as in steps.csv */
+    int epoch;                  /* 1-based */
+    double lr;
+    int batch;                  /* rows of the step */
+    double loss;                /* the step's mean training loss */
+    double momentum;            /* the cycled momentum, NaN when it is not cycled */
+} hprt_step_report;
+
 typedef struct {
     void *ctx;
     void (*progress)(void *ctx, const hprt_progress *p);
     void (*epoch)(void *ctx, const hprt_epoch_report *r);
     void (*event)(void *ctx, const char *text);
+    void (*step)(void *ctx, const hprt_step_report *r); /* may be NULL */
 } hprt_callbacks;
 
 typedef struct {

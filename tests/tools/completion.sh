@@ -42,7 +42,7 @@ bcase() { # WANT WORDS...
     got=$(bash "$tmp/drive.bash" "$@" 2>&1)
     [ "$got" = "$want" ] || fail "bash: '$*' completes to '$got', expected '$want'"
 }
-bcase "resume run"                         hpc r
+bcase "report resume run"                  hpc r
 bcase "explain"                            hpc expl
 bcase "--epochs"                           hpc run two.hp --ep
 bcase "--allow --set"                      hpc explain two.hp --
@@ -76,7 +76,7 @@ zcase() { # WANT WORDS...
     got=$(zsh -f "$tmp/drive.zsh" "$@" 2>&1)
     [ "$got" = "$want" ] || fail "zsh: '$*' completes to '$got', expected '$want'"
 }
-zcase "resume run"                 hpc r
+zcase "report resume run"          hpc r
 zcase "--epochs"                   hpc run two.hp --ep
 zcase "<_files -g *.hp>"           hpc run ""
 zcase "alpha beta gamma"           hpc run two.hp ""
