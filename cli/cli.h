@@ -7,6 +7,7 @@
 #include "cg_error.h"
 #include "check.h"
 #include "diag.h"
+#include "files.h"
 #include "hprt_ckpt.h"
 #include "hprt_data.h"
 #include "load.h"
@@ -69,8 +70,6 @@ int cli_session_error(const char *command, const hp_error *err);
 /* A run's summary.json (dir/summary.json); -1 with errno on failure. */
 int cli_write_summary(const char *dir, const plan_experiment *e, int threads, const hprt_train_result *r,
                       double compile_ms);
-/* mkdir -p */
-int cli_make_dirs(const char *path);
 /* dir/experiment.hp (the experiment as run, with its thread count) and, for a
  * language model, dir/vocab.json; -1 with errno on failure. */
 int cli_write_experiment(const char *dir, const plan_experiment *e, int threads, const hp_loaded_data *data);
@@ -85,6 +84,9 @@ int cmd_emit_llvm(int argc, char **argv);
  * model, target or option the back end refuses, EXIT_RUN for the rest. */
 int cli_cg_status(const cg_error *err);
 
+/* A whole-number option's value in lo..hi into *out; else a usage error
+ * ("OPT takes a whole number from LO to HI, not 'VALUE'") and false. */
+bool cli_int_option(const char *command, const char *opt, const char *value, long lo, long hi, long *out);
 void cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

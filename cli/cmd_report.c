@@ -16,21 +16,6 @@
 #include "plot.h"
 #include "svg.h"
 
-static void html(FILE *f, const char *s)
-{
-    for (; s && *s; s++) {
-        if (*s == '<')
-            fputs("&lt;", f);
-        else if (*s == '>')
-            fputs("&gt;", f);
-        else if (*s == '&')
-            fputs("&amp;", f);
-        else if (*s == '"')
-            fputs("&quot;", f);
-        else
-            fputc(*s, f);
-    }
-}
 
 /* A file's text (NUL-terminated), or NULL. */
 static char *slurp(const char *dir, const char *name)
@@ -134,7 +119,7 @@ static void confusion_section(FILE *f, cli_model *m)
     if (why) {
         fprintf(stderr, "hpc report: no confusion matrix: %s\n", why);
         fprintf(f, "<p class='note'>No confusion matrix: ");
-        html(f, why);
+        cli_markup(f, why);
         fprintf(f, ".</p>\n</section>\n");
         hp_loaded_data_free(&data);
         return;
@@ -159,7 +144,7 @@ static void confusion_section(FILE *f, cli_model *m)
         }
     fprintf(f, "<p>On the %s split (%ld samples), the weights in <code>", data.has_test ? "test" : "validation", total);
     const char *base = strrchr(m->ckpt, '/');
-    html(f, base ? base + 1 : m->ckpt);
+    cli_markup(f, base ? base + 1 : m->ckpt);
     fprintf(f, "</code>: accuracy <b id='confusion-accuracy'>%.4f</b>. Rows: the true class; columns: the "
                "predicted class; the last column is each class's recall.</p>\n",
             total ? (double)right / (double)total : NAN);
@@ -207,7 +192,7 @@ static void summary_section(FILE *f, const char *json)
         if (!json_value(json, keys[i][0], v, sizeof v))
             continue;
         fprintf(f, "<tr><th>%s</th><td id='summary-%s'>", keys[i][1], keys[i][0]);
-        html(f, v);
+        cli_markup(f, v);
         fprintf(f, "</td></tr>\n");
     }
     fprintf(f, "</table>\n</section>\n");
@@ -305,11 +290,11 @@ static int write_report(FILE *f, const char *dir, cli_model *m, const plot_run *
     char *json = slurp(dir, "summary.json"), *exp = slurp(dir, "experiment.hp"), *events = slurp(dir, "events.log");
     const char *name = m->e ? m->e->name : "run";
     fprintf(f, "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n<title>hpc report: ");
-    html(f, name);
+    cli_markup(f, name);
     fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1 id='title'>", style);
-    html(f, name);
+    cli_markup(f, name);
     fprintf(f, "</h1>\n<p class='note'>The run in <code id='run-dir'>");
-    html(f, dir);
+    cli_markup(f, dir);
     fprintf(f, "</code>, reported by hpc %s.</p>\n", HPC_VERSION);
     fprintf(f, "<nav><a href='#summary'>summary</a><a href='#curves'>curves</a><a href='#confusion'>confusion "
                "matrix</a><a href='#timings'>timings</a><a href='#experiment'>experiment</a><a href='#plan'>plan</a></nav>\n");
@@ -322,7 +307,7 @@ static int write_report(FILE *f, const char *dir, cli_model *m, const plot_run *
         fprintf(f, "</figure>\n");
     } else {
         fprintf(f, "<p class='note'>No curves: ");
-        html(f, load_err);
+        cli_markup(f, load_err);
         fprintf(f, "</p>\n");
     }
     fprintf(f, "</section>\n<section id='events'>\n<h2>Events</h2>\n");
@@ -333,7 +318,7 @@ static int write_report(FILE *f, const char *dir, cli_model *m, const plot_run *
             char saved = line[n];
             line[n] = 0;
             fprintf(f, "<li>");
-            html(f, line);
+            cli_markup(f, line);
             fprintf(f, "</li>\n");
             line[n] = saved;
             line += n + (saved ? 1 : 0);
@@ -354,7 +339,7 @@ static int write_report(FILE *f, const char *dir, cli_model *m, const plot_run *
 
     fprintf(f, "<section id='experiment'>\n<h2>Experiment</h2>\n<p class='note'>experiment.hp: the run's experiment "
                "with every default written out (<code>hpc run</code> on it reproduces the run).</p>\n<pre>");
-    html(f, exp ? exp : "(missing)");
+    cli_markup(f, exp ? exp : "(missing)");
     fprintf(f, "</pre>\n</section>\n<section id='plan'>\n<h2>Plan</h2>\n<p class='note'>As <code>hpc explain</code> "
                "shows it.</p>\n<pre>");
     if (m->e) {
@@ -364,7 +349,7 @@ static int write_report(FILE *f, const char *dir, cli_model *m, const plot_run *
         if (mf) {
             plan_explain(m->e, mf);
             if (fclose(mf) == 0)
-                html(f, text);
+                cli_markup(f, text);
         }
         free(text);
     } else {

@@ -232,13 +232,9 @@ static int session_open(session *s, int argc, char **argv, const char *command)
             return EXIT_USAGE;
         }
         if (strcmp(a, "--epochs") == 0 || strcmp(a, "--threads") == 0) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            int hi = a[2] == 'e' ? 1000000 : HPRT_MAX_THREADS;
-            if (*end || v < 1 || v > hi) {
-                cli_usage_error(command, "%s takes a whole number from 1 to %d, not '%s'", a, hi, argv[i]);
+            long v;
+            if (!cli_int_option(command, a, argv[++i], 1, a[2] == 'e' ? 1000000 : HPRT_MAX_THREADS, &v))
                 return EXIT_USAGE;
-            }
             if (a[2] == 'e')
                 epochs = (int)v;
             else

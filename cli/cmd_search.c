@@ -519,11 +519,8 @@ int cmd_search(int argc, char **argv)
             return EXIT_USAGE;
         }
         if (strcmp(a, "--trials") == 0 || strcmp(a, "--parallel") == 0) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            int hi = a[2] == 't' ? 1000000 : HPRT_MAX_THREADS;
-            if (*end || v < 1 || v > hi) {
-                cli_usage_error("search", "%s takes a whole number from 1 to %d, not '%s'", a, hi, argv[i]);
+            long v;
+            if (!cli_int_option("search", a, argv[++i], 1, a[2] == 't' ? 1000000 : HPRT_MAX_THREADS, &v)) {
                 free(rest);
                 return EXIT_USAGE;
             }

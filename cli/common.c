@@ -260,22 +260,6 @@ int cli_write_summary(const char *dir, const plan_experiment *e, int threads, co
 }
 
 
-int cli_make_dirs(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
 
 int cli_write_experiment(const char *dir, const plan_experiment *e, int threads, const hp_loaded_data *data)
 {
@@ -313,4 +297,17 @@ int cli_cg_status(const cg_error *err)
     case CG_E_MEMORY: return EXIT_RUN;
     }
     return EXIT_RUN;
+}
+
+bool cli_int_option(const char *command, const char *opt, const char *value, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (*end || end == value || errno || v < lo || v > hi) {
+        cli_usage_error(command, "%s takes a whole number from %ld to %ld, not '%s'", opt, lo, hi, value);
+        return false;
+    }
+    *out = v;
+    return true;
 }

@@ -196,6 +196,8 @@ static int write_study_hp(study *S)
 static int plan_search_of(study *S, const char *file, const char *target, const hp_override *sets, int n_sets)
 {
     S->prog = hp_program_load(&S->d, file);
+    if (S->prog && !target) /* `hpc search FILE`: the file's search, even when it declares experiments too */
+        target = hp_program_first_search(S->prog);
     S->pl = S->prog && S->d.n_errors == 0 ? hp_plan(S->prog, target, sets, n_sets) : NULL;
     cli_print_diags(&S->d);
     if (!S->prog)
@@ -247,11 +249,6 @@ static int setup(study *S, int trials, int parallel)
     return -1;
 }
 
-static int make_dirs(const char *path)
-{
-    return cli_make_dirs(path);
-}
-
 int study_open_new(study *S, const char *out, int trials, int parallel)
 {
     int st = plan_search_of(S, S->o.file, S->o.target, S->o.sets, S->o.n_sets);
@@ -280,7 +277,7 @@ int study_open_new(study *S, const char *out, int trials, int parallel)
     }
     char path[4300];
     snprintf(path, sizeof path, "%s/trials", S->dir);
-    if (make_dirs(path) != 0) {
+    if (cli_make_dirs(path) != 0) {
         fprintf(stderr, "hpc search: cannot create %s: %s\n", path, strerror(errno));
         return EXIT_RUN;
     }

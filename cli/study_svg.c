@@ -17,18 +17,6 @@
 #define T 40
 #define B 50
 
-static void esc(FILE *f, const char *s)
-{
-    for (; *s; s++)
-        if (*s == '<')
-            fputs("&lt;", f);
-        else if (*s == '&')
-            fputs("&amp;", f);
-        else if (*s == '>')
-            fputs("&gt;", f);
-        else
-            fputc(*s, f);
-}
 
 /* viridis-like: dark blue (worst) to yellow (best) */
 static void colour(double u, char *buf, size_t n)
@@ -74,7 +62,7 @@ static int history(const study *S, const char *path)
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
                "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H);
     fprintf(f, "<text x=\"%d\" y=\"20\" font-size=\"14\">search ", L);
-    esc(f, S->s->name);
+    cli_markup(f, S->s->name);
     fprintf(f, ": %s of every trial</text>\n", name);
     fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#444\"/>\n", L, T, W - L - R,
             H - T - B);
@@ -166,13 +154,13 @@ static int parallel(const study *S, const char *path)
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
                "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H);
     fprintf(f, "<text x=\"%d\" y=\"20\" font-size=\"14\">search ", L);
-    esc(f, S->s->name);
+    cli_markup(f, S->s->name);
     fprintf(f, ": parallel coordinates (colour: %s, yellow is best)</text>\n", hprt_metric_name(S->s->objective));
     for (int a = 0; a < na; a++) {
         double x = L + gap * a;
         fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#444\"/>\n", x, T, x, H - B);
         fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">", x, H - B + 18);
-        esc(f, a < na - 1 ? S->s->varies[a].path : hprt_metric_name(S->s->objective));
+        cli_markup(f, a < na - 1 ? S->s->varies[a].path : hprt_metric_name(S->s->objective));
         fprintf(f, "</text>\n");
         if (a == na - 1) {
             if (any)
@@ -184,7 +172,7 @@ static int parallel(const study *S, const char *path)
         if (v->kind == PLAN_SPACE_SET) {
             for (int k = 0; k < v->n_values; k++) {
                 fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">", x + 4, H - B - (H - T - B) * axis_pos(v, k) + 4);
-                esc(f, v->values[k]);
+                cli_markup(f, v->values[k]);
                 fprintf(f, "</text>\n");
             }
         } else {

@@ -2,6 +2,7 @@
  * panels, each with a title and legend above a frame, ticks on round numbers,
  * the lines and vertical marks labelled inside the frame. */
 #include "svg.h"
+#include "files.h"
 
 #include <errno.h>
 #include <math.h>
@@ -42,21 +43,6 @@ static double text_width(const char *s, double px)
 
 static double tr(double v, bool lg) { return lg ? log10(v) : v; }
 
-static void escape(FILE *f, const char *s)
-{
-    for (; s && *s; s++) {
-        if (*s == '<')
-            fputs("&lt;", f);
-        else if (*s == '>')
-            fputs("&gt;", f);
-        else if (*s == '&')
-            fputs("&amp;", f);
-        else if (*s == '\'')
-            fputs("&#39;", f);
-        else
-            fputc(*s, f);
-    }
-}
 
 /* ---- axes ---- */
 
@@ -307,7 +293,7 @@ static void panel(FILE *f, const svg_panel *p, int top)
 #define PX(v) (ML + ((tr((v), p->log_x) - tx0) / (tx1 - tx0)) * pw)
 #define PY(v) (top + MT + ph - ((tr((v), p->log_y) - ty0) / (ty1 - ty0)) * ph)
     fprintf(f, "<g class='panel'>\n<text x='%d' y='%d' font-size='15' font-weight='bold'>", ML, top + 24);
-    escape(f, p->title);
+    cli_markup(f, p->title);
     fprintf(f, "</text>\n");
     /* the legend, right-aligned in the title's row: never over the data or the marks */
     double lx = ML + pw; /* each label ends at lx (exact); its swatch is before its estimated start */
@@ -316,7 +302,7 @@ static void panel(FILE *f, const svg_panel *p, int top)
         if (se->n == 0)
             continue;
         fprintf(f, "<text class='legend' x='%.1f' y='%d' font-size='11' text-anchor='end'>", lx, top + 24);
-        escape(f, se->label);
+        cli_markup(f, se->label);
         fprintf(f, "</text>");
         lx -= text_width(se->label, 11) + 5;
         fprintf(f, "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' stroke='%s' stroke-width='2'/>\n", lx - 14, top + 20, lx,
@@ -340,10 +326,10 @@ static void panel(FILE *f, const svg_panel *p, int top)
         fprintf(f, "<text class='ytick' x='%d' y='%.1f' font-size='11' text-anchor='end'>%s</text>\n", ML - 6, py + 4, lab);
     }
     fprintf(f, "<text x='%d' y='%d' font-size='12' text-anchor='middle'>", ML + pw / 2, top + PANEL_H - 14);
-    escape(f, p->xlabel);
+    cli_markup(f, p->xlabel);
     fprintf(f, "</text>\n<text x='14' y='%d' font-size='12' transform='rotate(-90 14 %d)' text-anchor='middle'>",
             top + MT + ph / 2, top + MT + ph / 2);
-    escape(f, p->ylabel);
+    cli_markup(f, p->ylabel);
     fprintf(f, "</text>\n");
     for (int s = 0; s < p->n_series; s++) {
         const svg_series *se = &p->series[s];
@@ -388,10 +374,10 @@ static void panel(FILE *f, const svg_panel *p, int top)
             char cut[512];
             int c = place[m].chars > 1 ? place[m].chars - 1 : 0;
             snprintf(cut, sizeof cut, "%.*s", c < 500 ? c : 500, label);
-            escape(f, cut);
+            cli_markup(f, cut);
             fputs("…", f);
         } else {
-            escape(f, label);
+            cli_markup(f, label);
         }
         fprintf(f, "</text>\n");
     }

@@ -10,6 +10,7 @@
  * A record on disk: u64 length (little-endian), u32 masked CRC32C of those 8
  * bytes, the data, u32 masked CRC32C of the data. */
 #include "tboard.h"
+#include "files.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -189,29 +190,10 @@ static void event_head(pb *ev, long step)
     pb_int(ev, 2, step);
 }
 
-static int make_dirs(const char *path)
-{
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
 
 tb_writer *tb_open(const char *dir, char *err, size_t n)
 {
-    if (make_dirs(dir) != 0) {
+    if (cli_make_dirs(dir) != 0) {
         snprintf(err, n, "%s: cannot create the directory: %s", dir, strerror(errno));
         return NULL;
     }

@@ -1215,6 +1215,14 @@ static bool load_overrides(ck *c, const hp_override *ov, int n)
     return ok;
 }
 
+const char *hp_program_first_search(const hp_program *p)
+{
+    for (int i = 0; i < p->n_names; i++)
+        if (p->names[i].decl->kind == HP_DECL_SEARCH && p->names[i].decl->file == p->root->file)
+            return p->names[i].decl->name;
+    return NULL;
+}
+
 plan *hp_plan(hp_program *p, const char *name, const hp_override *ov, int n_ov)
 {
     ck c = {.p = p, .d = p->d};

@@ -35,6 +35,9 @@ int hp_check_all(hp_program *p);
 /* Plans the experiment or search called name (NULL: the file's only
  * experiment, else its first).  NULL when there are errors (reported in d). */
 plan *hp_plan(hp_program *p, const char *name, const hp_override *ov, int n_ov);
+/* The name of the first search the file itself declares (NULL: none):
+ * what `hpc search FILE` runs. */
+const char *hp_program_first_search(const hp_program *p);
 
 /* Names of the experiments and searches of the file, in order (for --help-ish
  * messages and tests).  Returns the count; names[i] stays valid with p. */
