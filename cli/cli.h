@@ -14,7 +14,7 @@
 #include "plan.h"
 #include "session.h"
 
-/* Exit statuses (design.md). */
+/* Exit statuses (docs/cli.md). */
 enum { EXIT_OK = 0, EXIT_ERRORS = 1, EXIT_USAGE = 2, EXIT_DATA = 3, EXIT_RUN = 4 };
 
 typedef struct {

@@ -1,5 +1,5 @@
 /* cmd_build.c - `hpc build`: a trained model as an object file, a static
- * library and a header (design.md, "The AOT artifact"). */
+ * library and a header (docs/cli.md, "The AOT artifact"). */
 #include <errno.h>
 #include <spawn.h>
 #include <stdio.h>

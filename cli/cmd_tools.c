@@ -202,7 +202,7 @@ int cli_man(FILE *out)
           ".TP\n.I PREFIX/share/hpc/examples\n"
           "example experiment files (Fashion\\-MNIST MLP and CNN, a character language model, a search)\n"
           ".TP\n.I PREFIX/share/hpc/docs\n"
-          "the language reference (language.md), the command line (cli.md), the internals and deployment guides\n"
+          "the language reference (docs/language.md), the command line (cli.md), the internals and deployment guides\n"
           ".TP\n.I runs/EXPERIMENT\\-YYYYmmdd\\-HHMMSS\n"
           "a run directory, as written by\n.B hpc run\n"
           ".SH SEE ALSO\n"

@@ -1,4 +1,4 @@
-/* hpc.c - the command line: `hpc COMMAND ...` (design.md, docs/cli.md).
+/* hpc.c - the command line: `hpc COMMAND ...` (docs/cli.md, docs/cli.md).
  *
  * Only this directory writes to the terminal; the compiler and the runtime
  * report through diagnostics sinks and error values.
@@ -162,7 +162,7 @@ static const command commands[] = {
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof *commands)
 
-/* Commands of design.md that later versions add; named so users get a clear answer. */
+/* Commands of docs/cli.md that later versions add; named so users get a clear answer. */
 static const char *const planned[] = {NULL};
 
 static void usage(FILE *out)

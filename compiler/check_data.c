@@ -1,4 +1,4 @@
-/* check_data.c - data declarations: sources, probes, splits (language.md §6).
+/* check_data.c - data declarations: sources, probes, splits (docs/language.md §6).
  *
  * The checker opens the data files just enough to know their shapes, label
  * counts and vocabulary (hprt_*_probe), so shapes can be inferred at check

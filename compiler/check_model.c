@@ -1,5 +1,5 @@
 /* check_model.c - models: parameters, repeat expansion, layer arguments and
- * shape inference (language.md §4-§5), and the layer notes of §12.
+ * shape inference (docs/language.md §4-§8), and the layer notes of §18.
  *
  * A model is checked against the data of the experiment that uses it: the
  * data binds `classes`, `vocab` and `features`, and gives the input shape.  A

@@ -1,7 +1,7 @@
 /* check_policy.c - optimizers, schedules, batch, stop and regularisation
- * policies (language.md §7-§10), bound to their parameter lists with every
+ * policies (docs/language.md §9-§15), bound to their parameter lists with every
  * default filled in.  The defaults are PyTorch's, Keras's or the paper's, as
- * ../shared/spec/policies.md gives them; docs/language.md lists them.
+ * docs/policies.md gives them; docs/language.md lists them.
  */
 #include <math.h>
 #include <string.h>

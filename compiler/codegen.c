@@ -13,7 +13,7 @@
  *
  * Rows are split as [tid*B/T, (tid+1)*B/T) and neurons as [tid*U/T, ...):
  * the forward and data-gradient work needs no reduction, the weight gradients
- * none either (performance.md: "what made the difference").  Elementwise work
+ * none either (docs/internals.md: "what made the difference").  Elementwise work
  * (bias, activation, dropout mask, loss, optimizer) is emitted as counted loops
  * over constant bounds, which LLVM vectorises for the host; matrix products
  * call hprt_sgemm (single-threaded OpenBLAS on the thread's part).  Per-step

@@ -8,7 +8,7 @@
  *
  * operation by operation as runtime/sched.c computes hprt_sched_lr() and
  * hprt_sched_momentum(), with the schedule's numbers as constants, so the two
- * agree to the bit (test_codegen checks the worked numbers of policies.md).
+ * agree to the bit (test_codegen checks the worked numbers of docs/policies.md).
  */
 #include <math.h>
 

@@ -1,4 +1,4 @@
-/* hp.y - the grammar of the .hp language (language.md §3).
+/* hp.y - the grammar of the .hp language (docs/language.md §3).
  *
  * A pure parser with locations; its state is the hp_pstate of parse.h.  The
  * actions only call constructors (compiler/ast.c); every node lives in the

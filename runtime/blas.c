@@ -2,7 +2,7 @@
  *
  * CBLAS in row-major order does exactly what the row-major hprt_gemm promises,
  * so this is a pure translation of flags; keeping it in one file leaves room
- * to swap in packed or hand-written kernels later (performance.md §5-6).
+ * to swap in packed or hand-written kernels later (docs/internals.md, code generation).
  */
 #include "hprt_kernels.h"
 

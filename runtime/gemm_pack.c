@@ -6,7 +6,7 @@
  * a training step that re-packing took a fifth of the time.  Here the caller
  * packs op(B) once into panels of HPRT_PACK_NR columns, each panel K rows of
  * NR contiguous floats (zero-padded past N), and every product then streams a
- * panel per NR output columns (performance.md §5).
+ * panel per NR output columns (docs/internals.md, code generation).
  *
  * The kernel keeps an MR × NR tile of C in registers (8 rows × 2 vectors of
  * 16 floats: 16 of the 32 AVX-512 registers) and adds one broadcast element of

@@ -1,4 +1,4 @@
-/* init.c - default and explicit parameter initialisation (policies.md §12).
+/* init.c - default and explicit parameter initialisation (docs/policies.md §12).
  *
  * The bounds are computed exactly as PyTorch computes them, so a bound can be
  * compared with PyTorch's to the last bit; the random draws come from hprt_rng

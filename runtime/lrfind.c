@@ -1,4 +1,4 @@
-/* lrfind.c - the LR range test as fastai's lr_find runs it (policies.md §9):
+/* lrfind.c - the LR range test as fastai's lr_find runs it (docs/policies.md §9):
  * the exponential sweep, the smoothed loss with its divergence stop, and the
  * valley / steep / minimum suggestions. */
 #include "hprt_sched.h"

@@ -1,5 +1,5 @@
 /* optim.c - the optimizer table and torch.optim's SGD, Adam, AdamW, Adagrad,
- * RMSprop and Adamax, and clip_grad_norm_ (policies.md §10).
+ * RMSprop and Adamax, and clip_grad_norm_ (docs/policies.md §10).
  *
  * Each update is written once, as a macro over the element type T, and
  * instantiated for float (the vector path) and double (the scalar path used

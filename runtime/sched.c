@@ -1,5 +1,5 @@
 /* sched.c - learning-rate schedules, momentum cycling, reduce-on-plateau and
- * AdaBatch (policies.md §1-§5, §8).
+ * AdaBatch (docs/policies.md §1-§5, §8).
  *
  * hprt_sched_resolve() does all the checking and unit conversion once, so that
  * hprt_sched_lr() is a pure function of (resolved constants, t), a few
@@ -87,7 +87,7 @@ static hprt_status resolve_inner(const hprt_schedule *s, long spe, long total, h
         if (!duration_steps(s->period, spe, &out->period) || out->period < 1)
             return bad(err, "sgdr: `period` must be at least one step");
         /* PyTorch requires an integer T_mult >= 1; integer cycle lengths let
-         * lr() find the cycle with integer arithmetic (policies.md §3). */
+         * lr() find the cycle with integer arithmetic (docs/policies.md §3). */
         if (!(s->mult >= 1.0) || s->mult != floor(s->mult) || s->mult > 1e9)
             return bad(err, "sgdr: `mult` must be an integer >= 1");
         out->mult = (long)s->mult;
@@ -121,7 +121,7 @@ static hprt_status resolve_inner(const hprt_schedule *s, long spe, long total, h
             return bad(err, "one_cycle: `pct` must be between 0 and 1");
         if (!(s->div > 0.0) || !(s->final_div > 0.0))
             return bad(err, "one_cycle: `div` and `final_div` must be positive");
-        /* policies.md §2: OneCycleLR's phases, end steps as floats computed
+        /* docs/policies.md §2: OneCycleLR's phases, end steps as floats computed
          * exactly as PyTorch does (pct * T, 2 * pct * T). */
         double T = (double)total;
         double init = s->max / s->div, mx = s->max, mn = init / s->final_div;
@@ -199,7 +199,7 @@ hprt_status hprt_sched_resolve(const hprt_schedule *s, long steps_per_epoch, lon
 
 /* ---- the rate of step t ---------------------------------------------------- */
 
-/* policies.md §1: PyTorch CyclicLR.get_lr.  sf is the triangle in [0, 1]. */
+/* docs/policies.md §1: PyTorch CyclicLR.get_lr.  sf is the triangle in [0, 1]. */
 static double cyclic_sf(const hprt_sched_resolved *r, long t, double *cycle_out)
 {
     double total = r->up + r->down;
@@ -210,7 +210,7 @@ static double cyclic_sf(const hprt_sched_resolved *r, long t, double *cycle_out)
     return x <= ratio ? x / ratio : (x - 1) / (ratio - 1);
 }
 
-/* policies.md §1: scale_fn(cycle) for triangular/triangular2, scale_fn(t)
+/* docs/policies.md §1: scale_fn(cycle) for triangular/triangular2, scale_fn(t)
  * (scale_mode 'iterations') for exp_range: only the amplitude decays. */
 static double cyclic_scale(const hprt_sched_resolved *r, long t, double cycle)
 {
@@ -225,7 +225,7 @@ static double cyclic_scale(const hprt_sched_resolved *r, long t, double cycle)
     return 1.0;
 }
 
-/* policies.md §2: OneCycleLR._annealing_cos / _annealing_linear. */
+/* docs/policies.md §2: OneCycleLR._annealing_cos / _annealing_linear. */
 static double anneal(hprt_anneal how, double start, double end, double p)
 {
     if (how == HPRT_ANNEAL_LINEAR)
@@ -234,7 +234,7 @@ static double anneal(hprt_anneal how, double start, double end, double p)
     return end + (start - end) / 2.0 * cos_out;
 }
 
-/* policies.md §2: the first phase whose end step is >= t (or the last one),
+/* docs/policies.md §2: the first phase whose end step is >= t (or the last one),
  * p = (t - start) / (end - start). */
 static int one_cycle_phase(const hprt_sched_resolved *r, long t, double *p)
 {
@@ -352,7 +352,7 @@ double hprt_sched_momentum(const hprt_sched_resolved *r, long t)
     return NAN;
 }
 
-/* ---- ReduceLROnPlateau (policies.md §5) ------------------------------------ */
+/* ---- ReduceLROnPlateau (docs/policies.md §5) ------------------------------------ */
 
 void hprt_plateau_init(hprt_plateau *p, const hprt_schedule *s, double lr0)
 {
@@ -407,7 +407,7 @@ double hprt_plateau_step(hprt_plateau *p, double metric)
     return p->lr;
 }
 
-/* ---- AdaBatch (policies.md §8) ------------------------------------------------ */
+/* ---- AdaBatch (docs/policies.md §8) ------------------------------------------------ */
 
 hprt_batch_stage hprt_adabatch_at(const hprt_batch *b, long epoch, long step)
 {

@@ -1,5 +1,5 @@
-/* stop.c - stopping rules (policies.md §6-§7) and adaptive dropout
- * (language.md §10), each a small state machine fed once per epoch. */
+/* stop.c - stopping rules (docs/policies.md §6-§7) and adaptive dropout
+ * (docs/language.md §14-§15), each a small state machine fed once per epoch. */
 #include "hprt_sched.h"
 
 #include <math.h>
@@ -79,7 +79,7 @@ static hprt_verdict update_early(hprt_stopper *st, double value)
     double avg = sum / (double)st->n_recent;
     st->average = avg;
 
-    /* policies.md §6, in Keras's order: wait grows first; an improvement
+    /* docs/policies.md §6, in Keras's order: wait grows first; an improvement
      * resets it only if it also beats the baseline, and skips the stop test. */
     st->wait++;
     if (keras_improves(r, avg, st->best, st->best_epoch >= 0)) {
@@ -171,7 +171,7 @@ double hprt_dropout_update(hprt_dropout_policy *d, double train_loss, double val
     const hprt_regularize *c = &d->cfg;
     if (!c->adaptive_dropout)
         return 0.0;
-    /* language.md §10: "exceeds the training loss by more than gap (relative)" */
+    /* docs/language.md §14-§15: "exceeds the training loss by more than gap (relative)" */
     bool over = train_loss > 0 ? (val_loss - train_loss) / train_loss > c->gap : val_loss > train_loss;
     d->count = over ? d->count + 1 : 0;
     int patience = c->patience > 1 ? c->patience : 1;

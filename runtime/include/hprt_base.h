@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-/* Error classes; they map onto hpc's exit statuses (design.md). */
+/* Error classes; they map onto hpc's exit statuses (docs/cli.md). */
 typedef enum {
     HPRT_OK = 0,
     HPRT_E_DATA = 3,   /* bad or missing data: names the file and record */

@@ -40,7 +40,7 @@ void hprt_gemm(bool trans_a, bool trans_b, int M, int N, int K,
 
 /* Sets OpenBLAS's own thread count.  Set 1 when hpc's workers call hprt_gemm
  * concurrently: two thread pools on the same cores halve throughput
- * (performance.md).  Affects the whole process (OpenBLAS has one pool). */
+ * (docs/internals.md).  Affects the whole process (OpenBLAS has one pool). */
 void hprt_blas_set_threads(int n);
 /* hprt_gemm with int flags: the entry generated code calls. */
 void hprt_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
@@ -125,7 +125,7 @@ void hprt_act_backward(hprt_act kind, const float *x, const float *y,
 
 /* ---- dropout (layers_act.c) ---------------------------------------------- */
 
-/* Inverted dropout with a stateless mask (performance.md §4): element i of a
+/* Inverted dropout with a stateless mask (docs/internals.md, code generation): element i of a
  * dropout layer's activation at one training step is kept iff
  *     hprt_hash_u32(key, index) / 2^32 >= p,     key = hprt_dropout_key(seed, step, layer)
  * and kept elements are scaled by 1/(1 − p) (computed as 1.0f/(1.0f − p) in
@@ -283,7 +283,7 @@ void hprt_maxpool2d_backward(const hprt_pool2d_geom *g, const float *X, const fl
                              float *dX, int B);
 void hprt_avgpool2d_backward(const hprt_pool2d_geom *g, const float *dY, float *dX, int B);
 
-/* ---- initialisation (init.c, policies.md §12) ---------------------------- */
+/* ---- initialisation (init.c, docs/policies.md §12) ---------------------------- */
 
 /* The `init =` of dense and conv. */
 typedef enum {

@@ -1,5 +1,5 @@
 /* hprt_optim.h - the reference optimizers and gradient clipping
- * (policies.md §10; the formulas of torch.optim, single-tensor path).
+ * (docs/policies.md §10; the formulas of torch.optim, single-tensor path).
  *
  * Two forms of every update, from one definition in optim.c:
  *  - the float path (hprt_optim_step) over float32 parameter vectors, with the
@@ -7,7 +7,7 @@
  *    double, rounded to float once, and then float arithmetic per element in
  *    PyTorch's order, as torch does for float32 tensors;
  *  - a double-precision scalar path (hprt_optim_step_scalar), the same
- *    expressions in double, so the worked numbers of policies.md can be
+ *    expressions in double, so the worked numbers of docs/policies.md can be
  *    asserted to ~1e-12.
  *
  * Hyperparameters come from hprt_optimizer, except the two that schedules

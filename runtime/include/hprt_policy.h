@@ -5,7 +5,7 @@
  * in), and what the runtime and the generated code read.  They know nothing of
  * the .hp language: the Plan (compiler/plan.h) embeds them.
  *
- * Formulas: ../shared/spec/policies.md, cited per field where it matters.
+ * Formulas: docs/policies.md, cited per field where it matters.
  */
 #ifndef HPRT_POLICY_H
 #define HPRT_POLICY_H
@@ -30,7 +30,7 @@ typedef enum {
     HPRT_METRIC__COUNT /* the number of rows */
 } hprt_metric;
 
-/* ---- optimizers (policies.md §10, torch.optim) ---- */
+/* ---- optimizers (docs/policies.md §10, torch.optim) ---- */
 typedef enum {
 #define X(e, name, ...) HPRT_OPT_##e,
 #include "hprt_optimizers.def"
@@ -112,7 +112,7 @@ bool hprt_opt_has_state(const hprt_optimizer *o, hprt_state_array a);
  * or a momentum > 0 (sgd, rmsprop)? */
 bool hprt_opt_can_cycle(const hprt_optimizer *o);
 
-/* ---- learning-rate schedules (language.md §8, policies.md §1-§5) ---- */
+/* ---- learning-rate schedules (docs/language.md §11, docs/policies.md §1-§5) ---- */
 typedef enum {
 #define X(e, name) HPRT_SCHED_##e,
 #include "hprt_schedules.def"
@@ -162,7 +162,7 @@ struct hprt_schedule {
     int cooldown;
 };
 
-/* ---- batch size (language.md §9, policies.md §8) ---- */
+/* ---- batch size (docs/language.md §13, docs/policies.md §8) ---- */
 typedef struct {
     bool adaptive;
     int size;                   /* fixed batch; for adaptive, == start */
@@ -171,7 +171,7 @@ typedef struct {
     bool scale_lr;              /* adaptive */
 } hprt_batch;
 
-/* ---- stopping rules (language.md §10, policies.md §6-§7) ---- */
+/* ---- stopping rules (docs/language.md §14-§15, docs/policies.md §6-§7) ---- */
 typedef enum {
 #define X(e, name) HPRT_STOP_##e,
 #include "hprt_stops.def"
@@ -198,14 +198,14 @@ typedef struct {
     int s;                      /* up */
 } hprt_stop;
 
-/* ---- regularisation policy (language.md §10) ---- */
+/* ---- regularisation policy (docs/language.md §14-§15) ---- */
 typedef struct {
     bool adaptive_dropout;
     double gap, step, max;
     int patience;
 } hprt_regularize;
 
-/* ---- the LR range test (language.md §11, policies.md §9) ---- */
+/* ---- the LR range test (docs/language.md §12, docs/policies.md §9) ---- */
 typedef enum { HPRT_SUGGEST_VALLEY = 0, HPRT_SUGGEST_STEEP, HPRT_SUGGEST_MINIMUM } hprt_suggest;
 typedef struct {
     double start, end;          /* 1e-7, 10 */

@@ -1,6 +1,6 @@
 /* hprt_rnn.h - the recurrent layers (rnn, gru, lstm) and embeddings.
  *
- * The cells are PyTorch's exactly (policies.md §11): weights stored as
+ * The cells are PyTorch's exactly (docs/policies.md §11): weights stored as
  * torch.nn.RNN/GRU/LSTM store them, one layer at a time,
  *
  *     W_ih [G·H × in]   W_hh [G·H × H]   b_ih [G·H]   b_hh [G·H]

@@ -2,14 +2,14 @@
  *
  * Learning-rate schedules (and momentum cycling), reduce-on-plateau, AdaBatch,
  * the stopping rules, adaptive dropout and the LR range test: everything in
- * ../shared/spec/policies.md §1-§9 that decides, step by step or epoch by
+ * docs/policies.md §1-§9 that decides, step by step or epoch by
  * epoch, how training proceeds.  The generated code emits the same arithmetic
- * as hprt_sched_lr(); the tests hold both to policies.md's worked numbers.
+ * as hprt_sched_lr(); the tests hold both to docs/policies.md's worked numbers.
  *
  * Conventions
  *  - Steps count from 0: hprt_sched_lr(r, base, t) is the rate of the t-th
- *    update, the LR(t) of policies.md (the value after t PyTorch step() calls).
- *  - Epochs count from 0 in every API here.  (policies.md §7 numbers Prechelt's
+ *    update, the LR(t) of docs/policies.md (the value after t PyTorch step() calls).
+ *  - Epochs count from 0 in every API here.  (docs/policies.md §7 numbers Prechelt's
  *    epochs from 1: its "epoch 7" is the 7th call, epoch index 6.)
  *  - Nothing here allocates except the valley suggestion, keeps global state or
  *    prints.  Every state struct is plain data, so a checkpoint can save it
@@ -24,7 +24,7 @@
 #include "hprt_policy.h"
 
 /* ======================================================================== */
-/* Learning-rate schedules (language.md §8, policies.md §1-§4)                */
+/* Learning-rate schedules (docs/language.md §11, docs/policies.md §1-§4)                */
 /* ======================================================================== */
 
 /* A schedule with every duration turned into a number of steps, ready to be
@@ -106,13 +106,13 @@ hprt_status hprt_sched_resolve(const hprt_schedule *s, long steps_per_epoch, lon
  *
  * Closed form versus PyTorch: PyTorch's step() mostly uses a chained recursion
  * (lr <- lr * factor) and only step(epoch) the closed form computed here.  The
- * two differ by a few ulps (policies.md conventions): ExponentialLR(0.95) at
+ * two differ by a few ulps (docs/policies.md conventions): ExponentialLR(0.95) at
  * t = 10 is 0.05987369392383787 here and 0.05987369392383786 chained;
  * CosineAnnealingLR(T = 10) at t = 5 is 0.05 here, 0.05000000000000001
  * chained.  CyclicLR, OneCycleLR and CosineAnnealingWarmRestarts (stepped one
  * by one) have no chained form in PyTorch: those agree to the bit, given the
  * same libm and no FMA contraction.  `exp` is per epoch: base * gamma^floor(t /
- * steps_per_epoch) (language.md §8; ExponentialLR stepped once per epoch).
+ * steps_per_epoch) (docs/language.md §11; ExponentialLR stepped once per epoch).
  *
  * hpc explain's per-epoch table is hprt_sched_lr(r, base, e * steps_per_epoch):
  * the rate of each epoch's first update. */
@@ -124,7 +124,7 @@ double hprt_sched_lr(const hprt_sched_resolved *r, double base_lr, long t);
  * During a warm-up it is the inner schedule's value at its t = 0. */
 double hprt_sched_momentum(const hprt_sched_resolved *r, long t);
 
-/* ---- reduce on plateau (policies.md §5, PyTorch ReduceLROnPlateau) ---- */
+/* ---- reduce on plateau (docs/policies.md §5, PyTorch ReduceLROnPlateau) ---- */
 
 /* PyTorch's eps: a cut whose size is <= this is skipped. */
 #define HPRT_PLATEAU_EPS 1e-8
@@ -149,7 +149,7 @@ void hprt_plateau_init(hprt_plateau *p, const hprt_schedule *s, double lr0);
 /* Feeds one epoch's metric; returns the rate for the next epoch (p->lr). */
 double hprt_plateau_step(hprt_plateau *p, double metric);
 
-/* ---- AdaBatch (language.md §9, policies.md §8) ---- */
+/* ---- AdaBatch (docs/language.md §13, docs/policies.md §8) ---- */
 
 typedef struct {
     int batch;             /* the batch size */
@@ -162,14 +162,14 @@ typedef struct {
  * (changes happen at epoch starts), floor(step / every) for steps.
  * batch_k = min(start * factor^k, max).  With scale_lr, lr_scale = batch_k /
  * start: the rate grows by the same factor as the batch at each change, so
- * rate / batch stays that of stage 0 (policies.md §8).  Once the batch reaches
+ * rate / batch stays that of stage 0 (docs/policies.md §8).  Once the batch reaches
  * max it stops growing and so does the rate; a last change clipped by max
  * (64 -> 100 when 128 would exceed max = 100) scales the rate by the clipped
  * ratio 100/64, not by `factor`.  A fixed batch gives {size, 1, 0}. */
 hprt_batch_stage hprt_adabatch_at(const hprt_batch *b, long epoch, long step);
 
 /* ======================================================================== */
-/* Stopping rules (language.md §10, policies.md §6-§7)                        */
+/* Stopping rules (docs/language.md §14-§15, docs/policies.md §6-§7)                        */
 /* ======================================================================== */
 
 #define HPRT_STOP_MAX_WINDOW 64
@@ -218,7 +218,7 @@ hprt_metric hprt_stop_monitor(const hprt_stop *rule);
  * metric named by hprt_stop_monitor().  Returns HPRT_STOP when training should
  * end after this epoch (and keeps returning it).
  *  - early: the average of `value` over the last min(window, epochs seen)
- *    epochs goes through Keras's EarlyStopping logic (policies.md §6), so
+ *    epochs goes through Keras's EarlyStopping logic (docs/policies.md §6), so
  *    window = 1 is Keras exactly: wait counter, |min_delta|, mode, the
  *    `epoch > 0` guard.  Improvement in min mode: avg + |min_delta| < best.
  *  - gl: every epoch, stop when GL(t) = 100 (E_va / E_opt - 1) > alpha, E_opt
@@ -230,7 +230,7 @@ hprt_metric hprt_stop_monitor(const hprt_stop *rule);
  *    E_va higher than at the previous strip end. */
 hprt_verdict hprt_stop_update(hprt_stopper *st, double train_loss, double value);
 
-/* ---- adaptive dropout (language.md §10) ---- */
+/* ---- adaptive dropout (docs/language.md §14-§15) ---- */
 
 typedef struct {
     hprt_regularize cfg;
@@ -251,7 +251,7 @@ double hprt_dropout_update(hprt_dropout_policy *d, double train_loss, double val
 double hprt_dropout_rate(const hprt_dropout_policy *d, double base_rate);
 
 /* ======================================================================== */
-/* The LR range test (language.md §11, policies.md §9, fastai lr_find)         */
+/* The LR range test (docs/language.md §12, docs/policies.md §9, fastai lr_find)         */
 /* ======================================================================== */
 
 /* The number of batches the test runs: cfg->steps, raised to 6 as fastai does. */

@@ -202,7 +202,7 @@ const hprt_train_result *hprt_trainer_result(const hprt_trainer *t);
 /* Stops the workers, closes the files, frees; NULL is allowed. */
 void hprt_trainer_free(hprt_trainer *t);
 
-/* The LR range test (language.md §11, fastai's lr_find) on a copy of the
+/* The LR range test (docs/language.md §12, fastai's lr_find) on a copy of the
  * current state: the rate grows exponentially from cfg->start to cfg->end over
  * cfg->steps training steps (stopping early when the smoothed loss exceeds 4x
  * its minimum), then the weights, optimizer state and gradients are put back

@@ -1,4 +1,4 @@
-/* test_rt_lrfind.c - the LR range test against policies.md §9 (fastai). */
+/* test_rt_lrfind.c - the LR range test against docs/policies.md §9 (fastai). */
 #include "testutil.h"
 
 #include <math.h>

@@ -1,5 +1,5 @@
 /* test_rt_optim.c - the optimizers against every worked number of
- * policies.md §10 (double path to 1e-12, float path to ~1e-6), the
+ * docs/policies.md §10 (double path to 1e-12, float path to ~1e-6), the
  * override/partition plumbing, and global-norm clipping. */
 #include "testutil.h"
 
@@ -10,7 +10,7 @@
 
 /* ---- helpers ------------------------------------------------------------------- */
 
-/* torch.optim's defaults for each kind (policies.md §10). */
+/* torch.optim's defaults for each kind (docs/policies.md §10). */
 static hprt_optimizer defaults(hprt_opt_kind kind)
 {
     hprt_optimizer o = {.kind = kind, .beta1 = 0.9, .beta2 = 0.999};

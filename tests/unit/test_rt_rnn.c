@@ -1,7 +1,7 @@
 /* test_rt_rnn.c - the recurrent layers (rnn, gru, lstm) and embeddings of
  * hprt_rnn.h.
  *
- * The worked numbers of policies.md §11 pin PyTorch's equations and gate
+ * The worked numbers of docs/policies.md §11 pin PyTorch's equations and gate
  * order.  Beyond them the float kernels are checked against a double-precision
  * forward written here from the same equations: the outputs within 1e-5, and
  * the gradients of L = Σ r·Y (fixed random r) against central finite
@@ -343,7 +343,7 @@ static void run_scalar(hprt_cell cell, int T, const float *Wih, const float *Whh
     hprt_rnn_forward(&g, 1, X, Wih, Whh, bih, bhh, h0, c0, Y, &hT, &cT, A, C, Hprev, scratch, pack);
 }
 
-/* policies.md §11, worked. */
+/* docs/policies.md §11, worked. */
 static void test_rnn_worked(void **state)
 {
     (void)state;

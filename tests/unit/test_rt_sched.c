@@ -1,5 +1,5 @@
 /* test_rt_sched.c - learning-rate schedules, momentum cycling, reduce on
- * plateau and AdaBatch against the worked numbers of policies.md §1-§5, §8. */
+ * plateau and AdaBatch against the worked numbers of docs/policies.md §1-§5, §8. */
 #include "testutil.h"
 
 #include <limits.h>
@@ -9,7 +9,7 @@
 #include "hprt_sched.h"
 
 /* Closed form against the listed values: the listed chained values differ by
- * a few ulps (policies.md conventions), well inside this. */
+ * a few ulps (docs/policies.md conventions), well inside this. */
 #define RTOL 1e-12
 
 static hprt_duration steps(double n) { return (hprt_duration){n, HPRT_STEPS}; }
@@ -506,7 +506,7 @@ static void test_adabatch_stages(void **state)
     }
     assert_int_equal(hprt_adabatch_at(&b, 45, 0).stage, 2);
 
-    /* policies.md §8: the baseline's x0.375 decay every 20 epochs becomes
+    /* docs/policies.md §8: the baseline's x0.375 decay every 20 epochs becomes
      * x0.75 when the batch doubles with scale_lr: (128, 0.1), (256, 0.075),
      * (512, 0.05625), (1024, 0.0421875), with lr / batch as listed */
     hprt_schedule s = {.kind = HPRT_SCHED_STEP, .every = epochs(20), .gamma = 0.375};

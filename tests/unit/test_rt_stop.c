@@ -1,5 +1,5 @@
-/* test_rt_stop.c - stopping rules (policies.md §6 Keras EarlyStopping, §7
- * Prechelt) and adaptive dropout (language.md §10). */
+/* test_rt_stop.c - stopping rules (docs/policies.md §6 Keras EarlyStopping, §7
+ * Prechelt) and adaptive dropout (docs/language.md §14-§15). */
 #include "testutil.h"
 
 #include <math.h>

@@ -1,6 +1,6 @@
 /* test_sched_jit.c - the schedule compiled to code equals the reference
  * (runtime/sched.c) to the bit at every step, and both give the worked
- * numbers of policies.md §1-§4. */
+ * numbers of docs/policies.md §1-§4. */
 #include <math.h>
 
 #include "codegen.h"
