@@ -21,6 +21,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 [ -x "$HPC" ] || { echo "build hpc first (make)"; exit 1; }
 [ -f "$PEER" ] || { echo "no peer program at $PEER"; exit 1; }
+$PY -c "import optuna, torch" 2>/dev/null || { echo "the peer needs Debian's python3-optuna and python3-torch (apt-get install python3-optuna python3-torch)"; exit 1; }
 par=""
 [ -n "${PARALLEL:-}" ] && par="--parallel $PARALLEL"
 
