@@ -62,7 +62,7 @@ test-sanitize: deps
 # FUZZ_SECONDS; `make fuzz-ci` replays the committed corpora, then runs each
 # target for 60 s.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := fuzz_check fuzz_idx fuzz_csv fuzz_text fuzz_ckpt
+FUZZ_TARGETS := fuzz_check fuzz_idx fuzz_csv fuzz_text fuzz_ckpt fuzz_journal
 
 fuzz-build: deps fuzz-deps
 	cmake -S . -B $(BUILD)-fuzz -DCMAKE_C_COMPILER=clang-19 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHPC_FUZZ=ON

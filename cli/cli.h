@@ -51,11 +51,15 @@ int cmd_sample(int argc, char **argv);
  * the reason in err when it is missing, malformed or not `classes` bytes. */
 bool cli_read_vocab(const char *dir, int classes, hprt_vocab *v, char *err, size_t n);
 /* A session (initialised here, for `use`) over a run directory's
- * experiment.hp, whose notes were shown when the run was made, and the
- * checkpoint to read into ckpt: best.hpw or last.hpw as `weights`
- * ("best"/"last") says, else those the run ended with.  False: dir holds no
- * experiment.hp (the session must still be freed). */
-bool cli_open_run(const char *dir, const char *weights, hp_use use, hp_session *s, char *ckpt, size_t n);
+ * experiment.hp, whose notes were shown when the run was made, planned (its
+ * diagnostics printed), and the checkpoint to read into ckpt: best.hpw or
+ * last.hpw as `weights` ("best"/"last") says, else those the run ended with.
+ * -1 when planned, else the exit status with the reason printed ("hpc
+ * COMMAND: ..."); the session must be freed either way. */
+int cli_open_run(const char *dir, const char *weights, hp_use use, hp_session *s, char *ckpt, size_t n,
+                 const char *command);
+/* FILE of the options loaded into d (initialised here), with their --allow. */
+hp_program *cli_load(const cli_common *o, hp_diags *d);
 /* normalize = standard: the training statistics in nm, borrowed from the
  * checkpoint's state when it holds them (format 3), else recomputed from the
  * run's training data into data (older checkpoints).  False: err says why

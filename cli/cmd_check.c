@@ -16,10 +16,7 @@ int cmd_check(int argc, char **argv)
         return EXIT_USAGE;
     }
     hp_diags d;
-    hp_diags_init(&d);
-    for (int i = 0; i < o.n_allow; i++)
-        hp_diags_allow(&d, o.allow[i]);
-    hp_program *p = hp_program_load(&d, o.file);
+    hp_program *p = cli_load(&o, &d);
     if (p)
         hp_check_all(p);
     cli_print_diags(&d);

@@ -11,10 +11,7 @@ int cmd_explain(int argc, char **argv)
         return EXIT_USAGE;
     }
     hp_diags d;
-    hp_diags_init(&d);
-    for (int i = 0; i < o.n_allow; i++)
-        hp_diags_allow(&d, o.allow[i]);
-    hp_program *p = hp_program_load(&d, o.file);
+    hp_program *p = cli_load(&o, &d);
     plan *pl = p && d.n_errors == 0 ? hp_plan(p, o.target, o.sets, o.n_sets) : NULL;
     cli_print_diags(&d);
     int status = EXIT_ERRORS;

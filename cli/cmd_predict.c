@@ -128,23 +128,17 @@ int cmd_predict(int argc, char **argv)
     char ckpt[4200];
     int status = EXIT_ERRORS;
     hp_session hs;
-    bool opened = cli_open_run(dir, weights, HP_USE_EVAL, &hs, ckpt, sizeof ckpt);
+    int opened = cli_open_run(dir, weights, HP_USE_EVAL, &hs, ckpt, sizeof ckpt, "predict");
     hprt_dataset ds = {0};
     hp_loaded_data train = {0};
     hprt_train_state state = {0};
     hprt_error err = {0};
     hp_error he;
-    if (!opened) {
-        fprintf(stderr, "hpc predict: %s is not a run directory\n", dir);
-        status = EXIT_USAGE;
+    if (opened >= 0) {
+        status = opened;
         goto done;
     }
-    hp_err_class c = hp_session_run(&hs, HP_PASS_PLAN, &he);
-    cli_print_diags(&hs.diags);
-    if (c != HP_ERR_NONE) {
-        status = cli_session_error("predict", &he);
-        goto done;
-    }
+    hp_err_class c;
     plan_experiment *e = hs.e;
     if (e->data.is_text) {
         fprintf(stderr, "hpc predict: %s is a language model (text data); `hpc sample %s` generates from it\n", dir, dir);

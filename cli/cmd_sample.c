@@ -112,23 +112,16 @@ int cmd_sample(int argc, char **argv)
     char ckpt[4200], msg[512];
     int status = EXIT_ERRORS;
     hp_session hs;
-    bool opened = cli_open_run(dir, weights, HP_USE_SAMPLE, &hs, ckpt, sizeof ckpt);
+    int opened = cli_open_run(dir, weights, HP_USE_SAMPLE, &hs, ckpt, sizeof ckpt, "sample");
     double *prob = NULL;
     sampler s = {0};
     hprt_vocab v;
     hp_error he;
-    if (!opened) {
-        fprintf(stderr, "hpc sample: %s is not a run directory\n", dir);
-        status = EXIT_USAGE;
+    if (opened >= 0) {
+        status = opened;
         goto done;
     }
-    hp_err_class c = hp_session_run(&hs, HP_PASS_PLAN, &he);
-    cli_print_diags(&hs.diags);
-    if (c == HP_ERR_USAGE && he.pass == HP_PASS_PLAN && hs.e) { /* not a language model */
-        fprintf(stderr, "hpc sample: %s: %s\n", dir, he.msg);
-        status = EXIT_USAGE;
-        goto done;
-    }
+    hp_err_class c = HP_ERR_NONE;
     if (c != HP_ERR_NONE || (c = hp_session_run(&hs, HP_PASS_COMPILE, &he)) != HP_ERR_NONE) {
         status = cli_session_error("sample", &he);
         goto done;

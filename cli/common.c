@@ -176,14 +176,34 @@ static void run_files(const char *dir, const char *weights, char *file, char *ck
     snprintf(ckpt, n, "%s/%s", dir, weights ? (weights[0] == 'b' ? "best.hpw" : "last.hpw") : cli_final_weights(dir));
 }
 
-bool cli_open_run(const char *dir, const char *weights, hp_use use, hp_session *s, char *ckpt, size_t n)
+int cli_open_run(const char *dir, const char *weights, hp_use use, hp_session *s, char *ckpt, size_t n,
+                 const char *command)
 {
     char file[4200];
     run_files(dir, weights, file, ckpt, n < sizeof file ? n : sizeof file);
     hp_session_opts o = {.file = file, .quiet_notes = true, .use = use};
     hp_session_init(s, &o);
     struct stat sb;
-    return stat(file, &sb) == 0;
+    if (stat(file, &sb) != 0) {
+        fprintf(stderr, "hpc %s: %s is not a run directory\n", command, dir);
+        return EXIT_USAGE;
+    }
+    hp_error he;
+    hp_err_class c = hp_session_run(s, HP_PASS_PLAN, &he);
+    cli_print_diags(&s->diags);
+    if (c == HP_ERR_USAGE && s->e) { /* the run's model does not suit the command */
+        fprintf(stderr, "hpc %s: %s: %s\n", command, dir, he.msg);
+        return EXIT_USAGE;
+    }
+    return c == HP_ERR_NONE ? -1 : cli_session_error(command, &he);
+}
+
+hp_program *cli_load(const cli_common *o, hp_diags *d)
+{
+    hp_diags_init(d);
+    for (int i = 0; i < o->n_allow; i++)
+        hp_diags_allow(d, o->allow[i]);
+    return hp_program_load(d, o->file);
 }
 
 bool cli_norm_stats(const plan_experiment *e, const hprt_train_state *st, hp_loaded_data *data, hprt_norm *nm,

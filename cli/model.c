@@ -10,18 +10,9 @@
 int cli_model_open(cli_model *m, const char *dir, const char *weights, const char *command)
 {
     memset(m, 0, sizeof *m);
-    bool is_run = cli_open_run(dir, weights, HP_USE_EVAL, &m->hs, m->ckpt, sizeof m->ckpt);
-    if (!is_run) {
-        fprintf(stderr, "hpc %s: %s is not a run directory\n", command, dir);
-        return EXIT_USAGE;
-    }
-    hp_error he;
-    hp_err_class c = hp_session_run(&m->hs, HP_PASS_PLAN, &he);
-    cli_print_diags(&m->hs.diags);
-    if (c != HP_ERR_NONE)
-        return cli_session_error(command, &he);
+    int status = cli_open_run(dir, weights, HP_USE_EVAL, &m->hs, m->ckpt, sizeof m->ckpt, command);
     m->e = m->hs.e;
-    return -1;
+    return status;
 }
 
 int cli_model_compile(cli_model *m, const char *command)

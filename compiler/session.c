@@ -237,14 +237,18 @@ static hp_err_class pass_layout(hp_session *s, hp_error *err)
         return fail(err, from_cg(ce.cls), HP_PASS_LAYOUT, "%s", ce.msg);
     hp_session_cache *c = s->o.shared;
     s->key = c && s->o.use == HP_USE_TRAIN ? model_key(s) : 0;
-    if (c && c->compiled && s->key && c->key == s->key) { /* the same code: the worker's model again */
-        cg_layout_free(s->layout);
-        s->layout = c->layout;
-        s->mem = c->mem;
-        s->opt = c->opt;
-        s->prog = c->prog;
-        s->shared_model = true;
-    }
+    for (int i = 0; c && s->key && i < c->n; i++)
+        if (c->models[i].key == s->key) { /* the same code: one of the worker's models again */
+            hp_cached_model *m = &c->models[i];
+            cg_layout_free(s->layout);
+            s->layout = m->layout;
+            s->mem = m->mem;
+            s->opt = m->opt;
+            s->prog = m->prog;
+            m->used = ++c->clock;
+            s->shared_model = true;
+            break;
+        }
     return HP_ERR_NONE;
 }
 
@@ -311,16 +315,35 @@ static hp_err_class pass_init(hp_session *s, hp_error *err)
     return HP_ERR_NONE;
 }
 
+static void free_model(cg_layout *layout, cg_memory *mem, hprt_optim_state *opt, cg_program *prog);
+
+/* The least recently used model of the cache goes; returns its bytes. */
+static double evict(hp_session_cache *c)
+{
+    int lru = 0;
+    for (int i = 1; i < c->n; i++)
+        if (c->models[i].used < c->models[lru].used)
+            lru = i;
+    hp_cached_model *m = &c->models[lru];
+    double bytes = m->bytes;
+    free_model(m->layout, &m->mem, m->opt, m->prog);
+    c->models[lru] = c->models[--c->n];
+    return bytes;
+}
+
+/* This session's model goes into the worker's cache, which owns it from now. */
 static void keep_model(hp_session *s)
 {
     hp_session_cache *c = s->o.shared;
-    hp_session_cache_free(c);
-    c->key = s->key;
-    c->layout = s->layout;
-    c->mem = s->mem;
-    c->opt = s->opt;
-    c->prog = s->prog;
-    c->compiled = true;
+    if (!s->key)
+        return;
+    double bytes = 4.0 * (double)s->layout->n_params * (2 + HPRT_STATE__COUNT) + 4.0 * (double)s->layout->n_acts;
+    double total = bytes;
+    for (int i = 0; i < c->n; i++)
+        total += c->models[i].bytes;
+    while (c->n > 0 && (c->n == HP_CACHE_MODELS || total > HP_CACHE_BYTES))
+        total -= evict(c);
+    c->models[c->n++] = (hp_cached_model){s->key, s->layout, s->mem, s->opt, s->prog, bytes, ++c->clock};
     s->shared_model = true;
 }
 
@@ -409,13 +432,9 @@ static void free_model(cg_layout *layout, cg_memory *mem, hprt_optim_state *opt,
 
 void hp_session_cache_free(hp_session_cache *c)
 {
-    if (c->compiled)
-        free_model(c->layout, &c->mem, c->opt, c->prog);
-    c->compiled = false;
-    c->layout = NULL;
-    c->opt = NULL;
-    c->prog = NULL;
-    memset(&c->mem, 0, sizeof c->mem);
+    while (c->n > 0)
+        evict(c);
+    c->clock = 0;
 }
 
 void hp_session_first_error(const hp_session *s, char *buf, size_t n)

@@ -77,21 +77,34 @@ typedef enum {
  * data sets, loaded once per process and read by every trial, and, per
  * worker, the last compiled model with its memory, reused by the next trial
  * whose compiled code would be the same (the code reads the settings that
- * differ between such trials, rates, betas, dropout rates, at run time). */
+ * differ between such trials, rates, betas, dropout rates, at run time).
+ * A worker keeps up to HP_CACHE_MODELS models (HP_CACHE_BYTES of memory),
+ * so a search that alternates between shapes compiles each once. */
 typedef struct hp_data_entry hp_data_entry;
 typedef struct {
     void *mu;                     /* pthread_mutex_t, shared by the workers' caches */
     hp_data_entry *data;          /* a list, by the data declaration's text */
 } hp_data_cache;
 
+/* One compiled model with its memory. */
 typedef struct {
-    hp_data_cache *data;          /* NULL: every session loads its own */
-    bool compiled;                /* below: valid */
     uint64_t key;                 /* what the compiled code depends on */
     cg_layout *layout;
     cg_memory mem;
     hprt_optim_state *opt;
     cg_program *prog;
+    double bytes;                 /* its memory */
+    unsigned long used;           /* when it was last used (the cache's clock) */
+} hp_cached_model;
+
+#define HP_CACHE_MODELS 16        /* models a worker keeps at most */
+#define HP_CACHE_BYTES (1024.0 * 1024 * 1024) /* ... and their memory at most */
+
+typedef struct {
+    hp_data_cache *data;          /* NULL: every session loads its own */
+    hp_cached_model models[HP_CACHE_MODELS]; /* the least recently used goes first */
+    int n;
+    unsigned long clock;
 } hp_session_cache;
 
 hp_data_cache *hp_data_cache_new(void);

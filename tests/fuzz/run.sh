@@ -14,7 +14,7 @@ B=$(cd "$1" && pwd)
 WHAT=$2
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$B/artifacts"
-for t in check idx csv text ckpt; do
+for t in check idx csv text ckpt journal; do
     if [ "$t" = check ]; then
         seeds="$SRC/examples $SRC/tests/cases"
         opts="-dict=$SRC/tests/fuzz/hp.dict"
