@@ -240,6 +240,9 @@ static hp_err_class pass_layout(hp_session *s, hp_error *err)
     for (int i = 0; c && s->key && i < c->n; i++)
         if (c->models[i].key == s->key) { /* the same code: one of the worker's models again */
             hp_cached_model *m = &c->models[i];
+            /* the code is the same; what the layout holds for run time, the
+             * dropout rates, is this trial's */
+            memcpy(m->layout->site_p, s->layout->site_p, sizeof m->layout->site_p);
             cg_layout_free(s->layout);
             s->layout = m->layout;
             s->mem = m->mem;
@@ -289,6 +292,9 @@ static hp_err_class pass_memory(hp_session *s, hp_error *err)
     m->barrier = hprt_barrier_new(s->threads);
     if (!m->grads || !m->acts || !m->barrier)
         return fail(err, HP_ERR_RUN, HP_PASS_MEMORY, "out of memory");
+    /* zeros, as a reused model's memory is reset to: a trial trains the same
+     * whichever it gets */
+    memset(m->grads, 0, sizeof(float) * np);
     memset(m->acts, 0, sizeof(float) * (size_t)s->layout->n_acts);
     if (s->o.use != HP_USE_TRAIN && s->o.use != HP_USE_STEP)
         return HP_ERR_NONE;

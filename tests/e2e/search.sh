@@ -121,6 +121,11 @@ search shapes {
 HP
 "$HPC" search "$tmp/cache.hp" rt --out "$tmp/rt" --quiet > /dev/null 2>&1 || fail "search rt exited $?"
 grep -q '"compiles": 1,' "$tmp/rt/summary.json" || fail "run-time settings alone: $(grep compiles "$tmp/rt/summary.json")"
+# a trial that reused trial 0's compiled model trains as its own run does (its rate and dropout rate apply)
+"$HPC" run "$tmp/rt/trials/0005/experiment.hp" --out "$tmp/rt5" --quiet > /dev/null 2>&1 || fail "trial 5's experiment.hp does not run"
+cut -d, -f1-7 "$tmp/rt/trials/0005/metrics.csv" > "$tmp/a.csv"
+cut -d, -f1-7 "$tmp/rt5/metrics.csv" > "$tmp/b.csv"
+cmp -s "$tmp/a.csv" "$tmp/b.csv" || { fail "a trial on a reused model differs from its own run"; diff "$tmp/a.csv" "$tmp/b.csv"; }
 "$HPC" search "$tmp/cache.hp" shapes --out "$tmp/sh" --quiet > /dev/null 2>&1 || fail "search shapes exited $?"
 grep -q '"compiles": 3,' "$tmp/sh/summary.json" || fail "three shapes: $(grep compiles "$tmp/sh/summary.json")"
 
