@@ -362,6 +362,127 @@ static int write_report(FILE *f, const char *dir, cli_model *m, const plot_run *
     return ferror(f) ? -1 : 0;
 }
 
+/* ---- a study ---- */
+
+/* The results table (results.csv, hpc's own: no quoted commas but in the
+ * last columns' values, which are written quoted) with headers that sort it. */
+static void results_table(FILE *f, const char *csv)
+{
+    fprintf(f, "<table class='grid' id='results'>\n");
+    const char *line = csv;
+    for (int row = 0; line && *line; row++) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        fprintf(f, "<tr>");
+        size_t i = 0;
+        int col = 0;
+        while (i <= len) {
+            char cell[512];
+            size_t k = 0;
+            bool quoted = i < len && line[i] == '"';
+            if (quoted)
+                i++;
+            while (i < len && (quoted ? !(line[i] == '"' && (i + 1 >= len || line[i + 1] != '"')) : line[i] != ',')) {
+                if (quoted && line[i] == '"')
+                    i++;
+                if (k + 1 < sizeof cell)
+                    cell[k++] = line[i];
+                i++;
+            }
+            if (quoted)
+                i++;
+            cell[k] = 0;
+            if (row == 0)
+                fprintf(f, "<th onclick='sortBy(%d)' title='sort'>", col);
+            else
+                fprintf(f, "<td>");
+            cli_markup(f, cell);
+            fprintf(f, row == 0 ? "</th>" : "</td>");
+            col++;
+            i++; /* the comma */
+        }
+        fprintf(f, "</tr>\n");
+        line = end ? end + 1 : NULL;
+    }
+    fprintf(f, "</table>\n");
+}
+
+/* The one script of hpc's pages: a click on a header sorts the results. */
+static const char *const sort_script =
+    "<script>\n"
+    "function sortBy(c) {\n"
+    "  var t = document.getElementById('results'), rows = Array.prototype.slice.call(t.rows, 1);\n"
+    "  var up = t.getAttribute('data-col') != String(c) || t.getAttribute('data-dir') == 'down';\n"
+    "  rows.sort(function (a, b) {\n"
+    "    var x = a.cells[c].textContent, y = b.cells[c].textContent, p = parseFloat(x), q = parseFloat(y);\n"
+    "    var d = !isNaN(p) && !isNaN(q) ? p - q : x < y ? -1 : x > y ? 1 : 0;\n"
+    "    return up ? d : -d;\n"
+    "  });\n"
+    "  rows.forEach(function (r) { t.tBodies[0].appendChild(r); });\n"
+    "  t.setAttribute('data-col', String(c));\n"
+    "  t.setAttribute('data-dir', up ? 'up' : 'down');\n"
+    "}\n"
+    "</script>\n";
+
+static int write_study_report(FILE *f, const char *dir)
+{
+    char *json = slurp(dir, "summary.json"), *csv = slurp(dir, "results.csv"), *best = slurp(dir, "best.hp");
+    char *hist = slurp(dir, "history.svg"), *par = slurp(dir, "parallel.svg"), *src = slurp(dir, "study.hp");
+    char name[256] = "study";
+    json_value(json, "search", name, sizeof name);
+    fprintf(f, "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n<title>hpc report: search ");
+    cli_markup(f, name);
+    fprintf(f, "</title>\n<style>%s th[onclick]{cursor:pointer;text-decoration:underline dotted}</style>\n</head>\n"
+               "<body>\n<h1 id='title'>search ", style);
+    cli_markup(f, name);
+    fprintf(f, "</h1>\n<p class='note'>The study in <code id='study-dir'>");
+    cli_markup(f, dir);
+    fprintf(f, "</code>, reported by hpc %s.</p>\n", HPC_VERSION);
+    fprintf(f, "<nav><a href='#summary'>summary</a><a href='#best'>best</a><a href='#results-h'>results</a>"
+               "<a href='#history'>history</a><a href='#parallel'>parallel coordinates</a>"
+               "<a href='#study'>study.hp</a></nav>\n");
+    fprintf(f, "<h2 id='summary'>Summary</h2>\n<table class='kv' id='summary-table'>\n");
+    static const char *const keys[] = {"strategy", "objective", "trials", "completed", "pruned", "failed",
+                                       "epochs_trained", "compiles", "compile_ms", "seconds"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        char v[256];
+        if (!json_value(json, keys[i], v, sizeof v))
+            continue;
+        fprintf(f, "<tr><th>%s</th><td id='s-%s'>", keys[i], keys[i]);
+        cli_markup(f, v);
+        fprintf(f, "</td></tr>\n");
+    }
+    fprintf(f, "</table>\n<h2 id='best'>The best configuration</h2>\n");
+    char trial[32], value[64];
+    if (json_value(json, "trial", trial, sizeof trial) && json_value(json, "value", value, sizeof value)) {
+        fprintf(f, "<p>Trial <b id='best-trial'>");
+        cli_markup(f, trial);
+        fprintf(f, "</b>, objective <b id='best-value'>");
+        cli_markup(f, value);
+        fprintf(f, "</b>; <code>hpc run %s/best.hp</code> trains it again:</p>\n<pre>", dir);
+        cli_markup(f, best ? best : "");
+        fprintf(f, "</pre>\n");
+    } else {
+        fprintf(f, "<p class='note'>No trial has a value yet.</p>\n");
+    }
+    fprintf(f, "<h2 id='results-h'>Results</h2>\n<p class='note'>One row per trial; click a column to sort.</p>\n");
+    if (csv)
+        results_table(f, csv);
+    fprintf(f, "<h2 id='history'>Optimisation history</h2>\n<figure>%s</figure>\n", hist ? hist : "");
+    fprintf(f, "<h2 id='parallel'>Parallel coordinates</h2>\n<figure>%s</figure>\n", par ? par : "");
+    fprintf(f, "<h2 id='study'>study.hp</h2>\n<pre>");
+    cli_markup(f, src ? src : "");
+    fprintf(f, "</pre>\n%s</body>\n</html>\n", sort_script);
+    int missing = !json || !csv;
+    free(json);
+    free(csv);
+    free(best);
+    free(hist);
+    free(par);
+    free(src);
+    return missing ? -1 : 0;
+}
+
 int cmd_report(int argc, char **argv)
 {
     const char *dir = NULL, *out = NULL;
@@ -390,10 +511,24 @@ int cmd_report(int argc, char **argv)
     char path[4200];
     struct stat sb;
     snprintf(path, sizeof path, "%s/journal.jsonl", dir);
-    if (stat(path, &sb) == 0) {
-        fprintf(stderr, "hpc report: %s is a study directory (it has journal.jsonl); reports of studies are not "
-                        "supported yet, only of runs: hpc report %s/TRIAL\n", dir, dir);
-        return EXIT_USAGE;
+    if (stat(path, &sb) == 0) { /* a study: its summary, results, plots, best configuration */
+        char outpath[4200];
+        snprintf(outpath, sizeof outpath, "%s", out ? out : "");
+        if (!out)
+            snprintf(outpath, sizeof outpath, "%s/report.html", dir);
+        FILE *f = fopen(outpath, "w");
+        if (!f) {
+            fprintf(stderr, "hpc report: cannot create %s: %s\n", outpath, strerror(errno));
+            return EXIT_RUN;
+        }
+        int rc = write_study_report(f, dir);
+        if (fclose(f) != 0 || rc != 0) {
+            fprintf(stderr, "hpc report: %s: the study has no summary.json or results.csv yet, or %s could not be "
+                            "written\n", dir, outpath);
+            return EXIT_RUN;
+        }
+        printf("%s\n", outpath);
+        return EXIT_OK;
     }
     snprintf(path, sizeof path, "%s/experiment.hp", dir);
     if (stat(path, &sb) != 0) {

@@ -109,14 +109,16 @@ static const command commands[] = {
      "accuracy, the learning rate, the momentum (when cycled) and the batch size (when\n"
      "it changes), against steps, with the events (batch-size changes, plateau cuts,\n"
      "dropout changes, early stop) marked.  `hpc report` shows them in a page.\n"},
-    {"report", cmd_report, "hpc report RUN_DIR [-o FILE]",
+    {"report", cmd_report, "hpc report RUN_DIR|STUDY_DIR [-o FILE]",
      "Writes one self-contained HTML page about a run (RUN_DIR/report.html, or -o FILE;\n"
      "no network access, no scripts): the summary, the curves (loss, accuracy,\n"
      "learning rate, momentum, batch size) with the events marked, the LR range test\n"
      "if the run had one, the confusion matrix on the test split (else the validation\n"
      "split; the run's final weights evaluated again), the timings (compiling, each\n"
      "epoch, samples per second), experiment.hp and the Plan as `hpc explain` shows it.\n"
-     "A study directory (`hpc search`) is not supported yet.\n"},
+     "For a study directory (`hpc search`): its summary, the best configuration, the\n"
+     "results table (sorted by a click on a column: the page's one small script), the\n"
+     "optimisation history and parallel coordinates, and study.hp.\n"},
     {"sample", cmd_sample, "hpc sample RUN_DIR [--len N] [--temperature T] [--prime TEXT] [--seed S] [--weights best|last]",
      "Generates text from a trained language model (text data, an output at every\n"
      "step), streaming it to stdout: the prime (default: a newline, not printed) is\n"

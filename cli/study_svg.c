@@ -74,7 +74,7 @@ static int history(const study *S, const char *path)
         double v = lo + (hi - lo) * k / 4;
         double y = H - B - (double)(H - T - B) * k / 4;
         fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.4g</text>\n", L - 6, y + 4, v);
-        fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.0f</text>\n", L + (double)(W - L - R) * k / 4,
+        fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.3g</text>\n", L + (double)(W - L - R) * k / 4,
                 H - B + 16, tmax * k / 4);
     }
     /* the trials in the order they finished, for the best-so-far line */

@@ -3,7 +3,7 @@
 # Chromium (Debian's chromium): no console errors, no request leaves the page
 # (only file:// and the browser's own), the DOM has the sections and the
 # run's numbers (tests/report/check_dom.py), and a screenshot is taken.  Also
-# -o, a study directory (not supported yet: said so), bad usage.
+# -o, a study's page (summary, best, sortable results, plots), bad usage.
 # HPC_REPORT_SCREENSHOT=FILE keeps the screenshot (to look at it).
 # usage: report.sh HPC SOURCE_DIR
 . "$(dirname "$0")/lib.sh"
@@ -88,11 +88,36 @@ grep -q "<h2>Curves</h2>" "$tmp/run2/report.html" 2>/dev/null || fail "a run wit
 grep -q "does not check any more" "$tmp/run2/report.html" || fail "a run with its data gone: the page does not say why there is no matrix"
 grep -q "gone" "$tmp/out" || fail "a run with its data gone: no message naming the file: $(cat "$tmp/out")"
 
-# a study directory: not yet, and said so; bad usage
-mkdir -p "$tmp/study" && : > "$tmp/study/journal.jsonl"
-"$HPC" report "$tmp/study" > "$tmp/out" 2>&1; st=$?
-[ $st = 2 ] || fail "a study directory: exit $st, not 2"
-grep -q "study directory.*not supported yet" "$tmp/out" || fail "a study directory: $(cat "$tmp/out")"
+# a study: its summary, best configuration, a sortable results table, the two plots
+cat > "$tmp/study.hp" <<HP
+import "small.hp"
+search s {
+    base      = small
+    vary optimizer.lr in {1e-3, 3e-3}
+    vary schedule     in {constant, cosine()}
+    objective = maximize(val_accuracy)
+    parallel  = 1
+}
+HP
+sed -i 's/optimizer = adam(lr = find_lr)/optimizer = adam(lr = 2e-3)/' "$tmp/small.hp"
+"$HPC" search "$tmp/study.hp" --out "$tmp/study" --quiet > "$tmp/out" 2>&1 || fail "the study: $(cat "$tmp/out")"
+"$HPC" report "$tmp/study" > "$tmp/out" 2>&1 || fail "report of a study exited $?: $(cat "$tmp/out")"
+spage=$tmp/study/report.html
+grep -o -E "(src|href)=['\"][a-z]+:" "$spage" | grep -q . && fail "the study page links outside"
+browse "$tmp/spage" "file://$spage" --dump-dom
+console "$tmp/spage" > "$tmp/console" && fail "study page console messages: $(cat "$tmp/console")"
+requests "$tmp/spage" > "$tmp/requests"
+[ -s "$tmp/requests" ] && fail "the study page made requests: $(cat "$tmp/requests")"
+[ "$(grep -o "<tr><td>" "$tmp/spage.dom" | wc -l)" = 4 ] || fail "the results table has not one row per trial"
+grep -q "id=\"best-trial\">$(sed -n 's/.*"trial": \([0-9]*\),.*/\1/p' "$tmp/study/summary.json" | head -1)<" "$tmp/spage.dom" ||
+    fail "the best trial is not summary.json's"
+grep -q "onclick=\"sortBy(3)\"" "$tmp/spage.dom" || fail "the results' headers do not sort"
+grep -q "<svg" "$tmp/spage.dom" || fail "the study page has no plots"
+# a study directory without its derived files yet: said so; bad usage
+mkdir -p "$tmp/study0" && : > "$tmp/study0/journal.jsonl"
+"$HPC" report "$tmp/study0" > "$tmp/out" 2>&1; st=$?
+[ $st = 4 ] || fail "an empty study directory: exit $st, not 4"
+grep -q "no summary.json or results.csv yet" "$tmp/out" || fail "an empty study directory: $(cat "$tmp/out")"
 "$HPC" report "$tmp/nope" > "$tmp/out" 2>&1; st=$?
 [ $st = 2 ] || fail "a missing run: exit $st"
 grep -q "is not a run directory" "$tmp/out" || fail "a missing run: $(cat "$tmp/out")"
