@@ -126,16 +126,5 @@ ratio = med["hpc"] / med[best]
 rss_ratio = statistics.median(x[2] for x in by["hpc"]) / statistics.median(x[2] for x in by[best])
 print(f"\nhpc / PyTorch at its fastest setting ({best}): **{ratio:.2f}x** tokens/s; peak RSS {rss_ratio:.2f}x.")
 PYEOF
-# this workload's section of $RESULTS is replaced; the others are kept
-$PY - "$out/section.md" "$RESULTS" <<'PYEOF'
-import re, sys
-new = open(sys.argv[1]).read().rstrip() + "\n"
-try:
-    old = open(sys.argv[2]).read()
-except FileNotFoundError:
-    old = "# Benchmarks\n\n"
-parts = re.split(r"(?m)^(?=## )", old)
-kept = [p for p in parts if not p.startswith("## Char-LSTM language model, ")]
-head, rest = kept[0], kept[1:]
-open(sys.argv[2], "w").write(head + new + "\n" + "".join(rest))
-PYEOF
+# this workload's section of bench/RESULTS.md is replaced; the others are kept
+$PY bench/splice_results.py "$out/section.md" "$RESULTS" "## Char-LSTM language model, "

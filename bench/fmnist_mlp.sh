@@ -81,15 +81,4 @@ print(f"examples/fashion_mlp.hp, 10 epochs (one_cycle, early stopping): test acc
       f"after {ten['epochs']} epochs, {ten['samples_per_second']/1000:.1f}k samples/s, compiled in {ten['compile_ms']:.0f} ms.")
 PYEOF
 # this workload's section of bench/RESULTS.md is replaced; the others are kept
-$PY - "$out/section.md" <<'PYEOF'
-import re, sys
-new = open(sys.argv[1]).read().rstrip() + "\n"
-try:
-    old = open("bench/RESULTS.md").read()
-except FileNotFoundError:
-    old = "# Benchmarks\n\n"
-parts = re.split(r"(?m)^(?=## )", old)
-kept = [p for p in parts if not p.startswith("## Fashion-MNIST MLP, 1 epoch")]
-head, rest = kept[0], kept[1:]
-open("bench/RESULTS.md", "w").write(head + new + "\n" + "".join(rest))
-PYEOF
+$PY bench/splice_results.py "$out/section.md" bench/RESULTS.md "## Fashion-MNIST MLP, 1 epoch"

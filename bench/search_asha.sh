@@ -74,15 +74,5 @@ print(f"hpc compiled {h[5]:.0f} step modules in {h[6] / 1000:.1f} s of compile t
       f"of worker time, so the search's own overhead (data loading, compiling, scheduling, journal) is about "
       f"{100 * max(over, 0) / h[0]:.1f}% of the wall time.")
 PYEOF
-$PY - "$out/section.md" <<'PYEOF'
-import re, sys
-new = open(sys.argv[1]).read().rstrip() + "\n"
-try:
-    old = open("bench/RESULTS.md").read()
-except FileNotFoundError:
-    old = "# Benchmarks\n\n"
-parts = re.split(r"(?m)^(?=## )", old)
-kept = [p for p in parts if not p.startswith("## Search: ASHA")]
-head, rest = kept[0], kept[1:]
-open("bench/RESULTS.md", "w").write(head + new + "\n" + "".join(rest))
-PYEOF
+# this workload's section of bench/RESULTS.md is replaced; the others are kept
+$PY bench/splice_results.py "$out/section.md" bench/RESULTS.md "## Search: ASHA"

@@ -86,11 +86,9 @@ static int dump_ast(const char *command, const char *path)
 /* The passes after the Plan: the layout, then the module before or after optimisation. */
 static int dump_backend(const char *command, plan_experiment *e, int threads, dump_kind k)
 {
-    int T = threads ? threads : e->threads;
-    if (T <= 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        T = cores < 1 ? 1 : cores > HPRT_MAX_THREADS ? HPRT_MAX_THREADS : (int)cores;
-    }
+    if (threads)
+        e->threads = threads;
+    int T = plan_threads(e);
     int tsizes[32], esizes[32], n_eval;
     int n = hprt_train_batch_sizes(&e->batch, e->epochs, e->data.train.n, e->data.valid.n, e->data.test.n, tsizes,
                                    esizes, &n_eval, 32);

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -34,13 +33,6 @@
 static volatile sig_atomic_t search_interrupted;
 
 static void on_signal(int sig) { search_interrupted = sig; }
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* ---- the study ---------------------------------------------------------------- */
 
@@ -86,7 +78,6 @@ static double objective(const study *S, const hprt_epoch_report *r)
 typedef struct {
     study *S;
     int trial;
-    double t0;
 } job_ctx;
 
 static void job_epoch(void *ctx, const hprt_epoch_report *r)
@@ -104,12 +95,6 @@ static void job_epoch(void *ctx, const hprt_epoch_report *r)
     journal_put(S, &e);
     study_progress(S, false);
     pthread_mutex_unlock(&S->mu);
-}
-
-static void job_event(void *ctx, const char *text)
-{
-    (void)ctx;
-    (void)text; /* the trial's events.log has them */
 }
 
 /* The epochs a trial's metrics.csv holds beyond what the journal has (a
@@ -212,9 +197,9 @@ static job_end run_job(study *S, int slot, int t, int to, char *why, size_t whyl
     hp_session_train_config(&hs, &cfg);
     cfg.lr_fn = NULL; /* the reference schedule, bit-identical to the compiled one, so no module holds it */
     cfg.momentum_fn = NULL;
-    job_ctx jc = {S, t, now()};
+    job_ctx jc = {S, t};
     cfg.run_dir = tdir;
-    cfg.cb = (hprt_callbacks){&jc, NULL, job_epoch, job_event, NULL};
+    cfg.cb = (hprt_callbacks){&jc, NULL, job_epoch, NULL, NULL}; /* events: the trial's events.log */
     cfg.interrupt = &search_interrupted;
     hprt_error re = {0};
     if (fresh) {
@@ -457,7 +442,7 @@ static int run_study(study *S)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    S->t0 = now();
+    S->t0 = study_now();
     worker w[64];
     pthread_t th[64];
     int n = S->parallel;

@@ -105,7 +105,7 @@ bool study_any_running(const study *S)
     return false;
 }
 
-static double wall(void)
+double study_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -337,15 +337,15 @@ int study_open_existing(study *S, const char *dir, bool (*f)(void *, const journ
     int trials = 0, parallel = 0;
     hp_override *sets = NULL;
     int n_sets = 0;
-    while (fgets(line, sizeof line, a)) {
+    for (int no = 1; fgets(line, sizeof line, a); no++) {
         line[strcspn(line, "\n")] = 0;
-        char *eq;
+        char *eq, *end;
+        long v = 0;
         if (strncmp(line, "search ", 7) == 0)
             snprintf(name, sizeof name, "%.200s", line + 7);
-        else if (strncmp(line, "trials ", 7) == 0)
-            trials = atoi(line + 7);
-        else if (strncmp(line, "parallel ", 9) == 0)
-            parallel = atoi(line + 9);
+        else if ((strncmp(line, "trials ", 7) == 0 || strncmp(line, "parallel ", 9) == 0) &&
+                 (v = strtol(strchr(line, ' ') + 1, &end, 10)) >= 1 && v <= 1000000 && !*end)
+            *(line[0] == 't' ? &trials : &parallel) = (int)v;
         else if (strncmp(line, "set ", 4) == 0 && (eq = strchr(line + 4, '='))) {
             char **sa = realloc(S->set_args, sizeof *sa * (size_t)(S->n_set_args + 1));
             if (!sa)
@@ -359,6 +359,11 @@ int study_open_existing(study *S, const char *dir, bool (*f)(void *, const journ
             memcpy(copy, line + 4, pl + 1);
             strcpy(copy + pl + 1, eq + 1);
             S->set_args[S->n_set_args++] = copy;
+        } else {
+            fprintf(stderr, "hpc resume: %s:%d: not a line of study.args (search NAME, set PATH=VALUE, trials N, "
+                            "parallel N)\n", path, no);
+            fclose(a);
+            return EXIT_USAGE;
         }
     }
     fclose(a);
@@ -425,7 +430,7 @@ void study_progress(study *S, bool force)
 {
     if (!S->tty || S->quiet)
         return;
-    double t = wall();
+    double t = study_now();
     if (!force && t - S->last_draw < 0.2)
         return;
     S->last_draw = t;
@@ -586,7 +591,7 @@ static int write_best(const study *S)
 
 int study_write_outputs(study *S, bool final)
 {
-    double seconds = wall() - S->t0;
+    double seconds = study_now() - S->t0;
     if (write_results(S) != 0 || write_summary(S, seconds) != 0)
         return -1;
     if (!final)

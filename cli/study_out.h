@@ -54,6 +54,8 @@ typedef struct {
     int n_set_args;
 } study;
 
+/* The monotonic clock, in seconds. */
+double study_now(void);
 study *study_new(void);
 void study_free(study *S);
 /* A new study from S->o: checks the file, makes the directory, writes

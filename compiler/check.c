@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "check_int.h"
+#include "search.h"
 #include "hprt_step.h"
 
 /* ---- files and imports ---- */
@@ -957,6 +958,9 @@ static plan_search *check_search(ck *c, hp_decl *d)
         s->parallel = (int)x;
 
     /* varies */
+    if (d->n_varies > PLAN_MAX_VARIES)
+        hp_report(c->d, HP_ERROR, NULL, d->varies[PLAN_MAX_VARIES]->span,
+                  "search '%s' varies more than %d paths, the most a study journals", d->name, PLAN_MAX_VARIES);
     s->varies = hp_alloc(c->out, sizeof *s->varies * (size_t)(d->n_varies ? d->n_varies : 1));
     for (int i = 0; i < d->n_varies; i++) {
         const hp_vary *vy = d->varies[i];
@@ -1070,6 +1074,11 @@ static plan_search *check_search(ck *c, hp_decl *d)
         }
         s->n_varies++;
     }
+    if (s->strategy == PLAN_STRATEGY_GRID && s->n_varies == d->n_varies && search_grid_size(s) < 0)
+        hp_report(c->d, HP_ERROR, NULL, v[Q_STRATEGY] ? v[Q_STRATEGY]->span : d->name_span,
+                  "search '%s' has more than 1,000,000 grid configurations, the most a grid runs; use "
+                  "`random(trials = N)` or `tpe(trials = N)`",
+                  d->name);
     if (d->n_varies == 0 && base)
         hp_report(c->d, HP_WARNING, NULL, d->name_span, "search '%s' varies nothing: it runs its base once", d->name);
     return c->d->errors_seen == errors_before ? s : NULL;

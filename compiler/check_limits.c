@@ -132,14 +132,6 @@ static void fmt_bytes(char *buf, size_t n, double b)
 }
 
 /* The threads `hpc run` uses: the experiment's, else every core (at most HPRT_MAX_THREADS). */
-static int run_threads(const plan_experiment *e)
-{
-    if (e->threads > 0)
-        return e->threads;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    return cores < 1 ? 1 : cores > HPRT_MAX_THREADS ? HPRT_MAX_THREADS : (int)cores;
-}
-
 void ck_experiment_limits(ck *c, plan_experiment *e, hp_decl *model, hp_span use, hp_span batch_at)
 {
     int before = c->d->errors_seen;
@@ -219,7 +211,7 @@ void ck_experiment_limits(ck *c, plan_experiment *e, hp_decl *model, hp_span use
     }
     /* memory: the back end's layout for this run, the optimizer's state, the data */
     cg_error ce = {0};
-    cg_layout *l = cg_layout_new(e, run_threads(e), tsizes, n_train, esizes, n_eval, &ce);
+    cg_layout *l = cg_layout_new(e, plan_threads(e), tsizes, n_train, esizes, n_eval, &ce);
     if (!l) { /* a limit of the back end not mirrored above: still an error of `check` */
         hp_report(c->d, HP_ERROR, NULL, use, "the code generator refuses this model: %s", ce.msg);
         return;

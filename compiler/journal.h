@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "plan.h"
+
 typedef enum {
     JOURNAL_STUDY = 0,
     JOURNAL_TRIAL,
@@ -33,7 +35,7 @@ typedef enum {
     JOURNAL_END
 } journal_kind;
 
-#define JOURNAL_MAX_PATHS 64
+#define JOURNAL_MAX_PATHS PLAN_MAX_VARIES
 
 typedef struct {
     journal_kind kind;

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hprt_sched.h"
 #include "hprt_train.h"
@@ -738,3 +739,11 @@ void plan_apply_found_rate(plan_experiment *e, double lr, char *where, size_t n)
     e->uses_find_lr = false;
 }
 
+
+int plan_threads(const plan_experiment *e)
+{
+    if (e->threads > 0)
+        return e->threads;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores < 1 ? 1 : cores > HPRT_MAX_THREADS ? HPRT_MAX_THREADS : (int)cores;
+}

@@ -213,6 +213,9 @@ typedef struct {
     const char *tensorboard;  /* TensorBoard event files go there (NULL: none) */
 } plan_experiment;
 
+/* A search varies at most this many paths (each trial's point is journaled whole). */
+#define PLAN_MAX_VARIES 64
+
 typedef enum { PLAN_SPACE_SET = 0, PLAN_SPACE_RANGE, PLAN_SPACE_LOG, PLAN_SPACE_UNIFORM } plan_space_kind;
 
 typedef struct {
@@ -280,6 +283,10 @@ void plan_set_steps(plan_experiment *e, int T);
 void plan_apply_found_rate(plan_experiment *e, double lr, char *where, size_t n);
 /* Why this experiment cannot be sampled one token at a time, or NULL. */
 const char *plan_sampling_refusal(const plan_experiment *e);
+
+/* The worker threads a run of e uses: its `threads`, else one per core (at
+ * most HPRT_MAX_THREADS). */
+int plan_threads(const plan_experiment *e);
 
 /* Steps in one epoch at the given batch size (text: windows of seq tokens). */
 long plan_steps_per_epoch(const plan_experiment *e, int batch);

@@ -33,10 +33,13 @@ search_rungs search_asha_rungs(int max_epochs, double eta, int trials)
 {
     search_rungs r = {0};
     double e = 1;
-    while (r.n_rungs < 31 && (int)floor(e + 1e-9) < max_epochs) {
-        r.epochs[r.n_rungs] = (int)floor(e + 1e-9);
-        r.trials[r.n_rungs] = (int)floor(trials / pow(eta, r.n_rungs) + 1e-9);
-        r.n_rungs++;
+    for (int it = 0; it < 10000 && r.n_rungs < 31 && (int)floor(e + 1e-9) < max_epochs; it++) { /* bounded for eta near 1 */
+        int epochs = (int)floor(e + 1e-9);
+        if (r.n_rungs == 0 || epochs > r.epochs[r.n_rungs - 1]) { /* eta near 1: no rung twice at one epoch */
+            r.epochs[r.n_rungs] = epochs;
+            r.trials[r.n_rungs] = (int)floor(trials / pow(eta, r.n_rungs) + 1e-9);
+            r.n_rungs++;
+        }
         e *= eta;
     }
     r.epochs[r.n_rungs] = max_epochs;

@@ -59,14 +59,7 @@ static hp_err_class resolve(hp_session *s, plan_experiment *e, hp_error *err)
         e->epochs = s->o.epochs;
     if (s->o.threads)
         e->threads = s->o.threads;
-    if (s->o.use != HP_USE_TRAIN && s->o.use != HP_USE_STEP)
-        s->threads = 1;
-    else if (e->threads > 0)
-        s->threads = e->threads;
-    else {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        s->threads = cores < 1 ? 1 : cores > HPRT_MAX_THREADS ? HPRT_MAX_THREADS : (int)cores;
-    }
+    s->threads = s->o.use == HP_USE_TRAIN || s->o.use == HP_USE_STEP ? plan_threads(e) : 1;
     /* the model's identity as trained, whatever it is compiled for */
     plan_shape_desc(e, s->desc, sizeof s->desc);
     s->ckpt_id = (hprt_ckpt_id){plan_shape_hash(e), s->desc};

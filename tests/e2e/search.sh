@@ -235,4 +235,27 @@ HP
 "$HPC" search "$tmp/ns.hp" convs --out "$tmp/convs" --quiet > "$tmp/out" 2>&1 || { fail "a conv search exited $?"; cat "$tmp/out"; }
 [ "$(grep -c ',completed,' "$tmp/convs/results.csv")" = 3 ] || fail "conv search: $(cat "$tmp/convs/results.csv")"
 
+# ---- hostile: a grid past 1,000,000 configurations is refused by check, at its line; a damaged study.args ----
+cat > "$tmp/huge.hp" <<HP
+import "base.hp"
+search huge {
+    base      = small
+    vary model.hidden in 1..2000
+    vary batch        in 1..1000
+    objective = maximize(val_accuracy)
+}
+HP
+"$HPC" check "$tmp/huge.hp" > "$tmp/out" 2>&1 && fail "check accepted a grid of 2,000,000"
+grep -q "huge.hp:2:8: error: search 'huge' has more than 1,000,000 grid configurations" "$tmp/out" || fail "huge grid: $(cat "$tmp/out")"
+"$HPC" search "$tmp/huge.hp" --out "$tmp/huge" > "$tmp/out" 2>&1
+[ $? = 1 ] || fail "search of a huge grid should exit 1"
+{ echo 'import "base.hp"'; echo "search many {"; echo "    base = small"
+  i=0; while [ $i -lt 65 ]; do echo "    vary seed in {$i}"; i=$((i + 1)); done; echo "}"; } > "$tmp/many.hp"
+"$HPC" check "$tmp/many.hp" > "$tmp/out" 2>&1 && fail "check accepted 65 varied paths"
+grep -q "many.hp:68:5: error: search 'many' varies more than 64 paths" "$tmp/out" || fail "65 paths: $(grep -v twice "$tmp/out" | head -3)"
+echo "trials lots" >> "$tmp/div/study.args"
+"$HPC" resume "$tmp/div" > "$tmp/out" 2>&1
+[ $? = 2 ] || fail "a damaged study.args should exit 2"
+grep -q "study.args:[0-9]*: not a line of study.args" "$tmp/out" || fail "damaged study.args: $(cat "$tmp/out")"
+
 finish "search"

@@ -50,6 +50,35 @@ static inline void cg_test_build(cg_test_prog *c, plan_experiment *e, int thread
     }
 }
 
+/* A test's CSV data set in a fresh directory: FEAT columns f0.. and a label
+ * column (row i is class i % classes), values uniform in [-1, 1) from seed,
+ * each row shifted by its own uniform offset in [-2, 2) when row_offset (so a
+ * normalisation's mean matters). */
+typedef struct {
+    char *dir;
+    char path[512];
+} cg_test_csv;
+
+static inline void cg_test_csv_write(cg_test_csv *f, int rows, int feat, int classes, uint64_t seed, bool row_offset)
+{
+    f->dir = tu_tmpdir();
+    snprintf(f->path, sizeof f->path, "%s/d.csv", f->dir);
+    FILE *out = fopen(f->path, "w");
+    assert_non_null(out);
+    hprt_rng r;
+    hprt_rng_seed(&r, seed);
+    for (int c = 0; c < feat; c++)
+        fprintf(out, "f%d,", c);
+    fprintf(out, "label\n");
+    for (int i = 0; i < rows; i++) {
+        double offset = row_offset ? hprt_rng_uniform(&r) * 4 - 2 : 0;
+        for (int c = 0; c < feat; c++)
+            fprintf(out, "%.4f,", offset + hprt_rng_uniform(&r) * 2 - 1);
+        fprintf(out, "%d\n", i % classes);
+    }
+    assert_int_equal(fclose(out), 0);
+}
+
 /* One compiled step run as the driver runs it: thread 0 here, the others
  * in threads of their own (at most 8). */
 typedef struct {

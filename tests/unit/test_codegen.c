@@ -18,29 +18,9 @@
 #define FEAT 13
 #define CLASSES 5
 
-typedef struct {
-    char *dir;
-    char path[512];
-} fixture;
+typedef cg_test_csv fixture;
 
-static void write_csv(fixture *f)
-{
-    f->dir = tu_tmpdir();
-    snprintf(f->path, sizeof f->path, "%s/d.csv", f->dir);
-    FILE *out = fopen(f->path, "w");
-    assert_non_null(out);
-    hprt_rng r;
-    hprt_rng_seed(&r, 7);
-    for (int c = 0; c < FEAT; c++)
-        fprintf(out, "f%d,", c);
-    fprintf(out, "label\n");
-    for (int i = 0; i < ROWS; i++) {
-        for (int c = 0; c < FEAT; c++)
-            fprintf(out, "%.4f,", hprt_rng_uniform(&r) * 2 - 1);
-        fprintf(out, "%d\n", i % CLASSES);
-    }
-    assert_int_equal(fclose(out), 0);
-}
+static void write_csv(fixture *f) { cg_test_csv_write(f, ROWS, FEAT, CLASSES, 7, false); }
 
 /* Everything one run of the compiled code needs. */
 typedef struct {
