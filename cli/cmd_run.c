@@ -96,15 +96,10 @@ static void on_step(void *ctx, const hprt_step_report *r)
     tb_scalars(u->tb, r->step, tags, v, 4);
 }
 
-static void tb_epoch(ui *u, const hprt_epoch_report *r)
+static void tb_epoch_ui(ui *u, const hprt_epoch_report *r)
 {
-    static const char *const tags[8] = {"epoch/epoch", "epoch/lr", "epoch/batch", "epoch/train_loss",
-                                        "epoch/val_loss", "epoch/val_accuracy", "epoch/seconds",
-                                        "epoch/samples_per_second"};
-    double v[8] = {r->epoch, r->lr, r->batch, r->train_loss, r->has_valid ? r->val_loss : NAN,
-                   r->has_valid ? r->val_accuracy : NAN, r->seconds, r->samples_per_second};
     u->tb_step = r->step;
-    tb_scalars(u->tb, r->step, tags, v, 8);
+    tb_epoch(u->tb, r);
     tb_flush(u->tb);
 }
 
@@ -112,7 +107,7 @@ static void on_epoch(void *ctx, const hprt_epoch_report *r)
 {
     ui *u = ctx;
     if (u->tb)
-        tb_epoch(u, r);
+        tb_epoch_ui(u, r);
     if (u->tty && !u->quiet)
         fprintf(stderr, "\r\033[K");
     if (u->quiet)

@@ -28,6 +28,7 @@
 #include "search.h"
 #include "session.h"
 #include "study_out.h"
+#include "study_tb.h"
 
 /* What a signal handler may touch (the one of cmd_run.c is its own). */
 static volatile sig_atomic_t search_interrupted;
@@ -78,6 +79,7 @@ static double objective(const study *S, const hprt_epoch_report *r)
 typedef struct {
     study *S;
     int trial;
+    tb_writer *tb; /* the trial's TensorBoard session, or NULL */
 } job_ctx;
 
 static void job_epoch(void *ctx, const hprt_epoch_report *r)
@@ -95,6 +97,7 @@ static void job_epoch(void *ctx, const hprt_epoch_report *r)
     journal_put(S, &e);
     study_progress(S, false);
     pthread_mutex_unlock(&S->mu);
+    study_tb_epoch(S, j->tb, r);
 }
 
 /* The epochs a trial's metrics.csv holds beyond what the journal has (a
@@ -174,6 +177,7 @@ static job_end run_job(study *S, int slot, int t, int to, char *why, size_t whyl
     hp_session_init(&hs, &so);
     hp_error he;
     job_end end = JOB_OK;
+    job_ctx jc = {S, t, NULL};
     hprt_trainer *tr = NULL;
     hprt_train_state state = {0};
     float *best = NULL;
@@ -197,7 +201,6 @@ static job_end run_job(study *S, int slot, int t, int to, char *why, size_t whyl
     hp_session_train_config(&hs, &cfg);
     cfg.lr_fn = NULL; /* the reference schedule, bit-identical to the compiled one, so no module holds it */
     cfg.momentum_fn = NULL;
-    job_ctx jc = {S, t};
     cfg.run_dir = tdir;
     cfg.cb = (hprt_callbacks){&jc, NULL, job_epoch, NULL, NULL}; /* events: the trial's events.log */
     cfg.interrupt = &search_interrupted;
@@ -243,6 +246,7 @@ static job_end run_job(study *S, int slot, int t, int to, char *why, size_t whyl
             }
         }
     }
+    jc.tb = study_tb_trial(S, t, fresh);
     if (hprt_trainer_new(&cfg, &tr, &re) != HPRT_OK ||
         (!fresh && hprt_trainer_restore(tr, &state, best, &re) != HPRT_OK)) {
         snprintf(why, whylen, "%s", re.msg);
@@ -286,6 +290,7 @@ static job_end run_job(study *S, int slot, int t, int to, char *why, size_t whyl
     }
 out:
     hprt_trainer_free(tr);
+    study_tb_close(S, jc.tb);
     hprt_train_state_free(&state);
     free(best);
     hp_session_free(&hs);
@@ -476,6 +481,7 @@ static int run_study(study *S)
         fprintf(stderr, "hpc search: cannot write the study's files in %s: %s\n", S->dir, strerror(errno));
         return EXIT_RUN;
     }
+    study_tb_end(S);
     if (!S->quiet)
         study_print_table(S, stdout);
     int failed = 0;
@@ -494,10 +500,11 @@ int cmd_search(int argc, char **argv)
     if (!rest)
         return EXIT_RUN;
     int n_rest = 0, trials = 0, parallel = 0;
-    const char *out = NULL;
+    const char *out = NULL, *tensorboard = NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        bool takes = strcmp(a, "--trials") == 0 || strcmp(a, "--parallel") == 0 || strcmp(a, "--out") == 0;
+        bool takes = strcmp(a, "--trials") == 0 || strcmp(a, "--parallel") == 0 || strcmp(a, "--out") == 0 ||
+                     strcmp(a, "--tensorboard") == 0;
         if (takes && i + 1 >= argc) {
             cli_usage_error("search", "%s needs a value", a);
             free(rest);
@@ -515,6 +522,13 @@ int cmd_search(int argc, char **argv)
                 parallel = (int)v;
         } else if (strcmp(a, "--out") == 0) {
             out = argv[++i];
+        } else if (strcmp(a, "--tensorboard") == 0) {
+            tensorboard = argv[++i];
+            if (!*tensorboard) {
+                cli_usage_error("search", "--tensorboard must name a directory");
+                free(rest);
+                return EXIT_USAGE;
+            }
         } else {
             rest[n_rest++] = argv[i];
         }
@@ -529,7 +543,7 @@ int cmd_search(int argc, char **argv)
     }
     S->quiet = S->o.quiet;
     S->tty = isatty(STDERR_FILENO);
-    status = study_open_new(S, out, trials, parallel);
+    status = study_open_new(S, out, trials, parallel, tensorboard);
     if (status >= 0)
         goto done;
     status = run_study(S);

@@ -222,17 +222,8 @@ int cli_man(FILE *out)
  * tests/tools/grammar.sh checks that the checker accepts each one. */
 static const char *const kw_keywords[] = {"import", "repeat", "vary", "in"};
 static const char *const kw_constants[] = {"true", "false"};
-static const char *const kw_settings[] = {
-    /* experiment */
-    "data", "model", "loss", "optimizer", "clip", "schedule", "batch", "epochs", "stop", "regularize", "seed",
-    "threads", "checkpoint",
-    /* data */
-    "train", "valid", "test", "scale", "normalize", "shuffle",
-    /* search */
-    "base", "strategy", "objective", "parallel"};
 static const char *const kw_sources[] = {"idx", "csv", "text", "split"};
 static const char *const kw_losses[] = {"cross_entropy", "mse"};
-static const char *const kw_metrics[] = {"val_loss", "val_accuracy", "val_bpc", "train_loss"};
 static const char *const kw_regularizers[] = {"adaptive_dropout"};
 static const char *const kw_batches[] = {"adaptive"};
 static const char *const kw_objectives[] = {"minimize", "maximize"};
@@ -267,8 +258,14 @@ int cli_keywords(FILE *out)
     KW_LIST(out, "regularize", kw_regularizers);
     KW_LIST(out, "batch", kw_batches);
     KW_LIST(out, "loss", kw_losses);
-    KW_LIST(out, "metric", kw_metrics);
-    KW_LIST(out, "setting", kw_settings);
+    for (int k = 0; k < HPRT_METRIC__COUNT; k++)
+        fprintf(out, "metric %s\n", hprt_metric_name((hprt_metric)k));
+    for (hp_decl_kind k = HP_DECL_DATA; k <= HP_DECL_SEARCH; k++) { /* the checker's own tables */
+        int n;
+        const char *const *w = hp_check_settings(k, &n);
+        for (int i = 0; i < n; i++)
+            fprintf(out, "setting %s\n", w[i]);
+    }
     KW_LIST(out, "source", kw_sources);
     for (int k = 0; k < PLAN_STRATEGY__COUNT; k++)
         fprintf(out, "strategy %s\n", plan_strategy_name((plan_strategy)k));

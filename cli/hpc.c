@@ -127,7 +127,7 @@ static const command commands[] = {
      "byte) and fed back.  --seed (default 1) fixes the draws: the same seed gives the\n"
      "same text.  The weights are those the run ended with unless --weights says.\n"},
     {"search", cmd_search,
-     "hpc search FILE [SEARCH] [--set PATH=VALUE]... [--trials N] [--parallel N] [--out DIR] [--quiet]",
+     "hpc search FILE [SEARCH] [--set PATH=VALUE]... [--trials N] [--parallel N] [--out DIR] [--tensorboard DIR] [--quiet]",
      "Runs a study: the search's strategy (grid, random, tpe, hyperband, asha) picks\n"
      "the trials, each a run of the base experiment with the trial's values, trained\n"
      "in its own run directory and, under hyperband and asha, continued from its\n"
@@ -141,6 +141,9 @@ static const command commands[] = {
      "  --trials N        trials in all (random, tpe, asha; grid: at most N)\n"
      "  --parallel N      trials at a time (at most one per core; the cores are split)\n"
      "  --out DIR         the study directory (must not exist)\n"
+     "  --tensorboard DIR TensorBoard logs in DIR/<study directory name> (as the base's\n"
+     "                    `tensorboard = \"DIR\"`): the hparams plugin's experiment, and a\n"
+     "                    session per trial with its values, epochs and status\n"
      "  --quiet           print nothing but errors\n"
      "\n"
      "Exit status: 0 done, 1 the file has errors, 2 bad usage, 3 bad data, 4 every\n"

@@ -1,5 +1,6 @@
 /* study_out.c - a study's state and its directory (study_out.h). */
 #include "study_out.h"
+#include "study_tb.h"
 
 #include <errno.h>
 #include <math.h>
@@ -249,7 +250,7 @@ static int setup(study *S, int trials, int parallel)
     return -1;
 }
 
-int study_open_new(study *S, const char *out, int trials, int parallel)
+int study_open_new(study *S, const char *out, int trials, int parallel, const char *tensorboard)
 {
     int st = plan_search_of(S, S->o.file, S->o.target, S->o.sets, S->o.n_sets);
     if (st >= 0)
@@ -282,6 +283,15 @@ int study_open_new(study *S, const char *out, int trials, int parallel)
         return EXIT_RUN;
     }
     snprintf(S->src, sizeof S->src, "%s/study.hp", S->dir);
+    if (!study_tb_root(S, tensorboard ? tensorboard : S->s->base->tensorboard)) {
+        fprintf(stderr, "hpc search: tensorboard: %s\n", strerror(errno));
+        return EXIT_RUN;
+    }
+    char err[1024];
+    if (study_tb_start(S, err, sizeof err) != 0) {
+        fprintf(stderr, "hpc search: tensorboard: %s\n", err);
+        return EXIT_RUN;
+    }
     snprintf(path, sizeof path, "%s/study.args", S->dir);
     FILE *a = fopen(path, "w");
     if (write_study_hp(S) != 0 || !a) {
@@ -297,6 +307,8 @@ int study_open_new(study *S, const char *out, int trials, int parallel)
         fprintf(a, "trials %d\n", trials);
     if (parallel > 0)
         fprintf(a, "parallel %d\n", parallel);
+    if (S->tb_root[0])
+        fprintf(a, "tensorboard %s\n", S->tb_root);
     if (fclose(a) != 0) {
         fprintf(stderr, "hpc search: cannot write %s: %s\n", path, strerror(errno));
         return EXIT_RUN;
@@ -359,9 +371,11 @@ int study_open_existing(study *S, const char *dir, bool (*f)(void *, const journ
             memcpy(copy, line + 4, pl + 1);
             strcpy(copy + pl + 1, eq + 1);
             S->set_args[S->n_set_args++] = copy;
+        } else if (strncmp(line, "tensorboard /", 13) == 0 && strlen(line + 12) < sizeof S->tb_root) {
+            snprintf(S->tb_root, sizeof S->tb_root, "%s", line + 12);
         } else {
             fprintf(stderr, "hpc resume: %s:%d: not a line of study.args (search NAME, set PATH=VALUE, trials N, "
-                            "parallel N)\n", path, no);
+                            "parallel N, tensorboard DIR)\n", path, no);
             fclose(a);
             return EXIT_USAGE;
         }

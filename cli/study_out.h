@@ -52,6 +52,7 @@ typedef struct {
     double last_draw;
     char **set_args;              /* study.args' --set values (resume) */
     int n_set_args;
+    char tb_root[4400];           /* TensorBoard: DIR/<study name> (absolute), or "" (study_tb.c) */
 } study;
 
 /* The monotonic clock, in seconds. */
@@ -59,8 +60,9 @@ double study_now(void);
 study *study_new(void);
 void study_free(study *S);
 /* A new study from S->o: checks the file, makes the directory, writes
- * study.hp and study.args, starts the journal.  -1 when ready, else the exit status. */
-int study_open_new(study *S, const char *out, int trials, int parallel);
+ * study.hp and study.args, starts the journal (and the TensorBoard logs
+ * when --tensorboard or the base's `tensorboard` asks for them).  -1 when ready, else the exit status. */
+int study_open_new(study *S, const char *out, int trials, int parallel, const char *tensorboard);
 /* An existing study: study.hp and study.args read, the journal replayed
  * through f.  -1 when ready, else the exit status. */
 int study_open_existing(study *S, const char *dir, bool (*f)(void *, const journal_event *, int));

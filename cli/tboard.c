@@ -176,7 +176,7 @@ static void record(tb_writer *w, pb *event)
     *event = (pb){0};
 }
 
-static double wall_time(void)
+double tb_wall_time(void)
 {
     struct timeval tv;
     gettimeofday(&tv, NULL);
@@ -186,7 +186,7 @@ static double wall_time(void)
 /* An Event's head: wall_time and step. */
 static void event_head(pb *ev, long step)
 {
-    pb_double(ev, 1, wall_time());
+    pb_double(ev, 1, tb_wall_time());
     pb_int(ev, 2, step);
 }
 
@@ -209,7 +209,7 @@ tb_writer *tb_open(const char *dir, char *err, size_t n)
     for (char *h = host; *h; h++)
         if (*h == '/')
             *h = '_';
-    long now = (long)wall_time();
+    long now = (long)tb_wall_time();
     int fd = -1;
     for (int k = 1; k < 100 && fd < 0; k++) {
         if (k == 1)
@@ -260,6 +260,16 @@ void tb_scalars(tb_writer *w, long step, const char *const *tags, const double *
     record(w, &ev);
 }
 
+void tb_epoch(tb_writer *w, const hprt_epoch_report *r)
+{
+    static const char *const tags[8] = {"epoch/epoch", "epoch/lr", "epoch/batch", "epoch/train_loss",
+                                        "epoch/val_loss", "epoch/val_accuracy", "epoch/seconds",
+                                        "epoch/samples_per_second"};
+    double v[8] = {r->epoch, r->lr, r->batch, r->train_loss, r->has_valid ? r->val_loss : NAN,
+                   r->has_valid ? r->val_accuracy : NAN, r->seconds, r->samples_per_second};
+    tb_scalars(w, r->step, tags, v, 8);
+}
+
 void tb_text(tb_writer *w, long step, const char *tag, const char *text)
 {
     pb plugin = {0}, meta = {0}, shape = {0}, tensor = {0}, value = {0}, summary = {0}, ev = {0};
@@ -275,6 +285,120 @@ void tb_text(tb_writer *w, long step, const char *tag, const char *text)
     event_head(&ev, step);
     pb_msg(&ev, 5, &summary);
     record(w, &ev);
+}
+
+/* ---- the hparams plugin ----
+ *   HParamsPluginData { int32 version = 1; oneof { Experiment experiment = 2;
+ *                       SessionStartInfo session_start_info = 3; SessionEndInfo session_end_info = 4; } }
+ *   Experiment { string description = 1; double time_created_secs = 3;
+ *                repeated HParamInfo hparam_infos = 4; repeated MetricInfo metric_infos = 5; }
+ *   HParamInfo { string name = 1; DataType type = 4 (STRING = 1, FLOAT64 = 3);
+ *                oneof { ListValue domain_discrete = 5; Interval domain_interval = 6; } }
+ *   Interval { double min_value = 1; double max_value = 2; }
+ *   MetricInfo { MetricName name = 1 { string group = 1; string tag = 2; }; DatasetType dataset_type = 5
+ *                (TRAINING = 1, VALIDATION = 2); }
+ *   SessionStartInfo { map<string, Value> hparams = 1; string group_name = 4; double start_time_secs = 5; }
+ *   SessionEndInfo { Status status = 1; double end_time_secs = 2; }
+ *   Value { double number_value = 2; string string_value = 3; }   ListValue { repeated Value values = 1; }
+ * Each goes in a Summary value tagged `_hparams_/...` whose metadata names
+ * the plugin with the message as content, and whose tensor is the plugin's
+ * "null tensor" (an empty DT_FLOAT vector). */
+
+static void pb_value_number(pb *p, int field, double v)
+{
+    pb value = {0};
+    pb_double(&value, 2, v);
+    pb_msg(p, field, &value);
+}
+
+static void pb_value_string(pb *p, int field, const char *s)
+{
+    pb value = {0};
+    pb_str(&value, 3, s);
+    pb_msg(p, field, &value);
+}
+
+/* An Event at step 0 holding one hparams summary: tag, and the plugin data's bytes. */
+static void hparams_event(tb_writer *w, const char *tag, pb *data)
+{
+    pb plugin = {0}, meta = {0}, dim = {0}, shape = {0}, tensor = {0}, value = {0}, summary = {0}, ev = {0};
+    pb_str(&plugin, 1, "hparams");
+    pb_msg(&plugin, 2, data);
+    pb_msg(&meta, 1, &plugin);
+    pb_int(&tensor, 1, 1);      /* DT_FLOAT */
+    pb_msg(&shape, 2, &dim);    /* one dimension of size 0 */
+    pb_msg(&tensor, 2, &shape);
+    pb_str(&value, 1, tag);
+    pb_msg(&value, 9, &meta);
+    pb_msg(&value, 8, &tensor);
+    pb_msg(&summary, 1, &value);
+    event_head(&ev, 0);
+    pb_msg(&ev, 5, &summary);
+    record(w, &ev);
+}
+
+void tb_hparams_experiment(tb_writer *w, const char *description, const tb_hparam *hp, int n_hp,
+                           const char *const *metrics, int n_metrics)
+{
+    pb exp = {0}, data = {0};
+    if (description && *description)
+        pb_str(&exp, 1, description);
+    pb_double(&exp, 3, tb_wall_time());
+    for (int i = 0; i < n_hp; i++) {
+        pb info = {0}, dom = {0};
+        pb_str(&info, 1, hp[i].name);
+        pb_int(&info, 4, hp[i].numeric ? 3 : 1);
+        if (hp[i].n_values > 0) {
+            for (int k = 0; k < hp[i].n_values; k++)
+                if (hp[i].numeric)
+                    pb_value_number(&dom, 1, strtod(hp[i].values[k], NULL));
+                else
+                    pb_value_string(&dom, 1, hp[i].values[k]);
+            pb_msg(&info, 5, &dom);
+        } else {
+            pb_double(&dom, 1, hp[i].lo);
+            pb_double(&dom, 2, hp[i].hi);
+            pb_msg(&info, 6, &dom);
+        }
+        pb_msg(&exp, 4, &info);
+    }
+    for (int i = 0; i < n_metrics; i++) {
+        pb info = {0}, name = {0};
+        pb_str(&name, 2, metrics[i]);
+        pb_msg(&info, 1, &name);
+        pb_int(&info, 5, strstr(metrics[i], "train") ? 1 : 2);
+        pb_msg(&exp, 5, &info);
+    }
+    pb_msg(&data, 2, &exp);
+    hparams_event(w, "_hparams_/experiment", &data);
+}
+
+void tb_hparams_session_start(tb_writer *w, const char *group, const tb_hvalue *v, int n, double start_time)
+{
+    pb start = {0}, data = {0};
+    for (int i = 0; i < n; i++) {
+        pb entry = {0};
+        pb_str(&entry, 1, v[i].name);
+        if (v[i].numeric)
+            pb_value_number(&entry, 2, v[i].number);
+        else
+            pb_value_string(&entry, 2, v[i].text);
+        pb_msg(&start, 1, &entry);
+    }
+    if (group && *group)
+        pb_str(&start, 4, group);
+    pb_double(&start, 5, start_time);
+    pb_msg(&data, 3, &start);
+    hparams_event(w, "_hparams_/session_start_info", &data);
+}
+
+void tb_hparams_session_end(tb_writer *w, tb_status status, double end_time)
+{
+    pb end = {0}, data = {0};
+    pb_int(&end, 1, (int64_t)status);
+    pb_double(&end, 2, end_time);
+    pb_msg(&data, 4, &end);
+    hparams_event(w, "_hparams_/session_end_info", &data);
 }
 
 void tb_flush(tb_writer *w)

@@ -711,6 +711,19 @@ static plan_experiment *check_experiment(ck *c, hp_decl *d)
 enum { Q_BASE, Q_STRATEGY, Q_OBJECTIVE, Q_PARALLEL, Q__COUNT };
 static const char *const search_settings[Q__COUNT] = {"base", "strategy", "objective", "parallel"};
 
+const char *const *hp_check_settings(hp_decl_kind k, int *n)
+{
+    switch (k) {
+    case HP_DECL_DATA: return ck_data_settings(n);
+    case HP_DECL_EXPERIMENT: *n = S__COUNT; return experiment_settings;
+    case HP_DECL_SEARCH: *n = Q__COUNT; return search_settings;
+    case HP_DECL_IMPORT:
+    case HP_DECL_MODEL: break;
+    }
+    *n = 0;
+    return NULL;
+}
+
 /* What planning the base with one value of a vary showed: whether it
  * checks, the compiled shapes it needs, and the seed's rules it breaks. */
 enum { LINT_BATCH, LINT_DENSE, LINT_RNN, LINT_EMBED, LINT__COUNT };

@@ -39,6 +39,11 @@ plan *hp_plan(hp_program *p, const char *name, const hp_override *ov, int n_ov);
  * what `hpc search FILE` runs. */
 const char *hp_program_first_search(const hp_program *p);
 
+/* The settings a declaration of kind k takes (data, experiment, search; n = 0
+ * for the others), from the checker's own tables: for the editors' grammars
+ * and completion (`hpc help --keywords`). */
+const char *const *hp_check_settings(hp_decl_kind k, int *n);
+
 /* Names of the experiments and searches of the file, in order (for --help-ish
  * messages and tests).  Returns the count; names[i] stays valid with p. */
 int hp_program_targets(const hp_program *p, const char ***names);

@@ -16,6 +16,12 @@
 enum { D_TRAIN, D_VALID, D_TEST, D_SCALE, D_NORMALIZE, D_SHUFFLE, D__COUNT };
 static const char *const data_settings[D__COUNT] = {"train", "valid", "test", "scale", "normalize", "shuffle"};
 
+const char *const *ck_data_settings(int *n)
+{
+    *n = D__COUNT;
+    return data_settings;
+}
+
 /* Resolves the strings of a path argument (a string or a list of strings). */
 static bool source_paths(ck *c, int file, const ck_val *v, plan_source *src, const hp_span **spans)
 {

@@ -162,6 +162,9 @@ bool ck_expansion_ok(ck *c, hp_decl *model, const ck_scope *sc, long limit);
  * e->memory_bytes.  For a checked experiment whose model and data are fine. */
 void ck_experiment_limits(ck *c, plan_experiment *e, hp_decl *model, hp_span use, hp_span batch_at);
 
+/* The settings of a data declaration (check_data.c's table). */
+const char *const *ck_data_settings(int *n);
+
 /* ---- check.c ---- */
 /* Finds the settings of a body by name; reports duplicates and unknown names (what: "data", "an experiment"). */
 void ck_index_settings(ck *c, hp_decl *d, const char *const *known, int n_known, hp_setting **slots, const char *what);

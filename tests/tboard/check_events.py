@@ -6,14 +6,13 @@ default): how many files there must be (a resumed run adds one; a later file
 wins for a step both have).  Prints the problems and exits 1 when there are
 any."""
 import csv
-import glob
-import math
 import os
-import struct
 import sys
 
 sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import event_pb2  # noqa: E402  (generated at test time)
+import tfrecord  # noqa: E402
 
 problems = []
 
@@ -22,65 +21,18 @@ def bad(msg):
     problems.append(msg)
 
 
-def crc32c(data):
-    # table-driven, reflected Castagnoli polynomial (independent of hpc's)
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
-
-def masked(data):
-    c = crc32c(data)
-    return (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-assert crc32c(b"123456789") == 0xE3069283, "the test's own CRC32C is wrong"
-
 tb_dir, run_dir = sys.argv[2], sys.argv[3]
 n_files = int(sys.argv[4]) if len(sys.argv) > 4 else 1
-files = sorted(glob.glob(os.path.join(tb_dir, "events.out.tfevents.*")), key=os.path.getmtime)
+files = tfrecord.event_files(tb_dir)
 if len(files) != n_files:
     print("FAIL: expected %d event files in %s, found %s" % (n_files, tb_dir, files))
     sys.exit(1)
-def read_records(path):
-    """The Events of one file, checking each record's framing."""
-    raw = open(path, "rb").read()
-    out = []
-    pos = 0
-    while pos < len(raw):
-        if pos + 12 > len(raw):
-            bad("%s: a truncated record header at byte %d" % (path, pos))
-            break
-        (n,) = struct.unpack_from("<Q", raw, pos)
-        (lcrc,) = struct.unpack_from("<I", raw, pos + 8)
-        if lcrc != masked(raw[pos:pos + 8]):
-            bad("record at byte %d: the length's CRC is wrong" % pos)
-        data = raw[pos + 12:pos + 12 + n]
-        if pos + 12 + n + 4 > len(raw):
-            bad("%s: a truncated record at byte %d" % (path, pos))
-            break
-        (dcrc,) = struct.unpack_from("<I", raw, pos + 12 + n)
-        if dcrc != masked(data):
-            bad("record at byte %d: the data's CRC is wrong" % pos)
-        ev = event_pb2.Event()
-        ev.ParseFromString(data)
-        out.append(ev)
-        pos += 12 + n + 4
-    return out
-
 
 events = []
 firsts = []  # where each file's events start
 for path in files:
     firsts.append(len(events))
-    events += read_records(path)
+    events += tfrecord.read_records(path, event_pb2.Event, bad)
 
 for k in firsts:
     if k >= len(events) or events[k].file_version != "brain.Event:2":
