@@ -189,7 +189,7 @@ static job_end run_job(study *S, int slot, int t, int to, char *why, size_t whyl
         end = JOB_FAILED;
         goto out;
     }
-    if (hs.compiled) {
+    if (hs.compiled && !cg_program_linked(hs.prog)) { /* compiled here, not linked from another worker's */
         pthread_mutex_lock(&S->mu);
         S->compiles++;
         S->compile_ms += cg_compile_ms(hs.prog);

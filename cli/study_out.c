@@ -19,9 +19,14 @@ study *study_new(void)
     hp_diags_init(&S->d);
     S->j.fd = -1;
     if (pthread_mutex_init(&S->mu, NULL) != 0 || pthread_cond_init(&S->cv, NULL) != 0 ||
-        !(S->data = hp_data_cache_new())) {
+        !(S->data = hp_data_cache_new()) || !(S->objects = cg_objects_new())) {
+        hp_data_cache_free(S->data);
         free(S);
         return NULL;
+    }
+    for (int i = 0; i < 64; i++) { /* every worker's sessions share the data sets and the compiled code */
+        S->cache[i].data = S->data;
+        S->cache[i].objects = S->objects;
     }
     return S;
 }
@@ -33,6 +38,7 @@ void study_free(study *S)
     for (int i = 0; i < 64; i++)
         hp_session_cache_free(&S->cache[i]);
     hp_data_cache_free(S->data);
+    cg_objects_free(S->objects);
     journal_close(&S->j);
     if (S->st_ready)
         search_study_free(&S->st);
@@ -551,8 +557,10 @@ static int write_summary(const study *S, double seconds)
             S->s->objective_mode == HPRT_MODE_MAX ? "maximize" : "minimize", objective_name(S));
     fprintf(f, "  \"trials\": %d,\n  \"completed\": %d,\n  \"pruned\": %d,\n  \"failed\": %d,\n", S->st.n_trials, done,
             pruned, failed);
-    fprintf(f, "  \"epochs_trained\": %d,\n  \"compiles\": %d,\n  \"compile_ms\": %.1f,\n  \"seconds\": %.2f,\n",
-            S->epochs_trained, S->compiles + S->compiles_before, S->compile_ms + S->compile_ms_before, seconds);
+    fprintf(f, "  \"epochs_trained\": %d,\n  \"compiles\": %d,\n  \"compile_ms\": %.1f,\n  \"data_loads\": %d,\n"
+               "  \"seconds\": %.2f,\n",
+            S->epochs_trained, S->compiles + S->compiles_before, S->compile_ms + S->compile_ms_before,
+            S->data->loads, seconds);
     int b = search_best(&S->st);
     if (b < 0) {
         fprintf(f, "  \"best\": null\n}\n");

@@ -37,6 +37,7 @@ typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     hp_data_cache *data;
+    cg_objects *objects;          /* each shape's compiled code, linked by every worker */
     hp_session_cache cache[64];   /* per worker */
     int compiles, compiles_before;
     double compile_ms, compile_ms_before;

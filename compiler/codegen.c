@@ -1523,6 +1523,7 @@ struct cg_program {
     int train_batch[32], eval_batch[32];
     hprt_step_fn train[32], eval[32];
     double compile_ms;
+    bool linked; /* linked an object another program compiled (cg_objects) */
 };
 
 static void emit_all(cg *g, const hprt_sched_resolved *sched)
@@ -1571,8 +1572,25 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_memory *mem,
-                       const hprt_sched_resolved *sched, cg_error *err)
+/* The module as an object: compiled here, or (objs) by whichever program
+ * asked for key first.  *obj points into objs, or to *own (freed by the
+ * caller).  Takes mod. */
+static int module_object(hp_jit *jit, LLVMModuleRef mod, cg_objects *objs, uint64_t key, const void **obj,
+                         size_t *n, void **own, cg_error *err)
+{
+    *own = NULL;
+    if (hp_jit_emit_object(jit, mod, own, n, err) != 0)
+        return -1;
+    *obj = *own;
+    if (objs) {
+        cg_objects_put(objs, key, *own, *n); /* objs owns it now */
+        *own = NULL;
+    }
+    return 0;
+}
+
+static cg_program *compile(const plan_experiment *e, const cg_layout *l, const cg_memory *mem,
+                           const hprt_sched_resolved *sched, cg_objects *objs, uint64_t key, cg_error *err)
 {
     double t0 = now_ms();
     cg_program *p = calloc(1, sizeof *p);
@@ -1586,9 +1604,27 @@ cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_me
     p->jit = hp_jit_new(err);
     if (!p->jit)
         goto fail;
-    LLVMModuleRef mod = jit_module(p->jit, st, e, l, mem, sched, true, err);
-    if (!mod)
+    /* the object: linked from objs when another program compiled it (the
+     * module is then generated only for its buffers' symbols), else compiled */
+    const void *obj = NULL;
+    size_t obj_n = 0;
+    void *own = NULL;
+    cg_objects_claim claim = objs ? cg_objects_get(objs, key, &obj, &obj_n) : CG_OBJECT_ALONE;
+    p->linked = claim == CG_OBJECT_READY;
+    LLVMModuleRef mod = jit_module(p->jit, st, e, l, mem, sched, !p->linked, err);
+    if (!mod) {
+        if (claim == CG_OBJECT_COMPILE)
+            cg_objects_put(objs, key, NULL, 0);
         goto fail;
+    }
+    if (p->linked) {
+        LLVMDisposeModule(mod);
+    } else if (module_object(p->jit, mod, claim == CG_OBJECT_COMPILE ? objs : NULL, key, &obj, &obj_n, &own, err) != 0) {
+        if (claim == CG_OBJECT_COMPILE)
+            cg_objects_put(objs, key, NULL, 0);
+        goto fail;
+    }
+    mod = NULL;
     /* the runtime functions and libm the module calls, and the buffers */
     hp_jit_symbol fns[] = {
         {"hprt_sgemm", (void *)hprt_sgemm, 1},
@@ -1624,10 +1660,12 @@ cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_me
     };
     if (hp_jit_define(p->jit, fns, (int)(sizeof fns / sizeof *fns), err) != 0 ||
         hp_jit_define(p->jit, st->syms, st->n_syms, err) != 0) {
-        LLVMDisposeModule(mod);
+        free(own);
         goto fail;
     }
-    if (hp_jit_add_module(p->jit, mod, err) != 0)
+    int linked = hp_jit_add_object(p->jit, obj, obj_n, err);
+    free(own);
+    if (linked != 0)
         goto fail;
     char name[32];
     for (int k = 0; k < l->n_train_sizes; k++) {
@@ -1661,6 +1699,20 @@ fail:
     cg_program_free(p);
     return NULL;
 }
+
+cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_memory *mem,
+                       const hprt_sched_resolved *sched, cg_error *err)
+{
+    return compile(e, l, mem, sched, NULL, 0, err);
+}
+
+cg_program *cg_compile_shared(const plan_experiment *e, const cg_layout *l, const cg_memory *mem,
+                              cg_objects *objs, uint64_t key, cg_error *err)
+{
+    return compile(e, l, mem, NULL, objs, key, err);
+}
+
+bool cg_program_linked(const cg_program *p) { return p->linked; }
 
 cg_program *cg_compile_schedule(const hprt_sched_resolved *sched, cg_error *err)
 {

@@ -124,6 +124,23 @@ typedef struct cg_program cg_program;
 cg_program *cg_compile(const plan_experiment *e, const cg_layout *l, const cg_memory *mem,
                        const hprt_sched_resolved *sched, cg_error *err);
 void cg_program_free(cg_program *p);
+
+/* Compiled objects shared by the sessions of one process (a search's
+ * workers): the optimised code of a key is compiled once, and each program
+ * built from it links a copy against its own memory.  Thread-safe. */
+typedef struct cg_objects cg_objects;
+cg_objects *cg_objects_new(void);
+void cg_objects_free(cg_objects *o);
+/* How many objects were compiled into it. */
+int cg_objects_compiles(cg_objects *o);
+/* As cg_compile, for the code whose unoptimised IR hashes to key (with no
+ * schedule: the program has none), compiling it only when objs has no object
+ * for key yet.  objs NULL: cg_compile. */
+cg_program *cg_compile_shared(const plan_experiment *e, const cg_layout *l, const cg_memory *mem,
+                              cg_objects *objs, uint64_t key, cg_error *err);
+/* Whether p linked an object another program compiled (its compile_ms is the link's). */
+bool cg_program_linked(const cg_program *p);
+
 /* Only the schedule as code (tests, `hpc explain`'s preview). */
 cg_program *cg_compile_schedule(const hprt_sched_resolved *sched, cg_error *err);
 

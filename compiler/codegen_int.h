@@ -110,4 +110,16 @@ void cg_layernorm_weight_grads(cg *g, LLVMValueRef X, LLVMValueRef stats, LLVMVa
 #include "hprt_sched.h"
 void cg_emit_schedule(cg *g, const hprt_sched_resolved *r);
 
+/* ---- codegen_objects.c: the shared objects' hand-over ---- */
+typedef enum {
+    CG_OBJECT_READY,   /* *data, *n: compiled already; link a copy */
+    CG_OBJECT_COMPILE, /* compile it and hand it over with cg_objects_put (the others wait) */
+    CG_OBJECT_ALONE    /* compile it for this program only (no room) */
+} cg_objects_claim;
+/* Waits while another program compiles key. */
+cg_objects_claim cg_objects_get(cg_objects *o, uint64_t key, const void **data, size_t *n);
+/* After CG_OBJECT_COMPILE: the object (taken), or NULL when compiling
+ * failed (another program may try).  Returns data. */
+const void *cg_objects_put(cg_objects *o, uint64_t key, void *data, size_t n);
+
 #endif

@@ -14,7 +14,8 @@
 struct hp_jit {
     LLVMOrcThreadSafeContextRef tsc;
     LLVMOrcLLJITRef jit;
-    LLVMTargetMachineRef tm;
+    LLVMTargetMachineRef tm;     /* the optimisation pipeline's */
+    LLVMTargetMachineRef obj_tm; /* objects, as LLJIT's JITLink set-up compiles them (made when first needed) */
 };
 
 /* Consumes err; returns 0 when there was none. */
@@ -89,6 +90,8 @@ void hp_jit_free(hp_jit *j)
         LLVMOrcDisposeThreadSafeContext(j->tsc);
     if (j->tm)
         LLVMDisposeTargetMachine(j->tm);
+    if (j->obj_tm)
+        LLVMDisposeTargetMachine(j->obj_tm);
     free(j);
 }
 
@@ -131,6 +134,70 @@ int hp_jit_add_module(hp_jit *j, LLVMModuleRef m, cg_error *err)
     LLVMOrcJITDylibRef jd = LLVMOrcLLJITGetMainJITDylib(j->jit);
     /* takes tsm even when it fails: disposing it afterwards would crash */
     return take_error(LLVMOrcLLJITAddLLVMIRModule(j->jit, jd, tsm), "adding the module", err);
+}
+
+int hp_jit_emit_object(hp_jit *j, LLVMModuleRef m, void **data, size_t *n, cg_error *err)
+{
+    *data = NULL;
+    *n = 0;
+    if (!j->obj_tm) {
+        /* LLJIT links with JITLink on x86-64 and AArch64 ELF, for which it
+         * compiles position-independent code in the small code model at
+         * the default optimisation level of the code generator: the same */
+        const char *triple = LLVMOrcLLJITGetTripleString(j->jit);
+        LLVMTargetRef target;
+        char *msg = NULL;
+        if (LLVMGetTargetFromTriple(triple, &target, &msg)) {
+            cg_fail(err, CG_E_LLVM, "no LLVM target for %s: %s", triple, msg ? msg : "?");
+            LLVMDisposeMessage(msg);
+            LLVMDisposeModule(m);
+            return -1;
+        }
+        char *cpu = LLVMGetHostCPUName();
+        char *features = LLVMGetHostCPUFeatures();
+        j->obj_tm = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelDefault, LLVMRelocPIC,
+                                            LLVMCodeModelSmall);
+        LLVMDisposeMessage(cpu);
+        LLVMDisposeMessage(features);
+        if (!j->obj_tm) {
+            cg_fail(err, CG_E_LLVM, "cannot create a target machine for %s", triple);
+            LLVMDisposeModule(m);
+            return -1;
+        }
+    }
+    char *msg = NULL;
+    LLVMMemoryBufferRef buf = NULL;
+    LLVMBool failed = LLVMTargetMachineEmitToMemoryBuffer(j->obj_tm, m, LLVMObjectFile, &msg, &buf);
+    LLVMDisposeModule(m);
+    if (failed) {
+        cg_fail(err, CG_E_LLVM, "compiling the module: %s", msg ? msg : "?");
+        LLVMDisposeMessage(msg);
+        return -1;
+    }
+    size_t size = LLVMGetBufferSize(buf);
+    void *copy = malloc(size ? size : 1);
+    if (!copy) {
+        LLVMDisposeMemoryBuffer(buf);
+        cg_fail(err, CG_E_MEMORY, "out of memory");
+        return -1;
+    }
+    memcpy(copy, LLVMGetBufferStart(buf), size);
+    LLVMDisposeMemoryBuffer(buf);
+    *data = copy;
+    *n = size;
+    return 0;
+}
+
+int hp_jit_add_object(hp_jit *j, const void *data, size_t n, cg_error *err)
+{
+    LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(data, n, "hp_step");
+    if (!buf) {
+        cg_fail(err, CG_E_MEMORY, "out of memory");
+        return -1;
+    }
+    LLVMOrcJITDylibRef jd = LLVMOrcLLJITGetMainJITDylib(j->jit);
+    /* takes buf, even when it fails */
+    return take_error(LLVMOrcLLJITAddObjectFile(j->jit, jd, buf), "linking the compiled object", err);
 }
 
 void *hp_jit_lookup(hp_jit *j, const char *name, cg_error *err)

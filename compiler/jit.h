@@ -3,6 +3,9 @@
  * Usage: hp_jit_new() -> build a module in hp_jit_context() for hp_jit_target()
  * (ir_module_new, ir_optimize: ir.h) -> hp_jit_define() the runtime's symbols (functions and the experiment's
  * buffers) -> hp_jit_add_module() (takes the module) -> hp_jit_lookup().
+ * Or, to compile once and link many times: hp_jit_emit_object() the
+ * module, then hp_jit_add_object() the bytes into each JIT (each with its
+ * own symbols).
  * Every LLVM error is consumed and turned into a cg_error (CG_E_LLVM).
  */
 #ifndef HP_JIT_H
@@ -37,6 +40,13 @@ ir_target hp_jit_target(hp_jit *j);
 int hp_jit_define(hp_jit *j, const hp_jit_symbol *syms, int n, cg_error *err);
 /* Takes ownership of m, even on failure. */
 int hp_jit_add_module(hp_jit *j, LLVMModuleRef m, cg_error *err);
+/* Compiles m (optimised already) into a relocatable object for this host,
+ * as the JIT's own compiler would (PIC, small code model): *data is
+ * malloc'd, *n its bytes.  Takes ownership of m, even on failure. */
+int hp_jit_emit_object(hp_jit *j, LLVMModuleRef m, void **data, size_t *n, cg_error *err);
+/* Links a copy of an object from hp_jit_emit_object (of any JIT of this
+ * process) against this JIT's symbols. */
+int hp_jit_add_object(hp_jit *j, const void *data, size_t n, cg_error *err);
 /* The address of a function of the module, or NULL with the reason in err. */
 void *hp_jit_lookup(hp_jit *j, const char *name, cg_error *err);
 

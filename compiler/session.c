@@ -169,6 +169,7 @@ static hp_err_class pass_data(hp_session *s, hp_error *err)
         key = NULL;
         d->next = c->data;
         c->data = d;
+        c->loads++;
     }
     pthread_mutex_unlock(c->mu);
     free(key);
@@ -361,7 +362,11 @@ static hp_err_class pass_compile(hp_session *s, hp_error *err)
                                                   e->data.is_text ? e->data.train.seq : 0, &sched, &re) != HPRT_OK)
         return fail(err, HP_ERR_RUN, HP_PASS_COMPILE, "%s", re.msg);
     cg_error ce = {0};
-    s->prog = cg_compile(e, s->layout, &s->mem, with_sched ? &sched : NULL, &ce);
+    cg_objects *objs = s->o.shared && s->o.use == HP_USE_TRAIN && s->key ? s->o.shared->objects : NULL;
+    if (objs) /* a search's worker: the object compiled once for every worker (no schedule: the driver's) */
+        s->prog = cg_compile_shared(e, s->layout, &s->mem, objs, s->key, &ce);
+    else
+        s->prog = cg_compile(e, s->layout, &s->mem, with_sched ? &sched : NULL, &ce);
     if (!s->prog)
         return fail(err, from_cg(ce.cls), HP_PASS_COMPILE, "compiling the %s failed: %s",
                     s->o.use == HP_USE_TRAIN ? "training step" : "model", ce.msg);

@@ -84,6 +84,7 @@ typedef struct hp_data_entry hp_data_entry;
 typedef struct {
     void *mu;                     /* pthread_mutex_t, shared by the workers' caches */
     hp_data_entry *data;          /* a list, by the data declaration's text */
+    int loads;                    /* data sets loaded (the list's length) */
 } hp_data_cache;
 
 /* One compiled model with its memory. */
@@ -102,6 +103,7 @@ typedef struct {
 
 typedef struct {
     hp_data_cache *data;          /* NULL: every session loads its own */
+    cg_objects *objects;          /* compiled code shared by the workers (NULL: each compiles its own) */
     hp_cached_model models[HP_CACHE_MODELS]; /* the least recently used goes first */
     int n;
     unsigned long clock;

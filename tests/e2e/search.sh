@@ -55,6 +55,8 @@ done
 grep -q ',running,' "$tmp/s/results.csv" && fail "a finished study has running trials"
 grep -q '"strategy": "asha"' "$tmp/s/summary.json" || fail "summary.json: strategy"
 grep -q '"trials": 7' "$tmp/s/summary.json" || fail "summary.json: trials"
+# the data set is loaded once per process, whatever the number of jobs
+grep -q '"data_loads": 1,' "$tmp/s/summary.json" || fail "summary.json: the data was loaded more than once: $(grep data_loads "$tmp/s/summary.json")"
 for k in completed pruned failed epochs_trained compiles compile_ms seconds best; do
     grep -q "\"$k\"" "$tmp/s/summary.json" || fail "summary.json: no $k"
 done
@@ -128,6 +130,18 @@ cut -d, -f1-7 "$tmp/rt5/metrics.csv" > "$tmp/b.csv"
 cmp -s "$tmp/a.csv" "$tmp/b.csv" || { fail "a trial on a reused model differs from its own run"; diff "$tmp/a.csv" "$tmp/b.csv"; }
 "$HPC" search "$tmp/cache.hp" shapes --out "$tmp/sh" --quiet > /dev/null 2>&1 || fail "search shapes exited $?"
 grep -q '"compiles": 3,' "$tmp/sh/summary.json" || fail "three shapes: $(grep compiles "$tmp/sh/summary.json")"
+# two workers at a time: still each shape compiled once (the other worker links it)
+"$HPC" search "$tmp/cache.hp" rt --parallel 2 --out "$tmp/rt2" --quiet > /dev/null 2>&1 || fail "search rt --parallel 2 exited $?"
+grep -q '"compiles": 1,' "$tmp/rt2/summary.json" || fail "run-time settings, 2 workers: $(grep compiles "$tmp/rt2/summary.json")"
+"$HPC" search "$tmp/cache.hp" shapes --parallel 2 --out "$tmp/sh2" --quiet > /dev/null 2>&1 || fail "search shapes --parallel 2 exited $?"
+grep -q '"compiles": 3,' "$tmp/sh2/summary.json" || fail "three shapes, 2 workers: $(grep compiles "$tmp/sh2/summary.json")"
+# every trial of the two-worker study trains as its own run does (linked code is the same code)
+for t in 0000 0001 0002 0003 0004 0005; do
+    "$HPC" run "$tmp/rt2/trials/$t/experiment.hp" --out "$tmp/rt2run$t" --quiet > /dev/null 2>&1 || fail "trial $t's experiment.hp does not run"
+    cut -d, -f1-7 "$tmp/rt2/trials/$t/metrics.csv" > "$tmp/a.csv"
+    cut -d, -f1-7 "$tmp/rt2run$t/metrics.csv" > "$tmp/b.csv"
+    cmp -s "$tmp/a.csv" "$tmp/b.csv" || { fail "trial $t of a two-worker study differs from its own run"; diff "$tmp/a.csv" "$tmp/b.csv"; }
+done
 
 # ---- a diverging trial fails, the study completes; every trial failing exits 4 ----
 cat > "$tmp/div.hp" <<HP
