@@ -35,19 +35,22 @@ for r in $(seq 1 "$ROUNDS"); do
 import json, sys
 s = json.load(open(sys.argv[1]))
 train = 0.0
-for line in open(sys.argv[2]):
-    e = json.loads(line)
+events = [json.loads(line) for line in open(sys.argv[2])]
+for e in events:
     if e["event"] == "epoch" and e.get("seconds") is not None:
         train += e["seconds"]
+# the tail: epochs trained after the next-to-last job ended, by the one job left (the other workers idle)
+dones = [i for i, e in enumerate(events) if e["event"] == "done"]
+tail = sum(e.get("seconds") or 0 for e in events[dones[-2]:] if e["event"] == "epoch") if len(dones) > 1 else 0
 wall = float(sys.argv[4]) - float(sys.argv[3])
 print("hpc", wall, s["epochs_trained"], s["completed"], s["pruned"], s["best"]["value"], s["compiles"],
-      s["compile_ms"], train)
+      s["compile_ms"], train, tail, s.get("data_loads", 0))
 PYEOF
     OPENBLAS_NUM_THREADS=1 $PY "$PEER" --threads "${THREADS:-2}" > "$out/peer.json"
     $PY - "$out/peer.json" >> "$out/rows" <<'PYEOF'
 import json, sys
 s = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
-print("optuna", s["wall_seconds"], s["epochs_trained"], s["completed"], s["pruned"], s["best_val_accuracy"], 0, 0, 0)
+print("optuna", s["wall_seconds"], s["epochs_trained"], s["completed"], s["pruned"], s["best_val_accuracy"], 0, 0, 0, 0, 0)
 PYEOF
     echo "round $r done" >&2
 done
@@ -58,7 +61,7 @@ rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 by = {}
 for name, *v in rows:
     by.setdefault(name, []).append([float(x) for x in v])
-med = {k: [statistics.median(r[i] for r in v) for i in range(8)] for k, v in by.items()}
+med = {k: [statistics.median(r[i] for r in v) for i in range(10)] for k, v in by.items()}
 cpu = subprocess.run(["sh", "-c", "lscpu | sed -n 's/^Model name: *//p'"], capture_output=True, text=True).stdout.strip()
 print(f"## Search: ASHA over the Fashion-MNIST MLP, 27 trials (bench/search_asha.sh)\n")
 print(f"{datetime.date.today()}, {cpu}, {sys.argv[2]} round(s) alternating, medians; hpc with parallel = {sys.argv[3]}.\n")
@@ -68,11 +71,17 @@ for k in ("hpc", "optuna"):
     m = med[k]
     print(f"| {'hpc search' if k == 'hpc' else 'Optuna + PyTorch'} | {m[0]:.1f} | {m[1]:.0f} | {m[2]:.0f} / {m[3]:.0f} | {m[4]:.4f} |")
 h, o = med["hpc"], med["optuna"]
-over = h[0] - h[7] / float(sys.argv[3])
+P = float(sys.argv[3])
+worker = h[0] * P  # worker seconds: every worker for the whole study
+over = max(worker - h[7], 0)
+idle = h[8] * (P - 1)
 print(f"\nhpc finishes the study **{o[0] / h[0]:.2f}x** sooner; best validation accuracy {h[4] - o[4]:+.4f} against Optuna's.")
-print(f"hpc compiled {h[5]:.0f} step modules in {h[6] / 1000:.1f} s of compile time; the trials' epochs took {h[7]:.1f} s "
-      f"of worker time, so the search's own overhead (data loading, compiling, scheduling, journal) is about "
-      f"{100 * max(over, 0) / h[0]:.1f}% of the wall time.")
+print(f"Of the {worker:.1f} worker-seconds ({P:.0f} workers for {h[0]:.1f} s), the trials' epochs took {h[7]:.1f} s: "
+      f"the rest, **{100 * over / worker:.1f}%**, is the search's overhead. Of it, compiling {h[5]:.0f} step modules "
+      f"(each shape once) took {h[6] / 1000:.1f} s ({100 * h[6] / 1000 / worker:.1f}%); at the end "
+      f"{P - 1:.0f} worker(s) idled while the last job trained alone for {h[8]:.1f} s ({100 * idle / worker:.1f}%); "
+      f"the data set was loaded {h[9]:.0f} time(s); everything else (data loading, job set-up, checkpoints, journal) "
+      f"took {100 * max(over - h[6] / 1000 - idle, 0) / worker:.1f}%.")
 PYEOF
 # this workload's section of bench/RESULTS.md is replaced; the others are kept
 $PY bench/splice_results.py "$out/section.md" bench/RESULTS.md "## Search: ASHA"
