@@ -442,7 +442,7 @@ static void check_batchnorm(layer_ctx *x)
     pl->eps = x->a->v[1] && x->ok ? x->a->num[1] : 1e-5;
     if (!x->ok)
         m->known = false;
-    for (int k = 0; k < m->layers.n; k++) {
+    for (int k = m->layers.n - 1; k >= 0; k--) { /* the nearest such layer */
         const plan_layer *prev = m->layers.items[k];
         if (plan_layer_has(prev->kind, PLAN_LK_RECURRENT) || prev->kind == PLAN_EMBED) {
             hp_report(m->c->d, HP_ERROR, NULL, x->l->kind_span,
