@@ -50,6 +50,48 @@ static void softmax(cg *g, LLVMValueRef buf, long K) { cg_softmax_rows(g, buf, b
 
 #define TILE 8 /* samples per pass through the layers */
 
+/* batchnorm in evaluation is affine per channel, y = x·a + c with
+ * a = w/√(running_var + eps) and c = b − running_mean·a: folded into the
+ * weights and bias of a dense or conv layer right before it when that layer
+ * has no activation (each output row of the weights times a, the bias
+ * b·a + c), else applied as a and c. */
+static bool bn_folded(const plan_experiment *e, int i)
+{
+    const plan_layer *prev = &e->layers[i - 1];
+    return e->layers[i].kind == PLAN_BATCHNORM && (prev->kind == PLAN_DENSE || prev->kind == PLAN_CONV) &&
+           prev->act == PLAN_ACT_NONE;
+}
+
+/* A copy of the weights with every batchnorm folded (or turned into its a
+ * and c, in place of its weight and bias); NULL when out of memory. */
+static float *bn_fold(const plan_experiment *e, const cg_layout *l, const float *params)
+{
+    float *p = malloc(sizeof(float) * (size_t)(l->n_params > 0 ? l->n_params : 1));
+    if (!p)
+        return NULL;
+    memcpy(p, params, sizeof(float) * (size_t)l->n_params);
+    for (int i = 1; i < e->n_layers; i++) {
+        if (e->layers[i].kind != PLAN_BATCHNORM)
+            continue;
+        const cg_layer_layout *L = &l->layers[i], *P = &l->layers[i - 1];
+        long C = L->width;
+        for (long c = 0; c < C; c++) {
+            double a = (double)p[L->w + c] / sqrt((double)p[L->running + C + c] + e->layers[i].eps);
+            double shift = (double)p[L->b + c] - (double)p[L->running + c] * a;
+            if (bn_folded(e, i)) {
+                long per = P->w_size / P->b_size;
+                for (long k = 0; k < per; k++)
+                    p[P->w + c * per + k] = (float)((double)p[P->w + c * per + k] * a);
+                p[P->b + c] = (float)((double)p[P->b + c] * a + shift);
+            } else {
+                p[L->w + c] = (float)a;
+                p[L->b + c] = (float)shift;
+            }
+        }
+    }
+    return p;
+}
+
 /* One layer for `rows` samples (at most TILE, each its layer's width apart):
  * reads cur, writes dst (or cur in place); returns the buffer holding its output. */
 static LLVMValueRef dense_tiled(cg *g, int i, const hp_aot_options *o, LLVMValueRef cur, LLVMValueRef dst, LLVMValueRef rows);
@@ -147,6 +189,22 @@ static LLVMValueRef layer_one(cg *g, int i, const hp_aot_options *o, LLVMValueRe
         snprintf(name, sizeof name, "b%d", i);
         cg_layernorm_forward(g, cur, cur, W, const_floats(g, name, o->params + L->b, L->b_size), NULL, U, pl->eps,
                              cg_i64(g, 0), cg_i64(g, 1));
+        return cur;
+    }
+    case PLAN_BATCHNORM: { /* folded into the layer before, or y = x·a + c in place (bn_fold) */
+        if (bn_folded(g->e, i))
+            return cur;
+        long C = L->width, Sp = U / C;
+        snprintf(name, sizeof name, "w%d", i);
+        LLVMValueRef A = const_floats(g, name, o->params + L->w, C);
+        snprintf(name, sizeof name, "b%d", i);
+        LLVMValueRef B = const_floats(g, name, o->params + L->b, C);
+        cg_for(g, &K1, cg_i64(g, 0), cg_i64(g, C));
+        cg_for(g, &K2, cg_i64(g, 0), cg_i64(g, Sp));
+        LLVMValueRef k = iadd(g, imul(g, K1.i, Sp), K2.i);
+        cg_store_f(g, fadd(g, fmul(g, cg_load_f(g, cur, k), cg_load_f(g, A, K1.i)), cg_load_f(g, B, K1.i)), cur, k);
+        cg_end(g, &K2);
+        cg_end(g, &K1);
         return cur;
     }
     case PLAN_DROPOUT: case PLAN_FLATTEN: /* off at inference; a view */
@@ -631,7 +689,7 @@ static int emit_lm(cg *g, const hp_aot_options *o, LLVMTypeRef t_size)
         }
         case PLAN_INPUT: case PLAN_DROPOUT: /* dropout: off at inference */
             break;
-        case PLAN_LAST: case PLAN_CONV: case PLAN_MAXPOOL: case PLAN_AVGPOOL: case PLAN_FLATTEN:
+        case PLAN_LAST: case PLAN_CONV: case PLAN_MAXPOOL: case PLAN_AVGPOOL: case PLAN_FLATTEN: case PLAN_BATCHNORM:
             return -1; /* not PLAN_LK_AOT_LM: no language model has them (cmd_build.c refuses them) */
         }
     }
@@ -808,7 +866,12 @@ int hp_aot_build(const plan_experiment *e, const cg_layout *l, const hp_aot_opti
     g->acc_floats = acc_floats(triple, cpu, features);
     g->libm_exp = true;
     LLVMTypeRef t_size = LLVMIntPtrTypeInContext(g->ctx, LLVMGetModuleDataLayout(g->mod));
-    int emitted = l->text ? emit_lm(g, o, t_size) : emit(g, o, t_size);
+    /* batchnorm folded into the weights the object holds */
+    hp_aot_options folded = *o;
+    float *fp = l->text ? NULL : bn_fold(e, l, o->params);
+    folded.params = fp;
+    int emitted = l->text ? emit_lm(g, o, t_size) : fp ? emit(g, &folded, t_size) : -1;
+    free(fp);
     LLVMDisposeBuilder(g->b);
     if (emitted != 0) {
         cg_fail(err, CG_E_MEMORY, "out of memory");

@@ -209,6 +209,19 @@ void ck_experiment_limits(ck *c, plan_experiment *e, hp_decl *model, hp_span use
                   n_train == 2 * MAX_SIZES ? "at least " : "", n_train, MAX_SIZES);
         return;
     }
+    /* batchnorm after a vector needs 2 samples in every training batch (the
+     * layout refuses it too; here the message is at the layer) */
+    for (int i = 0; i < e->n_layers; i++) {
+        const plan_layer *l = &e->layers[i];
+        for (int k = 0; l->kind == PLAN_BATCHNORM && l->in.kind != PLAN_IMG && k < n_train; k++)
+            if (tsizes[k] < 2) {
+                hp_report(c->d, HP_ERROR, NULL, line_span(c, model->file, l->line),
+                          "batchnorm needs more than 1 value per feature in a training batch, and the training split "
+                          "of %ld samples leaves a last batch of 1; change the batch size or the split",
+                          d->train.n);
+                return;
+            }
+    }
     /* memory: the back end's layout for this run, the optimizer's state, the data */
     cg_error ce = {0};
     cg_layout *l = cg_layout_new(e, plan_threads(e), tsizes, n_train, esizes, n_eval, &ce);

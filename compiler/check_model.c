@@ -40,6 +40,7 @@ static plan_act act_of_kind(plan_layer_kind k)
     case PLAN_SOFTMAX: return PLAN_ACT_SOFTMAX;
     case PLAN_INPUT: case PLAN_DENSE: case PLAN_DROPOUT: case PLAN_EMBED: case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM:
     case PLAN_LAST: case PLAN_CONV: case PLAN_MAXPOOL: case PLAN_AVGPOOL: case PLAN_FLATTEN: case PLAN_LAYERNORM:
+    case PLAN_BATCHNORM:
         return PLAN_ACT_NONE;
     }
     return PLAN_ACT_NONE;
@@ -429,6 +430,44 @@ static void check_layernorm(layer_ctx *x)
     pl->flops = 8 * plan_shape_size(x->in);
 }
 
+/* batchnorm: each feature of a vector, or each channel of an image over the
+ * batch and H·W (torch.nn.BatchNorm1d / BatchNorm2d); the shape is
+ * unchanged.  Statistics over the batch mean nothing for a sequence's steps
+ * or a recurrent layer's state (layernorm is the norm there). */
+static void check_batchnorm(layer_ctx *x)
+{
+    mk_state *m = x->m;
+    plan_layer *pl = x->pl;
+    pl->momentum = x->a->v[0] && x->ok ? x->a->num[0] : 0.1;
+    pl->eps = x->a->v[1] && x->ok ? x->a->num[1] : 1e-5;
+    if (!x->ok)
+        m->known = false;
+    for (int k = m->layers.n - 1; k >= 0; k--) { /* the nearest such layer */
+        const plan_layer *prev = m->layers.items[k];
+        if (plan_layer_has(prev->kind, PLAN_LK_RECURRENT) || prev->kind == PLAN_EMBED) {
+            hp_report(m->c->d, HP_ERROR, NULL, x->l->kind_span,
+                      "batchnorm cannot follow `%s` (line %d): statistics over the batch do not suit sequences and "
+                      "recurrent state; use `layernorm`",
+                      plan_layer_name(prev->kind), prev->line);
+            m->known = false;
+            return;
+        }
+    }
+    if (!x->ok || !x->in_known)
+        return;
+    if (x->in.kind == PLAN_TOKENS) {
+        mismatch(m, x->l, "features", "; add `embed DIM` after `input tokens`");
+        return;
+    }
+    if (x->in.kind == PLAN_SEQ) {
+        mismatch(m, x->l, "a vector or an image [C, H, W]", "; a sequence's steps take `layernorm`");
+        return;
+    }
+    long C = x->in.kind == PLAN_IMG ? x->in.d[0] : plan_shape_size(x->in);
+    pl->params = 2 * C;
+    pl->flops = 4 * plan_shape_size(x->in);
+}
+
 /* One layer statement with its kind resolved. */
 static void one_layer(mk_state *m, const hp_layer *l, plan_layer_kind kind)
 {
@@ -481,6 +520,11 @@ static void one_layer(mk_state *m, const hp_layer *l, plan_layer_kind kind)
     } else if (kind != PLAN_DROPOUT && !plan_layer_has(kind, PLAN_LK_ACTIVATION)) {
         m->dense_run = 0;
     }
+    if (kind == PLAN_DROPOUT && m->layers.n > 0 &&
+        ((const plan_layer *)m->layers.items[m->layers.n - 1])->kind == PLAN_BATCHNORM)
+        hp_report(c->d, HP_NOTE, "dropout-after-batchnorm", l->kind_span,
+                  "dropout right after batchnorm: the variance the next layer sees differs between training and "
+                  "evaluation (Li et al., 2019); put the dropout after the last batchnorm block, or use one of the two");
     if (kind == PLAN_RNN)
         hp_report(c->d, HP_NOTE, "vanilla-rnn", l->kind_span,
                   "a plain `rnn` forgets quickly; `gru` and `lstm` both do better in most settings");
@@ -499,6 +543,7 @@ static void one_layer(mk_state *m, const hp_layer *l, plan_layer_kind kind)
     case PLAN_CONV: check_conv(&x); break;
     case PLAN_MAXPOOL: case PLAN_AVGPOOL: check_pool(&x); break;
     case PLAN_LAYERNORM: check_layernorm(&x); break;
+    case PLAN_BATCHNORM: check_batchnorm(&x); break;
     }
     pl->out = m->shape;
     if (kind != PLAN_INPUT || m->known)

@@ -128,7 +128,7 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
     for (int i = 0; i < e->n_layers; i++) {
         const plan_layer *pl = &e->layers[i];
         cg_layer_layout *L = &l->layers[i];
-        L->w = L->b = L->out = L->dout = L->pre = L->scratch = L->cols = L->fold = L->norm = -1;
+        L->w = L->b = L->out = L->dout = L->pre = L->scratch = L->cols = L->fold = L->norm = L->running = -1;
         L->fold_by = -1;
         L->dropout_site = -1;
         L->in_layer = i - 1;
@@ -220,6 +220,23 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
             L->b = take(&P, L->b_size);
             L->norm = take(&A, (long)l->b_max * L->steps * 2);
             break;
+        case PLAN_BATCHNORM:
+            L->width = pl->in.kind == PLAN_IMG ? pl->in.d[0] : L->out_size;
+            L->w_size = L->b_size = L->width;
+            L->w = take(&P, L->w_size);
+            L->b = take(&P, L->b_size);
+            L->running = take(&P, 2L * L->width);
+            L->norm = take(&A, cg_batchnorm_stats_floats(l->threads, L->width));
+            for (int k = 0; k < n_train; k++)
+                if ((long)train_sizes[k] * (L->out_size / L->width) < 2) {
+                    /* as torch: "Expected more than 1 value per channel when training" */
+                    cg_fail_at(err, CG_E_USAGE, e->file, pl->line, "batchnorm needs more than 1 value per feature "
+                               "in a training batch, and this run has a batch of %d sample%s; change the batch "
+                               "size or the split", train_sizes[k], train_sizes[k] == 1 ? "" : "s");
+                    cg_layout_free(l);
+                    return NULL;
+                }
+            break;
         case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU: case PLAN_SOFTMAX:
         case PLAN_MAXPOOL: case PLAN_AVGPOOL:
             break;
@@ -276,6 +293,7 @@ typedef struct {
     hp_jit_symbol *syms; /* names owned (strdup) */
     int n_syms, cap_syms;
     bool oom;            /* an allocation failed while emitting: the module is incomplete */
+    int batch;           /* the batch size of the training step being emitted */
 } cg_state;
 
 static cg_state *S(cg *g) { return (cg_state *)g; }
@@ -346,6 +364,17 @@ static LLVMValueRef NORM(cg *g, int i)
 {
     const cg_layer_layout *L = &g->l->layers[i];
     return buf(g, "norm", i, MEM(acts), L->norm, (long)g->l->b_max * L->steps * 2);
+}
+/* batchnorm: the threads' statistics, and the running statistics (parameter arena) */
+static LLVMValueRef BNSTATS(cg *g, int i)
+{
+    const cg_layer_layout *L = &g->l->layers[i];
+    return buf(g, "bns", i, MEM(acts), L->norm, cg_batchnorm_stats_floats(g->threads, L->width));
+}
+static LLVMValueRef RUNNING(cg *g, int i)
+{
+    const cg_layer_layout *L = &g->l->layers[i];
+    return buf(g, "run", i, MEM(params), L->running, 2L * L->width);
 }
 static LLVMValueRef PARAM(cg *g, const char *what, int i, bool bias)
 {
@@ -779,7 +808,7 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
         break;
     case PLAN_INPUT: case PLAN_FLATTEN: /* nothing to compute (returned above) */
     case PLAN_DROPOUT: case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU: case PLAN_SOFTMAX:
-    case PLAN_CONV: case PLAN_MAXPOOL: case PLAN_AVGPOOL:
+    case PLAN_CONV: case PLAN_MAXPOOL: case PLAN_AVGPOOL: case PLAN_BATCHNORM:
         break;
     }
     int in = L->in_layer;
@@ -822,6 +851,16 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
     case PLAN_LAYERNORM:
         cg_layernorm_forward(g, X, Y, PARAM(g, "", i, false), PARAM(g, "", i, true), NORM(g, i), U, pl->eps, r0, r1);
         break;
+    case PLAN_BATCHNORM: { /* the batch's statistics in training (with the other threads), the running ones else */
+        long C = L->width, Sp = L->out_size / C;
+        if (train)
+            cg_batchnorm_forward_train(g, X, Y, PARAM(g, "", i, false), PARAM(g, "", i, true), BNSTATS(g, i), C, Sp,
+                                       (long)S(g)->batch * Sp, pl->eps, r0, r1);
+        else
+            cg_batchnorm_forward_eval(g, X, Y, PARAM(g, "", i, false), PARAM(g, "", i, true), RUNNING(g, i), C, Sp,
+                                      pl->eps, r0, r1);
+        break;
+    }
     case PLAN_INPUT: case PLAN_FLATTEN: case PLAN_EMBED: case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: case PLAN_LAST:
         break; /* handled above */
     case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU: {
@@ -1006,7 +1045,7 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
         break;
     case PLAN_INPUT: case PLAN_FLATTEN: /* nothing to compute (returned above) */
     case PLAN_DROPOUT: case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU: case PLAN_SOFTMAX:
-    case PLAN_CONV: case PLAN_MAXPOOL: case PLAN_AVGPOOL:
+    case PLAN_CONV: case PLAN_MAXPOOL: case PLAN_AVGPOOL: case PLAN_BATCHNORM:
         break;
     }
     int in = L->in_layer;
@@ -1081,6 +1120,12 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
         if (dx)
             cg_layernorm_backward(g, X, PARAM(g, "", i, false), NORM(g, i), dY, dX, U, r0, r1);
         break;
+    case PLAN_BATCHNORM: { /* the partial sums of dw, db always (with the other threads) */
+        long C = L->width, Sp = L->out_size / C;
+        cg_batchnorm_backward(g, X, PARAM(g, "", i, false), BNSTATS(g, i), dY, dx ? dX : NULL, C, Sp,
+                              (long)S(g)->batch * Sp, r0, r1);
+        break;
+    }
     case PLAN_INPUT: case PLAN_FLATTEN: case PLAN_EMBED: case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: case PLAN_LAST:
         break; /* handled above */
     case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU:
@@ -1389,6 +1434,15 @@ static int layer_grads(cg *g, int i, int B, param_range *out)
         out[0] = (param_range){i, false, j0, j1};
         out[1] = (param_range){i, true, j0, j1};
         return 2;
+    case PLAN_BATCHNORM: { /* split by channel; the running statistics move here, after the NaN guard */
+        long Sp = L->out_size / L->width;
+        cg_partition(g, L->width, &j0, &j1);
+        cg_batchnorm_weight_phase(g, BNSTATS(g, i), PARAM(g, "d", i, false), PARAM(g, "d", i, true), RUNNING(g, i),
+                                  L->width, (long)B * Sp, pl->momentum, j0, j1);
+        out[0] = (param_range){i, false, j0, j1};
+        out[1] = (param_range){i, true, j0, j1};
+        return 2;
+    }
     case PLAN_INPUT: case PLAN_DROPOUT: case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU:
     case PLAN_SOFTMAX: case PLAN_LAST: case PLAN_MAXPOOL: case PLAN_AVGPOOL: case PLAN_FLATTEN:
         return 0; /* no parameters (has_params) */
@@ -1431,6 +1485,7 @@ static void emit_train(cg *g, int B)
     char name[32];
     snprintf(name, sizeof name, "hp_train_%d", B);
     begin_function(g, name);
+    S(g)->batch = B;
     LLVMValueRef r0, r1;
     cg_partition(g, B, &r0, &r1);
     gather(g, r0, r1);

@@ -64,7 +64,10 @@ typedef struct {
     long fold_n;        /* ... fold_v x G*H floats */
     int fold_v;         /* ... the vocabulary */
     int fold_by;        /* embed: the rnn layer it is folded into, else -1 */
-    long norm;          /* layernorm: each row's mean and 1/std, [b_max * steps x 2] */
+    long norm;          /* layernorm: each row's mean and 1/std, [b_max * steps x 2];
+                         * batchnorm: the threads' statistics (cg_batchnorm_stats_floats) */
+    long running;       /* batchnorm: running_mean then running_var [2 x width], in the parameter
+                         * arena (checkpointed) but in no range the optimizer updates */
 } cg_layer_layout;
 
 typedef struct {

@@ -97,6 +97,12 @@ void cg_layout_dump(const cg_layout *l, FILE *out)
             off(out, "rpack", L->rpack);
             fprintf(out, " rpack_n=%ld\n", L->rpack_n);
         }
+        if (L->running >= 0) {
+            fprintf(out, " ");
+            off(out, "norm", L->norm);
+            off(out, "running", L->running);
+            fprintf(out, " (running_mean, running_var: not trained)\n");
+        }
         if (L->fold >= 0)
             fprintf(out, "  fold=%ld fold_n=%ld fold_v=%d\n", L->fold, L->fold_n, L->fold_v);
         if (L->fold_by >= 0)

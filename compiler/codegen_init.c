@@ -40,6 +40,14 @@ void cg_init_params(const plan_experiment *e, const cg_layout *l, float *params)
             for (long k = 0; k < L->b_size; k++)
                 params[L->b + k] = 0.0f;
             break;
+        case PLAN_BATCHNORM: /* torch.nn.BatchNorm: weight 1, bias 0, running mean 0 and variance 1 (no draw) */
+            for (long k = 0; k < L->w_size; k++) {
+                params[L->w + k] = 1.0f;
+                params[L->b + k] = 0.0f;
+                params[L->running + k] = 0.0f;
+                params[L->running + L->width + k] = 1.0f;
+            }
+            break;
         case PLAN_INPUT: case PLAN_DROPOUT: case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU:
         case PLAN_SOFTMAX: case PLAN_LAST: case PLAN_MAXPOOL: case PLAN_AVGPOOL: case PLAN_FLATTEN:
             break; /* no parameters */

@@ -106,6 +106,24 @@ void cg_layernorm_backward(cg *g, LLVMValueRef X, LLVMValueRef W, LLVMValueRef s
 void cg_layernorm_weight_grads(cg *g, LLVMValueRef X, LLVMValueRef stats, LLVMValueRef dY, LLVMValueRef dW,
                                LLVMValueRef dB, long D, long rows, LLVMValueRef j0, LLVMValueRef j1);
 
+/* layer_batchnorm.c: batchnorm over rows [r0, r1) of C channels of S values
+ * each (n = B·S values a channel in the whole batch).  `stats` is the
+ * layer's buffer of per-thread statistics (cg_batchnorm_stats_floats); the
+ * training forward and backward passes meet the other threads at the barrier
+ * (two and one times); `running` holds running_mean then running_var [2 x C]. */
+long cg_batchnorm_stats_floats(int threads, long C);
+void cg_batchnorm_forward_train(cg *g, LLVMValueRef X, LLVMValueRef Y, LLVMValueRef W, LLVMValueRef B,
+                                LLVMValueRef stats, long C, long S, long n, double eps, LLVMValueRef r0,
+                                LLVMValueRef r1);
+void cg_batchnorm_forward_eval(cg *g, LLVMValueRef X, LLVMValueRef Y, LLVMValueRef W, LLVMValueRef B,
+                               LLVMValueRef running, long C, long S, double eps, LLVMValueRef r0, LLVMValueRef r1);
+/* dX NULL: only the partial sums (for the weight phase) */
+void cg_batchnorm_backward(cg *g, LLVMValueRef X, LLVMValueRef W, LLVMValueRef stats, LLVMValueRef dY,
+                           LLVMValueRef dX, long C, long S, long n, LLVMValueRef r0, LLVMValueRef r1);
+/* dw, db of channels [j0, j1) and their running statistics' update */
+void cg_batchnorm_weight_phase(cg *g, LLVMValueRef stats, LLVMValueRef dW, LLVMValueRef dB, LLVMValueRef running,
+                               long C, long n, double momentum, LLVMValueRef j0, LLVMValueRef j1);
+
 /* codegen_sched.c: hp_lr(t, base) and hp_momentum(t) from a resolved schedule. */
 #include "hprt_sched.h"
 void cg_emit_schedule(cg *g, const hprt_sched_resolved *r);

@@ -194,6 +194,12 @@ void plan_layer_desc(const plan_layer *l, char *buf, size_t n)
         snprintf(buf, n, "%s %d (stride %d)", name, l->kernel, l->stride);
         break;
     case PLAN_LAYERNORM: snprintf(buf, n, "layernorm (eps %g)", l->eps); break;
+    case PLAN_BATCHNORM: /* eps when not torch's default, to fit the column */
+        if (l->eps == 1e-5)
+            snprintf(buf, n, "batchnorm (momentum %g)", l->momentum);
+        else
+            snprintf(buf, n, "batchnorm (momentum %g, eps %g)", l->momentum, l->eps);
+        break;
     case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU: case PLAN_SOFTMAX: case PLAN_LAST:
     case PLAN_FLATTEN:
         snprintf(buf, n, "%s", name);

@@ -137,7 +137,8 @@ typedef struct {
     double p;           /* dropout */
     int kernel, stride, pad; /* conv (pad: zero padding on each side); pools: kernel = size */
     bool pad_same;      /* conv */
-    double eps;         /* layernorm */
+    double eps;         /* layernorm, batchnorm */
+    double momentum;    /* batchnorm: of the running statistics */
     long params;        /* exact number of trainable parameters */
     long flops;         /* forward FLOPs per sample (a multiply-add counts 2) */
 } plan_layer;

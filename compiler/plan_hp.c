@@ -89,6 +89,7 @@ static void layer(FILE *out, const plan_layer *l)
         fprintf(out, "%s size = %d, stride = %d", name, l->kernel, l->stride);
         break;
     case PLAN_LAYERNORM: fprintf(out, "layernorm eps = %.17g", l->eps); break;
+    case PLAN_BATCHNORM: fprintf(out, "batchnorm momentum = %.17g, eps = %.17g", l->momentum, l->eps); break;
     case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU: case PLAN_SOFTMAX: case PLAN_LAST:
     case PLAN_FLATTEN:
         fputs(name, out);

@@ -65,3 +65,91 @@ void hprt_layernorm_backward(const float *X, const float *w, const float *dY, fl
         }
     }
 }
+
+/* ---- batch normalisation, the reference for `batchnorm` ----
+ *
+ * X is [N x C x S]: channel c of sample r is X[(r·C + c)·S .. +S).  Per
+ * channel over all n = N·S of its values, in double, rounded once when
+ * stored (as the layer normalisation above and compiler/layer_batchnorm.c):
+ *   mean = Σx/n, var = Σ(x − mean)²/n, rstd = 1/√(var + eps), x̂ = (x − mean)·rstd,
+ *   y = x̂·w + b;  dx = w·rstd·(dy − Σdy/n − x̂·Σ(dy·x̂)/n), dw = Σ dy·x̂, db = Σ dy;
+ *   running_mean ← (1 − m)·running_mean + m·mean,
+ *   running_var ← (1 − m)·running_var + m·var·n/(n − 1). */
+
+static void bn_stats(const float *X, int N, int C, int S, int c, double eps, double *mean, double *var, double *rstd)
+{
+    double s = 0, q = 0, n = (double)N * S;
+    for (int r = 0; r < N; r++)
+        for (int k = 0; k < S; k++)
+            s += X[((size_t)r * (size_t)C + (size_t)c) * (size_t)S + (size_t)k];
+    double m = s / n;
+    for (int r = 0; r < N; r++)
+        for (int k = 0; k < S; k++) {
+            double d = (double)X[((size_t)r * (size_t)C + (size_t)c) * (size_t)S + (size_t)k] - m;
+            q += d * d;
+        }
+    *mean = m;
+    *var = q / n;
+    *rstd = 1.0 / sqrt(q / n + eps);
+}
+
+void hprt_batchnorm_forward(const float *X, const float *w, const float *b, float *Y, int N, int C, int S, double eps,
+                            float *running, double momentum)
+{
+    double n = (double)N * S;
+    for (int c = 0; c < C; c++) {
+        double mean, var, rstd;
+        bn_stats(X, N, C, S, c, eps, &mean, &var, &rstd);
+        for (int r = 0; r < N; r++)
+            for (int k = 0; k < S; k++) {
+                size_t i = ((size_t)r * (size_t)C + (size_t)c) * (size_t)S + (size_t)k;
+                Y[i] = (float)(((double)X[i] - mean) * rstd * w[c] + b[c]);
+            }
+        if (running && n > 1) {
+            running[c] = (float)((1 - momentum) * running[c] + momentum * mean);
+            running[C + c] = (float)((1 - momentum) * running[C + c] + momentum * (var * (n / (n - 1))));
+        }
+    }
+}
+
+void hprt_batchnorm_forward_eval(const float *X, const float *w, const float *b, const float *running, float *Y, int N,
+                                 int C, int S, double eps)
+{
+    for (int c = 0; c < C; c++) {
+        double rstd = 1.0 / sqrt((double)running[C + c] + eps);
+        for (int r = 0; r < N; r++)
+            for (int k = 0; k < S; k++) {
+                size_t i = ((size_t)r * (size_t)C + (size_t)c) * (size_t)S + (size_t)k;
+                Y[i] = (float)(((double)X[i] - running[c]) * rstd * w[c] + b[c]);
+            }
+    }
+}
+
+void hprt_batchnorm_backward(const float *X, const float *w, const float *dY, float *dX, float *dw, float *db, int N,
+                             int C, int S, double eps)
+{
+    double n = (double)N * S;
+    for (int c = 0; c < C; c++) {
+        double mean, var, rstd, g1 = 0, g2 = 0;
+        bn_stats(X, N, C, S, c, eps, &mean, &var, &rstd);
+        for (int r = 0; r < N; r++)
+            for (int k = 0; k < S; k++) {
+                size_t i = ((size_t)r * (size_t)C + (size_t)c) * (size_t)S + (size_t)k;
+                g1 += dY[i];
+                g2 += (double)dY[i] * (((double)X[i] - mean) * rstd);
+            }
+        if (dw)
+            dw[c] = (float)g2;
+        if (db)
+            db[c] = (float)g1;
+        if (!dX)
+            continue;
+        double m1 = g1 / n, m2 = g2 / n;
+        for (int r = 0; r < N; r++)
+            for (int k = 0; k < S; k++) {
+                size_t i = ((size_t)r * (size_t)C + (size_t)c) * (size_t)S + (size_t)k;
+                double xhat = ((double)X[i] - mean) * rstd;
+                dX[i] = (float)((double)w[c] * rstd * ((double)dY[i] - m1 - xhat * m2));
+            }
+    }
+}

@@ -186,6 +186,21 @@ void hprt_layernorm_forward(const float *X, const float *w, const float *b, floa
 void hprt_layernorm_backward(const float *X, const float *w, const float *dY, float *dX, float *dw, float *db, int rows,
                              int D, double eps);
 
+/* torch.nn.BatchNorm1d (S = 1) / BatchNorm2d (S = H·W) over X[N×C×S]: channel
+ * c is normalised over its N·S values (biased variance), y = x̂·w[c] + b[c].
+ * Training: with running (NULL: skipped; [2×C]: running_mean, running_var)
+ * the running statistics move by momentum, the variance's unbiased
+ * (n/(n − 1)), as torch does (not when N·S = 1).  Y may not alias X. */
+void hprt_batchnorm_forward(const float *X, const float *w, const float *b, float *Y, int N, int C, int S, double eps,
+                            float *running, double momentum);
+/* Evaluation: the running statistics instead of the batch's. */
+void hprt_batchnorm_forward_eval(const float *X, const float *w, const float *b, const float *running, float *Y, int N,
+                                 int C, int S, double eps);
+/* Given dY, overwrites dX (NULL: skipped), dw[C] = Σ dY·x̂ and db[C] = Σ dY
+ * (NULL: skipped), the batch statistics recomputed from X. */
+void hprt_batchnorm_backward(const float *X, const float *w, const float *dY, float *dX, float *dw, float *db, int N,
+                             int C, int S, double eps);
+
 /* ---- losses (loss.c) ------------------------------------------------------ */
 
 /* Fused softmax + cross-entropy over logits[B×K] with labels[B] (PyTorch

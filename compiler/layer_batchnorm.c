@@ -1,0 +1,201 @@
+/* layer_batchnorm.c - the IR of `batchnorm`, for the training step and the
+ * evaluation step (codegen.c); `hpc build` folds it (aot.c).
+ *
+ * torch.nn.BatchNorm1d after a vector of C features (S = 1) and BatchNorm2d
+ * after an image of C channels of S = H·W values: every channel c is
+ * normalised over all n = B·S of its values in the batch.
+ *
+ *   training:  mean = Σx / n,  var = Σ(x − mean)² / n (biased),
+ *              rstd = 1/√(var + eps),  x̂ = (x − mean)·rstd,  y = x̂·w + b
+ *              running_mean ← (1 − m)·running_mean + m·mean
+ *              running_var  ← (1 − m)·running_var + m·var·n/(n − 1) (unbiased)
+ *   evaluation: y = (x − running_mean)/√(running_var + eps)·w + b
+ *   backward:  dx = w·rstd·(dy − Σdy/n − x̂·Σ(dy·x̂)/n),  dw = Σ dy·x̂,  db = Σ dy
+ *
+ * The batch is split over the threads by rows, so every sum over the batch
+ * is a sum of the threads' partial sums: each thread writes its partials
+ * (doubles) to its block of the layer's `norm` buffer, meets the others at
+ * the barrier, and adds up every thread's partials in thread order (every
+ * thread gets the same totals and keeps its own copy of the statistics, so
+ * no thread writes what another reads).  The forward pass takes two
+ * barriers (the mean, then the variance about it), the backward pass one (Σdy
+ * and Σdy·x̂, which are also db and dw: the weight phase sums the same
+ * partials for its channels).  The running statistics are updated in the
+ * weight phase, after the NaN guard, channel range by channel range; they
+ * live in the parameter arena (so checkpoints, best weights and predict
+ * carry them) but in no range the optimizer updates.  The arithmetic is in
+ * double, rounded once, as in the reference kernels (runtime/layers_norm.c).
+ */
+#include "codegen_int.h"
+
+/* A thread's block: BN__N arrays of C doubles. */
+enum { BN_S1, BN_S2, BN_MEAN, BN_VAR, BN_RSTD, BN_G1, BN_G2, BN__N };
+
+long cg_batchnorm_stats_floats(int threads, long C) { return (long)threads * BN__N * C * 2; }
+
+static LLVMValueRef ext(cg *g, LLVMValueRef f) { return LLVMBuildFPExt(g->b, f, g->t_f64, ""); }
+static LLVMValueRef trunc32(cg *g, LLVMValueRef d) { return LLVMBuildFPTrunc(g->b, d, g->t_f32, ""); }
+static LLVMValueRef imul(cg *g, LLVMValueRef a, long b) { return LLVMBuildMul(g->b, a, cg_i64(g, b), ""); }
+
+/* &stats[thread t's array `which`][c], a double */
+static LLVMValueRef slot(cg *g, LLVMValueRef stats, LLVMValueRef t, int which, long C, LLVMValueRef c)
+{
+    LLVMValueRef idx = iadd(g, iadd(g, imul(g, t, BN__N * C), cg_i64(g, (long)which * C)), c);
+    return LLVMBuildInBoundsGEP2(g->b, g->t_f64, stats, &idx, 1, "");
+}
+static LLVMValueRef mine(cg *g, LLVMValueRef stats, int which, long C, LLVMValueRef c)
+{
+    return slot(g, stats, g->tid, which, C, c);
+}
+static LLVMValueRef ld(cg *g, LLVMValueRef p) { return LLVMBuildLoad2(g->b, g->t_f64, p, ""); }
+
+/* Σ over the threads, in thread order, of array `which` at c. */
+static LLVMValueRef total(cg *g, LLVMValueRef stats, int which, long C, LLVMValueRef c)
+{
+    LLVMValueRef s = ld(g, slot(g, stats, cg_i64(g, 0), which, C, c));
+    for (int t = 1; t < g->threads; t++)
+        s = fadd(g, s, ld(g, slot(g, stats, cg_i64(g, t), which, C, c)));
+    return s;
+}
+
+/* Zero the thread's arrays a (and b, unless negative). */
+static void zero(cg *g, LLVMValueRef stats, int a, int b, long C)
+{
+    cg_loop J;
+    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, C));
+    LLVMBuildStore(g->b, cg_f64(g, 0), mine(g, stats, a, C, J.i));
+    if (b >= 0)
+        LLVMBuildStore(g->b, cg_f64(g, 0), mine(g, stats, b, C, J.i));
+    cg_end(g, &J);
+}
+
+/* Rows [r0, r1) of [C x S] values each: the loops, with the channel and the flat index. */
+typedef struct {
+    cg_loop R, Ch, Sp;
+    LLVMValueRef c, k;
+} bn_iter;
+
+static void iter_begin(cg *g, bn_iter *it, LLVMValueRef r0, LLVMValueRef r1, long C, long S)
+{
+    cg_for(g, &it->R, r0, r1);
+    cg_for(g, &it->Ch, cg_i64(g, 0), cg_i64(g, C));
+    LLVMValueRef base = imul(g, iadd(g, imul(g, it->R.i, C), it->Ch.i), S);
+    cg_for(g, &it->Sp, cg_i64(g, 0), cg_i64(g, S));
+    it->c = it->Ch.i;
+    it->k = iadd(g, base, it->Sp.i);
+}
+
+static void iter_end(cg *g, bn_iter *it)
+{
+    cg_end(g, &it->Sp);
+    cg_end(g, &it->Ch);
+    cg_end(g, &it->R);
+}
+
+/* *p += v */
+static void acc(cg *g, LLVMValueRef p, LLVMValueRef v) { LLVMBuildStore(g->b, fadd(g, ld(g, p), v), p); }
+
+/* x̂ of element k of channel c, from the thread's statistics */
+static LLVMValueRef xhat_of(cg *g, LLVMValueRef X, LLVMValueRef stats, long C, LLVMValueRef c, LLVMValueRef k)
+{
+    return fmul(g, fsub(g, ext(g, cg_load_f(g, X, k)), ld(g, mine(g, stats, BN_MEAN, C, c))),
+                 ld(g, mine(g, stats, BN_RSTD, C, c)));
+}
+
+void cg_batchnorm_forward_train(cg *g, LLVMValueRef X, LLVMValueRef Y, LLVMValueRef W, LLVMValueRef B,
+                                LLVMValueRef stats, long C, long S, long n, double eps, LLVMValueRef r0,
+                                LLVMValueRef r1)
+{
+    cg_loop J;
+    bn_iter it;
+    LLVMValueRef inv_n = cg_f64(g, 1.0 / (double)n);
+    /* the mean */
+    zero(g, stats, BN_S1, -1, C);
+    iter_begin(g, &it, r0, r1, C, S);
+    acc(g, mine(g, stats, BN_S1, C, it.c), ext(g, cg_load_f(g, X, it.k)));
+    iter_end(g, &it);
+    cg_barrier(g);
+    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, C));
+    LLVMBuildStore(g->b, fmul(g, total(g, stats, BN_S1, C, J.i), inv_n), mine(g, stats, BN_MEAN, C, J.i));
+    LLVMBuildStore(g->b, cg_f64(g, 0), mine(g, stats, BN_S2, C, J.i));
+    cg_end(g, &J);
+    /* the variance about it */
+    iter_begin(g, &it, r0, r1, C, S);
+    LLVMValueRef d = fsub(g, ext(g, cg_load_f(g, X, it.k)), ld(g, mine(g, stats, BN_MEAN, C, it.c)));
+    acc(g, mine(g, stats, BN_S2, C, it.c), fmul(g, d, d));
+    iter_end(g, &it);
+    cg_barrier(g);
+    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, C));
+    LLVMValueRef var = fmul(g, total(g, stats, BN_S2, C, J.i), inv_n);
+    LLVMBuildStore(g->b, var, mine(g, stats, BN_VAR, C, J.i));
+    LLVMValueRef rstd = LLVMBuildFDiv(g->b, cg_f64(g, 1), cg_intrinsic1(g, "sqrt", fadd(g, var, cg_f64(g, eps))), "");
+    LLVMBuildStore(g->b, rstd, mine(g, stats, BN_RSTD, C, J.i));
+    cg_end(g, &J);
+    /* y = x̂·w + b */
+    iter_begin(g, &it, r0, r1, C, S);
+    LLVMValueRef y = fadd(g, fmul(g, xhat_of(g, X, stats, C, it.c, it.k), ext(g, cg_load_f(g, W, it.c))),
+                           ext(g, cg_load_f(g, B, it.c)));
+    cg_store_f(g, trunc32(g, y), Y, it.k);
+    iter_end(g, &it);
+}
+
+void cg_batchnorm_forward_eval(cg *g, LLVMValueRef X, LLVMValueRef Y, LLVMValueRef W, LLVMValueRef B,
+                               LLVMValueRef running, long C, long S, double eps, LLVMValueRef r0, LLVMValueRef r1)
+{
+    bn_iter it;
+    iter_begin(g, &it, r0, r1, C, S);
+    LLVMValueRef rm = ext(g, cg_load_f(g, running, it.c));
+    LLVMValueRef rv = ext(g, cg_load_f(g, running, iadd(g, it.c, cg_i64(g, C))));
+    LLVMValueRef rstd = LLVMBuildFDiv(g->b, cg_f64(g, 1), cg_intrinsic1(g, "sqrt", fadd(g, rv, cg_f64(g, eps))), "");
+    LLVMValueRef xhat = fmul(g, fsub(g, ext(g, cg_load_f(g, X, it.k)), rm), rstd);
+    LLVMValueRef y = fadd(g, fmul(g, xhat, ext(g, cg_load_f(g, W, it.c))), ext(g, cg_load_f(g, B, it.c)));
+    cg_store_f(g, trunc32(g, y), Y, it.k);
+    iter_end(g, &it);
+}
+
+void cg_batchnorm_backward(cg *g, LLVMValueRef X, LLVMValueRef W, LLVMValueRef stats, LLVMValueRef dY,
+                           LLVMValueRef dX, long C, long S, long n, LLVMValueRef r0, LLVMValueRef r1)
+{
+    cg_loop J;
+    bn_iter it;
+    zero(g, stats, BN_G1, BN_G2, C);
+    iter_begin(g, &it, r0, r1, C, S);
+    LLVMValueRef dy = ext(g, cg_load_f(g, dY, it.k));
+    acc(g, mine(g, stats, BN_G1, C, it.c), dy);
+    acc(g, mine(g, stats, BN_G2, C, it.c), fmul(g, dy, xhat_of(g, X, stats, C, it.c, it.k)));
+    iter_end(g, &it);
+    cg_barrier(g);
+    if (!dX)
+        return;
+    /* the totals over the batch, divided by n, in the thread's own S1, S2
+     * (every thread has read the others' forward partials by now) */
+    LLVMValueRef inv_n = cg_f64(g, 1.0 / (double)n);
+    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, C));
+    LLVMBuildStore(g->b, fmul(g, total(g, stats, BN_G1, C, J.i), inv_n), mine(g, stats, BN_S1, C, J.i));
+    LLVMBuildStore(g->b, fmul(g, total(g, stats, BN_G2, C, J.i), inv_n), mine(g, stats, BN_S2, C, J.i));
+    cg_end(g, &J);
+    iter_begin(g, &it, r0, r1, C, S);
+    LLVMValueRef wr = fmul(g, ext(g, cg_load_f(g, W, it.c)), ld(g, mine(g, stats, BN_RSTD, C, it.c)));
+    LLVMValueRef inner = fsub(g, fsub(g, ext(g, cg_load_f(g, dY, it.k)), ld(g, mine(g, stats, BN_S1, C, it.c))),
+                               fmul(g, xhat_of(g, X, stats, C, it.c, it.k), ld(g, mine(g, stats, BN_S2, C, it.c))));
+    cg_store_f(g, trunc32(g, fmul(g, wr, inner)), dX, it.k);
+    iter_end(g, &it);
+}
+
+void cg_batchnorm_weight_phase(cg *g, LLVMValueRef stats, LLVMValueRef dW, LLVMValueRef dB, LLVMValueRef running,
+                               long C, long n, double momentum, LLVMValueRef j0, LLVMValueRef j1)
+{
+    cg_loop J;
+    cg_for(g, &J, j0, j1);
+    cg_store_f(g, trunc32(g, total(g, stats, BN_G2, C, J.i)), dW, J.i);
+    cg_store_f(g, trunc32(g, total(g, stats, BN_G1, C, J.i)), dB, J.i);
+    LLVMValueRef keep = cg_f64(g, 1.0 - momentum), m = cg_f64(g, momentum);
+    LLVMValueRef vi = iadd(g, J.i, cg_i64(g, C));
+    LLVMValueRef rm = fadd(g, fmul(g, keep, ext(g, cg_load_f(g, running, J.i))),
+                            fmul(g, m, ld(g, mine(g, stats, BN_MEAN, C, J.i))));
+    LLVMValueRef unbiased = fmul(g, ld(g, mine(g, stats, BN_VAR, C, J.i)), cg_f64(g, (double)n / (double)(n - 1)));
+    LLVMValueRef rv = fadd(g, fmul(g, keep, ext(g, cg_load_f(g, running, vi))), fmul(g, m, unbiased));
+    cg_store_f(g, trunc32(g, rm), running, J.i);
+    cg_store_f(g, trunc32(g, rv), running, vi);
+    cg_end(g, &J);
+}
