@@ -695,6 +695,8 @@ static hprt_status parse_label(csv_scan *sc, const csv_field *f, long lineno, in
     return HPRT_OK;
 }
 
+static bool is_number(const csv_field *f);
+
 static hprt_status parse_feature(csv_scan *sc, const csv_field *f, long lineno, int col,
                                  float *out, hprt_error *err)
 {
@@ -716,11 +718,18 @@ static hprt_status parse_feature(csv_scan *sc, const csv_field *f, long lineno, 
     }
     if (!what)
         return HPRT_OK;
-    char shown[64], cname[96];
+    char shown[64], cname[96], hint[160] = "";
     field_show(f, shown, sizeof shown);
     column_note(sc, col, cname, sizeof cname);
-    return hprt_fail(err, HPRT_E_DATA, "%s: line %ld, field %d (%s): %s%s%s", sc->path, lineno,
-                     col + 1, shown, what, cname, header_hint(sc, lineno));
+    if (f->s != f->e && !is_number(f) && !header_hint(sc, lineno)[0]) { /* a word: a category? */
+        if (sc->names)
+            snprintf(hint, sizeof hint, "; if the column holds categories, declare it: categories = [\"%.60s\"]",
+                     sc->names[col]);
+        else
+            snprintf(hint, sizeof hint, "; if the column holds categories, declare it: categories = [%d]", col);
+    }
+    return hprt_fail(err, HPRT_E_DATA, "%s: line %ld, field %d (%s): %s%s%s%s", sc->path, lineno,
+                     col + 1, shown, what, cname, header_hint(sc, lineno), hint);
 }
 
 /* Resolves label = last | first | N | "name" once the columns are known. */
