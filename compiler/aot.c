@@ -696,7 +696,8 @@ static void write_csv_names(FILE *f, const hprt_csv_encoding *en, const char *N,
 {
     if (en->n_classes > 0 && en->n_classes == classes) {
         fprintf(f, "/* The class names: output k is the probability of NAME_classes[k] (byte order of the names). */\n"
-                   "static const char *const %s_classes[%s_NUM_CLASSES] = {", N, N);
+                   "#define %s_HAS_CLASS_NAMES 1\n"
+                   "static const char *const %s_classes[%s_NUM_CLASSES] = {", N, N, N);
         for (int i = 0; i < en->n_classes; i++) {
             fputs(i ? ",\n    " : "\n    ", f);
             c_string(f, en->classes[i]);

@@ -1,4 +1,5 @@
-/* data_csv.c - numeric CSV files with one integer label column.
+/* data_csv.c - CSV files: numeric or categorical features, one label column
+ * (class numbers or class names).
  *
  * The file is read whole (CSV gives no row count up front, and the feature
  * matrix is one aligned allocation) and scanned twice: the first pass finds
@@ -6,6 +7,14 @@
  * the field counts and labels (this pass alone is the probe); the second
  * parses the features into the matrix.  Every message names the file, the
  * line and, for a bad value, the field (both counting from 1).
+ *
+ * Categorical data (hprt_data.h, "categorical CSV"): without a given
+ * encoding, a label that is not a number makes the labels class names, and
+ * one more pass between the two collects the distinct class names and the
+ * categories of the declared columns (bounded: HPRT_MAX_CLASSES,
+ * HPRT_MAX_CATEGORIES) into a sorted encoding; with one (the training
+ * file's), names are looked up in hash tables of it (an unknown class is an
+ * error, an unknown category all zeros).
  *
  * Accepted: a UTF-8 byte-order mark, LF or CRLF line ends, a missing final
  * newline, blank lines anywhere (skipped, as pandas and numpy do), spaces or

@@ -71,7 +71,10 @@ printf 'x1,colour,x2,species\n1.0,red,0.5,Iris setosa\n2.0,red,0.5,tulip\n' > "$
 grep -q "tulip.csv: line 3, field 4 ('tulip'): not one of the 3 classes" "$tmp/tulip.err" || fail "predict: unknown class: $(cat "$tmp/tulip.err")"
 
 # build: the class names in the header, the same prediction as predict for row 0 (one-hot by hand)
-"$HPC" build "$tmp/c.hp" --weights "$tmp/run" -o "$tmp/out" --name iris > "$tmp/build.out" 2>&1 || { fail "build"; cat "$tmp/build.out"; }
+"$HPC" build "$tmp/c.hp" --weights "$tmp/run" -o "$tmp/out" --name iris --exe > "$tmp/build.out" 2>&1 || { fail "build"; cat "$tmp/build.out"; }
+# the --exe predictor prints class names (its input: the one-hot encoded numbers)
+printf '1.0,0,0,1,0.5\n3.0,1,0,0,0.5\n' | "$tmp/out/iris" > "$tmp/exe.out" || fail "build --exe: the predictor"
+cut -d, -f1 "$tmp/exe.out" | tr '\n' '|' | grep -qx "Iris setosa|virginica|" || fail "build --exe: $(cat "$tmp/exe.out")"
 grep -q 'static const char \*const iris_classes\[iris_NUM_CLASSES\]' "$tmp/out/iris.h" || fail "build: no iris_classes"
 grep -q '"virginica, var."' "$tmp/out/iris.h" || fail "build: the names"
 grep -q "column 1 (colour): 3 floats: blue green red" "$tmp/out/iris.h" || fail "build: the one-hot layout"
