@@ -74,13 +74,17 @@ static int build_exe(const char *out, const char *name, char *err, size_t errlen
             "        if (%s_predict(x, y, 1) != 0) return 4;\n"
             "        int best = 0;\n"
             "        for (int j = 1; j < %s_OUTPUT_SIZE; j++) if (y[j] > y[best]) best = j;\n"
+            "#ifdef %s_HAS_CLASS_NAMES\n"
+            "        printf(\"%%s\", %s_classes[best]);\n"
+            "#else\n"
             "        printf(\"%%d\", best);\n"
+            "#endif\n"
             "        for (int j = 0; j < %s_OUTPUT_SIZE; j++) printf(\",%%.6g\", y[j]);\n"
             "        printf(\"\\n\");\n"
             "        row++;\n"
             "    }\n"
             "    return 0;\n}\n",
-            name, name, name, name, name, name, name, name, name, name, name);
+            name, name, name, name, name, name, name, name, name, name, name, name, name);
     if (fclose(f) != 0) {
         snprintf(err, errlen, "%.900s: %s", src, strerror(errno));
         return -1;

@@ -43,7 +43,84 @@ typedef struct {
     bool probs;        /* the logits of a softmax folded into the loss */
     bool csv;
     long correct;
+    const hprt_csv_encoding *names; /* class names (n_classes > 0), or NULL: class numbers */
 } printer;
+
+/* ---- class names (a CSV whose labels are names) ---- */
+
+/* Class k as the output shows it: its number, or its name (quoted as CSV
+ * (RFC 4180) or JSON needs). */
+static void print_class(const printer *pr, int k)
+{
+    if (!pr->names || pr->names->n_classes == 0 || k < 0 || k >= pr->names->n_classes) {
+        printf("%d", k);
+        return;
+    }
+    const char *n = pr->names->classes[k];
+    if (pr->csv && !strpbrk(n, ",\"\n") && n[0] != ' ' && n[0] != '\0') {
+        fputs(n, stdout);
+        return;
+    }
+    putchar('"');
+    for (const char *c = n; *c; c++) {
+        if (*c == '"')
+            fputs(pr->csv ? "\"\"" : "\\\"", stdout);
+        else if (!pr->csv && *c == '\\')
+            fputs("\\\\", stdout);
+        else if (!pr->csv && (unsigned char)*c < 0x20)
+            printf("\\u%04x", (unsigned char)*c);
+        else
+            putchar(*c);
+    }
+    putchar('"');
+}
+
+/* The encoding predict applies: the checkpoint's (what the model was trained
+ * with), else the one the experiment's data gives now. */
+static bool predict_encoding(const plan_experiment *e, const hprt_train_state *st, hprt_csv_encoding *own,
+                             const hprt_csv_encoding **out, hprt_error *err)
+{
+    memset(own, 0, sizeof *own);
+    *out = &e->data.csv;
+    if (!st->encoding || st->n_encoding == 0)
+        return true;
+    if (hprt_csv_encoding_parse(st->encoding, (size_t)st->n_encoding, own, err) != HPRT_OK)
+        return false;
+    *out = own;
+    return true;
+}
+
+/* A CSV for a model with class names or categorical columns: the header as
+ * the training file's (or --header/--no-header), a label column when the
+ * file has one (its values are class names), categories one-hot encoded. */
+static hprt_status load_named_csv(const char *input, const plan_experiment *e, const hprt_csv_encoding *enc,
+                                  int header, hprt_dataset *ds, hprt_error *err)
+{
+    hprt_csv_opts o = hprt_csv_defaults();
+    o.header = header >= 0 ? header == 1 : e->data.train.kind != PLAN_SRC_CSV || e->data.train.header;
+    o.encoding = enc;
+    hprt_status st = HPRT_E_DATA;
+    hprt_error first = {0};
+    for (int with_label = e->data.train.kind == PLAN_SRC_CSV; with_label >= 0; with_label--) {
+        o.label = with_label ? HPRT_LABEL_INDEX : HPRT_LABEL_NONE;
+        o.label_index = e->data.train.label_index;
+        hprt_data_info info;
+        hprt_error perr = {0};
+        st = hprt_csv_probe(input, &o, &info, &perr);
+        bool fits = st == HPRT_OK && info.features == e->data.features;
+        hprt_data_info_free(&info);
+        if (fits)
+            return hprt_csv_load(input, &o, ds, err);
+        if (!first.msg[0])
+            first = perr;
+    }
+    if (first.msg[0]) {
+        *err = first;
+        return HPRT_E_DATA;
+    }
+    return hprt_fail(err, HPRT_E_DATA, "%s: its columns do not encode to the model's %d features", input,
+                     e->data.features);
+}
 
 static void print_row(void *ctx, long row, const float *z, int K)
 {
@@ -63,16 +140,22 @@ static void print_row(void *ctx, long row, const float *z, int K)
     if (pr->y && pr->y[row] == arg)
         pr->correct++;
     if (pr->csv) {
-        printf("%ld,%d", row, arg);
-        if (pr->y)
-            printf(",%d", pr->y[row]);
+        printf("%ld,", row);
+        print_class(pr, arg);
+        if (pr->y) {
+            putchar(',');
+            print_class(pr, pr->y[row]);
+        }
         for (int k = 0; k < K && k < 4096; k++)
             printf(",%.9g", pr->probs ? prob[k] / sum : prob[k]);
         printf("\n");
     } else {
-        printf("{\"row\": %ld, \"predicted\": %d", row, arg);
-        if (pr->y)
-            printf(", \"label\": %d", pr->y[row]);
+        printf("{\"row\": %ld, \"predicted\": ", row);
+        print_class(pr, arg);
+        if (pr->y) {
+            printf(", \"label\": ");
+            print_class(pr, pr->y[row]);
+        }
         printf(", \"%s\": [", pr->probs ? "probabilities" : "outputs");
         for (int k = 0; k < K && k < 4096; k++)
             printf("%s%.9g", k ? ", " : "", pr->probs ? prob[k] / sum : prob[k]);
@@ -132,6 +215,7 @@ int cmd_predict(int argc, char **argv)
     hprt_dataset ds = {0};
     hp_loaded_data train = {0};
     hprt_train_state state = {0};
+    hprt_csv_encoding own_enc = {0};
     hprt_error err = {0};
     hp_error he;
     if (opened >= 0) {
@@ -146,9 +230,31 @@ int cmd_predict(int argc, char **argv)
         goto done;
     }
 
+    /* the model: one evaluation step, one thread, the checkpoint's weights */
+    if ((c = hp_session_run(&hs, HP_PASS_COMPILE, &he)) != HP_ERR_NONE) {
+        status = cli_session_error("predict", &he);
+        goto done;
+    }
+    const cg_layout *l = hs.layout;
+    int B = l->eval_sizes[0];
+    if (hp_session_read_checkpoint(&hs, ckpt, &state, &he) != HP_ERR_NONE) {
+        status = cli_session_error("predict", &he);
+        goto done;
+    }
+    /* class names and categories as the model was trained with them */
+    const hprt_csv_encoding *enc;
+    if (!predict_encoding(e, &state, &own_enc, &enc, &err)) {
+        fprintf(stderr, "hpc predict: %s: %s\n", ckpt, err.msg);
+        status = EXIT_DATA;
+        goto done;
+    }
+
     /* the input, read like the training data */
     hprt_status st;
-    if (ends_with(input, ".csv") || ends_with(input, ".csv.gz")) {
+    bool is_csv = ends_with(input, ".csv") || ends_with(input, ".csv.gz");
+    if (is_csv && (enc->n_classes > 0 || enc->n_cats > 0)) {
+        st = load_named_csv(input, e, enc, header, &ds, &err);
+    } else if (is_csv) {
         hprt_csv_opts o = hprt_csv_defaults();
         if (e->data.train.kind == PLAN_SRC_CSV) {
             o.header = e->data.train.header;
@@ -203,17 +309,6 @@ int cmd_predict(int argc, char **argv)
         goto done;
     }
 
-    /* the model: one evaluation step, one thread, the checkpoint's weights */
-    if ((c = hp_session_run(&hs, HP_PASS_COMPILE, &he)) != HP_ERR_NONE) {
-        status = cli_session_error("predict", &he);
-        goto done;
-    }
-    const cg_layout *l = hs.layout;
-    int B = l->eval_sizes[0];
-    if (hp_session_read_checkpoint(&hs, ckpt, &state, &he) != HP_ERR_NONE) {
-        status = cli_session_error("predict", &he);
-        goto done;
-    }
     /* the input as the training data was: scaled, then normalised with the
      * training statistics (saved in the checkpoint) */
     if (e->data.scale != 1)
@@ -231,7 +326,7 @@ int cmd_predict(int argc, char **argv)
             goto done;
         }
     }
-    printer pr = {.y = ds.y, .probs = e->loss == PLAN_LOSS_CROSS_ENTROPY, .csv = format[0] == 'c'};
+    printer pr = {.y = ds.y, .probs = e->loss == PLAN_LOSS_CROSS_ENTROPY, .csv = format[0] == 'c', .names = enc};
     if (pr.csv) {
         printf("row,predicted");
         if (ds.y)
@@ -252,6 +347,7 @@ done:
     hprt_dataset_free(&ds);
     hp_loaded_data_free(&train);
     hprt_train_state_free(&state);
+    hprt_csv_encoding_free(&own_enc);
     hp_session_free(&hs);
     return status;
 }

@@ -291,6 +291,16 @@ int cli_write_experiment(const char *dir, const plan_experiment *e, int threads,
     plan_write_hp(e, threads, xf); /* the thread count too: a resume must use the same */
     if (fclose(xf) != 0)
         return -1;
+    if (e->data.csv.n_classes > 0) { /* class i's name on line i + 1 (a name holds no line end) */
+        snprintf(path, sizeof path, "%s/classes.txt", dir);
+        FILE *cf = fopen(path, "w");
+        if (!cf)
+            return -1;
+        for (int i = 0; i < e->data.csv.n_classes; i++)
+            fprintf(cf, "%s\n", e->data.csv.classes[i]);
+        if (fclose(cf) != 0)
+            return -1;
+    }
     if (!e->data.is_text)
         return 0;
     /* a language model's token ids: `hpc sample` maps them back to bytes */

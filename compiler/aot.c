@@ -732,6 +732,55 @@ static int write_lm_header(FILE *f, const plan_experiment *e, const cg_layout *l
     return 0;
 }
 
+/* s as a C string literal. */
+static void c_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f || c == '?') /* '?': no trigraph */
+            fprintf(f, "\\%03o", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* A CSV's class names (NAME_classes[k] is class k's) and, in a comment, the
+ * one-hot layout of its categorical columns, which the caller's input follows. */
+static void write_csv_names(FILE *f, const hprt_csv_encoding *en, const char *N, int classes)
+{
+    if (en->n_classes > 0 && en->n_classes == classes) {
+        fprintf(f, "/* The class names: output k is the probability of NAME_classes[k] (byte order of the names). */\n"
+                   "#define %s_HAS_CLASS_NAMES 1\n"
+                   "static const char *const %s_classes[%s_NUM_CLASSES] = {", N, N, N);
+        for (int i = 0; i < en->n_classes; i++) {
+            fputs(i ? ",\n    " : "\n    ", f);
+            c_string(f, en->classes[i]);
+        }
+        fprintf(f, "\n};\n\n");
+    }
+    if (en->n_cats == 0)
+        return;
+    fprintf(f, "/* One-hot input columns: the CSV column at feature position P with categories c0..ck-1\n"
+               " * takes k floats of the input, 1 at its category and 0 elsewhere (all 0 for a category\n"
+               " * the training data did not have):\n");
+    for (int i = 0; i < en->n_cats; i++) {
+        const hprt_csv_category *c = &en->cats[i];
+        fprintf(f, " *   column %d%s%s%s: %d floats:", c->column, c->name ? " (" : "", c->name ? c->name : "",
+                c->name ? ")" : "", c->n);
+        for (int k = 0; k < c->n; k++) {
+            fputc(' ', f);
+            for (const char *p = c->names[k]; *p; p++) /* nothing that ends the comment */
+                fputc(*p == '*' && p[1] == '/' ? '_' : (unsigned char)*p < 0x20 ? ' ' : *p, f);
+        }
+        fputc('\n', f);
+    }
+    fprintf(f, " */\n\n");
+}
+
 static int write_header(const plan_experiment *e, const cg_layout *l, const hp_aot_options *o, cg_error *err)
 {
     char path[4200], guard[300];
@@ -762,7 +811,10 @@ static int write_header(const plan_experiment *e, const cg_layout *l, const hp_a
             "#define %s_INPUT_SIZE %d   /* floats per sample, raw: scale/normalisation are applied inside */\n"
             "#define %s_OUTPUT_SIZE %d  /* floats per sample written to output */\n"
             "#define %s_NUM_CLASSES %d\n"
-            "#define %s_SCRATCH_BYTES %ld /* for %s_predict_with */\n\n"
+            "#define %s_SCRATCH_BYTES %ld /* for %s_predict_with */\n\n",
+            N, e->name, e->file, N, N, guard, guard, N, l->features, N, l->classes, N, l->classes, N, bytes, N);
+    write_csv_names(f, &e->data.csv, N, l->classes);
+    fprintf(f,
             "/* Predicts n samples: input is n x %s_INPUT_SIZE floats, row-major; output receives\n"
             " * n x %s_OUTPUT_SIZE %s.  Returns 0, -1 for a NULL pointer (n > 0), -2 when\n"
             " * the scratch space cannot be allocated.  Thread-safe: no hidden state. */\n"
@@ -770,8 +822,7 @@ static int write_header(const plan_experiment *e, const cg_layout *l, const hp_a
             "/* The same with caller-supplied scratch space of %s_SCRATCH_BYTES bytes. */\n"
             "int %s_predict_with(const float *input, float *output, size_t n, void *scratch);\n\n"
             "#ifdef __cplusplus\n}\n#endif\n\n#endif\n",
-            N, e->name, e->file, N, N, guard, guard, N, l->features, N, l->classes, N, l->classes, N, bytes, N, N, N,
-            e->loss == PLAN_LOSS_CROSS_ENTROPY ? "class probabilities" : "outputs", N, N, N);
+            N, N, e->loss == PLAN_LOSS_CROSS_ENTROPY ? "class probabilities" : "outputs", N, N, N);
     if (fclose(f) != 0) {
         cg_fail(err, CG_E_IO, "%s: %s", path, strerror(errno));
         return -1;

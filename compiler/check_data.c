@@ -61,9 +61,45 @@ static hp_span blame(const plan_source *src, const hp_span *spans, const char *m
     return spans[0];
 }
 
+/* `categories = ["name", N, ...]`: the one-hot encoded columns of a training
+ * CSV, by header name or 0-based column number (refs in the checker's arena). */
+static bool csv_categories(ck *c, const ck_val *v, const hprt_csv_encoding *train_enc, hprt_csv_colref **refs, int *n)
+{
+    if (v->k == V_POISON)
+        return false;
+    if (train_enc) {
+        hp_report(c->d, HP_ERROR, NULL, v->span,
+                  "'categories' belongs to 'train': valid and test data are encoded with the training data's categories");
+        return false;
+    }
+    if (v->k != V_LIST) {
+        hp_report(c->d, HP_ERROR, NULL, v->span, "categories must be a list of column names or numbers, such as [\"color\", 3]");
+        return false;
+    }
+    *n = v->n_items;
+    *refs = hp_alloc(&c->p->arena, sizeof **refs * (size_t)(v->n_items ? v->n_items : 1));
+    for (int i = 0; i < v->n_items; i++) {
+        const ck_val *it = v->items[i];
+        if (it->k == V_STR) {
+            (*refs)[i] = (hprt_csv_colref){.name = it->s, .index = -1};
+        } else if (it->k == V_NUM) {
+            long idx;
+            if (!ck_int(c, it, "a categorical column", 0, 1000000, &idx))
+                return false;
+            (*refs)[i] = (hprt_csv_colref){.name = NULL, .index = (int)idx};
+        } else {
+            if (it->k != V_POISON)
+                hp_report(c->d, HP_ERROR, NULL, it->span, "a categorical column is a name or a number, not %s",
+                          ck_describe(c, it));
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Binds and probes one source call.  info receives the probe. */
 static bool check_source(ck *c, hp_decl *decl, const ck_val *v, plan_source *src, hprt_data_info *info, bool allow_split,
-                         const char *setting)
+                         const char *setting, const hprt_csv_encoding *train_enc)
 {
     if (v->k == V_POISON)
         return false;
@@ -114,10 +150,12 @@ static bool check_source(ck *c, hp_decl *decl, const ck_val *v, plan_source *src
         }
         break;
     }
-    case 1: { /* csv(path, label = "last", header = true) */
-        static const char *const p[] = {"!path", "label", "header"};
-        if (!ck_bind(c, v, "csv(...)", p, 3, slot))
+    case 1: { /* csv(path, label = "last", header = true, categories = [...]) */
+        static const char *const p[] = {"!path", "label", "header", "categories"};
+        ck_val *cslot[4];
+        if (!ck_bind(c, v, "csv(...)", p, 4, cslot))
             return false;
+        memcpy(slot, cslot, sizeof slot);
         src->kind = PLAN_SRC_CSV;
         if (!source_paths(c, decl->file, slot[0], src, &spans))
             return false;
@@ -169,16 +207,33 @@ static bool check_source(ck *c, hp_decl *decl, const ck_val *v, plan_source *src
             } else
                 return false;
         }
+        hprt_csv_colref *refs = NULL;
+        if (cslot[3] && !csv_categories(c, cslot[3], train_enc, &refs, &o.n_categorical))
+            return false;
+        o.categorical = refs;
+        o.encoding = train_enc;
         st = hprt_csv_probe(src->paths[0], &o, info, &err);
         if (st != HPRT_OK) {
-            /* a problem with the label column itself is shown at `label = ...` */
-            bool about_label = slot[1] && (strstr(err.msg, "column") || strstr(err.msg, "label")) && !strstr(err.msg, "line ");
-            hp_span at = about_label ? slot[1]->span : spans[0];
+            /* a problem with the label column itself is shown at `label = ...`, with a categorical column at
+             * `categories = ...`, with a value at the path (the message names the CSV line) */
+            bool not_line = !strstr(err.msg, "line ");
+            bool about_cats = cslot[3] && not_line && strstr(err.msg, "categorical");
+            bool about_label = slot[1] && (strstr(err.msg, "column") || strstr(err.msg, "label")) && not_line;
+            hp_span at = about_cats ? cslot[3]->span : about_label ? slot[1]->span : spans[0];
             hp_report(c->d, HP_ERROR, NULL, at, "%s", err.msg);
             c->d->data_errors++;
             return false;
         }
         src->label_index = info->label_column;
+        const hprt_csv_encoding *en = &info->encoding;
+        if (!train_enc && en->n_cats > 0) { /* the file columns, for experiment.hp */
+            src->categorical = hp_alloc(c->out, sizeof *src->categorical * (size_t)en->n_cats);
+            for (int i = 0; i < en->n_cats; i++)
+                src->categorical[i] = info->label_column >= 0 && en->cats[i].column >= info->label_column
+                                          ? en->cats[i].column + 1
+                                          : en->cats[i].column;
+            src->n_categorical = en->n_cats;
+        }
         break;
     }
     case 2: { /* text(path, seq = 64) */
@@ -243,6 +298,48 @@ static void fill_shape(plan_data *d, const hprt_data_info *info)
     d->classes = info->classes;
 }
 
+/* The training CSV's encoding into the plan: the categories of the training
+ * rows only (those split() leaves), the features they make, in the arena. */
+static void csv_encoding(ck *c, plan_data *d, hprt_data_info *info, hp_span at)
+{
+    hprt_csv_encoding *en = &info->encoding;
+    hprt_csv_encoding_restrict(en, d->train.n);
+    int raw = info->label_column >= 0 ? info->columns - 1 : info->columns;
+    d->features = hprt_csv_encoding_width(en, raw);
+    d->input = (plan_shape){PLAN_VEC, {d->features, 0, 0}};
+    hprt_csv_encoding *pe = &d->csv;
+    memset(pe, 0, sizeof *pe);
+    pe->n_classes = en->n_classes;
+    if (en->n_classes) {
+        pe->classes = hp_alloc(c->out, sizeof *pe->classes * (size_t)en->n_classes);
+        for (int i = 0; i < en->n_classes; i++)
+            pe->classes[i] = hp_strdup(c->out, en->classes[i]);
+    }
+    pe->n_cats = en->n_cats;
+    if (en->n_cats) {
+        pe->cats = hp_alloc(c->out, sizeof *pe->cats * (size_t)en->n_cats);
+        for (int i = 0; i < en->n_cats; i++) {
+            const hprt_csv_category *a = &en->cats[i];
+            hprt_csv_category *b = &pe->cats[i];
+            *b = (hprt_csv_category){.column = a->column, .n = a->n};
+            b->name = a->name ? hp_strdup(c->out, a->name) : NULL;
+            b->names = hp_alloc(c->out, sizeof *b->names * (size_t)(a->n ? a->n : 1));
+            for (int k = 0; k < a->n; k++)
+                b->names[k] = hp_strdup(c->out, a->names[k]);
+        }
+    }
+    d->csv_text = NULL;
+    if (pe->n_classes || pe->n_cats) {
+        size_t len;
+        char *t = hprt_csv_encoding_save(pe, &len);
+        if (t)
+            d->csv_text = hp_strdup(c->out, t);
+        else
+            hp_report(c->d, HP_ERROR, NULL, at, "out of memory");
+        free(t);
+    }
+}
+
 static bool same_vocab_subset(const hprt_data_info *train, const hprt_data_info *other)
 {
     for (int b = 0; b < 256; b++)
@@ -269,7 +366,11 @@ static ck_data_entry *check_data(ck *c, hp_decl *decl, ck_data_entry *entry)
         if (!s[i])
             continue;
         ck_val *v = ck_eval(c, s[i]->value, NULL);
-        ok[i] = check_source(c, decl, v, srcs[i], &info[i], i != D_TRAIN, data_settings[i]);
+        /* valid and test CSVs are read with train's class names and categories */
+        const hprt_csv_encoding *te = i != D_TRAIN && ok[D_TRAIN] && info[D_TRAIN].kind == HPRT_DATA_CSV
+                                          ? &info[D_TRAIN].encoding
+                                          : NULL;
+        ok[i] = check_source(c, decl, v, srcs[i], &info[i], i != D_TRAIN, data_settings[i], te);
     }
     if (!s[D_TRAIN] && !decl->broken)
         hp_report(c->d, HP_ERROR, NULL, decl->name_span, "data '%s' needs 'train = ...'", decl->name);
@@ -331,6 +432,8 @@ static ck_data_entry *check_data(ck *c, hp_decl *decl, ck_data_entry *entry)
             for (int i = D_VALID; i <= D_TEST; i++)
                 if (ok[i] && srcs[i]->kind == PLAN_SRC_TEXT && s[i])
                     srcs[i]->seq = d->train.seq;
+        if (info[D_TRAIN].kind == HPRT_DATA_CSV)
+            csv_encoding(c, d, &info[D_TRAIN], s[D_TRAIN]->value->span);
     }
     for (int i = 0; i < 3; i++)
         hprt_data_info_free(&info[i]);

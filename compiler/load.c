@@ -5,7 +5,8 @@
 
 #include "load.h"
 
-static hprt_status load_source(const plan_source *s, hprt_dataset *ds, const hprt_vocab *vocab, hprt_error *err)
+static hprt_status load_source(const plan_source *s, hprt_dataset *ds, const hprt_vocab *vocab,
+                               const hprt_csv_encoding *enc, hprt_error *err)
 {
     switch (s->kind) {
     case PLAN_SRC_IDX:
@@ -17,6 +18,7 @@ static hprt_status load_source(const plan_source *s, hprt_dataset *ds, const hpr
         o.label = kinds[s->label_kind];
         o.label_index = s->label_index;
         o.label_name = s->label_name;
+        o.encoding = enc; /* the categories and class names the checker found */
         return hprt_csv_load(s->paths[0], &o, ds, err);
     }
     case PLAN_SRC_TEXT:
@@ -29,7 +31,7 @@ static hprt_status load_source(const plan_source *s, hprt_dataset *ds, const hpr
 hprt_status hp_load_data(const plan_data *d, hp_loaded_data *out, hprt_error *err)
 {
     memset(out, 0, sizeof *out);
-    hprt_status st = load_source(&d->train, &out->train, NULL, err);
+    hprt_status st = load_source(&d->train, &out->train, NULL, &d->csv, err);
     if (st != HPRT_OK)
         return st;
     /* the splits cut the last fraction of train, valid first (before any shuffling) */
@@ -42,7 +44,7 @@ hprt_status hp_load_data(const plan_data *d, hp_loaded_data *out, hprt_error *er
         if (parts[i]->kind == PLAN_SRC_SPLIT)
             st = hprt_data_split(&out->train, parts[i]->fraction, dst[i], err);
         else
-            st = load_source(parts[i], dst[i], d->is_text ? &out->train.vocab : NULL, err);
+            st = load_source(parts[i], dst[i], d->is_text ? &out->train.vocab : NULL, &d->csv, err);
         if (st != HPRT_OK)
             goto fail;
         *has[i] = true;

@@ -475,6 +475,26 @@ static void print_schedule_preview(const plan_experiment *e, FILE *out)
     (void)lrs;
 }
 
+/* The CSV's encoding: "  labels      3 class names: setosa, versicolor, virginica" and a
+ * line per one-hot column (at most 8 names shown each). */
+static void plan_explain_csv(const hprt_csv_encoding *en, FILE *out)
+{
+    if (en->n_classes > 0) {
+        fprintf(out, "  labels      %d class names (class i is the i-th in byte order):", en->n_classes);
+        for (int i = 0; i < en->n_classes && i < 8; i++)
+            fprintf(out, "%s %s", i ? "," : "", en->classes[i]);
+        fprintf(out, "%s\n", en->n_classes > 8 ? ", ..." : "");
+    }
+    for (int i = 0; i < en->n_cats; i++) {
+        const hprt_csv_category *c = &en->cats[i];
+        fprintf(out, "  feature column %d%s%s%s  one-hot, %d features (an unknown category: all 0):", c->column,
+                c->name ? " '" : "", c->name ? c->name : "", c->name ? "'" : "", c->n);
+        for (int k = 0; k < c->n && k < 8; k++)
+            fprintf(out, "%s %s", k ? "," : "", c->names[k]);
+        fprintf(out, "%s\n", c->n > 8 ? ", ..." : "");
+    }
+}
+
 void plan_explain(const plan_experiment *e, FILE *out)
 {
     char a[64], b[64], c[64], d[64];
@@ -487,6 +507,7 @@ void plan_explain(const plan_experiment *e, FILE *out)
         fprintf(out, "data %s: %ld training, %ld validation, %ld test samples of %s; %d classes%s%s\n", dt->name,
                 dt->train.n, dt->valid.n, dt->test.n, plan_shape_str(dt->input, a, sizeof a), dt->classes,
                 dt->normalize ? "; normalized" : "", dt->scale != 1 ? "; scaled" : "");
+    plan_explain_csv(&dt->csv, out);
     fprintf(out, "model %s(", e->model);
     for (int i = 0; i < e->n_params; i++)
         fprintf(out, "%s%s = %s", i ? ", " : "", e->params[i].name, e->params[i].value);

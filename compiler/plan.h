@@ -14,6 +14,7 @@
 
 #include "arena.h"
 #include "hprt_policy.h"
+#include "hprt_data.h"
 
 /* The layer kinds: one row each in layers.def (its comment says how a kind is added). */
 typedef enum {
@@ -158,6 +159,8 @@ typedef struct {
     int label_index;     /* csv: resolved 0-based column */
     const char *label_name;
     bool header;         /* csv */
+    int *categorical;    /* csv, train: the one-hot encoded file columns (0-based) */
+    int n_categorical;
     int seq;             /* text */
     double fraction;     /* split: of train */
     long n;              /* samples (text: tokens) */
@@ -173,7 +176,9 @@ typedef struct {
     plan_shape input;    /* the shape of one sample as stored: [784] / [1,28,28] / tokens[seq] */
     int classes;         /* 0 when unknown */
     int vocab;           /* text */
-    int features;        /* csv: columns but the label; idx: pixels */
+    int features;        /* csv: columns but the label (one-hot columns counted once per category); idx: pixels */
+    hprt_csv_encoding csv; /* csv: class names and categories of the training rows (arena strings; first_row NULL) */
+    const char *csv_text; /* the same as hprt_csv_encoding_save's text (checkpoints keep it); NULL when empty */
 } plan_data;
 
 typedef enum { PLAN_LOSS_CROSS_ENTROPY = 0, PLAN_LOSS_MSE } plan_loss;

@@ -41,7 +41,10 @@ static void source(FILE *out, const plan_source *s)
     case PLAN_SRC_CSV:
         fputs("csv(", out);
         quoted(out, s->paths[0]);
-        fprintf(out, ", label = %d, header = %s)", s->label_index, s->header ? "true" : "false");
+        fprintf(out, ", label = %d, header = %s", s->label_index, s->header ? "true" : "false");
+        for (int i = 0; i < s->n_categorical; i++)
+            fprintf(out, "%s%d", i ? ", " : ", categories = [", s->categorical[i]);
+        fputs(s->n_categorical ? "])" : ")", out);
         break;
     case PLAN_SRC_TEXT:
         fputs("text([", out);

@@ -539,6 +539,10 @@ void hp_session_train_config(hp_session *s, hprt_train_config *cfg)
         cfg->norm = s->data.norm.mean;
         cfg->n_norm = 2 * (size_t)s->data.norm.features;
     }
+    if (e->data.csv_text) { /* the class names and categories, for predict and build */
+        cfg->encoding = e->data.csv_text;
+        cfg->n_encoding = strlen(e->data.csv_text);
+    }
 }
 
 hp_err_class hp_session_recompile_schedule(hp_session *s, hprt_train_config *cfg, hp_error *err)

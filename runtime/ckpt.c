@@ -31,6 +31,9 @@ void hprt_train_state_free(hprt_train_state *s)
     free(s->norm);
     s->norm = NULL;
     s->n_norm = 0;
+    free(s->encoding);
+    s->encoding = NULL;
+    s->n_encoding = 0;
 }
 
 /* ---- a growable byte buffer ---- */
@@ -293,6 +296,7 @@ hprt_status hprt_ckpt_write(const char *path, const hprt_ckpt_id *id, const floa
     put_array(&b, st->n_order, st->order, sizeof *st->order);
     put_array(&b, st->n_carry, st->carry, sizeof *st->carry);
     put_array(&b, st->n_norm, st->norm, sizeof *st->norm);
+    put_array(&b, st->n_encoding, st->encoding, 1);
     uint32_t crc = (uint32_t)crc32(0L, b.p, (uInt)0);
     for (size_t off = 0; off < b.n;) { /* crc32 takes at most UINT_MAX bytes at a time */
         size_t chunk = b.n - off > (1u << 30) ? (1u << 30) : b.n - off;
@@ -452,12 +456,13 @@ hprt_status hprt_ckpt_read(const char *path, const hprt_ckpt_id *id, float *para
     hprt_train_state s;
     memset(&s, 0, sizeof s);
     state_fields(NULL, &r, &s);
-    /* version 1 ends with the order, 2 adds the carried state, 3 the statistics */
-    void *order = NULL, *carry = NULL, *norm = NULL;
+    /* version 1 ends with the order, 2 adds the carried state, 3 the statistics, 4 the CSV encoding */
+    void *order = NULL, *carry = NULL, *norm = NULL, *encoding = NULL;
     bool ok = get_array(&r, &s.n_order, &order, sizeof *s.order) &&
               (version < 2 || get_array(&r, &s.n_carry, &carry, sizeof *s.carry)) &&
-              (version < 3 || get_array(&r, &s.n_norm, &norm, sizeof *s.norm));
-    s.order = order, s.carry = carry, s.norm = norm;
+              (version < 3 || get_array(&r, &s.n_norm, &norm, sizeof *s.norm)) &&
+              (version < 4 || get_array(&r, &s.n_encoding, &encoding, 1));
+    s.order = order, s.carry = carry, s.norm = norm, s.encoding = encoding;
     if (!ok) {
         hprt_train_state_free(&s);
         hprt_fail(err, rc, "%s: out of memory", path);

@@ -17,6 +17,7 @@ void hprt_data_info_free(hprt_data_info *info)
             free(info->names[i]);
         free(info->names);
     }
+    hprt_csv_encoding_free(&info->encoding);
     memset(info, 0, sizeof *info);
 }
 

@@ -1,4 +1,5 @@
-/* data_csv.c - numeric CSV files with one integer label column.
+/* data_csv.c - CSV files: numeric or categorical features, one label column
+ * (class numbers or class names).
  *
  * The file is read whole (CSV gives no row count up front, and the feature
  * matrix is one aligned allocation) and scanned twice: the first pass finds
@@ -6,6 +7,14 @@
  * the field counts and labels (this pass alone is the probe); the second
  * parses the features into the matrix.  Every message names the file, the
  * line and, for a bad value, the field (both counting from 1).
+ *
+ * Categorical data (hprt_data.h, "categorical CSV"): without a given
+ * encoding, a label that is not a number makes the labels class names, and
+ * one more pass between the two collects the distinct class names and the
+ * categories of the declared columns (bounded: HPRT_MAX_CLASSES,
+ * HPRT_MAX_CATEGORIES) into a sorted encoding; with one (the training
+ * file's), names are looked up in hash tables of it (an unknown class is an
+ * error, an unknown category all zeros).
  *
  * Accepted: a UTF-8 byte-order mark, LF or CRLF line ends, a missing final
  * newline, blank lines anywhere (skipped, as pandas and numpy do), spaces or
@@ -233,6 +242,351 @@ static bool field_cstr(const csv_field *f, char *buf, size_t cap)
     return true;
 }
 
+/* ---- string tables and the categorical encoding ---------------------------- */
+
+/* Distinct strings with their insertion index: an open-addressing hash over
+ * names (owned when building, borrowed when indexing an encoding). */
+typedef struct {
+    char **names;
+    long *first;        /* building: the data row each name first occurs in */
+    int n, cap;
+    int32_t *slot;      /* nslot entries (a power of two): index + 1, or 0 */
+    size_t nslot;
+    bool own;
+} strtab;
+
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+static int strtab_find(const strtab *t, const char *s, size_t n)
+{
+    if (t->nslot == 0)
+        return -1;
+    size_t m = t->nslot - 1;
+    for (size_t i = (size_t)hash_bytes(s, n) & m;; i = (i + 1) & m) {
+        int32_t v = t->slot[i];
+        if (v == 0)
+            return -1;
+        const char *q = t->names[v - 1];
+        if (strlen(q) == n && memcmp(q, s, n) == 0)
+            return v - 1;
+    }
+}
+
+/* Adds name (taken over when t->own) with first-row `row`; false when out of memory. */
+static bool strtab_add(strtab *t, char *name, long row)
+{
+    if (t->n == t->cap) {
+        int cap = t->cap ? t->cap * 2 : 16;
+        char **nn = realloc(t->names, sizeof *nn * (size_t)cap);
+        if (!nn)
+            return false;
+        t->names = nn;
+        long *nf = realloc(t->first, sizeof *nf * (size_t)cap);
+        if (!nf)
+            return false;
+        t->first = nf;
+        t->cap = cap;
+    }
+    if ((size_t)(t->n + 1) * 2 > t->nslot) { /* rehash at half full */
+        size_t ns = t->nslot ? t->nslot * 2 : 64;
+        int32_t *sl = calloc(ns, sizeof *sl);
+        if (!sl)
+            return false;
+        for (int i = 0; i < t->n; i++) {
+            size_t j = (size_t)hash_bytes(t->names[i], strlen(t->names[i])) & (ns - 1);
+            while (sl[j])
+                j = (j + 1) & (ns - 1);
+            sl[j] = i + 1;
+        }
+        free(t->slot);
+        t->slot = sl;
+        t->nslot = ns;
+    }
+    size_t j = (size_t)hash_bytes(name, strlen(name)) & (t->nslot - 1);
+    while (t->slot[j])
+        j = (j + 1) & (t->nslot - 1);
+    t->slot[j] = t->n + 1;
+    t->names[t->n] = name;
+    t->first[t->n] = row;
+    t->n++;
+    return true;
+}
+
+static void strtab_free(strtab *t)
+{
+    if (t->own)
+        for (int i = 0; i < t->n; i++)
+            free(t->names[i]);
+    free(t->names);
+    free(t->first);
+    free(t->slot);
+    memset(t, 0, sizeof *t);
+}
+
+/* Indexes names[0..n) (borrowed); false when out of memory. */
+static bool strtab_index(strtab *t, char *const *names, int n)
+{
+    memset(t, 0, sizeof *t);
+    for (int i = 0; i < n; i++)
+        if (!strtab_add(t, names[i], 0))
+            return false;
+    return true;
+}
+
+static void free_strs(char **v, int n)
+{
+    if (!v)
+        return;
+    for (int i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void hprt_csv_encoding_free(hprt_csv_encoding *e)
+{
+    if (!e)
+        return;
+    free_strs(e->classes, e->n_classes);
+    for (int i = 0; i < e->n_cats; i++) {
+        free(e->cats[i].name);
+        free_strs(e->cats[i].names, e->cats[i].n);
+        free(e->cats[i].first_row);
+    }
+    free(e->cats);
+    memset(e, 0, sizeof *e);
+}
+
+void hprt_csv_encoding_restrict(hprt_csv_encoding *e, long rows)
+{
+    for (int i = 0; i < e->n_cats; i++) {
+        hprt_csv_category *c = &e->cats[i];
+        if (!c->first_row)
+            continue;
+        int k = 0;
+        for (int j = 0; j < c->n; j++) {
+            if (c->first_row[j] < rows) {
+                c->names[k] = c->names[j];
+                c->first_row[k++] = c->first_row[j];
+            } else {
+                free(c->names[j]);
+            }
+        }
+        c->n = k;
+    }
+}
+
+int hprt_csv_encoding_width(const hprt_csv_encoding *e, int raw_features)
+{
+    long w = raw_features;
+    for (int i = 0; e && i < e->n_cats; i++)
+        w += e->cats[i].n - 1;
+    return w > INT_MAX ? INT_MAX : (int)w;
+}
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+static char **dup_strs(char *const *v, int n, bool *ok)
+{
+    if (n == 0)
+        return NULL;
+    char **d = calloc((size_t)n, sizeof *d);
+    if (!d) {
+        *ok = false;
+        return NULL;
+    }
+    for (int i = 0; i < n; i++)
+        if (!(d[i] = dup_str(v[i])))
+            *ok = false;
+    return d;
+}
+
+hprt_status hprt_csv_encoding_copy(hprt_csv_encoding *dst, const hprt_csv_encoding *src, hprt_error *err)
+{
+    memset(dst, 0, sizeof *dst);
+    bool ok = true;
+    dst->classes = dup_strs(src->classes, src->n_classes, &ok);
+    dst->n_classes = dst->classes ? src->n_classes : 0;
+    if (src->n_cats > 0) {
+        dst->cats = calloc((size_t)src->n_cats, sizeof *dst->cats);
+        if (dst->cats) {
+            dst->n_cats = src->n_cats;
+            for (int i = 0; i < src->n_cats; i++) {
+                const hprt_csv_category *a = &src->cats[i];
+                hprt_csv_category *b = &dst->cats[i];
+                b->column = a->column;
+                if (a->name && !(b->name = dup_str(a->name)))
+                    ok = false;
+                b->names = dup_strs(a->names, a->n, &ok);
+                b->n = b->names ? a->n : 0;
+            }
+        } else {
+            ok = false;
+        }
+    }
+    if (!ok) {
+        hprt_csv_encoding_free(dst);
+        return hprt_fail(err, HPRT_E_RUN, "out of memory copying the CSV encoding");
+    }
+    return HPRT_OK;
+}
+
+typedef struct {
+    char *p;
+    size_t n, cap;
+    bool oom;
+} textbuf;
+
+static void tb_put(textbuf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->n + n + 1)
+            cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (!np) {
+            b->oom = true;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+static void tb_line(textbuf *b, const char *s)
+{
+    tb_put(b, s, strlen(s));
+    tb_put(b, "\n", 1);
+}
+
+char *hprt_csv_encoding_save(const hprt_csv_encoding *e, size_t *len)
+{
+    textbuf b = {0};
+    char head[64];
+    snprintf(head, sizeof head, "classes %d", e->n_classes);
+    tb_line(&b, head);
+    for (int i = 0; i < e->n_classes; i++)
+        tb_line(&b, e->classes[i]);
+    for (int i = 0; i < e->n_cats; i++) {
+        const hprt_csv_category *c = &e->cats[i];
+        snprintf(head, sizeof head, "column %d %d", c->column, c->n);
+        tb_line(&b, head);
+        tb_line(&b, c->name ? c->name : "");
+        for (int j = 0; j < c->n; j++)
+            tb_line(&b, c->names[j]);
+    }
+    if (b.oom || !b.p) {
+        free(b.p);
+        return NULL;
+    }
+    *len = b.n;
+    return b.p;
+}
+
+/* The next line of [*p, end) as a new string; NULL at the end or out of memory (*oom). */
+static char *take_line(const char **p, const char *end, bool *oom)
+{
+    if (*p >= end)
+        return NULL;
+    const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+    if (!nl)
+        return NULL; /* every line ends with \n */
+    size_t n = (size_t)(nl - *p);
+    char *d = malloc(n + 1);
+    if (!d) {
+        *oom = true;
+        return NULL;
+    }
+    memcpy(d, *p, n);
+    d[n] = '\0';
+    *p = nl + 1;
+    return d;
+}
+
+static bool take_names(const char **p, const char *end, int n, char ***out, bool *oom)
+{
+    *out = NULL;
+    if (n == 0)
+        return true;
+    char **v = calloc((size_t)n, sizeof *v);
+    if (!v) {
+        *oom = true;
+        return false;
+    }
+    *out = v;
+    for (int i = 0; i < n; i++)
+        if (!(v[i] = take_line(p, end, oom)))
+            return false;
+    return true;
+}
+
+hprt_status hprt_csv_encoding_parse(const char *text, size_t len, hprt_csv_encoding *e, hprt_error *err)
+{
+    memset(e, 0, sizeof *e);
+    const char *p = text, *end = text + len;
+    bool oom = false, ok = false;
+    char *line = take_line(&p, end, &oom);
+    int n = -1, col = -1, pos = 0;
+    if (line && sscanf(line, "classes %d%n", &n, &pos) == 1 && line[pos] == '\0' && n >= 0 &&
+        n <= HPRT_MAX_CLASSES && take_names(&p, end, n, &e->classes, &oom)) {
+        e->n_classes = n;
+        ok = true;
+    } else if (e->classes) {
+        e->n_classes = n; /* freed below */
+    }
+    free(line);
+    while (ok && p < end) {
+        ok = false;
+        line = take_line(&p, end, &oom);
+        if (!line || sscanf(line, "column %d %d%n", &col, &n, &pos) != 2 || line[pos] != '\0' || col < 0 || n < 1 ||
+            n > HPRT_MAX_CATEGORIES || e->n_cats >= 1 << 20) {
+            free(line);
+            break;
+        }
+        free(line);
+        hprt_csv_category *nc = realloc(e->cats, sizeof *nc * (size_t)(e->n_cats + 1));
+        if (!nc) {
+            oom = true;
+            break;
+        }
+        e->cats = nc;
+        hprt_csv_category *c = &e->cats[e->n_cats++];
+        memset(c, 0, sizeof *c);
+        c->column = col;
+        if (!(c->name = take_line(&p, end, &oom)))
+            break;
+        if (c->name[0] == '\0') {
+            free(c->name);
+            c->name = NULL;
+        }
+        ok = take_names(&p, end, n, &c->names, &oom);
+        c->n = n; /* every entry set or NULL: freed alike */
+    }
+    if (!ok) {
+        hprt_csv_encoding_free(e);
+        return oom ? hprt_fail(err, HPRT_E_RUN, "out of memory reading the CSV encoding")
+                   : hprt_fail(err, HPRT_E_DATA, "the CSV encoding (class names and categories) is malformed");
+    }
+    return HPRT_OK;
+}
+
 /* ---- the scan ------------------------------------------------------------ */
 
 typedef struct {
@@ -246,6 +600,14 @@ typedef struct {
     long rows;
     int max_label;
     csv_field *fields;      /* scratch, columns entries */
+    /* categorical data */
+    bool string_labels;     /* the labels are class names */
+    hprt_csv_encoding built; /* built from this file (when opts.encoding is NULL) */
+    const hprt_csv_encoding *enc; /* in force: opts.encoding or &built */
+    strtab class_tab;       /* enc's classes -> class number */
+    strtab *cat_tab;        /* per enc->cats entry: category -> index */
+    int *cat_of;            /* per file column: its enc->cats entry, or -1 */
+    int features;           /* per row, after one-hot encoding */
 } csv_scan;
 
 static void free_names(char **names, int n)
@@ -342,6 +704,8 @@ static hprt_status parse_label(csv_scan *sc, const csv_field *f, long lineno, in
     return HPRT_OK;
 }
 
+static bool is_number(const csv_field *f);
+
 static hprt_status parse_feature(csv_scan *sc, const csv_field *f, long lineno, int col,
                                  float *out, hprt_error *err)
 {
@@ -363,11 +727,18 @@ static hprt_status parse_feature(csv_scan *sc, const csv_field *f, long lineno, 
     }
     if (!what)
         return HPRT_OK;
-    char shown[64], cname[96];
+    char shown[64], cname[96], hint[160] = "";
     field_show(f, shown, sizeof shown);
     column_note(sc, col, cname, sizeof cname);
-    return hprt_fail(err, HPRT_E_DATA, "%s: line %ld, field %d (%s): %s%s%s", sc->path, lineno,
-                     col + 1, shown, what, cname, header_hint(sc, lineno));
+    if (f->s != f->e && !is_number(f) && !header_hint(sc, lineno)[0]) { /* a word: a category? */
+        if (sc->names)
+            snprintf(hint, sizeof hint, "; if the column holds categories, declare it: categories = [\"%.60s\"]",
+                     sc->names[col]);
+        else
+            snprintf(hint, sizeof hint, "; if the column holds categories, declare it: categories = [%d]", col);
+    }
+    return hprt_fail(err, HPRT_E_DATA, "%s: line %ld, field %d (%s): %s%s%s%s", sc->path, lineno,
+                     col + 1, shown, what, cname, header_hint(sc, lineno), hint);
 }
 
 /* Resolves label = last | first | N | "name" once the columns are known. */
@@ -431,6 +802,336 @@ static hprt_status resolve_label(csv_scan *sc, hprt_error *err)
     return HPRT_OK;
 }
 
+/* ---- categorical fields ---- */
+
+/* A field that strtod reads whole: a number, even if not a valid label. */
+static bool is_number(const csv_field *f)
+{
+    char buf[128], *end;
+    if (!field_cstr(f, buf, sizeof buf) || buf[0] == '\0')
+        return false;
+    (void)strtod(buf, &end);
+    return *end == '\0';
+}
+
+/* The field's text with "" unescaped: its bytes, or a copy in *tmp (freed by
+ * the caller); NULL when out of memory. */
+static const char *field_text(const csv_field *f, char **tmp, size_t *n)
+{
+    *tmp = NULL;
+    if (!f->escapes) {
+        *n = (size_t)(f->e - f->s);
+        return f->s;
+    }
+    if (!(*tmp = field_dup(f)))
+        return NULL;
+    *n = strlen(*tmp);
+    return *tmp;
+}
+
+/* A class name or category: not empty, no carriage return or NUL byte. */
+static hprt_status name_ok(csv_scan *sc, const csv_field *f, long lineno, int col, hprt_error *err)
+{
+    const char *what = NULL;
+    if (f->s == f->e)
+        what = col == sc->label_col ? "empty field; a label needs a value" : "empty field; a category needs a value";
+    else if (memchr(f->s, '\0', (size_t)(f->e - f->s)) || memchr(f->s, '\r', (size_t)(f->e - f->s)))
+        what = "a NUL byte or carriage return in a category or class name";
+    if (!what)
+        return HPRT_OK;
+    char shown[64], cname[96];
+    field_show(f, shown, sizeof shown);
+    column_note(sc, col, cname, sizeof cname);
+    return hprt_fail(err, HPRT_E_DATA, "%s: line %ld, field %d (%s): %s%s", sc->path, lineno, col + 1, shown, what,
+                     cname);
+}
+
+/* The class number of a label that names a class of the encoding in force. */
+static hprt_status class_of(csv_scan *sc, const csv_field *f, long lineno, int32_t *out, hprt_error *err)
+{
+    hprt_status st = name_ok(sc, f, lineno, sc->label_col, err);
+    if (st != HPRT_OK)
+        return st;
+    char *tmp;
+    size_t n;
+    const char *t = field_text(f, &tmp, &n);
+    if (!t)
+        return hprt_fail(err, HPRT_E_RUN, "%s: out of memory", sc->path);
+    int id = strtab_find(&sc->class_tab, t, n);
+    free(tmp);
+    if (id >= 0) {
+        *out = id;
+        return HPRT_OK;
+    }
+    char shown[64], col[96];
+    field_show(f, shown, sizeof shown);
+    column_note(sc, sc->label_col, col, sizeof col);
+    const hprt_csv_encoding *e = sc->enc;
+    return hprt_fail(err, HPRT_E_DATA,
+                     "%s: line %ld, field %d (%s): not one of the %d classes of the training data%s (%s%s%s%s%s)",
+                     sc->path, lineno, sc->label_col + 1, shown, e->n_classes, col, e->classes[0],
+                     e->n_classes > 1 ? ", " : "", e->n_classes > 1 ? e->classes[1] : "", e->n_classes > 2 ? ", " : "",
+                     e->n_classes > 2 ? "..." : "");
+}
+
+/* The category index of file column j's field; -1 for a category the encoding lacks. */
+static int category_of(const csv_scan *sc, int j, const csv_field *f)
+{
+    char *tmp;
+    size_t n;
+    const char *t = field_text(f, &tmp, &n);
+    int id = t ? strtab_find(&sc->cat_tab[sc->cat_of[j]], t, n) : -1;
+    free(tmp);
+    return id;
+}
+
+static hprt_status check_categories(csv_scan *sc, long lineno, hprt_error *err)
+{
+    for (int j = 0; j < sc->columns; j++)
+        if (sc->cat_of[j] >= 0) {
+            hprt_status st = name_ok(sc, &sc->fields[j], lineno, j, err);
+            if (st != HPRT_OK)
+                return st;
+        }
+    return HPRT_OK;
+}
+
+/* The file column of a feature position (0-based among the non-label columns) and back. */
+static int file_column(const csv_scan *sc, int pos)
+{
+    return sc->label_col >= 0 && pos >= sc->label_col ? pos + 1 : pos;
+}
+
+static int feature_pos(const csv_scan *sc, int col)
+{
+    return sc->label_col >= 0 && col > sc->label_col ? col - 1 : col;
+}
+
+/* Resolves opts.categorical into file columns (cols[n_categorical]). */
+static hprt_status resolve_categorical(csv_scan *sc, int *cols, hprt_error *err)
+{
+    for (int i = 0; i < sc->opts.n_categorical; i++) {
+        const hprt_csv_colref *r = &sc->opts.categorical[i];
+        int col = -1;
+        if (r->name) {
+            if (!sc->names)
+                return hprt_fail(err, HPRT_E_DATA,
+                                 "%s: categorical column \"%s\" is a name, but header = false; give its column number",
+                                 sc->path, r->name);
+            for (int j = 0; j < sc->columns && col < 0; j++)
+                if (strcmp(sc->names[j], r->name) == 0)
+                    col = j;
+            if (col < 0)
+                return hprt_fail(err, HPRT_E_DATA, "%s: categorical column: no column named '%s' in the header",
+                                 sc->path, r->name);
+        } else {
+            if (r->index < 0 || r->index >= sc->columns)
+                return hprt_fail(err, HPRT_E_DATA,
+                                 "%s: categorical column %d does not exist: the file has %d columns, numbered 0 to %d",
+                                 sc->path, r->index, sc->columns, sc->columns - 1);
+            col = r->index;
+        }
+        if (col == sc->label_col)
+            return hprt_fail(err, HPRT_E_DATA,
+                             "%s: categorical column %d is the label column; label names need no declaration",
+                             sc->path, col);
+        for (int k = 0; k < i; k++)
+            if (cols[k] == col)
+                return hprt_fail(err, HPRT_E_DATA, "%s: categorical column %d is declared twice", sc->path, col);
+        cols[i] = col;
+    }
+    return HPRT_OK;
+}
+
+typedef struct {
+    char *name;
+    long first;
+} named_row;
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const named_row *)a)->name, ((const named_row *)b)->name);
+}
+
+/* The distinct names of t in strcmp order (t's names pass to *names; t keeps none). */
+static bool sorted_names(strtab *t, char ***names, long **first)
+{
+    *names = NULL;
+    if (first)
+        *first = NULL;
+    if (t->n == 0)
+        return true;
+    named_row *v = malloc(sizeof *v * (size_t)t->n);
+    char **nm = malloc(sizeof *nm * (size_t)t->n);
+    long *fr = first ? malloc(sizeof *fr * (size_t)t->n) : NULL;
+    if (!v || !nm || (first && !fr)) {
+        free(v);
+        free(nm);
+        free(fr);
+        return false;
+    }
+    for (int i = 0; i < t->n; i++)
+        v[i] = (named_row){t->names[i], t->first[i]};
+    qsort(v, (size_t)t->n, sizeof *v, by_name);
+    for (int i = 0; i < t->n; i++) {
+        nm[i] = v[i].name;
+        if (fr)
+            fr[i] = v[i].first;
+    }
+    free(v);
+    t->own = false; /* the names moved */
+    *names = nm;
+    if (first)
+        *first = fr;
+    return true;
+}
+
+/* Adds field f (of data row `row`) to t unless present; the limit is a located error. */
+static hprt_status add_name(csv_scan *sc, strtab *t, const csv_field *f, int col, long lineno, long row, int limit,
+                            hprt_error *err)
+{
+    hprt_status st = name_ok(sc, f, lineno, col, err);
+    if (st != HPRT_OK)
+        return st;
+    char *tmp;
+    size_t n;
+    const char *s = field_text(f, &tmp, &n);
+    if (!s)
+        return hprt_fail(err, HPRT_E_RUN, "%s: out of memory", sc->path);
+    if (strtab_find(t, s, n) >= 0) {
+        free(tmp);
+        return HPRT_OK;
+    }
+    if (t->n >= limit) {
+        free(tmp);
+        char cname[96];
+        column_note(sc, col, cname, sizeof cname);
+        return hprt_fail(err, HPRT_E_DATA,
+                         "%s: line %ld, field %d%s: more than %d distinct %s; the most is %d",
+                         sc->path, lineno, col + 1, cname, limit,
+                         col == sc->label_col ? "class names" : "categories in a categorical column", limit);
+    }
+    char *d = tmp ? tmp : malloc(n + 1);
+    if (d && !tmp) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    if (!d || !strtab_add(t, d, row)) {
+        free(d);
+        return hprt_fail(err, HPRT_E_RUN, "%s: out of memory", sc->path);
+    }
+    return HPRT_OK;
+}
+
+/* The class names (when the labels are names) and the categories of the
+ * declared columns, from this file: one more pass over the rows. */
+static hprt_status build_encoding(csv_scan *sc, const char *buf, size_t len, hprt_error *err)
+{
+    int ncat = sc->opts.n_categorical;
+    if (!sc->string_labels && ncat == 0)
+        return HPRT_OK;
+    int *cols = ncat ? malloc(sizeof *cols * (size_t)ncat) : NULL;
+    strtab classes = {.own = true};
+    strtab *tabs = ncat ? calloc((size_t)ncat, sizeof *tabs) : NULL;
+    hprt_status st = (ncat && (!cols || !tabs)) ? hprt_fail(err, HPRT_E_RUN, "%s: out of memory", sc->path) : HPRT_OK;
+    if (st == HPRT_OK)
+        st = resolve_categorical(sc, cols, err);
+    for (int i = 0; st == HPRT_OK && i < ncat; i++)
+        tabs[i].own = true;
+    line_iter it = {sc->data_start, buf + len, sc->data_lineno};
+    const char *s, *e;
+    long row = 0;
+    while (st == HPRT_OK && row < sc->rows && next_line(&it, &s, &e)) {
+        if (blank_line(s, e))
+            continue;
+        (void)split_line(sc, s, e, it.lineno, sc->columns, err); /* checked by pass 1 */
+        if (sc->string_labels)
+            st = add_name(sc, &classes, &sc->fields[sc->label_col], sc->label_col, it.lineno, row, HPRT_MAX_CLASSES,
+                          err);
+        for (int i = 0; st == HPRT_OK && i < ncat; i++)
+            st = add_name(sc, &tabs[i], &sc->fields[cols[i]], cols[i], it.lineno, row, HPRT_MAX_CATEGORIES, err);
+        row++;
+    }
+    hprt_csv_encoding *b = &sc->built;
+    if (st == HPRT_OK) {
+        bool ok = sorted_names(&classes, &b->classes, NULL);
+        b->n_classes = ok ? classes.n : 0;
+        b->cats = ncat ? calloc((size_t)ncat, sizeof *b->cats) : NULL;
+        if (b->cats) {
+            /* in column order, as the features are laid out */
+            for (int i = 0; i < ncat; i++)
+                for (int k = i + 1; k < ncat; k++)
+                    if (cols[k] < cols[i]) {
+                        int tc = cols[i];
+                        cols[i] = cols[k];
+                        cols[k] = tc;
+                        strtab tt = tabs[i];
+                        tabs[i] = tabs[k];
+                        tabs[k] = tt;
+                    }
+            b->n_cats = ncat;
+            for (int i = 0; i < ncat; i++) {
+                hprt_csv_category *c = &b->cats[i];
+                c->column = feature_pos(sc, cols[i]);
+                if (sc->names && !(c->name = dup_str(sc->names[cols[i]])))
+                    ok = false;
+                if (sorted_names(&tabs[i], &c->names, &c->first_row))
+                    c->n = tabs[i].n;
+                else
+                    ok = false;
+            }
+        } else if (ncat) {
+            ok = false;
+        }
+        if (!ok)
+            st = hprt_fail(err, HPRT_E_RUN, "%s: out of memory", sc->path);
+    }
+    strtab_free(&classes);
+    for (int i = 0; tabs && i < ncat; i++)
+        strtab_free(&tabs[i]);
+    free(tabs);
+    free(cols);
+    return st;
+}
+
+/* Lookup tables for the encoding in force (sc->enc) and each file column's category entry. */
+static hprt_status index_encoding(csv_scan *sc, hprt_error *err)
+{
+    const hprt_csv_encoding *e = sc->enc;
+    sc->cat_of = malloc(sizeof *sc->cat_of * (size_t)sc->columns);
+    if (!sc->cat_of)
+        return hprt_fail(err, HPRT_E_RUN, "%s: out of memory", sc->path);
+    for (int j = 0; j < sc->columns; j++)
+        sc->cat_of[j] = -1;
+    if (!strtab_index(&sc->class_tab, e->classes, e->n_classes))
+        return hprt_fail(err, HPRT_E_RUN, "%s: out of memory", sc->path);
+    if (e->n_cats == 0)
+        return HPRT_OK;
+    if (!(sc->cat_tab = calloc((size_t)e->n_cats, sizeof *sc->cat_tab)))
+        return hprt_fail(err, HPRT_E_RUN, "%s: out of memory", sc->path);
+    int raw = sc->label_col >= 0 ? sc->columns - 1 : sc->columns;
+    for (int i = 0; i < e->n_cats; i++) {
+        const hprt_csv_category *c = &e->cats[i];
+        if (c->column < 0 || c->column >= raw)
+            return hprt_fail(err, HPRT_E_DATA,
+                             "%s: the model one-hot encodes feature column %d%s%s%s, but the file has %d feature columns",
+                             sc->path, c->column, c->name ? " ('" : "", c->name ? c->name : "", c->name ? "')" : "", raw);
+        sc->cat_of[file_column(sc, c->column)] = i;
+        if (!strtab_index(&sc->cat_tab[i], c->names, c->n))
+            return hprt_fail(err, HPRT_E_RUN, "%s: out of memory", sc->path);
+    }
+    return HPRT_OK;
+}
+
+static hprt_status finish_features(csv_scan *sc, hprt_error *err)
+{
+    int raw = sc->label_col >= 0 ? sc->columns - 1 : sc->columns;
+    sc->features = hprt_csv_encoding_width(sc->enc, raw);
+    if (sc->features < 1)
+        return hprt_fail(err, HPRT_E_DATA, "%s: no features: the categorical columns have no categories", sc->path);
+    return HPRT_OK;
+}
+
 /* Pass 1: header, columns, label column, rows, max label. */
 static hprt_status scan_structure(csv_scan *sc, const char *buf, size_t len, hprt_error *err)
 {
@@ -486,6 +1187,12 @@ static hprt_status scan_structure(csv_scan *sc, const char *buf, size_t len, hpr
     hprt_status st = resolve_label(sc, err);
     if (st != HPRT_OK)
         return st;
+    if (sc->opts.encoding) { /* the training set's encoding */
+        sc->enc = sc->opts.encoding;
+        sc->string_labels = sc->enc->n_classes > 0;
+        if ((st = index_encoding(sc, err)) != HPRT_OK)
+            return st;
+    }
 
     /* Count the rows; check every row's field count and label. */
     it.p = sc->data_start;
@@ -502,19 +1209,46 @@ static hprt_status scan_structure(csv_scan *sc, const char *buf, size_t len, hpr
             return hprt_fail(err, HPRT_E_DATA, "%s: line %ld: expected %d fields, found %d",
                              sc->path, it.lineno, cols, n);
         if (sc->label_col >= 0) {
-            int32_t lab;
-            st = parse_label(sc, &sc->fields[sc->label_col], it.lineno, &lab, err);
+            const csv_field *lf = &sc->fields[sc->label_col];
+            if (sc->string_labels) {
+                int32_t lab;
+                st = sc->enc ? class_of(sc, lf, it.lineno, &lab, err) : name_ok(sc, lf, it.lineno, sc->label_col, err);
+                if (st != HPRT_OK)
+                    return st;
+            } else {
+                int32_t lab;
+                st = parse_label(sc, lf, it.lineno, &lab, err);
+                if (st != HPRT_OK && !sc->enc && lf->s != lf->e && !is_number(lf)) {
+                    /* not a number: the labels are class names (from the first row) */
+                    sc->string_labels = true;
+                    st = name_ok(sc, lf, it.lineno, sc->label_col, err);
+                }
+                if (st != HPRT_OK)
+                    return st;
+                if (!sc->string_labels && lab > sc->max_label)
+                    sc->max_label = lab;
+            }
+        }
+        if (sc->enc) {
+            st = check_categories(sc, it.lineno, err);
             if (st != HPRT_OK)
                 return st;
-            if (lab > sc->max_label)
-                sc->max_label = lab;
         }
         sc->rows++;
     }
     if (sc->rows == 0)
         return hprt_fail(err, HPRT_E_DATA, "%s: no data rows%s", sc->path,
                          sc->opts.header ? " after the header line" : "");
-    return HPRT_OK;
+    if (!sc->enc) { /* the encoding from this file */
+        st = build_encoding(sc, buf, len, err);
+        if (st != HPRT_OK)
+            return st;
+        sc->enc = &sc->built;
+        st = index_encoding(sc, err);
+        if (st != HPRT_OK)
+            return st;
+    }
+    return finish_features(sc, err);
 }
 
 /* Pass 2: the values.  The structure was checked by pass 1. */
@@ -533,9 +1267,18 @@ static hprt_status scan_values(csv_scan *sc, const char *buf, size_t len, hprt_d
         int k = 0;
         for (int j = 0; j < sc->columns; j++) {
             if (j == sc->label_col) {
-                hprt_status st = parse_label(sc, &sc->fields[j], it.lineno, &ds->y[row], err);
+                hprt_status st = sc->string_labels ? class_of(sc, &sc->fields[j], it.lineno, &ds->y[row], err)
+                                                   : parse_label(sc, &sc->fields[j], it.lineno, &ds->y[row], err);
                 if (st != HPRT_OK)
                     return st;
+                continue;
+            }
+            if (sc->cat_of[j] >= 0) { /* one-hot, all zeros for an unknown category */
+                const hprt_csv_category *cat = &sc->enc->cats[sc->cat_of[j]];
+                int id = category_of(sc, j, &sc->fields[j]);
+                for (int c = 0; c < cat->n; c++)
+                    xr[k + c] = c == id ? 1.0f : 0.0f;
+                k += cat->n;
                 continue;
             }
             hprt_status st = parse_feature(sc, &sc->fields[j], it.lineno, j, &xr[k++], err);
@@ -560,7 +1303,9 @@ static hprt_status check_values(csv_scan *sc, const char *buf, size_t len, hprt_
         (void)split_line(sc, s, e, it.lineno, sc->columns, err); /* checked by pass 1 */
         for (int j = 0; j < sc->columns; j++) {
             float x;
-            hprt_status st = j == sc->label_col ? HPRT_OK : parse_feature(sc, &sc->fields[j], it.lineno, j, &x, err);
+            hprt_status st = j == sc->label_col || sc->cat_of[j] >= 0
+                                 ? HPRT_OK
+                                 : parse_feature(sc, &sc->fields[j], it.lineno, j, &x, err);
             if (st != HPRT_OK)
                 return st;
         }
@@ -575,6 +1320,16 @@ static void scan_free(csv_scan *sc)
     sc->names = NULL;
     free(sc->fields);
     sc->fields = NULL;
+    strtab_free(&sc->class_tab);
+    if (sc->cat_tab)
+        for (int i = 0; sc->enc && i < sc->enc->n_cats; i++)
+            strtab_free(&sc->cat_tab[i]);
+    free(sc->cat_tab);
+    sc->cat_tab = NULL;
+    free(sc->cat_of);
+    sc->cat_of = NULL;
+    hprt_csv_encoding_free(&sc->built);
+    sc->enc = NULL;
 }
 
 static hprt_status csv_begin(csv_scan *sc, const char *path, const hprt_csv_opts *opts,
@@ -616,23 +1371,23 @@ hprt_status hprt_csv_probe(const char *path, const hprt_csv_opts *opts, hprt_dat
     info->n = sc.rows;
     info->columns = sc.columns;
     info->label_column = sc.label_col;
-    info->features = sc.label_col >= 0 ? sc.columns - 1 : sc.columns;
+    info->features = sc.features;
     info->rank = 1;
     info->dims[0] = info->features;
-    info->classes = sc.label_col >= 0 ? sc.max_label + 1 : 0;
+    info->classes = sc.label_col < 0 ? 0 : sc.string_labels ? sc.enc->n_classes : sc.max_label + 1;
     info->names = sc.names; /* ownership passes to info */
     sc.names = NULL;
+    if (sc.enc == &sc.built) { /* so does the encoding built from this file */
+        info->encoding = sc.built;
+        memset(&sc.built, 0, sizeof sc.built);
+        sc.enc = &info->encoding; /* scan_free walks its tables */
+    } else {
+        s = hprt_csv_encoding_copy(&info->encoding, sc.enc, err);
+    }
     scan_free(&sc);
-    return HPRT_OK;
-}
-
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
+    if (s != HPRT_OK)
+        hprt_data_info_free(info);
+    return s;
 }
 
 hprt_status hprt_csv_load(const char *path, const hprt_csv_opts *opts, hprt_dataset *ds,
@@ -648,10 +1403,10 @@ hprt_status hprt_csv_load(const char *path, const hprt_csv_opts *opts, hprt_data
 
     ds->kind = HPRT_DATA_CSV;
     ds->n = sc.rows;
-    ds->features = sc.label_col >= 0 ? sc.columns - 1 : sc.columns;
+    ds->features = sc.features;
     ds->rank = 1;
     ds->dims[0] = ds->features;
-    ds->classes = sc.label_col >= 0 ? sc.max_label + 1 : 0;
+    ds->classes = sc.label_col < 0 ? 0 : sc.string_labels ? sc.enc->n_classes : sc.max_label + 1;
     size_t n = (size_t)sc.rows;
     if (n > SIZE_MAX / sizeof(float) / (size_t)ds->features)
         s = hprt_fail(err, HPRT_E_DATA, "%s: %ld rows of %d features do not fit in memory",

@@ -513,6 +513,8 @@ static hprt_status checkpoint(trainer *T, const char *name, const float *params,
     T->S.n_carry = (int64_t)k;
     T->S.norm = (float *)c->norm; /* borrowed, like order and carry */
     T->S.n_norm = c->norm ? (int64_t)c->n_norm : 0;
+    T->S.encoding = (char *)c->encoding; /* borrowed too */
+    T->S.n_encoding = c->encoding ? (int64_t)c->n_encoding : 0;
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", c->run_dir, name);
     hprt_status st = hprt_ckpt_write(path, c->ckpt_id, params, c->n_params, c->opt, &T->S, err);
@@ -522,6 +524,8 @@ static hprt_status checkpoint(trainer *T, const char *name, const float *params,
     T->S.n_carry = 0;
     T->S.norm = NULL;
     T->S.n_norm = 0;
+    T->S.encoding = NULL;
+    T->S.n_encoding = 0;
     return st;
 }
 
@@ -636,6 +640,8 @@ hprt_status hprt_trainer_restore(hprt_trainer *T, const hprt_train_state *resume
     S->n_carry = 0;
     S->norm = NULL;
     S->n_norm = 0;
+    S->encoding = NULL;
+    S->n_encoding = 0;
     /* the rules come from the experiment; the counters from the checkpoint */
     S->stopper.rule = fresh_stop.rule;
     hprt_plateau saved = S->plateau;

@@ -13,7 +13,8 @@
 #include "hprt_sched.h"
 #include "hprt_step.h"
 
-#define HPRT_CKPT_VERSION 3 /* 2: the carried recurrent state; 3: the input statistics; versions 1, 2 are read too */
+#define HPRT_CKPT_VERSION 4 /* 2: the carried recurrent state; 3: the input statistics; 4: the CSV encoding;
+                                    versions 1 to 3 are read too */
 
 /* The driver's state between two steps (what hprt_train needs to resume). */
 typedef struct {
@@ -47,6 +48,9 @@ typedef struct {
     float *norm;              /* normalize = standard: the training split's per-feature mean, then std
                                * (n_norm = 2 x features floats; owned; 0 without normalisation) */
     int64_t n_norm;
+    char *encoding;           /* a CSV's class names and categories (hprt_csv_encoding_save's text,
+                               * n_encoding bytes; owned; 0 for numeric data) */
+    int64_t n_encoding;
 } hprt_train_state;
 
 void hprt_train_state_free(hprt_train_state *s);

@@ -6,7 +6,7 @@
  * vocabulary) and a *loader* for the run:
  *
  *   idx(images, labels)            data_idx.c   gzip or plain, big-endian header
- *   csv(path, label = .., header)  data_csv.c   numeric fields, one label column
+ *   csv(path, label = .., header)  data_csv.c   numeric or categorical fields, one label column
  *   text(paths, seq = 64)          data_text.c  bytes -> ids via the vocabulary
  *
  * and the operations on a loaded set (data.c): split, scale, standard
@@ -65,6 +65,51 @@ typedef struct {
 void hprt_vocab_init(hprt_vocab *v);
 void hprt_vocab_add(hprt_vocab *v, const uint8_t *buf, size_t n);
 
+/* ---- categorical CSV ------------------------------------------------------
+ *
+ * A label column with a value that is not a number holds class names: the
+ * classes are its distinct values in strcmp (byte) order, as scikit-learn's
+ * LabelEncoder numbers them.  A feature column declared categorical is
+ * one-hot encoded in place: its k categories (distinct values of the
+ * training rows, in strcmp order) become k features, 1 for the row's
+ * category and 0 for the others; a category the training rows never had
+ * (in valid, test or predict input) gives all zeros, as scikit-learn's
+ * OneHotEncoder(handle_unknown="ignore").  The encoding is built from the
+ * training file (hprt_csv_probe) and given to every later read of data for
+ * the same model, so the same value always means the same feature. */
+
+#define HPRT_MAX_CATEGORIES 1000 /* distinct values of one categorical column */
+
+typedef struct {
+    int column;          /* feature position: 0-based among the columns other
+                            than the label (the same with or without a label) */
+    char *name;          /* the header's name for it, or NULL */
+    int n;               /* categories, in strcmp order */
+    char **names;
+    long *first_row;     /* probe only: the 0-based data row each first occurs in; NULL otherwise */
+} hprt_csv_category;
+
+typedef struct {
+    int n_classes;       /* class names (0: numeric labels) */
+    char **classes;      /* in strcmp order: class i is classes[i] */
+    int n_cats;          /* categorical columns, in column order */
+    hprt_csv_category *cats;
+} hprt_csv_encoding;
+
+void hprt_csv_encoding_free(hprt_csv_encoding *e);
+/* Keeps only the categories first seen in data rows 0..rows-1 (the training
+ * part when split() cuts the rest); needs first_row. */
+void hprt_csv_encoding_restrict(hprt_csv_encoding *e, long rows);
+/* Features per row after one-hot encoding raw_features columns (the label excluded). */
+int hprt_csv_encoding_width(const hprt_csv_encoding *e, int raw_features);
+/* A deep copy, without first_row. */
+hprt_status hprt_csv_encoding_copy(hprt_csv_encoding *dst, const hprt_csv_encoding *src, hprt_error *err);
+/* As text (for checkpoints): "classes N" and N names, then per column
+ * "column POS N NAME" and N names, one a line (names never hold a line end).
+ * Returns a malloc'd buffer (*len bytes, NUL-terminated) or NULL when out of memory. */
+char *hprt_csv_encoding_save(const hprt_csv_encoding *e, size_t *len);
+hprt_status hprt_csv_encoding_parse(const char *text, size_t len, hprt_csv_encoding *e, hprt_error *err);
+
 /* ---- probes -------------------------------------------------------------- */
 
 /* What the checker needs to know about a data set without loading it. */
@@ -84,6 +129,7 @@ typedef struct {
     int label_column;    /* resolved 0-based label column; -1 for none */
     char **names;        /* header names (columns of them) or NULL without a
                             header; owned, freed by hprt_data_info_free */
+    hprt_csv_encoding encoding; /* class names and categories (owned; empty for numeric data) */
     /* text */
     hprt_vocab vocab_map;
 } hprt_data_info;
@@ -106,11 +152,24 @@ typedef enum {
     HPRT_LABEL_NONE,     /* every column is a feature (inference input) */
 } hprt_label_kind;
 
+/* A column by header name (name != NULL) or by 0-based file column. */
+typedef struct {
+    const char *name;
+    int index;
+} hprt_csv_colref;
+
 typedef struct {
     hprt_label_kind label;
     int label_index;
     const char *label_name;
     bool header;         /* the first non-blank line names the columns */
+    /* categorical feature columns; used only when encoding is NULL */
+    const hprt_csv_colref *categorical;
+    int n_categorical;
+    /* the training set's encoding: labels must be among its classes (or
+     * numbers when it has none) and its columns are one-hot encoded; NULL:
+     * built from this file (class names when a label is not a number) */
+    const hprt_csv_encoding *encoding;
 } hprt_csv_opts;
 
 /* The language's defaults: label = "last", header = true. */

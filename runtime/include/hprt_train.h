@@ -112,6 +112,10 @@ typedef struct {
      * 2 x features floats), saved in checkpoints so inference needs no data */
     const float *norm;
     size_t n_norm;
+    /* a CSV's class names and categories (hprt_csv_encoding_save's text), saved in
+     * checkpoints so predict and build map names as the run did; NULL: none */
+    const char *encoding;
+    size_t n_encoding;
 } hprt_train_config;
 
 typedef struct {

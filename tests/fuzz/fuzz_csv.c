@@ -2,7 +2,8 @@
  *
  * Input: a flags byte, then the file.  Flags: bits 0-2 the label column
  * (last, first, index, name "label", none), bits 3-5 the index for
- * `label = N`, 64 no header, 128 gzip the file.  Corpus:
+ * `label = N`, 64 no header, 128 gzip the file; then again with column 0
+ * categorical, through the encoding's text form.  Corpus:
  * tests/fuzz/corpus/csv.  Any input must give a result or an error, never a
  * crash, a leak, a hang or a sanitizer report. */
 #include "fuzz_file.h"
@@ -44,6 +45,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (sum != sum)
             __builtin_trap(); /* features are finite */
         hprt_dataset_free(&ds);
+    }
+    /* column 0 categorical: the probe's encoding, restricted to the first
+     * half of the rows and through its text form, read the file again */
+    hprt_csv_colref cat = {.name = NULL, .index = 0};
+    o.categorical = &cat;
+    o.n_categorical = 1;
+    if (hprt_csv_probe(f.path, &o, &info, &err) == HPRT_OK) {
+        hprt_csv_encoding_restrict(&info.encoding, info.n / 2);
+        size_t len;
+        char *t = hprt_csv_encoding_save(&info.encoding, &len);
+        hprt_csv_encoding back;
+        if (t && hprt_csv_encoding_parse(t, len, &back, &err) == HPRT_OK) {
+            hprt_csv_opts o2 = o;
+            o2.encoding = &back;
+            if (hprt_csv_load(f.path, &o2, &ds, &err) == HPRT_OK) {
+                for (long i = 0; i < ds.n; i++)
+                    if (ds.y && (ds.y[i] < 0 || (back.n_classes && ds.y[i] >= back.n_classes)))
+                        __builtin_trap(); /* a class of the encoding */
+                hprt_dataset_free(&ds);
+            }
+            hprt_csv_encoding_free(&back);
+        }
+        free(t);
+        hprt_data_info_free(&info);
     }
     fuzz_file_close(&f);
     return 0;

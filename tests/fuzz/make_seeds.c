@@ -4,7 +4,7 @@
  * fuzz_ckpt.c).  The cases are small versions of the unit tests' files:
  * valid ones of every kind the readers take, and a few of the damaged ones
  * the unit tests refuse.  Usage: fuzz_make_seeds DIR (DIR/idx ... are
- * created).  The checkpoints are written by hprt_ckpt_write (version 3) and
+ * created).  The checkpoints are written by hprt_ckpt_write (version 4) and
  * cut down to versions 2 and 1, which differ only by their last arrays. */
 #include <errno.h>
 #include <stdio.h>
@@ -219,7 +219,11 @@ static void ckpt_seeds(const char *dir)
     st.threads = 1;
     hprt_ckpt_id id = {0x1234abcdULL, "2 -> 3 -> 2, 6 parameters, adam"};
     hprt_error err;
-    /* version 3 with statistics, then without (the base of versions 2 and 1) */
+    /* version 4 with a CSV encoding, then without it (the base of version 3),
+     * then without statistics (2) and without the carry (1) */
+    static char enc[] = "classes 2\ncat\ndog\ncolumn 0 2\ncolour\nblue\nred\n";
+    st.encoding = enc;
+    st.n_encoding = (int64_t)strlen(enc);
     st.carry = carry;
     st.n_carry = 3;
     st.norm = norm;
@@ -230,23 +234,30 @@ static void ckpt_seeds(const char *dir)
         exit(1);
     }
     unsigned char *file = read_whole(path, &n);
-    put_file(dir, "ckpt", "v3_no_opt", 2 | 4, file, n); /* the optimizer state skipped */
-    ckpt_variant(dir, "v3_norm", file, n, 3, 0);
+    ckpt_variant(dir, "v4_encoding", file, n, 4, 0);
+    free(file);
+    st.encoding = NULL;
+    st.n_encoding = 0;
+    if (hprt_ckpt_write(path, &id, params, NP, opt, &st, &err) != HPRT_OK)
+        exit(1);
+    file = read_whole(path, &n);
+    put_file(dir, "ckpt", "v4_no_opt", 2 | 4, file, n); /* the optimizer state skipped */
+    ckpt_variant(dir, "v3_norm", file, n, 3, 8);        /* without the encoding's count */
     free(file);
     st.n_norm = 0;
     st.norm = NULL;
     if (hprt_ckpt_write(path, &id, params, NP, opt, &st, &err) != HPRT_OK)
         exit(1);
     file = read_whole(path, &n);
-    ckpt_variant(dir, "v2_carry", file, n, 2, 8);      /* without the statistics' count */
+    ckpt_variant(dir, "v2_carry", file, n, 2, 16);     /* without the statistics' and encoding's counts */
     free(file);
     st.n_carry = 0;
     st.carry = NULL;
     if (hprt_ckpt_write(path, &id, params, NP, opt, &st, &err) != HPRT_OK)
         exit(1);
     file = read_whole(path, &n);
-    ckpt_variant(dir, "v1", file, n, 1, 16);           /* without the carry's and statistics' counts */
-    ckpt_variant(dir, "v4_unknown", file, n, 4, 0);
+    ckpt_variant(dir, "v1", file, n, 1, 24);           /* without the carry's, statistics' and encoding's counts */
+    ckpt_variant(dir, "v5_unknown", file, n, 5, 0);
     put_file(dir, "ckpt", "damaged_crc", 2, file, n - 1);
     free(file);
     hprt_optim_state_free(opt);

@@ -132,32 +132,46 @@ static void test_versions(void **state)
     hprt_train_state st;
     hprt_optim_state *opt = hprt_optim_state_new(&f->o, NP);
     assert_non_null(opt);
-    /* version 3: everything */
+    /* version 4: everything, the CSV encoding too */
+    static char enc[] = "classes 2\ncat\ndog\n";
+    f->st.encoding = enc;
+    f->st.n_encoding = (int64_t)strlen(enc);
     write_ckpt(f);
     assert_int_equal(read_ckpt(f, opt, &st, &err), HPRT_OK);
     assert_state(&st, &f->st, true, true);
+    assert_int_equal(st.n_encoding, f->st.n_encoding);
+    assert_memory_equal(st.encoding, enc, strlen(enc));
     assert_memory_equal(opt->m, f->opt->m, sizeof(float) * NP);
     assert_memory_equal(opt->v, f->opt->v, sizeof(float) * NP);
+    hprt_train_state_free(&st);
+    /* version 3: no encoding (a v4 file without it, less its count) */
+    f->st.encoding = NULL;
+    f->st.n_encoding = 0;
+    write_ckpt(f);
+    rewrite(f, 3, 8, 0);
+    assert_int_equal(read_ckpt(f, opt, &st, &err), HPRT_OK);
+    assert_state(&st, &f->st, true, true);
+    assert_null(st.encoding);
     hprt_train_state_free(&st);
     /* version 2: no statistics (a v3 file without them, less their count) */
     f->st.n_norm = 0;
     write_ckpt(f);
-    rewrite(f, 2, 8, 0);
+    rewrite(f, 2, 16, 0);
     assert_int_equal(read_ckpt(f, opt, &st, &err), HPRT_OK);
     assert_state(&st, &f->st, true, false);
     hprt_train_state_free(&st);
     /* version 1: no carried state either */
     f->st.n_carry = 0;
     write_ckpt(f);
-    rewrite(f, 1, 16, 0);
+    rewrite(f, 1, 24, 0);
     assert_int_equal(read_ckpt(f, NULL, &st, &err), HPRT_OK);
     assert_state(&st, &f->st, false, false);
     hprt_train_state_free(&st);
     /* a version this hpc does not know */
     write_ckpt(f);
-    rewrite(f, 4, 0, 0);
+    rewrite(f, 5, 0, 0);
     assert_int_equal(read_ckpt(f, opt, &st, &err), HPRT_E_RUN);
-    assert_non_null(strstr(err.msg, "format version 4"));
+    assert_non_null(strstr(err.msg, "format version 5"));
     hprt_optim_state_free(opt);
 }
 

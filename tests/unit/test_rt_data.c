@@ -670,7 +670,7 @@ static void test_csv_errors(void **state)
     /* a header read as data gets a hint */
     assert_int_equal(load_csv_text(f, "x,y\n1,0\n", &(hprt_csv_opts){.header = false}, &err),
                      HPRT_E_DATA);
-    assert_msg_has(err, "line 1, field 2 ('y')");
+    assert_msg_has(err, "line 1, field 1 ('x')"); /* 'y' would be a class name */
     assert_msg_has(err, "set header = true");
     assert_int_equal(load_csv_text(f, "x,y\n1,0\n", &(hprt_csv_opts){.header = false,
                                                                   .label = HPRT_LABEL_NONE},
@@ -679,7 +679,7 @@ static void test_csv_errors(void **state)
     assert_msg_has(err, "line 1, field 1 ('x'): not a number");
     assert_msg_has(err, "set header = true");
 
-    const char *labels[] = {"-1", "1.5", "cat", "", "1e10"};
+    const char *labels[] = {"-1", "1.5", "", "1e10"}; /* numbers, but not classes ("cat" is a name) */
     for (size_t i = 0; i < sizeof labels / sizeof *labels; i++) {
         char text[64];
         snprintf(text, sizeof text, "a,l\n1,0\n2,%s\n", labels[i]);
