@@ -8,6 +8,7 @@
 # (HPC_PROFILE=1) gives the same steps and prints its table.
 # usage: resume_cnn.sh HPC SOURCE_DIR
 . "$(dirname "$0")/lib.sh"
+unset HPC_PROFILE # set only where a case asks for it
 
 cat > "$tmp/cnn.hp" <<HP
 data slice {
