@@ -416,6 +416,8 @@ static int train(session *s, const hprt_train_state *resume, const float *best)
     hprt_train_result res;
     training = 1; /* from here a signal stops after the current step, with a checkpoint */
     hprt_status st = hprt_train(&s->cfg, resume, best, &res, &s->err);
+    /* HPC_PROFILE: the steps' time per layer and pass (docs/cli.md) */
+    cg_profile_report(e, s->hs.layout, s->hs.mem.acts, (long)(res.steps - (resume ? resume->step : 0)), stderr);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (s->u.tb && res.has_test) {

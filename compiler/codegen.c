@@ -270,6 +270,12 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
     l->x_bytes = e->data.train.kind == PLAN_SRC_IDX;
     l->x_scale = (float)e->data.scale;
     l->x_normalize = e->data.normalize;
+    l->prof = -1;
+    const char *prof = getenv("HPC_PROFILE");
+    if (prof && *prof && strcmp(prof, "0") != 0) {
+        l->prof_stride = ((long)e->n_layers * CG_PROF__COUNT * 2 + 15) & ~15L; /* no false sharing */
+        l->prof = take(&A, (long)l->threads * l->prof_stride);
+    }
     l->n_params = P;
     l->n_acts = A;
     return l;
@@ -835,7 +841,7 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
         hprt_pool2d_geom geo = pool_geom(pl);
         LLVMTypeRef p[4] = {g->t_ptr, g->t_ptr, g->t_ptr, g->t_i32};
         LLVMValueRef args[4] = {geom_const(g, &geo, sizeof geo, i), Xr, Yr, LLVMBuildTrunc(g->b, M, g->t_i32, "")};
-        cg_call(g, pl->kind == PLAN_MAXPOOL ? "hprt_maxpool2d_forward" : "hprt_avgpool2d_forward",
+        cg_call(g, pl->kind == PLAN_MAXPOOL ? "hprt_maxpool2d_forward_fast" : "hprt_avgpool2d_forward",
                 LLVMFunctionType(g->t_void, p, 4, 0), args, 4);
         break;
     }
@@ -1023,6 +1029,30 @@ static bool needs_dinput(cg *g, int i)
     return in > 0;
 }
 
+/* HPC_PROFILE: conv's backward as two calls, the data gradient and then the
+ * weight gradients (the same sums), the second's time moved from the layer's
+ * data-gradient slot to its weight-gradient slot. */
+static void conv_backward_profiled(cg *g, int i, LLVMValueRef *args, LLVMTypeRef *p)
+{
+    LLVMTypeRef fnty = LLVMFunctionType(g->t_void, p, 9, 0);
+    LLVMValueRef null = LLVMConstPointerNull(g->t_ptr), a[9];
+    memcpy(a, args, sizeof a);
+    if (!LLVMIsNull(args[4])) {
+        a[5] = a[6] = null;
+        cg_call(g, "hprt_conv2d_backward_fast", fnty, a, 9);
+    }
+    LLVMValueRef all = buf(g, "prof", 0, MEM(acts), g->l->prof, (long)g->threads * g->l->prof_stride);
+    LLVMValueRef mine = cg_fptr(g, all, imul(g, g->tid, cg_i64(g, g->l->prof_stride)));
+    LLVMValueRef t0 = cg_call(g, "hprt_prof_now", LLVMFunctionType(g->t_i64, NULL, 0, 0), NULL, 0);
+    memcpy(a, args, sizeof a);
+    a[4] = null;
+    cg_call(g, "hprt_conv2d_backward_fast", fnty, a, 9);
+    LLVMTypeRef q[3] = {g->t_ptr, g->t_ptr, g->t_i64};
+    LLVMValueRef m[3] = {cg_fptr(g, mine, cg_i64(g, ((long)i * CG_PROF__COUNT + CG_PROF_WGRAD) * 2)),
+                         cg_fptr(g, mine, cg_i64(g, ((long)i * CG_PROF__COUNT + CG_PROF_DGRAD) * 2)), t0};
+    cg_call(g, "hprt_prof_move", LLVMFunctionType(g->t_void, q, 3, 0), m, 3);
+}
+
 static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
 {
     const plan_layer *pl = &g->e->layers[i];
@@ -1086,7 +1116,10 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
             LLVMTypeRef p[9] = {g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_i32, g->t_ptr};
             LLVMValueRef args[9] = {geom_const(g, &geo, sizeof geo, i), Xr, PARAM(g, "", i, false), dYr, dXr, mine, mine_b,
                                     LLVMBuildTrunc(g->b, M, g->t_i32, ""), cols_of(g, i)};
-            cg_call(g, "hprt_conv2d_backward_fast", LLVMFunctionType(g->t_void, p, 9, 0), args, 9);
+            if (g->l->prof >= 0) /* profiled: the data and the weight gradients apart */
+                conv_backward_profiled(g, i, args, p);
+            else
+                cg_call(g, "hprt_conv2d_backward_fast", LLVMFunctionType(g->t_void, p, 9, 0), args, 9);
         }
         break;
     }
@@ -1100,7 +1133,7 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
         if (pl->kind == PLAN_MAXPOOL) {
             LLVMTypeRef p[5] = {g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_i32};
             LLVMValueRef args[5] = {gc, Xr, dYr, dXr, Mi};
-            cg_call(g, "hprt_maxpool2d_backward", LLVMFunctionType(g->t_void, p, 5, 0), args, 5);
+            cg_call(g, "hprt_maxpool2d_backward_fast", LLVMFunctionType(g->t_void, p, 5, 0), args, 5);
         } else {
             LLVMTypeRef p[4] = {g->t_ptr, g->t_ptr, g->t_ptr, g->t_i32};
             LLVMValueRef args[4] = {gc, dYr, dXr, Mi};
@@ -1479,6 +1512,28 @@ static void emit_eval(cg *g)
     LLVMBuildRetVoid(g->b);
 }
 
+/* The profile mode (HPC_PROFILE): the thread's CPU clock before a pass ... */
+static LLVMValueRef prof_start(cg *g)
+{
+    if (g->l->prof < 0)
+        return NULL;
+    return cg_call(g, "hprt_prof_now", LLVMFunctionType(g->t_i64, NULL, 0, 0), NULL, 0);
+}
+
+/* ... and the time since t0 added to the slot of layer i's pass. */
+static void prof_stop(cg *g, LLVMValueRef t0, int i, int pass)
+{
+    if (!t0)
+        return;
+    const cg_layout *l = g->l;
+    LLVMValueRef all = buf(g, "prof", 0, MEM(acts), l->prof, (long)g->threads * l->prof_stride);
+    LLVMValueRef mine = cg_fptr(g, all, iadd(g, imul(g, g->tid, cg_i64(g, l->prof_stride)),
+                                             cg_i64(g, ((long)i * CG_PROF__COUNT + pass) * 2)));
+    LLVMTypeRef p[2] = {g->t_ptr, g->t_i64};
+    LLVMValueRef args[2] = {mine, t0};
+    cg_call(g, "hprt_prof_add", LLVMFunctionType(g->t_void, p, 2, 0), args, 2);
+}
+
 static void emit_train(cg *g, int B)
 {
     const plan_experiment *e = g->e;
@@ -1489,12 +1544,22 @@ static void emit_train(cg *g, int B)
     LLVMValueRef r0, r1;
     cg_partition(g, B, &r0, &r1);
     gather(g, r0, r1);
-    for (int i = 1; i < e->n_layers; i++)
+    for (int i = 1; i < e->n_layers; i++) {
+        LLVMValueRef t0 = prof_start(g);
         forward_layer(g, i, r0, r1, true);
+        prof_stop(g, t0, i, CG_PROF_FORWARD);
+    }
+    LLVMValueRef t_loss = prof_start(g); /* the loss: layer 0's data-gradient slot */
     loss_rows(g, B, r0, r1, true);
-    for (int i = e->n_layers - 1; i >= 1; i--)
+    prof_stop(g, t_loss, 0, CG_PROF_DGRAD);
+    for (int i = e->n_layers - 1; i >= 1; i--) {
+        LLVMValueRef t0 = prof_start(g);
         backward_layer(g, i, r0, r1);
+        prof_stop(g, t0, i, CG_PROF_DGRAD);
+    }
+    LLVMValueRef t_wait = prof_start(g); /* waiting for the others: layer 0's forward slot */
     cg_barrier(g);
+    prof_stop(g, t_wait, 0, CG_PROF_FORWARD);
 
     /* the NaN guard: a step whose loss is not finite changes no parameter, so
      * the weights stay those of the last good step (every thread sees the same
@@ -1531,10 +1596,14 @@ static void emit_train(cg *g, int B)
     for (int i = 1; i < nl; i++) {
         if (!has_params(&e->layers[i]))
             continue;
+        LLVMValueRef t0 = prof_start(g);
         int k = layer_grads(g, i, B, parts + np);
+        prof_stop(g, t0, i, CG_PROF_WGRAD);
+        t0 = prof_start(g);
         if (e->clip <= 0 && !defer)
             for (int r = np; r < np + k; r++)
                 update_range(g, parts[r].layer, parts[r].bias, parts[r].lo, parts[r].hi, &n);
+        prof_stop(g, t0, i, CG_PROF_UPDATE);
         np += k;
     }
     if (e->clip <= 0 && defer) {
@@ -1684,11 +1753,14 @@ static cg_program *compile(const plan_experiment *e, const cg_layout *l, const c
     hp_jit_symbol fns[] = {
         {"hprt_sgemm", (void *)hprt_sgemm, 1},
         {"hprt_barrier_wait", (void *)hprt_barrier_wait, 1},
+        {"hprt_prof_now", (void *)hprt_prof_now, 1},
+        {"hprt_prof_add", (void *)hprt_prof_add, 1},
+        {"hprt_prof_move", (void *)hprt_prof_move, 1},
         {"hprt_conv2d_forward_fast", (void *)hprt_conv2d_forward_fast, 1},
         {"hprt_conv2d_backward_fast", (void *)hprt_conv2d_backward_fast, 1},
-        {"hprt_maxpool2d_forward", (void *)hprt_maxpool2d_forward, 1},
+        {"hprt_maxpool2d_forward_fast", (void *)hprt_maxpool2d_forward_fast, 1},
         {"hprt_avgpool2d_forward", (void *)hprt_avgpool2d_forward, 1},
-        {"hprt_maxpool2d_backward", (void *)hprt_maxpool2d_backward, 1},
+        {"hprt_maxpool2d_backward_fast", (void *)hprt_maxpool2d_backward_fast, 1},
         {"hprt_avgpool2d_backward", (void *)hprt_avgpool2d_backward, 1},
         {"hprt_rnn_forward", (void *)hprt_rnn_forward, 1},
         {"hprt_rnn_backward_data", (void *)hprt_rnn_backward_data, 1},

@@ -16,6 +16,7 @@
 
 #include "cg_error.h"
 #include "hprt_kernels.h"
+#include "hprt_prof.h"
 #include "hprt_rnn.h"
 #include "hprt_sched.h"
 #include "hprt_step.h"
@@ -96,7 +97,21 @@ typedef struct {
     long ids;           /* [b_max x T] bytes (offset in floats) */
     long labels;        /* [b_max x T] int32 */
     int loss_steps;     /* rows of the loss per sample: T for a per-step output, else 1 */
+    /* HPC_PROFILE set (and not "0") when the layout was made: per thread, per
+     * layer and pass (CG_PROF_*), the thread CPU nanoseconds the training
+     * steps spent, int64 at this offset of the activation arena (-1: off,
+     * and the steps time nothing); each thread's block is prof_stride floats */
+    long prof;
+    long prof_stride;
 } cg_layout;
+
+/* The passes the profile mode times. */
+enum { CG_PROF_FORWARD, CG_PROF_DGRAD, CG_PROF_WGRAD, CG_PROF_UPDATE, CG_PROF__COUNT };
+
+/* The profile of the steps run so far as a table (layer, kind, line, and per
+ * pass milliseconds per step, averaged over the threads); nothing when the
+ * layout has no profile.  `steps`: training steps run. */
+void cg_profile_report(const plan_experiment *e, const cg_layout *l, const float *acts, long steps, FILE *out);
 
 /* NULL with err when the experiment has a layer hpc cannot compile yet
  * (CG_E_LIMIT, at its line) or passes a limit of the back end. */

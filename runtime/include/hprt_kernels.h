@@ -298,6 +298,13 @@ void hprt_maxpool2d_backward(const hprt_pool2d_geom *g, const float *X, const fl
                              float *dX, int B);
 void hprt_avgpool2d_backward(const hprt_pool2d_geom *g, const float *dY, float *dX, int B);
 
+/* Max pooling for training (pool_fast.c): the same contracts and results, bit
+ * for bit, as hprt_maxpool2d_forward/backward; 2×2 windows with stride 2 run
+ * a specialised loop, other geometries the reference. */
+void hprt_maxpool2d_forward_fast(const hprt_pool2d_geom *g, const float *X, float *Y, int B);
+void hprt_maxpool2d_backward_fast(const hprt_pool2d_geom *g, const float *X, const float *dY,
+                                  float *dX, int B);
+
 /* ---- initialisation (init.c, docs/policies.md §12) ---------------------------- */
 
 /* The `init =` of dense and conv. */
