@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "classes.h"
 #include "cli.h"
 #include "model.h"
 #include "codegen.h"
@@ -43,6 +44,7 @@ typedef struct {
     bool probs;        /* the logits of a softmax folded into the loss */
     bool csv;
     long correct;
+    cli_confusion *cm; /* with labels: the per-class counts */
 } printer;
 
 static void print_row(void *ctx, long row, const float *z, int K)
@@ -62,6 +64,8 @@ static void print_row(void *ctx, long row, const float *z, int K)
     }
     if (pr->y && pr->y[row] == arg)
         pr->correct++;
+    if (pr->y && pr->cm)
+        cli_confusion_add(pr->cm, pr->y[row], arg);
     if (pr->csv) {
         printf("%ld,%d", row, arg);
         if (pr->y)
@@ -78,6 +82,16 @@ static void print_row(void *ctx, long row, const float *z, int K)
             printf("%s%.9g", k ? ", " : "", pr->probs ? prob[k] / sum : prob[k]);
         printf("]}\n");
     }
+}
+
+/* With labels: per-class precision, recall, F1, their macro averages and the
+ * confusion matrix on standard error; with --format json also as the last
+ * line of standard output, {"accuracy": ..., "classes": [...], ...}. */
+static void print_classes(const cli_confusion *cm, bool csv)
+{
+    cli_class_report_text(stderr, cm);
+    if (!csv)
+        cli_class_report_json(stdout, cm);
 }
 
 int cmd_predict(int argc, char **argv)
@@ -134,6 +148,7 @@ int cmd_predict(int argc, char **argv)
     hprt_train_state state = {0};
     hprt_error err = {0};
     hp_error he;
+    cli_confusion cm = {0};
     if (opened >= 0) {
         status = opened;
         goto done;
@@ -231,7 +246,12 @@ int cmd_predict(int argc, char **argv)
             goto done;
         }
     }
-    printer pr = {.y = ds.y, .probs = e->loss == PLAN_LOSS_CROSS_ENTROPY, .csv = format[0] == 'c'};
+    if (ds.y && cli_confusion_init(&cm, l->classes) != 0) {
+        fprintf(stderr, "hpc predict: out of memory\n");
+        status = EXIT_RUN;
+        goto done;
+    }
+    printer pr = {.y = ds.y, .probs = e->loss == PLAN_LOSS_CROSS_ENTROPY, .csv = format[0] == 'c', .cm = &cm};
     if (pr.csv) {
         printf("row,predicted");
         if (ds.y)
@@ -245,10 +265,13 @@ int cmd_predict(int argc, char **argv)
         status = EXIT_RUN;
         goto done;
     }
-    if (ds.y)
+    if (ds.y) {
         fprintf(stderr, "accuracy %.4f on %ld samples (%s)\n", (double)pr.correct / (double)ds.n, ds.n, ckpt);
+        print_classes(&cm, pr.csv);
+    }
     status = ferror(stdout) ? EXIT_RUN : EXIT_OK;
 done:
+    cli_confusion_free(&cm);
     hprt_dataset_free(&ds);
     hp_loaded_data_free(&train);
     hprt_train_state_free(&state);
