@@ -43,11 +43,12 @@ static bool same_layer(const plan_layer *a, const cg_layer_layout *La, const pla
            La->b_size == Lb->b_size && (La->w < 0) == (Lb->w < 0) && (La->b < 0) == (Lb->b < 0);
 }
 
-/* The indices of the layers with parameters, in order; their count. */
-static int param_layers(const plan_experiment *e, int *idx, int max)
+/* The indices of the layers with parameters, in order (idx has room for
+ * every layer); their count. */
+static int param_layers(const plan_experiment *e, int *idx)
 {
     int n = 0;
-    for (int i = 0; i < e->n_layers && n < max; i++)
+    for (int i = 0; i < e->n_layers; i++)
         if (plan_layer_has(e->layers[i].kind, PLAN_LK_PARAMS) && e->layers[i].params > 0)
             idx[n++] = i;
     return n;
@@ -113,6 +114,7 @@ int cli_warm_start(hp_session *s, const char *from, bool partial, bool quiet, FI
         return load_same_model(s, ckpt, quiet, log);
 
     /* the checkpoint's own model, through the experiment that wrote it */
+    int *ia = NULL, *ib = NULL;
     hp_session src;
     hp_session_opts o = {.file = exp, .quiet_notes = true, .use = HP_USE_EVAL};
     hp_session_init(&src, &o);
@@ -130,8 +132,14 @@ int cli_warm_start(hp_session *s, const char *from, bool partial, bool quiet, FI
         goto done;
     }
     const plan_experiment *a = src.e, *b = s->e;
-    int ia[1024], ib[1024];
-    int na = param_layers(a, ia, 1024), nb = param_layers(b, ib, 1024);
+    ia = malloc(sizeof *ia * (size_t)(a->n_layers + 1));
+    ib = malloc(sizeof *ib * (size_t)(b->n_layers + 1));
+    if (!ia || !ib) {
+        fprintf(stderr, "hpc run: out of memory\n");
+        status = EXIT_RUN;
+        goto done;
+    }
+    int na = param_layers(a, ia), nb = param_layers(b, ib);
     /* first the verdicts, then (all matching, or --from-partial) the copy */
     int loaded = 0, skipped = 0;
     long loaded_params = 0;
@@ -212,6 +220,8 @@ int cli_warm_start(hp_session *s, const char *from, bool partial, bool quiet, FI
     }
     status = -1;
 done:
+    free(ia);
+    free(ib);
     hp_session_free(&src);
     return status;
 }

@@ -79,6 +79,20 @@ rows=$(wc -l < "$tmp/s/metrics.csv")
 grep -q "the stop rule that ended the run starts again" "$tmp/s/events.log" || fail "the stop rule's reset is not stated"
 [ "$(wc -l < "$tmp/s/metrics.csv")" -gt "$rows" ] || fail "the stopped run did not train on"
 
+# a search trial's run directory extends too
+cat > "$tmp/study.hp" <<HP
+import "cos2.hp"
+search sweep {
+    base = small
+    vary optimizer.lr in {1e-3, 2e-3}
+    strategy = grid
+}
+HP
+"$HPC" search "$tmp/study.hp" --out "$tmp/st" --quiet > /dev/null 2>&1 || fail "the search"
+"$HPC" resume "$tmp/st/trials/0001" --epochs 3 --quiet || fail "resume --epochs 3 of a search trial"
+grep -q "^resume: extended from 2 to 3 epochs" "$tmp/st/trials/0001/events.log" || fail "the trial's extension event"
+[ "$(wc -l < "$tmp/st/trials/0001/metrics.csv")" = 4 ] || fail "the extended trial has not 3 epochs of metrics"
+
 # ---- --from: the saved weights exactly
 "$HPC" run "$tmp/base.hp" --from "$tmp/a2/last.hpw" --epochs 1 --out "$tmp/b" > "$tmp/b.out" 2>&1 ||
     { fail "run --from: exit $?"; cat "$tmp/b.out"; }
