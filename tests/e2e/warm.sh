@@ -117,6 +117,16 @@ l251=$(awk -F, 'NR == 252 { print $5 }' "$tmp/a3/steps.csv")
 "$HPC" run "$tmp/base.hp" --from "$tmp/a2" --epochs 1 --out "$tmp/bd" > "$tmp/bd.out" 2>&1 || fail "run --from RUN_DIR"
 grep -q "from $tmp/a2/best.hpw: loaded" "$tmp/bd.out" || fail "--from RUN_DIR does not load best.hpw"
 
+# a .hpw with no experiment.hp beside it loads into its own model only
+mkdir "$tmp/solo" && cp "$tmp/a2/last.hpw" "$tmp/solo/x.hpw"
+"$HPC" run "$tmp/base.hp" --from "$tmp/solo/x.hpw" --epochs 1 --out "$tmp/so" > "$tmp/so.out" 2>&1 ||
+    { fail "run --from a lone .hpw: exit $?"; cat "$tmp/so.out"; }
+grep -q "from $tmp/solo/x.hpw: loaded every layer (25450 parameters)" "$tmp/so.out" || fail "the lone .hpw's message"
+[ "$(awk -F, 'NR == 2 { print $5 }' "$tmp/so/steps.csv")" = "$l1" ] || fail "the lone .hpw's first step loss"
+"$HPC" run "$tmp/wider.hp" --from "$tmp/solo/x.hpw" --from-partial --out "$tmp/so2" > /dev/null 2> "$tmp/so2.err"; st=$?
+[ $st = 2 ] || fail "a lone .hpw of another model: exit $st, expected 2"
+grep -q "belongs to a different model" "$tmp/so2.err" || fail "a lone .hpw of another model: the message"
+
 # a mismatch names the layers, their shapes and lines
 "$HPC" run "$tmp/narrow.hp" --from "$tmp/a2" --out "$tmp/n" > /dev/null 2> "$tmp/n.err"; st=$?
 [ $st = 2 ] || fail "a mismatching --from: exit $st, expected 2"
