@@ -132,8 +132,10 @@ static void test_embed_inits(void **state)
     model d, nm;
     model_open(&d, "default", "lstm", "default");
     model_open(&nm, "normal", "lstm", "default");
-    const float *E = embedding(&d, &n);
-    assert_memory_equal(E, embedding(&nm, &n), n * sizeof(float));
+    size_t n2;
+    const float *E = embedding(&d, &n), *En = embedding(&nm, &n2);
+    assert_int_equal(n, n2);
+    assert_memory_equal(E, En, n * sizeof(float));
     assert_memory_equal(d.hs.mem.params, nm.hs.mem.params, (size_t)d.hs.layout->n_params * sizeof(float));
     moments(E, n, &mean, &var, &lo, &hi);
     double se = 1 / sqrt((double)n); /* the standard error of the mean */
@@ -203,8 +205,10 @@ static void test_recurrent_inits(void **state)
         check_recurrent(&d, false);
         check_recurrent(&o, true);
         /* the embedding, drawn first, is the same */
-        size_t n;
-        assert_memory_equal(embedding(&d, &n), embedding(&o, &n), n * sizeof(float));
+        size_t n, n2;
+        const float *Ed = embedding(&d, &n), *Eo = embedding(&o, &n2);
+        assert_int_equal(n, n2);
+        assert_memory_equal(Ed, Eo, n * sizeof(float));
         model_close(&o);
         model_close(&d);
     }
