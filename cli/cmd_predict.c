@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "classes.h"
 #include "cli.h"
 #include "model.h"
 #include "codegen.h"
@@ -44,6 +45,7 @@ typedef struct {
     bool csv;
     long correct;
     const hprt_csv_encoding *names; /* class names (n_classes > 0), or NULL: class numbers */
+    cli_confusion *cm; /* with labels: the per-class counts */
 } printer;
 
 /* ---- class names (a CSV whose labels are names) ---- */
@@ -139,6 +141,8 @@ static void print_row(void *ctx, long row, const float *z, int K)
     }
     if (pr->y && pr->y[row] == arg)
         pr->correct++;
+    if (pr->y && pr->cm)
+        cli_confusion_add(pr->cm, pr->y[row], arg);
     if (pr->csv) {
         printf("%ld,", row);
         print_class(pr, arg);
@@ -161,6 +165,16 @@ static void print_row(void *ctx, long row, const float *z, int K)
             printf("%s%.9g", k ? ", " : "", pr->probs ? prob[k] / sum : prob[k]);
         printf("]}\n");
     }
+}
+
+/* With labels: per-class precision, recall, F1, their macro averages and the
+ * confusion matrix on standard error; with --format json also as the last
+ * line of standard output, {"accuracy": ..., "classes": [...], ...}. */
+static void print_classes(const cli_confusion *cm, bool csv)
+{
+    cli_class_report_text(stderr, cm);
+    if (!csv)
+        cli_class_report_json(stdout, cm);
 }
 
 int cmd_predict(int argc, char **argv)
@@ -218,6 +232,7 @@ int cmd_predict(int argc, char **argv)
     hprt_csv_encoding own_enc = {0};
     hprt_error err = {0};
     hp_error he;
+    cli_confusion cm = {0};
     if (opened >= 0) {
         status = opened;
         goto done;
@@ -326,7 +341,13 @@ int cmd_predict(int argc, char **argv)
             goto done;
         }
     }
-    printer pr = {.y = ds.y, .probs = e->loss == PLAN_LOSS_CROSS_ENTROPY, .csv = format[0] == 'c', .names = enc};
+    if (ds.y && cli_confusion_init(&cm, l->classes) != 0) {
+        fprintf(stderr, "hpc predict: out of memory\n");
+        status = EXIT_RUN;
+        goto done;
+    }
+    printer pr = {.y = ds.y, .probs = e->loss == PLAN_LOSS_CROSS_ENTROPY, .csv = format[0] == 'c', .names = enc,
+                  .cm = &cm};
     if (pr.csv) {
         printf("row,predicted");
         if (ds.y)
@@ -340,10 +361,13 @@ int cmd_predict(int argc, char **argv)
         status = EXIT_RUN;
         goto done;
     }
-    if (ds.y)
+    if (ds.y) {
         fprintf(stderr, "accuracy %.4f on %ld samples (%s)\n", (double)pr.correct / (double)ds.n, ds.n, ckpt);
+        print_classes(&cm, pr.csv);
+    }
     status = ferror(stdout) ? EXIT_RUN : EXIT_OK;
 done:
+    cli_confusion_free(&cm);
     hprt_dataset_free(&ds);
     hp_loaded_data_free(&train);
     hprt_train_state_free(&state);

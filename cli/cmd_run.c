@@ -18,6 +18,7 @@
 #include "svg.h"
 #include "hprt_ckpt.h"
 #include "tboard.h"
+#include "warm.h"
 
 /* The only globals of hpc: what a signal handler may touch.  Before training
  * (loading, compiling, the LR range test) SIGINT and SIGTERM end the process
@@ -183,6 +184,8 @@ typedef struct {
     const char *command;
     const char *out, *tensorboard;
     bool force;      /* --force: an existing --out directory may be written into */
+    const char *from;    /* run: --from RUN_DIR|FILE.hpw (a warm start) */
+    bool from_partial;   /* run: --from-partial: load the layers that match */
     char **rest;
     cli_common o;
     hp_session hs;
@@ -221,8 +224,9 @@ static int session_open(session *s, int argc, char **argv, const char *command)
     int n_rest = 0, epochs = 0, threads = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
+        bool run = strcmp(command, "run") == 0;
         bool takes = strcmp(a, "--epochs") == 0 || strcmp(a, "--threads") == 0 || strcmp(a, "--out") == 0 ||
-                     strcmp(a, "--tensorboard") == 0;
+                     strcmp(a, "--tensorboard") == 0 || (run && strcmp(a, "--from") == 0);
         if (takes && i + 1 >= argc) {
             cli_usage_error(command, "%s needs a value", a);
             return EXIT_USAGE;
@@ -241,6 +245,10 @@ static int session_open(session *s, int argc, char **argv, const char *command)
             s->force = true;
         } else if (strcmp(a, "--tensorboard") == 0) {
             s->tensorboard = argv[++i];
+        } else if (run && strcmp(a, "--from") == 0) {
+            s->from = argv[++i];
+        } else if (run && strcmp(a, "--from-partial") == 0) {
+            s->from_partial = true;
         } else {
             s->rest[n_rest++] = argv[i];
         }
@@ -249,6 +257,10 @@ static int session_open(session *s, int argc, char **argv, const char *command)
     struct stat sb;
     if (s->out && !resume && !s->force && stat(s->out, &sb) == 0) {
         cli_usage_error(command, "'%s' exists; give another --out, or --force to replace the run files in it", s->out);
+        return EXIT_USAGE;
+    }
+    if (s->from_partial && !s->from) {
+        cli_usage_error(command, "--from-partial goes with --from RUN_DIR|FILE.hpw");
         return EXIT_USAGE;
     }
     if (s->tensorboard && strcmp(command, "lr-find") == 0) {
@@ -455,6 +467,27 @@ static int train(session *s, const hprt_train_state *resume, const float *best)
     return EXIT_OK;
 }
 
+/* --from: the weights loaded into the compiled model, what was loaded and
+ * skipped in events.log (which the driver then appends to) and on the
+ * terminal.  -1 on success, else the exit status. */
+static int warm_start(session *s)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/events.log", s->dir);
+    FILE *ev = fopen(path, "w");
+    if (!ev) {
+        fprintf(stderr, "hpc run: %s: %s\n", path, strerror(errno));
+        return EXIT_RUN;
+    }
+    int status = cli_warm_start(&s->hs, s->from, s->from_partial, s->o.quiet, ev);
+    if (fclose(ev) != 0 && status < 0) {
+        fprintf(stderr, "hpc run: %s: %s\n", path, strerror(errno));
+        return EXIT_RUN;
+    }
+    s->cfg.events_append = true;
+    return status;
+}
+
 int cmd_run(int argc, char **argv)
 {
     session s;
@@ -462,6 +495,11 @@ int cmd_run(int argc, char **argv)
     if (status >= 0)
         goto done;
     plan_experiment *e = s.e;
+    if (s.from) {
+        status = warm_start(&s);
+        if (status >= 0)
+            goto done;
+    }
     if (e->uses_find_lr) {
         hprt_lrfind_result r;
         status = session_find_lr(&s, &r);
@@ -478,7 +516,7 @@ int cmd_run(int argc, char **argv)
         on_event(&s.u, text);
         char path[4200];
         snprintf(path, sizeof path, "%s/events.log", s.dir);
-        FILE *ev = fopen(path, "w"); /* the driver appends the run's events after this one */
+        FILE *ev = fopen(path, s.cfg.events_append ? "a" : "w"); /* the driver appends the run's events after this one */
         if (ev) {
             fprintf(ev, "%s\n", text);
             fclose(ev);
@@ -525,6 +563,24 @@ done:
     return status;
 }
 
+/* The epochs a run directory's experiment.hp trains (its plan), or 0 with
+ * the reason printed. */
+static int run_epochs(const char *file)
+{
+    hp_session hs;
+    hp_session_opts o = {.file = file, .quiet_notes = true, .use = HP_USE_TRAIN};
+    hp_session_init(&hs, &o);
+    hp_error he;
+    hp_err_class c = hp_session_run(&hs, HP_PASS_PLAN, &he);
+    int epochs = c == HP_ERR_NONE ? hs.e->epochs : 0;
+    if (c != HP_ERR_NONE) {
+        cli_print_diags(&hs.diags);
+        cli_session_error("resume", &he);
+    }
+    hp_session_free(&hs);
+    return epochs;
+}
+
 int cmd_resume(int argc, char **argv)
 {
     if (argc < 1 || argv[0][0] == '-') {
@@ -552,19 +608,35 @@ int cmd_resume(int argc, char **argv)
         fprintf(stderr, "hpc resume: %s is not a run directory (no experiment.hp): %s\n", dir, strerror(errno));
         return EXIT_USAGE;
     }
-    /* the run's own experiment, into its own directory */
-    char *args[8];
-    int n = 0;
+    /* the run's own experiment, into its own directory; --epochs N extends it */
+    char *args[8], *extend = NULL;
+    int n = 0, old_epochs = 0;
     args[n++] = file;
     args[n++] = "--out";
     args[n++] = (char *)dir;
-    for (int i = 1; i < argc && n < 7; i++) {
+    for (int i = 1; i < argc; i++) {
+        if (n >= 6) {
+            cli_usage_error("resume", "unexpected argument '%s'", argv[i]);
+            return EXIT_USAGE;
+        }
+        if (strcmp(argv[i], "--epochs") == 0 && !extend) {
+            if (i + 1 >= argc) {
+                cli_usage_error("resume", "--epochs needs a value");
+                return EXIT_USAGE;
+            }
+            args[n++] = argv[i];
+            args[n++] = extend = argv[++i];
+            continue;
+        }
         if (strcmp(argv[i], "--quiet") != 0 && strcmp(argv[i], "-q") != 0) {
-            cli_usage_error("resume", "unexpected argument '%s' (a run resumes as it was started)", argv[i]);
+            cli_usage_error("resume", "unexpected argument '%s' (a run resumes as it was started, or longer with "
+                            "--epochs N)", argv[i]);
             return EXIT_USAGE;
         }
         args[n++] = argv[i];
     }
+    if (extend && (old_epochs = run_epochs(file)) <= 0)
+        return EXIT_USAGE;
     session s;
     int status = session_open(&s, n, args, "resume");
     if (status >= 0)
@@ -584,8 +656,22 @@ int cmd_resume(int argc, char **argv)
         status = EXIT_USAGE;
         goto done;
     }
-    if (state.epoch >= s.e->epochs) {
-        printf("%s: the run is complete (%d epochs); nothing to resume\n", dir, state.epochs_done);
+    if (extend) {
+        char line[1024];
+        status = cli_extend_run(&s.hs, dir, old_epochs, &state, line, sizeof line);
+        if (status < 0 && (cli_events_append_at(dir, &state, line) != 0 ||
+                           cli_write_experiment(dir, s.e, s.T, &s.hs.data) != 0)) {
+            fprintf(stderr, "hpc resume: %s: %s\n", dir, strerror(errno));
+            status = EXIT_RUN;
+        }
+        if (status >= 0) {
+            hprt_train_state_free(&state);
+            goto done;
+        }
+        on_event(&s.u, line);
+    } else if (state.epoch >= s.e->epochs) {
+        printf("%s: the run is complete (%d epochs); nothing to resume (--epochs N extends it to N)\n", dir,
+               state.epochs_done);
         hprt_train_state_free(&state);
         status = EXIT_OK;
         goto done;

@@ -21,7 +21,8 @@ typedef struct {
 } command;
 
 static const command commands[] = {
-    {"run", cmd_run, "hpc run FILE [EXPERIMENT] [--set PATH=VALUE]... [--epochs N] [--threads N] [--out DIR [--force]] [--tensorboard DIR] [--quiet]",
+    {"run", cmd_run, "hpc run FILE [EXPERIMENT] [--set PATH=VALUE]... [--epochs N] [--threads N] [--out DIR [--force]] "
+            "[--from RUN_DIR|FILE.hpw [--from-partial]] [--tensorboard DIR] [--quiet]",
      "Checks FILE, compiles a training step specialised to the experiment's shapes\n"
      "(LLVM, for this CPU), and trains: a progress bar per epoch on a terminal, one\n"
      "line per epoch otherwise; evaluates on `test` at the end.  The run directory\n"
@@ -36,6 +37,10 @@ static const command commands[] = {
      "  --out DIR         the run directory (an existing one only with --force)\n"
      "  --tensorboard DIR also write TensorBoard event files into DIR/<run directory name>\n"
      "                    (as `tensorboard = \"DIR\"` in the experiment): `tensorboard --logdir DIR`\n"
+     "  --from RUN_DIR|FILE.hpw\n"
+     "                    start from trained weights (a run directory: its best.hpw, else\n"
+     "                    last.hpw), layer by layer; the optimizer state starts fresh\n"
+     "  --from-partial    with --from: load the layers that match, initialise the others\n"
      "  --quiet           print nothing but errors\n"
      "\n"
      "Exit status: 0 done, 1 the file has errors, 2 bad usage, 3 bad data, 4 the run failed\n"
@@ -58,12 +63,17 @@ static const command commands[] = {
      "  --set PATH=VALUE  override a setting or model parameter, checked like the\n"
      "                    file: --set model.hidden=512 --set optimizer.lr=3e-4\n"
      "  --allow NAME      silence a note\n"},
-    {"resume", cmd_resume, "hpc resume RUN_DIR [--quiet]",
+    {"resume", cmd_resume, "hpc resume RUN_DIR [--epochs N] [--quiet]",
      "Continues an interrupted run (Ctrl-C, a kill, a crash) from RUN_DIR/last.hpw,\n"
      "with the run's own experiment.hp and thread count.  The final metrics.csv,\n"
      "steps.csv (every column but the time) and weights are bit-identical to a run\n"
      "that was never interrupted.  A checkpoint that fails its checksum or belongs\n"
-     "to another model is refused with a message naming the file.\n"},
+     "to another model is refused with a message naming the file.\n"
+     "\n"
+     "  --epochs N   extend a finished, stopped or interrupted run to N epochs in all\n"
+     "               (more than it has trained): the schedule recomputed for the new\n"
+     "               length, a stop rule that ended it started again; said in events.log\n"
+     "  --quiet      print nothing but errors\n"},
     {"predict", cmd_predict,
      "hpc predict RUN_DIR INPUT [--labels FILE] [--weights best|last] [--format csv|json] [--header|--no-header]",
      "Predictions of a trained model: INPUT is a CSV file (like the training data;\n"
@@ -72,7 +82,8 @@ static const command commands[] = {
      "class probabilities (csv: row,predicted[,label],p0,...; json: one object per\n"
      "line).  The weights are those the run ended with (best.hpw when it restored\n"
      "the best epoch's, else last.hpw) unless --weights says.  With labels, the\n"
-     "accuracy goes to standard error.  The input is scaled and normalised as the\n"
+     "accuracy, each class's precision, recall and F1, their macro averages and the\n"
+     "confusion matrix go to standard error (json: also as a last line).  The input is scaled and normalised as the\n"
      "training data was (normalize = standard: with the statistics saved in the\n"
      "checkpoint).  A CSV input's first line is a header with --header, a sample with\n"
      "--no-header, and otherwise a header exactly when it is not all numbers (with a\n"

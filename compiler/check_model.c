@@ -174,10 +174,24 @@ static plan_act picked_act(const layer_args *a, int i)
     return a->v[i] && a->pick[i] >= 0 ? acts[a->pick[i]] : PLAN_ACT_NONE;
 }
 
-static plan_init picked_init(const layer_args *a, int i)
+/* The initialiser picked from the argument's choices (LA_INIT, LA_INIT_EMBED,
+ * LA_INIT_RNN: words of inits.def), found by its name. */
+static plan_init picked_init(const layer_args *a, int i, const char *choices)
 {
-    return a->v[i] && a->pick[i] >= 0 ? (plan_init)a->pick[i] : PLAN_INIT_DEFAULT;
+    if (!a->v[i] || a->pick[i] < 0)
+        return PLAN_INIT_DEFAULT;
+    const char *c = choices;
+    for (int k = 0; k < a->pick[i] && *c; k++)
+        c += strcspn(c, "|") + (c[strcspn(c, "|")] == '|');
+    size_t len = strcspn(c, "|");
+    for (int k = 0; k < PLAN_INIT__COUNT; k++) {
+        const char *name = plan_init_name((plan_init)k);
+        if (strlen(name) == len && strncmp(name, c, len) == 0)
+            return (plan_init)k;
+    }
+    return PLAN_INIT_DEFAULT;
 }
+
 
 /* What every kind's check hook gets: the arguments (ok: all valid) and the
  * input shape (in_known: it is known).  A hook fills pl and sets m->shape to
@@ -191,6 +205,11 @@ typedef struct {
     plan_shape in;
 } layer_ctx;
 
+static plan_init init_arg(const layer_ctx *x, int i)
+{
+    return picked_init(x->a, i, plan_layer_info_of(x->pl->kind)->args[i].choices);
+}
+
 static void check_input(layer_ctx *x)
 {
     layer_input(x->m, x->l, x->a->v, x->pl);
@@ -203,7 +222,7 @@ static void check_dense(layer_ctx *x)
     plan_shape in = x->in;
     pl->units = (int)x->a->num[0];
     pl->act = picked_act(x->a, 1);
-    pl->init = picked_init(x->a, 2);
+    pl->init = init_arg(x, 2);
     if (!x->ok || !x->in_known) {
         m->known = false;
         return;
@@ -262,6 +281,7 @@ static void check_embed(layer_ctx *x)
         return;
     }
     pl->units = (int)x->a->num[0];
+    pl->init = init_arg(x, 1);
     note_embed(m->c, x->a->v[0], pl->units);
     if (!x->in_known)
         return;
@@ -284,6 +304,7 @@ static void check_recurrent(layer_ctx *x)
     pl->units = (int)a->num[0];
     pl->stack = a->v[1] && a->num[1] >= 1 ? (int)a->num[1] : 1;
     pl->dropout = a->v[2] ? a->num[2] : 0;
+    pl->init = init_arg(x, 3);
     if (x->ok && pl->dropout > 0 && pl->stack == 1)
         hp_report(c->d, HP_WARNING, NULL, a->v[2]->span,
                   "dropout applies between stacked layers, and this has one (stack = 1): it has no effect");
@@ -351,7 +372,7 @@ static void check_conv(layer_ctx *x)
     pl->units = (int)a->num[0];
     pl->act = picked_act(a, 1);
     pl->pad_same = !a->v[4] || a->pick[4] == 0;
-    pl->init = picked_init(a, 5);
+    pl->init = init_arg(x, 5);
     pl->kernel = (int)k;
     pl->stride = (int)s;
     if (ok && pl->pad_same && k % 2 == 0) {

@@ -123,8 +123,9 @@ void cg_layout_free(cg_layout *l);
 void cg_layout_dump(const cg_layout *l, FILE *out);
 
 /* The parameters' initial values (every kind's initialiser, in layer order,
- * from the experiment's seed): params holds l->n_params floats. */
-void cg_init_params(const plan_experiment *e, const cg_layout *l, float *params);
+ * from the experiment's seed): params holds l->n_params floats.  0, or -1
+ * when out of memory (an orthogonal initialiser's QR). */
+int cg_init_params(const plan_experiment *e, const cg_layout *l, float *params);
 
 /* The memory the generated code works on (allocated by the caller). */
 typedef struct {

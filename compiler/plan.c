@@ -205,6 +205,12 @@ void plan_layer_desc(const plan_layer *l, char *buf, size_t n)
         snprintf(buf, n, "%s", name);
         break;
     }
+    /* embed's and the recurrent layers' initialiser when not the default
+     * (dense's and conv's are in experiment.hp, not here: the golden Plans) */
+    size_t len = strlen(buf);
+    bool shown = l->kind == PLAN_EMBED || plan_layer_has(l->kind, PLAN_LK_RECURRENT);
+    if (shown && l->init != PLAN_INIT_DEFAULT && len < n)
+        snprintf(buf + len, n - len, ", init = %s", plan_init_name(l->init));
 }
 
 static void duration_str(hprt_duration d, char *buf, size_t n)

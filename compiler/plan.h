@@ -61,6 +61,8 @@ typedef struct {
 #define LA_ACT {"activation", "activation", "none", PLAN_ARG_ACT, 0, 0, false, false, "activation", \
                 "relu|tanh|sigmoid|gelu|softmax|linear|none"}
 #define LA_INIT {"init", "init", "default", PLAN_ARG_INIT, 0, 0, false, false, "init", "default|xavier|kaiming|zeros"}
+#define LA_INIT_EMBED {"init", "init", "default", PLAN_ARG_INIT, 0, 0, false, false, "init", "default|normal|uniform|xavier"}
+#define LA_INIT_RNN {"init", "init", "default", PLAN_ARG_INIT, 0, 0, false, false, "init", "default|orthogonal"}
 #define LA_SHAPE {"!shape", "shape", NULL, PLAN_ARG_SHAPE, 0, 0, false, false, "the input shape", NULL}
 
 typedef struct {
@@ -130,7 +132,7 @@ typedef struct {
     int line;           /* source line of the layer statement */
     plan_shape in, out;
     plan_act act;       /* dense, conv: fused activation; activation layers: their own */
-    plan_init init;     /* dense, conv */
+    plan_init init;     /* dense, conv, embed, rnn/gru/lstm */
     int units;          /* dense, rnn/gru/lstm: units; conv: filters; embed: dim */
     int vocab;          /* embed: number of token ids */
     int stack;          /* rnn/gru/lstm */

@@ -79,9 +79,10 @@ static void layer(FILE *out, const plan_layer *l)
         fprintf(out, "dense %d, %s, init = %s", l->units, l->act ? plan_act_name(l->act) : "linear", plan_init_name(l->init));
         break;
     case PLAN_DROPOUT: fprintf(out, "dropout %.17g", l->p); break;
-    case PLAN_EMBED: fprintf(out, "embed %d", l->units); break;
+    case PLAN_EMBED: fprintf(out, "embed %d, init = %s", l->units, plan_init_name(l->init)); break;
     case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM:
-        fprintf(out, "%s %d, stack = %d, dropout = %.17g", name, l->units, l->stack, l->dropout);
+        fprintf(out, "%s %d, stack = %d, dropout = %.17g, init = %s", name, l->units, l->stack, l->dropout,
+                plan_init_name(l->init));
         break;
     case PLAN_CONV:
         fprintf(out, "conv %d, %s, kernel = %d, stride = %d, pad = %s, init = %s", l->units,

@@ -308,10 +308,10 @@ static hp_err_class pass_memory(hp_session *s, hp_error *err)
  * order is part of the results: a run is reproduced from its seed). */
 static hp_err_class pass_init(hp_session *s, hp_error *err)
 {
-    (void)err;
     if (s->o.use != HP_USE_TRAIN) /* the weights come from a checkpoint */
         return HP_ERR_NONE;
-    cg_init_params(s->e, s->layout, s->mem.params);
+    if (cg_init_params(s->e, s->layout, s->mem.params) != 0)
+        return fail(err, HP_ERR_RUN, HP_PASS_INIT, "out of memory initialising the parameters");
     return HP_ERR_NONE;
 }
 

@@ -7,6 +7,7 @@
 #include "hprt_kernels.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 double hprt_init_default_weight_bound(long fan_in)
 {
@@ -103,4 +104,51 @@ void hprt_init_recurrent(hprt_rng *r, float *p, size_t n, int hidden)
 {
     double bound = hprt_init_inv_sqrt(hidden);
     hprt_init_uniform(r, p, n, -bound, bound);
+}
+
+hprt_status hprt_init_orthogonal(hprt_rng *r, float *W, int rows, int cols, double gain)
+{
+    if (rows <= 0 || cols <= 0)
+        return HPRT_OK;
+    bool wide = rows < cols;
+    size_t m = (size_t)(wide ? cols : rows), n = (size_t)(wide ? rows : cols); /* the matrix QR'd: m x n, m >= n */
+    double *A = malloc(sizeof(double) * m * n);
+    if (!A)
+        return HPRT_E_RUN;
+    /* drawn as torch draws `flattened` (rows x cols, row by row); A is kept
+     * column-major (A[j*m + i]: column j) with the columns those of the
+     * rows x cols matrix, or of its transpose when wide */
+    for (size_t i = 0; i < (size_t)rows; i++)
+        for (size_t j = 0; j < (size_t)cols; j++) {
+            double g = hprt_rng_normal(r);
+            if (wide)
+                A[i * m + j] = g; /* transposed: row i of the draw is column i */
+            else
+                A[j * m + i] = g;
+        }
+    /* modified Gram-Schmidt, each column orthogonalised twice ("twice is
+     * enough"), in double: Q with R's diagonal (the norms) positive */
+    for (size_t j = 0; j < n; j++) {
+        double *q = A + j * m;
+        for (int pass = 0; pass < 2; pass++)
+            for (size_t k = 0; k < j; k++) {
+                const double *p = A + k * m;
+                double d = 0;
+                for (size_t i = 0; i < m; i++)
+                    d += p[i] * q[i];
+                for (size_t i = 0; i < m; i++)
+                    q[i] -= d * p[i];
+            }
+        double norm = 0;
+        for (size_t i = 0; i < m; i++)
+            norm += q[i] * q[i];
+        norm = sqrt(norm);
+        for (size_t i = 0; i < m; i++)
+            q[i] = norm > 0 ? q[i] / norm : 0.0;
+    }
+    for (size_t i = 0; i < (size_t)rows; i++)
+        for (size_t j = 0; j < (size_t)cols; j++)
+            W[i * (size_t)cols + j] = (float)(gain * (wide ? A[i * m + j] : A[j * m + i]));
+    free(A);
+    return HPRT_OK;
 }

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hprt_base.h"
 #include "hprt_rng.h"
 
 /* ---- BLAS (blas.c) -------------------------------------------------------- */
@@ -342,5 +343,12 @@ void hprt_init_embedding(hprt_rng *r, float *E, int vocab, int dim, int padding_
  * independent of the input size.  Call once per tensor in PyTorch's order
  * (weight_ih, weight_hh, bias_ih, bias_hh per layer). */
 void hprt_init_recurrent(hprt_rng *r, float *p, size_t n, int hidden);
+
+/* torch.nn.init.orthogonal_(W, gain) of a rows x cols matrix (row-major): a
+ * Gaussian matrix (drawn row by row), transposed when rows < cols, its QR
+ * with the signs of R's diagonal moved into Q (the unique Q with R's diagonal
+ * positive), transposed back, times gain.  The rows (rows <= cols) or the
+ * columns are orthonormal.  HPRT_E_RUN when out of memory. */
+hprt_status hprt_init_orthogonal(hprt_rng *r, float *W, int rows, int cols, double gain);
 
 #endif
