@@ -231,7 +231,6 @@ static const char *const kw_settings[] = {
     /* search */
     "base", "strategy", "objective", "parallel"};
 static const char *const kw_sources[] = {"idx", "csv", "text", "split"};
-static const char *const kw_losses[] = {"cross_entropy", "mse"};
 static const char *const kw_metrics[] = {"val_loss", "val_accuracy", "val_bpc", "train_loss"};
 static const char *const kw_regularizers[] = {"adaptive_dropout"};
 static const char *const kw_batches[] = {"adaptive"};
@@ -266,7 +265,11 @@ int cli_keywords(FILE *out)
         fprintf(out, "stop %s\n", plan_stop_name((hprt_stop_kind)k));
     KW_LIST(out, "regularize", kw_regularizers);
     KW_LIST(out, "batch", kw_batches);
-    KW_LIST(out, "loss", kw_losses);
+    for (int k = 0; k < PLAN_LOSS__COUNT; k++) {
+        fprintf(out, "loss %s\n", plan_loss_name((plan_loss)k));
+        if (plan_loss_alias((plan_loss)k))
+            fprintf(out, "loss %s\n", plan_loss_alias((plan_loss)k));
+    }
     KW_LIST(out, "metric", kw_metrics);
     KW_LIST(out, "setting", kw_settings);
     KW_LIST(out, "source", kw_sources);

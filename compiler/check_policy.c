@@ -25,6 +25,7 @@ static const char *policy_kind(ck *c, const ck_val *v, const char *setting, hp_s
                   : strcmp(setting, "schedule") == 0 ? "cosine()"
                   : strcmp(setting, "stop") == 0 ? "early(patience = 5)"
                   : strcmp(setting, "batch") == 0 ? "adaptive(start = 128, every = 5 epochs, max = 1024)"
+                  : strcmp(setting, "loss") == 0  ? "cross_entropy(smoothing = 0.1)"
                                                   : "adaptive_dropout()",
                   ck_describe(c, v));
     return NULL;
@@ -576,6 +577,102 @@ bool ck_stop(ck *c, const ck_val *v, hprt_stop *s, bool has_valid)
     }
     }
     return ok;
+}
+
+/* ---- losses: their names from losses.def ---- */
+
+static const char *const loss_names[] = {
+#define X(e, name, ...) [PLAN_LOSS_##e] = name,
+#include "losses.def"
+#undef X
+};
+
+bool ck_loss(ck *c, const ck_val *v, plan_experiment *e)
+{
+    hp_span at;
+    const char *kind = policy_kind(c, v, "loss", &at);
+    if (!kind)
+        return false;
+    int k = -1;
+    for (int i = 0; i < PLAN_LOSS__COUNT && k < 0; i++) /* an alias: `l1` is `mae` */
+        if (plan_loss_alias((plan_loss)i) && strcmp(kind, plan_loss_alias((plan_loss)i)) == 0)
+            k = i;
+    if (k < 0)
+        k = kind_index(c, kind, at, "loss", loss_names, PLAN_LOSS__COUNT);
+    if (k < 0)
+        return false;
+    e->loss = (plan_loss)k;
+    plan_loss_opts *o = &e->loss_opts;
+    *o = (plan_loss_opts){.delta = 1, .line = v->span.line};
+    char what[64];
+    snprintf(what, sizeof what, "%s(...)", kind);
+    ck_val *a[2];
+    switch (e->loss) {
+    case PLAN_LOSS_CROSS_ENTROPY: {
+        static const char *const p[] = {"smoothing", "weights"};
+        if (!ck_bind(c, v, what, p, 2, a))
+            return false;
+        bool ok = num_or(c, a[0], "smoothing", 0, false, 1, false, &o->smoothing);
+        if (a[1] && ck_is_name(a[1], "balanced")) {
+            o->balanced = true;
+        } else if (a[1] && !ck_is_name(a[1], "none")) {
+            if (a[1]->k != V_LIST) {
+                if (a[1]->k != V_POISON)
+                    hp_report(c->d, HP_ERROR, NULL, a[1]->span,
+                              "weights must be a list of one number per class in class order, such as [1, 2.5], or "
+                              "`balanced`, not %s",
+                              ck_describe(c, a[1]));
+                return false;
+            }
+            int n = a[1]->n_items;
+            float *w = hp_alloc(c->out, sizeof *w * (size_t)(n > 0 ? n : 1));
+            double any = 0;
+            for (int i = 0; i < n; i++) {
+                double x = 0;
+                ok &= ck_num_range(c, a[1]->items[i], "a class weight", 0, false, INFINITY, false, &x);
+                w[i] = (float)x;
+                any += x;
+            }
+            if (ok && any <= 0) {
+                hp_report(c->d, HP_ERROR, NULL, a[1]->span, "the class weights are all zero: no sample would count");
+                ok = false;
+            }
+            const plan_data *data = c->data;
+            if (ok && data && !data->is_text && data->classes > 0 && n != data->classes) {
+                hp_report(c->d, HP_ERROR, NULL, a[1]->span,
+                          "weights has %d number%s, but data '%s' has %d classes: give one weight per class, in class "
+                          "order",
+                          n, n == 1 ? "" : "s", data->name, data->classes);
+                ok = false;
+            }
+            o->weights = w;
+            o->n_weights = n;
+        }
+        if ((o->balanced || o->weights) && c->data && c->data->is_text) {
+            hp_report(c->d, HP_ERROR, NULL, a[1]->span,
+                      "class weights are for labelled data; a language model's classes are its tokens");
+            ok = false;
+        }
+        return ok;
+    }
+    case PLAN_LOSS_HUBER: {
+        static const char *const p[] = {"delta"};
+        if (!ck_bind(c, v, what, p, 1, a))
+            return false;
+        return num_or(c, a[0], "delta", 0, true, INFINITY, false, &o->delta);
+    }
+    case PLAN_LOSS_MSE: case PLAN_LOSS_MAE: case PLAN_LOSS_BCE:
+        if (v->k == V_CALL && v->n_args > 0) {
+            const ck_arg *x = &v->args[0];
+            hp_report(c->d, HP_ERROR, NULL, x->name ? x->name_span : x->v->span,
+                      "%s takes no options (smoothing and weights belong to cross_entropy, delta to huber)", kind);
+            return false;
+        }
+        return true;
+    case PLAN_LOSS__COUNT:
+        break;
+    }
+    return false;
 }
 
 /* ---- regularisation ---- */
