@@ -232,7 +232,7 @@ static const char *const kw_settings[] = {
     "base", "strategy", "objective", "parallel"};
 static const char *const kw_sources[] = {"idx", "csv", "text", "split"};
 static const char *const kw_metrics[] = {"val_loss", "val_accuracy", "val_bpc", "train_loss"};
-static const char *const kw_regularizers[] = {"adaptive_dropout"};
+static const char *const kw_regularizers[] = {"adaptive_dropout", "l1"};
 static const char *const kw_batches[] = {"adaptive"};
 static const char *const kw_objectives[] = {"minimize", "maximize"};
 static const char *const kw_spaces[] = {"log", "uniform"};

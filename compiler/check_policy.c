@@ -677,24 +677,46 @@ bool ck_loss(ck *c, const ck_val *v, plan_experiment *e)
 
 /* ---- regularisation ---- */
 
-bool ck_regularize(ck *c, const ck_val *v, hprt_regularize *r, bool has_valid)
+/* One policy of `regularize` into r (a list sets several; seen: the kinds so far). */
+static bool regularize_one(ck *c, const ck_val *v, hprt_regularize *r, bool has_valid, bool *seen, bool in_list)
 {
     hp_span at;
     const char *kind = policy_kind(c, v, "regularize", &at);
     if (!kind)
         return false;
-    static const char *const kinds[] = {"none", "adaptive_dropout"};
-    int k = kind_index(c, kind, at, "regularisation policy", kinds, 2);
+    static const char *const kinds[] = {"none", "adaptive_dropout", "l1"};
+    if (strcmp(kind, "l2") == 0) {
+        hp_report(c->d, HP_ERROR, NULL, at,
+                  "L2 regularisation is the optimizer's weight_decay, e.g. `adam(weight_decay = 1e-4)`; regularize "
+                  "takes l1 and adaptive_dropout");
+        return false;
+    }
+    int k = kind_index(c, kind, at, "regularisation policy", kinds, 3);
     if (k < 0)
         return false;
-    memset(r, 0, sizeof *r);
+    if (in_list && k == 0) {
+        hp_report(c->d, HP_ERROR, NULL, at, "`none` in a list of regularisation policies means nothing; remove it");
+        return false;
+    }
+    if (seen[k]) {
+        hp_report(c->d, HP_ERROR, NULL, at, "regularize lists %s twice", kinds[k]);
+        return false;
+    }
+    seen[k] = true;
     ck_val *a[4];
     if (k == 0)
         return ck_bind(c, v, "none", NULL, 0, a);
+    if (k == 2) { /* l1(lambda): lambda·sign(θ) added to the gradients */
+        static const char *const p1[] = {"!lambda"};
+        if (!ck_bind(c, v, "l1(...)", p1, 1, a))
+            return false;
+        return ck_num_range(c, a[0], "lambda", 0, false, INFINITY, false, &r->l1);
+    }
     static const char *const p[] = {"gap", "step", "max", "patience"};
     if (!ck_bind(c, v, "adaptive_dropout(...)", p, 4, a))
         return false;
-    *r = (hprt_regularize){.adaptive_dropout = true, .gap = 0.1, .step = 0.05, .max = 0.5, .patience = 2};
+    r->adaptive_dropout = true;
+    r->gap = 0.1, r->step = 0.05, r->max = 0.5, r->patience = 2;
     bool ok = true;
     long n;
     ok &= num_or(c, a[0], "gap", 0, false, INFINITY, false, &r->gap);
@@ -710,5 +732,18 @@ bool ck_regularize(ck *c, const ck_val *v, hprt_regularize *r, bool has_valid)
                   "`valid = split(train, 0.1)`");
         ok = false;
     }
+    return ok;
+}
+
+bool ck_regularize(ck *c, const ck_val *v, hprt_regularize *r, bool has_valid)
+{
+    memset(r, 0, sizeof *r);
+    bool seen[3] = {false, false, false};
+    if (v->k != V_LIST)
+        return regularize_one(c, v, r, has_valid, seen, false);
+    /* several policies together: [l1(1e-5), adaptive_dropout()] */
+    bool ok = true;
+    for (int i = 0; i < v->n_items; i++)
+        ok &= regularize_one(c, v->items[i], r, has_valid, seen, true);
     return ok;
 }

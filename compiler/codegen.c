@@ -1276,6 +1276,7 @@ typedef struct {
     LLVMValueRef wd, b2, one_minus_b2, eps, alpha, one_minus_alpha; /* f32 */
     LLVMValueRef use_wd, use_momentum, nesterov;                     /* i1 */
     LLVMValueRef clip_coef; /* NULL without clipping */
+    LLVMValueRef l1;        /* f32, regularize = l1(lambda); NULL when the experiment has no l1 */
 } step_numbers;
 
 static LLVMValueRef lerp(cg *g, LLVMValueRef a, LLVMValueRef b, LLVMValueRef w)
@@ -1311,6 +1312,11 @@ static void update_range(cg *g, int i, bool bias, LLVMValueRef lo, LLVMValueRef 
     LLVMValueRef th = cg_load_f(g, TH, k), gr = cg_load_f(g, G, k);
     if (n->clip_coef)
         gr = fmul(g, gr, n->clip_coef);
+    if (n->l1) { /* g + λ·sign(θ), before the optimizer (and its weight decay) reads g; sign(0) = 0 */
+        LLVMValueRef pos = LLVMBuildFCmp(g->b, LLVMRealOGT, th, cg_f32(g, 0), "");
+        LLVMValueRef neg = LLVMBuildFCmp(g->b, LLVMRealOLT, th, cg_f32(g, 0), "");
+        gr = fadd(g, gr, sel(g, pos, n->l1, sel(g, neg, LLVMBuildFNeg(g->b, n->l1, ""), cg_f32(g, 0))));
+    }
     switch (o->kind) {
     case HPRT_OPT_SGD: {
         gr = l2(g, n, gr, th);
@@ -1471,6 +1477,8 @@ static step_numbers load_step_numbers(cg *g)
     n.use_momentum =
         LLVMBuildICmp(g->b, LLVMIntNE, cg_io_field(g, offsetof(hprt_step_io, use_momentum), g->t_i32), cg_i32(g, 0), "");
     n.nesterov = LLVMBuildICmp(g->b, LLVMIntNE, cg_io_field(g, offsetof(hprt_step_io, nesterov), g->t_i32), cg_i32(g, 0), "");
+    if (g->e->regularize.l1 > 0) /* compiled in only when set: the step of every other experiment is unchanged */
+        n.l1 = cg_io_field(g, offsetof(hprt_step_io, l1), g->t_f32);
     return n;
 }
 

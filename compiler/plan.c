@@ -353,11 +353,18 @@ void plan_print_batch(const hprt_batch *b, FILE *out)
 
 void plan_print_regularize(const hprt_regularize *r, FILE *out)
 {
+    bool both = r->l1 > 0 && r->adaptive_dropout;
+    if (both)
+        fputc('[', out);
+    if (r->l1 > 0)
+        fprintf(out, "l1(lambda = %s)%s", N(r->l1), both ? ", " : "");
     if (r->adaptive_dropout)
         fprintf(out, "adaptive_dropout(gap = %s, step = %s, max = %s, patience = %d)", N(r->gap), N(r->step), N(r->max),
                 r->patience);
-    else
+    else if (!(r->l1 > 0))
         fprintf(out, "none");
+    if (both)
+        fputc(']', out);
 }
 
 void plan_print_loss(const plan_experiment *e, FILE *out)

@@ -85,6 +85,31 @@ grep -q "^accuracy 0.9" "$tmp/p.err" || { fail "predict bce1: accuracy"; cat "$t
 "$HPC" predict "$tmp/run-bce1" "$tmp/two.csv" --format json 2>/dev/null | head -1 | grep -q '"probabilities": \[0' ||
     fail "predict bce1 --format json"
 
+# regularize = l1(lambda), alone and with adaptive dropout: trains, changes the numbers, round-trips in experiment.hp
+l1run() { # NAME REGULARIZE MODEL-MIDDLE
+    cat > "$tmp/$1.hp" <<HP
+data d { train = csv("$tmp/three.csv"); valid = split(train, 0.25) }
+model m { input [features]
+    dense 16, relu
+    $3
+    dense classes }
+experiment e { data = d; model = m; epochs = 4; batch = 64; optimizer = adam(lr = 0.02); regularize = $2 }
+HP
+    "$HPC" run "$tmp/$1.hp" --out "$tmp/run-$1" --quiet --threads 2 > "$tmp/$1.out" 2>&1 ||
+        { fail "$1: regularize = $2 did not train"; cat "$tmp/$1.out"; }
+}
+l1run l1a "l1(0.01)" ""
+l1run l1none none ""
+l1run l1b "[l1(lambda = 0.01), adaptive_dropout(gap = 0, step = 0.1)]" "dropout 0.1"
+cmp -s "$tmp/run-l1a/steps.csv" "$tmp/run-l1none/steps.csv" && fail "l1(0.01) changed nothing"
+grep -qF "regularize = l1(lambda = 0.01)" "$tmp/run-l1a/experiment.hp" || fail "experiment.hp: l1"
+grep -qF "regularize = [l1(lambda = 0.01), adaptive_dropout(gap = 0, step = 0.1, max = 0.5, patience = 2)]" \
+    "$tmp/run-l1b/experiment.hp" || { fail "experiment.hp: l1 with adaptive_dropout"; grep regularize "$tmp/run-l1b/experiment.hp"; }
+grep -q "dropout" "$tmp/run-l1b/events.log" || { fail "l1 + adaptive_dropout: no dropout change in events.log"; cat "$tmp/run-l1b/events.log"; }
+"$HPC" explain "$tmp/l1b.hp" | grep -qF "regularize  [l1(lambda = 0.01), adaptive_dropout(" || fail "explain: l1 with adaptive_dropout"
+# the run's experiment.hp resumes as written
+"$HPC" resume "$tmp/run-l1b" > "$tmp/l1b-resume.out" 2>&1 || { fail "resume of l1 + adaptive_dropout"; cat "$tmp/l1b-resume.out"; }
+
 # check reports loss options at their lines
 hp badw three classes "cross_entropy(weights = [1, 2])"
 "$HPC" check "$tmp/badw.hp" > "$tmp/badw.out" 2>&1 && fail "weights of the wrong length passed check"

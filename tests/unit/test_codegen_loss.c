@@ -26,15 +26,15 @@ typedef struct {
     cg_test_csv f;
 } compiled;
 
-static void compile(compiled *c, int classes, const char *out, const char *loss, int threads, int B)
+static void compile(compiled *c, int classes, const char *out, const char *settings, int threads, int B)
 {
     cg_test_csv_write(&c->f, ROWS, FEAT, classes, 11, false);
     char src[4096];
     snprintf(src, sizeof src,
              "data d { train = csv(\"%s\") }\n"
              "model m { input %d\n dense %s }\n"
-             "experiment e { data = d; model = m; loss = %s; optimizer = sgd(lr = 0.01) }\n",
-             c->f.path, FEAT, out, loss);
+             "experiment e { data = d; model = m; %s }\n",
+             c->f.path, FEAT, out, settings);
     checked *ck;
     c->pl = plan_src(&ck, src, "e", NULL, 0);
     if (!c->pl)
@@ -86,7 +86,9 @@ static double ref_loss(const plan_experiment *e, const float *Z, const int32_t *
 static void check(int classes, const char *out, const char *setting, int threads, int B)
 {
     compiled c;
-    compile(&c, classes, out, setting, threads, B);
+    char settings[256];
+    snprintf(settings, sizeof settings, "loss = %s; optimizer = sgd(lr = 0.01)", setting);
+    compile(&c, classes, out, settings, threads, B);
     const plan_experiment *e = c.pl->experiment;
     const cg_layer_layout *L = &c.t.l->layers[1];
     int K = L->out_size;
@@ -165,11 +167,76 @@ static void test_elementwise_losses(void **state)
     check(2, "1", "bce", 2, 16);
 }
 
+/* regularize = l1(lambda): g + lambda·sign(θ) on every parameter before the
+ * optimizer (and its weight decay), lambda read at run time: code compiled
+ * for one lambda follows the one the step is given. */
+static void check_l1(const char *optimizer, double run_lambda, int threads)
+{
+    char setting[256];
+    snprintf(setting, sizeof setting, "regularize = l1(1e-3); optimizer = %s", optimizer);
+    compiled c;
+    compile(&c, 5, "classes", setting, threads, 9);
+    const plan_experiment *e = c.pl->experiment;
+    assert_true(e->regularize.l1 == 1e-3);
+    print_message("l1: %s, run with lambda %g, %d threads\n", optimizer, run_lambda, threads);
+    const cg_layer_layout *L = &c.t.l->layers[1];
+    int K = L->out_size, B = 9;
+    uint32_t order[ROWS];
+    for (uint32_t i = 0; i < ROWS; i++)
+        order[i] = (i * 7) % ROWS;
+    static hprt_step_io io;
+    memset(&io, 0, sizeof io);
+    hprt_step_set_batch(&io, &c.ds, order, 3, 0);
+    hprt_step_set_numbers(&io, &e->optimizer, 0.01, NAN, 1, 1, 1, NULL, 0);
+    io.l1 = (float)run_lambda;
+    float X[64 * FEAT], Z[64 * 8], dZ[64 * 8];
+    int32_t lab[64];
+    for (int r = 0; r < B; r++) {
+        uint32_t s = order[3 + r];
+        memcpy(X + r * FEAT, c.ds.x + (size_t)s * FEAT, sizeof(float) * FEAT);
+        lab[r] = c.ds.y[s];
+    }
+    long np = c.t.l->n_params;
+    float *P = malloc(sizeof *P * (size_t)np), *G = calloc((size_t)np, sizeof *G);
+    assert_non_null(P);
+    assert_non_null(G);
+    memcpy(P, c.t.mem.params, sizeof *P * (size_t)np);
+    P[L->w] = 0; /* sign(0) = 0: this weight moves by its gradient alone */
+    c.t.mem.params[L->w] = 0;
+    hprt_dense_forward(X, P + L->w, P + L->b, Z, B, FEAT, K);
+    hprt_softmax_xent(Z, lab, B, K, dZ);
+    hprt_dense_backward(X, P + L->w, dZ, NULL, G + L->w, G + L->b, B, FEAT, K);
+    run_threads(cg_train_fn(c.t.prog, B), &io, threads);
+    compare(c.t.mem.grads, G, np, 1e-5, "gradient"); /* the stored gradient is the loss's */
+    float *upd = malloc(sizeof *upd * (size_t)np);
+    assert_non_null(upd);
+    for (long i = 0; i < np; i++)
+        upd[i] = G[i] + (float)run_lambda * (P[i] > 0 ? 1.0f : P[i] < 0 ? -1.0f : 0.0f);
+    hprt_optim_state *st = hprt_optim_state_new(&e->optimizer, (size_t)np);
+    assert_non_null(st);
+    assert_int_equal(hprt_optim_step(&e->optimizer, st, P, upd, (size_t)np, 0.01, NAN, 1), HPRT_OK);
+    compare(c.t.mem.params, P, np, 1e-5, "parameter");
+    hprt_optim_state_free(st);
+    free(P), free(G), free(upd);
+    release(&c);
+}
+
+static void test_l1_regularization(void **state)
+{
+    (void)state;
+    /* lambdas large enough that a missing term shows beyond the 1e-5 tolerance */
+    check_l1("sgd(lr = 0.01)", 0.5, 1);
+    check_l1("sgd(lr = 0.01, weight_decay = 0.1)", 0.05, 2); /* alongside weight decay, another lambda at run time */
+    check_l1("adamw(lr = 0.01)", 0.3, 2);                   /* decoupled decay: the l1 term is in the gradient */
+    check_l1("adam(lr = 0.01, weight_decay = 0.01)", 0, 2);  /* lambda 0 at run time: no term */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cross_entropy_options),
         cmocka_unit_test(test_elementwise_losses),
+        cmocka_unit_test(test_l1_regularization),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,7 +13,7 @@ syn keyword hpBoolean      true false
 syn keyword hpOptimizer    sgd adam adamw adagrad rmsprop adamax
 syn keyword hpSchedule     constant step multistep exp cosine sgdr cyclic one_cycle warmup plateau
 syn keyword hpStop         none early gl pq up
-syn keyword hpRegularize   adaptive_dropout
+syn keyword hpRegularize   adaptive_dropout l1
 syn keyword hpLoss         cross_entropy mse mae l1 huber bce
 syn keyword hpMetric       val_loss val_accuracy val_bpc train_loss
 syn keyword hpActivation   relu tanh sigmoid gelu softmax
