@@ -367,6 +367,17 @@ void plan_print_regularize(const hprt_regularize *r, FILE *out)
         fputc(']', out);
 }
 
+/* A float in the fewest digits that read back as the same float (class weights). */
+static const char *fnum(char *buf, size_t n, float x)
+{
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, n, "%.*g", prec, (double)x);
+        if ((float)strtod(buf, NULL) == x)
+            break;
+    }
+    return buf;
+}
+
 void plan_print_loss(const plan_experiment *e, FILE *out)
 {
     const plan_loss_opts *o = &e->loss_opts;
@@ -385,7 +396,7 @@ void plan_print_loss(const plan_experiment *e, FILE *out)
         } else if (o->weights) {
             fprintf(out, "%sweights = [", sep);
             for (int i = 0; i < o->n_weights; i++)
-                fprintf(out, "%s%s", i ? ", " : "", N(o->weights[i]));
+                fprintf(out, "%s%s", i ? ", " : "", fnum((char[24]){0}, 24, o->weights[i]));
             fputc(']', out);
             sep = ", ";
         }
@@ -563,7 +574,7 @@ void plan_explain(const plan_experiment *e, FILE *out)
     if (e->loss_opts.balanced && e->loss_opts.weights) {
         fprintf(out, "              balanced class weights n / (classes * count), from the training split:");
         for (int i = 0; i < e->loss_opts.n_weights; i++)
-            fprintf(out, " %s", N(e->loss_opts.weights[i]));
+            fprintf(out, " %s", fnum((char[24]){0}, 24, e->loss_opts.weights[i]));
         fputc('\n', out);
     }
     fprintf(out, "  optimizer   ");
