@@ -42,6 +42,7 @@ const char *cli_final_weights(const char *dir)
 typedef struct {
     const int32_t *y;  /* the labels, or NULL */
     bool probs;        /* the logits of a softmax folded into the loss */
+    bool sigmoid;      /* bce: each output is a logit; one output: predicted 1 when it is > 0 */
     bool csv;
     long correct;
     const hprt_csv_encoding *names; /* class names (n_classes > 0), or NULL: class numbers */
@@ -136,9 +137,11 @@ static void print_row(void *ctx, long row, const float *z, int K)
             arg = k;
         }
     for (int k = 0; k < K && k < 4096; k++) {
-        prob[k] = pr->probs ? exp(z[k] - mx) : z[k];
+        prob[k] = pr->probs ? exp(z[k] - mx) : pr->sigmoid ? 1 / (1 + exp(-(double)z[k])) : z[k];
         sum += prob[k];
     }
+    if (pr->sigmoid && K == 1)
+        arg = z[0] > 0;
     if (pr->y && pr->y[row] == arg)
         pr->correct++;
     if (pr->y && pr->cm)
@@ -160,7 +163,7 @@ static void print_row(void *ctx, long row, const float *z, int K)
             printf(", \"label\": ");
             print_class(pr, pr->y[row]);
         }
-        printf(", \"%s\": [", pr->probs ? "probabilities" : "outputs");
+        printf(", \"%s\": [", pr->probs || pr->sigmoid ? "probabilities" : "outputs");
         for (int k = 0; k < K && k < 4096; k++)
             printf("%s%.9g", k ? ", " : "", pr->probs ? prob[k] / sum : prob[k]);
         printf("]}\n");
@@ -346,8 +349,8 @@ int cmd_predict(int argc, char **argv)
         status = EXIT_RUN;
         goto done;
     }
-    printer pr = {.y = ds.y, .probs = e->loss == PLAN_LOSS_CROSS_ENTROPY, .csv = format[0] == 'c', .names = enc,
-                  .cm = &cm};
+    printer pr = {.y = ds.y, .probs = e->loss == PLAN_LOSS_CROSS_ENTROPY, .sigmoid = e->loss == PLAN_LOSS_BCE,
+                  .csv = format[0] == 'c', .names = enc, .cm = &cm};
     if (pr.csv) {
         printf("row,predicted");
         if (ds.y)

@@ -529,6 +529,30 @@ int cmd_run(int argc, char **argv)
         }
         s.cfg.events_append = true;
     }
+    if (e->loss_opts.balanced && e->loss_opts.weights) { /* the weights the run computed, in events.log */
+        int K = e->loss_opts.n_weights;
+        size_t n = 160 + 24 * (size_t)K, off;
+        char *text = malloc(n);
+        if (!text) {
+            fprintf(stderr, "hpc run: out of memory\n");
+            status = EXIT_RUN;
+            goto done;
+        }
+        off = (size_t)snprintf(text, n, "loss: weights = balanced, n / (classes * count) over the %ld training labels:",
+                               s.hs.data.train.n);
+        for (int k = 0; k < K && off < n; k++)
+            off += (size_t)snprintf(text + off, n - off, " %.9g", e->loss_opts.weights[k]);
+        on_event(&s.u, text);
+        char path[4200];
+        snprintf(path, sizeof path, "%s/events.log", s.dir);
+        FILE *ev = fopen(path, s.cfg.events_append ? "a" : "w"); /* the driver appends the run's events */
+        if (ev) {
+            fprintf(ev, "%s\n", text);
+            fclose(ev);
+        }
+        free(text);
+        s.cfg.events_append = true;
+    }
     if (cli_write_experiment(s.dir, s.e, s.T, &s.hs.data) != 0) {
         fprintf(stderr, "hpc run: %s/experiment.hp: %s\n", s.dir, strerror(errno));
         status = EXIT_RUN;

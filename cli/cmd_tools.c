@@ -223,8 +223,7 @@ int cli_man(FILE *out)
 static const char *const kw_keywords[] = {"import", "repeat", "vary", "in"};
 static const char *const kw_constants[] = {"true", "false"};
 static const char *const kw_sources[] = {"idx", "csv", "text", "split"};
-static const char *const kw_losses[] = {"cross_entropy", "mse"};
-static const char *const kw_regularizers[] = {"adaptive_dropout"};
+static const char *const kw_regularizers[] = {"adaptive_dropout", "l1"};
 static const char *const kw_batches[] = {"adaptive"};
 static const char *const kw_objectives[] = {"minimize", "maximize"};
 static const char *const kw_spaces[] = {"log", "uniform"};
@@ -247,7 +246,7 @@ int cli_keywords(FILE *out)
         fprintf(out, "layer %s\n", plan_layer_name((plan_layer_kind)k));
     for (int a = PLAN_ACT_RELU; a <= PLAN_ACT_SOFTMAX; a++)
         fprintf(out, "activation %s\n", plan_act_name((plan_act)a));
-    for (int i = PLAN_INIT_DEFAULT; i <= PLAN_INIT_ZEROS; i++)
+    for (int i = 0; i < PLAN_INIT__COUNT; i++)
         fprintf(out, "init %s\n", plan_init_name((plan_init)i));
     for (int k = 0; k < HPRT_OPT__COUNT; k++)
         fprintf(out, "optimizer %s\n", plan_opt_name((hprt_opt_kind)k));
@@ -257,7 +256,11 @@ int cli_keywords(FILE *out)
         fprintf(out, "stop %s\n", plan_stop_name((hprt_stop_kind)k));
     KW_LIST(out, "regularize", kw_regularizers);
     KW_LIST(out, "batch", kw_batches);
-    KW_LIST(out, "loss", kw_losses);
+    for (int k = 0; k < PLAN_LOSS__COUNT; k++) {
+        fprintf(out, "loss %s\n", plan_loss_name((plan_loss)k));
+        if (plan_loss_alias((plan_loss)k))
+            fprintf(out, "loss %s\n", plan_loss_alias((plan_loss)k));
+    }
     for (int k = 0; k < HPRT_METRIC__COUNT; k++)
         fprintf(out, "metric %s\n", hprt_metric_name((hprt_metric)k));
     for (hp_decl_kind k = HP_DECL_DATA; k <= HP_DECL_SEARCH; k++) { /* the checker's own tables */

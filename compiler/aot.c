@@ -822,7 +822,11 @@ static int write_header(const plan_experiment *e, const cg_layout *l, const hp_a
             "/* The same with caller-supplied scratch space of %s_SCRATCH_BYTES bytes. */\n"
             "int %s_predict_with(const float *input, float *output, size_t n, void *scratch);\n\n"
             "#ifdef __cplusplus\n}\n#endif\n\n#endif\n",
-            N, N, e->loss == PLAN_LOSS_CROSS_ENTROPY ? "class probabilities" : "outputs", N, N, N);
+            N, N,
+            e->loss == PLAN_LOSS_CROSS_ENTROPY ? "class probabilities"
+            : e->loss == PLAN_LOSS_BCE         ? "logits (bce): a sigmoid of each is its probability"
+                                               : "outputs",
+            N, N, N);
     if (fclose(f) != 0) {
         cg_fail(err, CG_E_IO, "%s: %s", path, strerror(errno));
         return -1;

@@ -532,6 +532,7 @@ static plan_experiment *check_experiment(ck *c, hp_decl *d)
     v[S_STOP] = apply_arg_overrides(c, v[S_STOP], "stop", NULL);
     v[S_BATCH] = apply_arg_overrides(c, v[S_BATCH], "batch", NULL);
     v[S_REGULARIZE] = apply_arg_overrides(c, v[S_REGULARIZE], "regularize", NULL);
+    v[S_LOSS] = apply_arg_overrides(c, v[S_LOSS], "loss", "cross_entropy");
 
     /* data */
     const ck_data_entry *data = NULL;
@@ -569,23 +570,38 @@ static plan_experiment *check_experiment(ck *c, hp_decl *d)
 
     /* loss */
     e->loss = PLAN_LOSS_CROSS_ENTROPY;
-    if (v[S_LOSS]) {
-        int k = ck_choice(c, v[S_LOSS], "loss", "cross_entropy|mse");
-        if (k >= 0)
-            e->loss = (plan_loss)k;
-    }
+    e->loss_opts = (plan_loss_opts){.delta = 1};
+    c->data = data_ok ? &e->data : NULL;
+    if (v[S_LOSS])
+        ck_loss(c, v[S_LOSS], e);
     if (model_ok && e->n_layers > 0) {
         plan_layer *last = &e->layers[e->n_layers - 1];
-        e->fused_softmax = e->loss == PLAN_LOSS_CROSS_ENTROPY &&
-                           ((last->kind == PLAN_SOFTMAX) || (last->kind == PLAN_DENSE && last->act == PLAN_ACT_SOFTMAX) ||
-                            (last->kind == PLAN_CONV && last->act == PLAN_ACT_SOFTMAX));
-        /* the output must have one unit per class (per token for text) */
+        bool ends_softmax = (last->kind == PLAN_SOFTMAX) || (last->kind == PLAN_DENSE && last->act == PLAN_ACT_SOFTMAX) ||
+                            (last->kind == PLAN_CONV && last->act == PLAN_ACT_SOFTMAX);
+        e->fused_softmax = e->loss == PLAN_LOSS_CROSS_ENTROPY && ends_softmax;
+        /* the output must have one unit per class (per token for text); bce also takes one unit for two classes */
         plan_shape out = last->out;
         int width = out.kind == PLAN_VEC ? out.d[0] : out.kind == PLAN_SEQ ? out.d[1] : -1;
         int want = e->data.is_text ? e->data.vocab : e->data.classes;
         hp_span at = v[S_MODEL] ? v[S_MODEL]->span : d->name_span;
+        hp_span loss_at = v[S_LOSS] ? v[S_LOSS]->span : at;
         char buf[64];
-        if (data_ok && width < 0) {
+        if (e->loss == PLAN_LOSS_BCE && data_ok && e->data.is_text) {
+            hp_report(c->d, HP_ERROR, NULL, loss_at,
+                      "bce scores labelled data; a language model predicts one token of many: use cross_entropy");
+        } else if (e->loss == PLAN_LOSS_BCE && ends_softmax) {
+            hp_report(c->d, HP_ERROR, NULL, loss_at,
+                      "bce applies a sigmoid to each output, but the model ends in softmax: end it with `dense %s` "
+                      "and no activation (or use cross_entropy)",
+                      width == 1 ? "1" : "classes");
+        } else if (e->loss == PLAN_LOSS_BCE && data_ok && width == 1 && want > 0) {
+            e->loss_opts.binary = true;
+            if (want != 2)
+                hp_report(c->d, HP_ERROR, NULL, at,
+                          "bce with one output scores two classes (labels 0 and 1), but data '%s' has %d classes: end "
+                          "the model with `dense classes`",
+                          e->data.name, want);
+        } else if (data_ok && width < 0) {
             hp_report(c->d, HP_ERROR, NULL, at, "the model's output %s is not a vector of scores; end it with `dense %s`",
                       plan_shape_str(out, buf, sizeof buf), e->data.is_text ? "vocab" : "classes");
         } else if (data_ok && want > 0 && width != want) {
@@ -808,7 +824,7 @@ static bool check_vary_path(ck *c, hp_decl *base, const hp_vary *vy)
         return false;
     }
     if (vy->n_path == 2) {
-        static const char *const nested[] = {"model", "optimizer", "schedule", "stop", "batch", "regularize"};
+        static const char *const nested[] = {"model", "optimizer", "schedule", "stop", "batch", "regularize", "loss"};
         bool ok = false;
         for (size_t i = 0; i < sizeof nested / sizeof *nested; i++)
             ok |= strcmp(nested[i], first) == 0;

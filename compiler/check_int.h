@@ -148,6 +148,8 @@ bool ck_schedule(ck *c, const ck_val *v, hprt_schedule *s, bool *find_lr, bool h
 bool ck_batch(ck *c, const ck_val *v, hprt_batch *b);
 bool ck_stop(ck *c, const ck_val *v, hprt_stop *s, bool has_valid);
 bool ck_regularize(ck *c, const ck_val *v, hprt_regularize *r, bool has_valid);
+/* loss = ...: e->loss and e->loss_opts (c->data, when set, for the class count) */
+bool ck_loss(ck *c, const ck_val *v, plan_experiment *e);
 bool ck_metric(ck *c, const ck_val *v, hprt_metric *m, bool has_valid);
 void ck_lr_note(ck *c, double lr, hp_span span);
 

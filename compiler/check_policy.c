@@ -25,6 +25,7 @@ static const char *policy_kind(ck *c, const ck_val *v, const char *setting, hp_s
                   : strcmp(setting, "schedule") == 0 ? "cosine()"
                   : strcmp(setting, "stop") == 0 ? "early(patience = 5)"
                   : strcmp(setting, "batch") == 0 ? "adaptive(start = 128, every = 5 epochs, max = 1024)"
+                  : strcmp(setting, "loss") == 0  ? "cross_entropy(smoothing = 0.1)"
                                                   : "adaptive_dropout()",
                   ck_describe(c, v));
     return NULL;
@@ -578,26 +579,144 @@ bool ck_stop(ck *c, const ck_val *v, hprt_stop *s, bool has_valid)
     return ok;
 }
 
+/* ---- losses: their names from losses.def ---- */
+
+static const char *const loss_names[] = {
+#define X(e, name, ...) [PLAN_LOSS_##e] = name,
+#include "losses.def"
+#undef X
+};
+
+bool ck_loss(ck *c, const ck_val *v, plan_experiment *e)
+{
+    hp_span at;
+    const char *kind = policy_kind(c, v, "loss", &at);
+    if (!kind)
+        return false;
+    int k = -1;
+    for (int i = 0; i < PLAN_LOSS__COUNT && k < 0; i++) /* an alias: `l1` is `mae` */
+        if (plan_loss_alias((plan_loss)i) && strcmp(kind, plan_loss_alias((plan_loss)i)) == 0)
+            k = i;
+    if (k < 0)
+        k = kind_index(c, kind, at, "loss", loss_names, PLAN_LOSS__COUNT);
+    if (k < 0)
+        return false;
+    e->loss = (plan_loss)k;
+    plan_loss_opts *o = &e->loss_opts;
+    *o = (plan_loss_opts){.delta = 1, .line = v->span.line};
+    char what[64];
+    snprintf(what, sizeof what, "%s(...)", kind);
+    ck_val *a[2];
+    switch (e->loss) {
+    case PLAN_LOSS_CROSS_ENTROPY: {
+        static const char *const p[] = {"smoothing", "weights"};
+        if (!ck_bind(c, v, what, p, 2, a))
+            return false;
+        bool ok = num_or(c, a[0], "smoothing", 0, false, 1, false, &o->smoothing);
+        if (a[1] && ck_is_name(a[1], "balanced")) {
+            o->balanced = true;
+        } else if (a[1] && !ck_is_name(a[1], "none")) {
+            if (a[1]->k != V_LIST) {
+                if (a[1]->k != V_POISON)
+                    hp_report(c->d, HP_ERROR, NULL, a[1]->span,
+                              "weights must be a list of one number per class in class order, such as [1, 2.5], or "
+                              "`balanced`, not %s",
+                              ck_describe(c, a[1]));
+                return false;
+            }
+            int n = a[1]->n_items;
+            float *w = hp_alloc(c->out, sizeof *w * (size_t)(n > 0 ? n : 1));
+            double any = 0;
+            for (int i = 0; i < n; i++) {
+                double x = 0;
+                ok &= ck_num_range(c, a[1]->items[i], "a class weight", 0, false, INFINITY, false, &x);
+                w[i] = (float)x;
+                any += x;
+            }
+            if (ok && any <= 0) {
+                hp_report(c->d, HP_ERROR, NULL, a[1]->span, "the class weights are all zero: no sample would count");
+                ok = false;
+            }
+            const plan_data *data = c->data;
+            if (ok && data && !data->is_text && data->classes > 0 && n != data->classes) {
+                hp_report(c->d, HP_ERROR, NULL, a[1]->span,
+                          "weights has %d number%s, but data '%s' has %d classes: give one weight per class, in class "
+                          "order",
+                          n, n == 1 ? "" : "s", data->name, data->classes);
+                ok = false;
+            }
+            o->weights = w;
+            o->n_weights = n;
+        }
+        if ((o->balanced || o->weights) && c->data && c->data->is_text) {
+            hp_report(c->d, HP_ERROR, NULL, a[1]->span,
+                      "class weights are for labelled data; a language model's classes are its tokens");
+            ok = false;
+        }
+        return ok;
+    }
+    case PLAN_LOSS_HUBER: {
+        static const char *const p[] = {"delta"};
+        if (!ck_bind(c, v, what, p, 1, a))
+            return false;
+        return num_or(c, a[0], "delta", 0, true, INFINITY, false, &o->delta);
+    }
+    case PLAN_LOSS_MSE: case PLAN_LOSS_MAE: case PLAN_LOSS_BCE:
+        if (v->k == V_CALL && v->n_args > 0) {
+            const ck_arg *x = &v->args[0];
+            hp_report(c->d, HP_ERROR, NULL, x->name ? x->name_span : x->v->span,
+                      "%s takes no options (smoothing and weights belong to cross_entropy, delta to huber)", kind);
+            return false;
+        }
+        return true;
+    case PLAN_LOSS__COUNT:
+        break;
+    }
+    return false;
+}
+
 /* ---- regularisation ---- */
 
-bool ck_regularize(ck *c, const ck_val *v, hprt_regularize *r, bool has_valid)
+/* One policy of `regularize` into r (a list sets several; seen: the kinds so far). */
+static bool regularize_one(ck *c, const ck_val *v, hprt_regularize *r, bool has_valid, bool *seen, bool in_list)
 {
     hp_span at;
     const char *kind = policy_kind(c, v, "regularize", &at);
     if (!kind)
         return false;
-    static const char *const kinds[] = {"none", "adaptive_dropout"};
-    int k = kind_index(c, kind, at, "regularisation policy", kinds, 2);
+    static const char *const kinds[] = {"none", "adaptive_dropout", "l1"};
+    if (strcmp(kind, "l2") == 0) {
+        hp_report(c->d, HP_ERROR, NULL, at,
+                  "L2 regularisation is the optimizer's weight_decay, e.g. `adam(weight_decay = 1e-4)`; regularize "
+                  "takes l1 and adaptive_dropout");
+        return false;
+    }
+    int k = kind_index(c, kind, at, "regularisation policy", kinds, 3);
     if (k < 0)
         return false;
-    memset(r, 0, sizeof *r);
+    if (in_list && k == 0) {
+        hp_report(c->d, HP_ERROR, NULL, at, "`none` in a list of regularisation policies means nothing; remove it");
+        return false;
+    }
+    if (seen[k]) {
+        hp_report(c->d, HP_ERROR, NULL, at, "regularize lists %s twice", kinds[k]);
+        return false;
+    }
+    seen[k] = true;
     ck_val *a[4];
     if (k == 0)
         return ck_bind(c, v, "none", NULL, 0, a);
+    if (k == 2) { /* l1(lambda): lambda·sign(θ) added to the gradients */
+        static const char *const p1[] = {"!lambda"};
+        if (!ck_bind(c, v, "l1(...)", p1, 1, a))
+            return false;
+        return ck_num_range(c, a[0], "lambda", 0, false, INFINITY, false, &r->l1);
+    }
     static const char *const p[] = {"gap", "step", "max", "patience"};
     if (!ck_bind(c, v, "adaptive_dropout(...)", p, 4, a))
         return false;
-    *r = (hprt_regularize){.adaptive_dropout = true, .gap = 0.1, .step = 0.05, .max = 0.5, .patience = 2};
+    r->adaptive_dropout = true;
+    r->gap = 0.1, r->step = 0.05, r->max = 0.5, r->patience = 2;
     bool ok = true;
     long n;
     ok &= num_or(c, a[0], "gap", 0, false, INFINITY, false, &r->gap);
@@ -613,5 +732,18 @@ bool ck_regularize(ck *c, const ck_val *v, hprt_regularize *r, bool has_valid)
                   "`valid = split(train, 0.1)`");
         ok = false;
     }
+    return ok;
+}
+
+bool ck_regularize(ck *c, const ck_val *v, hprt_regularize *r, bool has_valid)
+{
+    memset(r, 0, sizeof *r);
+    bool seen[3] = {false, false, false};
+    if (v->k != V_LIST)
+        return regularize_one(c, v, r, has_valid, seen, false);
+    /* several policies together: [l1(1e-5), adaptive_dropout()] */
+    bool ok = true;
+    for (int i = 0; i < v->n_items; i++)
+        ok &= regularize_one(c, v->items[i], r, has_valid, seen, true);
     return ok;
 }

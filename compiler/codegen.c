@@ -941,12 +941,155 @@ static LLVMValueRef label_of(cg *g, LLVMValueRef r)
                          g->t_i64, "");
 }
 
-/* Loss (sum over rows), correct count and, when training, dL/dscores for rows [r0, r1). */
+/* loss weights = [...] | balanced: the per-class weights as a constant array, or NULL */
+static LLVMValueRef class_weights(cg *g)
+{
+    const plan_loss_opts *o = &g->e->loss_opts;
+    long K = g->l->classes;
+    if (!o->weights || o->n_weights != K || K > 65536)
+        return NULL; /* balanced without the training data (predict): the scores do not depend on it */
+    LLVMValueRef gv = LLVMGetNamedGlobal(g->mod, "hp_class_weights");
+    if (gv)
+        return gv;
+    LLVMValueRef *vals = malloc(sizeof *vals * (size_t)K);
+    if (!vals)
+        return NULL;
+    for (long k = 0; k < K; k++)
+        vals[k] = cg_f32(g, o->weights[k]);
+    LLVMValueRef init = LLVMConstArray2(g->t_f32, vals, (uint64_t)K);
+    free(vals);
+    gv = LLVMAddGlobal(g->mod, LLVMTypeOf(init), "hp_class_weights");
+    LLVMSetInitializer(gv, init);
+    LLVMSetGlobalConstant(gv, 1);
+    LLVMSetLinkage(gv, LLVMPrivateLinkage);
+    return gv;
+}
+
+static LLVMValueRef f64_of(cg *g, LLVMValueRef x) { return LLVMBuildFPExt(g->b, x, g->t_f64, ""); }
+static LLVMValueRef dadd(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFAdd(g->b, a, b, ""); }
+static LLVMValueRef dmul(cg *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFMul(g->b, a, b, ""); }
+static void accumulate(cg *g, LLVMValueRef acc, LLVMValueRef v)
+{
+    LLVMBuildStore(g->b, dadd(g, LLVMBuildLoad2(g->b, g->t_f64, acc, ""), v), acc);
+}
+
+/* cross_entropy(smoothing = eps, weights = w), as PyTorch (hprt_softmax_xent_opts):
+ *   loss = Σ_rows [(1 − eps)·w_y·(lse − z_y) + eps/K·Σ_j w_j·(lse − z_j)] / Σ_rows w_y
+ * over the whole batch, so every thread first sums the batch's w_y.  The row
+ * sums stored are scaled by rows / Σ w_y: the driver's sum / rows is then the
+ * weighted mean.  Row in R, label lab, maximum m; rows: the batch's loss rows. */
+static void xent_opts_row(cg *g, LLVMValueRef row, LLVMValueRef lab, LLVMValueRef m, LLVMValueRef W, LLVMValueRef scale,
+                          LLVMValueRef ginv, LLVMValueRef loss, LLVMValueRef dZ)
+{
+    long K = g->l->classes;
+    double eps = g->e->loss_opts.smoothing;
+    LLVMValueRef Z = OUT(g, g->l->scores);
+    LLVMValueRef sum = ir_alloca(g->b, g->t_f64, ""), smooth = ir_alloca(g->b, g->t_f64, "");
+    cg_loop J;
+    LLVMBuildStore(g->b, cg_f64(g, 0), sum);
+    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, K));
+    accumulate(g, sum, f64_of(g, cg_exp(g, fsub(g, cg_load_f(g, Z, iadd(g, row, J.i)), m))));
+    cg_end(g, &J);
+    LLVMValueRef s = LLVMBuildLoad2(g->b, g->t_f64, sum, "");
+    LLVMValueRef lse = dadd(g, f64_of(g, m), cg_intrinsic1(g, "log", s));
+    /* Σ_j w_j (lse − z_j) */
+    LLVMBuildStore(g->b, cg_f64(g, 0), smooth);
+    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, K));
+    LLVMValueRef wj = W ? f64_of(g, cg_load_f(g, W, J.i)) : cg_f64(g, 1);
+    accumulate(g, smooth, dmul(g, wj, LLVMBuildFSub(g->b, lse, f64_of(g, cg_load_f(g, Z, iadd(g, row, J.i))), "")));
+    cg_end(g, &J);
+    LLVMValueRef wy = W ? f64_of(g, cg_load_f(g, W, lab)) : cg_f64(g, 1);
+    LLVMValueRef nll = LLVMBuildFSub(g->b, lse, f64_of(g, cg_load_f(g, Z, iadd(g, row, lab))), "");
+    LLVMValueRef lr = dadd(g, dmul(g, cg_f64(g, 1 - eps), dmul(g, wy, nll)),
+                           dmul(g, cg_f64(g, eps / K), LLVMBuildLoad2(g->b, g->t_f64, smooth, "")));
+    accumulate(g, loss, dmul(g, lr, scale));
+    if (!dZ)
+        return;
+    /* dz_j = [(1 − eps)·w_y·(p_j − [j = y]) + eps/K·(Σ_k w_k·p_j − w_j)] / Σ_rows w_y */
+    double wk = 0;
+    for (long k = 0; k < K; k++)
+        wk += W ? g->e->loss_opts.weights[k] : 1.0;
+    LLVMValueRef inv = LLVMBuildFDiv(g->b, cg_f64(g, 1), s, "");
+    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, K));
+    LLVMValueRef k = iadd(g, row, J.i);
+    LLVMValueRef p = dmul(g, f64_of(g, cg_exp(g, fsub(g, cg_load_f(g, Z, k), m))), inv);
+    LLVMValueRef onehot = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, J.i, lab, ""), cg_f64(g, 1), cg_f64(g, 0), "");
+    LLVMValueRef wj2 = W ? f64_of(g, cg_load_f(g, W, J.i)) : cg_f64(g, 1);
+    LLVMValueRef gr = dadd(g, dmul(g, cg_f64(g, 1 - eps), dmul(g, wy, LLVMBuildFSub(g->b, p, onehot, ""))),
+                           dmul(g, cg_f64(g, eps / K), LLVMBuildFSub(g->b, dmul(g, cg_f64(g, wk), p), wj2, "")));
+    cg_store_f(g, LLVMBuildFPTrunc(g->b, dmul(g, gr, ginv), g->t_f32, ""), dZ, k);
+    cg_end(g, &J);
+}
+
+/* mae, huber, bce: element j of a row against its target (the label itself
+ * with one output, else onehot), the row's Σ_j l_j / K; dz = l'(z) / (rows·K). */
+static void elementwise_row(cg *g, LLVMValueRef row, LLVMValueRef lab, LLVMValueRef loss, LLVMValueRef dZ, int B)
+{
+    long K = g->l->classes;
+    plan_loss kind = g->e->loss;
+    double delta = g->e->loss_opts.delta;
+    LLVMValueRef Z = OUT(g, g->l->scores);
+    LLVMValueRef sum = ir_alloca(g->b, g->t_f64, "");
+    cg_loop J;
+    LLVMBuildStore(g->b, cg_f64(g, 0), sum);
+    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, K));
+    LLVMValueRef k = iadd(g, row, J.i);
+    LLVMValueRef t = K == 1 ? LLVMBuildSIToFP(g->b, lab, g->t_f64, "")
+                            : LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, J.i, lab, ""), cg_f64(g, 1),
+                                              cg_f64(g, 0), "");
+    LLVMValueRef z = f64_of(g, cg_load_f(g, Z, k));
+    LLVMValueRef d = LLVMBuildFSub(g->b, z, t, "");
+    LLVMValueRef ad = cg_intrinsic1(g, "fabs", d);
+    LLVMValueRef l = NULL, gr = NULL;
+    switch (kind) {
+    case PLAN_LOSS_MAE:
+        l = ad;
+        gr = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOGT, d, cg_f64(g, 0), ""), cg_f64(g, 1),
+                             LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOLT, d, cg_f64(g, 0), ""), cg_f64(g, -1),
+                                             cg_f64(g, 0), ""), "");
+        break;
+    case PLAN_LOSS_HUBER: {
+        LLVMValueRef small = LLVMBuildFCmp(g->b, LLVMRealOLT, ad, cg_f64(g, delta), "");
+        l = LLVMBuildSelect(g->b, small, dmul(g, cg_f64(g, 0.5), dmul(g, d, d)),
+                            dmul(g, cg_f64(g, delta), LLVMBuildFSub(g->b, ad, cg_f64(g, 0.5 * delta), "")), "");
+        gr = cg_intrinsic2(g, "minnum", cg_intrinsic2(g, "maxnum", d, cg_f64(g, -delta)), cg_f64(g, delta));
+        break;
+    }
+    case PLAN_LOSS_BCE: {
+        /* max(z, 0) − z·t + log(1 + exp(−|z|)); dz = sigmoid(z) − t */
+        LLVMValueRef az = cg_intrinsic1(g, "fabs", z);
+        LLVMValueRef e = cg_intrinsic1(g, "exp", LLVMBuildFNeg(g->b, az, ""));
+        l = dadd(g, LLVMBuildFSub(g->b, cg_intrinsic2(g, "maxnum", z, cg_f64(g, 0)), dmul(g, z, t), ""),
+                 cg_intrinsic1(g, "log", dadd(g, cg_f64(g, 1), e)));
+        /* sigmoid without overflow: z ≥ 0: 1/(1 + e); z < 0: e/(1 + e) */
+        LLVMValueRef inv = LLVMBuildFDiv(g->b, cg_f64(g, 1), dadd(g, cg_f64(g, 1), e), "");
+        LLVMValueRef sg = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOGE, z, cg_f64(g, 0), ""), inv,
+                                          dmul(g, e, inv), "");
+        gr = LLVMBuildFSub(g->b, sg, t, "");
+        break;
+    }
+    case PLAN_LOSS_CROSS_ENTROPY: case PLAN_LOSS_MSE: case PLAN_LOSS__COUNT: /* loss_rows emits these */
+        l = gr = cg_f64(g, 0);
+        break;
+    }
+    accumulate(g, sum, l);
+    if (dZ)
+        cg_store_f(g, LLVMBuildFPTrunc(g->b, dmul(g, gr, cg_f64(g, 1.0 / ((double)B * K))), g->t_f32, ""), dZ, k);
+    cg_end(g, &J);
+    accumulate(g, loss, LLVMBuildFDiv(g->b, LLVMBuildLoad2(g->b, g->t_f64, sum, ""), cg_f64(g, (double)K), ""));
+}
+
+/* Loss (sum over rows), correct count and, when training, dL/dscores for rows [r0, r1).
+ * The loss is the row of compiler/losses.def the experiment chose. */
 static void loss_rows(cg *g, int B, LLVMValueRef r0, LLVMValueRef r1, bool train)
 {
     long K = g->l->classes;
     LLVMValueRef Z = OUT(g, g->l->scores), dZ = train ? DOUT(g, g->l->scores) : NULL;
-    bool ce = g->e->loss == PLAN_LOSS_CROSS_ENTROPY;
+    const plan_loss_opts *o = &g->e->loss_opts;
+    plan_loss kind = g->e->loss;
+    bool ce = kind == PLAN_LOSS_CROSS_ENTROPY;
+    LLVMValueRef W = ce ? class_weights(g) : NULL;
+    bool ce_opts = ce && (o->smoothing != 0 || W); /* else the plain fused softmax cross-entropy below */
     LLVMValueRef loss = ir_alloca(g->b, g->t_f64, "loss"), correct = ir_alloca(g->b, g->t_i64, "correct");
     LLVMBuildStore(g->b, cg_f64(g, 0), loss);
     LLVMBuildStore(g->b, cg_i64(g, 0), correct);
@@ -956,6 +1099,25 @@ static void loss_rows(cg *g, int B, LLVMValueRef r0, LLVMValueRef r1, bool train
     /* a loss at every step: T rows of scores per sample, the mean over all of them */
     long ls = g->l->loss_steps;
     B *= (int)ls;
+    LLVMValueRef scale = NULL, ginv = NULL;
+    if (ce_opts) {
+        /* the batch's loss rows (the evaluation step reads its rows from io) and Σ w_y over all of them */
+        LLVMValueRef rows = train ? cg_i64(g, B)
+                                  : imul(g, cg_io_field(g, offsetof(hprt_step_io, rows), g->t_i64), cg_i64(g, ls));
+        LLVMValueRef rows64 = LLVMBuildSIToFP(g->b, rows, g->t_f64, "");
+        if (W) {
+            LLVMBuildStore(g->b, cg_f64(g, 0), sum);
+            cg_for(g, &R, cg_i64(g, 0), rows);
+            accumulate(g, sum, f64_of(g, cg_load_f(g, W, label_of(g, R.i))));
+            cg_end(g, &R);
+            LLVMValueRef ws = LLVMBuildLoad2(g->b, g->t_f64, sum, "");
+            scale = LLVMBuildFDiv(g->b, rows64, ws, "");
+            ginv = LLVMBuildFDiv(g->b, cg_f64(g, 1), ws, "");
+        } else {
+            scale = cg_f64(g, 1);
+            ginv = LLVMBuildFDiv(g->b, cg_f64(g, 1), rows64, "");
+        }
+    }
     cg_for(g, &R, imul(g, r0, cg_i64(g, ls)), imul(g, r1, cg_i64(g, ls)));
     LLVMValueRef row = imul(g, R.i, cg_i64(g, K));
     LLVMValueRef lab = label_of(g, R.i);
@@ -969,12 +1131,17 @@ static void loss_rows(cg *g, int B, LLVMValueRef r0, LLVMValueRef r1, bool train
     LLVMBuildStore(g->b, LLVMBuildSelect(g->b, better, v, cur, ""), mx);
     LLVMBuildStore(g->b, LLVMBuildSelect(g->b, better, J.i, LLVMBuildLoad2(g->b, g->t_i64, arg, ""), ""), arg);
     cg_end(g, &J);
-    LLVMValueRef hit = LLVMBuildZExt(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, LLVMBuildLoad2(g->b, g->t_i64, arg, ""), lab, ""),
-                                     g->t_i64, "");
+    /* the predicted class: the argmax, or with one bce output, 1 when z > 0 (probability > 0.5) */
+    LLVMValueRef pred = LLVMBuildLoad2(g->b, g->t_i64, arg, "");
+    if (K == 1)
+        pred = LLVMBuildZExt(g->b, LLVMBuildFCmp(g->b, LLVMRealOGT, cg_load_f(g, Z, row), cg_f32(g, 0), ""), g->t_i64, "");
+    LLVMValueRef hit = LLVMBuildZExt(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, pred, lab, ""), g->t_i64, "");
     LLVMBuildStore(g->b, iadd(g, LLVMBuildLoad2(g->b, g->t_i64, correct, ""), hit), correct);
     LLVMValueRef m = LLVMBuildLoad2(g->b, g->t_f32, mx, "");
-    LLVMValueRef zl = cg_load_f(g, Z, iadd(g, row, lab));
-    if (ce) {
+    if (ce_opts) {
+        xent_opts_row(g, row, lab, m, W, scale, ginv, loss, dZ);
+    } else if (ce) {
+        LLVMValueRef zl = cg_load_f(g, Z, iadd(g, row, lab));
         /* loss = m + log(sum exp(z - m)) - z[label]; dz = (softmax - onehot) / B */
         LLVMBuildStore(g->b, cg_f64(g, 0), sum);
         cg_for(g, &J, cg_i64(g, 0), cg_i64(g, K));
@@ -995,7 +1162,7 @@ static void loss_rows(cg *g, int B, LLVMValueRef r0, LLVMValueRef r1, bool train
             cg_store_f(g, fmul(g, fsub(g, p, onehot), cg_f32(g, 1.0 / B)), dZ, k);
             cg_end(g, &J);
         }
-    } else {
+    } else if (kind == PLAN_LOSS_MSE) {
         /* mse against one-hot: loss = sum (z - t)^2 / K per row; dz = 2 (z - t) / (B K) */
         LLVMBuildStore(g->b, cg_f64(g, 0), sum);
         cg_for(g, &J, cg_i64(g, 0), cg_i64(g, K));
@@ -1009,6 +1176,8 @@ static void loss_rows(cg *g, int B, LLVMValueRef r0, LLVMValueRef r1, bool train
         cg_end(g, &J);
         LLVMValueRef rl = LLVMBuildFDiv(g->b, LLVMBuildLoad2(g->b, g->t_f64, sum, ""), cg_f64(g, (double)K), "");
         LLVMBuildStore(g->b, LLVMBuildFAdd(g->b, LLVMBuildLoad2(g->b, g->t_f64, loss, ""), rl, ""), loss);
+    } else {
+        elementwise_row(g, row, lab, loss, dZ, B);
     }
     cg_end(g, &R);
     LLVMValueRef slot = LLVMBuildMul(g->b, g->tid, cg_i64(g, 8), "");
@@ -1185,6 +1354,7 @@ typedef struct {
     LLVMValueRef wd, b2, one_minus_b2, eps, alpha, one_minus_alpha; /* f32 */
     LLVMValueRef use_wd, use_momentum, nesterov;                     /* i1 */
     LLVMValueRef clip_coef; /* NULL without clipping */
+    LLVMValueRef l1;        /* f32, regularize = l1(lambda); NULL when the experiment has no l1 */
 } step_numbers;
 
 static LLVMValueRef lerp(cg *g, LLVMValueRef a, LLVMValueRef b, LLVMValueRef w)
@@ -1220,6 +1390,11 @@ static void update_range(cg *g, int i, bool bias, LLVMValueRef lo, LLVMValueRef 
     LLVMValueRef th = cg_load_f(g, TH, k), gr = cg_load_f(g, G, k);
     if (n->clip_coef)
         gr = fmul(g, gr, n->clip_coef);
+    if (n->l1) { /* g + λ·sign(θ), before the optimizer (and its weight decay) reads g; sign(0) = 0 */
+        LLVMValueRef pos = LLVMBuildFCmp(g->b, LLVMRealOGT, th, cg_f32(g, 0), "");
+        LLVMValueRef neg = LLVMBuildFCmp(g->b, LLVMRealOLT, th, cg_f32(g, 0), "");
+        gr = fadd(g, gr, sel(g, pos, n->l1, sel(g, neg, LLVMBuildFNeg(g->b, n->l1, ""), cg_f32(g, 0))));
+    }
     switch (o->kind) {
     case HPRT_OPT_SGD: {
         gr = l2(g, n, gr, th);
@@ -1380,6 +1555,8 @@ static step_numbers load_step_numbers(cg *g)
     n.use_momentum =
         LLVMBuildICmp(g->b, LLVMIntNE, cg_io_field(g, offsetof(hprt_step_io, use_momentum), g->t_i32), cg_i32(g, 0), "");
     n.nesterov = LLVMBuildICmp(g->b, LLVMIntNE, cg_io_field(g, offsetof(hprt_step_io, nesterov), g->t_i32), cg_i32(g, 0), "");
+    if (g->e->regularize.l1 > 0) /* compiled in only when set: the step of every other experiment is unchanged */
+        n.l1 = cg_io_field(g, offsetof(hprt_step_io, l1), g->t_f32);
     return n;
 }
 

@@ -31,6 +31,18 @@ const char *plan_init_name(plan_init i)
     return (unsigned)i < PLAN_INIT__COUNT ? n[i] : "?";
 }
 
+static const struct {
+    const char *name, *alias, *torch, *signature;
+} loss_rows[] = {
+#define X(e, name, alias, torch, sig, target) [PLAN_LOSS_##e] = {name, alias, torch, sig},
+#include "losses.def"
+#undef X
+};
+const char *plan_loss_name(plan_loss k) { return (unsigned)k < PLAN_LOSS__COUNT ? loss_rows[k].name : "?"; }
+const char *plan_loss_alias(plan_loss k) { return (unsigned)k < PLAN_LOSS__COUNT ? loss_rows[k].alias : NULL; }
+const char *plan_loss_signature(plan_loss k) { return (unsigned)k < PLAN_LOSS__COUNT ? loss_rows[k].signature : "?"; }
+const char *plan_loss_torch(plan_loss k) { return (unsigned)k < PLAN_LOSS__COUNT ? loss_rows[k].torch : "?"; }
+
 const char *plan_opt_name(hprt_opt_kind k) { return hprt_opt_name(k); }
 const char *plan_sched_name(hprt_sched_kind k) { return hprt_sched_name(k); }
 const char *plan_stop_name(hprt_stop_kind k) { return hprt_stop_name(k); }
@@ -353,11 +365,63 @@ void plan_print_batch(const hprt_batch *b, FILE *out)
 
 void plan_print_regularize(const hprt_regularize *r, FILE *out)
 {
+    bool both = r->l1 > 0 && r->adaptive_dropout;
+    if (both)
+        fputc('[', out);
+    if (r->l1 > 0)
+        fprintf(out, "l1(lambda = %s)%s", N(r->l1), both ? ", " : "");
     if (r->adaptive_dropout)
         fprintf(out, "adaptive_dropout(gap = %s, step = %s, max = %s, patience = %d)", N(r->gap), N(r->step), N(r->max),
                 r->patience);
-    else
+    else if (!(r->l1 > 0))
         fprintf(out, "none");
+    if (both)
+        fputc(']', out);
+}
+
+/* A float in the fewest digits that read back as the same float (class weights). */
+static const char *fnum(char *buf, size_t n, float x)
+{
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, n, "%.*g", prec, (double)x);
+        if ((float)strtod(buf, NULL) == x)
+            break;
+    }
+    return buf;
+}
+
+void plan_print_loss(const plan_experiment *e, FILE *out)
+{
+    const plan_loss_opts *o = &e->loss_opts;
+    fputs(plan_loss_name(e->loss), out);
+    switch (e->loss) {
+    case PLAN_LOSS_CROSS_ENTROPY: {
+        /* the defaults print as the bare name, as before the options existed */
+        const char *sep = "(";
+        if (o->smoothing != 0) {
+            fprintf(out, "%ssmoothing = %s", sep, N(o->smoothing));
+            sep = ", ";
+        }
+        if (o->balanced) {
+            fprintf(out, "%sweights = balanced", sep);
+            sep = ", ";
+        } else if (o->weights) {
+            fprintf(out, "%sweights = [", sep);
+            for (int i = 0; i < o->n_weights; i++)
+                fprintf(out, "%s%s", i ? ", " : "", fnum((char[24]){0}, 24, o->weights[i]));
+            fputc(']', out);
+            sep = ", ";
+        }
+        if (sep[0] == ',')
+            fputc(')', out);
+        break;
+    }
+    case PLAN_LOSS_HUBER:
+        fprintf(out, "(delta = %s)", N(o->delta));
+        break;
+    case PLAN_LOSS_MSE: case PLAN_LOSS_MAE: case PLAN_LOSS_BCE: case PLAN_LOSS__COUNT:
+        break;
+    }
 }
 
 long plan_steps_per_epoch(const plan_experiment *e, int batch)
@@ -533,8 +597,19 @@ void plan_explain(const plan_experiment *e, FILE *out)
             grouped(c, sizeof c, e->total_flops));
 
     fprintf(out, "\n");
-    fprintf(out, "  loss        %s%s\n", e->loss == PLAN_LOSS_MSE ? "mse" : "cross_entropy",
-            e->fused_softmax ? " (fused with the final softmax)" : "");
+    fprintf(out, "  loss        ");
+    plan_print_loss(e, out);
+    fprintf(out, "%s%s\n", e->fused_softmax ? " (fused with the final softmax)" : "",
+            e->loss_opts.binary ? " (one output: the probability of class 1)" : "");
+    if (e->loss_opts.balanced && !e->loss_opts.weights)
+        fprintf(out, "              balanced class weights: n / (classes * count) over the training split's labels, "
+                     "computed when the run loads the data (events.log lists them)\n");
+    if (e->loss_opts.balanced && e->loss_opts.weights) {
+        fprintf(out, "              balanced class weights n / (classes * count), from the training split:");
+        for (int i = 0; i < e->loss_opts.n_weights; i++)
+            fprintf(out, " %s", fnum((char[24]){0}, 24, e->loss_opts.weights[i]));
+        fputc('\n', out);
+    }
     fprintf(out, "  optimizer   ");
     plan_print_optimizer(&e->optimizer, out);
     fputc('\n', out);

@@ -183,7 +183,29 @@ typedef struct {
     const char *csv_text; /* the same as hprt_csv_encoding_save's text (checkpoints keep it); NULL when empty */
 } plan_data;
 
-typedef enum { PLAN_LOSS_CROSS_ENTROPY = 0, PLAN_LOSS_MSE } plan_loss;
+/* The losses: one row each in losses.def. */
+typedef enum {
+#define X(e, ...) PLAN_LOSS_##e,
+#include "losses.def"
+#undef X
+    PLAN_LOSS__COUNT
+} plan_loss;
+/* "cross_entropy", ...; the alias ("l1") or NULL; the .hp signature; the PyTorch class */
+const char *plan_loss_name(plan_loss k);
+const char *plan_loss_alias(plan_loss k);
+const char *plan_loss_signature(plan_loss k);
+const char *plan_loss_torch(plan_loss k);
+
+/* A loss's options (docs/language.md §9). */
+typedef struct {
+    double smoothing;      /* cross_entropy: label_smoothing, 0-1 */
+    double delta;          /* huber: 1 */
+    bool balanced;         /* cross_entropy: weights = balanced (computed from the training split) */
+    const float *weights;  /* cross_entropy: one per class, or NULL; balanced: filled by the data pass */
+    int n_weights;
+    bool binary;           /* bce with one output: the label 0/1 is the target */
+    int line;              /* of `loss = ...` (0: not set) */
+} plan_loss_opts;
 
 /* A model parameter as the experiment resolved it (for explain and experiment.hp). */
 typedef struct {
@@ -204,6 +226,7 @@ typedef struct {
     long total_params;
     long total_flops;
     plan_loss loss;
+    plan_loss_opts loss_opts;
     bool fused_softmax;  /* a final softmax folded into cross_entropy */
     hprt_optimizer optimizer;
     double clip;         /* 0: no clipping */
@@ -309,6 +332,8 @@ void plan_print_schedule(const hprt_schedule *s, FILE *out);
 void plan_print_stop(const hprt_stop *s, FILE *out);
 void plan_print_batch(const hprt_batch *b, FILE *out);
 void plan_print_regularize(const hprt_regularize *r, FILE *out);
+/* the loss as .hp text: `cross_entropy`, `huber(delta = 2)` (explain, experiment.hp) */
+void plan_print_loss(const plan_experiment *e, FILE *out);
 /* The whole experiment as a .hp file that checks to the same Plan: data with
  * absolute paths, the model's layers expanded, every setting written out. */
 void plan_write_hp(const plan_experiment *e, int threads, FILE *out);

@@ -131,7 +131,9 @@ void plan_write_hp(const plan_experiment *e, int threads, FILE *out)
     }
     fprintf(out, "}\n\nexperiment %s {\n", e->name);
     fprintf(out, "    data       = %s\n    model      = %s\n", d->name, e->model);
-    fprintf(out, "    loss       = %s\n", e->loss == PLAN_LOSS_MSE ? "mse" : "cross_entropy");
+    fputs("    loss       = ", out);
+    plan_print_loss(e, out);
+    fputc('\n', out);
     fputs("    optimizer  = ", out);
     plan_print_optimizer(&e->optimizer, out);
     if (e->clip > 0)

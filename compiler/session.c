@@ -139,6 +139,28 @@ static char *data_key(const plan_experiment *e)
     return buf;
 }
 
+/* weights = balanced: sklearn's n / (classes · count) over the training split's labels */
+static hp_err_class balance_classes(hp_session *s, hp_error *err)
+{
+    plan_loss_opts *o = &s->e->loss_opts;
+    const hprt_dataset *t = &s->data.train;
+    int K = s->e->data.classes;
+    if (!o->balanced || !t->y || K <= 0)
+        return HP_ERR_NONE;
+    free(s->class_weights);
+    if (!(s->class_weights = malloc(sizeof *s->class_weights * (size_t)K)))
+        return fail(err, HP_ERR_RUN, HP_PASS_DATA, "out of memory");
+    int missing = hprt_class_weights_balanced(t->y, t->n, K, s->class_weights);
+    if (missing >= 0)
+        return fail(err, HP_ERR_DATA, HP_PASS_DATA,
+                    "%s:%d: weights = balanced: class %d has no sample in the training split, so its weight "
+                    "n / (classes * count) is undefined; give the weights as a list",
+                    s->e->file, o->line ? o->line : s->e->line, missing);
+    o->weights = s->class_weights;
+    o->n_weights = K;
+    return HP_ERR_NONE;
+}
+
 static hp_err_class pass_data(hp_session *s, hp_error *err)
 {
     if (s->o.use != HP_USE_TRAIN) /* predict, sample and build read their own inputs */
@@ -148,7 +170,7 @@ static hp_err_class pass_data(hp_session *s, hp_error *err)
     if (!c) {
         if (hp_load_data(&s->e->data, &s->data, &e) != HPRT_OK)
             return fail(err, e.status == HPRT_E_DATA ? HP_ERR_DATA : HP_ERR_RUN, HP_PASS_DATA, "%s", e.msg);
-        return HP_ERR_NONE;
+        return balance_classes(s, err);
     }
     char *key = data_key(s->e);
     if (!key)
@@ -177,7 +199,7 @@ static hp_err_class pass_data(hp_session *s, hp_error *err)
         return fail(err, HP_ERR_RUN, HP_PASS_DATA, "out of memory");
     s->data = d->data;
     s->shared_data = true;
-    return HP_ERR_NONE;
+    return balance_classes(s, err);
 }
 
 /* What the compiled code depends on, for the cache of a search's workers:
@@ -466,6 +488,9 @@ void hp_session_free(hp_session *s)
         free_model(s->layout, &s->mem, s->opt, s->prog);
     if (!s->shared_data)
         hp_loaded_data_free(&s->data);
+    if (s->e && s->e->loss_opts.weights == s->class_weights)
+        s->e->loss_opts.weights = NULL; /* a borrowed experiment outlives them */
+    free(s->class_weights);
     if (!s->borrowed)
         plan_free(s->plan);
     hp_program_free(s->program);

@@ -136,6 +136,7 @@ typedef struct {
     plan_experiment *e;           /* plan->experiment */
     int threads;                  /* resolved */
     hp_loaded_data data;          /* HP_USE_TRAIN */
+    float *class_weights;         /* loss weights = balanced: from the training split (e->loss_opts.weights) */
     cg_layout *layout;
     cg_memory mem;
     hprt_optim_state *opt;

@@ -392,6 +392,7 @@ static void fill_step(const hprt_train_config *c, hprt_step_io *io, double lr, d
                       const float *dropout_p)
 {
     hprt_step_set_numbers(io, &c->optimizer, lr, mom, t, c->seed, step, dropout_p, c->n_dropout);
+    io->l1 = (float)c->regularize.l1;
 }
 
 static bool plateau_schedule(const hprt_schedule *s)

@@ -223,6 +223,32 @@ double hprt_mse_onehot(const float *y, const int32_t *labels, int B, int K, floa
  * maximum, as torch.argmax. */
 int hprt_accuracy_count(const float *scores, const int32_t *labels, int B, int K);
 
+/* CrossEntropyLoss(weight = w, label_smoothing = eps), reduction 'mean', as
+ * PyTorch computes it: with l_bj = −log softmax(z_b)_j,
+ *   loss = Σ_b [(1 − eps)·w_y·l_by + eps/K·Σ_j w_j·l_bj] / Σ_b w_y
+ * (w = NULL: all 1, so the denominator is B).  dlogits (NULL: skipped) gets
+ * its gradient.  A label outside 0..K-1, or Σ_b w_y = 0, gives NAN. */
+double hprt_softmax_xent_opts(const float *logits, const int32_t *labels, int B, int K, double eps, const float *w,
+                              float *dlogits);
+
+/* The element-wise losses against onehot(labels) for y[B×K], mean over the
+ * B·K elements (K = 1: the label itself, 0 or 1, is the target):
+ *   L1Loss      |d|                                  d = y − t
+ *   HuberLoss   d²/2 if |d| < delta, else delta·(|d| − delta/2)
+ *   BCEWithLogitsLoss   max(y, 0) − y·t + log(1 + exp(−|y|))
+ * dy (NULL: skipped) gets the gradient (L1 at d = 0: 0, as torch.sign).  A
+ * label outside the targets gives NAN. */
+double hprt_mae_onehot(const float *y, const int32_t *labels, int B, int K, float *dy);
+double hprt_huber_onehot(const float *y, const int32_t *labels, int B, int K, double delta, float *dy);
+double hprt_bce_onehot(const float *y, const int32_t *labels, int B, int K, float *dy);
+
+/* bce's accuracy with one output: rows whose y > 0 (probability > 0.5) is the label 1. */
+int hprt_binary_correct(const float *y, const int32_t *labels, int B);
+
+/* sklearn's compute_class_weight('balanced'): w_c = n / (K · count_c) over
+ * labels[n].  Returns -1, or the first class with no sample (w undefined). */
+int hprt_class_weights_balanced(const int32_t *labels, long n, int K, float *w);
+
 /* ---- 2-D convolution and pooling (layers_conv.c) ------------------------- */
 
 /* One sample is CHW; a batch is B samples back to back ([B×C×H×W]).

@@ -203,6 +203,7 @@ typedef struct {
     bool adaptive_dropout;
     double gap, step, max;
     int patience;
+    double l1;                  /* l1(lambda): lambda·sign(θ) added to every gradient (0: off) */
 } hprt_regularize;
 
 /* ---- the LR range test (docs/language.md §12, docs/policies.md §9) ---- */

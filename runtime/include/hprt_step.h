@@ -68,6 +68,8 @@ typedef struct {
     int32_t use_momentum;     /* sgd: momentum != 0; rmsprop: momentum > 0 (a cycled momentum is always on) */
     int32_t nesterov;         /* sgd */
     int32_t pad0;
+    float l1;                 /* regularize = l1(lambda): lambda (the term is compiled in only when it is set) */
+    int32_t pad2;
     /* dropout: per dropout site, the mask key of this step, the keep
      * threshold (hprt_dropout_threshold) and the scale 1/(1 - p) */
     uint64_t dropout_key[HPRT_MAX_DROPOUT];

@@ -397,6 +397,52 @@ static void test_metrics(void **state)
     free(sec);
 }
 
+/* ---- losses (compiler/losses.def): §9's table, a row "| `SIGNATURE` | `TORCH` | TARGET |" each, both ways ---- */
+
+static void test_losses(void **state)
+{
+    (void)state;
+    char *sec = section("## 9. Experiments");
+    const char *table = strstr(sec, "### Losses");
+    assert_non_null(table);
+    for (int k = 0; k < PLAN_LOSS__COUNT; k++) {
+        char want[256];
+        snprintf(want, sizeof want, "\n| `%s` | `%s` | ", plan_loss_signature((plan_loss)k), plan_loss_torch((plan_loss)k));
+        const char *row = strstr(table, want);
+        if (!row) {
+            print_error("docs/language.md §9 has no loss row starting '%s'\n", want + 1);
+            fail();
+        }
+        if (plan_loss_alias((plan_loss)k)) { /* the alias is named in its row */
+            char *line = line_at(table, row + 1), alias[64];
+            snprintf(alias, sizeof alias, "`%s`", plan_loss_alias((plan_loss)k));
+            assert_non_null(strstr(line, alias));
+            free(line);
+        }
+    }
+    /* every row of the docs' table is a loss of the table */
+    const char *end = strstr(table, "\n\n```");
+    assert_non_null(end);
+    int rows = 0;
+    for (const char *r = strstr(table, "\n| `"); r && r < end; r = strstr(r + 1, "\n| `"))
+        rows++;
+    assert_int_equal(rows, PLAN_LOSS__COUNT);
+    /* the settings table's values cell names each loss and alias */
+    const char *cell = strstr(sec, "| `loss` | ");
+    assert_non_null(cell);
+    char *line = line_at(sec, cell);
+    for (int k = 0; k < PLAN_LOSS__COUNT; k++) {
+        char w[64];
+        snprintf(w, sizeof w, "`%s`", plan_loss_name((plan_loss)k));
+        if (!strstr(line, w)) {
+            print_error("docs/language.md §9: the `loss` setting does not list %s\n", w);
+            fail();
+        }
+    }
+    free(line);
+    free(sec);
+}
+
 static void test_activations_inits(void **state)
 {
     (void)state;
@@ -538,6 +584,7 @@ int main(void)
         cmocka_unit_test(test_schedules),
         cmocka_unit_test(test_stops),
         cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_losses),
         cmocka_unit_test(test_activations_inits),
         cmocka_unit_test(test_notes),
         cmocka_unit_test(test_policy_printers),

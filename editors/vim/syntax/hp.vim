@@ -13,11 +13,11 @@ syn keyword hpBoolean      true false
 syn keyword hpOptimizer    sgd adam adamw adagrad rmsprop adamax
 syn keyword hpSchedule     constant step multistep exp cosine sgdr cyclic one_cycle warmup plateau
 syn keyword hpStop         none early gl pq up
-syn keyword hpRegularize   adaptive_dropout
-syn keyword hpLoss         cross_entropy mse
+syn keyword hpRegularize   adaptive_dropout l1
+syn keyword hpLoss         cross_entropy mse mae l1 huber bce
 syn keyword hpMetric       val_loss val_accuracy val_bpc train_loss
 syn keyword hpActivation   relu tanh sigmoid gelu softmax
-syn keyword hpInit         default xavier kaiming zeros
+syn keyword hpInit         default xavier kaiming zeros normal uniform orthogonal
 syn keyword hpBuiltin      classes vocab features find_lr
 " later matches win where two start at one place: the generic parameter first
 syn match   hpParameter    "\<\h\w*\ze\s*=[^=]"
