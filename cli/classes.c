@@ -7,6 +7,7 @@ int cli_confusion_init(cli_confusion *c, int K)
 {
     c->K = K > 0 ? K : 0;
     c->n = 0;
+    c->names = NULL;
     c->m = calloc((size_t)(c->K > 0 ? c->K : 1) * (size_t)(c->K > 0 ? c->K : 1), sizeof *c->m);
     return c->m ? 0 : -1;
 }
@@ -68,10 +69,16 @@ void cli_class_macro(const cli_confusion *c, cli_class_score *macro, int *n, dou
 
 void cli_class_report_text(FILE *out, const cli_confusion *c)
 {
-    fprintf(out, "class  precision  recall      f1  support\n");
+    fprintf(out, "class  precision  recall      f1  support%s\n", c->names ? "  name" : "");
     for (int k = 0; k < c->K; k++) {
         cli_class_score s = cli_class_score_of(c, k);
-        fprintf(out, "%5d  %9.4f  %6.4f  %6.4f  %7ld\n", k, s.precision, s.recall, s.f1, s.support);
+        fprintf(out, "%5d  %9.4f  %6.4f  %6.4f  %7ld", k, s.precision, s.recall, s.f1, s.support);
+        if (c->names) { /* control characters shown as '?': one line per class */
+            fputs("  ", out);
+            for (const char *p = c->names[k]; *p; p++)
+                fputc((unsigned char)*p < 0x20 ? '?' : *p, out);
+        }
+        fputc('\n', out);
     }
     cli_class_score m;
     int n;
@@ -116,6 +123,17 @@ void cli_class_report_json(FILE *out, const cli_confusion *c)
     for (int k = 0; k < c->K; k++) {
         cli_class_score s = cli_class_score_of(c, k);
         fprintf(out, "%s{\"class\": %d, ", k ? ", " : "", k);
+        if (c->names) {
+            fputs("\"name\": \"", out);
+            for (const char *p = c->names[k]; *p; p++)
+                if (*p == '"' || *p == '\\')
+                    fprintf(out, "\\%c", *p);
+                else if ((unsigned char)*p < 0x20)
+                    fprintf(out, "\\u%04x", (unsigned char)*p);
+                else
+                    fputc(*p, out);
+            fputs("\", ", out);
+        }
         json_score(out, &s);
         fputc('}', out);
     }

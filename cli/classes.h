@@ -11,6 +11,7 @@ typedef struct {
     int K;        /* classes */
     long *m;      /* K x K counts: row = the label, column = the prediction */
     long n;       /* samples counted */
+    char *const *names; /* class k's name (a CSV whose labels are names), or NULL: numbers */
 } cli_confusion;
 
 /* 0, or -1 when out of memory. */
@@ -34,9 +35,11 @@ cli_class_score cli_class_score_of(const cli_confusion *c, int k);
  * gets their count.  Accuracy: the diagonal over n. */
 void cli_class_macro(const cli_confusion *c, cli_class_score *macro, int *n, double *accuracy);
 
-/* The table and the matrix as text (hpc predict's standard error). */
+/* The table and the matrix as text (hpc predict's standard error); with
+ * names, the table's rows are named and a legend names the matrix's numbers. */
 void cli_class_report_text(FILE *out, const cli_confusion *c);
-/* One JSON object: {"accuracy", "samples", "classes": [...], "macro", "confusion"}. */
+/* One JSON object: {"accuracy", "samples", "classes": [...], "macro",
+ * "confusion"}; with names each class has its "name". */
 void cli_class_report_json(FILE *out, const cli_confusion *c);
 
 #endif

@@ -349,6 +349,8 @@ int cmd_predict(int argc, char **argv)
         status = EXIT_RUN;
         goto done;
     }
+    if (enc && enc->n_classes == l->classes)
+        cm.names = enc->classes;
     printer pr = {.y = ds.y, .probs = e->loss == PLAN_LOSS_CROSS_ENTROPY, .sigmoid = e->loss == PLAN_LOSS_BCE,
                   .csv = format[0] == 'c', .names = enc, .cm = &cm};
     if (pr.csv) {

@@ -61,6 +61,9 @@ sed -n 5p "$tmp/pred.csv" | grep -q '^3,"virginica, var.",' || fail "predict: an
 grep -q "accuracy 1.0000 on 4 samples" "$tmp/pred.err" || fail "predict: accuracy against the named labels"
 "$HPC" predict "$tmp/run" "$tmp/new.csv" --format json > "$tmp/pred.json" 2>/dev/null || fail "predict json"
 grep -q '"predicted": "virginica, var.", "label": "virginica, var."' "$tmp/pred.json" || fail "predict json: names"
+# the per-class results name the classes
+grep -q '^    0  .*  Iris setosa$' "$tmp/pred.err" || fail "predict: per-class table without names: $(cat "$tmp/pred.err")"
+grep -q '"class": 2, "name": "virginica, var.", "precision"' "$tmp/pred.json" || fail "predict json: per-class names"
 # without the label column
 cut -d, -f1-3 "$tmp/new.csv" | sed -n 1,3p > "$tmp/nolabel.csv"
 "$HPC" predict "$tmp/run" "$tmp/nolabel.csv" > "$tmp/nolabel.out" 2>&1 || { fail "predict without labels"; cat "$tmp/nolabel.out"; }

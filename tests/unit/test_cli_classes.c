@@ -112,6 +112,18 @@ static void test_renderings(void **state)
     assert_non_null(strstr(j, "\"confusion\": [[3, 1, 0, 0], [0, 2, 2, 0], [1, 0, 1, 0], [0, 0, 0, 0]]}\n"));
     assert_non_null(strstr(j, "\"macro\": {\"precision\": 0.58333333333333326"));
     free(j);
+    /* named classes: the table's rows and the JSON carry the names, escaped */
+    char *names[4] = {"cat", "dog, big", "say \"hi\"\\", "bad\rname"};
+    c.names = names;
+    t = render(&c, false);
+    assert_non_null(strstr(t, "class  precision  recall      f1  support  name\n"));
+    assert_non_null(strstr(t, "    1     0.6667  0.5000  0.5714        4  dog, big\n"));
+    assert_non_null(strstr(t, "  bad?name\n"));
+    free(t);
+    j = render(&c, true);
+    assert_non_null(strstr(j, "{\"class\": 2, \"name\": \"say \\\"hi\\\"\\\\\", \"precision\""));
+    assert_non_null(strstr(j, "\"name\": \"bad\\u000dname\""));
+    free(j);
     cli_confusion_free(&c);
 }
 
