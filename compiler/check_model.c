@@ -88,14 +88,16 @@ static void layer_input(mk_state *m, const hp_layer *l, ck_val **a, plan_layer *
     } else if (v->k == V_NUM) {
         if (!posint(c, v, "the input size", &s.d[0]))
             return;
-    } else if (v->k == V_LIST && (v->n_items == 1 || v->n_items == 3)) {
+    } else if (v->k == V_LIST && v->n_items >= 1 && v->n_items <= 3) {
         for (int i = 0; i < v->n_items; i++)
             if (!posint(c, v->items[i], "an input dimension", &s.d[i]))
                 return;
-        s.kind = v->n_items == 3 ? PLAN_IMG : PLAN_VEC;
+        /* [T, F]: a sequence of T steps of F features, one whole sequence per sample */
+        s.kind = v->n_items == 3 ? PLAN_IMG : v->n_items == 2 ? PLAN_SEQ : PLAN_VEC;
     } else {
         if (v->k != V_POISON)
-            hp_report(c->d, HP_ERROR, NULL, v->span, "input must be a size N, a shape [C, H, W], or `tokens`; not %s",
+            hp_report(c->d, HP_ERROR, NULL, v->span,
+                      "input must be a size N, a sequence [T, F], a shape [C, H, W], or `tokens`; not %s",
                       ck_describe(c, v));
         return;
     }
