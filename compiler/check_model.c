@@ -111,6 +111,16 @@ static void layer_input(mk_state *m, const hp_layer *l, ck_val **a, plan_layer *
         bool ok = plan_shape_size(s) == plan_shape_size(d->input);
         if (ok && s.kind == PLAN_IMG && d->input.kind == PLAN_IMG)
             ok = plan_shape_eq(s, d->input);
+        if (!ok && s.kind == PLAN_SEQ) {
+            hp_report(c->d, HP_ERROR, NULL, v->span,
+                      "input %s is a sequence of %d steps of %d features, %ld values per sample, but data '%s' has "
+                      "samples of %s (%ld values)%s",
+                      plan_shape_str(s, x, sizeof x), s.d[0], s.d[1], plan_shape_size(s), d->name,
+                      plan_shape_str(d->input, y, sizeof y), plan_shape_size(d->input),
+                      d->train.kind == PLAN_SRC_CSV ? "; a CSV sequence row holds the label and T x F features, "
+                      "step by step (step 0's F features, then step 1's, ...)" : "");
+            return;
+        }
         if (!ok) {
             hp_report(c->d, HP_ERROR, NULL, v->span, "input %s does not match data '%s', whose samples are %s (%ld values)",
                       plan_shape_str(s, x, sizeof x), d->name, plan_shape_str(d->input, y, sizeof y),
