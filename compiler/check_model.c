@@ -301,11 +301,10 @@ static void check_recurrent(layer_ctx *x)
     m->recurrent_depth += pl->stack;
     if (x->ok && pl->dropout > 0)
         add_dropout_sites(m, x->l, pl->stack - 1);
-    if (m->data && m->data->is_text && m->recurrent_depth > 2 && m->recurrent_depth - pl->stack <= 2)
+    if (m->data && m->recurrent_depth > 2 && m->recurrent_depth - pl->stack <= 2)
         hp_report(c->d, HP_NOTE, "stack-depth", x->l->span,
-                  "%d recurrent layers are stacked in a character-level model; past two, they rarely help and "
-                  "train slowly",
-                  m->recurrent_depth);
+                  "%d recurrent layers are stacked in a %s model; past two, they rarely help and train slowly",
+                  m->recurrent_depth, m->data->is_text ? "character-level" : "sequence classification");
     if (!x->ok || !x->in_known) {
         m->known = false;
         return;

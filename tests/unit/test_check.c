@@ -554,6 +554,13 @@ static void test_sequence_input(void **state)
     assert_int_equal(e->layers[3].out.d[0], 10);
     checked_free(c);
 
+    /* deep stacks: the stack-depth note, as for text */
+    c = check_expect(FMNIST_DATA "model m { input [28, 28]\n lstm 16, stack = 3\n last\n dense classes }\n"
+                                 "experiment e { data = fashion; model = m }\n",
+                     "t.hp:10:2: note: 3 recurrent layers are stacked in a sequence classification model; past two, "
+                     "they rarely help and train slowly [stack-depth]");
+    checked_free(c);
+
     /* a per-step output needs next-token targets: add `last` (at the output layer's line) */
     c = check_expect(FMNIST_DATA "model m {\n input [28, 28]\n gru 8\n dense classes\n}\n"
                                  "experiment e { data = fashion; model = m }\n",
