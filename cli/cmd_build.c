@@ -187,9 +187,15 @@ int cmd_build(int argc, char **argv)
         plan_layer_kind k = e->layers[i].kind;
         if (lm ? !plan_layer_has(k, PLAN_LK_AOT_LM)
                : !plan_layer_has(k, PLAN_LK_AOT) || e->layers[i].in.kind == PLAN_SEQ) {
-            fprintf(stderr, "hpc build: %s:%d: `%s`: this version of hpc builds feed-forward models and language "
-                    "models (text data, an output at every step); not this %s model\n",
-                    e->file, e->layers[i].line, plan_layer_name(k), lm ? "language" : "recurrent");
+            if (!lm && e->layers[0].out.kind == PLAN_SEQ)
+                fprintf(stderr, "hpc build: %s:%d: `%s`: a sequence classifier (`input [T, F]`) is not built ahead of "
+                        "time: its recurrent layers are compiled only as a language model's one-token step; "
+                        "use `hpc predict` with the run\n",
+                        e->file, e->layers[i].line, plan_layer_name(k));
+            else
+                fprintf(stderr, "hpc build: %s:%d: `%s`: this version of hpc builds feed-forward models and language "
+                        "models (text data, an output at every step); not this %s model\n",
+                        e->file, e->layers[i].line, plan_layer_name(k), lm ? "language" : "recurrent");
             status = EXIT_USAGE;
             goto done;
         }

@@ -155,10 +155,11 @@ void ck_experiment_limits(ck *c, plan_experiment *e, hp_decl *model, hp_span use
             last--;
         while (last > 0 && e->layers[last].kind == PLAN_FLATTEN)
             last--;
-        if (e->layers[last].in.kind == PLAN_SEQ && e->layers[last].kind == PLAN_DENSE) {
+        if (e->layers[last].out.kind == PLAN_SEQ) {
+            /* a sequence classifier scores one output per sample: the final step's */
             hp_report(c->d, HP_ERROR, NULL, line_span(c, model->file, e->layers[last].line),
-                      "an output at every time step needs text data (next-token targets); end the model with `last` "
-                      "before its output layer");
+                      "an output at every time step needs text data (next-token targets); with one label per "
+                      "sample, add `last` before the output layer to classify from the final step");
             return;
         }
     }
@@ -182,9 +183,10 @@ void ck_experiment_limits(ck *c, plan_experiment *e, hp_decl *model, hp_span use
     if (c->d->errors_seen != before)
         return;
     /* the recurrent state carried between steps goes into checkpoints, at most
-     * HPRT_MAX_CARRY arrays: past that, a resumed epoch restarts its streams */
+     * HPRT_MAX_CARRY arrays: past that, a resumed epoch restarts its streams
+     * (text only: a numeric sequence starts from zero in every sample) */
     int carry = 0;
-    for (int i = 0; i < e->n_layers; i++) {
+    for (int i = 0; i < e->n_layers && d->is_text; i++) {
         const plan_layer *l = &e->layers[i];
         int more = l->kind == PLAN_LSTM ? 2 * l->stack : l->kind == PLAN_RNN || l->kind == PLAN_GRU ? l->stack : 0;
         if (more > 0 && carry + more > HPRT_MAX_CARRY) {

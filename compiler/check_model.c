@@ -89,14 +89,16 @@ static void layer_input(mk_state *m, const hp_layer *l, ck_val **a, plan_layer *
     } else if (v->k == V_NUM) {
         if (!posint(c, v, "the input size", &s.d[0]))
             return;
-    } else if (v->k == V_LIST && (v->n_items == 1 || v->n_items == 3)) {
+    } else if (v->k == V_LIST && v->n_items >= 1 && v->n_items <= 3) {
         for (int i = 0; i < v->n_items; i++)
             if (!posint(c, v->items[i], "an input dimension", &s.d[i]))
                 return;
-        s.kind = v->n_items == 3 ? PLAN_IMG : PLAN_VEC;
+        /* [T, F]: a sequence of T steps of F features, one whole sequence per sample */
+        s.kind = v->n_items == 3 ? PLAN_IMG : v->n_items == 2 ? PLAN_SEQ : PLAN_VEC;
     } else {
         if (v->k != V_POISON)
-            hp_report(c->d, HP_ERROR, NULL, v->span, "input must be a size N, a shape [C, H, W], or `tokens`; not %s",
+            hp_report(c->d, HP_ERROR, NULL, v->span,
+                      "input must be a size N, a sequence [T, F], a shape [C, H, W], or `tokens`; not %s",
                       ck_describe(c, v));
         return;
     }
@@ -110,6 +112,16 @@ static void layer_input(mk_state *m, const hp_layer *l, ck_val **a, plan_layer *
         bool ok = plan_shape_size(s) == plan_shape_size(d->input);
         if (ok && s.kind == PLAN_IMG && d->input.kind == PLAN_IMG)
             ok = plan_shape_eq(s, d->input);
+        if (!ok && s.kind == PLAN_SEQ) {
+            hp_report(c->d, HP_ERROR, NULL, v->span,
+                      "input %s is a sequence of %d steps of %d features, %ld values per sample, but data '%s' has "
+                      "samples of %s (%ld values)%s",
+                      plan_shape_str(s, x, sizeof x), s.d[0], s.d[1], plan_shape_size(s), d->name,
+                      plan_shape_str(d->input, y, sizeof y), plan_shape_size(d->input),
+                      d->train.kind == PLAN_SRC_CSV ? "; a CSV sequence row holds the label and T x F features, "
+                      "step by step (step 0's F features, then step 1's, ...)" : "");
+            return;
+        }
         if (!ok) {
             hp_report(c->d, HP_ERROR, NULL, v->span, "input %s does not match data '%s', whose samples are %s (%ld values)",
                       plan_shape_str(s, x, sizeof x), d->name, plan_shape_str(d->input, y, sizeof y),
@@ -311,11 +323,10 @@ static void check_recurrent(layer_ctx *x)
     m->recurrent_depth += pl->stack;
     if (x->ok && pl->dropout > 0)
         add_dropout_sites(m, x->l, pl->stack - 1);
-    if (m->data && m->data->is_text && m->recurrent_depth > 2 && m->recurrent_depth - pl->stack <= 2)
+    if (m->data && m->recurrent_depth > 2 && m->recurrent_depth - pl->stack <= 2)
         hp_report(c->d, HP_NOTE, "stack-depth", x->l->span,
-                  "%d recurrent layers are stacked in a character-level model; past two, they rarely help and "
-                  "train slowly",
-                  m->recurrent_depth);
+                  "%d recurrent layers are stacked in a %s model; past two, they rarely help and train slowly",
+                  m->recurrent_depth, m->data->is_text ? "character-level" : "sequence classification");
     if (!x->ok || !x->in_known) {
         m->known = false;
         return;

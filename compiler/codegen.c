@@ -527,10 +527,11 @@ static void gather_text(cg *g, LLVMValueRef r0, LLVMValueRef r1)
     cg_end(g, &R);
 }
 
-/* The state a stack layer starts from: NULL (zeros) on io->reset, else its carried state. */
+/* The state a stack layer starts from: NULL (zeros) on io->reset, else its
+ * carried state; always zeros for numeric sequences (one whole sequence per sample). */
 static LLVMValueRef state_in(cg *g, int i, const char *name, int s, long off, LLVMValueRef r0)
 {
-    if (off < 0)
+    if (off < 0 || !g->l->text)
         return LLVMConstPointerNull(g->t_ptr);
     long H = g->e->layers[i].units;
     LLVMValueRef st = cg_fptr(g, SUB(g, name, i, s, off, (long)g->l->b_max * H), imul(g, r0, cg_i64(g, H)));
@@ -539,9 +540,11 @@ static LLVMValueRef state_in(cg *g, int i, const char *name, int s, long off, LL
     return LLVMBuildSelect(g->b, reset, LLVMConstPointerNull(g->t_ptr), st, "");
 }
 
-/* The final state of rows [r0, r1) becomes the carried state. */
+/* The final state of rows [r0, r1) becomes the carried state (text only). */
 static void state_carry(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
 {
+    if (!g->l->text)
+        return;
     const cg_layer_layout *L = &g->l->layers[i];
     long H = g->e->layers[i].units, n = (long)g->l->b_max * H;
     LLVMValueRef off = imul(g, r0, cg_i64(g, H)), bytes = imul(g, isub(g, r1, r0), cg_i64(g, 4 * H));

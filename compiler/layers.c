@@ -63,7 +63,7 @@ void plan_layer_args_doc(plan_layer_kind k, char *buf, size_t n)
         if (i)
             PUT(", ");
         if (a->type == PLAN_ARG_SHAPE) {
-            PUT("`N` \\| `[N]` \\| `[C, H, W]` \\| `tokens`");
+            PUT("`N` \\| `[N]` \\| `[T, F]` \\| `[C, H, W]` \\| `tokens`");
             continue;
         }
         if (a->type == PLAN_ARG_CHOICE) {

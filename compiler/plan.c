@@ -578,6 +578,10 @@ void plan_explain(const plan_experiment *e, FILE *out)
                 dt->train.n, dt->valid.n, dt->test.n, plan_shape_str(dt->input, a, sizeof a), dt->classes,
                 dt->normalize ? "; normalized" : "", dt->scale != 1 ? "; scaled" : "");
     plan_explain_csv(&dt->csv, out);
+    if (!dt->is_text && e->n_layers > 0 && e->layers[0].out.kind == PLAN_SEQ)
+        fprintf(out, "  each sample is a sequence of %d steps of %d features (step-major); the recurrent state starts "
+                "at zero in every sample and gradients flow through all %d steps\n",
+                e->layers[0].out.d[0], e->layers[0].out.d[1], e->layers[0].out.d[0]);
     fprintf(out, "model %s(", e->model);
     for (int i = 0; i < e->n_params; i++)
         fprintf(out, "%s%s = %s", i ? ", " : "", e->params[i].name, e->params[i].value);

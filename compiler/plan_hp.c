@@ -72,6 +72,8 @@ static void layer(FILE *out, const plan_layer *l)
             fprintf(out, "input tokens");
         else if (l->out.kind == PLAN_IMG)
             fprintf(out, "input [%d, %d, %d]", l->out.d[0], l->out.d[1], l->out.d[2]);
+        else if (l->out.kind == PLAN_SEQ)
+            fprintf(out, "input [%d, %d]", l->out.d[0], l->out.d[1]);
         else
             fprintf(out, "input %d", l->out.d[0]);
         break;

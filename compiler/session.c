@@ -542,9 +542,10 @@ void hp_session_train_config(hp_session *s, hprt_train_config *cfg)
     };
     for (int k = 0; k < l->n_dropout; k++)
         cfg->dropout_p[k] = l->site_p[k];
-    /* the recurrent state carried between steps goes into checkpoints */
+    /* the recurrent state carried between steps goes into checkpoints (text
+     * only: a numeric sequence starts from zero in every sample) */
     bool carry_all = true;
-    for (int i = 0; i < l->n_layers; i++)
+    for (int i = 0; i < l->n_layers && l->text; i++)
         for (int k = 0; k < l->layers[i].n_rnn; k++) {
             const cg_rnn_layer *R = &l->layers[i].rnn[k];
             size_t n = (size_t)l->b_max * (size_t)R->geom.hidden;

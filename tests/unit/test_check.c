@@ -536,6 +536,87 @@ static void test_csv_data(void **state)
     free(dir);
 }
 
+/* input [T, F]: a sequence of T steps of F features (issue 13, item 2) */
+static void test_sequence_input(void **state)
+{
+    (void)state;
+    checked *c;
+    plan_experiment *e = plan_ok(&c, FMNIST_DATA "model rows { input [28, 28]\n lstm 16, stack = 2\n last\n dense classes }\n"
+                                                 "experiment e { data = fashion; model = rows }\n");
+    assert_int_equal(e->layers[0].out.kind, PLAN_SEQ);
+    assert_int_equal(e->layers[0].out.d[0], 28);
+    assert_int_equal(e->layers[0].out.d[1], 28);
+    assert_int_equal(e->layers[1].out.kind, PLAN_SEQ);
+    /* nn.LSTM(28, 16, 2): 4*16*(28+16) + 8*16 + 4*16*(16+16) + 8*16 */
+    assert_int_equal(e->layers[1].params, 4 * 16 * 44 + 128 + 4 * 16 * 32 + 128);
+    assert_int_equal(e->layers[2].out.kind, PLAN_VEC);
+    assert_int_equal(e->layers[2].out.d[0], 16);
+    assert_int_equal(e->layers[3].out.d[0], 10);
+    checked_free(c);
+
+    /* deep stacks: the stack-depth note, as for text */
+    c = check_expect(FMNIST_DATA "model m { input [28, 28]\n lstm 16, stack = 3\n last\n dense classes }\n"
+                                 "experiment e { data = fashion; model = m }\n",
+                     "t.hp:10:2: note: 3 recurrent layers are stacked in a sequence classification model; past two, "
+                     "they rarely help and train slowly [stack-depth]");
+    checked_free(c);
+
+    /* a per-step output needs next-token targets: add `last` (at the output layer's line) */
+    c = check_expect(FMNIST_DATA "model m {\n input [28, 28]\n gru 8\n dense classes\n}\n"
+                                 "experiment e { data = fashion; model = m }\n",
+                     "t.hp:12:");
+    assert_diag(c, "add `last` before the output layer");
+    checked_free(c);
+    c = check_expect(FMNIST_DATA "model m {\n input [28, 28]\n lstm 10\n}\nexperiment e { data = fashion; model = m }\n",
+                     "t.hp:11:");
+    assert_diag(c, "add `last`");
+    checked_free(c);
+    /* a dense at every step before `last` is fine */
+    e = plan_ok(&c, FMNIST_DATA "model m { input [28, 28]\n dense 12, relu\n rnn 8\n last\n dense classes }\n"
+                                "experiment e { data = fashion; model = m }\n");
+    assert_int_equal(e->layers[1].out.kind, PLAN_SEQ);
+    assert_int_equal(e->layers[1].flops, 28 * (2 * 28 * 12 + 12));
+    checked_free(c);
+
+    /* the values per sample must match the data's */
+    c = check_expect(FMNIST_DATA "model m { input [27, 28]\n lstm 8\n last\n dense classes }\n"
+                                 "experiment e { data = fashion; model = m }\n",
+                     "t.hp:9:17: error: input [27, 28] is a sequence of 27 steps of 28 features, 756 values per "
+                     "sample, but data 'fashion' has samples of [1, 28, 28] (784 values)");
+    checked_free(c);
+    c = check_expect(FMNIST_DATA "model m { input [0, 28]\n lstm 8\n last\n dense classes }\n", "t.hp:9:18: error:");
+    checked_free(c);
+    /* a sequence is not an image */
+    c = check_expect(FMNIST_DATA "model m { input [28, 28]\n conv 4\n flatten\n dense classes }\n"
+                                 "experiment e { data = fashion; model = m }\n",
+                     "conv needs an image");
+    checked_free(c);
+
+    /* CSV: a row is the label and T x F features, step by step */
+    char *dir = tu_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/s.csv", dir);
+    const char *csv = "a0,b0,a1,b1,a2,b2,y\n1,2,3,4,5,6,0\n6,5,4,3,2,1,1\n1,1,2,2,3,3,0\n3,3,2,2,1,1,1\n";
+    tu_write_file(path, csv, strlen(csv));
+    char src[2048];
+    snprintf(src, sizeof src,
+             "data s { train = csv(\"%s\") }\nmodel m { input [3, 2]\n gru 4\n last\n dense classes }\n"
+             "experiment e { data = s; model = m; batch = 2 # hpc: allow(batch-pow2)\n }\n", path);
+    e = plan_ok(&c, src);
+    assert_int_equal(e->layers[1].params, 3 * 4 * (2 + 4) + 6 * 4);
+    assert_int_equal(e->data.classes, 2);
+    checked_free(c);
+    snprintf(src, sizeof src,
+             "data s { train = csv(\"%s\") }\nmodel m { input [3, 3]\n gru 4\n last\n dense classes }\n"
+             "experiment e { data = s; model = m }\n", path);
+    c = check_expect(src, "t.hp:2:17: error: input [3, 3] is a sequence of 3 steps of 3 features, 9 values per sample, "
+                          "but data 's' has samples of [6] (6 values); a CSV sequence row holds the label and T x F "
+                          "features, step by step");
+    checked_free(c);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 static void test_missing_data_file_at_its_setting(void **state)
 {
     (void)state;
@@ -772,6 +853,7 @@ int main(void)
         cmocka_unit_test(test_text_model_and_layer_kind_parameter),
         cmocka_unit_test(test_data_bound_name_missing),
         cmocka_unit_test(test_csv_data),
+        cmocka_unit_test(test_sequence_input),
         cmocka_unit_test(test_missing_data_file_at_its_setting),
         cmocka_unit_test(test_notes),
         cmocka_unit_test(test_notes_silenced),
