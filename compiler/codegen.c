@@ -721,8 +721,28 @@ static plan_act fused_act(cg *g, int i)
     return L->logits ? PLAN_ACT_NONE : g->e->layers[i].act;
 }
 
+/* The dropout layer that a dense layer's activation feeds directly (its only
+ * consumer), or -1.  In a training step the two are one pass each way: the
+ * forward writes the dropout's output from the dense's accumulator (bias,
+ * activation and mask at once), and the backward writes the gradient before
+ * the activation straight from the dropout's output gradient (drop_act_backward).
+ * Softmax (a row operation) and the loss's own scores are not fused. */
+static int fused_dropout(cg *g, int i)
+{
+    const cg_layout *l = g->l;
+    const plan_experiment *e = g->e;
+    if (e->layers[i].kind != PLAN_DENSE || l->layers[i].skip || fused_act(g, i) == PLAN_ACT_SOFTMAX || l->scores == i ||
+        i + 1 >= e->n_layers)
+        return -1;
+    const cg_layer_layout *D = &l->layers[i + 1];
+    if (e->layers[i + 1].kind != PLAN_DROPOUT || D->skip || D->in_layer != i || D->dropout_site < 0 ||
+        D->out_size != l->layers[i].out_size)
+        return -1;
+    return i + 1;
+}
+
 /* out = act(out + bias) over rows [r0, r1); bias of width U repeats every `per` floats (conv: per channel). */
-static void bias_act(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
+static void bias_act(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, int drop)
 {
     const plan_layer *pl = &g->e->layers[i];
     const cg_layer_layout *L = &g->l->layers[i];
@@ -731,6 +751,14 @@ static void bias_act(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
     long per = pl->kind == PLAN_CONV ? (long)pl->out.d[1] * pl->out.d[2] : 1;
     LLVMValueRef out = OUT(g, i), pre = L->pre >= 0 ? PRE(g, i) : NULL;
     LLVMValueRef bias = pl->kind == PLAN_DENSE ? PARAM(g, "", i, true) : NULL; /* conv adds its own bias */
+    LLVMValueRef key = NULL, thr = NULL, scale = NULL, dout = NULL;
+    if (drop >= 0) { /* the dropout's mask, as mask_rows */
+        size_t site = (size_t)g->l->layers[drop].dropout_site;
+        key = cg_io_field(g, offsetof(hprt_step_io, dropout_key) + 8 * site, g->t_i64);
+        thr = cg_io_field(g, offsetof(hprt_step_io, dropout_threshold) + 4 * site, g->t_i32);
+        scale = cg_io_field(g, offsetof(hprt_step_io, dropout_scale) + 4 * site, g->t_f32);
+        dout = OUT(g, drop);
+    }
     cg_loop R, J;
     cg_for(g, &R, r0, r1);
     LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
@@ -743,7 +771,11 @@ static void bias_act(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
         cg_store_f(g, v, pre, k);
     if (a != PLAN_ACT_SOFTMAX)
         v = cg_act_forward(g, a, v);
-    cg_store_f(g, v, out, k);
+    /* relu's backward reads the dropout's output instead (drop_act_backward): its own is not needed */
+    if (drop < 0 || a != PLAN_ACT_RELU)
+        cg_store_f(g, v, out, k);
+    if (drop >= 0) /* k is the flat index of the element in both layers' outputs */
+        cg_store_f(g, LLVMBuildSelect(g->b, keep_test(g, key, k, thr), fmul(g, v, scale), cg_f32(g, 0), ""), dout, k);
     cg_end(g, &J);
     cg_end(g, &R);
     if (a == PLAN_ACT_SOFTMAX)
@@ -790,7 +822,7 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
     switch (pl->kind) {
     case PLAN_DENSE:
         cg_gemm(g, 0, 1, M, U, F, Xr, F, PARAM(g, "", i, false), F, 0, Yr, U);
-        bias_act(g, i, r0, r1);
+        bias_act(g, i, r0, r1, train ? fused_dropout(g, i) : -1);
         break;
     case PLAN_CONV: {
         hprt_conv2d_geom geo = conv_geom(pl);
@@ -798,7 +830,7 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
         LLVMValueRef args[7] = {geom_const(g, &geo, sizeof geo, i), Xr, PARAM(g, "", i, false), PARAM(g, "", i, true),
                                 Yr, LLVMBuildTrunc(g->b, M, g->t_i32, ""), cols_of(g, i)};
         cg_call(g, "hprt_conv2d_forward_fast", LLVMFunctionType(g->t_void, p, 7, 0), args, 7);
-        bias_act(g, i, r0, r1);
+        bias_act(g, i, r0, r1, -1);
         break;
     }
     case PLAN_MAXPOOL:
@@ -811,6 +843,8 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
         break;
     }
     case PLAN_DROPOUT:
+        if (train && fused_dropout(g, in) == i)
+            break; /* written by its dense layer's bias_act */
         if (train)
             mask_rows(g, L->dropout_site, X, Y, U, r0, r1);
         else /* off in evaluation: a copy */
@@ -984,6 +1018,42 @@ static bool needs_dinput(cg *g, int i)
     return in > 0;
 }
 
+/* The backward of dense layer i and its fused dropout d, rows [r0, r1) of
+ * samples: dL/d(i's pre-activation) from dL/d(d's output), in one pass, with
+ * exactly the operations of mask_rows and then the activation's backward.
+ * After relu the mask is not recomputed: d's output y·scale is > 0 exactly
+ * when relu's output y is > 0 and the element was kept (scale >= 1, so a
+ * positive y stays positive; a NaN compares false in both), which is where
+ * the two-pass form gives dy·scale, and +0 everywhere else. */
+static void drop_act_backward(cg *g, int i, int d, LLVMValueRef r0, LLVMValueRef r1)
+{
+    const cg_layer_layout *L = &g->l->layers[i];
+    plan_act a = fused_act(g, i);
+    long U = L->out_size / L->steps;
+    size_t site = (size_t)g->l->layers[d].dropout_site;
+    LLVMValueRef key = cg_io_field(g, offsetof(hprt_step_io, dropout_key) + 8 * site, g->t_i64);
+    LLVMValueRef thr = cg_io_field(g, offsetof(hprt_step_io, dropout_threshold) + 4 * site, g->t_i32);
+    LLVMValueRef scale = cg_io_field(g, offsetof(hprt_step_io, dropout_scale) + 4 * site, g->t_f32);
+    LLVMValueRef dY = DOUT(g, d), dX = DOUT(g, i), Yd = OUT(g, d), Y = OUT(g, i);
+    LLVMValueRef P = L->pre >= 0 ? PRE(g, i) : NULL;
+    per_step_rows(g, L, &r0, &r1);
+    cg_loop R, J;
+    cg_for(g, &R, r0, r1);
+    LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
+    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
+    LLVMValueRef k = iadd(g, row, J.i);
+    LLVMValueRef v = fmul(g, cg_load_f(g, dY, k), scale);
+    if (a == PLAN_ACT_RELU) {
+        v = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOGT, cg_load_f(g, Yd, k), cg_f32(g, 0), ""), v, cg_f32(g, 0), "");
+    } else {
+        v = LLVMBuildSelect(g->b, keep_test(g, key, k, thr), v, cg_f32(g, 0), "");
+        v = cg_act_backward(g, a, cg_load_f(g, Y, k), P ? cg_load_f(g, P, k) : NULL, v);
+    }
+    cg_store_f(g, v, dX, k);
+    cg_end(g, &J);
+    cg_end(g, &R);
+}
+
 static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
 {
     const plan_layer *pl = &g->e->layers[i];
@@ -1022,8 +1092,10 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
     case PLAN_DENSE:
     case PLAN_CONV: {
         plan_act a = fused_act(g, i);
-        /* through the activation, in place: dY becomes dL/d(pre-activation) */
-        if (a == PLAN_ACT_SOFTMAX) {
+        /* through the activation, in place: dY becomes dL/d(pre-activation)
+         * (after a fused dropout, its backward wrote that already) */
+        if (fused_dropout(g, i) >= 0) {
+        } else if (a == PLAN_ACT_SOFTMAX) {
             softmax_backward_rows(g, Y, dY, dY, U, r0, r1);
         } else if (a != PLAN_ACT_NONE) {
             LLVMValueRef P = L->pre >= 0 ? PRE(g, i) : NULL;
@@ -1070,7 +1142,9 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
         break;
     }
     case PLAN_DROPOUT:
-        if (dx)
+        if (dx && fused_dropout(g, in) == i)
+            drop_act_backward(g, in, i, r0, r1);
+        else if (dx)
             mask_rows(g, L->dropout_site, dY, dX, U, r0, r1);
         break;
     case PLAN_SOFTMAX:
