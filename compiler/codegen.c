@@ -1018,6 +1018,53 @@ static bool needs_dinput(cg *g, int i)
     return in > 0;
 }
 
+/* A dense layer with at most this many outputs (a classifier's 10) does not
+ * call a GEMM for its data gradient dX = dY·W: the backward loop of the layer
+ * before it (with its fused dropout) computes each element's K-term product
+ * itself, reading dY's row and a column of W (K·F floats, in L1), and writes
+ * only the gradient before that layer's activation.  OpenBLAS spends more on
+ * packing, zeroing and storing dX than on the K multiply-adds. */
+enum { CG_SMALL_K = 16 };
+
+/* The dense layer whose small data-gradient product the training step's
+ * backward of dense layer i computes in i's own loop (above), or -1. */
+static int small_product_of(cg *g, int i)
+{
+    const cg_layout *l = g->l;
+    const plan_experiment *e = g->e;
+    if (e->layers[i].kind != PLAN_DENSE || l->layers[i].skip || fused_act(g, i) == PLAN_ACT_SOFTMAX || l->scores == i)
+        return -1;
+    int d = fused_dropout(g, i);
+    int j = (d >= 0 ? d : i) + 1;
+    if (j >= e->n_layers || e->layers[j].kind != PLAN_DENSE)
+        return -1;
+    const cg_layer_layout *J = &l->layers[j];
+    if (J->skip || J->in_layer != j - 1 || J->steps != l->layers[i].steps || J->out_size / J->steps > CG_SMALL_K ||
+        J->fan_in != l->layers[i].out_size / l->layers[i].steps)
+        return -1;
+    return j;
+}
+
+/* Is dense layer j's data gradient computed by the layer before it (small_product_of)? */
+static bool product_fused(cg *g, int j)
+{
+    return (j >= 2 && small_product_of(g, j - 1) == j) || (j >= 3 && small_product_of(g, j - 2) == j);
+}
+
+/* Σ_k dY_j[row, k] · W_j[k, f] for dense layer j, k in order (multiply-adds from +0, as a GEMM's accumulator). */
+static LLVMValueRef small_product(cg *g, int j, LLVMValueRef row, LLVMValueRef f)
+{
+    const cg_layer_layout *L = &g->l->layers[j];
+    long K = L->out_size / L->steps, F = L->fan_in;
+    LLVMValueRef dY = DOUT(g, j), W = PARAM(g, "", j, false);
+    LLVMValueRef base = imul(g, row, cg_i64(g, K));
+    LLVMValueRef acc = cg_f32(g, 0);
+    for (long k = 0; k < K; k++)
+        acc = cg_intrinsic3(g, "fmuladd", cg_load_f(g, dY, iadd(g, base, cg_i64(g, k))),
+                            cg_load_f(g, W, iadd(g, f, cg_i64(g, k * F))), acc);
+    return acc;
+}
+
 /* The backward of dense layer i and its fused dropout d, rows [r0, r1) of
  * samples: dL/d(i's pre-activation) from dL/d(d's output), in one pass, with
  * exactly the operations of mask_rows and then the activation's backward.
@@ -1042,7 +1089,8 @@ static void drop_act_backward(cg *g, int i, int d, LLVMValueRef r0, LLVMValueRef
     LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
     cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
     LLVMValueRef k = iadd(g, row, J.i);
-    LLVMValueRef v = fmul(g, cg_load_f(g, dY, k), scale);
+    int sp = small_product_of(g, i); /* dY, the next layer's product, computed here and not stored */
+    LLVMValueRef v = fmul(g, sp >= 0 ? small_product(g, sp, R.i, J.i) : cg_load_f(g, dY, k), scale);
     if (a == PLAN_ACT_RELU) {
         v = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOGT, cg_load_f(g, Yd, k), cg_f32(g, 0), ""), v, cg_f32(g, 0), "");
     } else {
@@ -1094,21 +1142,23 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
         plan_act a = fused_act(g, i);
         /* through the activation, in place: dY becomes dL/d(pre-activation)
          * (after a fused dropout, its backward wrote that already) */
+        int sp = pl->kind == PLAN_DENSE ? small_product_of(g, i) : -1;
         if (fused_dropout(g, i) >= 0) {
         } else if (a == PLAN_ACT_SOFTMAX) {
             softmax_backward_rows(g, Y, dY, dY, U, r0, r1);
-        } else if (a != PLAN_ACT_NONE) {
+        } else if (a != PLAN_ACT_NONE || sp >= 0) {
             LLVMValueRef P = L->pre >= 0 ? PRE(g, i) : NULL;
             cg_for(g, &R, r0, r1);
             LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
             cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
             LLVMValueRef k = iadd(g, row, J.i);
-            cg_store_f(g, cg_act_backward(g, a, cg_load_f(g, Y, k), P ? cg_load_f(g, P, k) : NULL, cg_load_f(g, dY, k)), dY, k);
+            LLVMValueRef d = sp >= 0 ? small_product(g, sp, R.i, J.i) : cg_load_f(g, dY, k);
+            cg_store_f(g, cg_act_backward(g, a, cg_load_f(g, Y, k), P ? cg_load_f(g, P, k) : NULL, d), dY, k);
             cg_end(g, &J);
             cg_end(g, &R);
         }
         if (pl->kind == PLAN_DENSE) {
-            if (dx)
+            if (dx && !product_fused(g, i))
                 cg_gemm(g, 0, 0, M, F, U, dYr, U, PARAM(g, "", i, false), F, 0, dXr, F);
         } else {
             /* the thread's own weight gradients go to its scratch; the weight phase sums them */
