@@ -723,10 +723,10 @@ static plan_act fused_act(cg *g, int i)
 
 /* The dropout layer that a dense layer's activation feeds directly (its only
  * consumer), or -1.  In a training step the two are one pass each way: the
- * forward writes the dropout's output from the dense's accumulator (bias,
- * activation and mask at once), and the backward writes the gradient before
- * the activation straight from the dropout's output gradient (drop_act_backward).
- * Softmax (a row operation) and the loss's own scores are not fused. */
+ * forward writes the dense's and the dropout's outputs from the GEMM's result
+ * (bias, activation and mask at once), and the backward writes the gradient
+ * before the activation straight from the dropout's output gradient
+ * (drop_act_backward).  Softmax (a row operation) and the scores are not fused. */
 static int fused_dropout(cg *g, int i)
 {
     const cg_layout *l = g->l;
@@ -771,9 +771,8 @@ static void bias_act(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, int drop)
         cg_store_f(g, v, pre, k);
     if (a != PLAN_ACT_SOFTMAX)
         v = cg_act_forward(g, a, v);
-    /* relu's backward reads the dropout's output instead (drop_act_backward): its own is not needed */
-    if (drop < 0 || a != PLAN_ACT_RELU)
-        cg_store_f(g, v, out, k);
+    /* stored even when relu's backward reads the dropout's output instead: hpc run's NaN diagnosis reads it */
+    cg_store_f(g, v, out, k);
     if (drop >= 0) /* k is the flat index of the element in both layers' outputs */
         cg_store_f(g, LLVMBuildSelect(g->b, keep_test(g, key, k, thr), fmul(g, v, scale), cg_f32(g, 0), ""), dout, k);
     cg_end(g, &J);
