@@ -6,14 +6,18 @@
 # settings (../shared/peers/README.md), one epoch each.  Reports the median
 # samples/s of each, the ratio against PyTorch's fastest setting, test
 # accuracy, peak RSS and hpc's compile time; then trains examples/fashion_mlp.hp
-# for 10 epochs for its test accuracy.  Also runs bench/handwritten_mlp.c, the
-# same workload as a hand-written, specialised C loop (the yardstick of
-# performance.md), and reports hpc against it.  Writes bench/RESULTS.md.
-# Run from the repository root after `make`.
+# for 10 epochs for its test accuracy.  Also runs two hand-written,
+# specialised C loops of the same workload (the yardsticks of performance.md)
+# and reports hpc against each: bench/handwritten_mlp.c and the shared
+# ../shared/peers/handwritten/mlp.c (mode 2: one worker per core with
+# single-threaded sgemm, weight gradients split by output neuron, Adam fused
+# per chunk; built as its header says, skipped when it is absent).  Writes
+# bench/RESULTS.md.  Run from the repository root after `make`.
 set -eu
 ROUNDS=${1:-5}
 HPC=${HPC:-build/hpc}
 PEER=${PEER:-../shared/peers/fmnist_mlp.py}
+SHARED_C=${SHARED_C:-../shared/peers/handwritten/mlp.c}
 PY=/usr/bin/python3
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -21,6 +25,11 @@ trap 'rm -rf "$out"' EXIT
 [ -f "$PEER" ] || { echo "no peer program at $PEER"; exit 1; }
 cc -std=c11 -D_GNU_SOURCE -O3 -march=native -fno-math-errno -fno-trapping-math bench/handwritten_mlp.c \
     -lopenblas -lz -lpthread -lm -o "$out/handwritten"
+shared=false
+if [ -f "$SHARED_C" ]; then
+    gcc -O3 -march=native -fno-math-errno -fno-trapping-math -fopenmp "$SHARED_C" -lopenblas -lz -lm -o "$out/shared_c"
+    shared=true
+fi
 
 : > "$out/rows"
 for r in $(seq 1 "$ROUNDS"); do
@@ -36,6 +45,15 @@ import json, sys
 s = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
 print("handwritten_c", s["samples_per_s"], s["test_accuracy"], sys.argv[2], 0)
 PYEOF
+    if $shared; then
+        # 1 epoch, mode 2, one BLAS thread per worker
+        /usr/bin/time -f %M -o "$out/rss" "$out/shared_c" 1 2 1 > "$out/shc.json"
+        $PY - "$out/shc.json" "$(cat "$out/rss")" >> "$out/rows" <<'PYEOF'
+import json, sys
+s = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+print("shared_c", s["samples_per_s"], s["test_accuracy"], sys.argv[2], 0)
+PYEOF
+    fi
     for cfg in "2 1" "1 2" "1 1"; do
         set -- $cfg
         OPENBLAS_NUM_THREADS=$2 /usr/bin/time -f %M -o "$out/rss" $PY "$PEER" --epochs 1 --threads "$1" > "$out/peer.json"
@@ -63,19 +81,23 @@ print(f"## Fashion-MNIST MLP, 1 epoch ({datetime.date.today()}, {cpu}, {subproce
 print(f"Command: `bench/fmnist_mlp.sh {sys.argv[3]}` ({sys.argv[3]} alternating rounds; medians)\n")
 print("| program | samples/s (median) | runs | test accuracy | peak RSS | compile |")
 print("|---|---|---|---|---|---|")
-for k in ["hpc"] + [k for k in ["handwritten_c"] if k in by] + sorted(k for k in by if k.startswith("torch")):
+for k in ["hpc"] + [k for k in ["handwritten_c", "shared_c"] if k in by] + sorted(k for k in by if k.startswith("torch")):
     v = by[k]
     runs = ", ".join(f"{x[0]/1000:.1f}k" for x in v)
     acc = statistics.median(x[1] for x in v)
     rss = statistics.median(x[2] for x in v) / 1024
     cms = f"{statistics.median(x[3] for x in v):.0f} ms" if k == "hpc" else ""
-    label = {"hpc": "hpc", "handwritten_c": "hand-written C (bench/handwritten_mlp.c)"}.get(k, f"PyTorch {k}")
+    label = {"hpc": "hpc", "handwritten_c": "hand-written C (bench/handwritten_mlp.c)",
+             "shared_c": "hand-written C (../shared/peers/handwritten/mlp.c, mode 2)"}.get(k, f"PyTorch {k}")
     print(f"| {label} | {med[k]/1000:.1f}k | {runs} | {acc:.4f} | {rss:.0f} MiB | {cms} |")
 ratio = med["hpc"] / med[best]
 rss_ratio = statistics.median(x[2] for x in by["hpc"]) / statistics.median(x[2] for x in by[best])
 print(f"\nhpc / PyTorch at its fastest setting ({best}): **{ratio:.2f}x** samples/s; peak RSS {rss_ratio:.2f}x.")
 if "handwritten_c" in by:
     print(f"hand-written C / PyTorch: {med['handwritten_c'] / med[best]:.2f}x; hpc / hand-written C: {med['hpc'] / med['handwritten_c']:.2f}x.")
+if "shared_c" in by:
+    print(f"shared hand-written C / PyTorch: {med['shared_c'] / med[best]:.2f}x; "
+          f"hpc / shared hand-written C: **{med['hpc'] / med['shared_c']:.2f}x** (issue 14's target: at least 1.0x).")
 print()
 print(f"examples/fashion_mlp.hp, 10 epochs (one_cycle, early stopping): test accuracy {ten['test_accuracy']:.4f} "
       f"after {ten['epochs']} epochs, {ten['samples_per_second']/1000:.1f}k samples/s, compiled in {ten['compile_ms']:.0f} ms.")

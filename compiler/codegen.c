@@ -759,8 +759,28 @@ static plan_act fused_act(cg *g, int i)
     return L->logits ? PLAN_ACT_NONE : g->e->layers[i].act;
 }
 
+/* The dropout layer that a dense layer's activation feeds directly (its only
+ * consumer), or -1.  In a training step the two are one pass each way: the
+ * forward writes the dense's and the dropout's outputs from the GEMM's result
+ * (bias, activation and mask at once), and the backward writes the gradient
+ * before the activation straight from the dropout's output gradient
+ * (drop_act_backward).  Softmax (a row operation) and the scores are not fused. */
+static int fused_dropout(cg *g, int i)
+{
+    const cg_layout *l = g->l;
+    const plan_experiment *e = g->e;
+    if (e->layers[i].kind != PLAN_DENSE || l->layers[i].skip || fused_act(g, i) == PLAN_ACT_SOFTMAX || l->scores == i ||
+        i + 1 >= e->n_layers)
+        return -1;
+    const cg_layer_layout *D = &l->layers[i + 1];
+    if (e->layers[i + 1].kind != PLAN_DROPOUT || D->skip || D->in_layer != i || D->dropout_site < 0 ||
+        D->out_size != l->layers[i].out_size)
+        return -1;
+    return i + 1;
+}
+
 /* out = act(out + bias) over rows [r0, r1); bias of width U repeats every `per` floats (conv: per channel). */
-static void bias_act(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
+static void bias_act(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, int drop)
 {
     const plan_layer *pl = &g->e->layers[i];
     const cg_layer_layout *L = &g->l->layers[i];
@@ -769,6 +789,14 @@ static void bias_act(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
     long per = pl->kind == PLAN_CONV ? (long)pl->out.d[1] * pl->out.d[2] : 1;
     LLVMValueRef out = OUT(g, i), pre = L->pre >= 0 ? PRE(g, i) : NULL;
     LLVMValueRef bias = pl->kind == PLAN_DENSE ? PARAM(g, "", i, true) : NULL; /* conv adds its own bias */
+    LLVMValueRef key = NULL, thr = NULL, scale = NULL, dout = NULL;
+    if (drop >= 0) { /* the dropout's mask, as mask_rows */
+        size_t site = (size_t)g->l->layers[drop].dropout_site;
+        key = cg_io_field(g, offsetof(hprt_step_io, dropout_key) + 8 * site, g->t_i64);
+        thr = cg_io_field(g, offsetof(hprt_step_io, dropout_threshold) + 4 * site, g->t_i32);
+        scale = cg_io_field(g, offsetof(hprt_step_io, dropout_scale) + 4 * site, g->t_f32);
+        dout = OUT(g, drop);
+    }
     cg_loop R, J;
     cg_for(g, &R, r0, r1);
     LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
@@ -781,7 +809,10 @@ static void bias_act(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
         cg_store_f(g, v, pre, k);
     if (a != PLAN_ACT_SOFTMAX)
         v = cg_act_forward(g, a, v);
+    /* stored even when relu's backward reads the dropout's output instead: hpc run's NaN diagnosis reads it */
     cg_store_f(g, v, out, k);
+    if (drop >= 0) /* k is the flat index of the element in both layers' outputs */
+        cg_store_f(g, LLVMBuildSelect(g->b, keep_test(g, key, k, thr), fmul(g, v, scale), cg_f32(g, 0), ""), dout, k);
     cg_end(g, &J);
     cg_end(g, &R);
     if (a == PLAN_ACT_SOFTMAX)
@@ -828,7 +859,7 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
     switch (pl->kind) {
     case PLAN_DENSE:
         cg_gemm(g, 0, 1, M, U, F, Xr, F, PARAM(g, "", i, false), F, 0, Yr, U);
-        bias_act(g, i, r0, r1);
+        bias_act(g, i, r0, r1, train ? fused_dropout(g, i) : -1);
         break;
     case PLAN_CONV: {
         hprt_conv2d_geom geo = conv_geom(pl);
@@ -836,7 +867,7 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
         LLVMValueRef args[7] = {geom_const(g, &geo, sizeof geo, i), Xr, PARAM(g, "", i, false), PARAM(g, "", i, true),
                                 Yr, LLVMBuildTrunc(g->b, M, g->t_i32, ""), cols_of(g, i)};
         cg_call(g, "hprt_conv2d_forward_fast", LLVMFunctionType(g->t_void, p, 7, 0), args, 7);
-        bias_act(g, i, r0, r1);
+        bias_act(g, i, r0, r1, -1);
         break;
     }
     case PLAN_MAXPOOL:
@@ -849,6 +880,8 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
         break;
     }
     case PLAN_DROPOUT:
+        if (train && fused_dropout(g, in) == i)
+            break; /* written by its dense layer's bias_act */
         if (train)
             mask_rows(g, L->dropout_site, X, Y, U, r0, r1);
         else /* off in evaluation: a copy */
@@ -1225,6 +1258,90 @@ static void conv_backward_profiled(cg *g, int i, LLVMValueRef *args, LLVMTypeRef
     cg_call(g, "hprt_prof_move", LLVMFunctionType(g->t_void, q, 3, 0), m, 3);
 }
 
+/* A dense layer with at most this many outputs (a classifier's 10) does not
+ * call a GEMM for its data gradient dX = dY·W: the backward loop of the layer
+ * before it (with its fused dropout) computes each element's K-term product
+ * itself, reading dY's row and a column of W (K·F floats, in L1), and writes
+ * only the gradient before that layer's activation.  OpenBLAS spends more on
+ * packing, zeroing and storing dX than on the K multiply-adds. */
+enum { CG_SMALL_K = 16 };
+
+/* The dense layer whose small data-gradient product the training step's
+ * backward of dense layer i computes in i's own loop (above), or -1. */
+static int small_product_of(cg *g, int i)
+{
+    const cg_layout *l = g->l;
+    const plan_experiment *e = g->e;
+    if (e->layers[i].kind != PLAN_DENSE || l->layers[i].skip || fused_act(g, i) == PLAN_ACT_SOFTMAX || l->scores == i)
+        return -1;
+    int d = fused_dropout(g, i);
+    int j = (d >= 0 ? d : i) + 1;
+    if (j >= e->n_layers || e->layers[j].kind != PLAN_DENSE)
+        return -1;
+    const cg_layer_layout *J = &l->layers[j];
+    if (J->skip || J->in_layer != j - 1 || J->steps != l->layers[i].steps || J->out_size / J->steps > CG_SMALL_K ||
+        J->fan_in != l->layers[i].out_size / l->layers[i].steps)
+        return -1;
+    return j;
+}
+
+/* Is dense layer j's data gradient computed by the layer before it (small_product_of)? */
+static bool product_fused(cg *g, int j)
+{
+    return (j >= 2 && small_product_of(g, j - 1) == j) || (j >= 3 && small_product_of(g, j - 2) == j);
+}
+
+/* Σ_k dY_j[row, k] · W_j[k, f] for dense layer j, k in order (multiply-adds from +0, as a GEMM's accumulator). */
+static LLVMValueRef small_product(cg *g, int j, LLVMValueRef row, LLVMValueRef f)
+{
+    const cg_layer_layout *L = &g->l->layers[j];
+    long K = L->out_size / L->steps, F = L->fan_in;
+    LLVMValueRef dY = DOUT(g, j), W = PARAM(g, "", j, false);
+    LLVMValueRef base = imul(g, row, cg_i64(g, K));
+    LLVMValueRef acc = cg_f32(g, 0);
+    for (long k = 0; k < K; k++)
+        acc = cg_intrinsic3(g, "fmuladd", cg_load_f(g, dY, iadd(g, base, cg_i64(g, k))),
+                            cg_load_f(g, W, iadd(g, f, cg_i64(g, k * F))), acc);
+    return acc;
+}
+
+/* The backward of dense layer i and its fused dropout d, rows [r0, r1) of
+ * samples: dL/d(i's pre-activation) from dL/d(d's output), in one pass, with
+ * exactly the operations of mask_rows and then the activation's backward.
+ * After relu the mask is not recomputed: d's output y·scale is > 0 exactly
+ * when relu's output y is > 0 and the element was kept (scale >= 1, so a
+ * positive y stays positive; a NaN compares false in both), which is where
+ * the two-pass form gives dy·scale, and +0 everywhere else. */
+static void drop_act_backward(cg *g, int i, int d, LLVMValueRef r0, LLVMValueRef r1)
+{
+    const cg_layer_layout *L = &g->l->layers[i];
+    plan_act a = fused_act(g, i);
+    long U = L->out_size / L->steps;
+    size_t site = (size_t)g->l->layers[d].dropout_site;
+    LLVMValueRef key = cg_io_field(g, offsetof(hprt_step_io, dropout_key) + 8 * site, g->t_i64);
+    LLVMValueRef thr = cg_io_field(g, offsetof(hprt_step_io, dropout_threshold) + 4 * site, g->t_i32);
+    LLVMValueRef scale = cg_io_field(g, offsetof(hprt_step_io, dropout_scale) + 4 * site, g->t_f32);
+    LLVMValueRef dY = DOUT(g, d), dX = DOUT(g, i), Yd = OUT(g, d), Y = OUT(g, i);
+    LLVMValueRef P = L->pre >= 0 ? PRE(g, i) : NULL;
+    per_step_rows(g, L, &r0, &r1);
+    cg_loop R, J;
+    cg_for(g, &R, r0, r1);
+    LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
+    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
+    LLVMValueRef k = iadd(g, row, J.i);
+    int sp = small_product_of(g, i); /* dY, the next layer's product, computed here and not stored */
+    LLVMValueRef v = fmul(g, sp >= 0 ? small_product(g, sp, R.i, J.i) : cg_load_f(g, dY, k), scale);
+    if (a == PLAN_ACT_RELU) {
+        v = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOGT, cg_load_f(g, Yd, k), cg_f32(g, 0), ""), v, cg_f32(g, 0), "");
+    } else {
+        v = LLVMBuildSelect(g->b, keep_test(g, key, k, thr), v, cg_f32(g, 0), "");
+        v = cg_act_backward(g, a, cg_load_f(g, Y, k), P ? cg_load_f(g, P, k) : NULL, v);
+    }
+    cg_store_f(g, v, dX, k);
+    cg_end(g, &J);
+    cg_end(g, &R);
+}
+
 static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
 {
     const plan_layer *pl = &g->e->layers[i];
@@ -1263,21 +1380,25 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
     case PLAN_DENSE:
     case PLAN_CONV: {
         plan_act a = fused_act(g, i);
-        /* through the activation, in place: dY becomes dL/d(pre-activation) */
-        if (a == PLAN_ACT_SOFTMAX) {
+        /* through the activation, in place: dY becomes dL/d(pre-activation)
+         * (after a fused dropout, its backward wrote that already) */
+        int sp = pl->kind == PLAN_DENSE ? small_product_of(g, i) : -1;
+        if (fused_dropout(g, i) >= 0) {
+        } else if (a == PLAN_ACT_SOFTMAX) {
             softmax_backward_rows(g, Y, dY, dY, U, r0, r1);
-        } else if (a != PLAN_ACT_NONE) {
+        } else if (a != PLAN_ACT_NONE || sp >= 0) {
             LLVMValueRef P = L->pre >= 0 ? PRE(g, i) : NULL;
             cg_for(g, &R, r0, r1);
             LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
             cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
             LLVMValueRef k = iadd(g, row, J.i);
-            cg_store_f(g, cg_act_backward(g, a, cg_load_f(g, Y, k), P ? cg_load_f(g, P, k) : NULL, cg_load_f(g, dY, k)), dY, k);
+            LLVMValueRef d = sp >= 0 ? small_product(g, sp, R.i, J.i) : cg_load_f(g, dY, k);
+            cg_store_f(g, cg_act_backward(g, a, cg_load_f(g, Y, k), P ? cg_load_f(g, P, k) : NULL, d), dY, k);
             cg_end(g, &J);
             cg_end(g, &R);
         }
         if (pl->kind == PLAN_DENSE) {
-            if (dx)
+            if (dx && !product_fused(g, i))
                 cg_gemm(g, 0, 0, M, F, U, dYr, U, PARAM(g, "", i, false), F, 0, dXr, F);
         } else {
             /* the thread's own weight gradients go to its scratch; the weight phase sums them */
@@ -1314,7 +1435,9 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
         break;
     }
     case PLAN_DROPOUT:
-        if (dx)
+        if (dx && fused_dropout(g, in) == i)
+            drop_act_backward(g, in, i, r0, r1);
+        else if (dx)
             mask_rows(g, L->dropout_site, dY, dX, U, r0, r1);
         break;
     case PLAN_SOFTMAX:

@@ -398,6 +398,132 @@ static void test_conv_pool(void **state)
     free(f.dir);
 }
 
+/* ---- a stack of dense and dropout layers: a dense layer and the dropout
+ * after it fused into one pass each way, and a small layer's (at most 16
+ * outputs) data gradient computed in the backward loop of the layer before it ---- */
+
+static hprt_act ref_act(plan_act a)
+{
+    switch (a) {
+    case PLAN_ACT_RELU: return HPRT_ACT_RELU;
+    case PLAN_ACT_TANH: return HPRT_ACT_TANH;
+    case PLAN_ACT_SIGMOID: return HPRT_ACT_SIGMOID;
+    case PLAN_ACT_GELU: return HPRT_ACT_GELU;
+    case PLAN_ACT_SOFTMAX: return HPRT_ACT_SOFTMAX;
+    case PLAN_ACT_NONE: default: return HPRT_ACT_NONE;
+    }
+}
+
+/* One training step of a dense/dropout stack under cross-entropy by the
+ * reference kernels, layer by layer (nothing fused); updates P, fills G. */
+static double stack_reference(const compiled *c, const hprt_step_io *io, int B, float *P, float *G, double lr)
+{
+    const plan_experiment *e = c->pl->experiment;
+    const cg_layout *l = c->t.l;
+    int n = e->n_layers;
+    assert_true(n <= 16);
+    float *y[16] = {0}, *x[16] = {0}, *dy[16] = {0}; /* output, pre-activation, gradient of the output */
+    int32_t lab[64];
+    assert_true(B <= 64);
+    for (int i = 0; i < n; i++) {
+        size_t sz = sizeof(float) * (size_t)B * (size_t)l->layers[i].out_size;
+        y[i] = malloc(sz);
+        x[i] = malloc(sz);
+        dy[i] = malloc(sz);
+        assert_true(y[i] && x[i] && dy[i]);
+    }
+    for (int r = 0; r < B; r++) {
+        uint32_t s = io->order[io->start + r];
+        memcpy(y[0] + r * FEAT, c->ds.x + (size_t)s * FEAT, sizeof(float) * FEAT);
+        lab[r] = c->ds.y[s];
+    }
+    for (int i = 1; i < n; i++) {
+        const plan_layer *pl = &e->layers[i];
+        const cg_layer_layout *L = &l->layers[i];
+        int in = l->layers[i - 1].out_size, w = L->out_size;
+        if (pl->kind == PLAN_DENSE) {
+            hprt_dense_forward(y[i - 1], P + L->w, P + L->b, x[i], B, in, w);
+            hprt_act_forward(ref_act(pl->act), x[i], y[i], B, w);
+        } else {
+            assert_int_equal(pl->kind, PLAN_DROPOUT);
+            hprt_dropout_forward(y[i - 1], y[i], (size_t)B * w, 0.3f, io->dropout_key[L->dropout_site], 0);
+        }
+    }
+    double loss = hprt_softmax_xent(y[n - 1], lab, B, l->layers[n - 1].out_size, dy[n - 1]);
+    memset(G, 0, sizeof(float) * (size_t)l->n_params);
+    for (int i = n - 1; i >= 1; i--) {
+        const plan_layer *pl = &e->layers[i];
+        const cg_layer_layout *L = &l->layers[i];
+        int in = l->layers[i - 1].out_size, w = L->out_size;
+        if (pl->kind == PLAN_DENSE) {
+            hprt_act_backward(ref_act(pl->act), x[i], y[i], dy[i], dy[i], B, w);
+            hprt_dense_backward(y[i - 1], P + L->w, dy[i], i > 1 ? dy[i - 1] : NULL, G + L->w, G + L->b, B, in, w);
+        } else {
+            hprt_dropout_backward(dy[i], dy[i - 1], (size_t)B * w, 0.3f, io->dropout_key[L->dropout_site], 0);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        free(y[i]);
+        free(x[i]);
+        free(dy[i]);
+    }
+    hprt_optim_state *st = hprt_optim_state_new(&e->optimizer, (size_t)l->n_params);
+    assert_non_null(st);
+    assert_int_equal(hprt_optim_step(&e->optimizer, st, P, G, (size_t)l->n_params, lr, NAN, 1), HPRT_OK);
+    hprt_optim_state_free(st);
+    return loss;
+}
+
+static void check_stack(const char *model, int threads, int B)
+{
+    fixture f;
+    write_csv(&f);
+    compiled c;
+    compile(&c, &f, model, "optimizer = adam(lr = 0.01)", threads, B);
+    print_message("%s, %d threads, batch %d\n", model, threads, B);
+    uint32_t order[ROWS];
+    for (uint32_t i = 0; i < ROWS; i++)
+        order[i] = (i * 5) % ROWS;
+    static hprt_step_io io;
+    fill_io(&io, &c, &c.pl->experiment->optimizer, order, 0.01, 1);
+    long n = c.t.l->n_params;
+    float *P = malloc(sizeof(float) * (size_t)n), *G = malloc(sizeof(float) * (size_t)n);
+    assert_true(P && G);
+    memcpy(P, c.t.mem.params, sizeof(float) * (size_t)n);
+    double loss = stack_reference(&c, &io, B, P, G, 0.01);
+    run_threads(cg_train_fn(c.t.prog, B), &io, threads);
+    double got = 0;
+    for (int t = 0; t < threads; t++)
+        got += io.loss[t];
+    assert_close(got / B, loss, 1e-5);
+    compare(c.t.mem.grads, G, n, 2e-5, "gradient");
+    compare(c.t.mem.params, P, n, 1e-5, "parameter");
+    free(P);
+    free(G);
+    release(&c);
+    tu_rmrf(f.dir);
+    free(f.dir);
+}
+
+static void test_fused_dense_dropout(void **state)
+{
+    (void)state;
+    /* every activation before a fused dropout (relu reads the mask from the
+     * dropout's output, the others recompute it), with a large (GEMM) and a
+     * small (fused product) layer after it, and a small layer after a dense
+     * layer without activation or dropout */
+    const char *models[] = {
+        "input 13\n dense 11, relu\n dropout 0.3\n dense 20, relu\n dropout 0.3\n dense classes",
+        "input 13\n dense 11, tanh\n dropout 0.3\n dense 20\n dense classes",
+        "input 13\n dense 17, gelu\n dropout 0.3\n dense 16, sigmoid\n dense classes",
+        "input 13\n dense 19, sigmoid\n dropout 0.3\n dense 9, relu\n dropout 0.3\n dense 17\n dense classes",
+        "input 13\n dense 6, relu\n dense 7, tanh\n dropout 0.3\n dropout 0.3\n dense classes",
+    };
+    for (size_t m = 0; m < sizeof models / sizeof *models; m++)
+        for (int threads = 1; threads <= 2; threads++)
+            check_stack(models[m], threads, threads == 1 ? 9 : 31);
+}
+
 /* ---- evaluation: loss and accuracy of the forward pass ---- */
 
 static void test_eval_step(void **state)
@@ -442,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_mse_and_clip),
         cmocka_unit_test(test_gelu_sigmoid_softmax_mse),
         cmocka_unit_test(test_conv_pool),
+        cmocka_unit_test(test_fused_dense_dropout),
         cmocka_unit_test(test_eval_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
