@@ -33,6 +33,7 @@ fi
 
 : > "$out/rows"
 for r in $(seq 1 "$ROUNDS"); do
+    rm -rf "$out/hpc"
     /usr/bin/time -f %M -o "$out/rss" "$HPC" run bench/fmnist_mlp.hp --out "$out/hpc" --quiet
     $PY - "$out/hpc/summary.json" "$(cat "$out/rss")" >> "$out/rows" <<'PYEOF'
 import json, sys
