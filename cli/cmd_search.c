@@ -357,7 +357,7 @@ static void *work(void *p)
         if (end == JOB_FAILED) {
             search_done(&S->st, t, false, true);
             journal_event e = {.kind = JOURNAL_FAILED, .trial = t};
-            snprintf(e.reason, sizeof e.reason, "%s", why);
+            snprintf(e.reason, sizeof e.reason, "%.*s", (int)sizeof e.reason - 1, why); /* the journal keeps its start */
             journal_put(S, &e);
             study_set_reason(S, t, why);
             study_line(S, "trial %d failed: %s", t, why);
