@@ -29,6 +29,28 @@ static int take_error(LLVMErrorRef e, const char *what, cg_error *err)
     return -1;
 }
 
+/* A target machine for the JIT's triple and this host's CPU and features. */
+static LLVMTargetMachineRef host_tm(hp_jit *j, LLVMCodeGenOptLevel level, LLVMRelocMode reloc, LLVMCodeModel model,
+                                    cg_error *err)
+{
+    const char *triple = LLVMOrcLLJITGetTripleString(j->jit);
+    LLVMTargetRef target;
+    char *msg = NULL;
+    if (LLVMGetTargetFromTriple(triple, &target, &msg)) {
+        cg_fail(err, CG_E_LLVM, "no LLVM target for %s: %s", triple, msg ? msg : "?");
+        LLVMDisposeMessage(msg);
+        return NULL;
+    }
+    char *cpu = LLVMGetHostCPUName();
+    char *features = LLVMGetHostCPUFeatures();
+    LLVMTargetMachineRef tm = LLVMCreateTargetMachine(target, triple, cpu, features, level, reloc, model);
+    LLVMDisposeMessage(cpu);
+    LLVMDisposeMessage(features);
+    if (!tm)
+        cg_fail(err, CG_E_LLVM, "cannot create a target machine for %s", triple);
+    return tm;
+}
+
 hp_jit *hp_jit_new(cg_error *err)
 {
     if (LLVMInitializeNativeTarget() || LLVMInitializeNativeAsmPrinter()) {
@@ -54,23 +76,7 @@ hp_jit *hp_jit_new(cg_error *err)
     j->tsc = LLVMOrcCreateNewThreadSafeContext();
 
     /* a target machine like the JIT's, for the optimisation pipeline */
-    const char *triple = LLVMOrcLLJITGetTripleString(j->jit);
-    LLVMTargetRef target;
-    char *msg = NULL;
-    if (LLVMGetTargetFromTriple(triple, &target, &msg)) {
-        cg_fail(err, CG_E_LLVM, "no LLVM target for %s: %s", triple, msg ? msg : "?");
-        LLVMDisposeMessage(msg);
-        hp_jit_free(j);
-        return NULL;
-    }
-    char *cpu = LLVMGetHostCPUName();
-    char *features = LLVMGetHostCPUFeatures();
-    j->tm = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelAggressive, LLVMRelocDefault,
-                                    LLVMCodeModelJITDefault);
-    LLVMDisposeMessage(cpu);
-    LLVMDisposeMessage(features);
-    if (!j->tm) {
-        cg_fail(err, CG_E_LLVM, "cannot create a target machine for %s", triple);
+    if (!(j->tm = host_tm(j, LLVMCodeGenLevelAggressive, LLVMRelocDefault, LLVMCodeModelJITDefault, err))) {
         hp_jit_free(j);
         return NULL;
     }
@@ -144,23 +150,7 @@ int hp_jit_emit_object(hp_jit *j, LLVMModuleRef m, void **data, size_t *n, cg_er
         /* LLJIT links with JITLink on x86-64 and AArch64 ELF, for which it
          * compiles position-independent code in the small code model at
          * the default optimisation level of the code generator: the same */
-        const char *triple = LLVMOrcLLJITGetTripleString(j->jit);
-        LLVMTargetRef target;
-        char *msg = NULL;
-        if (LLVMGetTargetFromTriple(triple, &target, &msg)) {
-            cg_fail(err, CG_E_LLVM, "no LLVM target for %s: %s", triple, msg ? msg : "?");
-            LLVMDisposeMessage(msg);
-            LLVMDisposeModule(m);
-            return -1;
-        }
-        char *cpu = LLVMGetHostCPUName();
-        char *features = LLVMGetHostCPUFeatures();
-        j->obj_tm = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelDefault, LLVMRelocPIC,
-                                            LLVMCodeModelSmall);
-        LLVMDisposeMessage(cpu);
-        LLVMDisposeMessage(features);
-        if (!j->obj_tm) {
-            cg_fail(err, CG_E_LLVM, "cannot create a target machine for %s", triple);
+        if (!(j->obj_tm = host_tm(j, LLVMCodeGenLevelDefault, LLVMRelocPIC, LLVMCodeModelSmall, err))) {
             LLVMDisposeModule(m);
             return -1;
         }
