@@ -186,6 +186,8 @@ typedef struct {
     bool force;      /* --force: an existing --out directory may be written into */
     const char *from;    /* run: --from RUN_DIR|FILE.hpw (a warm start) */
     bool from_partial;   /* run: --from-partial: load the layers that match */
+    char *from_log;      /* ... what it loaded and skipped, for events.log (malloc'd) */
+    size_t from_log_n;
     char **rest;
     cli_common o;
     hp_session hs;
@@ -208,6 +210,42 @@ static void session_close(session *s)
     hp_session_free(&s->hs);
     cli_common_free(&s->o);
     free(s->rest);
+    free(s->from_log);
+}
+
+/* --from: the weights loaded into the compiled model before the run
+ * directory exists (a refused --from leaves nothing behind); what was loaded
+ * and skipped goes to the terminal and, kept in s->from_log, to events.log
+ * once the directory is made.  -1 on success, else the exit status. */
+static int warm_start(session *s)
+{
+    FILE *log = open_memstream(&s->from_log, &s->from_log_n);
+    if (!log) {
+        fprintf(stderr, "hpc run: out of memory\n");
+        return EXIT_RUN;
+    }
+    int status = cli_warm_start(&s->hs, s->from, s->from_partial, s->o.quiet, log);
+    if (fclose(log) != 0 && status < 0) {
+        fprintf(stderr, "hpc run: out of memory\n");
+        return EXIT_RUN;
+    }
+    return status;
+}
+
+/* The warm start's lines first in events.log (the driver appends the run's). */
+static int warm_start_log(session *s)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/events.log", s->dir);
+    FILE *ev = fopen(path, "w");
+    if (!ev || fwrite(s->from_log, 1, s->from_log_n, ev) != s->from_log_n || fclose(ev) != 0) {
+        fprintf(stderr, "hpc run: %s: %s\n", path, strerror(errno));
+        if (ev)
+            fclose(ev);
+        return EXIT_RUN;
+    }
+    s->cfg.events_append = true;
+    return -1;
 }
 
 /* Options, then the session's passes up to the compiled step, then the run
@@ -285,6 +323,9 @@ static int session_open(session *s, int argc, char **argv, const char *command)
     s->T = s->hs.threads;
     if (s->tensorboard)
         e->tensorboard = s->tensorboard;
+    int st;
+    if (s->from && (st = warm_start(s)) >= 0)
+        return st;
     if (!resume && run_dir(s->dir, sizeof s->dir, s->out, e->name, s->force) != 0) {
         fprintf(stderr, "hpc %s: cannot create the run directory '%s': %s\n", command, s->out ? s->out : "runs/...",
                 strerror(errno));
@@ -467,27 +508,6 @@ static int train(session *s, const hprt_train_state *resume, const float *best)
     return EXIT_OK;
 }
 
-/* --from: the weights loaded into the compiled model, what was loaded and
- * skipped in events.log (which the driver then appends to) and on the
- * terminal.  -1 on success, else the exit status. */
-static int warm_start(session *s)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/events.log", s->dir);
-    FILE *ev = fopen(path, "w");
-    if (!ev) {
-        fprintf(stderr, "hpc run: %s: %s\n", path, strerror(errno));
-        return EXIT_RUN;
-    }
-    int status = cli_warm_start(&s->hs, s->from, s->from_partial, s->o.quiet, ev);
-    if (fclose(ev) != 0 && status < 0) {
-        fprintf(stderr, "hpc run: %s: %s\n", path, strerror(errno));
-        return EXIT_RUN;
-    }
-    s->cfg.events_append = true;
-    return status;
-}
-
 int cmd_run(int argc, char **argv)
 {
     session s;
@@ -495,11 +515,8 @@ int cmd_run(int argc, char **argv)
     if (status >= 0)
         goto done;
     plan_experiment *e = s.e;
-    if (s.from) {
-        status = warm_start(&s);
-        if (status >= 0)
-            goto done;
-    }
+    if (s.from && (status = warm_start_log(&s)) >= 0)
+        goto done;
     if (e->uses_find_lr) {
         hprt_lrfind_result r;
         status = session_find_lr(&s, &r);

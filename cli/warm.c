@@ -76,8 +76,13 @@ static int resolve_from(const char *from, char *ckpt, size_t n, char *exp, size_
         snprintf(exp, m, "%s/experiment.hp", from);
         return -1;
     }
-    if (!is_file(from)) {
-        fprintf(stderr, "hpc run: --from %s: %s\n", from, strerror(errno ? errno : ENOENT));
+    struct stat sb;
+    if (stat(from, &sb) != 0) {
+        fprintf(stderr, "hpc run: --from %s: %s\n", from, strerror(errno));
+        return EXIT_USAGE;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        fprintf(stderr, "hpc run: --from %s: not a checkpoint file (.hpw) or a run directory\n", from);
         return EXIT_USAGE;
     }
     snprintf(ckpt, n, "%s", from);

@@ -376,16 +376,17 @@ static hp_err_class pass_compile(hp_session *s, hp_error *err)
     if (s->shared_model) /* reused: nothing to compile */
         return HP_ERR_NONE;
     const plan_experiment *e = s->e;
-    /* with find_lr the schedule is compiled once the range test has spoken */
+    cg_objects *objs = s->o.shared && s->o.use == HP_USE_TRAIN && s->key ? s->o.shared->objects : NULL;
+    /* with find_lr the schedule is compiled once the range test has spoken; a
+     * search's worker compiles none (the driver's reference schedule) */
     hprt_sched_resolved sched;
-    bool with_sched = s->o.use == HP_USE_TRAIN && !e->uses_find_lr;
+    bool with_sched = s->o.use == HP_USE_TRAIN && !e->uses_find_lr && !objs;
     hprt_error re = {0};
     if (with_sched && hprt_train_resolve_schedule(&e->schedule, &e->batch, e->epochs, s->data.train.n,
                                                   e->data.is_text ? e->data.train.seq : 0, &sched, &re) != HPRT_OK)
         return fail(err, HP_ERR_RUN, HP_PASS_COMPILE, "%s", re.msg);
     cg_error ce = {0};
-    cg_objects *objs = s->o.shared && s->o.use == HP_USE_TRAIN && s->key ? s->o.shared->objects : NULL;
-    if (objs) /* a search's worker: the object compiled once for every worker (no schedule: the driver's) */
+    if (objs) /* a search's worker: the object compiled once for every worker */
         s->prog = cg_compile_shared(e, s->layout, &s->mem, objs, s->key, &ce);
     else
         s->prog = cg_compile(e, s->layout, &s->mem, with_sched ? &sched : NULL, &ce);

@@ -127,6 +127,15 @@ write bn1 "dense 32; batchnorm; relu; dense classes, softmax" "epochs = 1"
 "$HPC" run "$tmp/base.hp" --from "$tmp/a2" --epochs 1 --out "$tmp/bd" > "$tmp/bd.out" 2>&1 || fail "run --from RUN_DIR"
 grep -q "from $tmp/a2/best.hpw: loaded" "$tmp/bd.out" || fail "--from RUN_DIR does not load best.hpw"
 
+# --from names something that is not a checkpoint: refused before training, with the reason
+"$HPC" run "$tmp/base.hp" --from "$tmp/nothere.hpw" --out "$tmp/nf1" > "$tmp/nf.out" 2>&1
+[ $? = 2 ] && grep -q "from $tmp/nothere.hpw: No such file or directory" "$tmp/nf.out" || fail "--from a missing file: $(cat "$tmp/nf.out")"
+"$HPC" run "$tmp/base.hp" --from /dev/null --out "$tmp/nf2" > "$tmp/nf.out" 2>&1
+[ $? = 2 ] && grep -q "from /dev/null: not a checkpoint file (.hpw) or a run directory" "$tmp/nf.out" || fail "--from /dev/null: $(cat "$tmp/nf.out")"
+mkdir "$tmp/emptyrun"
+"$HPC" run "$tmp/base.hp" --from "$tmp/emptyrun" --out "$tmp/nf3" > "$tmp/nf.out" 2>&1
+[ $? = 2 ] && grep -q "the directory holds no best.hpw or last.hpw" "$tmp/nf.out" || fail "--from an empty directory: $(cat "$tmp/nf.out")"
+[ -e "$tmp/nf1" ] || [ -e "$tmp/nf2" ] || [ -e "$tmp/nf3" ] && fail "a refused --from left a run directory"
 # a .hpw with no experiment.hp beside it loads into its own model only
 mkdir "$tmp/solo" && cp "$tmp/a2/last.hpw" "$tmp/solo/x.hpw"
 "$HPC" run "$tmp/base.hp" --from "$tmp/solo/x.hpw" --epochs 1 --out "$tmp/so" > "$tmp/so.out" 2>&1 ||

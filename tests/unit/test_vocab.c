@@ -378,6 +378,39 @@ static void same_words(const char *what, const char *from, const char *const *na
     free(line);
 }
 
+/* The table under `header` in sec: a row "| `NAME` | ..." for each of
+ * names[0..n), and no row for a name the table lacks. */
+static void same_rows(const char *where, const char *what, const char *sec, const char *header,
+                      const char *const *names, int n)
+{
+    const char *t = strstr(sec, header);
+    assert_non_null(t);
+    bool seen[64] = {false};
+    assert_true(n <= 64);
+    const char *r = strchr(t, '\n') + 1;
+    r = strchr(r, '\n') + 1; /* past |---| */
+    for (; *r == '|'; r = strchr(r, '\n') + 1) {
+        char name[32];
+        int k = 0;
+        for (const char *p = r + 3; *p != '`' && k < 31; p++)
+            name[k++] = *p;
+        name[k] = 0;
+        bool found = false;
+        for (int i = 0; i < n; i++)
+            if (strcmp(names[i], name) == 0)
+                found = seen[i] = true;
+        if (!found) {
+            print_error("docs %s documents %s '%s', which the table lacks\n", where, what, name);
+            fail();
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (!seen[i]) {
+            print_error("docs %s has no row for %s '%s'\n", where, what, names[i]);
+            fail();
+        }
+}
+
 static void test_metrics(void **state)
 {
     (void)state;
@@ -456,31 +489,10 @@ static void test_activations_inits(void **state)
         acts[i] = plan_act_name((plan_act)i);
     same_words("activation", a, acts, PLAN_ACT__COUNT, "linear" /* the checker's other spelling of none */);
 
-    const char *t = strstr(sec, "| `init` | weights | bias |");
-    assert_non_null(t);
-    bool seen[PLAN_INIT__COUNT] = {false};
-    const char *r = strchr(t, '\n') + 1;
-    r = strchr(r, '\n') + 1; /* past |---| */
-    for (; *r == '|'; r = strchr(r, '\n') + 1) {
-        char name[32];
-        int n = 0;
-        for (const char *p = r + 3; *p != '`' && n < 31; p++)
-            name[n++] = *p;
-        name[n] = 0;
-        bool found = false;
-        for (int i = 0; i < PLAN_INIT__COUNT; i++)
-            if (strcmp(plan_init_name((plan_init)i), name) == 0)
-                found = seen[i] = true;
-        if (!found) {
-            print_error("docs §8 documents init '%s', which the table lacks\n", name);
-            fail();
-        }
-    }
+    const char *inits[PLAN_INIT__COUNT];
     for (int i = 0; i < PLAN_INIT__COUNT; i++)
-        if (!seen[i]) {
-            print_error("docs §8 has no row for init '%s'\n", plan_init_name((plan_init)i));
-            fail();
-        }
+        inits[i] = plan_init_name((plan_init)i);
+    same_rows("§8", "init", sec, "| `init` | weights | bias |", inits, PLAN_INIT__COUNT);
     free(sec);
 }
 
@@ -488,33 +500,12 @@ static void test_notes(void **state)
 {
     (void)state;
     char *sec = section("## 18. Diagnostics and notes");
-    const char *t = strstr(sec, "| name | fires when | reported at |");
-    assert_non_null(t);
-    bool seen[HP_NOTE__COUNT] = {false};
-    const char *r = strchr(t, '\n') + 1;
-    r = strchr(r, '\n') + 1;
-    for (; *r == '|'; r = strchr(r, '\n') + 1) {
-        char name[32];
-        int n = 0;
-        for (const char *p = r + 3; *p != '`' && n < 31; p++)
-            name[n++] = *p;
-        name[n] = 0;
-        bool found = false;
-        for (int i = 0; i < HP_NOTE__COUNT; i++)
-            if (strcmp(hp_note_name((hp_note)i), name) == 0)
-                found = seen[i] = true;
-        if (!found) {
-            print_error("docs §18 documents note '%s', which the table lacks\n", name);
-            fail();
-        }
-    }
+    const char *notes[HP_NOTE__COUNT];
     for (int i = 0; i < HP_NOTE__COUNT; i++) {
-        assert_true(hp_is_note_name(hp_note_name((hp_note)i)));
-        if (!seen[i]) {
-            print_error("docs §18 has no row for note '%s'\n", hp_note_name((hp_note)i));
-            fail();
-        }
+        notes[i] = hp_note_name((hp_note)i);
+        assert_true(hp_is_note_name(notes[i]));
     }
+    same_rows("§18", "note", sec, "| name | fires when | reported at |", notes, HP_NOTE__COUNT);
     assert_null(hp_note_names[HP_NOTE__COUNT]);
     free(sec);
 }
