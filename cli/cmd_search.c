@@ -432,6 +432,7 @@ static bool replay(void *ctx, const journal_event *e, int line)
         S->compiles_before++;
         return true;
     case JOURNAL_END:
+        S->ended = true;
         return true;
     }
     return false;
@@ -475,13 +476,15 @@ static int run_study(study *S)
     if (S->io_error)
         return EXIT_RUN;
     search_finish(&S->st);
-    journal_event e = {.kind = JOURNAL_END};
-    journal_put(S, &e);
+    if (!S->ended) {
+        journal_event e = {.kind = JOURNAL_END};
+        journal_put(S, &e);
+        study_tb_end(S);
+    }
     if (study_write_outputs(S, true) != 0) {
         fprintf(stderr, "hpc search: cannot write the study's files in %s: %s\n", S->dir, strerror(errno));
         return EXIT_RUN;
     }
-    study_tb_end(S);
     if (!S->quiet)
         study_print_table(S, stdout);
     int failed = 0;

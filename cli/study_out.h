@@ -53,6 +53,7 @@ typedef struct {
     double last_draw;
     char **set_args;              /* study.args' --set values (resume) */
     int n_set_args;
+    bool ended;                   /* the journal has the study's end (a resume of a finished study adds nothing) */
     char tb_root[4400];           /* TensorBoard: DIR/<study name> (absolute), or "" (study_tb.c) */
 } study;
 

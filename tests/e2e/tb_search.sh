@@ -75,6 +75,10 @@ HP
 check "$tmp/tb/a" "$tmp/a" "asha"
 grep -q "^tensorboard $tmp/tb/a\$" "$tmp/a/study.args" || fail "study.args: $(cat "$tmp/a/study.args")"
 grep -q ',pruned,' "$tmp/a/results.csv" || fail "no pruned trial to check: $(cat "$tmp/a/results.csv")"
+# resuming a finished study adds nothing: one end in the journal, one end per session
+"$HPC" resume "$tmp/a" --quiet > "$tmp/out" 2>&1 || { fail "resuming the finished study exited $?"; cat "$tmp/out"; }
+[ "$(grep -c '"event": "end"' "$tmp/a/journal.jsonl")" = 1 ] || fail "a resumed finished study ended twice in the journal"
+check "$tmp/tb/a" "$tmp/a" "asha, resumed when finished"
 
 # a diverging trial is a failed session; val_loss is the objective
 "$HPC" search "$tmp/base.hp" div --out "$tmp/d" --tensorboard "$tmp/tb" --quiet > "$tmp/out" 2>&1 ||
