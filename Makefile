@@ -12,6 +12,8 @@ PACKAGES := cmake make gcc g++ binutils pkg-config flex bison llvm-19-dev libope
 PACKAGES += man-db groff-base zsh vim nodejs
 # for the tests: TensorBoard records (tests/e2e/tensorboard.sh), hpc report in a browser (report.sh)
 PACKAGES += protobuf-compiler python3-protobuf chromium
+# data-parallel runs and studies over ranks (tests/e2e/mpi_*.sh, docs/distributed.md)
+PACKAGES += libopenmpi-dev openmpi-bin
 # for `make fuzz`: clang and its sanitizer/fuzzer runtimes
 FUZZ_PACKAGES := clang-19 libclang-rt-19-dev
 

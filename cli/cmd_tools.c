@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "mpi_load.h"
 #include "tools.h"
 
 #ifndef HPC_VERSION
@@ -66,6 +67,7 @@ int cli_version(FILE *out)
         fprintf(out, "not installed (run from its build directory)\n");
     }
     fprintf(out, "runtime: linked in; the JIT reads no file at run time\n");
+    cli_mpi_version(out);
     return EXIT_OK;
 }
 
