@@ -7,7 +7,8 @@
 # sequence classifier can hold (per-step dense and layernorm, a gru stack with
 # dropout, lstm, rnn, last, dense, layernorm, dropout, softmax) and
 # normalize = standard gives hpc predict's predictions too; --exe reads CSV
-# rows of T·F numbers; a cross_entropy model without a final softmax layer
+# rows of T·F numbers; an AArch64 build under qemu gives the host's
+# predictions; a cross_entropy model without a final softmax layer
 # (feed-forward too) writes probabilities, not logits.
 # usage: build_seq.sh HPC SOURCE_DIR
 . "$(dirname "$0")/lib.sh"
@@ -71,8 +72,8 @@ int main(int argc, char **argv)
     return 0;
 }
 C
-cmp_preds() { # AOT JIT WHAT: the same labels, probabilities within 1e-5, M rows
-    paste -d, "$1" "$2" | awk -F, -v what="$3" -v m="$M" '
+cmp_preds() { # AOT JIT WHAT [ROWS]: the same labels, probabilities within 1e-5, ROWS (M) rows
+    paste -d, "$1" "$2" | awk -F, -v what="$3" -v m="${4:-$M}" '
         { n = NF / 2; for (k = 2; k <= n; k++) { d = $k - $(k + n); if (d < 0) d = -d; if (k == 2 && d != 0) { bad++; next } if (d > 1e-5) { bad++; next } } rows++ }
         END { if (bad || rows != m) { printf "%s: %d rows, %d differ\n", what, rows, bad; exit 1 } }' || fail "$3"
 }
@@ -112,6 +113,19 @@ gzip -dc "$FM/t10k-images-idx3-ubyte.gz" | tail -c +17 | head -c 784 | od -An -v
     | paste -s -d, > "$tmp/row.csv"
 "$tmp/out/rows_lstm" "$tmp/row.csv" > "$tmp/exe.csv" || fail "the --exe predictor"
 [ "$(cut -d, -f1 "$tmp/exe.csv")" = "$(head -1 "$tmp/aot.csv" | cut -d, -f2)" ] || fail "--exe: another label than the library's"
+
+# cross-compiled for AArch64, run under qemu (200 images): the host's predictions
+if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null; then
+    "$HPC" build "$tmp/rows.hp" --weights "$tmp/rows" -o "$tmp/arm" --name rows_lstm --target aarch64-linux-gnu > /dev/null \
+        || fail "build for aarch64"
+    aarch64-linux-gnu-gcc -O2 -DMODEL=rows_lstm -DMODEL_H='"rows_lstm.h"' -I"$tmp/arm" "$tmp/drv.c" "$tmp/arm/librows_lstm.a" \
+        -lm -o "$tmp/drv-arm" || fail "linking for aarch64"
+    qemu-aarch64 -L /usr/aarch64-linux-gnu "$tmp/drv-arm" "$tmp/test" 200 > "$tmp/arm.csv" || fail "running under qemu"
+    head -200 "$tmp/aot.csv" > "$tmp/aot200.csv"
+    cmp_preds "$tmp/arm.csv" "$tmp/aot200.csv" "aarch64 vs host" 200
+else
+    echo "note: no aarch64 cross compiler or qemu; the cross-compilation check was skipped"
+fi
 
 # 2. every layer a sequence classifier may hold, with normalize = standard
 cat > "$tmp/all.hp" <<HP
