@@ -183,18 +183,19 @@ int cmd_build(int argc, char **argv)
     }
     const cg_layout *l = hs.layout;
     bool lm = l->text && l->loss_steps > 1; /* a language model: built as NAME_step */
+    bool seq = !l->text && e->layers[0].out.kind == PLAN_SEQ; /* a sequence classifier: NAME_predict over T steps */
     for (int i = 0; i < e->n_layers; i++) {
         plan_layer_kind k = e->layers[i].kind;
-        if (lm ? !plan_layer_has(k, PLAN_LK_AOT_LM)
-               : !plan_layer_has(k, PLAN_LK_AOT) || e->layers[i].in.kind == PLAN_SEQ) {
-            if (!lm && e->layers[0].out.kind == PLAN_SEQ)
-                fprintf(stderr, "hpc build: %s:%d: `%s`: a sequence classifier (`input [T, F]`) is not built ahead of "
-                        "time: its recurrent layers are compiled only as a language model's one-token step; "
-                        "use `hpc predict` with the run\n",
-                        e->file, e->layers[i].line, plan_layer_name(k));
+        if (lm    ? !plan_layer_has(k, PLAN_LK_AOT_LM)
+            : seq ? !hp_aot_seq_supports(k)
+                  : !plan_layer_has(k, PLAN_LK_AOT) || e->layers[i].in.kind == PLAN_SEQ) {
+            if (seq)
+                fprintf(stderr, "hpc build: %s:%d: `%s`: this version of hpc does not build it into a sequence "
+                        "classifier (`input [T, F]`)\n", e->file, e->layers[i].line, plan_layer_name(k));
             else
-                fprintf(stderr, "hpc build: %s:%d: `%s`: this version of hpc builds feed-forward models and language "
-                        "models (text data, an output at every step); not this %s model\n",
+                fprintf(stderr, "hpc build: %s:%d: `%s`: this version of hpc builds feed-forward models, sequence "
+                        "classifiers (`input [T, F]`) and language models (text data, an output at every step); "
+                        "not this %s model\n",
                         e->file, e->layers[i].line, plan_layer_name(k), lm ? "language" : "recurrent");
             status = EXIT_USAGE;
             goto done;

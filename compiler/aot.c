@@ -27,12 +27,13 @@
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
 
+#include "aot_int.h"
 #include "codegen_int.h"
 
 extern char **environ;
 
 /* A constant float array as a global (its bytes, so no constant per element). */
-static LLVMValueRef const_floats(cg *g, const char *name, const float *v, long n)
+LLVMValueRef const_floats(cg *g, const char *name, const float *v, long n)
 {
     LLVMValueRef init = LLVMConstStringInContext(g->ctx, (const char *)v, (unsigned)(sizeof(float) * (size_t)n), 1);
     LLVMValueRef gv = LLVMAddGlobal(g->mod, LLVMTypeOf(init), name);
@@ -55,7 +56,7 @@ static void softmax(cg *g, LLVMValueRef buf, long K) { cg_softmax_rows(g, buf, b
  * weights and bias of a dense or conv layer right before it when that layer
  * has no activation (each output row of the weights times a, the bias
  * b·a + c), else applied as a and c. */
-static bool bn_folded(const plan_experiment *e, int i)
+bool bn_folded(const plan_experiment *e, int i)
 {
     const plan_layer *prev = &e->layers[i - 1];
     return e->layers[i].kind == PLAN_BATCHNORM && (prev->kind == PLAN_DENSE || prev->kind == PLAN_CONV) &&
@@ -412,8 +413,8 @@ static int emit(cg *g, const hp_aot_options *o, LLVMTypeRef t_size)
             cur = res;
         }
     }
-    /* a softmax folded into cross_entropy: the caller gets probabilities */
-    if (l->layers[l->scores].logits || l->layers[e->n_layers - 1].skip) {
+    /* cross_entropy's scores are logits (a final softmax folded into the loss, or none): the caller gets probabilities */
+    if (e->loss == PLAN_LOSS_CROSS_ENTROPY) {
         cg_for(g, &R, cg_i64(g, 0), rows);
         softmax(g, cg_fptr(g, cur, imul(g, R.i, K)), K);
         cg_end(g, &R);
@@ -458,7 +459,7 @@ static int emit(cg *g, const hp_aot_options *o, LLVMTypeRef t_size)
 /* ---- language models: NAME_step, one token at a time ---- */
 
 /* W [rows x cols] as a constant stored transposed, [cols x rows]: y += x[k] * row k runs along memory. */
-static LLVMValueRef const_transposed(cg *g, const char *name, const float *W, long rows, long cols)
+LLVMValueRef const_transposed(cg *g, const char *name, const float *W, long rows, long cols)
 {
     float *t = malloc(sizeof(float) * (size_t)(rows * cols > 0 ? rows * cols : 1));
     if (!t)
@@ -472,7 +473,7 @@ static LLVMValueRef const_transposed(cg *g, const char *name, const float *W, lo
 }
 
 /* y[0..n) = bias + sum over k < in of x[k] * WT[k][0..n). */
-static void matvec(cg *g, LLVMValueRef WT, LLVMValueRef bias, LLVMValueRef x, long in, long n, LLVMValueRef y)
+void matvec(cg *g, LLVMValueRef WT, LLVMValueRef bias, LLVMValueRef x, long in, long n, LLVMValueRef y)
 {
     LLVMBuildMemCpy(g->b, y, 4, bias, 4, cg_i64(g, 4 * n));
     cg_loop K, J;
@@ -521,7 +522,7 @@ static long lm_state_bytes(const plan_experiment *e, const cg_layout *l)
 }
 
 /* One stack layer's cell update from gi = W_ih x + b_ih and gh = W_hh h + b_hh, in place on h (and c). */
-static void cell_update(cg *g, hprt_cell cell, long H, LLVMValueRef gi, LLVMValueRef gh, LLVMValueRef h, LLVMValueRef c)
+void cell_update(cg *g, hprt_cell cell, long H, LLVMValueRef gi, LLVMValueRef gh, LLVMValueRef h, LLVMValueRef c)
 {
     cg_loop J;
     cg_for(g, &J, cg_i64(g, 0), cg_i64(g, H));
@@ -693,8 +694,8 @@ static int emit_lm(cg *g, const hp_aot_options *o, LLVMTypeRef t_size)
             return -1; /* not PLAN_LK_AOT_LM: no language model has them (cmd_build.c refuses them) */
         }
     }
-    /* a softmax folded into cross_entropy: the caller gets probabilities */
-    if (l->layers[l->scores].logits || l->layers[e->n_layers - 1].skip)
+    /* cross_entropy's scores are logits (a final softmax folded into the loss, or none): the caller gets probabilities */
+    if (e->loss == PLAN_LOSS_CROSS_ENTROPY)
         softmax(g, x, K);
     LLVMBuildMemCpy(g->b, probs, 4, x, 4, cg_i64(g, 4 * K));
     LLVMBuildRet(g->b, cg_i32(g, 0));
@@ -802,7 +803,7 @@ static int write_header(const plan_experiment *e, const cg_layout *l, const hp_a
         }
         return 0;
     }
-    long bytes = 2 * 4 * ((TILE * max_width(e) + 15) & ~15L);
+    long bytes = aot_seq_model(e, l) ? aot_seq_scratch_bytes(e, l) : 2 * 4 * ((TILE * max_width(e) + 15) & ~15L);
     const char *N = o->name;
     fprintf(f,
             "/* %s.h - %s, compiled ahead of time by hpc from %s.\n"
@@ -925,7 +926,10 @@ int hp_aot_build(const plan_experiment *e, const cg_layout *l, const hp_aot_opti
     hp_aot_options folded = *o;
     float *fp = l->text ? NULL : bn_fold(e, l, o->params);
     folded.params = fp;
-    int emitted = l->text ? emit_lm(g, o, t_size) : fp ? emit(g, &folded, t_size) : -1;
+    int emitted = l->text ? emit_lm(g, o, t_size)
+                  : !fp ? -1
+                  : aot_seq_model(e, l) ? aot_seq_emit(g, &folded, t_size)
+                                        : emit(g, &folded, t_size);
     free(fp);
     LLVMDisposeBuilder(g->b);
     if (emitted != 0) {

@@ -28,4 +28,8 @@ typedef struct {
  * batch of one. */
 int hp_aot_build(const plan_experiment *e, const cg_layout *l, const hp_aot_options *o, cg_error *err);
 
+/* A layer of this kind can be part of a sequence classifier (`input [T, F]`)
+ * that hp_aot_build compiles into NAME_predict (compiler/aot_seq.c). */
+bool hp_aot_seq_supports(plan_layer_kind k);
+
 #endif
