@@ -106,9 +106,9 @@ static const command commands[] = {
      "  --cpu      the CPU to tune for (default: x86-64-v2 on x86-64, generic elsewhere;\n"
      "             native: this machine's)\n"
      "  --exe      also link OUT/NAME, a predictor reading CSV rows (not for language models)\n"
-     "  --quantize int8: int8 post-training quantization of a model of dense layers (x86-64):\n"
+     "  --quantize int8  int8 post-training quantization of a model of dense layers (x86-64):\n"
      "             weights per output channel, activations calibrated on training samples\n"
-     "  --calibrate the training samples (the first N, in the data's order) that set the\n"
+     "  --calibrate N  the first N training samples (in the data's order) set the\n"
      "             activations' ranges (default 1000)\n"
      "  --report   print the test split's accuracy of the int8 and the float32 model (and put\n"
      "             it in the header)\n"},
