@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include "aot.h"
+#include "aot_int8.h"
 #include "cli.h"
 #include "hprt_ckpt.h"
 #include "load.h"
@@ -101,10 +102,101 @@ static int build_exe(const char *out, const char *name, char *err, size_t errlen
     return 0;
 }
 
+/* The rows of a set as the model sees them (scaled, normalised): n x features, malloc'd. */
+static float *features_of(const hprt_dataset *ds, long n)
+{
+    float *x = malloc(sizeof(float) * (size_t)(n * ds->features > 0 ? n * ds->features : 1));
+    for (long i = 0; x && i < n; i++)
+        for (int j = 0; j < ds->features; j++)
+            x[i * ds->features + j] = hprt_data_feature(ds, i, j);
+    return x;
+}
+
+static int argmax(const float *p, long K)
+{
+    int best = 0;
+    for (long k = 1; k < K; k++)
+        if (p[k] > p[best])
+            best = (int)k;
+    return best;
+}
+
+/* --quantize int8: the model's dense layers quantized, calibrated on the first
+ * n_calib training samples; with --report, the test split's accuracy of the
+ * C references of the float model and of the artifact's int8 arithmetic
+ * (printed, and a line for the header in note).  An exit status. */
+static int quantize_model(const plan_experiment *e, const cg_layout *l, const float *params, const hp_aot_options *ao,
+                          hp_loaded_data *data, long n_calib, bool report, hp_q8_model *q8, float **calib,
+                          char *note, size_t n_note)
+{
+    char msg[1024];
+    if (hp_q8_plan(e, l, params, q8, msg, sizeof msg) != 0) {
+        fprintf(stderr, "hpc build: %s\n", msg);
+        return EXIT_USAGE;
+    }
+    q8->mean = ao->mean;
+    q8->std = ao->std;
+    hprt_error err = {0};
+    if (data->train.n == 0 && hp_load_data(&e->data, data, &err) != HPRT_OK) {
+        fprintf(stderr, "hpc: error: %s\n", err.msg);
+        return EXIT_DATA;
+    }
+    long n = n_calib < data->train.n ? n_calib : data->train.n;
+    if (n < 1 || data->train.features != q8->features) {
+        fprintf(stderr, "hpc build: %s:%d: --quantize int8: no training samples to calibrate on\n", e->file,
+                e->layers[0].line);
+        return EXIT_DATA;
+    }
+    if (!(*calib = features_of(&data->train, n)) || hp_q8_calibrate(q8, *calib, n) != 0) {
+        fprintf(stderr, "hpc build: out of memory\n");
+        return EXIT_RUN;
+    }
+    if (!report)
+        return EXIT_OK;
+    const hprt_dataset *ts = data->has_test ? &data->test : data->has_valid ? &data->valid : NULL;
+    if (!ts || !ts->y || ts->n == 0) {
+        fprintf(stderr, "hpc build: %s:%d: --report needs a test (or valid) split with labels in `data`\n", e->file,
+                e->layers[0].line);
+        return EXIT_USAGE;
+    }
+    long K = q8->classes, right_f = 0, right_q = 0, agree = 0;
+    float *x = malloc(sizeof(float) * (size_t)q8->features), *pf = malloc(sizeof(float) * (size_t)K),
+          *pq = malloc(sizeof(float) * (size_t)K);
+    int rc = x && pf && pq ? 0 : -1;
+    for (long i = 0; rc == 0 && i < ts->n; i++) {
+        for (int j = 0; j < ts->features; j++)
+            x[j] = hprt_data_feature(ts, i, j);
+        if (hp_q8_forward_float(q8, x, pf) != 0 || hp_q8_forward_int8(q8, x, pq) != 0) {
+            rc = -1;
+            break;
+        }
+        int a = argmax(pf, K), b = argmax(pq, K);
+        right_f += a == ts->y[i];
+        right_q += b == ts->y[i];
+        agree += a == b;
+    }
+    free(x);
+    free(pf);
+    free(pq);
+    if (rc != 0) {
+        fprintf(stderr, "hpc build: out of memory\n");
+        return EXIT_RUN;
+    }
+    double af = (double)right_f / (double)ts->n, aq = (double)right_q / (double)ts->n;
+    const char *split = data->has_test ? "test" : "valid";
+    snprintf(note, n_note, "Accuracy on the %s split (%ld samples): int8 %.4f, float32 %.4f; labels agree on %.2f%%.",
+             split, ts->n, aq, af, 100.0 * (double)agree / (double)ts->n);
+    printf("int8: %s accuracy %.4f, float32 %.4f (%+.4f); labels agree on %.2f%% of %ld samples; calibrated on %ld "
+           "training samples (the C references of both models)\n",
+           split, aq, af, aq - af, 100.0 * (double)agree / (double)ts->n, ts->n, n);
+    return EXIT_OK;
+}
+
 int cmd_build(int argc, char **argv)
 {
-    const char *weights = NULL, *out = NULL, *name = NULL, *target = NULL, *cpu = NULL;
-    bool exe = false, force = false;
+    const char *weights = NULL, *out = NULL, *name = NULL, *target = NULL, *cpu = NULL, *quantize = NULL,
+               *calibrate = NULL;
+    bool exe = false, force = false, report = false;
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
     int n_rest = 0;
     if (!rest)
@@ -116,6 +208,8 @@ int cmd_build(int argc, char **argv)
                             : strcmp(a, "--name") == 0 ? &name
                             : strcmp(a, "--target") == 0 ? &target
                             : strcmp(a, "--cpu") == 0 ? &cpu
+                            : strcmp(a, "--quantize") == 0 ? &quantize
+                            : strcmp(a, "--calibrate") == 0 ? &calibrate
                                                       : NULL;
         if (slot) {
             if (i + 1 >= argc) {
@@ -128,6 +222,8 @@ int cmd_build(int argc, char **argv)
             exe = true;
         } else if (strcmp(a, "--force") == 0) {
             force = true;
+        } else if (strcmp(a, "--report") == 0) {
+            report = true;
         } else {
             rest[n_rest++] = argv[i];
         }
@@ -137,12 +233,32 @@ int cmd_build(int argc, char **argv)
     hp_session hs = {0};
     hp_loaded_data data = {0};
     hprt_train_state state = {0};
+    hp_q8_model q8 = {0};
+    float *calib = NULL;
     hp_error he;
+    long n_calib = 1000;
     if (cli_parse_common(n_rest, rest, &o, "build") < 0)
         goto done;
     if (!weights || !out) {
         cli_usage_error("build", "hpc build FILE [EXPERIMENT] --weights RUN_DIR|FILE.hpw -o OUT");
         goto done;
+    }
+    if (quantize && strcmp(quantize, "int8") != 0) {
+        cli_usage_error("build", "--quantize takes int8, not '%s'", quantize);
+        goto done;
+    }
+    if ((calibrate || report) && !quantize) {
+        cli_usage_error("build", "%s goes with --quantize int8", calibrate ? "--calibrate" : "--report");
+        goto done;
+    }
+    if (calibrate) {
+        char *end;
+        errno = 0;
+        n_calib = strtol(calibrate, &end, 10);
+        if (end == calibrate || *end || errno || n_calib < 1 || n_calib > 10000000) {
+            cli_usage_error("build", "--calibrate takes a number of samples from 1 to 10000000, not '%s'", calibrate);
+            goto done;
+        }
     }
     if (exe && target) {
         cli_usage_error("build", "--exe links for this machine; build for --target without it");
@@ -217,6 +333,10 @@ int cmd_build(int argc, char **argv)
     /* normalisation needs the training statistics */
     hp_aot_options ao = {.name = name, .out_dir = out, .triple = target, .cpu = cpu, .params = params};
     hprt_vocab vocab;
+    if (lm && quantize) {
+        cli_usage_error("build", "--quantize int8 builds feed-forward classifiers; a language model is built in float32");
+        goto done;
+    }
     if (lm && exe) {
         cli_usage_error("build", "--exe links a CSV predictor; for a language model link examples/deploy/generate.c "
                         "with the library instead");
@@ -249,6 +369,15 @@ int cmd_build(int argc, char **argv)
         ao.mean = nm.mean;
         ao.std = nm.std;
     }
+    char note[256] = "";
+    if (quantize) {
+        status = quantize_model(e, l, params, &ao, &data, n_calib, report, &q8, &calib, note, sizeof note);
+        if (status != EXIT_OK)
+            goto done;
+        status = EXIT_USAGE;
+        ao.q8 = &q8;
+        ao.q8_note = note[0] ? note : NULL;
+    }
     if (mkdir(out, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "hpc build: cannot create %s: %s\n", out, strerror(errno));
         status = EXIT_RUN;
@@ -277,6 +406,8 @@ int cmd_build(int argc, char **argv)
                l->features, l->classes, ckpt);
     status = EXIT_OK;
 done:
+    hp_q8_free(&q8);
+    free(calib);
     hp_loaded_data_free(&data);
     hprt_train_state_free(&state);
     hp_session_free(&hs);

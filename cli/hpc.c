@@ -90,7 +90,7 @@ static const command commands[] = {
      "warning saying so).\n"},
     {"build", cmd_build,
      "hpc build FILE [EXPERIMENT] --weights RUN_DIR|FILE.hpw -o OUT [--force] [--name NAME] [--target TRIPLE] [--cpu CPU] "
-     "[--exe]",
+     "[--exe] [--quantize int8] [--calibrate N] [--report]",
      "Compiles the trained model ahead of time for inference: OUT/NAME.o, OUT/libNAME.a\n"
      "and OUT/NAME.h declaring NAME_predict(input, output, n).  The weights are constants\n"
      "inside the object; the forward pass is plain loops vectorised for the target;\n"
@@ -105,7 +105,13 @@ static const command commands[] = {
      "  --target   a target triple (default: this machine), e.g. aarch64-linux-gnu\n"
      "  --cpu      the CPU to tune for (default: x86-64-v2 on x86-64, generic elsewhere;\n"
      "             native: this machine's)\n"
-     "  --exe      also link OUT/NAME, a predictor reading CSV rows (not for language models)\n"},
+     "  --exe      also link OUT/NAME, a predictor reading CSV rows (not for language models)\n"
+     "  --quantize int8  int8 post-training quantization of a model of dense layers (x86-64):\n"
+     "             weights per output channel, activations calibrated on training samples\n"
+     "  --calibrate N  the first N training samples (in the data's order) set the\n"
+     "             activations' ranges (default 1000)\n"
+     "  --report   print the test split's accuracy of the int8 and the float32 model (and put\n"
+     "             it in the header)\n"},
     {"lr-find", cmd_lr_find, "hpc lr-find FILE [EXPERIMENT] [--set PATH=VALUE]... [--threads N] [--out DIR [--force]]",
      "The LR range test (Smith 2017, as fastai's lr_find): from the experiment's\n"
      "initial state, trains with a rate growing exponentially from 1e-7 to 10 over\n"

@@ -28,6 +28,7 @@
 #include <llvm-c/TargetMachine.h>
 
 #include "aot_int.h"
+#include "aot_int8.h"
 #include "codegen_int.h"
 
 extern char **environ;
@@ -355,6 +356,42 @@ static long max_width(const plan_experiment *e)
     return w;
 }
 
+/* int NAME_predict(const float *in, float *out, size_t n): NAME_predict_with with
+ * `bytes` of scratch on the stack, or on the heap when large. */
+static int emit_predict(cg *g, const hp_aot_options *o, LLVMValueRef with, long bytes, LLVMTypeRef t_size)
+{
+    char fname[256];
+    LLVMTypeRef p3[3] = {g->t_ptr, g->t_ptr, t_size};
+    snprintf(fname, sizeof fname, "%s_predict", o->name);
+    LLVMValueRef pred = LLVMAddFunction(g->mod, fname, LLVMFunctionType(g->t_i32, p3, 3, 0));
+    g->fn = pred;
+    LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, pred, "entry"));
+    LLVMValueRef args[4] = {LLVMGetParam(pred, 0), LLVMGetParam(pred, 1), LLVMGetParam(pred, 2), NULL};
+    LLVMValueRef rc;
+    if (bytes <= 64 * 1024) {
+        LLVMValueRef buf = LLVMBuildArrayAlloca(g->b, g->t_i8, cg_i64(g, bytes), "scratch");
+        LLVMSetAlignment(buf, 64);
+        args[3] = buf;
+        rc = LLVMBuildCall2(g->b, LLVMGlobalGetValueType(with), with, args, 4, "");
+    } else {
+        LLVMTypeRef ms = t_size;
+        LLVMValueRef sz = LLVMConstInt(t_size, (unsigned long long)bytes, 0);
+        LLVMValueRef buf = cg_call(g, "malloc", LLVMFunctionType(g->t_ptr, &ms, 1, 0), &sz, 1);
+        LLVMBasicBlockRef oom = LLVMAppendBasicBlockInContext(g->ctx, pred, "oom");
+        LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(g->ctx, pred, "go");
+        LLVMBuildCondBr(g->b, LLVMBuildIsNull(g->b, buf, ""), oom, go);
+        LLVMPositionBuilderAtEnd(g->b, oom);
+        LLVMBuildRet(g->b, cg_i32(g, -2));
+        LLVMPositionBuilderAtEnd(g->b, go);
+        args[3] = buf;
+        rc = LLVMBuildCall2(g->b, LLVMGlobalGetValueType(with), with, args, 4, "");
+        LLVMTypeRef fp = g->t_ptr;
+        cg_call(g, "free", LLVMFunctionType(g->t_void, &fp, 1, 0), &buf, 1);
+    }
+    LLVMBuildRet(g->b, rc);
+    return 0;
+}
+
 static int emit(cg *g, const hp_aot_options *o, LLVMTypeRef t_size)
 {
     const plan_experiment *e = g->e;
@@ -423,37 +460,18 @@ static int emit(cg *g, const hp_aot_options *o, LLVMTypeRef t_size)
     cg_end(g, &S);
     LLVMBuildRet(g->b, cg_i32(g, 0));
 
-    /* int NAME_predict(const float *in, float *out, size_t n): scratch on the stack, or the heap when large */
-    long bytes = 2 * 4 * half;
-    LLVMTypeRef p3[3] = {g->t_ptr, g->t_ptr, t_size};
-    snprintf(fname, sizeof fname, "%s_predict", o->name);
-    LLVMValueRef pred = LLVMAddFunction(g->mod, fname, LLVMFunctionType(g->t_i32, p3, 3, 0));
-    g->fn = pred;
-    LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, pred, "entry"));
-    LLVMValueRef args[4] = {LLVMGetParam(pred, 0), LLVMGetParam(pred, 1), LLVMGetParam(pred, 2), NULL};
-    LLVMValueRef rc;
-    if (bytes <= 64 * 1024) {
-        LLVMValueRef buf = LLVMBuildArrayAlloca(g->b, g->t_i8, cg_i64(g, bytes), "scratch");
-        LLVMSetAlignment(buf, 64);
-        args[3] = buf;
-        rc = LLVMBuildCall2(g->b, LLVMGlobalGetValueType(with), with, args, 4, "");
-    } else {
-        LLVMTypeRef ms = t_size;
-        LLVMValueRef sz = LLVMConstInt(t_size, (unsigned long long)bytes, 0);
-        LLVMValueRef buf = cg_call(g, "malloc", LLVMFunctionType(g->t_ptr, &ms, 1, 0), &sz, 1);
-        LLVMBasicBlockRef oom = LLVMAppendBasicBlockInContext(g->ctx, pred, "oom");
-        LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(g->ctx, pred, "go");
-        LLVMBuildCondBr(g->b, LLVMBuildIsNull(g->b, buf, ""), oom, go);
-        LLVMPositionBuilderAtEnd(g->b, oom);
-        LLVMBuildRet(g->b, cg_i32(g, -2));
-        LLVMPositionBuilderAtEnd(g->b, go);
-        args[3] = buf;
-        rc = LLVMBuildCall2(g->b, LLVMGlobalGetValueType(with), with, args, 4, "");
-        LLVMTypeRef fp = g->t_ptr;
-        cg_call(g, "free", LLVMFunctionType(g->t_void, &fp, 1, 0), &buf, 1);
-    }
-    LLVMBuildRet(g->b, rc);
-    return 0;
+    return emit_predict(g, o, with, 2 * 4 * half, t_size);
+}
+
+/* --quantize int8: NAME_predict_with from aot_int8.c for the target's ISA, and NAME_predict. */
+static int emit_q8(cg *g, const hp_aot_options *o, hp_q8_isa isa, LLVMTypeRef t_size)
+{
+    char fname[256];
+    snprintf(fname, sizeof fname, "%s_predict_with", o->name);
+    if (hp_q8_emit(g, o->q8, isa, fname, t_size) != 0)
+        return -1;
+    long qb, acc;
+    return emit_predict(g, o, LLVMGetNamedFunction(g->mod, fname), hp_q8_scratch_bytes(o->q8, &qb, &acc), t_size);
 }
 
 /* ---- language models: NAME_step, one token at a time ---- */
@@ -803,7 +821,10 @@ static int write_header(const plan_experiment *e, const cg_layout *l, const hp_a
         }
         return 0;
     }
-    long bytes = aot_seq_model(e, l) ? aot_seq_scratch_bytes(e, l) : 2 * 4 * ((TILE * max_width(e) + 15) & ~15L);
+    long qb, qacc;
+    long bytes = o->q8                ? hp_q8_scratch_bytes(o->q8, &qb, &qacc)
+                 : aot_seq_model(e, l) ? aot_seq_scratch_bytes(e, l)
+                                       : 2 * 4 * ((TILE * max_width(e) + 15) & ~15L);
     const char *N = o->name;
     fprintf(f,
             "/* %s.h - %s, compiled ahead of time by hpc from %s.\n"
@@ -815,6 +836,14 @@ static int write_header(const plan_experiment *e, const cg_layout *l, const hp_a
             "#define %s_SCRATCH_BYTES %ld /* for %s_predict_with */\n\n",
             N, e->name, e->file, N, N, guard, guard, N, l->features, N, l->classes, N, l->classes, N, bytes, N);
     write_csv_names(f, &e->data.csv, N, l->classes);
+    if (o->q8)
+        fprintf(f,
+                "/* Quantized to int8 (hpc build --quantize int8): weights per output channel (symmetric int8),\n"
+                " * each dense layer's input as uint8 with a zero point over the range seen on the first %ld\n"
+                " * training samples; int32 sums; the last layer's outputs in float.\n"
+                " * %s */\n"
+                "#define %s_QUANTIZATION \"int8\"\n\n",
+                o->q8->calibrated, o->q8_note ? o->q8_note : "Accuracy: not measured (build with --report).", N);
     fprintf(f,
             "/* Predicts n samples: input is n x %s_INPUT_SIZE floats, row-major; output receives\n"
             " * n x %s_OUTPUT_SIZE %s.  Returns 0, -1 for a NULL pointer (n > 0), -2 when\n"
@@ -901,6 +930,10 @@ int hp_aot_build(const plan_experiment *e, const cg_layout *l, const hp_aot_opti
     } else if (!cpu) {
         cpu = strncmp(triple, "x86_64", 6) == 0 ? "x86-64-v2" : "generic";
     }
+    if (o->q8 && strncmp(triple, "x86_64", 6) != 0) {
+        cg_fail(err, CG_E_USAGE, "--quantize int8 builds for x86-64 targets only, not %s", triple);
+        goto out;
+    }
     tm = LLVMCreateTargetMachine(target, triple, cpu, features ? features : "", LLVMCodeGenLevelAggressive, LLVMRelocPIC,
                                  LLVMCodeModelDefault);
     if (!tm) {
@@ -927,7 +960,8 @@ int hp_aot_build(const plan_experiment *e, const cg_layout *l, const hp_aot_opti
     float *fp = l->text ? NULL : bn_fold(e, l, o->params);
     folded.params = fp;
     int emitted = l->text ? emit_lm(g, o, t_size)
-                  : !fp ? -1
+                  : o->q8 ? emit_q8(g, o, hp_q8_isa_for(cpu, features), t_size)
+                  : !fp   ? -1
                   : aot_seq_model(e, l) ? aot_seq_emit(g, &folded, t_size)
                                         : emit(g, &folded, t_size);
     free(fp);

@@ -18,6 +18,8 @@ typedef struct {
     const float *mean, *std; /* normalize = standard: the training statistics (NULL: none) */
     const unsigned char *vocab; /* a language model: the byte of each token id (vocab_size of them) */
     int vocab_size;
+    const struct hp_q8_model *q8; /* --quantize int8: the quantized model (aot_int8.h), else NULL */
+    const char *q8_note;  /* int8: a line for the header (the accuracy measured), or NULL */
 } hp_aot_options;
 
 /* Writes OUT/NAME.o, OUT/NAME.h and OUT/libNAME.a.  A model of text data (an

@@ -1,0 +1,103 @@
+#!/bin/sh
+# hpc build --quantize int8: on a Fashion-MNIST MLP (trained briefly on the
+# t10k images) the int8 artifact's test accuracy is within 0.005 of the
+# float32 artifact's and its labels agree on >= 99% of the 10,000 samples;
+# --report's accuracy (the C reference of the int8 arithmetic) is the
+# artifact's; the VNNI, AVX2 and SSE2 kernels give the same labels and
+# probabilities; the object needs nothing beyond libc/libm and the header
+# compiles as C and C++; what the int8 path does not cover is refused at its line.
+# usage: build_int8.sh HPC SOURCE_DIR
+. "$(dirname "$0")/lib.sh"
+
+cat > "$tmp/m.hp" <<HP
+data slice {
+    train = idx("$FM/t10k-images-idx3-ubyte.gz", "$FM/t10k-labels-idx1-ubyte.gz")
+    valid = split(train, 0.2)
+    test  = idx("$FM/t10k-images-idx3-ubyte.gz", "$FM/t10k-labels-idx1-ubyte.gz")
+    scale = 1 / 255
+}
+model mlp { input 784; dense 128, relu; dropout 0.2; dense 64; relu; dense classes, softmax }
+experiment small { data = slice; model = mlp; batch = 64; epochs = 2; seed = 4; threads = 2 }
+HP
+"$HPC" run "$tmp/m.hp" --out "$tmp/run" --quiet || fail "training"
+img="$FM/t10k-images-idx3-ubyte.gz" lab="$FM/t10k-labels-idx1-ubyte.gz"
+
+# build CPU DIR [--quantize int8 ...]: the artifact and classify.c linked with it (-DPRINT: DIR/p.csv)
+build() {
+    cpu=$1 dir=$2; shift 2
+    "$HPC" build "$tmp/m.hp" --weights "$tmp/run" -o "$tmp/$dir" --name fashion_mlp --cpu "$cpu" "$@" > "$tmp/$dir.out" 2>&1 \
+        || { fail "build --cpu $cpu $*"; cat "$tmp/$dir.out"; return; }
+    cc -O2 -I"$tmp/$dir" "$SRC/examples/deploy/classify.c" "$tmp/$dir/libfashion_mlp.a" -lm -o "$tmp/$dir/acc" || fail "classify.c, $dir"
+    cc -O2 -DPRINT -I"$tmp/$dir" "$SRC/examples/deploy/classify.c" "$tmp/$dir/libfashion_mlp.a" -lm -o "$tmp/$dir/print" || fail "classify.c -DPRINT, $dir"
+    "$tmp/$dir/print" "$img" "$lab" > "$tmp/$dir/p.csv" || fail "classify, $dir"
+}
+accuracy() { "$tmp/$1/acc" "$img" "$lab" | awk '{ print $2 }'; }
+
+have() { grep -q -w "$1" /proc/cpuinfo; }
+cpu=x86-64-v2
+have avx2 && cpu=x86-64-v3
+have avx512vnni && have avx512bw && cpu=native
+build "$cpu" f
+build "$cpu" q --quantize int8 --report
+
+# accuracy within 0.005 of float32's; labels agree on >= 99%
+af=$(accuracy f) aq=$(accuracy q)
+awk -v f="$af" -v q="$aq" 'BEGIN { d = q - f; if (d < 0) d = -d; exit !(d <= 0.005 && f > 0.7) }' \
+    || fail "int8 accuracy $aq vs float32 $af: more than 0.005 apart"
+paste -d, "$tmp/q/p.csv" "$tmp/f/p.csv" | awk -F, '{ n = NF / 2; if ($2 == $(2 + n)) same++ } END { exit !(NR == 10000 && same >= 9900) }' \
+    || fail "int8 and float32 labels agree on fewer than 99% of 10000 samples"
+
+# --report: the C reference's int8 accuracy is the artifact's; the header states it
+grep -q "^int8: test accuracy $aq, float32 $af" "$tmp/q.out" || { fail "--report: not the artifacts' accuracies ($aq, $af)"; cat "$tmp/q.out"; }
+grep -q "int8 $aq, float32 $af" "$tmp/q/fashion_mlp.h" || fail "the header does not state the accuracy"
+grep -q '#define fashion_mlp_QUANTIZATION "int8"' "$tmp/q/fashion_mlp.h" || fail "the header does not state the quantization"
+
+# the kernel of the target: vpdpbusd with VNNI, else pmaddwd
+if [ "$cpu" = native ]; then
+    objdump -d "$tmp/q/fashion_mlp.o" | grep -q vpdpbusd || fail "no vpdpbusd in the VNNI build"
+fi
+# the AVX2 (x86-64-v3) and SSE2 (default x86-64-v2) kernels: the same labels, probabilities within 1e-6
+for other in x86-64-v3 x86-64-v2; do
+    [ "$other" = x86-64-v3 ] && ! have avx2 && continue
+    build "$other" "q_$other" --quantize int8 --calibrate 1000
+    objdump -d "$tmp/q_$other/fashion_mlp.o" | grep -q pmaddwd || fail "$other: no pmaddwd"
+    objdump -d "$tmp/q_$other/fashion_mlp.o" | grep -q -E "vpdpbusd|zmm" && fail "$other: an AVX-512 instruction"
+    paste -d, "$tmp/q/p.csv" "$tmp/q_$other/p.csv" | awk -F, '
+        { n = NF / 2; if ($2 != $(2 + n)) bad++; for (k = 3; k <= n; k++) { d = $k - $(k + n); if (d < 0) d = -d; if (d > 1e-6) { bad++; break } } }
+        END { exit !(NR == 10000 && !bad) }' || fail "$other kernel: other predictions than the $cpu one"
+done
+
+# no undefined symbol outside libc and libm; the header as C and C++
+nm -u "$tmp/q/fashion_mlp.o" | awk '{ print $2 }' | grep -v -E '^(memcpy|memset|memmove|malloc|free|expf|exp|tanhf|erff|logf|sqrtf)$' > "$tmp/undef"
+[ -s "$tmp/undef" ] && { fail "undefined symbols beyond libc/libm:"; cat "$tmp/undef"; }
+printf '#include "fashion_mlp.h"\nint main(void) { float x[fashion_mlp_INPUT_SIZE] = {0}, y[fashion_mlp_OUTPUT_SIZE]; static char s[fashion_mlp_SCRATCH_BYTES]; return fashion_mlp_predict(x, y, 1) || fashion_mlp_predict_with(x, y, 1, s) || fashion_mlp_QUANTIZATION[0] != 0x69; }\n' > "$tmp/h.c"
+cc -Wall -Wextra -Werror -I"$tmp/q" "$tmp/h.c" "$tmp/q/libfashion_mlp.a" -lm -o "$tmp/h" || fail "the header as C"
+"$tmp/h" || fail "predict on zeros"
+cp "$tmp/h.c" "$tmp/h.cc"
+c++ -Wall -Wextra -Werror -I"$tmp/q" "$tmp/h.cc" "$tmp/q/libfashion_mlp.a" -lm -o "$tmp/hpp" || fail "the header as C++"
+
+# bad uses
+"$HPC" build "$tmp/m.hp" --weights "$tmp/run" -o "$tmp/b1" --quantize int4 > "$tmp/e1" 2>&1; [ $? = 2 ] || fail "--quantize int4: exit status"
+grep -q "takes int8, not 'int4'" "$tmp/e1" || { fail "--quantize int4 message"; cat "$tmp/e1"; }
+"$HPC" build "$tmp/m.hp" --weights "$tmp/run" -o "$tmp/b2" --calibrate 10 > "$tmp/e2" 2>&1; [ $? = 2 ] || fail "--calibrate alone: exit status"
+grep -q "goes with --quantize int8" "$tmp/e2" || { fail "--calibrate alone message"; cat "$tmp/e2"; }
+"$HPC" build "$tmp/m.hp" --weights "$tmp/run" -o "$tmp/b3" --quantize int8 --calibrate 0 > "$tmp/e3" 2>&1; [ $? = 2 ] || fail "--calibrate 0: exit status"
+"$HPC" build "$tmp/m.hp" --weights "$tmp/run" -o "$tmp/b4" --quantize int8 --target aarch64-linux-gnu > "$tmp/e4" 2>&1; [ $? = 2 ] || fail "int8 for aarch64: exit status"
+grep -q "x86-64 targets only" "$tmp/e4" || { fail "int8 for aarch64 message"; cat "$tmp/e4"; }
+cat > "$tmp/cnn.hp" <<HP
+data slice { train = idx("$FM/t10k-images-idx3-ubyte.gz", "$FM/t10k-labels-idx1-ubyte.gz"); valid = split(train, 0.9); scale = 1 / 255 }
+model cnn {
+    input [1, 28, 28]
+    conv 4, relu
+    maxpool
+    flatten
+    dense classes, softmax
+}
+experiment small { data = slice; model = cnn; epochs = 1; batch = 64 }
+HP
+"$HPC" run "$tmp/cnn.hp" --out "$tmp/cnnrun" --quiet > /dev/null 2>&1 || fail "training the CNN"
+"$HPC" build "$tmp/cnn.hp" --weights "$tmp/cnnrun" -o "$tmp/b5" --quantize int8 > "$tmp/e5" 2>&1; [ $? = 2 ] || fail "int8 CNN: exit status"
+grep -q "cnn.hp:4: \`conv\`: --quantize int8 covers dense layers" "$tmp/e5" || { fail "int8 CNN message"; cat "$tmp/e5"; }
+[ -e "$tmp/b5" ] && fail "a refused build left its output directory"
+
+finish build_int8
