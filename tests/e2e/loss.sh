@@ -162,6 +162,9 @@ if "$HPC" run "$tmp/multi.hp" --out "$tmp/run-multi" --quiet --threads 2 > "$tmp
     "$HPC" predict "$tmp/run-multi" "$tmp/multi.csv" --header --format json 2> /dev/null | tail -1 |
         grep -q '"labels": \[{"name": "red", "precision": ' || fail "multi-label predict json: the per-label report"
     "$HPC" build "$tmp/multi.hp" --weights "$tmp/run-multi" -o "$tmp/multi-build" > /dev/null 2>&1 || fail "multi-label: build"
+    "$HPC" report "$tmp/run-multi" > /dev/null 2>&1 || fail "multi-label: report"
+    grep -q "Multi-label data (3 label columns): no confusion matrix" "$tmp/run-multi/report.html" ||
+        fail "multi-label: the report's confusion section"
     grep -q 'e_NUM_LABELS 3' "$tmp/multi-build/e.h" && grep -q '"odd"' "$tmp/multi-build/e.h" ||
         fail "multi-label: build's header does not name the labels"
 else
