@@ -21,6 +21,9 @@ the float32 inputs; its loss and dL/dz:
   huber05  HuberLoss(delta=0.5)(z, one_hot(y))
   bce      BCEWithLogitsLoss()(z, one_hot(y))
   bce1     BCEWithLogitsLoss()(z1, y1)
+  bcem     BCEWithLogitsLoss()(z, tm): multi-label, tm a fixed 0/1 matrix
+           [B, K] (rows with none, one, several and all labels on), written
+           as ym, each row's bit set sum_j tm[b, j] 2^j (hpc's int32 label)
 
 and `balanced`: sklearn's compute_class_weight('balanced') formula,
 n / (K * bincount(yb)), for 20 labels yb of 4 classes.
@@ -90,6 +93,10 @@ def main():
     case(out, "bce1", z1, lambda t: F.binary_cross_entropy_with_logits(t, y1.double()))
     emit(out, "yb", yb)
     emit(out, "balanced", len(yb) / (K * torch.bincount(yb, minlength=K).double()))
+    tm = torch.tensor([[0, 0, 0, 0], [1, 0, 0, 0], [0, 1, 1, 0], [1, 1, 1, 1], [0, 0, 1, 1], [1, 0, 1, 0]],
+                      dtype=torch.float64)
+    emit(out, "ym", (tm * (2 ** torch.arange(K, dtype=torch.float64))).sum(1).long())
+    case(out, "bcem", z, lambda t: F.binary_cross_entropy_with_logits(t, tm))
     text = "\n".join(out) + "\n"
     if len(sys.argv) > 1:
         with open(sys.argv[1], "w") as f:

@@ -47,7 +47,85 @@ typedef struct {
     long correct;
     const hprt_csv_encoding *names; /* class names (n_classes > 0), or NULL: class numbers */
     cli_confusion *cm; /* with labels: the per-class counts */
+    /* multi-label (several 0/1 label columns): per label, the pairs counted */
+    int multi;         /* labels; 0: one label per row */
+    const char *const *label_names; /* each label's header name, or NULL: "label i" */
+    long tp[HPRT_MAX_LABELS], fp[HPRT_MAX_LABELS], fn[HPRT_MAX_LABELS], pos[HPRT_MAX_LABELS];
 } printer;
+
+/* A multi-label row: each label's decision (probability > 0.5), its 0/1 label
+ * when known, then each probability. */
+static void print_multi_row(printer *pr, long row, const float *z, int K)
+{
+    if (pr->csv)
+        printf("%ld", row);
+    else
+        printf("{\"row\": %ld, \"predicted\": [", row);
+    const char *sep = pr->csv ? "," : ", ";
+    for (int k = 0; k < K; k++)
+        printf("%s%d", pr->csv || k ? sep : "", z[k] > 0);
+    if (pr->y) {
+        if (!pr->csv)
+            printf("], \"label\": [");
+        for (int k = 0; k < K; k++) {
+            int t = (int)(((uint32_t)pr->y[row] >> k) & 1u), p = z[k] > 0;
+            pr->correct += t == p;
+            pr->tp[k] += t && p;
+            pr->fp[k] += !t && p;
+            pr->fn[k] += t && !p;
+            pr->pos[k] += t;
+            printf("%s%d", pr->csv || k ? sep : "", t);
+        }
+    }
+    if (!pr->csv)
+        printf("], \"probabilities\": [");
+    for (int k = 0; k < K; k++)
+        printf("%s%.9g", pr->csv || k ? sep : "", 1 / (1 + exp(-(double)z[k])));
+    printf(pr->csv ? "\n" : "]}\n");
+}
+
+/* Label k's name in the output: its header name, or "label_k". */
+static void label_name(const printer *pr, int k, char *buf, size_t n)
+{
+    if (pr->label_names && pr->label_names[k])
+        snprintf(buf, n, "%s", pr->label_names[k]);
+    else
+        snprintf(buf, n, "label_%d", k);
+}
+
+/* With labels: the accuracy over (row, label) pairs and each label's
+ * precision, recall and F1 (scikit-learn's conventions: 0 when undefined), on
+ * standard error; with --format json also as the last line of standard output. */
+static void print_multi_report(const printer *pr, long n, int K, const char *ckpt)
+{
+    double acc = n ? (double)pr->correct / ((double)n * K) : 0;
+    fprintf(stderr, "accuracy %.4f over %ld samples x %d labels (the mean of (probability > 0.5) == label; %s)\n", acc,
+            n, K, ckpt);
+    fprintf(stderr, "%-20s %9s %9s %9s %9s\n", "label", "precision", "recall", "f1", "support");
+    if (!pr->csv)
+        printf("{\"accuracy\": %.9g, \"samples\": %ld, \"labels\": [", acc, n);
+    for (int k = 0; k < K; k++) {
+        char name[128];
+        label_name(pr, k, name, sizeof name);
+        long pp = pr->tp[k] + pr->fp[k];
+        double p = pp ? (double)pr->tp[k] / (double)pp : 0, r = pr->pos[k] ? (double)pr->tp[k] / (double)pr->pos[k] : 0;
+        double f = p + r > 0 ? 2 * p * r / (p + r) : 0;
+        fprintf(stderr, "%-20.20s %9.4f %9.4f %9.4f %9ld\n", name, p, r, f, pr->pos[k]);
+        if (!pr->csv) {
+            printf("%s{\"name\": \"", k ? ", " : "");
+            for (const char *c = name; *c; c++)
+                if (*c == '"' || *c == '\\')
+                    printf("\\%c", *c);
+                else if ((unsigned char)*c < 0x20)
+                    printf("\\u%04x", (unsigned char)*c);
+                else
+                    putchar(*c);
+            printf("\", \"precision\": %.9g, \"recall\": %.9g, \"f1\": %.9g, \"support\": %ld}", p, r, f, pr->pos[k]);
+        }
+    }
+    if (!pr->csv)
+        printf("]}\n");
+}
 
 /* ---- class names (a CSV whose labels are names) ---- */
 
@@ -104,9 +182,14 @@ static hprt_status load_named_csv(const char *input, const plan_experiment *e, c
     o.encoding = enc;
     hprt_status st = HPRT_E_DATA;
     hprt_error first = {0};
+    hprt_csv_colref refs[HPRT_MAX_LABELS];
+    for (int i = 0; i < e->data.train.n_labels && i < HPRT_MAX_LABELS; i++)
+        refs[i] = (hprt_csv_colref){.name = NULL, .index = e->data.train.label_columns[i]};
     for (int with_label = e->data.train.kind == PLAN_SRC_CSV; with_label >= 0; with_label--) {
         o.label = with_label ? HPRT_LABEL_INDEX : HPRT_LABEL_NONE;
         o.label_index = e->data.train.label_index;
+        o.labels = refs; /* multi-label: the label columns */
+        o.n_labels = with_label ? e->data.train.n_labels : 0;
         hprt_data_info info;
         hprt_error perr = {0};
         st = hprt_csv_probe(input, &o, &info, &perr);
@@ -128,6 +211,10 @@ static hprt_status load_named_csv(const char *input, const plan_experiment *e, c
 static void print_row(void *ctx, long row, const float *z, int K)
 {
     printer *pr = ctx;
+    if (pr->multi) {
+        print_multi_row(pr, row, z, K);
+        return;
+    }
     double prob[4096];
     int arg = 0;
     double mx = z[0], sum = 0;
@@ -274,10 +361,15 @@ int cmd_predict(int argc, char **argv)
         st = load_named_csv(input, e, enc, header, &ds, &err);
     } else if (is_csv) {
         hprt_csv_opts o = hprt_csv_defaults();
+        hprt_csv_colref refs[HPRT_MAX_LABELS];
         if (e->data.train.kind == PLAN_SRC_CSV) {
             o.header = e->data.train.header;
             o.label = HPRT_LABEL_INDEX;
             o.label_index = e->data.train.label_index;
+            for (int i = 0; i < e->data.train.n_labels && i < HPRT_MAX_LABELS; i++)
+                refs[i] = (hprt_csv_colref){.name = NULL, .index = e->data.train.label_columns[i]};
+            o.labels = refs; /* multi-label: the label columns */
+            o.n_labels = e->data.train.n_labels;
         }
         /* the columns first (with no label, so a file without one probes too).
          * The header: --header, --no-header, else the first line is a header
@@ -285,6 +377,7 @@ int cmd_predict(int argc, char **argv)
          * sample dropped silently) */
         hprt_csv_opts probe = o;
         probe.label = HPRT_LABEL_NONE;
+        probe.n_labels = 0;
         probe.header = header == 1;
         hprt_data_info info;
         st = hprt_csv_probe(input, &probe, &info, &err);
@@ -303,8 +396,10 @@ int cmd_predict(int argc, char **argv)
         o.header = probe.header;
         int cols = st == HPRT_OK ? info.columns : 0;
         hprt_data_info_free(&info);
-        if (st == HPRT_OK && cols == e->data.features) /* no label column */
+        if (st == HPRT_OK && cols == e->data.features) { /* no label column */
             o.label = HPRT_LABEL_NONE;
+            o.n_labels = 0;
+        }
         if (st == HPRT_OK)
             st = hprt_csv_load(input, &o, &ds, &err);
     } else {
@@ -344,7 +439,7 @@ int cmd_predict(int argc, char **argv)
             goto done;
         }
     }
-    if (ds.y && cli_confusion_init(&cm, l->classes) != 0) {
+    if (ds.y && e->data.labels == 0 && cli_confusion_init(&cm, l->classes) != 0) {
         fprintf(stderr, "hpc predict: out of memory\n");
         status = EXIT_RUN;
         goto done;
@@ -352,8 +447,18 @@ int cmd_predict(int argc, char **argv)
     if (enc && enc->n_classes == l->classes)
         cm.names = enc->classes;
     printer pr = {.y = ds.y, .probs = e->loss == PLAN_LOSS_CROSS_ENTROPY, .sigmoid = e->loss == PLAN_LOSS_BCE,
-                  .csv = format[0] == 'c', .names = enc, .cm = &cm};
-    if (pr.csv) {
+                  .csv = format[0] == 'c', .names = enc, .cm = &cm, .multi = e->data.labels,
+                  .label_names = e->data.label_names};
+    if (pr.csv && pr.multi) { /* row, each label's decision, [its 0/1 label,] each probability */
+        char name[128];
+        printf("row");
+        for (int pass = 0; pass < 3; pass++)
+            for (int k = 0; k < l->classes && (pass != 1 || ds.y); k++) {
+                label_name(&pr, k, name, sizeof name);
+                printf(",%s%s", pass == 0 ? "" : pass == 1 ? "label_" : "p_", name);
+            }
+        printf("\n");
+    } else if (pr.csv) {
         printf("row,predicted");
         if (ds.y)
             printf(",label");
@@ -366,7 +471,9 @@ int cmd_predict(int argc, char **argv)
         status = EXIT_RUN;
         goto done;
     }
-    if (ds.y) {
+    if (ds.y && pr.multi) {
+        print_multi_report(&pr, ds.n, l->classes, ckpt);
+    } else if (ds.y) {
         fprintf(stderr, "accuracy %.4f on %ld samples (%s)\n", (double)pr.correct / (double)ds.n, ds.n, ckpt);
         print_classes(&cm, pr.csv);
     }

@@ -104,6 +104,13 @@ static void confusion_section(FILE *f, cli_model *m)
         fprintf(f, "<p class='note'>A language model: no confusion matrix (its loss in bits per character is in the summary).</p>\n</section>\n");
         return;
     }
+    if (e->data.labels > 0) {
+        fprintf(f, "<p class='note'>Multi-label data (%d label columns): no confusion matrix of classes; "
+                   "<code>hpc predict</code> with the label columns prints each label's precision, recall and F1.</p>\n"
+                   "</section>\n",
+                e->data.labels);
+        return;
+    }
     hp_loaded_data data = {0};
     hprt_error err = {0};
     const char *why = NULL;

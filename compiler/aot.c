@@ -800,6 +800,25 @@ static void write_csv_names(FILE *f, const hprt_csv_encoding *en, const char *N,
     fprintf(f, " */\n\n");
 }
 
+/* Multi-label data (several 0/1 label columns): NAME_labels[k] names output k. */
+static void write_label_names(FILE *f, const plan_data *d, const char *N)
+{
+    if (d->labels <= 0)
+        return;
+    fprintf(f, "/* Multi-label: output k is the logit of label NAME_labels[k]; a sigmoid of it is its probability\n"
+               " * (above 0.5, or a logit above 0: the label is predicted on). */\n"
+               "#define %s_NUM_LABELS %d\n"
+               "static const char *const %s_labels[%s_NUM_LABELS] = {", N, d->labels, N, N);
+    for (int i = 0; i < d->labels; i++) {
+        fputs(i ? ",\n    " : "\n    ", f);
+        if (d->label_names && d->label_names[i])
+            c_string(f, d->label_names[i]);
+        else
+            fprintf(f, "\"column %d\"", d->train.label_columns[i]);
+    }
+    fprintf(f, "\n};\n\n");
+}
+
 static int write_header(const plan_experiment *e, const cg_layout *l, const hp_aot_options *o, cg_error *err)
 {
     char path[4200], guard[300];
@@ -836,6 +855,7 @@ static int write_header(const plan_experiment *e, const cg_layout *l, const hp_a
             "#define %s_SCRATCH_BYTES %ld /* for %s_predict_with */\n\n",
             N, e->name, e->file, N, N, guard, guard, N, l->features, N, l->classes, N, l->classes, N, bytes, N);
     write_csv_names(f, &e->data.csv, N, l->classes);
+    write_label_names(f, &e->data, N);
     if (o->q8)
         fprintf(f,
                 "/* Quantized to int8 (hpc build --quantize int8): weights per output channel (symmetric int8),\n"

@@ -586,14 +586,32 @@ static plan_experiment *check_experiment(ck *c, hp_decl *d)
         hp_span at = v[S_MODEL] ? v[S_MODEL]->span : d->name_span;
         hp_span loss_at = v[S_LOSS] ? v[S_LOSS]->span : at;
         char buf[64];
-        if (e->loss == PLAN_LOSS_BCE && data_ok && e->data.is_text) {
+        if (data_ok && e->data.labels > 0 && e->loss != PLAN_LOSS_BCE) {
+            hp_report(c->d, HP_ERROR, NULL, loss_at,
+                      "data '%s' has %d label columns (multi-label targets, each 0 or 1): use loss = bce, which scores "
+                      "each output against its own label",
+                      e->data.name, e->data.labels);
+        } else if (data_ok && e->data.labels > 0 && !ends_softmax && width != e->data.labels) {
+            if (width < 0)
+                hp_report(c->d, HP_ERROR, NULL, at,
+                          "the model's output %s is not a vector of scores; end it with `dense %d` (one output per "
+                          "label column of data '%s')",
+                          plan_shape_str(out, buf, sizeof buf), e->data.labels, e->data.name);
+            else
+                hp_report(c->d, HP_ERROR, NULL, at,
+                          "the model's output has %d units, but data '%s' has %d label columns: multi-label bce needs "
+                          "one output per label (end the model with `dense %d`)",
+                          width, e->data.name, e->data.labels, e->data.labels);
+        } else if (e->loss == PLAN_LOSS_BCE && data_ok && e->data.is_text) {
             hp_report(c->d, HP_ERROR, NULL, loss_at,
                       "bce scores labelled data; a language model predicts one token of many: use cross_entropy");
         } else if (e->loss == PLAN_LOSS_BCE && ends_softmax) {
             hp_report(c->d, HP_ERROR, NULL, loss_at,
                       "bce applies a sigmoid to each output, but the model ends in softmax: end it with `dense %s` "
                       "and no activation (or use cross_entropy)",
-                      width == 1 ? "1" : "classes");
+                      data_ok && e->data.labels > 0 ? hp_sprintf(&c->p->arena, "%d", e->data.labels)
+                      : width == 1                  ? "1"
+                                                    : "classes");
         } else if (e->loss == PLAN_LOSS_BCE && data_ok && width == 1 && want > 0) {
             e->loss_opts.binary = true;
             if (want != 2)

@@ -97,6 +97,46 @@ static bool csv_categories(ck *c, const ck_val *v, const hprt_csv_encoding *trai
     return true;
 }
 
+/* `label = ["a", "b", 3]`: several 0/1 label columns (multi-label targets for
+ * bce), by header name or 0-based column number (refs in the checker's arena). */
+static bool csv_labels(ck *c, const ck_val *v, bool header, hprt_csv_colref **refs, int *n)
+{
+    if (v->n_items < 2 || v->n_items > HPRT_MAX_LABELS) {
+        hp_report(c->d, HP_ERROR, NULL, v->span,
+                  v->n_items < 2 ? "a list of label columns names two or more (multi-label); for one, write "
+                                   "label = \"name\" or its number"
+                                 : "%d label columns; the most is %d",
+                  v->n_items, HPRT_MAX_LABELS);
+        return false;
+    }
+    *n = v->n_items;
+    *refs = hp_alloc(&c->p->arena, sizeof **refs * (size_t)v->n_items);
+    for (int i = 0; i < v->n_items; i++) {
+        const ck_val *it = v->items[i];
+        if (it->k == V_STR) {
+            if (!header) {
+                hp_report(c->d, HP_ERROR, NULL, it->span,
+                          "a label column named \"%s\" needs a header row; drop `header = false` or give the "
+                          "column's number",
+                          it->s);
+                return false;
+            }
+            (*refs)[i] = (hprt_csv_colref){.name = it->s, .index = -1};
+        } else if (it->k == V_NUM) {
+            long idx;
+            if (!ck_int(c, it, "a label column", 0, 1000000, &idx))
+                return false;
+            (*refs)[i] = (hprt_csv_colref){.name = NULL, .index = (int)idx};
+        } else {
+            if (it->k != V_POISON)
+                hp_report(c->d, HP_ERROR, NULL, it->span, "a label column is a name or a number, not %s",
+                          ck_describe(c, it));
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Binds and probes one source call.  info receives the probe. */
 static bool check_source(ck *c, hp_decl *decl, const ck_val *v, plan_source *src, hprt_data_info *info, bool allow_split,
                          const char *setting, const hprt_csv_encoding *train_enc)
@@ -199,9 +239,15 @@ static bool check_source(ck *c, hp_decl *decl, const ck_val *v, plan_source *src
                     o.label = HPRT_LABEL_NAME;
                     o.label_name = l->s;
                 }
+            } else if (l->k == V_LIST) {
+                hprt_csv_colref *lrefs = NULL;
+                if (!csv_labels(c, l, src->header, &lrefs, &o.n_labels))
+                    return false;
+                o.labels = lrefs;
             } else if (l->k != V_POISON) {
                 hp_report(c->d, HP_ERROR, NULL, l->span,
-                          "label must be \"last\", \"first\", a column number or a column name, not %s",
+                          "label must be \"last\", \"first\", a column number, a column name or a list of label "
+                          "columns (multi-label), not %s",
                           ck_describe(c, l));
                 return false;
             } else
@@ -225,13 +271,25 @@ static bool check_source(ck *c, hp_decl *decl, const ck_val *v, plan_source *src
             return false;
         }
         src->label_index = info->label_column;
+        if (info->labels > 0) {
+            src->n_labels = info->labels;
+            src->label_columns = hp_alloc(c->out, sizeof *src->label_columns * (size_t)info->labels);
+            memcpy(src->label_columns, info->label_columns, sizeof *src->label_columns * (size_t)info->labels);
+        }
         const hprt_csv_encoding *en = &info->encoding;
         if (!train_enc && en->n_cats > 0) { /* the file columns, for experiment.hp */
             src->categorical = hp_alloc(c->out, sizeof *src->categorical * (size_t)en->n_cats);
-            for (int i = 0; i < en->n_cats; i++)
-                src->categorical[i] = info->label_column >= 0 && en->cats[i].column >= info->label_column
-                                          ? en->cats[i].column + 1
-                                          : en->cats[i].column;
+            for (int i = 0; i < en->n_cats; i++) { /* feature position -> file column: past the label columns */
+                int pos = en->cats[i].column, col = 0;
+                for (;; col++) {
+                    bool lab = col == info->label_column;
+                    for (int k = 0; k < info->labels; k++)
+                        lab |= info->label_columns[k] == col;
+                    if (!lab && pos-- == 0)
+                        break;
+                }
+                src->categorical[i] = col;
+            }
             src->n_categorical = en->n_cats;
         }
         break;
@@ -280,7 +338,7 @@ static bool check_source(ck *c, hp_decl *decl, const ck_val *v, plan_source *src
     return true;
 }
 
-static void fill_shape(plan_data *d, const hprt_data_info *info)
+static void fill_shape(ck *c, plan_data *d, const hprt_data_info *info)
 {
     if (info->kind == HPRT_DATA_TEXT) {
         d->is_text = true;
@@ -296,6 +354,12 @@ static void fill_shape(plan_data *d, const hprt_data_info *info)
         d->input = (plan_shape){PLAN_VEC, {info->features, 0, 0}};
     d->features = info->features;
     d->classes = info->classes;
+    d->labels = info->labels;
+    if (c && info->labels > 0 && info->names) {
+        d->label_names = hp_alloc(c->out, sizeof *d->label_names * (size_t)info->labels);
+        for (int i = 0; i < info->labels; i++)
+            d->label_names[i] = hp_strdup(c->out, info->names[info->label_columns[i]]);
+    }
 }
 
 /* The training CSV's encoding into the plan: the categories of the training
@@ -304,7 +368,7 @@ static void csv_encoding(ck *c, plan_data *d, hprt_data_info *info, hp_span at)
 {
     hprt_csv_encoding *en = &info->encoding;
     hprt_csv_encoding_restrict(en, d->train.n);
-    int raw = info->label_column >= 0 ? info->columns - 1 : info->columns;
+    int raw = (info->label_column >= 0 ? info->columns - 1 : info->columns) - info->labels;
     d->features = hprt_csv_encoding_width(en, raw);
     d->input = (plan_shape){PLAN_VEC, {d->features, 0, 0}};
     hprt_csv_encoding *pe = &d->csv;
@@ -376,7 +440,7 @@ static ck_data_entry *check_data(ck *c, hp_decl *decl, ck_data_entry *entry)
         hp_report(c->d, HP_ERROR, NULL, decl->name_span, "data '%s' needs 'train = ...'", decl->name);
 
     if (ok[D_TRAIN]) {
-        fill_shape(d, &info[D_TRAIN]);
+        fill_shape(c, d, &info[D_TRAIN]);
         /* the other sets must look like train */
         for (int i = D_VALID; i <= D_TEST; i++) {
             if (!ok[i] || srcs[i]->kind == PLAN_SRC_SPLIT)
@@ -387,9 +451,14 @@ static ck_data_entry *check_data(ck *c, hp_decl *decl, ck_data_entry *entry)
                 hp_report(c->d, HP_ERROR, NULL, s[i]->value->span, "'%s' is a different kind of data than 'train'",
                           data_settings[i]);
                 ok[i] = false;
+            } else if (t->kind == HPRT_DATA_CSV && o->labels != t->labels) {
+                hp_report(c->d, HP_ERROR, NULL, s[i]->value->span,
+                          "'%s' has %d label columns, but 'train' has %d: give it the same `label = ...`",
+                          data_settings[i], o->labels ? o->labels : 1, t->labels ? t->labels : 1);
+                ok[i] = false;
             } else if (t->kind != HPRT_DATA_TEXT && o->features != t->features) {
                 plan_data tmp = {0};
-                fill_shape(&tmp, o);
+                fill_shape(NULL, &tmp, o);
                 hp_report(c->d, HP_ERROR, NULL, s[i]->value->span,
                           "'%s' has samples of shape %s, but 'train' has %s", data_settings[i],
                           plan_shape_str(tmp.input, a, sizeof a), plan_shape_str(d->input, b, sizeof b));

@@ -1058,7 +1058,8 @@ static void xent_opts_row(cg *g, LLVMValueRef row, LLVMValueRef lab, LLVMValueRe
 }
 
 /* mae, huber, bce: element j of a row against its target (the label itself
- * with one output, else onehot), the row's Σ_j l_j / K; dz = l'(z) / (rows·K). */
+ * with one output, bit j of it for multi-label bce, else onehot), the row's
+ * Σ_j l_j / K; dz = l'(z) / (rows·K). */
 static void elementwise_row(cg *g, LLVMValueRef row, LLVMValueRef lab, LLVMValueRef loss, LLVMValueRef dZ, int B)
 {
     long K = g->l->classes;
@@ -1070,9 +1071,12 @@ static void elementwise_row(cg *g, LLVMValueRef row, LLVMValueRef lab, LLVMValue
     LLVMBuildStore(g->b, cg_f64(g, 0), sum);
     cg_for(g, &J, cg_i64(g, 0), cg_i64(g, K));
     LLVMValueRef k = iadd(g, row, J.i);
-    LLVMValueRef t = K == 1 ? LLVMBuildSIToFP(g->b, lab, g->t_f64, "")
-                            : LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, J.i, lab, ""), cg_f64(g, 1),
-                                              cg_f64(g, 0), "");
+    LLVMValueRef t = g->e->data.labels > 0
+                         ? LLVMBuildUIToFP(g->b, LLVMBuildAnd(g->b, LLVMBuildLShr(g->b, lab, J.i, ""), cg_i64(g, 1), ""),
+                                           g->t_f64, "")
+                     : K == 1 ? LLVMBuildSIToFP(g->b, lab, g->t_f64, "")
+                              : LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, J.i, lab, ""), cg_f64(g, 1),
+                                                cg_f64(g, 0), "");
     LLVMValueRef z = f64_of(g, cg_load_f(g, Z, k));
     LLVMValueRef d = LLVMBuildFSub(g->b, z, t, "");
     LLVMValueRef ad = cg_intrinsic1(g, "fabs", d);
@@ -1171,8 +1175,19 @@ static void loss_rows(cg *g, int B, LLVMValueRef r0, LLVMValueRef r1, bool train
     LLVMValueRef pred = LLVMBuildLoad2(g->b, g->t_i64, arg, "");
     if (K == 1)
         pred = LLVMBuildZExt(g->b, LLVMBuildFCmp(g->b, LLVMRealOGT, cg_load_f(g, Z, row), cg_f32(g, 0), ""), g->t_i64, "");
-    LLVMValueRef hit = LLVMBuildZExt(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, pred, lab, ""), g->t_i64, "");
-    LLVMBuildStore(g->b, iadd(g, LLVMBuildLoad2(g->b, g->t_i64, correct, ""), hit), correct);
+    if (g->e->data.labels > 0) {
+        /* multi-label: each (row, label) pair whose z > 0 (probability > 0.5) is its bit (Keras' binary_accuracy) */
+        cg_for(g, &J, cg_i64(g, 0), cg_i64(g, K));
+        LLVMValueRef on = LLVMBuildZExt(
+            g->b, LLVMBuildFCmp(g->b, LLVMRealOGT, cg_load_f(g, Z, iadd(g, row, J.i)), cg_f32(g, 0), ""), g->t_i64, "");
+        LLVMValueRef bit = LLVMBuildAnd(g->b, LLVMBuildLShr(g->b, lab, J.i, ""), cg_i64(g, 1), "");
+        LLVMValueRef h = LLVMBuildZExt(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, on, bit, ""), g->t_i64, "");
+        LLVMBuildStore(g->b, iadd(g, LLVMBuildLoad2(g->b, g->t_i64, correct, ""), h), correct);
+        cg_end(g, &J);
+    } else {
+        LLVMValueRef hit = LLVMBuildZExt(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, pred, lab, ""), g->t_i64, "");
+        LLVMBuildStore(g->b, iadd(g, LLVMBuildLoad2(g->b, g->t_i64, correct, ""), hit), correct);
+    }
     LLVMValueRef m = LLVMBuildLoad2(g->b, g->t_f32, mx, "");
     if (ce_opts) {
         xent_opts_row(g, row, lab, m, W, scale, ginv, loss, dZ);

@@ -18,6 +18,11 @@ static hprt_status load_source(const plan_source *s, hprt_dataset *ds, const hpr
         o.label = kinds[s->label_kind];
         o.label_index = s->label_index;
         o.label_name = s->label_name;
+        hprt_csv_colref refs[HPRT_MAX_LABELS];
+        for (int i = 0; i < s->n_labels && i < HPRT_MAX_LABELS; i++)
+            refs[i] = (hprt_csv_colref){.name = NULL, .index = s->label_columns[i]};
+        o.labels = refs;
+        o.n_labels = s->n_labels;
         o.encoding = enc; /* the categories and class names the checker found */
         return hprt_csv_load(s->paths[0], &o, ds, err);
     }

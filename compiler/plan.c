@@ -574,10 +574,22 @@ void plan_explain(const plan_experiment *e, FILE *out)
         fprintf(out, "data %s: text, %ld tokens for training, %ld for validation, %ld for test; vocab %d; windows of %d\n",
                 dt->name, dt->train.n, dt->valid.n, dt->test.n, dt->vocab, dt->train.seq);
     else
-        fprintf(out, "data %s: %ld training, %ld validation, %ld test samples of %s; %d classes%s%s\n", dt->name,
+        fprintf(out, "data %s: %ld training, %ld validation, %ld test samples of %s; %d %s%s%s\n", dt->name,
                 dt->train.n, dt->valid.n, dt->test.n, plan_shape_str(dt->input, a, sizeof a), dt->classes,
+                dt->labels > 0 ? "labels" : "classes",
                 dt->normalize ? "; normalized" : "", dt->scale != 1 ? "; scaled" : "");
     plan_explain_csv(&dt->csv, out);
+    if (dt->labels > 0) {
+        fprintf(out, "  labels      multi-label: %d label columns, each 0 or 1 (one bce output per label; accuracy is the "
+                "mean over labels of (sigmoid > 0.5) == label):", dt->labels);
+        for (int i = 0; i < dt->labels; i++) {
+            if (dt->label_names && dt->label_names[i])
+                fprintf(out, "%s %s", i ? "," : "", dt->label_names[i]);
+            else
+                fprintf(out, "%s column %d", i ? "," : "", dt->train.label_columns[i]);
+        }
+        fputc('\n', out);
+    }
     if (!dt->is_text && e->n_layers > 0 && e->layers[0].out.kind == PLAN_SEQ)
         fprintf(out, "  each sample is a sequence of %d steps of %d features (step-major); the recurrent state starts "
                 "at zero in every sample and gradients flow through all %d steps\n",

@@ -161,6 +161,8 @@ typedef struct {
     int label_index;     /* csv: resolved 0-based column */
     const char *label_name;
     bool header;         /* csv */
+    int *label_columns;  /* csv, multi-label (`label = [...]`): the 0-based file column of label i */
+    int n_labels;        /* their number (0: one label column, label_index) */
     int *categorical;    /* csv, train: the one-hot encoded file columns (0-based) */
     int n_categorical;
     int seq;             /* text */
@@ -176,7 +178,9 @@ typedef struct {
     bool shuffle;
     bool is_text;
     plan_shape input;    /* the shape of one sample as stored: [784] / [1,28,28] / tokens[seq] */
-    int classes;         /* 0 when unknown */
+    int classes;         /* 0 when unknown; multi-label: the label columns */
+    int labels;          /* multi-label (several 0/1 label columns, bce): their number; 0 otherwise */
+    const char **label_names; /* multi-label: each label column's header name, or NULL without a header */
     int vocab;           /* text */
     int features;        /* csv: columns but the label (one-hot columns counted once per category); idx: pixels */
     hprt_csv_encoding csv; /* csv: class names and categories of the training rows (arena strings; first_row NULL) */

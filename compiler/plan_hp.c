@@ -41,7 +41,12 @@ static void source(FILE *out, const plan_source *s)
     case PLAN_SRC_CSV:
         fputs("csv(", out);
         quoted(out, s->paths[0]);
-        fprintf(out, ", label = %d, header = %s", s->label_index, s->header ? "true" : "false");
+        if (s->n_labels > 0)
+            for (int i = 0; i < s->n_labels; i++)
+                fprintf(out, "%s%d%s", i ? ", " : ", label = [", s->label_columns[i], i + 1 == s->n_labels ? "]" : "");
+        else
+            fprintf(out, ", label = %d", s->label_index);
+        fprintf(out, ", header = %s", s->header ? "true" : "false");
         for (int i = 0; i < s->n_categorical; i++)
             fprintf(out, "%s%d", i ? ", " : ", categories = [", s->categorical[i]);
         fputs(s->n_categorical ? "])" : ")", out);

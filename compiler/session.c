@@ -566,6 +566,7 @@ void hp_session_train_config(hp_session *s, hprt_train_config *cfg)
         cfg->norm = s->data.norm.mean;
         cfg->n_norm = 2 * (size_t)s->data.norm.features;
     }
+    cfg->multi_labels = e->data.labels;
     if (e->data.csv_text) { /* the class names and categories, for predict and build */
         cfg->encoding = e->data.csv_text;
         cfg->n_encoding = strlen(e->data.csv_text);

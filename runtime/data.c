@@ -140,7 +140,7 @@ hprt_status hprt_data_split(hprt_dataset *train, double fraction, hprt_dataset *
                          ds_name(train), cut);
     }
     train->n = keep;
-    if (train->y) {
+    if (train->y && !train->labels) { /* multi-label: classes is the number of label columns */
         train->classes = classes_of(train->y, keep);
         valid->classes = classes_of(valid->y, cut);
     }
@@ -250,6 +250,11 @@ hprt_status hprt_data_check_labels(const hprt_dataset *ds, int classes, hprt_err
     if (!ds->y)
         return HPRT_OK;
     const char *file = ds->label_source ? ds->label_source : ds_name(ds);
+    if (ds->labels > 0 && ds->labels != classes)
+        return hprt_fail(err, HPRT_E_DATA, "%s: %d label columns, but the model has %d (one output per label)", file,
+                         ds->labels, classes);
+    if (ds->labels > 0) /* bit sets of the label columns, checked as they were read */
+        return HPRT_OK;
     for (long i = 0; i < ds->n; i++) {
         int32_t v = ds->y[i];
         if (v >= 0 && v < classes)

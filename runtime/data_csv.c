@@ -595,7 +595,9 @@ typedef struct {
     const char *data_start; /* first byte after the header line */
     long data_lineno;       /* line number before data_start */
     int columns;
-    int label_col;          /* -1: none */
+    int label_col;          /* -1: none (or several: n_labels) */
+    int n_labels;           /* multi-label: the label columns, label i in file column label_cols[i] */
+    int label_cols[HPRT_MAX_LABELS];
     char **names;           /* columns entries when there is a header */
     long rows;
     int max_label;
@@ -742,9 +744,13 @@ static hprt_status parse_feature(csv_scan *sc, const csv_field *f, long lineno, 
 }
 
 /* Resolves label = last | first | N | "name" once the columns are known. */
+static hprt_status resolve_labels(csv_scan *sc, hprt_error *err);
+
 static hprt_status resolve_label(csv_scan *sc, hprt_error *err)
 {
     const hprt_csv_opts *o = &sc->opts;
+    if (o->n_labels > 0)
+        return resolve_labels(sc, err);
     switch (o->label) {
     case HPRT_LABEL_LAST: sc->label_col = sc->columns - 1; break;
     case HPRT_LABEL_FIRST: sc->label_col = 0; break;
@@ -799,6 +805,102 @@ static hprt_status resolve_label(csv_scan *sc, hprt_error *err)
                          "%s: only one column; a data set needs at least one feature column "
                          "besides the label",
                          sc->path);
+    return HPRT_OK;
+}
+
+/* Several label columns (opts.labels): each by header name or number, none twice. */
+static hprt_status resolve_labels(csv_scan *sc, hprt_error *err)
+{
+    const hprt_csv_opts *o = &sc->opts;
+    sc->label_col = -1;
+    if (o->n_labels > HPRT_MAX_LABELS)
+        return hprt_fail(err, HPRT_E_DATA, "%s: %d label columns; the most is %d", sc->path, o->n_labels,
+                         HPRT_MAX_LABELS);
+    for (int i = 0; i < o->n_labels; i++) {
+        const hprt_csv_colref *r = &o->labels[i];
+        int col = -1;
+        if (r->name) {
+            if (!sc->names)
+                return hprt_fail(err, HPRT_E_DATA,
+                                 "%s: label column \"%s\" is a name, but header = false, so the columns have no "
+                                 "names; set header = true or give the column's number",
+                                 sc->path, r->name);
+            for (int j = 0; j < sc->columns && col < 0; j++)
+                if (strcmp(sc->names[j], r->name) == 0)
+                    col = j;
+            if (col < 0)
+                return hprt_fail(err, HPRT_E_DATA, "%s: label column: no column named '%s' in the header", sc->path,
+                                 r->name);
+        } else {
+            if (r->index < 0 || r->index >= sc->columns)
+                return hprt_fail(err, HPRT_E_DATA,
+                                 "%s: label column %d does not exist: the file has %d columns, numbered 0 to %d",
+                                 sc->path, r->index, sc->columns, sc->columns - 1);
+            col = r->index;
+        }
+        for (int k = 0; k < i; k++)
+            if (sc->label_cols[k] == col)
+                return hprt_fail(err, HPRT_E_DATA, "%s: label column %d is named twice", sc->path, col);
+        sc->label_cols[i] = col;
+    }
+    sc->n_labels = o->n_labels;
+    if (sc->columns <= sc->n_labels)
+        return hprt_fail(err, HPRT_E_DATA,
+                         "%s: %d columns, all of them labels; a data set needs at least one feature column", sc->path,
+                         sc->columns);
+    return HPRT_OK;
+}
+
+/* Is file column j a label (the one, or one of several)? */
+static bool is_label_col(const csv_scan *sc, int j)
+{
+    if (j == sc->label_col)
+        return true;
+    for (int i = 0; i < sc->n_labels; i++)
+        if (sc->label_cols[i] == j)
+            return true;
+    return false;
+}
+
+/* Feature columns before one-hot encoding: the columns but the labels. */
+static int raw_features(const csv_scan *sc)
+{
+    return sc->columns - (sc->label_col >= 0 ? 1 : 0) - sc->n_labels;
+}
+
+/* A multi-label field: 0 or 1 (written "0", "1", "0.0" or "1.0"). */
+static hprt_status parse_bit(csv_scan *sc, const csv_field *f, long lineno, int col, int *out, hprt_error *err)
+{
+    char buf[128], *end;
+    double v = -1;
+    if (field_cstr(f, buf, sizeof buf) && buf[0] != '\0') {
+        v = strtod(buf, &end);
+        if (*end != '\0')
+            v = -1;
+    }
+    if (v == 0 || v == 1) {
+        *out = (int)v;
+        return HPRT_OK;
+    }
+    char shown[64], cname[96];
+    field_show(f, shown, sizeof shown);
+    column_note(sc, col, cname, sizeof cname);
+    return hprt_fail(err, HPRT_E_DATA, "%s: line %ld, field %d (%s): a label column of a multi-label set holds 0 or 1%s%s",
+                     sc->path, lineno, col + 1, shown, cname, header_hint(sc, lineno));
+}
+
+/* The bit set of a row's label columns: bit i is label i. */
+static hprt_status parse_bits(csv_scan *sc, long lineno, int32_t *out, hprt_error *err)
+{
+    int32_t bits = 0;
+    for (int i = 0; i < sc->n_labels; i++) {
+        int b;
+        hprt_status st = parse_bit(sc, &sc->fields[sc->label_cols[i]], lineno, sc->label_cols[i], &b, err);
+        if (st != HPRT_OK)
+            return st;
+        bits |= (int32_t)b << i;
+    }
+    *out = bits;
     return HPRT_OK;
 }
 
@@ -899,12 +1001,18 @@ static hprt_status check_categories(csv_scan *sc, long lineno, hprt_error *err)
 /* The file column of a feature position (0-based among the non-label columns) and back. */
 static int file_column(const csv_scan *sc, int pos)
 {
-    return sc->label_col >= 0 && pos >= sc->label_col ? pos + 1 : pos;
+    for (int j = 0; j < sc->columns; j++)
+        if (!is_label_col(sc, j) && pos-- == 0)
+            return j;
+    return sc->columns;
 }
 
 static int feature_pos(const csv_scan *sc, int col)
 {
-    return sc->label_col >= 0 && col > sc->label_col ? col - 1 : col;
+    int pos = 0;
+    for (int j = 0; j < col; j++)
+        pos += !is_label_col(sc, j);
+    return pos;
 }
 
 /* Resolves opts.categorical into file columns (cols[n_categorical]). */
@@ -931,10 +1039,10 @@ static hprt_status resolve_categorical(csv_scan *sc, int *cols, hprt_error *err)
                                  sc->path, r->index, sc->columns, sc->columns - 1);
             col = r->index;
         }
-        if (col == sc->label_col)
+        if (is_label_col(sc, col))
             return hprt_fail(err, HPRT_E_DATA,
-                             "%s: categorical column %d is the label column; label names need no declaration",
-                             sc->path, col);
+                             "%s: categorical column %d is %s label column; label names need no declaration",
+                             sc->path, col, sc->n_labels ? "a" : "the");
         for (int k = 0; k < i; k++)
             if (cols[k] == col)
                 return hprt_fail(err, HPRT_E_DATA, "%s: categorical column %d is declared twice", sc->path, col);
@@ -1109,7 +1217,7 @@ static hprt_status index_encoding(csv_scan *sc, hprt_error *err)
         return HPRT_OK;
     if (!(sc->cat_tab = calloc((size_t)e->n_cats, sizeof *sc->cat_tab)))
         return hprt_fail(err, HPRT_E_RUN, "%s: out of memory", sc->path);
-    int raw = sc->label_col >= 0 ? sc->columns - 1 : sc->columns;
+    int raw = raw_features(sc);
     for (int i = 0; i < e->n_cats; i++) {
         const hprt_csv_category *c = &e->cats[i];
         if (c->column < 0 || c->column >= raw)
@@ -1125,7 +1233,7 @@ static hprt_status index_encoding(csv_scan *sc, hprt_error *err)
 
 static hprt_status finish_features(csv_scan *sc, hprt_error *err)
 {
-    int raw = sc->label_col >= 0 ? sc->columns - 1 : sc->columns;
+    int raw = raw_features(sc);
     sc->features = hprt_csv_encoding_width(sc->enc, raw);
     if (sc->features < 1)
         return hprt_fail(err, HPRT_E_DATA, "%s: no features: the categorical columns have no categories", sc->path);
@@ -1208,6 +1316,11 @@ static hprt_status scan_structure(csv_scan *sc, const char *buf, size_t len, hpr
         if (n != cols)
             return hprt_fail(err, HPRT_E_DATA, "%s: line %ld: expected %d fields, found %d",
                              sc->path, it.lineno, cols, n);
+        if (sc->n_labels > 0) {
+            int32_t bits;
+            if ((st = parse_bits(sc, it.lineno, &bits, err)) != HPRT_OK)
+                return st;
+        }
         if (sc->label_col >= 0) {
             const csv_field *lf = &sc->fields[sc->label_col];
             if (sc->string_labels) {
@@ -1265,7 +1378,14 @@ static hprt_status scan_values(csv_scan *sc, const char *buf, size_t len, hprt_d
         (void)split_line(sc, s, e, it.lineno, sc->columns, err); /* checked by pass 1 */
         float *xr = ds->x + (size_t)row * (size_t)features;
         int k = 0;
+        if (sc->n_labels > 0) {
+            hprt_status st = parse_bits(sc, it.lineno, &ds->y[row], err);
+            if (st != HPRT_OK)
+                return st;
+        }
         for (int j = 0; j < sc->columns; j++) {
+            if (sc->n_labels > 0 && is_label_col(sc, j))
+                continue;
             if (j == sc->label_col) {
                 hprt_status st = sc->string_labels ? class_of(sc, &sc->fields[j], it.lineno, &ds->y[row], err)
                                                    : parse_label(sc, &sc->fields[j], it.lineno, &ds->y[row], err);
@@ -1303,7 +1423,7 @@ static hprt_status check_values(csv_scan *sc, const char *buf, size_t len, hprt_
         (void)split_line(sc, s, e, it.lineno, sc->columns, err); /* checked by pass 1 */
         for (int j = 0; j < sc->columns; j++) {
             float x;
-            hprt_status st = j == sc->label_col || sc->cat_of[j] >= 0
+            hprt_status st = is_label_col(sc, j) || sc->cat_of[j] >= 0
                                  ? HPRT_OK
                                  : parse_feature(sc, &sc->fields[j], it.lineno, j, &x, err);
             if (st != HPRT_OK)
@@ -1374,7 +1494,12 @@ hprt_status hprt_csv_probe(const char *path, const hprt_csv_opts *opts, hprt_dat
     info->features = sc.features;
     info->rank = 1;
     info->dims[0] = info->features;
-    info->classes = sc.label_col < 0 ? 0 : sc.string_labels ? sc.enc->n_classes : sc.max_label + 1;
+    info->classes = sc.n_labels       ? sc.n_labels
+                    : sc.label_col < 0 ? 0
+                    : sc.string_labels ? sc.enc->n_classes
+                                       : sc.max_label + 1;
+    info->labels = sc.n_labels;
+    memcpy(info->label_columns, sc.label_cols, sizeof info->label_columns);
     info->names = sc.names; /* ownership passes to info */
     sc.names = NULL;
     if (sc.enc == &sc.built) { /* so does the encoding built from this file */
@@ -1406,17 +1531,22 @@ hprt_status hprt_csv_load(const char *path, const hprt_csv_opts *opts, hprt_data
     ds->features = sc.features;
     ds->rank = 1;
     ds->dims[0] = ds->features;
-    ds->classes = sc.label_col < 0 ? 0 : sc.string_labels ? sc.enc->n_classes : sc.max_label + 1;
+    ds->classes = sc.n_labels       ? sc.n_labels
+                  : sc.label_col < 0 ? 0
+                  : sc.string_labels ? sc.enc->n_classes
+                                     : sc.max_label + 1;
+    ds->labels = sc.n_labels;
+    bool has_y = sc.label_col >= 0 || sc.n_labels > 0;
     size_t n = (size_t)sc.rows;
     if (n > SIZE_MAX / sizeof(float) / (size_t)ds->features)
         s = hprt_fail(err, HPRT_E_DATA, "%s: %ld rows of %d features do not fit in memory",
                       path, sc.rows, ds->features);
     if (s == HPRT_OK) {
         ds->x = hprt_alloc(n * (size_t)ds->features * sizeof(float));
-        ds->y = sc.label_col >= 0 ? hprt_alloc(n * sizeof(int32_t)) : NULL;
+        ds->y = has_y ? hprt_alloc(n * sizeof(int32_t)) : NULL;
         ds->line = malloc(n * sizeof(long));
         ds->source = dup_str(path);
-        if (!ds->x || (sc.label_col >= 0 && !ds->y) || !ds->line || !ds->source)
+        if (!ds->x || (has_y && !ds->y) || !ds->line || !ds->source)
             s = hprt_fail(err, HPRT_E_RUN, "%s: out of memory for %ld rows of %d features",
                           path, sc.rows, ds->features);
     }

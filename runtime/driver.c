@@ -337,7 +337,9 @@ static hprt_status evaluate(const hprt_train_config *c, runner *R, const hprt_da
         }
     (void)prev_rows;
     *loss = n ? total / (double)n : NAN;
-    *accuracy = n ? (double)correct / (double)n : NAN;
+    /* multi-label: correct counts (row, label) pairs */
+    double units = (double)n * (c->multi_labels > 0 ? (double)c->multi_labels : 1.0);
+    *accuracy = n ? (double)correct / units : NAN;
     return HPRT_OK;
 }
 

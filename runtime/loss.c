@@ -143,13 +143,21 @@ double hprt_softmax_xent_opts(const float *logits, const int32_t *labels, int B,
     return total / denom;
 }
 
-/* The target of element j of a row: the label itself with one output, else onehot. */
-static double target_of(int32_t y, int j, int K) { return K == 1 ? (double)y : (j == y ? 1.0 : 0.0); }
-static bool target_ok(int32_t y, int K) { return K == 1 ? (y == 0 || y == 1) : label_ok(y, K); }
+/* The target of element j of a row: the label itself with one output, else
+ * onehot; multi-label (the label a bit set of K bits): bit j. */
+static double target_of(int32_t y, int j, int K, bool multi)
+{
+    return multi ? (double)(((uint32_t)y >> j) & 1u) : K == 1 ? (double)y : (j == y ? 1.0 : 0.0);
+}
+static bool target_ok(int32_t y, int K, bool multi)
+{
+    return multi ? K >= 1 && K < 32 && y >= 0 && ((uint32_t)y >> K) == 0 : K == 1 ? (y == 0 || y == 1) : label_ok(y, K);
+}
 
 typedef enum { ELEM_MAE, ELEM_HUBER, ELEM_BCE } elem_loss;
 
-static double elem_onehot(elem_loss kind, const float *y, const int32_t *labels, int B, int K, double delta, float *dy)
+static double elem_onehot(elem_loss kind, const float *y, const int32_t *labels, int B, int K, double delta, bool multi,
+                          float *dy)
 {
     size_t n = (size_t)B * (size_t)K;
     if (n == 0)
@@ -157,11 +165,11 @@ static double elem_onehot(elem_loss kind, const float *y, const int32_t *labels,
     double total = 0.0, inv_n = 1.0 / (double)n;
     bool bad = false;
     for (int b = 0; b < B; b++) {
-        bool ok = target_ok(labels[b], K);
+        bool ok = target_ok(labels[b], K, multi);
         bad |= !ok;
         for (int j = 0; j < K; j++) {
             size_t i = (size_t)b * K + j;
-            double z = y[i], t = target_of(labels[b], j, K), d = z - t, l = 0, g = 0;
+            double z = y[i], t = target_of(labels[b], j, K, multi), d = z - t, l = 0, g = 0;
             switch (kind) {
             case ELEM_MAE:
                 l = fabs(d);
@@ -186,17 +194,31 @@ static double elem_onehot(elem_loss kind, const float *y, const int32_t *labels,
 
 double hprt_mae_onehot(const float *y, const int32_t *labels, int B, int K, float *dy)
 {
-    return elem_onehot(ELEM_MAE, y, labels, B, K, 0, dy);
+    return elem_onehot(ELEM_MAE, y, labels, B, K, 0, false, dy);
 }
 
 double hprt_huber_onehot(const float *y, const int32_t *labels, int B, int K, double delta, float *dy)
 {
-    return elem_onehot(ELEM_HUBER, y, labels, B, K, delta, dy);
+    return elem_onehot(ELEM_HUBER, y, labels, B, K, delta, false, dy);
 }
 
 double hprt_bce_onehot(const float *y, const int32_t *labels, int B, int K, float *dy)
 {
-    return elem_onehot(ELEM_BCE, y, labels, B, K, 0, dy);
+    return elem_onehot(ELEM_BCE, y, labels, B, K, 0, false, dy);
+}
+
+double hprt_bce_multi(const float *y, const int32_t *labels, int B, int K, float *dy)
+{
+    return elem_onehot(ELEM_BCE, y, labels, B, K, 0, true, dy);
+}
+
+long hprt_multi_correct(const float *y, const int32_t *labels, int B, int K)
+{
+    long correct = 0;
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < K; j++)
+            correct += (y[(size_t)b * K + j] > 0) == ((((uint32_t)labels[b] >> j) & 1u) == 1u);
+    return correct;
 }
 
 int hprt_binary_correct(const float *y, const int32_t *labels, int B)

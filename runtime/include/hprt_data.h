@@ -79,6 +79,8 @@ void hprt_vocab_add(hprt_vocab *v, const uint8_t *buf, size_t n);
  * the same model, so the same value always means the same feature. */
 
 #define HPRT_MAX_CATEGORIES 1000 /* distinct values of one categorical column */
+/* Label columns of one multi-label CSV: a row's targets are a bit set in its int32 label. */
+#define HPRT_MAX_LABELS 31
 
 typedef struct {
     int column;          /* feature position: 0-based among the columns other
@@ -122,7 +124,11 @@ typedef struct {
     int dims[3];         /* the sample's shape; unused entries are 0 */
     int features;        /* floats per sample: product of dims; CSV columns - 1 */
     int classes;         /* max label + 1; for text the vocabulary size (the
-                            targets are next tokens); 0 when there are no labels */
+                            targets are next tokens); 0 when there are no labels;
+                            with several label columns, their number */
+    int labels;          /* CSV with several label columns (multi-label): their
+                            number, 2..HPRT_MAX_LABELS; 0 otherwise */
+    int label_columns[HPRT_MAX_LABELS]; /* multi-label: the 0-based file column of label i */
     int vocab;           /* text: distinct bytes; 0 otherwise */
     /* CSV */
     int columns;         /* fields per row */
@@ -163,6 +169,11 @@ typedef struct {
     int label_index;
     const char *label_name;
     bool header;         /* the first non-blank line names the columns */
+    /* several label columns (multi-label targets, each field 0 or 1): when
+     * n_labels > 0 these are the labels and `label` is not used; a row's
+     * label is then the bit set sum of 2^i over the columns i holding 1 */
+    const hprt_csv_colref *labels;
+    int n_labels;
     /* categorical feature columns; used only when encoding is NULL */
     const hprt_csv_colref *categorical;
     int n_categorical;
@@ -208,7 +219,9 @@ typedef struct {
     uint8_t *x8;
     float scale;         /* x8 only: 1 unless scaled */
     const float *mean, *std; /* x8 only: the hprt_norm applied (it must outlive the set) */
-    int32_t *y;          /* n labels; NULL when loaded without labels */
+    int32_t *y;          /* n labels; NULL when loaded without labels; with
+                            `labels` > 0 each is a bit set: bit i is label i's 0/1 */
+    int labels;          /* multi-label (several CSV label columns): their number; 0 otherwise */
     /* text */
     uint8_t *tokens;     /* n token ids (< vocab.size), 64-byte aligned */
     int seq;             /* the window length text() was given */
@@ -297,7 +310,8 @@ hprt_status hprt_norm_apply(const hprt_norm *nm, hprt_dataset *ds,
 void hprt_norm_free(hprt_norm *nm);
 
 /* Every label within 0..classes-1, or HPRT_E_DATA naming the file and the
- * record (the CSV line).  A dataset without labels passes. */
+ * record (the CSV line).  A dataset without labels passes.  A multi-label
+ * set (ds->labels > 0) must have labels == classes label columns. */
 hprt_status hprt_data_check_labels(const hprt_dataset *ds, int classes,
                                    hprt_error *err);
 

@@ -242,6 +242,14 @@ double hprt_mae_onehot(const float *y, const int32_t *labels, int B, int K, floa
 double hprt_huber_onehot(const float *y, const int32_t *labels, int B, int K, double delta, float *dy);
 double hprt_bce_onehot(const float *y, const int32_t *labels, int B, int K, float *dy);
 
+/* bce with multi-label targets: labels[b] is a bit set, bit j the 0/1 target
+ * of y[b, j] (K ≤ 31); BCEWithLogitsLoss, mean over the B·K elements.  A
+ * label with a bit at K or above (or negative) gives NAN. */
+double hprt_bce_multi(const float *y, const int32_t *labels, int B, int K, float *dy);
+/* Its accuracy's numerator (Keras' binary_accuracy): the (row, label) pairs
+ * whose y > 0 (probability > 0.5) is the target bit; divide by B·K. */
+long hprt_multi_correct(const float *y, const int32_t *labels, int B, int K);
+
 /* bce's accuracy with one output: rows whose y > 0 (probability > 0.5) is the label 1. */
 int hprt_binary_correct(const float *y, const int32_t *labels, int B);
 

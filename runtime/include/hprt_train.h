@@ -116,6 +116,10 @@ typedef struct {
      * checkpoints so predict and build map names as the run did; NULL: none */
     const char *encoding;
     size_t n_encoding;
+    /* multi-label (bce over several 0/1 label columns): their number; the
+     * step's `correct` then counts (row, label) pairs, so accuracy divides by
+     * rows x labels (Keras' binary_accuracy).  0: one label per row. */
+    int multi_labels;
 } hprt_train_config;
 
 typedef struct {

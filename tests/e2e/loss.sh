@@ -117,4 +117,62 @@ grep -q "badw.hp:5:.*weights has 2 numbers, but data 'd' has 3 classes" "$tmp/ba
 hp bces three "classes, softmax" "bce"
 "$HPC" check "$tmp/bces.hp" > "$tmp/bces.out" 2>&1 && fail "bce after softmax passed check"
 grep -q "bces.hp:5:.*bce applies a sigmoid" "$tmp/bces.out" || { fail "bce after softmax"; cat "$tmp/bces.out"; }
+
+# multi-label bce: three 0/1 label columns (named and by number) learn; accuracy is the mean over labels;
+# predict prints each label's decision and probability and per-label precision/recall/F1; build names the labels
+awk 'BEGIN { s = 4242; print "a,b,red,c,d,big,odd";
+  for (i = 0; i < 500; i++) {
+    for (j = 0; j < 4; j++) { s = (s * 1103515245 + 12345) % 2147483648; x[j] = s / 1073741824 - 1 }
+    printf "%.4f,%.4f,%d,%.4f,%.4f,%d,%d\n", x[0], x[1], (x[0] > 0), x[2], x[3], (x[1] + x[2] > 0), (x[3] < 0.3) } }' \
+    > "$tmp/multi.csv"
+cat > "$tmp/multi.hp" <<HP
+data d { train = csv("$tmp/multi.csv", label = ["red", "big", 6]); valid = split(train, 0.2) }
+model m { input [features]
+    dense 16, relu
+    dense 3 }
+experiment e { data = d; model = m; loss = bce; epochs = 10; batch = 32; optimizer = adam(lr = 0.02) }
+HP
+"$HPC" explain "$tmp/multi.hp" > "$tmp/multi.explain" 2>&1 || fail "multi-label: explain"
+grep -q "multi-label: 3 label columns.*: red, big, odd" "$tmp/multi.explain" || { fail "explain: the labels"; cat "$tmp/multi.explain"; }
+if "$HPC" run "$tmp/multi.hp" --out "$tmp/run-multi" --quiet --threads 2 > "$tmp/multi.out" 2>&1; then
+    acc=$(tail -1 "$tmp/run-multi/metrics.csv" | cut -d, -f7)
+    first=$(sed -n 2p "$tmp/run-multi/metrics.csv" | cut -d, -f5)
+    last=$(tail -1 "$tmp/run-multi/metrics.csv" | cut -d, -f5)
+    awk -v a="$acc" 'BEGIN { exit !(a >= 0.9) }' || fail "multi-label: val_accuracy $acc < 0.9"
+    awk -v f="$first" -v l="$last" 'BEGIN { exit !(l < f / 3) }' || fail "multi-label: train_loss $first -> $last"
+    grep -qF 'label = [2, 5, 6]' "$tmp/run-multi/experiment.hp" || fail "experiment.hp: the label columns"
+    "$HPC" predict "$tmp/run-multi" "$tmp/multi.csv" --header > "$tmp/multi.pred" 2> "$tmp/multi.perr" ||
+        { fail "multi-label: predict"; cat "$tmp/multi.perr"; }
+    [ "$(head -1 "$tmp/multi.pred")" = "row,red,big,odd,label_red,label_big,label_odd,p_red,p_big,p_odd" ] ||
+        fail "multi-label predict header: $(head -1 "$tmp/multi.pred")"
+    [ "$(wc -l < "$tmp/multi.pred")" -eq 501 ] || fail "multi-label predict: not 500 rows"
+    # the decisions are the probabilities above 0.5; the accuracy is the mean of decision == label over all 1500 pairs
+    awk -F, 'NR > 1 { for (k = 2; k <= 4; k++) { if (($(k + 6) > 0.5) != $k) bad++; hit += ($k == $(k + 3)); n++ } }
+        END { if (bad) exit 1; printf "%.4f\n", hit / n }' "$tmp/multi.pred" > "$tmp/multi.acc" ||
+        fail "multi-label predict: a decision disagrees with its probability"
+    grep -q "accuracy $(cat "$tmp/multi.acc") over 500 samples x 3 labels" "$tmp/multi.perr" ||
+        { fail "multi-label predict: accuracy line"; cat "$tmp/multi.perr" "$tmp/multi.acc"; }
+    grep -Eq "^odd +0\.[0-9]+ +0\.[0-9]+ +0\.[0-9]+ +[0-9]+$" "$tmp/multi.perr" || { fail "per-label table"; cat "$tmp/multi.perr"; }
+    # without the label columns: decisions and probabilities only
+    cut -d, -f1,2,4,5 "$tmp/multi.csv" > "$tmp/multi-x.csv"
+    "$HPC" predict "$tmp/run-multi" "$tmp/multi-x.csv" --header --format json > "$tmp/multi-x.json" 2> "$tmp/multi-x.err" ||
+        { fail "multi-label: predict without labels"; cat "$tmp/multi-x.err"; }
+    head -1 "$tmp/multi-x.json" | grep -Eq '^\{"row": 0, "predicted": \[[01], [01], [01]\], "probabilities": \[' ||
+        fail "multi-label predict json: $(head -1 "$tmp/multi-x.json")"
+    "$HPC" predict "$tmp/run-multi" "$tmp/multi.csv" --header --format json 2> /dev/null | tail -1 |
+        grep -q '"labels": \[{"name": "red", "precision": ' || fail "multi-label predict json: the per-label report"
+    "$HPC" build "$tmp/multi.hp" --weights "$tmp/run-multi" -o "$tmp/multi-build" > /dev/null 2>&1 || fail "multi-label: build"
+    "$HPC" report "$tmp/run-multi" > /dev/null 2>&1 || fail "multi-label: report"
+    grep -q "Multi-label data (3 label columns): no confusion matrix" "$tmp/run-multi/report.html" ||
+        fail "multi-label: the report's confusion section"
+    grep -q 'e_NUM_LABELS 3' "$tmp/multi-build/e.h" && grep -q '"odd"' "$tmp/multi-build/e.h" ||
+        fail "multi-label: build's header does not name the labels"
+else
+    fail "multi-label bce did not train"; cat "$tmp/multi.out"
+fi
+# the output width and the loss are checked at their lines
+sed 's/dense 3 }/dense 2 }/' "$tmp/multi.hp" > "$tmp/multi2.hp"
+"$HPC" check "$tmp/multi2.hp" > "$tmp/multi2.out" 2>&1 && fail "multi-label with 2 outputs for 3 labels passed check"
+grep -q "multi2.hp:5:.*has 3 label columns: multi-label bce needs one output per label" "$tmp/multi2.out" ||
+    { fail "multi-label width"; cat "$tmp/multi2.out"; }
 finish loss

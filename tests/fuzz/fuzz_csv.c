@@ -3,7 +3,8 @@
  * Input: a flags byte, then the file.  Flags: bits 0-2 the label column
  * (last, first, index, name "label", none), bits 3-5 the index for
  * `label = N`, 64 no header, 128 gzip the file; then again with column 0
- * categorical, through the encoding's text form.  Corpus:
+ * categorical, through the encoding's text form; then with columns 1 and N
+ * as multi-label 0/1 columns.  Corpus:
  * tests/fuzz/corpus/csv.  Any input must give a result or an error, never a
  * crash, a leak, a hang or a sanitizer report. */
 #include "fuzz_file.h"
@@ -69,6 +70,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         free(t);
         hprt_data_info_free(&info);
+    }
+    /* multi-label: columns 1 and N (the index bits) as 0/1 label columns, column 0 still
+     * categorical: every label is a bit set of 2 bits, features skip the label columns */
+    hprt_csv_colref labs[2] = {{.name = NULL, .index = 1}, {.name = NULL, .index = (int)(flags >> 3 & 7)}};
+    o.labels = labs;
+    o.n_labels = 2;
+    if (hprt_csv_load(f.path, &o, &ds, &err) == HPRT_OK) {
+        if (ds.labels != 2 || ds.classes != 2 || !ds.y)
+            __builtin_trap();
+        for (long i = 0; i < ds.n; i++)
+            if (ds.y[i] < 0 || ds.y[i] > 3)
+                __builtin_trap(); /* two bits */
+        hprt_dataset_free(&ds);
     }
     fuzz_file_close(&f);
     return 0;

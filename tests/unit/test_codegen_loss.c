@@ -26,15 +26,44 @@ typedef struct {
     cg_test_csv f;
 } compiled;
 
-static void compile(compiled *c, int classes, const char *out, const char *settings, int threads, int B)
+/* labels > 0: a multi-label CSV instead, FEAT features then `labels` 0/1 columns */
+static void write_multi(cg_test_csv *f, int labels)
 {
-    cg_test_csv_write(&c->f, ROWS, FEAT, classes, 11, false);
+    f->dir = tu_tmpdir();
+    snprintf(f->path, sizeof f->path, "%s/m.csv", f->dir);
+    FILE *out = fopen(f->path, "w");
+    assert_non_null(out);
+    hprt_rng r;
+    hprt_rng_seed(&r, 17);
+    for (int c = 0; c < FEAT + labels; c++)
+        fprintf(out, c < FEAT ? "f%d," : c + 1 < FEAT + labels ? "l%d," : "l%d\n", c);
+    for (int i = 0; i < ROWS; i++)
+        for (int c = 0; c < FEAT + labels; c++)
+            if (c < FEAT)
+                fprintf(out, "%.6f,", hprt_rng_uniform(&r) * 4 - 2);
+            else
+                fprintf(out, "%d%c", hprt_rng_uniform(&r) < 0.4, c + 1 < FEAT + labels ? ',' : '\n');
+    assert_int_equal(fclose(out), 0);
+}
+
+static void compile(compiled *c, int classes, const char *out, const char *settings, int threads, int B, int labels)
+{
+    char lab[256] = "";
+    if (labels > 0) {
+        write_multi(&c->f, labels);
+        int n = snprintf(lab, sizeof lab, ", label = [");
+        for (int i = 0; i < labels; i++)
+            n += snprintf(lab + n, sizeof lab - (size_t)n, "%s%d", i ? ", " : "", FEAT + i);
+        snprintf(lab + n, sizeof lab - (size_t)n, "]");
+    } else {
+        cg_test_csv_write(&c->f, ROWS, FEAT, classes, 11, false);
+    }
     char src[4096];
     snprintf(src, sizeof src,
-             "data d { train = csv(\"%s\") }\n"
+             "data d { train = csv(\"%s\"%s) }\n"
              "model m { input %d\n dense %s }\n"
              "experiment e { data = d; model = m; %s }\n",
-             c->f.path, FEAT, out, settings);
+             c->f.path, lab, FEAT, out, settings);
     checked *ck;
     c->pl = plan_src(&ck, src, "e", NULL, 0);
     if (!c->pl)
@@ -43,6 +72,11 @@ static void compile(compiled *c, int classes, const char *out, const char *setti
     checked_free(ck);
     cg_test_build(&c->t, c->pl->experiment, threads, B);
     hprt_csv_opts o = hprt_csv_defaults();
+    hprt_csv_colref refs[8];
+    for (int i = 0; i < labels && i < 8; i++)
+        refs[i] = (hprt_csv_colref){.name = NULL, .index = FEAT + i};
+    o.labels = refs;
+    o.n_labels = labels;
     hprt_error herr;
     assert_int_equal(hprt_csv_load(c->f.path, &o, &c->ds, &herr), HPRT_OK);
 }
@@ -76,19 +110,19 @@ static double ref_loss(const plan_experiment *e, const float *Z, const int32_t *
     case PLAN_LOSS_MSE: return hprt_mse_onehot(Z, lab, B, K, dZ);
     case PLAN_LOSS_MAE: return hprt_mae_onehot(Z, lab, B, K, dZ);
     case PLAN_LOSS_HUBER: return hprt_huber_onehot(Z, lab, B, K, o->delta, dZ);
-    case PLAN_LOSS_BCE: return hprt_bce_onehot(Z, lab, B, K, dZ);
+    case PLAN_LOSS_BCE: return e->data.labels ? hprt_bce_multi(Z, lab, B, K, dZ) : hprt_bce_onehot(Z, lab, B, K, dZ);
     case PLAN_LOSS__COUNT: break;
     }
     fail();
     return NAN;
 }
 
-static void check(int classes, const char *out, const char *setting, int threads, int B)
+static void check_labels(int labels, int classes, const char *out, const char *setting, int threads, int B)
 {
     compiled c;
     char settings[256];
     snprintf(settings, sizeof settings, "loss = %s; optimizer = sgd(lr = 0.01)", setting);
-    compile(&c, classes, out, settings, threads, B);
+    compile(&c, classes, out, settings, threads, B, labels);
     const plan_experiment *e = c.pl->experiment;
     const cg_layer_layout *L = &c.t.l->layers[1];
     int K = L->out_size;
@@ -111,7 +145,9 @@ static void check(int classes, const char *out, const char *setting, int threads
     const float *P = c.t.mem.params;
     hprt_dense_forward(X, P + L->w, P + L->b, Z, B, FEAT, K);
     double want = ref_loss(e, Z, lab, B, K, dZ);
-    int correct = K == 1 ? hprt_binary_correct(Z, lab, B) : hprt_accuracy_count(Z, lab, B, K);
+    long correct = labels ? hprt_multi_correct(Z, lab, B, K)
+                   : K == 1 ? hprt_binary_correct(Z, lab, B)
+                            : hprt_accuracy_count(Z, lab, B, K);
     long np = c.t.l->n_params;
     float *G = calloc((size_t)np, sizeof *G);
     assert_non_null(G);
@@ -142,6 +178,11 @@ static void check(int classes, const char *out, const char *setting, int threads
     release(&c);
 }
 
+static void check(int classes, const char *out, const char *setting, int threads, int B)
+{
+    check_labels(0, classes, out, setting, threads, B);
+}
+
 static void test_cross_entropy_options(void **state)
 {
     (void)state;
@@ -167,6 +208,16 @@ static void test_elementwise_losses(void **state)
     check(2, "1", "bce", 2, 16);
 }
 
+/* bce over several 0/1 label columns: each output against its bit of the label,
+ * the correct count over (row, label) pairs */
+static void test_multi_label_bce(void **state)
+{
+    (void)state;
+    check_labels(3, 0, "3", "bce", 1, 9);
+    check_labels(3, 0, "3", "bce", 2, 9);
+    check_labels(5, 0, "5", "bce", 2, 16);
+}
+
 /* regularize = l1(lambda): g + lambda·sign(θ) on every parameter before the
  * optimizer (and its weight decay), lambda read at run time: code compiled
  * for one lambda follows the one the step is given. */
@@ -175,7 +226,7 @@ static void check_l1(const char *optimizer, double run_lambda, int threads)
     char setting[256];
     snprintf(setting, sizeof setting, "regularize = l1(1e-3); optimizer = %s", optimizer);
     compiled c;
-    compile(&c, 5, "classes", setting, threads, 9);
+    compile(&c, 5, "classes", setting, threads, 9, 0);
     const plan_experiment *e = c.pl->experiment;
     assert_true(e->regularize.l1 == 1e-3);
     print_message("l1: %s, run with lambda %g, %d threads\n", optimizer, run_lambda, threads);
@@ -236,6 +287,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cross_entropy_options),
         cmocka_unit_test(test_elementwise_losses),
+        cmocka_unit_test(test_multi_label_bce),
         cmocka_unit_test(test_l1_regularization),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

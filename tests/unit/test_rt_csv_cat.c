@@ -269,6 +269,82 @@ static void test_encoding_text(void **state)
     hprt_data_info_free(&info);
 }
 
+/* Several 0/1 label columns (multi-label): each row's label is their bit set,
+ * label i in bit i in the order given; the other columns are the features
+ * (categorical ones encoded past the labels); bad values are errors at the line. */
+static void test_multi_label(void **state)
+{
+    fixture *f = *state;
+    const char *p = put(f, "x,red,color,big,y\n1.5,1,blue,0,2\n2.5,0,green,1,-1\n3.5,1.0,blue,1,0\n");
+    hprt_csv_colref labels[2] = {{.name = "big", .index = -1}, {.name = NULL, .index = 1}};
+    hprt_csv_colref cats[1] = {{.name = "color", .index = -1}};
+    hprt_csv_opts o = hprt_csv_defaults();
+    o.labels = labels;
+    o.n_labels = 2;
+    o.categorical = cats;
+    o.n_categorical = 1;
+    hprt_data_info info;
+    hprt_error err = {0};
+    assert_int_equal(hprt_csv_probe(p, &o, &info, &err), HPRT_OK);
+    assert_int_equal(info.labels, 2);
+    assert_int_equal(info.classes, 2);
+    assert_int_equal(info.label_columns[0], 3);
+    assert_int_equal(info.label_columns[1], 1);
+    assert_int_equal(info.label_column, -1);
+    assert_int_equal(info.features, 4); /* x, blue, green, y */
+    assert_int_equal(info.encoding.n_cats, 1);
+    assert_int_equal(info.encoding.cats[0].column, 1); /* feature position: after x */
+    hprt_dataset ds;
+    assert_int_equal(hprt_csv_load(p, &o, &ds, &err), HPRT_OK);
+    assert_int_equal(ds.labels, 2);
+    assert_int_equal(ds.classes, 2);
+    const int32_t want[3] = {2, 1, 3}; /* bit 0: big, bit 1: red */
+    assert_memory_equal(ds.y, want, sizeof want);
+    const float x[12] = {1.5f, 1, 0, 2, 2.5f, 0, 1, -1, 3.5f, 1, 0, 0};
+    assert_memory_equal(ds.x, x, sizeof x);
+    assert_int_equal(hprt_data_check_labels(&ds, 2, &err), HPRT_OK);
+    assert_int_equal(hprt_data_check_labels(&ds, 3, &err), HPRT_E_DATA);
+    assert_msg_has(err, "2 label columns, but the model has 3");
+    /* split keeps classes = the label columns */
+    hprt_dataset valid;
+    assert_int_equal(hprt_data_split(&ds, 0.34, &valid, &err), HPRT_OK);
+    assert_int_equal(ds.classes, 2);
+    assert_int_equal(valid.classes, 2);
+    assert_int_equal(valid.labels, 2);
+    hprt_dataset_free(&valid);
+    hprt_dataset_free(&ds);
+    hprt_data_info_free(&info);
+
+    /* a value other than 0 or 1, at its line and column */
+    p = put(f, "x,red,color,big,y\n1.5,1,blue,0,2\n\n2.5,0,green,yes,-1\n");
+    assert_int_equal(hprt_csv_load(p, &o, &ds, &err), HPRT_E_DATA);
+    assert_msg_has(err, "line 4, field 4 ('yes'): a label column of a multi-label set holds 0 or 1 (column 'big')");
+    p = put(f, "x,red,color,big,y\n1.5,2,blue,0,2\n");
+    assert_int_equal(hprt_csv_probe(p, &o, &info, &err), HPRT_E_DATA);
+    assert_msg_has(err, "line 2, field 2 ('2')");
+    /* a column named twice, a label that is also categorical, a missing name */
+    labels[1] = (hprt_csv_colref){.name = NULL, .index = 3};
+    assert_int_equal(hprt_csv_probe(p, &o, &info, &err), HPRT_E_DATA);
+    assert_msg_has(err, "label column 3 is named twice");
+    labels[1] = (hprt_csv_colref){.name = "red", .index = -1};
+    p = put(f, "x,red,color,big,y\n1.5,1,blue,0,2\n");
+    cats[0] = (hprt_csv_colref){.name = "red", .index = -1};
+    assert_int_equal(hprt_csv_probe(p, &o, &info, &err), HPRT_E_DATA);
+    assert_msg_has(err, "categorical column 1 is a label column");
+    cats[0] = (hprt_csv_colref){.name = "color", .index = -1};
+    labels[1] = (hprt_csv_colref){.name = "blue", .index = -1};
+    assert_int_equal(hprt_csv_probe(p, &o, &info, &err), HPRT_E_DATA);
+    assert_msg_has(err, "no column named 'blue'");
+    /* every column a label */
+    p = put(f, "a,b\n1,0\n");
+    hprt_csv_colref all[2] = {{.name = "a", .index = -1}, {.name = "b", .index = -1}};
+    hprt_csv_opts o2 = hprt_csv_defaults();
+    o2.labels = all;
+    o2.n_labels = 2;
+    assert_int_equal(hprt_csv_probe(p, &o2, &info, &err), HPRT_E_DATA);
+    assert_msg_has(err, "all of them labels");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -277,6 +353,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_one_hot_label_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_encoding_text, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_multi_label, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,7 +51,7 @@ static int32_t *ints(const double *v, int n)
 
 enum { B = 6, K = 4 };
 
-typedef enum { L_CE, L_MSE, L_MAE, L_HUBER, L_BCE } which;
+typedef enum { L_CE, L_MSE, L_MAE, L_HUBER, L_BCE, L_BCEM } which;
 
 /* One case of the fixture through the reference. */
 static double run(which k, const float *z, const int32_t *y, int rows, int cols, double eps, const float *w,
@@ -63,6 +63,7 @@ static double run(which k, const float *z, const int32_t *y, int rows, int cols,
     case L_MAE: return hprt_mae_onehot(z, y, rows, cols, d);
     case L_HUBER: return hprt_huber_onehot(z, y, rows, cols, delta, d);
     case L_BCE: return hprt_bce_onehot(z, y, rows, cols, d);
+    case L_BCEM: return hprt_bce_multi(z, y, rows, cols, d);
     }
     return NAN;
 }
@@ -73,7 +74,7 @@ static void torch_case(const tu_fixture *fx, const char *name, which k, double e
     bool one = strcmp(name, "bce1") == 0;
     int cols = one ? 1 : K, n = B * cols;
     float *z = floats(tu_fixture_get(fx, one ? "z1" : "z", n), n);
-    int32_t *y = ints(tu_fixture_get(fx, one ? "y1" : "y", B), B);
+    int32_t *y = ints(tu_fixture_get(fx, one ? "y1" : k == L_BCEM ? "ym" : "y", B), B);
     float *w = floats(tu_fixture_get(fx, "w", K), K);
     float *d = tu_fnew((size_t)n);
     tu_poison(d, (size_t)n);
@@ -102,6 +103,7 @@ static void test_losses_match_pytorch(void **state)
     torch_case(&fx, "huber05", L_HUBER, 0, false, 0.5);
     torch_case(&fx, "bce", L_BCE, 0, false, 0);
     torch_case(&fx, "bce1", L_BCE, 0, false, 0);
+    torch_case(&fx, "bcem", L_BCEM, 0, false, 0); /* multi-label: the labels are bit sets */
     /* the plain cross-entropy is also the old entry point's */
     float *z = floats(tu_fixture_get(&fx, "z", B * K), B * K);
     int32_t *y = ints(tu_fixture_get(&fx, "y", B), B);
@@ -146,12 +148,12 @@ static double fd_obj(void *v)
             continue;
         }
         for (int j = 0; j < c->cols; j++) {
-            double t = c->cols == 1 ? y : j == y, d = z[j] - t;
+            double t = c->k == L_BCEM ? (y >> j) & 1 : c->cols == 1 ? y : j == y, d = z[j] - t;
             switch (c->k) {
             case L_MSE: total += d * d; break;
             case L_MAE: total += fabs(d); break;
             case L_HUBER: total += fabs(d) < c->delta ? d * d / 2 : c->delta * (fabs(d) - c->delta / 2); break;
-            case L_BCE: total += -(t * log(1 / (1 + exp(-z[j]))) + (1 - t) * log(1 - 1 / (1 + exp(-z[j])))); break;
+            case L_BCE: case L_BCEM: total += -(t * log(1 / (1 + exp(-z[j]))) + (1 - t) * log(1 - 1 / (1 + exp(-z[j])))); break;
             case L_CE: break;
             }
         }
@@ -175,11 +177,13 @@ static void fd_case(which k, int rows, int cols, double eps, bool weighted, doub
         zd[i] = z[i];
     }
     for (int b = 0; b < rows; b++)
-        y[b] = cols == 1 ? (int32_t)(b % 2) : (int32_t)((b * 3 + 1) % cols);
+        y[b] = k == L_BCEM ? (int32_t)((b * 5 + 3) % (1 << cols)) /* bit sets */
+               : cols == 1 ? (int32_t)(b % 2)
+                           : (int32_t)((b * 3 + 1) % cols);
     /* away from mae's and huber's kinks, where the difference quotient straddles them */
     for (int b = 0; b < rows; b++)
         for (int j = 0; j < cols; j++) {
-            double t = cols == 1 ? y[b] : j == y[b];
+            double t = k == L_BCEM ? (y[b] >> j) & 1 : cols == 1 ? y[b] : j == y[b];
             size_t i = (size_t)b * cols + j;
             if (fabs(zd[i] - t) < 0.01 || fabs(fabs(zd[i] - t) - delta) < 0.01) {
                 z[i] = (float)(zd[i] + 0.05);
@@ -210,6 +214,8 @@ static void test_loss_gradients(void **state)
     fd_case(L_HUBER, 6, 3, 0, false, 0.3, 9);
     fd_case(L_BCE, 6, 3, 0, false, 0, 10);
     fd_case(L_BCE, 8, 1, 0, false, 0, 11);
+    fd_case(L_BCEM, 8, 3, 0, false, 0, 12);
+    fd_case(L_BCEM, 5, 5, 0, false, 0, 13);
 }
 
 /* Bad labels give NAN, never a read out of bounds; bce's 0/1 accuracy; a class with no sample. */
@@ -236,6 +242,14 @@ static void test_loss_edges(void **state)
     int32_t zero[1] = {0};
     assert_close(hprt_bce_onehot(big, zero, 1, 1, d), 80, 1e-12);
     assert_close(d[0], 1, 1e-7);
+    /* multi-label: a bit at K or above, or a negative label, is no target set */
+    int32_t over[2] = {1, 8}, neg[2] = {-1, 0}, sets[2] = {5, 2};
+    assert_true(isnan(hprt_bce_multi(z, over, 2, 3, d)));
+    assert_true(isnan(hprt_bce_multi(z, neg, 2, 3, d)));
+    assert_false(isnan(hprt_bce_multi(z, sets, 2, 3, d)));
+    /* Keras' binary_accuracy: z = {1, -2, 0.5 | 3, 0, -1} predicts {1, 0, 1 | 1, 0, 0}; 5 = {1, 0, 1} (3 hits),
+     * 2 = {0, 1, 0} (row 2 predicts {1, 0, 0}: 1 hit) */
+    assert_int_equal(hprt_multi_correct(z, sets, 2, 3), 4);
     int32_t lab[4] = {0, 0, 2, 2};
     float w[3];
     assert_int_equal(hprt_class_weights_balanced(lab, 4, 3, w), 1);
