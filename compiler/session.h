@@ -126,6 +126,10 @@ typedef struct {
     int epochs;                   /* 0: the experiment's */
     int eval_batch;               /* HP_USE_EVAL: the batch (0: the experiment's); HP_USE_STEP: the batch */
     hp_session_cache *shared;     /* HP_USE_TRAIN: data and the compiled model shared with other sessions */
+    /* HP_USE_TRAIN, data-parallel (mpirun): this process is rank `rank` of
+     * `ranks` > 1, its steps compiled for its share of every batch
+     * (hprt_dp_share) with the layout's `dp` on; 0 or 1: a single process */
+    int ranks, rank;
 } hp_session_opts;
 
 typedef struct {
