@@ -385,6 +385,20 @@ static int session_open(session *s, int argc, char **argv, const char *command)
     int st;
     if (s->from && (st = warm_start(s)) >= 0)
         return st;
+    if (dp) { /* every rank needs a row of every batch: each decides alike, rank 0 says why */
+        int tsz[32], esz[32], n_eval;
+        const hp_loaded_data *d = &s->hs.data;
+        int n_tr = hprt_train_batch_sizes(&e->batch, e->epochs, d->train.tokens ? 0 : d->train.n, 0, 0, tsz, esz,
+                                          &n_eval, 32);
+        for (int i = 0; i < n_tr; i++)
+            if (tsz[i] < s->comm->size) {
+                if (s->rank == 0)
+                    fprintf(stderr, "%s:%d: a batch of %d %s is less than one for each of the %d ranks; use fewer "
+                            "ranks or a larger batch%s\n", e->file, e->line, tsz[i], d->train.tokens ? "streams" : "rows",
+                            s->comm->size, d->train.tokens ? "" : " (the last batch of an epoch has the rows left over)");
+                return EXIT_USAGE;
+            }
+    }
     if (dp && e->uses_find_lr) {
         if (s->rank == 0)
             fprintf(stderr, "hpc %s: find_lr runs in one process: run `hpc lr-find %s` without mpirun and put the rate "
