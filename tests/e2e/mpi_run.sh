@@ -77,7 +77,7 @@ for d in two two1; do
     same_losses "$tmp/f.tail" "$tmp/d.tail" 20 "resumed $d, epoch 3"
 done
 
-# an interrupt under mpirun: every rank stops after the same step, rank 0 checkpoints, exit 130; one process resumes
+# an interrupt under mpirun: every rank stops after the same step, rank 0 checkpoints; one process resumes
 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" mpirun --oversubscribe -n 2 "$HPC" run "$tmp/four.hp" \
     --out "$tmp/int" --threads 1 --quiet 2> "$tmp/int.err" &
 pid=$! # mpirun's: it forwards the signal to every rank
