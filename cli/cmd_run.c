@@ -428,9 +428,16 @@ static int session_open(session *s, int argc, char **argv, const char *command)
     s->cfg.run_dir = s->rank == 0 ? s->dir : NULL; /* rank 0 alone writes the run directory */
     if (dp) {
         s->cfg.comm = s->comm;
-        /* the carried recurrent state is each rank's share of the streams; a
-         * checkpoint does not gather it yet, so a resumed epoch's streams restart */
-        s->cfg.n_carry = 0;
+        /* the carried recurrent state: each rank holds its share of the streams,
+         * checkpoints the one-process arrays (the largest global batch's rows) */
+        const hp_loaded_data *d = &s->hs.data;
+        int tsz[32], esz[32], n_eval;
+        int n_tr = hprt_train_batch_sizes(&e->batch, e->epochs, d->train.n, d->has_valid ? d->valid.n : 0,
+                                          d->has_test ? d->test.n : 0, tsz, esz, &n_eval, 32);
+        s->cfg.carry_rows = s->hs.layout->b_max;
+        for (int i = 0; i < n_tr + n_eval; i++)
+            if ((i < n_tr ? tsz[i] : esz[i - n_tr]) > s->cfg.carry_rows_all)
+                s->cfg.carry_rows_all = i < n_tr ? tsz[i] : esz[i - n_tr];
         const char *k = getenv("HPC_TEST_PERTURB_RANK"); /* tests: the weight check (docs/distributed.md) */
         if (k && *k)
             s->cfg.dp_perturb = atoi(k) + 1;

@@ -504,6 +504,35 @@ static size_t carry_floats(const hprt_train_config *c)
     return n;
 }
 
+/* Data-parallel with carried state: the checkpoint's form (one process's
+ * arrays, carry_rows_all rows each); 0 when the run is not such a run. */
+static size_t carry_floats_all(const hprt_train_config *c)
+{
+    if (!dp_comm(c) || c->carry_rows <= 0 || c->carry_rows_all <= 0)
+        return 0;
+    size_t n = 0;
+    for (int i = 0; i < c->n_carry; i++)
+        n += c->carry[i].n / (size_t)c->carry_rows * (size_t)c->carry_rows_all;
+    return n;
+}
+
+/* Copies this rank's streams (its share of `batch`) between its carry arrays
+ * and the one-process form in all (gather: to all, else from it). */
+static void carry_place(const hprt_train_config *c, float *all, int batch, bool gather)
+{
+    int first, share = hprt_dp_share(batch, c->comm->rank, c->comm->size, &first);
+    size_t k = 0;
+    for (int i = 0; i < c->n_carry; i++) {
+        size_t H = c->carry[i].n / (size_t)c->carry_rows;
+        float *mine = c->carry[i].p, *there = all + k + (size_t)first * H;
+        if (gather)
+            memcpy(there, mine, sizeof(float) * (size_t)share * H);
+        else
+            memcpy(mine, there, sizeof(float) * (size_t)share * H);
+        k += H * (size_t)c->carry_rows_all;
+    }
+}
+
 static long file_size(FILE *f)
 {
     if (!f)
@@ -629,6 +658,13 @@ static hprt_status dp_check_weights(trainer *T, hprt_error *err)
 static hprt_status checkpoint(trainer *T, const char *name, const float *params, hprt_error *err)
 {
     const hprt_train_config *c = T->c;
+    size_t all = c->ckpt_id ? carry_floats_all(c) : 0;
+    if (all > 0) { /* every rank: its streams into their place, zeros elsewhere, summed */
+        memset(T->carry, 0, sizeof(float) * all);
+        carry_place(c, T->carry, T->S.batch, true);
+        if (T->comm->allreduce_f32(T->comm, T->carry, all) != 0)
+            return hprt_fail(err, HPRT_E_RUN, "gathering the carried state: %s", T->comm->error);
+    }
     if (!c->run_dir || !c->ckpt_id)
         return HPRT_OK;
     T->S.metrics_bytes = file_size(T->files.metrics);
@@ -637,8 +673,8 @@ static hprt_status checkpoint(trainer *T, const char *name, const float *params,
     T->S.order = T->order.idx;
     T->S.n_order = T->order.n;
     /* the carried state, packed (T->carry has room for all of it) */
-    size_t k = 0;
-    for (int i = 0; i < c->n_carry; i++) {
+    size_t k = all;
+    for (int i = 0; i < c->n_carry && all == 0; i++) {
         memcpy(T->carry + k, c->carry[i].p, sizeof(float) * c->carry[i].n);
         k += c->carry[i].n;
     }
@@ -719,7 +755,8 @@ hprt_status hprt_trainer_new(const hprt_train_config *c, hprt_trainer **out, hpr
     T->res->nan_step = -1;
     T->threads = c->threads < 1 ? 1 : c->threads > HPRT_MAX_THREADS ? HPRT_MAX_THREADS : c->threads;
     hprt_status st = HPRT_OK;
-    T->carry = malloc(sizeof(float) * (carry_floats(c) + 1));
+    size_t carry_room = carry_floats(c) > carry_floats_all(c) ? carry_floats(c) : carry_floats_all(c);
+    T->carry = malloc(sizeof(float) * (carry_room + 1));
     T->R.io = hprt_alloc(2 * sizeof *T->R.io);
     long eval_n = c->valid ? c->valid->n : 0;
     if (c->test && c->test->n > eval_n)
@@ -808,7 +845,12 @@ hprt_status hprt_trainer_restore(hprt_trainer *T, const hprt_train_state *resume
     memcpy(T->order.idx, resume->order, sizeof(uint32_t) * T->order.n);
     /* the carried recurrent state (absent from version 1 checkpoints: the
      * epoch's streams then restart from zero) */
-    if (resume->n_carry > 0 && (size_t)resume->n_carry == carry_floats(c)) {
+    if (resume->n_carry > 0 && carry_floats_all(c) > 0) { /* data-parallel: this rank's streams */
+        if ((size_t)resume->n_carry == carry_floats_all(c)) {
+            carry_place(c, resume->carry, S->batch, false);
+            T->carried = true;
+        }
+    } else if (resume->n_carry > 0 && (size_t)resume->n_carry == carry_floats(c)) {
         size_t k = 0;
         for (int i = 0; i < c->n_carry; i++) {
             memcpy(c->carry[i].p, resume->carry + k, sizeof(float) * c->carry[i].n);

@@ -125,6 +125,11 @@ typedef struct {
      * changes one weight before the first epoch-end checksum; 0: none */
     hprt_comm *comm;
     int dp_perturb;
+    /* data-parallel with carried state: the rows of each carry array here
+     * (the layout's largest batch, this rank's) and in one process (the
+     * largest global batch); checkpoints hold the one-process form, each
+     * rank's streams in their place, so any number of ranks resumes them */
+    int carry_rows, carry_rows_all;
 } hprt_train_config;
 
 typedef struct {
