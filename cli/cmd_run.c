@@ -352,11 +352,8 @@ static int session_open(session *s, int argc, char **argv, const char *command)
             fprintf(stderr, "hpc %s: %s\n", command, msg);
             return EXIT_RUN;
         }
-        if (s->comm && s->comm->size > 1) {
+        if (s->comm && s->comm->size > 1)
             s->rank = s->comm->rank;
-            if (threads == 0)
-                threads = rank_threads();
-        }
     }
     bool dp = s->comm && s->comm->size > 1;
     if (s->rank != 0) /* the other ranks print nothing but their own failures */
@@ -365,7 +362,8 @@ static int session_open(session *s, int argc, char **argv, const char *command)
     hp_session_opts so = {.file = s->o.file, .target = s->o.target, .sets = s->o.sets, .n_sets = s->o.n_sets,
                           .allow = s->o.allow, .n_allow = s->o.n_allow, .quiet_notes = s->rank != 0,
                           .use = HP_USE_TRAIN, .threads = threads, .epochs = epochs,
-                          .ranks = dp ? s->comm->size : 0, .rank = s->rank};
+                          .ranks = dp ? s->comm->size : 0, .rank = s->rank,
+                          .rank_threads = dp && threads == 0 ? rank_threads() : 0};
     hp_session_init(&s->hs, &so);
     hp_error he;
     hp_err_class c = hp_session_run(&s->hs, HP_PASS_PLAN, &he);

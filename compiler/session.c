@@ -59,6 +59,8 @@ static hp_err_class resolve(hp_session *s, plan_experiment *e, hp_error *err)
         e->epochs = s->o.epochs;
     if (s->o.threads)
         e->threads = s->o.threads;
+    else if (s->o.rank_threads > 0 && (e->threads <= 0 || e->threads > s->o.rank_threads))
+        e->threads = s->o.rank_threads; /* a rank of a data-parallel run: its cores */
     s->threads = s->o.use == HP_USE_TRAIN || s->o.use == HP_USE_STEP ? plan_threads(e) : 1;
     /* the model's identity as trained, whatever it is compiled for */
     plan_shape_desc(e, s->desc, sizeof s->desc);

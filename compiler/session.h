@@ -130,6 +130,8 @@ typedef struct {
      * `ranks` > 1, its steps compiled for its share of every batch
      * (hprt_dp_share) with the layout's `dp` on; 0 or 1: a single process */
     int ranks, rank;
+    int rank_threads;             /* > 0: the cores this rank may use: the threads when neither `threads`
+                                   * above nor the experiment says, and at most this when the experiment does */
 } hp_session_opts;
 
 typedef struct {

@@ -58,6 +58,15 @@ for n in 2 3; do
     [ -s "$tmp/mlp$n.err" ] && { fail "$n ranks: something on stderr"; head -3 "$tmp/mlp$n.err"; }
 done
 
+# threads per rank without --threads: the node's cores over its 2 ranks (at least 1), or OMP_NUM_THREADS
+# (the file's `threads` when it asks for fewer)
+want=$(($(nproc) / 2)); [ $want -ge 1 ] || want=1
+sed 's/threads = 1//' "$tmp/mlp.hp" > "$tmp/any.hp"
+mpi 2 run "$tmp/any.hp" --out "$tmp/thr" --epochs 1 2> /dev/null | grep -q "2 ranks x $want threads" ||
+    fail "2 ranks on $(nproc) cores: not $want threads each"
+OMP_NUM_THREADS=1 mpi 2 run "$tmp/any.hp" --out "$tmp/thr1" --epochs 1 2> /dev/null | grep -q "2 ranks x 1 threads" ||
+    fail "OMP_NUM_THREADS=1: not 1 thread per rank"
+
 # a rank whose weights differ: every rank stops after the epoch with exit 4, the message names it
 HPC_TEST_PERTURB_RANK=2 mpi 3 run "$tmp/mlp.hp" --out "$tmp/bad" --threads 1 > /dev/null 2> "$tmp/bad.err"
 st=$?
