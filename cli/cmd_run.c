@@ -330,12 +330,6 @@ static int session_open(session *s, int argc, char **argv, const char *command)
             s->rest[n_rest++] = argv[i];
         }
     }
-    /* an existing run is never overwritten without being asked */
-    struct stat sb;
-    if (s->out && !resume && !s->force && stat(s->out, &sb) == 0) {
-        cli_usage_error(command, "'%s' exists; give another --out, or --force to replace the run files in it", s->out);
-        return EXIT_USAGE;
-    }
     if (s->from_partial && !s->from) {
         cli_usage_error(command, "--from-partial goes with --from RUN_DIR|FILE.hpw");
         return EXIT_USAGE;
@@ -356,6 +350,13 @@ static int session_open(session *s, int argc, char **argv, const char *command)
             s->rank = s->comm->rank;
     }
     bool dp = s->comm && s->comm->size > 1;
+    /* an existing run is never overwritten without being asked (rank 0 decides:
+     * it makes the directory, maybe before another rank gets here) */
+    struct stat sb;
+    if (s->rank == 0 && s->out && !resume && !s->force && stat(s->out, &sb) == 0) {
+        cli_usage_error(command, "'%s' exists; give another --out, or --force to replace the run files in it", s->out);
+        return EXIT_USAGE;
+    }
     if (s->rank != 0) /* the other ranks print nothing but their own failures */
         s->o.quiet = true;
     s->u = (ui){.tty = isatty(STDERR_FILENO) && s->rank == 0, .quiet = s->o.quiet || s->rank != 0};
