@@ -1,5 +1,7 @@
 /* cmd_run.c - `hpc run FILE [EXPERIMENT]`: check, compile, train, evaluate. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <errno.h>
+#include <sched.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include "hprt.h"
 #include "hprt_train.h"
 #include "load.h"
+#include "mpi_load.h"
 #include "svg.h"
 #include "hprt_ckpt.h"
 #include "tboard.h"
@@ -197,6 +200,8 @@ typedef struct {
     char dir[4096];
     ui u;
     hprt_train_config cfg;
+    hprt_comm *comm;     /* run, resume under mpirun/srun: data-parallel over its ranks (NULL: one process) */
+    int rank;            /* comm's rank (0 without one): only rank 0 writes and prints */
 } session;
 
 static void session_close(session *s)
@@ -211,6 +216,40 @@ static void session_close(session *s)
     cli_common_free(&s->o);
     free(s->rest);
     free(s->from_log);
+    cli_mpi_close(s->comm);
+    s->comm = NULL;
+}
+
+/* A rank's threads when --threads does not say: HPC_THREADS or
+ * OMP_NUM_THREADS when set, else the cores the launcher bound it to
+ * (sched_getaffinity), and never more than the node's cores over the ranks
+ * on the node (OMPI_COMM_WORLD_LOCAL_SIZE, MPI_LOCALNRANKS, SLURM_NTASKS_PER_NODE). */
+static int rank_threads(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1)
+        cores = 1;
+    long local = 1;
+    const char *vars[3] = {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"};
+    for (int i = 0; i < 3 && local == 1; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && atol(v) > 1)
+            local = atol(v);
+    }
+    long t = cores / local > 0 ? cores / local : 1;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0 && CPU_COUNT(&set) < t)
+        t = CPU_COUNT(&set);
+    const char *env[2] = {"HPC_THREADS", "OMP_NUM_THREADS"};
+    for (int i = 0; i < 2; i++) {
+        const char *v = getenv(env[i]);
+        if (v && atol(v) > 0) {
+            t = atol(v) < cores ? atol(v) : cores;
+            break;
+        }
+    }
+    return (int)(t < HPRT_MAX_THREADS ? t : HPRT_MAX_THREADS);
 }
 
 /* --from: the weights loaded into the compiled model before the run
@@ -291,12 +330,6 @@ static int session_open(session *s, int argc, char **argv, const char *command)
             s->rest[n_rest++] = argv[i];
         }
     }
-    /* an existing run is never overwritten without being asked */
-    struct stat sb;
-    if (s->out && !resume && !s->force && stat(s->out, &sb) == 0) {
-        cli_usage_error(command, "'%s' exists; give another --out, or --force to replace the run files in it", s->out);
-        return EXIT_USAGE;
-    }
     if (s->from_partial && !s->from) {
         cli_usage_error(command, "--from-partial goes with --from RUN_DIR|FILE.hpw");
         return EXIT_USAGE;
@@ -307,18 +340,43 @@ static int session_open(session *s, int argc, char **argv, const char *command)
     }
     if (cli_parse_common(n_rest, s->rest, &s->o, command) < 0)
         return EXIT_USAGE;
-    s->u = (ui){.tty = isatty(STDERR_FILENO), .quiet = s->o.quiet};
+    if (strcmp(command, "lr-find") != 0) { /* under mpirun/srun: data-parallel (nothing at all otherwise) */
+        char msg[512];
+        if (cli_mpi_open(&s->comm, msg, sizeof msg) != 0) {
+            fprintf(stderr, "hpc %s: %s\n", command, msg);
+            return EXIT_RUN;
+        }
+        if (s->comm && s->comm->size > 1)
+            s->rank = s->comm->rank;
+    }
+    bool dp = s->comm && s->comm->size > 1;
+    /* an existing run is never overwritten without being asked (rank 0 decides:
+     * it makes the directory, maybe before another rank gets here) */
+    struct stat sb;
+    if (s->rank == 0 && s->out && !resume && !s->force && stat(s->out, &sb) == 0) {
+        cli_usage_error(command, "'%s' exists; give another --out, or --force to replace the run files in it", s->out);
+        return EXIT_USAGE;
+    }
+    if (s->rank != 0) /* the other ranks print nothing but their own failures */
+        s->o.quiet = true;
+    s->u = (ui){.tty = isatty(STDERR_FILENO) && s->rank == 0, .quiet = s->o.quiet || s->rank != 0};
     hp_session_opts so = {.file = s->o.file, .target = s->o.target, .sets = s->o.sets, .n_sets = s->o.n_sets,
-                          .allow = s->o.allow, .n_allow = s->o.n_allow, .use = HP_USE_TRAIN,
-                          .threads = threads, .epochs = epochs};
+                          .allow = s->o.allow, .n_allow = s->o.n_allow, .quiet_notes = s->rank != 0,
+                          .use = HP_USE_TRAIN, .threads = threads, .epochs = epochs,
+                          .ranks = dp ? s->comm->size : 0, .rank = s->rank,
+                          .rank_threads = dp && threads == 0 ? rank_threads() : 0};
     hp_session_init(&s->hs, &so);
     hp_error he;
     hp_err_class c = hp_session_run(&s->hs, HP_PASS_PLAN, &he);
-    cli_print_diags(&s->hs.diags);
+    if (s->rank == 0) /* every rank reads the same file: rank 0 says what it found */
+        cli_print_diags(&s->hs.diags);
     if (c == HP_ERR_NONE)
         c = hp_session_run(&s->hs, HP_PASS_COMPILE, &he);
-    if (c != HP_ERR_NONE)
+    if (c != HP_ERR_NONE) {
+        if (s->rank != 0)
+            fprintf(stderr, "rank %d: ", s->rank);
         return cli_session_error(command, &he);
+    }
     plan_experiment *e = s->e = s->hs.e;
     s->T = s->hs.threads;
     if (s->tensorboard)
@@ -326,14 +384,34 @@ static int session_open(session *s, int argc, char **argv, const char *command)
     int st;
     if (s->from && (st = warm_start(s)) >= 0)
         return st;
-    if (!resume && run_dir(s->dir, sizeof s->dir, s->out, e->name, s->force) != 0) {
+    if (dp) { /* every rank needs a row of every batch: each decides alike, rank 0 says why */
+        int tsz[32], esz[32], n_eval;
+        const hp_loaded_data *d = &s->hs.data;
+        int n_tr = hprt_train_batch_sizes(&e->batch, e->epochs, d->train.tokens ? 0 : d->train.n, 0, 0, tsz, esz,
+                                          &n_eval, 32);
+        for (int i = 0; i < n_tr; i++)
+            if (tsz[i] < s->comm->size) {
+                if (s->rank == 0)
+                    fprintf(stderr, "%s:%d: a batch of %d %s is less than one for each of the %d ranks; use fewer "
+                            "ranks or a larger batch%s\n", e->file, e->line, tsz[i], d->train.tokens ? "streams" : "rows",
+                            s->comm->size, d->train.tokens ? "" : " (the last batch of an epoch has the rows left over)");
+                return EXIT_USAGE;
+            }
+    }
+    if (dp && e->uses_find_lr) {
+        if (s->rank == 0)
+            fprintf(stderr, "hpc %s: find_lr runs in one process: run `hpc lr-find %s` without mpirun and put the rate "
+                    "it suggests in the file\n", command, s->o.file);
+        return EXIT_USAGE;
+    }
+    if (s->rank == 0 && !resume && run_dir(s->dir, sizeof s->dir, s->out, e->name, s->force) != 0) {
         fprintf(stderr, "hpc %s: cannot create the run directory '%s': %s\n", command, s->out ? s->out : "runs/...",
                 strerror(errno));
         return EXIT_RUN;
     }
     if (resume)
         snprintf(s->dir, sizeof s->dir, "%s", s->out);
-    if (e->tensorboard && strcmp(command, "lr-find") != 0) {
+    if (e->tensorboard && strcmp(command, "lr-find") != 0 && s->rank == 0) {
         /* one TensorBoard run per run directory: DIR/<the run directory's name> */
         const char *base = strrchr(s->dir, '/');
         base = base && base[1] ? base + 1 : s->dir;
@@ -346,12 +424,42 @@ static int session_open(session *s, int argc, char **argv, const char *command)
         }
     }
     hp_session_train_config(&s->hs, &s->cfg);
-    s->cfg.run_dir = s->dir;
+    s->cfg.run_dir = s->rank == 0 ? s->dir : NULL; /* rank 0 alone writes the run directory */
+    if (dp) {
+        s->cfg.comm = s->comm;
+        /* the carried recurrent state: each rank holds its share of the streams,
+         * checkpoints the one-process arrays (the largest global batch's rows) */
+        const hp_loaded_data *d = &s->hs.data;
+        int tsz[32], esz[32], n_eval;
+        int n_tr = hprt_train_batch_sizes(&e->batch, e->epochs, d->train.n, d->has_valid ? d->valid.n : 0,
+                                          d->has_test ? d->test.n : 0, tsz, esz, &n_eval, 32);
+        s->cfg.carry_rows = s->hs.layout->b_max;
+        for (int i = 0; i < n_tr + n_eval; i++)
+            if ((i < n_tr ? tsz[i] : esz[i - n_tr]) > s->cfg.carry_rows_all)
+                s->cfg.carry_rows_all = i < n_tr ? tsz[i] : esz[i - n_tr];
+        const char *k = getenv("HPC_TEST_PERTURB_RANK"); /* tests: the weight check (docs/distributed.md) */
+        if (k && *k)
+            s->cfg.dp_perturb = atoi(k) + 1;
+    }
     s->cfg.cb = (hprt_callbacks){&s->u, on_progress, on_epoch, on_event, on_step};
     s->cfg.interrupt = &interrupted;
     s->u.epochs = e->epochs;
     s->u.text = e->data.is_text;
     return -1;
+}
+
+/* Data-parallel: after session_open, every rank learns whether every rank is
+ * ready to train (one that failed has said why); the status to go on with. */
+static int dp_agree(session *s, int status)
+{
+    if (!s->comm || s->comm->size < 2)
+        return status;
+    double failed = status >= 0 ? 1 : 0;
+    if (s->comm->allreduce_f64(s->comm, &failed, 1) != 0) {
+        fprintf(stderr, "rank %d: hpc %s: %s\n", s->rank, s->command, s->comm->error);
+        s->comm->abort(s->comm, EXIT_RUN);
+    }
+    return status >= 0 ? status : failed > 0 ? EXIT_RUN : -1;
 }
 
 static const char *suggest_name(hprt_suggest s)
@@ -478,8 +586,18 @@ static int train(session *s, const hprt_train_state *resume, const float *best)
         double v[2] = {res.test_loss, res.test_accuracy};
         tb_scalars(s->u.tb, res.steps, tags, v, 2);
     }
-    if (cli_write_summary(s->dir, e, s->T, &res, cg_compile_ms(s->hs.prog)) != 0)
+    if (s->rank == 0 && cli_write_summary(s->dir, e, s->T, &res, cg_compile_ms(s->hs.prog)) != 0)
         fprintf(stderr, "hpc %s: cannot write %s/summary.json: %s\n", s->command, s->dir, strerror(errno));
+    if (st != HPRT_OK && s->rank != 0) {
+        /* a NaN loss and differing weights every rank sees alike: rank 0 reports them; any other failure is
+         * this rank's own, and the others would wait for it forever: MPI ends them all */
+        bool alike = strcmp(res.stopped, "nan") == 0 || strcmp(res.stopped, "diverged") == 0;
+        if (!alike) {
+            fprintf(stderr, "rank %d: hpc %s: %s\n", s->rank, s->command, s->err.msg);
+            s->comm->abort(s->comm, EXIT_RUN);
+        }
+        return EXIT_RUN;
+    }
     if (st != HPRT_OK) {
         fprintf(stderr, "hpc %s: %s\n", s->command, s->err.msg);
         if (strcmp(res.stopped, "nan") == 0) {
@@ -489,9 +607,13 @@ static int train(session *s, const hprt_train_state *resume, const float *best)
             fprintf(stderr, "hpc %s: last.hpw holds the last good state\n", s->command);
         }
         fprintf(stderr, "hpc %s: the run's files are in %s\n", s->command, s->dir);
+        if (s->cfg.comm && strcmp(res.stopped, "nan") != 0 && strcmp(res.stopped, "diverged") != 0)
+            s->comm->abort(s->comm, EXIT_RUN); /* rank 0's own failure: the others must not wait for it */
         return s->err.status == HPRT_E_DATA ? EXIT_DATA : EXIT_RUN;
     }
     if (strcmp(res.stopped, "interrupted") == 0) {
+        if (s->rank != 0)
+            return 128 + (interrupted == SIGTERM ? SIGTERM : SIGINT);
         if (s->u.tty && !s->o.quiet)
             fprintf(stderr, "\r\033[K");
         fprintf(stderr, "interrupted after step %ld; a checkpoint is in %s/last.hpw\nresume with: hpc resume %s\n",
@@ -511,11 +633,11 @@ static int train(session *s, const hprt_train_state *resume, const float *best)
 int cmd_run(int argc, char **argv)
 {
     session s;
-    int status = session_open(&s, argc, argv, "run");
+    int status = dp_agree(&s, session_open(&s, argc, argv, "run"));
     if (status >= 0)
         goto done;
     plan_experiment *e = s.e;
-    if (s.from && (status = warm_start_log(&s)) >= 0)
+    if (s.from && s.rank == 0 && (status = warm_start_log(&s)) >= 0)
         goto done;
     if (e->uses_find_lr) {
         hprt_lrfind_result r;
@@ -562,7 +684,7 @@ int cmd_run(int argc, char **argv)
         on_event(&s.u, text);
         char path[4200];
         snprintf(path, sizeof path, "%s/events.log", s.dir);
-        FILE *ev = fopen(path, s.cfg.events_append ? "a" : "w"); /* the driver appends the run's events */
+        FILE *ev = s.rank == 0 ? fopen(path, s.cfg.events_append ? "a" : "w") : NULL; /* the driver appends the run's events */
         if (ev) {
             fprintf(ev, "%s\n", text);
             fclose(ev);
@@ -570,12 +692,18 @@ int cmd_run(int argc, char **argv)
         free(text);
         s.cfg.events_append = true;
     }
-    if (cli_write_experiment(s.dir, s.e, s.T, &s.hs.data) != 0) {
+    if (s.rank == 0 && cli_write_experiment(s.dir, s.e, s.T, &s.hs.data) != 0) {
         fprintf(stderr, "hpc run: %s/experiment.hp: %s\n", s.dir, strerror(errno));
+        if (s.comm)
+            s.comm->abort(s.comm, EXIT_RUN);
         status = EXIT_RUN;
         goto done;
     }
-    if (!s.o.quiet)
+    if (!s.o.quiet && s.cfg.comm)
+        printf("%s: %ld parameters, %d ranks x %d threads, compiled in %.0f ms; training on %ld %s (%d epochs at most)\n",
+               e->name, e->total_params, s.comm->size, s.T, cg_compile_ms(s.hs.prog), s.hs.data.train.n, unit(&s.u),
+               e->epochs);
+    else if (!s.o.quiet)
         printf("%s: %ld parameters, %d threads, compiled in %.0f ms; training on %ld %s (%d epochs at most)\n",
                e->name, e->total_params, s.T, cg_compile_ms(s.hs.prog), s.hs.data.train.n, unit(&s.u), e->epochs);
     status = train(&s, NULL, NULL);
@@ -679,18 +807,22 @@ int cmd_resume(int argc, char **argv)
     if (extend && (old_epochs = run_epochs(file)) <= 0)
         return EXIT_USAGE;
     session s;
-    int status = session_open(&s, n, args, "resume");
+    int status = dp_agree(&s, session_open(&s, n, args, "resume"));
     if (status >= 0)
         goto done;
     char path[4200];
     snprintf(path, sizeof path, "%s/last.hpw", dir);
     hprt_train_state state;
     if (hprt_ckpt_read(path, &s.hs.ckpt_id, s.hs.mem.params, (size_t)s.hs.layout->n_params, s.hs.opt, &state, &s.err) != HPRT_OK) {
+        if (s.rank != 0)
+            fprintf(stderr, "rank %d: ", s.rank);
         fprintf(stderr, "hpc resume: %s\n", s.err.msg);
+        if (s.cfg.comm) /* the others would wait for this rank */
+            s.comm->abort(s.comm, EXIT_RUN);
         status = EXIT_RUN;
         goto done;
     }
-    if (state.threads != s.T) {
+    if (state.threads != s.T && state.threads != 0 && !s.cfg.comm) { /* 0: a data-parallel run's (any may resume it) */
         fprintf(stderr, "hpc resume: the run used %d threads and this resume %d: the results would differ\n",
                 state.threads, s.T);
         hprt_train_state_free(&state);
@@ -700,7 +832,7 @@ int cmd_resume(int argc, char **argv)
     if (extend) {
         char line[1024];
         status = cli_extend_run(&s.hs, dir, old_epochs, &state, line, sizeof line);
-        if (status < 0 && (cli_events_append_at(dir, &state, line) != 0 ||
+        if (status < 0 && s.rank == 0 && (cli_events_append_at(dir, &state, line) != 0 ||
                            cli_write_experiment(dir, s.e, s.T, &s.hs.data) != 0)) {
             fprintf(stderr, "hpc resume: %s: %s\n", dir, strerror(errno));
             status = EXIT_RUN;

@@ -436,9 +436,13 @@ static void softmax_backward_rows(cg *g, LLVMValueRef y, LLVMValueRef dy, LLVMVa
     cg_end(g, &R);
 }
 
-/* hprt_hash_u32(key, index) >= threshold: the dropout keep test, exactly. */
-static LLVMValueRef keep_test(cg *g, LLVMValueRef key, LLVMValueRef index, LLVMValueRef thr)
+/* hprt_hash_u32(key, index) >= threshold: the dropout keep test, exactly.
+ * per_row: the elements per row of the index's unit; a data-parallel step
+ * keys the mask by the global index, io->row0 rows further on. */
+static LLVMValueRef keep_test(cg *g, LLVMValueRef key, LLVMValueRef index, LLVMValueRef thr, long per_row)
 {
+    if (g->l->dp)
+        index = iadd(g, index, imul(g, cg_io_field(g, offsetof(hprt_step_io, row0), g->t_i64), cg_i64(g, per_row)));
     LLVMValueRef z = LLVMBuildXor(g->b, key, imul(g, index, cg_i64(g, (long)0x9E3779B97F4A7C15ull)), "");
     z = imul(g, LLVMBuildXor(g->b, z, LLVMBuildLShr(g->b, z, cg_i64(g, 30), ""), ""), cg_i64(g, (long)0xBF58476D1CE4E5B9ull));
     z = imul(g, LLVMBuildXor(g->b, z, LLVMBuildLShr(g->b, z, cg_i64(g, 27), ""), ""), cg_i64(g, (long)0x94D049BB133111EBull));
@@ -569,7 +573,7 @@ static void mask_rows(cg *g, int site, LLVMValueRef X, LLVMValueRef Y, long U, L
     LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
     cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
     LLVMValueRef k = iadd(g, row, J.i);
-    cg_store_f(g, LLVMBuildSelect(g->b, keep_test(g, key, k, thr), fmul(g, cg_load_f(g, X, k), scale), cg_f32(g, 0), ""),
+    cg_store_f(g, LLVMBuildSelect(g->b, keep_test(g, key, k, thr, U), fmul(g, cg_load_f(g, X, k), scale), cg_f32(g, 0), ""),
                Y, k);
     cg_end(g, &J);
     cg_end(g, &R);
@@ -812,7 +816,7 @@ static void bias_act(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, int drop)
     /* stored even when relu's backward reads the dropout's output instead: hpc run's NaN diagnosis reads it */
     cg_store_f(g, v, out, k);
     if (drop >= 0) /* k is the flat index of the element in both layers' outputs */
-        cg_store_f(g, LLVMBuildSelect(g->b, keep_test(g, key, k, thr), fmul(g, v, scale), cg_f32(g, 0), ""), dout, k);
+        cg_store_f(g, LLVMBuildSelect(g->b, keep_test(g, key, k, thr, L->steps * U), fmul(g, v, scale), cg_f32(g, 0), ""), dout, k);
     cg_end(g, &J);
     cg_end(g, &R);
     if (a == PLAN_ACT_SOFTMAX)
@@ -1349,7 +1353,7 @@ static void drop_act_backward(cg *g, int i, int d, LLVMValueRef r0, LLVMValueRef
     if (a == PLAN_ACT_RELU) {
         v = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOGT, cg_load_f(g, Yd, k), cg_f32(g, 0), ""), v, cg_f32(g, 0), "");
     } else {
-        v = LLVMBuildSelect(g->b, keep_test(g, key, k, thr), v, cg_f32(g, 0), "");
+        v = LLVMBuildSelect(g->b, keep_test(g, key, k, thr, L->steps * U), v, cg_f32(g, 0), "");
         v = cg_act_backward(g, a, cg_load_f(g, Y, k), P ? cg_load_f(g, P, k) : NULL, v);
     }
     cg_store_f(g, v, dX, k);
@@ -1852,6 +1856,18 @@ static void prof_stop(cg *g, LLVMValueRef t0, int i, int pass)
     cg_call(g, "hprt_prof_add", LLVMFunctionType(g->t_void, p, 2, 0), args, 2);
 }
 
+/* Returns from the step when total (the loss sum) is not finite. */
+static void nan_guard(cg *g, LLVMValueRef total)
+{
+    LLVMValueRef finite = LLVMBuildFCmp(g->b, LLVMRealOLT, cg_intrinsic1(g, "fabs", total), cg_f64(g, INFINITY), "");
+    LLVMBasicBlockRef cont = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "finite");
+    LLVMBasicBlockRef skip = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "not_finite");
+    LLVMBuildCondBr(g->b, finite, cont, skip);
+    LLVMPositionBuilderAtEnd(g->b, skip);
+    LLVMBuildRetVoid(g->b);
+    LLVMPositionBuilderAtEnd(g->b, cont);
+}
+
 static void emit_train(cg *g, int B)
 {
     const plan_experiment *e = g->e;
@@ -1881,17 +1897,14 @@ static void emit_train(cg *g, int B)
 
     /* the NaN guard: a step whose loss is not finite changes no parameter, so
      * the weights stay those of the last good step (every thread sees the same
-     * sum and takes the same branch) */
-    LLVMValueRef total = cg_f64(g, 0);
-    for (int t = 0; t < g->threads; t++)
-        total = LLVMBuildFAdd(g->b, total, cg_io_field(g, offsetof(hprt_step_io, loss) + 8 * (size_t)t, g->t_f64), "");
-    LLVMValueRef finite = LLVMBuildFCmp(g->b, LLVMRealOLT, cg_intrinsic1(g, "fabs", total), cg_f64(g, INFINITY), "");
-    LLVMBasicBlockRef cont = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "finite");
-    LLVMBasicBlockRef skip = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "not_finite");
-    LLVMBuildCondBr(g->b, finite, cont, skip);
-    LLVMPositionBuilderAtEnd(g->b, skip);
-    LLVMBuildRetVoid(g->b);
-    LLVMPositionBuilderAtEnd(g->b, cont);
+     * sum and takes the same branch); data-parallel: after the sum over the
+     * ranks (below), so every rank takes the same branch too */
+    if (!g->l->dp) {
+        LLVMValueRef total = cg_f64(g, 0);
+        for (int t = 0; t < g->threads; t++)
+            total = LLVMBuildFAdd(g->b, total, cg_io_field(g, offsetof(hprt_step_io, loss) + 8 * (size_t)t, g->t_f64), "");
+        nan_guard(g, total);
+    }
 
     step_numbers n = load_step_numbers(g);
     /* each thread's part of every layer's parameters: their gradients, then
@@ -1907,7 +1920,7 @@ static void emit_train(cg *g, int B)
     }
     /* a folded embedding's gradients read the next layer's W_ih and that
      * layer's read E, all rows: every gradient before any update */
-    bool defer = false;
+    bool defer = g->l->dp;
     for (int i = 1; i < nl; i++)
         defer |= g->l->layers[i].fold >= 0;
     int np = 0;
@@ -1924,8 +1937,26 @@ static void emit_train(cg *g, int B)
         prof_stop(g, t0, i, CG_PROF_UPDATE);
         np += k;
     }
-    if (e->clip <= 0 && defer) {
+    if (g->l->dp) {
+        /* every thread's gradients written; thread 0 sums them over the
+         * ranks; then every thread reads the sums */
         cg_barrier(g);
+        LLVMBasicBlockRef call = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "dp_reduce");
+        LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "dp_reduced");
+        LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, g->tid, cg_i64(g, 0), ""), call, after);
+        LLVMPositionBuilderAtEnd(g->b, call);
+        LLVMTypeRef ft = LLVMFunctionType(g->t_void, &g->t_ptr, 1, 0);
+        LLVMValueRef fp = cg_io_field(g, offsetof(hprt_step_io, dp_reduce), g->t_ptr);
+        LLVMBuildCall2(g->b, ft, fp, &g->io, 1, "");
+        LLVMBuildBr(g->b, after);
+        LLVMPositionBuilderAtEnd(g->b, after);
+        cg_barrier(g);
+        nan_guard(g, cg_io_field(g, offsetof(hprt_step_io, dp_loss), g->t_f64));
+        n = load_step_numbers(g);
+    }
+    if (e->clip <= 0 && defer) {
+        if (!g->l->dp)
+            cg_barrier(g);
         for (int r = 0; r < np; r++)
             update_range(g, parts[r].layer, parts[r].bias, parts[r].lo, parts[r].hi, &n);
     }

@@ -103,6 +103,12 @@ typedef struct {
      * and the steps time nothing); each thread's block is prof_stride floats */
     long prof;
     long prof_stride;
+    /* data-parallel (mpirun, docs/distributed.md): the training steps are a
+     * rank's share of each batch; dropout masks are keyed by the global row
+     * (io->row0), and the weight phase computes every gradient, lets thread 0
+     * sum them over the ranks (io->dp_reduce), and only then updates.  Set by
+     * the session after cg_layout_new; false: the steps are as before. */
+    bool dp;
 } cg_layout;
 
 /* The passes the profile mode times. */

@@ -59,6 +59,8 @@ static hp_err_class resolve(hp_session *s, plan_experiment *e, hp_error *err)
         e->epochs = s->o.epochs;
     if (s->o.threads)
         e->threads = s->o.threads;
+    else if (s->o.rank_threads > 0 && (e->threads <= 0 || e->threads > s->o.rank_threads))
+        e->threads = s->o.rank_threads; /* a rank of a data-parallel run: its cores */
     s->threads = s->o.use == HP_USE_TRAIN || s->o.use == HP_USE_STEP ? plan_threads(e) : 1;
     /* the model's identity as trained, whatever it is compiled for */
     plan_shape_desc(e, s->desc, sizeof s->desc);
@@ -247,10 +249,26 @@ static hp_err_class pass_layout(hp_session *s, hp_error *err)
         esizes[0] = 1;
         break;
     }
+    bool dp = s->o.use == HP_USE_TRAIN && s->o.ranks > 1;
+    if (dp) /* this rank's share of every batch (a share of 0 rows is refused by the driver) */
+        for (int pass = 0; pass < 2; pass++) {
+            int *sz = pass ? esizes : tsizes, n = pass ? n_eval : n_train, k = 0;
+            for (int i = 0; i < n; i++) {
+                int first, share = hprt_dp_share(sz[i], s->o.rank, s->o.ranks, &first), j = 0;
+                while (j < k && sz[j] != share)
+                    j++;
+                if (share > 0 && j == k)
+                    sz[k++] = share;
+            }
+            if (k == 0)
+                sz[k++] = 1;
+            *(pass ? &n_eval : &n_train) = k;
+        }
     cg_error ce = {0};
     s->layout = cg_layout_new(e, s->threads, tsizes, n_train, esizes, n_eval, &ce);
     if (!s->layout)
         return fail(err, from_cg(ce.cls), HP_PASS_LAYOUT, "%s", ce.msg);
+    s->layout->dp = dp;
     hp_session_cache *c = s->o.shared;
     s->key = c && s->o.use == HP_USE_TRAIN ? model_key(s) : 0;
     for (int i = 0; c && s->key && i < c->n; i++)

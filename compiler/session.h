@@ -126,6 +126,12 @@ typedef struct {
     int epochs;                   /* 0: the experiment's */
     int eval_batch;               /* HP_USE_EVAL: the batch (0: the experiment's); HP_USE_STEP: the batch */
     hp_session_cache *shared;     /* HP_USE_TRAIN: data and the compiled model shared with other sessions */
+    /* HP_USE_TRAIN, data-parallel (mpirun): this process is rank `rank` of
+     * `ranks` > 1, its steps compiled for its share of every batch
+     * (hprt_dp_share) with the layout's `dp` on; 0 or 1: a single process */
+    int ranks, rank;
+    int rank_threads;             /* > 0: the cores this rank may use: the threads when neither `threads`
+                                   * above nor the experiment says, and at most this when the experiment does */
 } hp_session_opts;
 
 typedef struct {

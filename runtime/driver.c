@@ -136,13 +136,29 @@ typedef struct {
     bool text;
     int batch, seq;
     long steps, stream, n;
+    int rank, ranks;  /* data-parallel: this rank's share of every batch (1 rank: all of it) */
 } pass_plan;
+
+int hprt_dp_share(int rows, int rank, int ranks, int *first)
+{
+    if (ranks <= 1) {
+        *first = 0;
+        return rows;
+    }
+    int base = rows / ranks, extra = rows % ranks;
+    *first = rank * base + (rank < extra ? rank : extra);
+    return base + (rank < extra ? 1 : 0);
+}
+
+/* The comm of a data-parallel run (NULL for a single process). */
+static hprt_comm *dp_comm(const hprt_train_config *c) { return c->comm && c->comm->size > 1 ? c->comm : NULL; }
 
 static hprt_status pass_plan_make(const hprt_dataset *ds, int batch, pass_plan *p, hprt_error *err)
 {
     memset(p, 0, sizeof *p);
     p->batch = batch;
     p->n = ds->n;
+    p->ranks = 1;
     if (!ds->tokens) {
         p->steps = steps_for(ds->n, batch);
         return HPRT_OK;
@@ -158,23 +174,32 @@ static hprt_status pass_plan_make(const hprt_dataset *ds, int batch, pass_plan *
     return HPRT_OK;
 }
 
-/* Step k of a pass: fills io's batch; returns its rows, and *units the rows of
- * loss it reports (text: tokens). */
+/* Step k of a pass: fills io's batch (data-parallel: this rank's share of
+ * it, io->row0 its first row's index in the batch); returns its rows, *units
+ * the rows of loss it reports (text: tokens) and *all_units those of the
+ * whole batch over every rank. */
 static int pass_step(const pass_plan *p, hprt_step_io *io, const hprt_dataset *ds, const uint32_t *order, long k,
-                     bool reset, long *units)
+                     bool reset, long *units, long *all_units)
 {
+    int first;
     if (p->text) {
-        hprt_step_set_batch(io, ds, order, k * p->seq, p->batch);
+        int share = hprt_dp_share(p->batch, p->rank, p->ranks, &first);
+        hprt_step_set_batch(io, ds, order, k * p->seq + (long)first * p->stream, share);
         io->stream = p->stream;
         io->reset = reset || k == 0;
-        *units = (long)p->batch * p->seq;
-        return p->batch;
+        io->row0 = first;
+        *units = (long)share * p->seq;
+        *all_units = (long)p->batch * p->seq;
+        return share;
     }
     long start = k * p->batch;
     int rows = (int)(p->n - start < p->batch ? p->n - start : p->batch);
-    hprt_step_set_batch(io, ds, order, start, rows);
-    *units = rows;
-    return rows;
+    int share = hprt_dp_share(rows, p->rank, p->ranks, &first);
+    hprt_step_set_batch(io, ds, order, start + first, share);
+    io->row0 = first;
+    *units = share;
+    *all_units = rows;
+    return share;
 }
 
 static void add_size(int *list, int *n, int max, long v)
@@ -309,13 +334,20 @@ static hprt_status evaluate(const hprt_train_config *c, runner *R, const hprt_da
     pass_plan pp;
     if (ds->tokens) /* as many streams as the text allows, up to the batch */
         batch = (int)(ds->n / (ds->seq + 1) < batch ? ds->n / (ds->seq + 1) : batch);
+    hprt_comm *comm = dp_comm(c);
     hprt_status st = pass_plan_make(ds, batch > 0 ? batch : 1, &pp, err);
     if (st != HPRT_OK)
         return st;
+    if (comm) { /* data-parallel: each rank its share of every batch (the sizes its steps were compiled for) */
+        pp.rank = comm->rank;
+        pp.ranks = comm->size;
+    }
     for (long k = 0; k < pp.steps; k++) {
         hprt_step_io *io = &R->io[k & 1];
-        long units;
-        int rows = pass_step(&pp, io, ds, R->identity, k, false, &units);
+        long units, all_units;
+        int rows = pass_step(&pp, io, ds, R->identity, k, false, &units, &all_units);
+        if (rows == 0) /* fewer rows than ranks in a last batch */
+            continue;
         n += units;
         hprt_step_fn fn = c->eval_fn(c->fn_ctx, rows);
         if (!fn)
@@ -336,6 +368,14 @@ static hprt_status evaluate(const hprt_train_config *c, runner *R, const hprt_da
             correct += prev->correct[t];
         }
     (void)prev_rows;
+    if (comm) { /* every rank the same sums */
+        double sums[3] = {total, (double)correct, (double)n};
+        if (comm->allreduce_f64(comm, sums, 3) != 0)
+            return hprt_fail(err, HPRT_E_RUN, "evaluation over the ranks: %s", comm->error);
+        total = sums[0];
+        correct = (long)sums[1];
+        n = (long)sums[2];
+    }
     *loss = n ? total / (double)n : NAN;
     /* multi-label: correct counts (row, label) pairs */
     double units = (double)n * (c->multi_labels > 0 ? (double)c->multi_labels : 1.0);
@@ -447,6 +487,13 @@ struct hprt_trainer {
     bool started;            /* files open, workers running */
     bool interrupted, finished, failed;
     double t_run;            /* when the first epoch started */
+    /* data-parallel (dp_comm): the gradient scale of each io block's step
+     * (its rows over the batch's), the stop flag the last reduction agreed
+     * on, and a reduction's failure (reported after the step) */
+    hprt_comm *comm;
+    float dp_scale[2];
+    bool dp_stop;
+    char dp_error[300];
 };
 typedef hprt_trainer trainer;
 
@@ -457,6 +504,35 @@ static size_t carry_floats(const hprt_train_config *c)
     for (int i = 0; i < c->n_carry; i++)
         n += c->carry[i].n;
     return n;
+}
+
+/* Data-parallel with carried state: the checkpoint's form (one process's
+ * arrays, carry_rows_all rows each); 0 when the run is not such a run. */
+static size_t carry_floats_all(const hprt_train_config *c)
+{
+    if (!dp_comm(c) || c->carry_rows <= 0 || c->carry_rows_all <= 0)
+        return 0;
+    size_t n = 0;
+    for (int i = 0; i < c->n_carry; i++)
+        n += c->carry[i].n / (size_t)c->carry_rows * (size_t)c->carry_rows_all;
+    return n;
+}
+
+/* Copies this rank's streams (its share of `batch`) between its carry arrays
+ * and the one-process form in all (gather: to all, else from it). */
+static void carry_place(const hprt_train_config *c, float *all, int batch, bool gather)
+{
+    int first, share = hprt_dp_share(batch, c->comm->rank, c->comm->size, &first);
+    size_t k = 0;
+    for (int i = 0; i < c->n_carry; i++) {
+        size_t H = c->carry[i].n / (size_t)c->carry_rows;
+        float *mine = c->carry[i].p, *there = all + k + (size_t)first * H;
+        if (gather)
+            memcpy(there, mine, sizeof(float) * (size_t)share * H);
+        else
+            memcpy(mine, there, sizeof(float) * (size_t)share * H);
+        k += H * (size_t)c->carry_rows_all;
+    }
 }
 
 static long file_size(FILE *f)
@@ -476,6 +552,8 @@ static void account(trainer *T)
     double l = 0;
     for (int t = 0; t < T->threads; t++)
         l += io->loss[t];
+    if (T->comm) /* the sum over every rank's rows */
+        l = io->dp_loss;
     if (T->files.steps) {
         fprintf(T->files.steps, "%ld,%d,%.9g,%d,%.9g", T->pending_step, T->S.epoch + 1, T->pending_lr, T->pending_rows,
                 l / T->pending_rows);
@@ -495,10 +573,100 @@ static void account(trainer *T)
     T->pending = NULL;
 }
 
+/* Data-parallel: called by the step's thread 0 once every thread's weight
+ * gradients are written (io->dp_reduce).  Each rank's gradients are the mean
+ * over its own rows; scaled by its rows over the batch's, their sum over the
+ * ranks is the gradient of the whole batch.  The loss sums and the stop flags
+ * (an interrupt on any rank stops every rank after this step) go in a second
+ * reduction.  A failure gives a NaN loss (no rank updates; each sees its own
+ * failure or the NaN) and is reported after the step. */
+static void dp_reduce(void *p)
+{
+    hprt_step_io *io = p;
+    trainer *T = io->dp_ctx;
+    const hprt_train_config *c = T->c;
+    hprt_comm *comm = T->comm;
+    float scale = T->dp_scale[io == &T->R.io[1]];
+    if (scale != 1.0f)
+        for (size_t i = 0; i < c->n_params; i++)
+            c->grads[i] *= scale;
+    double sums[2] = {0, c->interrupt && *c->interrupt ? 1.0 : 0.0};
+    for (int t = 0; t < T->threads; t++)
+        sums[0] += io->loss[t];
+    if (comm->allreduce_f32(comm, c->grads, c->n_params) != 0 || comm->allreduce_f64(comm, sums, 2) != 0) {
+        snprintf(T->dp_error, sizeof T->dp_error, "summing the gradients over the ranks: %s", comm->error);
+        io->dp_loss = NAN;
+        T->dp_stop = true;
+        return;
+    }
+    io->dp_loss = sums[0];
+    T->dp_stop = sums[1] > 0;
+}
+
+/* A 64-bit hash of the weights (FNV-1a over their 32-bit words). */
+static uint64_t params_hash(const float *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t w;
+        memcpy(&w, &p[i], sizeof w);
+        h = (h ^ w) * 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* Data-parallel: the weights must be the same on every rank.  Every rank
+ * puts its hash (two exact 32-bit halves) in its slots, a sum gathers them,
+ * and every rank compares them with rank 0's: the same verdict everywhere. */
+static hprt_status dp_check_weights(trainer *T, hprt_error *err)
+{
+    const hprt_train_config *c = T->c;
+    hprt_comm *comm = T->comm;
+    int n = comm->size;
+    if (c->dp_perturb == comm->rank + 1 && T->S.epoch == 0 && c->n_params > 0) /* tests: a rank that went astray */
+        c->params[0] = nextafterf(c->params[0], INFINITY);
+    double *h = calloc(2 * (size_t)n, sizeof *h);
+    if (!h)
+        return hprt_fail(err, HPRT_E_RUN, "out of memory");
+    uint64_t mine = params_hash(c->params, c->n_params);
+    h[2 * comm->rank] = (double)(mine >> 32);
+    h[2 * comm->rank + 1] = (double)(mine & 0xffffffffu);
+    if (comm->allreduce_f64(comm, h, 2 * (size_t)n) != 0) {
+        free(h);
+        return hprt_fail(err, HPRT_E_RUN, "comparing the weights over the ranks: %s", comm->error);
+    }
+    char list[200] = "";
+    size_t at = 0;
+    int bad = 0;
+    for (int r = 1; r < n; r++)
+        if (h[2 * r] != h[0] || h[2 * r + 1] != h[1]) {
+            if (at < sizeof list - 12)
+                at += (size_t)snprintf(list + at, sizeof list - at, "%s%d", bad ? ", " : "", r);
+            bad++;
+        }
+    free(h);
+    if (!bad)
+        return HPRT_OK;
+    T->res->stopped = "diverged";
+    event(c, &T->files, "after epoch %d: the weights of rank%s %s differ from rank 0's; stopped", T->S.epoch + 1,
+          bad == 1 ? "" : "s", list);
+    return hprt_fail(err, HPRT_E_RUN,
+                     "after epoch %d the weights of rank%s %s differ from rank 0's (a rank computed another update: "
+                     "a bug in hpc or a faulty node)",
+                     T->S.epoch + 1, bad == 1 ? "" : "s", list);
+}
+
 /* Writes path (last.hpw, best.hpw) from the state as it is now (no step pending). */
 static hprt_status checkpoint(trainer *T, const char *name, const float *params, hprt_error *err)
 {
     const hprt_train_config *c = T->c;
+    size_t all = c->ckpt_id ? carry_floats_all(c) : 0;
+    if (all > 0) { /* every rank: its streams into their place, zeros elsewhere, summed */
+        memset(T->carry, 0, sizeof(float) * all);
+        carry_place(c, T->carry, T->S.batch, true);
+        if (T->comm->allreduce_f32(T->comm, T->carry, all) != 0)
+            return hprt_fail(err, HPRT_E_RUN, "gathering the carried state: %s", T->comm->error);
+    }
     if (!c->run_dir || !c->ckpt_id)
         return HPRT_OK;
     T->S.metrics_bytes = file_size(T->files.metrics);
@@ -507,8 +675,8 @@ static hprt_status checkpoint(trainer *T, const char *name, const float *params,
     T->S.order = T->order.idx;
     T->S.n_order = T->order.n;
     /* the carried state, packed (T->carry has room for all of it) */
-    size_t k = 0;
-    for (int i = 0; i < c->n_carry; i++) {
+    size_t k = all;
+    for (int i = 0; i < c->n_carry && all == 0; i++) {
         memcpy(T->carry + k, c->carry[i].p, sizeof(float) * c->carry[i].n);
         k += c->carry[i].n;
     }
@@ -589,7 +757,8 @@ hprt_status hprt_trainer_new(const hprt_train_config *c, hprt_trainer **out, hpr
     T->res->nan_step = -1;
     T->threads = c->threads < 1 ? 1 : c->threads > HPRT_MAX_THREADS ? HPRT_MAX_THREADS : c->threads;
     hprt_status st = HPRT_OK;
-    T->carry = malloc(sizeof(float) * (carry_floats(c) + 1));
+    size_t carry_room = carry_floats(c) > carry_floats_all(c) ? carry_floats(c) : carry_floats_all(c);
+    T->carry = malloc(sizeof(float) * (carry_room + 1));
     T->R.io = hprt_alloc(2 * sizeof *T->R.io);
     long eval_n = c->valid ? c->valid->n : 0;
     if (c->test && c->test->n > eval_n)
@@ -616,6 +785,19 @@ hprt_status hprt_trainer_new(const hprt_train_config *c, hprt_trainer **out, hpr
     if (restore && !(T->best = malloc(sizeof(float) * c->n_params))) {
         st = hprt_fail(err, HPRT_E_RUN, "out of memory");
         goto fail;
+    }
+    if ((T->comm = dp_comm(c))) { /* every rank needs a row of every batch */
+        int tsz[32], esz[32], n_eval;
+        int n_tr = hprt_train_batch_sizes(&c->batch, c->epochs, train->tokens ? 0 : train->n, 0, 0, tsz, esz, &n_eval, 32);
+        for (int i = 0; i < n_tr && st == HPRT_OK; i++)
+            if (tsz[i] < T->comm->size)
+                st = hprt_fail(err, HPRT_E_RUN,
+                               "a batch of %d %s is less than one for each of the %d ranks; use fewer ranks or a "
+                               "larger batch%s",
+                               tsz[i], train->tokens ? "streams" : "rows", T->comm->size,
+                               train->tokens ? "" : " (the last batch of an epoch has the rows left over)");
+        if (st != HPRT_OK)
+            goto fail;
     }
     if ((st = fresh_state(T, err)) != HPRT_OK)
         goto fail;
@@ -665,7 +847,12 @@ hprt_status hprt_trainer_restore(hprt_trainer *T, const hprt_train_state *resume
     memcpy(T->order.idx, resume->order, sizeof(uint32_t) * T->order.n);
     /* the carried recurrent state (absent from version 1 checkpoints: the
      * epoch's streams then restart from zero) */
-    if (resume->n_carry > 0 && (size_t)resume->n_carry == carry_floats(c)) {
+    if (resume->n_carry > 0 && carry_floats_all(c) > 0) { /* data-parallel: this rank's streams */
+        if ((size_t)resume->n_carry == carry_floats_all(c)) {
+            carry_place(c, resume->carry, S->batch, false);
+            T->carried = true;
+        }
+    } else if (resume->n_carry > 0 && (size_t)resume->n_carry == carry_floats(c)) {
         size_t k = 0;
         for (int i = 0; i < c->n_carry; i++) {
             memcpy(c->carry[i].p, resume->carry + k, sizeof(float) * c->carry[i].n);
@@ -702,6 +889,12 @@ static hprt_status trainer_start(trainer *T, hprt_error *err)
         return st;
     if ((st = pool_start(&T->R.pool, T->threads, c->barrier, err)) != HPRT_OK)
         return st;
+    for (int i = 0; i < 2; i++) {
+        T->R.io[i].dp_reduce = T->comm ? dp_reduce : NULL;
+        T->R.io[i].dp_ctx = T;
+    }
+    if (T->comm) /* a data-parallel run's sums are in another order whatever the threads: 0, any may resume it */
+        T->S.threads = 0;
     if (!T->resumed && (st = checkpoint(T, "last.hpw", c->params, err)) != HPRT_OK)
         return st;
     T->t_run = now_s();
@@ -743,6 +936,10 @@ static hprt_status epoch_steps(trainer *T, hprt_batch_stage bs, epoch_clock *k, 
     hprt_status st = pass_plan_make(c->train, bs.batch, &pp, err);
     if (st != HPRT_OK)
         return st;
+    if (T->comm) {
+        pp.rank = T->comm->rank;
+        pp.ranks = T->comm->size;
+    }
     long spe = pp.steps;
     double t_progress = now_s();
     long done_before = S->pos;
@@ -750,9 +947,10 @@ static hprt_status epoch_steps(trainer *T, hprt_batch_stage bs, epoch_clock *k, 
     T->carried = false;
     while (S->pos < spe) {
         hprt_step_io *io = &T->R.io[S->step & 1];
-        long units;
-        int rows = pass_step(&pp, io, c->train, T->order.idx, S->pos, first, &units);
+        long units, all_units;
+        int rows = pass_step(&pp, io, c->train, T->order.idx, S->pos, first, &units, &all_units);
         first = false;
+        T->dp_scale[S->step & 1] = (float)units / (float)all_units;
         hprt_step_fn fn = c->train_fn(c->fn_ctx, rows);
         if (!fn)
             return hprt_fail(err, HPRT_E_RUN, "no compiled training step for a batch of %d (a bug in hpc)", rows);
@@ -762,19 +960,22 @@ static hprt_status epoch_steps(trainer *T, hprt_batch_stage bs, epoch_clock *k, 
         fill_step(c, io, lr, mom, S->step + 1, S->step, S->dropout_p);
         pool_post(&T->R.pool, fn, io);
         account(T); /* the step before this one has finished on every worker */
+        if (T->dp_error[0]) /* the reduction of this step failed (thread 0 ran it) */
+            return hprt_fail(err, HPRT_E_RUN, "%s", T->dp_error);
         T->pending = io;
-        T->pending_rows = (int)units;
+        T->pending_rows = (int)all_units;
         T->pending_step = S->step;
         T->pending_lr = lr;
         T->pending_mom = mom;
         S->last_lr = lr;
         S->step++;
         S->pos++;
-        S->samples += units;
+        S->samples += all_units;
         if (res->nan_step >= 0)
             break;
         bool ckpt_now = c->checkpoint_every > 0 && S->step % c->checkpoint_every == 0 && S->pos < spe;
-        T->interrupted = c->interrupt && *c->interrupt;
+        /* data-parallel: the flag every rank agreed on in this step's reduction */
+        T->interrupted = T->comm ? T->dp_stop : c->interrupt && *c->interrupt;
         if (ckpt_now || T->interrupted) {
             /* a checkpoint between two steps of the epoch */
             pool_sync(&T->R.pool);
@@ -863,6 +1064,8 @@ static hprt_status epoch_end(trainer *T, hprt_batch_stage bs, const epoch_clock 
     hprt_train_state *S = &T->S;
     hprt_train_result *res = T->res;
     hprt_status st;
+    if (T->comm && (st = dp_check_weights(T, err)) != HPRT_OK)
+        return st;
     res->train_loss = S->loss_rows ? S->loss_sum / (double)S->loss_rows : NAN;
     hprt_epoch_report rep = {S->epoch + 1, c->epochs, S->step, S->last_lr, bs.batch, res->train_loss, false, NAN, NAN,
                              0, 0};
@@ -1091,6 +1294,8 @@ hprt_status hprt_lr_find(const hprt_train_config *c, const hprt_lrfind *cfg, hpr
 {
     memset(res, 0, sizeof *res);
     res->suggestion = NAN;
+    if (dp_comm(c))
+        return hprt_fail(err, HPRT_E_RUN, "the LR range test runs in one process, not over ranks");
     const hprt_dataset *train = c->train;
     int threads = c->threads < 1 ? 1 : c->threads > HPRT_MAX_THREADS ? HPRT_MAX_THREADS : c->threads;
     int batch = c->batch.adaptive ? c->batch.start : c->batch.size;
@@ -1130,8 +1335,8 @@ hprt_status hprt_lr_find(const hprt_train_config *c, const hprt_lrfind *cfg, hpr
         if (s == 0 && i > 0)
             hprt_order_next_epoch(&order, &rng);
         hprt_step_io *io = &R.io[i & 1];
-        long units;
-        int rows = pass_step(&pp, io, train, order.idx, s, false, &units);
+        long units, all_units;
+        int rows = pass_step(&pp, io, train, order.idx, s, false, &units, &all_units);
         hprt_step_fn fn = c->train_fn(c->fn_ctx, rows);
         if (!fn) {
             st = hprt_fail(err, HPRT_E_RUN, "no compiled training step for a batch of %d (a bug in hpc)", rows);

@@ -80,6 +80,15 @@ typedef struct {
     int64_t correct[HPRT_MAX_THREADS]; /* rows whose argmax is the label */
     double sqnorm[HPRT_MAX_THREADS];   /* clip: sum of squared gradients of the thread's part */
     double grad_norm;                  /* clip: the global norm before clipping (every thread writes the same) */
+    /* data-parallel training (a layout compiled with `dp`, docs/distributed.md):
+     * the step's rows are rows row0 .. row0 + rows of the global batch (dropout
+     * masks are keyed by the global index); after the weight gradients, thread
+     * 0 calls dp_reduce(io), which sums the gradients (and the loss into
+     * dp_loss) over the ranks; the NaN guard then reads dp_loss */
+    int64_t row0;
+    void (*dp_reduce)(void *io);
+    void *dp_ctx;
+    double dp_loss;
 } hprt_step_io;
 
 typedef void (*hprt_step_fn)(hprt_step_io *io, int32_t tid);

@@ -14,6 +14,7 @@
 
 #include "hprt_base.h"
 #include "hprt_ckpt.h"
+#include "hprt_comm.h"
 #include "hprt_data.h"
 #include "hprt_optim.h"
 #include "hprt_policy.h"
@@ -120,6 +121,19 @@ typedef struct {
      * step's `correct` then counts (row, label) pairs, so accuracy divides by
      * rows x labels (Keras' binary_accuracy).  0: one label per row. */
     int multi_labels;
+    /* data-parallel training over the ranks of comm (NULL, or one rank: a
+     * single process).  The steps must be compiled for this rank's share of
+     * every batch (hprt_dp_share) with the layout's `dp` on.  Every rank
+     * trains the same global batches; only the one with run_dir writes files.
+     * dp_perturb = K + 1 (tests only, HPC_TEST_PERTURB_RANK=K): rank K
+     * changes one weight before the first epoch-end checksum; 0: none */
+    hprt_comm *comm;
+    int dp_perturb;
+    /* data-parallel with carried state: the rows of each carry array here
+     * (the layout's largest batch, this rank's) and in one process (the
+     * largest global batch); checkpoints hold the one-process form, each
+     * rank's streams in their place, so any number of ranks resumes them */
+    int carry_rows, carry_rows_all;
 } hprt_train_config;
 
 typedef struct {
@@ -152,6 +166,10 @@ void hprt_step_set_numbers(hprt_step_io *io, const hprt_optimizer *o, double lr,
                            long step, const float *dropout_p, int n_dropout);
 /* A step's batch: rows order[start .. start + rows) of ds. */
 void hprt_step_set_batch(hprt_step_io *io, const hprt_dataset *ds, const uint32_t *order, long start, long rows);
+
+/* Rank `rank` of `ranks`' share of a batch of `rows` rows: the first rows %
+ * ranks ranks take one row more; *first gets the global index of its first row. */
+int hprt_dp_share(int rows, int rank, int ranks, int *first);
 
 /* Training steps in one epoch: ceil(n / batch), or for text (seq > 0: n is
  * tokens) the full windows of seq tokens of `batch` streams,
