@@ -230,21 +230,29 @@ long study_cores(const study *S)
         cores = 1;
     if (!S->mpi)
         return cores;
+    /* the node's cores shared among its ranks, at most the ones this rank is bound to
+     * (as cmd_run.c's data-parallel ranks count their threads) */
+    long local = 1;
+    const char *vars[3] = {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"};
+    for (int i = 0; i < 3 && local == 1; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && atol(v) > 1)
+            local = atol(v);
+    }
+    long t = cores / local > 0 ? cores / local : 1;
     cpu_set_t set;
     CPU_ZERO(&set);
-    long mine = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : cores;
-    if (mine < 1)
-        mine = 1;
-    /* not bound (every core is ours): the node's ranks share its cores */
-    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-    long n_local = local ? strtol(local, NULL, 10) : 1;
-    if (mine >= cores && n_local > 1)
-        mine = cores / n_local > 0 ? cores / n_local : 1;
-    const char *omp = getenv("OMP_NUM_THREADS");
-    long cap = omp ? strtol(omp, NULL, 10) : 0;
-    if (cap >= 1 && cap < mine)
-        mine = cap;
-    return mine;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0 && CPU_COUNT(&set) < t)
+        t = CPU_COUNT(&set);
+    const char *env[2] = {"HPC_THREADS", "OMP_NUM_THREADS"};
+    for (int i = 0; i < 2; i++) {
+        const char *v = getenv(env[i]);
+        if (v && atol(v) > 0) {
+            t = atol(v) < cores ? atol(v) : cores;
+            break;
+        }
+    }
+    return t;
 }
 
 /* Trials, parallel, threads and the strategy's state from the plan. */

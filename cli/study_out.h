@@ -76,9 +76,9 @@ int study_open_existing(study *S, const char *dir, bool (*f)(void *, const journ
  * when ready, else the exit status. */
 int study_open_member(study *S, const char *dir);
 /* The cores a study's workers may use: the machine's online cores; under
- * MPI (S->mpi) the cores this rank is bound to (sched_getaffinity), shared
- * with the node's other ranks when they are not bound, and at most
- * OMP_NUM_THREADS when that is set. */
+ * MPI (S->mpi) the node's cores divided among its ranks, at most those this
+ * rank is bound to (sched_getaffinity); HPC_THREADS or OMP_NUM_THREADS, when
+ * set, says how many (at most the node's cores). */
 long study_cores(const study *S);
 /* Room for n trials' bookkeeping. */
 bool study_grow(study *S, int n);
