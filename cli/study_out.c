@@ -1,8 +1,10 @@
 /* study_out.c - a study's state and its directory (study_out.h). */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "study_out.h"
 #include "study_tb.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -206,7 +208,8 @@ static int plan_search_of(study *S, const char *file, const char *target, const 
     if (S->prog && !target) /* `hpc search FILE`: the file's search, even when it declares experiments too */
         target = hp_program_first_search(S->prog);
     S->pl = S->prog && S->d.n_errors == 0 ? hp_plan(S->prog, target, sets, n_sets) : NULL;
-    cli_print_diags(&S->d);
+    if (!S->member || !S->pl) /* rank 0 has said the warnings */
+        cli_print_diags(&S->d);
     if (!S->prog)
         return EXIT_USAGE;
     if (!S->pl)
@@ -218,6 +221,38 @@ static int plan_search_of(study *S, const char *file, const char *target, const 
     S->s = S->pl->search;
     S->base_name = S->s->base->name;
     return -1;
+}
+
+long study_cores(const study *S)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1)
+        cores = 1;
+    if (!S->mpi)
+        return cores;
+    /* the node's cores shared among its ranks, at most the ones this rank is bound to
+     * (as cmd_run.c's data-parallel ranks count their threads) */
+    long local = 1;
+    const char *vars[3] = {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"};
+    for (int i = 0; i < 3 && local == 1; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && atol(v) > 1)
+            local = atol(v);
+    }
+    long t = cores / local > 0 ? cores / local : 1;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0 && CPU_COUNT(&set) < t)
+        t = CPU_COUNT(&set);
+    const char *env[2] = {"HPC_THREADS", "OMP_NUM_THREADS"};
+    for (int i = 0; i < 2; i++) {
+        const char *v = getenv(env[i]);
+        if (v && atol(v) > 0) {
+            t = atol(v) < cores ? atol(v) : cores;
+            break;
+        }
+    }
+    return t;
 }
 
 /* Trials, parallel, threads and the strategy's state from the plan. */
@@ -233,9 +268,7 @@ static int setup(study *S, int trials, int parallel)
     }
     if (parallel > 0)
         s->parallel = parallel;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (cores < 1)
-        cores = 1;
+    long cores = study_cores(S);
     /* the default: a trial per core, one thread each (docs/language.md §16 says why); never more threads than cores */
     S->parallel = s->parallel < 1 ? (int)cores : s->parallel > cores ? (int)cores : s->parallel;
     if (S->parallel > 64)
@@ -341,7 +374,8 @@ int study_open_new(study *S, const char *out, int trials, int parallel, const ch
     return -1;
 }
 
-int study_open_existing(study *S, const char *dir, bool (*f)(void *, const journal_event *, int))
+/* study.args read, study.hp planned with its overrides, the strategy set up. */
+static int load_study(study *S, const char *dir)
 {
     snprintf(S->dir, sizeof S->dir, "%s", dir);
     snprintf(S->src, sizeof S->src, "%s/study.hp", dir);
@@ -411,8 +445,27 @@ int study_open_existing(study *S, const char *dir, bool (*f)(void *, const journ
         return st;
     if (n_sets && !S->o.sets)
         return EXIT_RUN;
-    if ((st = setup(S, trials, parallel)) >= 0)
+    return setup(S, trials, parallel);
+}
+
+int study_open_member(study *S, const char *dir)
+{
+    S->member = true;
+    bool quiet = S->o.quiet;
+    cli_common_free(&S->o); /* the study's own, from study.args, as rank 0 has them */
+    memset(&S->o, 0, sizeof S->o);
+    S->o.quiet = quiet;
+    int st = load_study(S, dir);
+    S->tb_root[0] = 0; /* rank 0 writes the TensorBoard logs from the epochs it is sent */
+    return st;
+}
+
+int study_open_existing(study *S, const char *dir, bool (*f)(void *, const journal_event *, int))
+{
+    int st = load_study(S, dir);
+    if (st >= 0)
         return st;
+    char path[4300];
     snprintf(path, sizeof path, "%s/journal.jsonl", dir);
     long end = 0;
     char err[1024];

@@ -55,6 +55,9 @@ typedef struct {
     int n_set_args;
     bool ended;                   /* the journal has the study's end (a resume of a finished study adds nothing) */
     char tb_root[4400];           /* TensorBoard: DIR/<study name> (absolute), or "" (study_tb.c) */
+    /* a study over MPI ranks (cmd_search.c, docs/distributed-search.md) */
+    bool mpi;                     /* started by mpirun: the cores are the rank's own (study_cores) */
+    bool member;                  /* a rank other than 0: trains the jobs rank 0 sends, writes no study file */
 } study;
 
 /* The monotonic clock, in seconds. */
@@ -68,6 +71,15 @@ int study_open_new(study *S, const char *out, int trials, int parallel, const ch
 /* An existing study: study.hp and study.args read, the journal replayed
  * through f.  -1 when ready, else the exit status. */
 int study_open_existing(study *S, const char *dir, bool (*f)(void *, const journal_event *, int));
+/* A rank other than 0 of a study over MPI ranks: study.hp and study.args
+ * read and planned as rank 0 did (quietly), no journal, no TensorBoard.  -1
+ * when ready, else the exit status. */
+int study_open_member(study *S, const char *dir);
+/* The cores a study's workers may use: the machine's online cores; under
+ * MPI (S->mpi) the node's cores divided among its ranks, at most those this
+ * rank is bound to (sched_getaffinity); HPC_THREADS or OMP_NUM_THREADS, when
+ * set, says how many (at most the node's cores). */
+long study_cores(const study *S);
 /* Room for n trials' bookkeeping. */
 bool study_grow(study *S, int n);
 void study_set_reason(study *S, int t, const char *why);

@@ -126,7 +126,12 @@ bool journal_event_write(journal *j, const journal_event *e, const char *const *
         }
         put(&b, "}}\n");
         break;
-    case JOURNAL_START: put(&b, "{\"event\": \"start\", \"trial\": %d, \"to\": %d}\n", e->trial, e->to); break;
+    case JOURNAL_START: /* the rank that trains the job, when not rank 0 (a study over MPI ranks) */
+        put(&b, "{\"event\": \"start\", \"trial\": %d, \"to\": %d", e->trial, e->to);
+        if (e->rank > 0)
+            put(&b, ", \"rank\": %d", e->rank);
+        put(&b, "}\n");
+        break;
     case JOURNAL_EPOCH:
         put(&b, "{\"event\": \"epoch\", \"trial\": %d, \"epoch\": %d, \"value\": ", e->trial, e->epoch);
         put_num(&b, e->value);
@@ -372,6 +377,10 @@ bool journal_parse(const char *line, size_t len, journal_event *e)
                     have_trial = whole(v, &e->trial);
                 else if (strcmp(key, "to") == 0)
                     have_to = whole(v, &e->to);
+                else if (strcmp(key, "rank") == 0) {
+                    if (!whole(v, &e->rank))
+                        return false;
+                }
                 else if (strcmp(key, "epoch") == 0)
                     have_epoch = whole(v, &e->epoch);
                 else if (strcmp(key, "value") == 0)

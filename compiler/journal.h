@@ -4,6 +4,7 @@
  *   {"event": "study", "version": 1, "search": "mlp_sweep", "strategy": "asha", "seed": 1, "paths": ["model.hidden", ...]}
  *   {"event": "trial", "trial": 0, "x": [1, 2, 0.31], "values": {"model.hidden": "256", ...}}
  *   {"event": "start", "trial": 0, "to": 1}                 a job: train trial 0 up to epoch 1
+ *   {"event": "start", "trial": 3, "to": 3, "rank": 1}      ... trained by MPI rank 1 (absent: rank 0)
  *   {"event": "epoch", "trial": 0, "epoch": 1, "value": 0.85, "seconds": 1.25}
  *   {"event": "done", "trial": 0, "stopped": false}         the job ended (stopped: by its own stop rule)
  *   {"event": "failed", "trial": 0, "reason": "..."}
@@ -41,6 +42,7 @@ typedef struct {
     journal_kind kind;
     int trial;
     int to;                   /* start */
+    int rank;                 /* start: the MPI rank that trains the job (0: rank 0, or no MPI) */
     int epoch;                /* epoch */
     double value, seconds;    /* epoch (value NaN: not a number); compile: ms in seconds */
     bool stopped;             /* done */

@@ -89,6 +89,44 @@ static void test_round_trip(void **state)
     free(dir);
 }
 
+/* A job trained by another MPI rank names it; rank 0's jobs (and every job
+ * of a study without MPI) write the line they always wrote. */
+static void test_start_rank(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir(), path[512];
+    snprintf(path, sizeof path, "%s/journal.jsonl", dir);
+    journal j;
+    assert_true(journal_open(&j, path));
+    journal_event e = {.kind = JOURNAL_START, .trial = 4, .to = 9, .rank = 2};
+    assert_true(journal_event_write(&j, &e, NULL, NULL));
+    e = (journal_event){.kind = JOURNAL_START, .trial = 5, .to = 1};
+    assert_true(journal_event_write(&j, &e, NULL, NULL));
+    journal_close(&j);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char a[256] = "", b[256] = "";
+    assert_non_null(fgets(a, sizeof a, f));
+    assert_non_null(fgets(b, sizeof b, f));
+    fclose(f);
+    assert_string_equal(a, "{\"event\": \"start\", \"trial\": 4, \"to\": 9, \"rank\": 2}\n");
+    assert_string_equal(b, "{\"event\": \"start\", \"trial\": 5, \"to\": 1}\n");
+    journal_event g;
+    assert_true(journal_parse(a, strlen(a) - 1, &g));
+    assert_int_equal(g.kind, JOURNAL_START);
+    assert_int_equal(g.trial, 4);
+    assert_int_equal(g.to, 9);
+    assert_int_equal(g.rank, 2);
+    assert_true(journal_parse(b, strlen(b) - 1, &g));
+    assert_int_equal(g.rank, 0);
+    const char *bad[] = {"{\"event\": \"start\", \"trial\": 4, \"to\": 9, \"rank\": -1}",
+                         "{\"event\": \"start\", \"trial\": 4, \"to\": 9, \"rank\": 1.5}"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_false(journal_parse(bad[i], strlen(bad[i]), &g));
+    tu_rmrf(dir);
+    free(dir);
+}
+
 /* Cut the file at every byte of its last line: the reader keeps the events before it. */
 static void test_torn_tail(void **state)
 {
@@ -146,6 +184,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_start_rank),
         cmocka_unit_test(test_torn_tail),
         cmocka_unit_test(test_damaged_middle),
     };
