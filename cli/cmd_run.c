@@ -1,7 +1,5 @@
 /* cmd_run.c - `hpc run FILE [EXPERIMENT]`: check, compile, train, evaluate. */
-#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <errno.h>
-#include <sched.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -226,29 +224,7 @@ static void session_close(session *s)
  * on the node (OMPI_COMM_WORLD_LOCAL_SIZE, MPI_LOCALNRANKS, SLURM_NTASKS_PER_NODE). */
 static int rank_threads(void)
 {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (cores < 1)
-        cores = 1;
-    long local = 1;
-    const char *vars[3] = {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"};
-    for (int i = 0; i < 3 && local == 1; i++) {
-        const char *v = getenv(vars[i]);
-        if (v && atol(v) > 1)
-            local = atol(v);
-    }
-    long t = cores / local > 0 ? cores / local : 1;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0 && CPU_COUNT(&set) < t)
-        t = CPU_COUNT(&set);
-    const char *env[2] = {"HPC_THREADS", "OMP_NUM_THREADS"};
-    for (int i = 0; i < 2; i++) {
-        const char *v = getenv(env[i]);
-        if (v && atol(v) > 0) {
-            t = atol(v) < cores ? atol(v) : cores;
-            break;
-        }
-    }
+    long t = cli_mpi_rank_cores();
     return (int)(t < HPRT_MAX_THREADS ? t : HPRT_MAX_THREADS);
 }
 

@@ -26,4 +26,10 @@ void cli_mpi_close(hprt_comm *c);
  * version, or that it is absent.  Loads the module without initialising MPI. */
 void cli_mpi_version(FILE *out);
 
+/* The cores one rank of an MPI job may use: the node's cores shared among
+ * its ranks (OMPI_COMM_WORLD_LOCAL_SIZE, MPI_LOCALNRANKS or
+ * SLURM_NTASKS_PER_NODE), at most the ones the rank is bound to; HPC_THREADS
+ * or OMP_NUM_THREADS instead when set, up to the node's cores. */
+long cli_mpi_rank_cores(void);
+
 #endif

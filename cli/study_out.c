@@ -1,10 +1,9 @@
 /* study_out.c - a study's state and its directory (study_out.h). */
-#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#include "mpi_load.h"
 #include "study_out.h"
 #include "study_tb.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -230,29 +229,8 @@ long study_cores(const study *S)
         cores = 1;
     if (!S->mpi)
         return cores;
-    /* the node's cores shared among its ranks, at most the ones this rank is bound to
-     * (as cmd_run.c's data-parallel ranks count their threads) */
-    long local = 1;
-    const char *vars[3] = {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"};
-    for (int i = 0; i < 3 && local == 1; i++) {
-        const char *v = getenv(vars[i]);
-        if (v && atol(v) > 1)
-            local = atol(v);
-    }
-    long t = cores / local > 0 ? cores / local : 1;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0 && CPU_COUNT(&set) < t)
-        t = CPU_COUNT(&set);
-    const char *env[2] = {"HPC_THREADS", "OMP_NUM_THREADS"};
-    for (int i = 0; i < 2; i++) {
-        const char *v = getenv(env[i]);
-        if (v && atol(v) > 0) {
-            t = atol(v) < cores ? atol(v) : cores;
-            break;
-        }
-    }
-    return t;
+    /* the rank's share of the node, as a data-parallel rank counts its threads */
+    return cli_mpi_rank_cores();
 }
 
 /* Trials, parallel, threads and the strategy's state from the plan. */
