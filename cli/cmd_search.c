@@ -11,7 +11,7 @@
  * journal.  `parallel` trials run at a time on worker threads, the cores
  * split between them.
  *
- * Under mpirun (docs/distributed-search.md) rank 0 owns the journal, the
+ * Under mpirun (docs/distributed.md, "Studies over MPI ranks") rank 0 owns the journal, the
  * strategy and the study's files; each worker thread of another rank is
  * served on rank 0 by a proxy thread that takes jobs from the strategy as a
  * local worker does, sends them to its thread, and records the epochs that
@@ -845,7 +845,7 @@ static int run_over_ranks(study *S, hprt_comm *c, int status)
         if (c->rank == 0)
             fprintf(stderr, "hpc search: %s\n",
                     n[c->size] > 0 ? "a rank could not open the study's directory (every rank must see it: one "
-                                     "machine, or a shared filesystem; docs/distributed-search.md)"
+                                     "machine, or a shared filesystem; docs/distributed.md, 'Studies over MPI ranks')"
                                    : "the MPI library does not grant MPI_THREAD_MULTIPLE, which a study over ranks needs");
         free(n);
         free(slots);
