@@ -31,7 +31,7 @@
 
 /* Tiles of one chunk: whole samples, about this many tiles per chunk (the
  * GEMMs' N; more amortises OpenBLAS's call and packing, fewer stays in L2). */
-#define WINO_CHUNK_TILES 196
+#define WINO_CHUNK_TILES 98
 
 typedef struct {
     int th, tw, tiles; /* tile rows, columns, tiles per sample */
