@@ -340,6 +340,8 @@ size_t hprt_conv2d_scratch(const hprt_conv2d_geom *g)
 {
     if (g->Ho <= 0 || g->Wo <= 0 || g->C <= 0 || g->k <= 0)
         return 0;
+    if (hprt_conv2d_wino_pays(g))
+        return hprt_conv2d_wino_scratch(g);
     return (size_t)g->C * g->k * g->k * g->Ho * g->Wo;
 }
 
@@ -348,6 +350,10 @@ void hprt_conv2d_forward_fast(const hprt_conv2d_geom *g, const float *X, const f
 {
     if (g->Ho <= 0 || g->Wo <= 0 || g->F <= 0)
         return;
+    if (hprt_conv2d_wino_pays(g)) {
+        hprt_conv2d_forward_wino(g, X, Wt, bias, Y, B, scratch);
+        return;
+    }
     const int ckk = g->C * g->k * g->k, howo = g->Ho * g->Wo;
     const size_t in_s = (size_t)g->C * g->H * g->W, out_s = (size_t)g->F * howo;
     const bool ident = im2col_is_identity(g);
@@ -373,6 +379,10 @@ void hprt_conv2d_backward_fast(const hprt_conv2d_geom *g, const float *X, const 
                                const float *dY, float *dX, float *dW, float *db, int B,
                                float *scratch)
 {
+    if (hprt_conv2d_wino_pays(g)) {
+        hprt_conv2d_backward_wino(g, X, Wt, dY, dX, dW, db, B, scratch);
+        return;
+    }
     const int ckk = g->C * g->k * g->k;
     const size_t in_s = (size_t)g->C * g->H * g->W;
     const bool empty = g->Ho <= 0 || g->Wo <= 0 || g->F <= 0;

@@ -311,6 +311,21 @@ void hprt_conv2d_backward_fast(const hprt_conv2d_geom *g, const float *X, const 
                                const float *dY, float *dX, float *dW, float *db, int B,
                                float *scratch);
 
+/* Winograd F(2×2, 3×3) (conv_wino.c): 3×3 kernels, stride 1, any padding,
+ * channels and size (wino_fits).  The fast functions above take it where it
+ * pays (wino_pays: at least 16 channels in and out) and hprt_conv2d_scratch
+ * then covers it; the entries below run it for any fitting geometry, with
+ * hprt_conv2d_wino_scratch(g) floats of scratch.  Same contracts as the
+ * reference; the sums are reassociated (error bound in conv_wino.c). */
+bool hprt_conv2d_wino_fits(const hprt_conv2d_geom *g);
+bool hprt_conv2d_wino_pays(const hprt_conv2d_geom *g);
+size_t hprt_conv2d_wino_scratch(const hprt_conv2d_geom *g);
+void hprt_conv2d_forward_wino(const hprt_conv2d_geom *g, const float *X, const float *Wt,
+                              const float *b, float *Y, int B, float *scratch);
+void hprt_conv2d_backward_wino(const hprt_conv2d_geom *g, const float *X, const float *Wt,
+                               const float *dY, float *dX, float *dW, float *db, int B,
+                               float *scratch);
+
 /* Pooling windows size×size moved by stride, no padding, floor mode (PyTorch
  * MaxPool2d/AvgPool2d defaults): Ho = (H − size)/stride + 1. */
 typedef struct {

@@ -4,7 +4,9 @@
 # and the final weights (predictions) equal an uninterrupted run's.  The conv
 # layers' weight gradients are summed over per-thread scratch and the pools
 # run the specialised kernels (docs/internals.md, "Convolutions"), so this
-# holds them to a fixed summation order across a restart.  A profiled run
+# holds them to a fixed summation order across a restart; the second conv
+# (16 -> 16 channels) takes the Winograd lowering (runtime/conv_wino.c), the
+# first im2col + GEMM.  A profiled run
 # (HPC_PROFILE=1) gives the same steps and prints its table.
 # usage: resume_cnn.sh HPC SOURCE_DIR
 . "$(dirname "$0")/lib.sh"
@@ -19,9 +21,9 @@ data slice {
 }
 model cnn {
     input [1, 28, 28]
-    conv 8, relu
+    conv 16, relu
     maxpool
-    conv 12, relu
+    conv 16, relu
     maxpool
     flatten
     dropout 0.25

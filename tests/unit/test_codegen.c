@@ -398,6 +398,65 @@ static void test_conv_pool(void **state)
     free(f.dir);
 }
 
+/* Two convs with 16 channels in and out take the Winograd lowering
+ * (conv_wino.c) inside the compiled step; the step against the reference
+ * kernels (float64 sums), loss, gradients and the updated parameters. */
+static void test_conv_wino_step(void **state)
+{
+    (void)state;
+    enum { C = 16, H = 4, W = 5, NF = C * H * W, B = 9, threads = 2 };
+    fixture f;
+    cg_test_csv_write(&f, ROWS, NF, 3, 11, false);
+    compiled c;
+    compile(&c, &f, "input [16, 4, 5]\n conv 16, relu\n conv 17, pad = valid\n flatten\n dense classes",
+            "optimizer = sgd(lr = 0.02, momentum = 0.9)", threads, B);
+    const plan_experiment *e = c.pl->experiment;
+    hprt_conv2d_geom g1 = hprt_conv2d_geom_make(C, H, W, 16, 3, 1, 1, 1);
+    hprt_conv2d_geom g2 = hprt_conv2d_geom_make(16, H, W, 17, 3, 1, 0, 0); /* [17, 2, 3] */
+    assert_true(hprt_conv2d_wino_pays(&g1) && hprt_conv2d_wino_pays(&g2));
+    uint32_t order[ROWS];
+    for (uint32_t i = 0; i < ROWS; i++)
+        order[i] = (i * 7) % ROWS;
+    static hprt_step_io io;
+    fill_io(&io, &c, &e->optimizer, order, 0.02, 1);
+    const cg_layout *l = c.t.l;
+    long n = l->n_params;
+    float *P = malloc(sizeof(float) * (size_t)n), *G = calloc((size_t)n, sizeof(float));
+    assert_true(P && G);
+    memcpy(P, c.t.mem.params, sizeof(float) * (size_t)n);
+    enum { N1 = 16 * H * W, N2 = 17 * 2 * 3 };
+    static float X[B * NF], Y1[B * N1], Y2[B * N2], Z[B * 3], dZ[B * 3], dY2[B * N2], dY1[B * N1];
+    int32_t lab[B];
+    for (int r = 0; r < B; r++) {
+        uint32_t src = order[io.start + r];
+        memcpy(X + r * NF, c.ds.x + (size_t)src * NF, sizeof(float) * NF);
+        lab[r] = c.ds.y[src];
+    }
+    const cg_layer_layout *L1 = &l->layers[1], *L2 = &l->layers[2], *L4 = &l->layers[4];
+    hprt_conv2d_forward(&g1, X, P + L1->w, P + L1->b, Y1, B);
+    hprt_relu_forward(Y1, Y1, (size_t)B * N1);
+    hprt_conv2d_forward(&g2, Y1, P + L2->w, P + L2->b, Y2, B);
+    hprt_dense_forward(Y2, P + L4->w, P + L4->b, Z, B, N2, 3);
+    double loss = hprt_softmax_xent(Z, lab, B, 3, dZ);
+    hprt_dense_backward(Y2, P + L4->w, dZ, dY2, G + L4->w, G + L4->b, B, N2, 3);
+    hprt_conv2d_backward(&g2, Y1, P + L2->w, dY2, dY1, G + L2->w, G + L2->b, B);
+    hprt_relu_backward(Y1, dY1, dY1, (size_t)B * N1);
+    hprt_conv2d_backward(&g1, X, P + L1->w, dY1, NULL, G + L1->w, G + L1->b, B);
+    hprt_optim_state *st = hprt_optim_state_new(&e->optimizer, (size_t)n);
+    assert_int_equal(hprt_optim_step(&e->optimizer, st, P, G, (size_t)n, 0.02, NAN, 1), HPRT_OK);
+    hprt_optim_state_free(st);
+
+    run_threads(cg_train_fn(c.t.prog, B), &io, threads);
+    assert_close(io.loss[0] / B + io.loss[1] / B, loss, 1e-5);
+    compare(c.t.mem.grads, G, n, 1e-4, "gradient");
+    compare(c.t.mem.params, P, n, 1e-5, "parameter");
+    free(P);
+    free(G);
+    release(&c);
+    tu_rmrf(f.dir);
+    free(f.dir);
+}
+
 /* ---- a stack of dense and dropout layers: a dense layer and the dropout
  * after it fused into one pass each way, and a small layer's (at most 16
  * outputs) data gradient computed in the backward loop of the layer before it ---- */
@@ -568,6 +627,7 @@ int main(void)
         cmocka_unit_test(test_mse_and_clip),
         cmocka_unit_test(test_gelu_sigmoid_softmax_mse),
         cmocka_unit_test(test_conv_pool),
+        cmocka_unit_test(test_conv_wino_step),
         cmocka_unit_test(test_fused_dense_dropout),
         cmocka_unit_test(test_eval_step),
     };

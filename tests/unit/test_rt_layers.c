@@ -663,7 +663,9 @@ static void check_fast(const float *a, const float *ref, size_t n)
 static float *scratch_new(const hprt_conv2d_geom *g)
 {
     size_t n = hprt_conv2d_scratch(g);
-    assert_int_equal(n, (size_t)g->C * g->k * g->k * g->Ho * g->Wo);
+    size_t want = hprt_conv2d_wino_pays(g) ? hprt_conv2d_wino_scratch(g)
+                                           : (size_t)g->C * g->k * g->k * g->Ho * g->Wo; /* im2col */
+    assert_int_equal(n, want);
     float *s = tu_fnew(n);
     tu_poison(s, n);
     return s;
@@ -739,6 +741,14 @@ static void test_conv_fast_vs_reference(void **state)
     conv_fast_case(1, 3, 9, 7, 5, 1, 1, 0, 1);   /* 1×1 with padding below/right */
     conv_fast_case(3, 5, 15, 15, 7, 3, 1, 1, 1); /* a few more channels */
     conv_fast_case(2, 32, 14, 14, 9, 3, 1, 1, 1);/* wide input, as the CNN's second layer */
+    /* one input channel, stride 1 */
+    conv_fast_case(3, 1, 28, 28, 32, 3, 1, 1, 1);/* the CNN's first layer */
+    conv_fast_case(2, 1, 5, 9, 17, 3, 1, 0, 0);  /* valid, odd sizes, 17 filters */
+    conv_fast_case(2, 1, 7, 6, 3, 2, 1, 0, 1);   /* even kernel, asymmetric pad */
+    conv_fast_case(1, 1, 4, 5, 2, 3, 1, 2, 2);   /* pad 2 */
+    /* 16 channels both ways, 3×3 stride 1: Winograd (conv_wino.c) */
+    conv_fast_case(3, 16, 9, 7, 16, 3, 1, 1, 1);
+    conv_fast_case(5, 24, 6, 5, 20, 3, 1, 0, 0);
 }
 
 /* Central differences of the same double objective as test_conv, against the
@@ -783,6 +793,11 @@ static void test_conv_fast_grad(void **state)
     conv_fast_grad_case(3, 1, 5, 5, 4, 5, 1, 0, 0); /* valid, kernel = image */
     conv_fast_grad_case(2, 2, 11, 9, 3, 3, 3, 0, 0);/* stride 3, valid */
     conv_fast_grad_case(2, 3, 5, 7, 2, 1, 1, 0, 0); /* 1×1 */
+    /* one input channel, stride 1, the first conv's case */
+    conv_fast_grad_case(3, 1, 7, 7, 5, 3, 1, 1, 1); /* same, odd size */
+    conv_fast_grad_case(2, 1, 5, 9, 17, 3, 1, 0, 0);/* valid, 5×9, 17 filters */
+    conv_fast_grad_case(2, 1, 6, 8, 3, 3, 1, 1, 0); /* asymmetric pad */
+    conv_fast_grad_case(2, 1, 4, 5, 2, 3, 1, 2, 2); /* pad 2 */
 }
 
 /* Degenerate cases: no output (gradients all zero, Y untouched), B = 0. */
