@@ -97,6 +97,40 @@ static void test_pack_lstm_shapes(void **state)
     check(&r, 1024, 1024, 64, true, false, true); /* the input projection, b_ih added */
 }
 
+/* The packed layout itself, float for float: P[panel p][k][c] = op(B)[k][32p + c],
+ * zero past N, for both packings, whole and partial panels, K on and off the
+ * 16 rows of pack_bt's transposing path (AVX-512) and row strides wider than
+ * K or N. */
+static void test_pack_layout(void **state)
+{
+    (void)state;
+    hprt_rng r;
+    hprt_rng_seed(&r, 5);
+    const int Ns[] = {1, 16, 31, 32, 33, 64, 70, 100}, Ks[] = {1, 15, 16, 17, 48, 50};
+    for (size_t n = 0; n < sizeof Ns / sizeof *Ns; n++)
+        for (size_t k = 0; k < sizeof Ks / sizeof *Ks; k++)
+            for (int t = 0; t < 4; t++) {
+                int N = Ns[n], K = Ks[k], wide = t & 2 ? 3 : 0;
+                bool trans = t & 1;
+                int ldb = trans ? K + wide : N + wide;
+                float *B = fill(&r, trans ? (size_t)N * ldb : (size_t)K * ldb);
+                size_t np = hprt_pack_floats(N, K);
+                float *P = tu_fnew(np);
+                memset(P, 0xff, np * sizeof *P); /* NaNs: every float must be written */
+                if (trans)
+                    hprt_pack_bt(B, ldb, N, K, P);
+                else
+                    hprt_pack_b(B, ldb, K, N, P);
+                for (size_t i = 0; i < np; i++) {
+                    size_t p = i / ((size_t)HPRT_PACK_NR * K), kk = i / HPRT_PACK_NR % K, c = i % HPRT_PACK_NR;
+                    size_t col = p * HPRT_PACK_NR + c;
+                    float want = col >= (size_t)N ? 0.0f : trans ? B[col * ldb + kk] : B[kk * ldb + col];
+                    assert_true(memcmp(&want, &P[i], sizeof want) == 0);
+                }
+                free(B), free(P);
+            }
+}
+
 /* Nothing to do: C untouched. */
 static void test_pack_empty(void **state)
 {
@@ -113,6 +147,7 @@ int main(void)
         cmocka_unit_test(test_pack_sizes),
         cmocka_unit_test(test_pack_shapes),
         cmocka_unit_test(test_pack_lstm_shapes),
+        cmocka_unit_test(test_pack_layout),
         cmocka_unit_test(test_pack_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
