@@ -103,8 +103,9 @@ static const command commands[] = {
      "  --weights  a run directory (the weights it ended with) or a .hpw checkpoint\n"
      "  --name     the C prefix (default: the experiment's name)\n"
      "  --target   a target triple (default: this machine), e.g. aarch64-linux-gnu\n"
-     "  --cpu      the CPU to tune for (default: x86-64-v2 on x86-64, generic elsewhere;\n"
-     "             native: this machine's)\n"
+     "  --cpu      portable (the default): on x86-64 the forward pass for x86-64-v2, -v3\n"
+     "             and -v4, the best one picked at run time (NAME_isa() says which);\n"
+     "             generic elsewhere. native: this machine's alone; or one CPU's name\n"
      "  --exe      also link OUT/NAME, a predictor reading CSV rows (not for language models)\n"},
     {"lr-find", cmd_lr_find, "hpc lr-find FILE [EXPERIMENT] [--set PATH=VALUE]... [--threads N] [--out DIR [--force]]",
      "The LR range test (Smith 2017, as fastai's lr_find): from the experiment's\n"
