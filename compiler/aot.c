@@ -1131,8 +1131,9 @@ static LLVMValueRef emit_isa_match(cg *g, const char *N, LLVMValueRef *names, in
 /* The ISA API: const char *NAME_isa(void), int NAME_force_isa(const char *),
  * and (several levels) NAME_isa_current(), the level index the dispatchers
  * use: the level stored in NAME_isa_level (index + 1; 0 until the first call)
- * with acquire/release atomics; at the first call the best level of CPUID and
- * XCR0, or the lower one NAME_UPPER_ISA names in the environment.  Racing
+ * with acquire/release atomics; at the first call (NAME_isa_first) the best
+ * level of CPUID and XCR0, or the lower one NAME_UPPER_ISA names in the
+ * environment.  Racing
  * first calls compute and store the same level.  Returns NAME_isa_current
  * (NULL for one level: no dispatch). */
 static LLVMValueRef emit_isa_api(cg *g, const char *N, const char *upper, const aot_isa *isa, int n)
@@ -1151,16 +1152,12 @@ static LLVMValueRef emit_isa_api(cg *g, const char *N, const char *upper, const 
         LLVMSetInitializer(level, cg_i32(g, 0));
         LLVMSetLinkage(level, LLVMInternalLinkage);
         LLVMSetAlignment(level, 4);
-        current = new_function(g, N, "isa_current", LLVMFunctionType(g->t_i32, NULL, 0, 0), LLVMInternalLinkage);
-        LLVMValueRef v = LLVMBuildLoad2(g->b, g->t_i32, level, "");
-        LLVMSetOrdering(v, LLVMAtomicOrderingAcquire);
-        LLVMSetAlignment(v, 4);
-        LLVMBasicBlockRef known = LLVMAppendBasicBlockInContext(g->ctx, current, "known");
-        LLVMBasicBlockRef first = LLVMAppendBasicBlockInContext(g->ctx, current, "first");
-        LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntNE, v, cg_i32(g, 0), ""), known, first);
-        LLVMPositionBuilderAtEnd(g->b, known);
-        LLVMBuildRet(g->b, LLVMBuildSub(g->b, v, cg_i32(g, 1), ""));
-        LLVMPositionBuilderAtEnd(g->b, first);
+        /* the first call's choice, out of line (the dispatchers inline the load) */
+        LLVMValueRef first = new_function(g, N, "isa_first", LLVMFunctionType(g->t_i32, NULL, 0, 0), LLVMInternalLinkage);
+        LLVMAddAttributeAtIndex(first, LLVMAttributeFunctionIndex,
+                                LLVMCreateEnumAttribute(g->ctx, LLVMGetEnumAttributeKindForName("noinline", 8), 0));
+        LLVMAddAttributeAtIndex(first, LLVMAttributeFunctionIndex,
+                                LLVMCreateEnumAttribute(g->ctx, LLVMGetEnumAttributeKindForName("cold", 4), 0));
         LLVMValueRef b = call_fn(g, best, NULL, 0);
         char var[300];
         snprintf(var, sizeof var, "%s_ISA", upper);
@@ -1174,6 +1171,17 @@ static LLVMValueRef emit_isa_api(cg *g, const char *N, const char *upper, const 
         LLVMSetOrdering(st, LLVMAtomicOrderingRelease);
         LLVMSetAlignment(st, 4);
         LLVMBuildRet(g->b, c);
+        current = new_function(g, N, "isa_current", LLVMFunctionType(g->t_i32, NULL, 0, 0), LLVMInternalLinkage);
+        LLVMValueRef v = LLVMBuildLoad2(g->b, g->t_i32, level, "");
+        LLVMSetOrdering(v, LLVMAtomicOrderingAcquire);
+        LLVMSetAlignment(v, 4);
+        LLVMBasicBlockRef known = LLVMAppendBasicBlockInContext(g->ctx, current, "known");
+        LLVMBasicBlockRef unset = LLVMAppendBasicBlockInContext(g->ctx, current, "first");
+        LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntNE, v, cg_i32(g, 0), ""), known, unset);
+        LLVMPositionBuilderAtEnd(g->b, known);
+        LLVMBuildRet(g->b, LLVMBuildSub(g->b, v, cg_i32(g, 1), ""));
+        LLVMPositionBuilderAtEnd(g->b, unset);
+        LLVMBuildRet(g->b, call_fn(g, first, NULL, 0));
     }
     /* const char *NAME_isa(void) */
     LLVMValueRef fn = new_function(g, N, "isa", LLVMFunctionType(g->t_ptr, NULL, 0, 0), LLVMExternalLinkage);
