@@ -25,10 +25,10 @@ static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t);
 int main(void)
 {
     enum { N = 10000, B = 128 };
-    static float x[B * fashion_mlp_INPUT_SIZE], y[B * fashion_mlp_OUTPUT_SIZE];
+    static float x[B * FASHION_MLP_INPUT_SIZE], y[B * FASHION_MLP_OUTPUT_SIZE];
     static double t[N];
-    for (int i = 0; i < B * fashion_mlp_INPUT_SIZE; i++) x[i] = (float)(i % 251);
-    for (int i = 0; i < N; i++) { double a = now(); fashion_mlp_predict(x + (i % B) * fashion_mlp_INPUT_SIZE, y, 1); t[i] = now() - a; }
+    for (int i = 0; i < B * FASHION_MLP_INPUT_SIZE; i++) x[i] = (float)(i % 251);
+    for (int i = 0; i < N; i++) { double a = now(); fashion_mlp_predict(x + (i % B) * FASHION_MLP_INPUT_SIZE, y, 1); t[i] = now() - a; }
     qsort(t, N, sizeof *t, cmp);
     double a = now();
     for (int r = 0; r < 200; r++) fashion_mlp_predict(x, y, B);

@@ -749,7 +749,11 @@ static int emit_lm(cg *g, const hp_aot_options *o, const char *fname)
 typedef struct {
     const char *name;     /* NAME_isa()'s answer; the suffix of its functions */
     const char *cpu, *features;
-    const char *summary;  /* for the header and hpc build's line */
+    const char *summary;  /* for the header */
+    /* "prefer-vector-width" (NULL: the CPU's tuning).  x86-64-v4's tuning
+     * prefers 256-bit vectors; the loops the vectoriser widens (one sample's
+     * dense layer) run ~7% faster at 512 bits on Zen 4, as --cpu native's do. */
+    const char *vector_width;
     unsigned l1_ecx, l7_ebx, e1_ecx, xcr0; /* CPUID.1:ECX, CPUID.(7,0):EBX, CPUID.80000001h:ECX, XCR0 */
 } aot_isa;
 
@@ -757,11 +761,11 @@ typedef struct {
 #define V3_FEATURES V2_FEATURES ",+avx,+avx2,+bmi,+bmi2,+f16c,+fma,+lzcnt,+movbe,+xsave"
 static const aot_isa x86_isa[] = {
     /* SSE3 SSSE3 CX16 SSE4.1 SSE4.2 POPCNT; LAHF */
-    {"x86-64-v2", "x86-64-v2", V2_FEATURES, "SSE4.2", 0x00982201u, 0, 0x1u, 0},
+    {"x86-64-v2", "x86-64-v2", V2_FEATURES, "SSE4.2", NULL, 0x00982201u, 0, 0x1u, 0},
     /* + FMA MOVBE OSXSAVE AVX F16C; BMI1 AVX2 BMI2; LZCNT; XCR0 SSE and AVX state */
-    {"x86-64-v3", "x86-64-v3", V3_FEATURES, "AVX2, FMA", 0x38D83201u, 0x00000128u, 0x21u, 0x06u},
+    {"x86-64-v3", "x86-64-v3", V3_FEATURES, "AVX2, FMA", NULL, 0x38D83201u, 0x00000128u, 0x21u, 0x06u},
     /* + AVX512F DQ CD BW VL; XCR0 opmask, ZMM_Hi256, Hi16_ZMM state */
-    {"x86-64-v4", "x86-64-v4", V3_FEATURES ",+avx512f,+avx512bw,+avx512cd,+avx512dq,+avx512vl", "AVX-512",
+    {"x86-64-v4", "x86-64-v4", V3_FEATURES ",+avx512f,+avx512bw,+avx512cd,+avx512dq,+avx512vl", "AVX-512", "512",
      0x38D83201u, 0xD0030128u, 0x21u, 0xE6u},
 };
 #define N_X86_ISA ((int)(sizeof x86_isa / sizeof *x86_isa))
@@ -1259,6 +1263,10 @@ static void set_isa(cg *g, LLVMValueRef fn, const aot_isa *isa)
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
                                LLVMCreateStringAttribute(g->ctx, "target-features", 15, isa->features,
                                                          (unsigned)strlen(isa->features)));
+    if (isa->vector_width)
+        LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                                LLVMCreateStringAttribute(g->ctx, "prefer-vector-width", 19, isa->vector_width,
+                                                          (unsigned)strlen(isa->vector_width)));
 }
 
 int hp_aot_build(const plan_experiment *e, const cg_layout *l, const hp_aot_options *o, cg_error *err)
