@@ -40,10 +40,43 @@ static bool shadows_system_library(const char *name)
     return false;
 }
 
+/* The header's "Accuracy:" line from a run directory's summary.json (the
+ * test accuracy of the weights it names, else the validation accuracy),
+ * or false when there is none to state. */
+static bool run_accuracy(const char *dir, char *out, size_t n)
+{
+    char path[4200], buf[8192];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = 0;
+    static const char *const keys[] = {"\"test_accuracy\":", "\"val_accuracy\":"};
+    static const char *const what[] = {"test", "validation"};
+    for (int i = 0; i < 2; i++) {
+        const char *p = strstr(buf, keys[i]);
+        if (!p)
+            continue;
+        char *end;
+        double v = strtod(p + strlen(keys[i]), &end);
+        if (end == p + strlen(keys[i]) || !(v >= 0 && v <= 1))
+            continue;
+        snprintf(out, n, "%s accuracy %.4f of the float32 weights (%s/summary.json, at training)", what[i], v, dir);
+        return true;
+    }
+    return false;
+}
+
 /* --exe: a standalone predictor over CSV rows (stdin or a file): label and probabilities per row. */
 static int build_exe(const char *out, const char *name, char *err, size_t errlen)
 {
-    char src[4200], exe[4200], lib[4200];
+    char src[4200], exe[4200], lib[4200], U[256]; /* U: the header's macro prefix, name in upper case */
+    size_t k = 0;
+    for (const char *p = name; *p && k + 1 < sizeof U; p++)
+        U[k++] = (char)((*p >= 'a' && *p <= 'z') ? *p - 32 : *p);
+    U[k] = 0;
     snprintf(src, sizeof src, "%s/%s_main.c", out, name);
     snprintf(exe, sizeof exe, "%s/%s", out, name);
     snprintf(lib, sizeof lib, "%s/lib%s.a", out, name);
@@ -85,7 +118,7 @@ static int build_exe(const char *out, const char *name, char *err, size_t errlen
             "        row++;\n"
             "    }\n"
             "    return 0;\n}\n",
-            name, name, name, name, name, name, name, name, name, name, name, name, name);
+            name, U, name, U, U, U, U, U, name, U, U, name, U);
     if (fclose(f) != 0) {
         snprintf(err, errlen, "%.900s: %s", src, strerror(errno));
         return -1;
@@ -332,6 +365,9 @@ int cmd_build(int argc, char **argv)
     hprt_error err = {0};
     /* normalisation needs the training statistics */
     hp_aot_options ao = {.name = name, .out_dir = out, .triple = target, .cpu = cpu, .params = params};
+    char accuracy[4400];
+    if (stat(weights, &sb) == 0 && S_ISDIR(sb.st_mode) && run_accuracy(weights, accuracy, sizeof accuracy))
+        ao.accuracy = accuracy;
     hprt_vocab vocab;
     if (lm && quantize) {
         cli_usage_error("build", "--quantize int8 builds feed-forward classifiers; a language model is built in float32");

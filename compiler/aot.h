@@ -13,13 +13,15 @@ typedef struct {
     const char *name;     /* the C prefix: NAME_predict, NAME.h */
     const char *out_dir;  /* OUT: NAME.o, libNAME.a, NAME.h */
     const char *triple;   /* NULL: the host's */
-    const char *cpu;      /* NULL: portable (x86-64-v2 / generic); "native": the build machine's */
+    const char *cpu;      /* NULL or "portable": x86-64-v2, v3 and v4 dispatched at run time on x86-64
+                           * (generic elsewhere); "native": the build machine's; else that CPU only */
     const float *params;  /* the trained weights, in the layout's order */
     const float *mean, *std; /* normalize = standard: the training statistics (NULL: none) */
     const unsigned char *vocab; /* a language model: the byte of each token id (vocab_size of them) */
     int vocab_size;
     const struct hp_q8_model *q8; /* --quantize int8: the quantized model (aot_int8.h), else NULL */
     const char *q8_note;  /* int8: a line for the header (the accuracy measured), or NULL */
+    const char *accuracy; /* the header's "Accuracy:" of float32 weights, as measured at training (NULL: not measured) */
 } hp_aot_options;
 
 /* Writes OUT/NAME.o, OUT/NAME.h and OUT/libNAME.a.  A model of text data (an

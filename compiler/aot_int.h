@@ -31,6 +31,6 @@ long aot_seq_scratch_bytes(const plan_experiment *e, const cg_layout *l);
 /* NAME_predict_with and NAME_predict of a sequence classifier (o->params with
  * batchnorm folded); 0, or -1 when out of memory or for a layer it cannot
  * compile (hp_aot_seq_supports says which before). */
-int aot_seq_emit(cg *g, const hp_aot_options *o, LLVMTypeRef t_size);
+int aot_seq_emit(cg *g, const hp_aot_options *o, LLVMTypeRef t_size, const char *fname);
 
 #endif

@@ -222,7 +222,7 @@ static int seq_layer(cg *g, int i, const hp_aot_options *o, seq_act *s, LLVMValu
     return -1;
 }
 
-int aot_seq_emit(cg *g, const hp_aot_options *o, LLVMTypeRef t_size)
+int aot_seq_emit(cg *g, const hp_aot_options *o, LLVMTypeRef t_size, const char *fname)
 {
     const plan_experiment *e = g->e;
     const cg_layout *l = g->l;
@@ -231,11 +231,9 @@ int aot_seq_emit(cg *g, const hp_aot_options *o, LLVMTypeRef t_size)
     plan_shape in0 = e->layers[0].out;
     if (in0.kind != PLAN_SEQ || (long)in0.d[0] * in0.d[1] != F)
         return -1;
-    char fname[256];
 
-    /* int NAME_predict_with(const float *in, float *out, size_t n, void *scratch) */
+    /* int NAME_predict_with(const float *in, float *out, size_t n, void *scratch), as fname */
     LLVMTypeRef p4[4] = {g->t_ptr, g->t_ptr, t_size, g->t_ptr};
-    snprintf(fname, sizeof fname, "%s_predict_with", o->name);
     LLVMValueRef with = LLVMAddFunction(g->mod, fname, LLVMFunctionType(g->t_i32, p4, 4, 0));
     g->fn = with;
     LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, with, "entry"));
@@ -280,36 +278,5 @@ int aot_seq_emit(cg *g, const hp_aot_options *o, LLVMTypeRef t_size)
     LLVMBuildMemCpy(g->b, cg_fptr(g, out, imul(g, S.i, K)), 4, s.x, 4, cg_i64(g, 4 * K));
     cg_end(g, &S);
     LLVMBuildRet(g->b, cg_i32(g, 0));
-
-    /* int NAME_predict(const float *in, float *out, size_t n): scratch on the stack, or the heap when large */
-    long bytes = aot_seq_scratch_bytes(e, l);
-    LLVMTypeRef p3[3] = {g->t_ptr, g->t_ptr, t_size};
-    snprintf(fname, sizeof fname, "%s_predict", o->name);
-    LLVMValueRef pred = LLVMAddFunction(g->mod, fname, LLVMFunctionType(g->t_i32, p3, 3, 0));
-    g->fn = pred;
-    LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, pred, "entry"));
-    LLVMValueRef args[4] = {LLVMGetParam(pred, 0), LLVMGetParam(pred, 1), LLVMGetParam(pred, 2), NULL};
-    LLVMValueRef rc;
-    if (bytes <= 64 * 1024) {
-        LLVMValueRef buf = LLVMBuildArrayAlloca(g->b, g->t_i8, cg_i64(g, bytes), "scratch");
-        LLVMSetAlignment(buf, 64);
-        args[3] = buf;
-        rc = LLVMBuildCall2(g->b, LLVMGlobalGetValueType(with), with, args, 4, "");
-    } else {
-        LLVMTypeRef ms = t_size;
-        LLVMValueRef sz = LLVMConstInt(t_size, (unsigned long long)bytes, 0);
-        LLVMValueRef buf = cg_call(g, "malloc", LLVMFunctionType(g->t_ptr, &ms, 1, 0), &sz, 1);
-        LLVMBasicBlockRef oom = LLVMAppendBasicBlockInContext(g->ctx, pred, "oom");
-        LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(g->ctx, pred, "go");
-        LLVMBuildCondBr(g->b, LLVMBuildIsNull(g->b, buf, ""), oom, go);
-        LLVMPositionBuilderAtEnd(g->b, oom);
-        LLVMBuildRet(g->b, cg_i32(g, -2));
-        LLVMPositionBuilderAtEnd(g->b, go);
-        args[3] = buf;
-        rc = LLVMBuildCall2(g->b, LLVMGlobalGetValueType(with), with, args, 4, "");
-        LLVMTypeRef fp = g->t_ptr;
-        cg_call(g, "free", LLVMFunctionType(g->t_void, &fp, 1, 0), &buf, 1);
-    }
-    LLVMBuildRet(g->b, rc);
     return 0;
 }

@@ -50,7 +50,7 @@ paste -d, "$tmp/q/p.csv" "$tmp/f/p.csv" | awk -F, '{ n = NF / 2; if ($2 == $(2 +
 # --report: the C reference's int8 accuracy is the artifact's; the header states it
 grep -q "^int8: test accuracy $aq, float32 $af" "$tmp/q.out" || { fail "--report: not the artifacts' accuracies ($aq, $af)"; cat "$tmp/q.out"; }
 grep -q "int8 $aq, float32 $af" "$tmp/q/fashion_mlp.h" || fail "the header does not state the accuracy"
-grep -q '#define fashion_mlp_QUANTIZATION "int8"' "$tmp/q/fashion_mlp.h" || fail "the header does not state the quantization"
+grep -q '#define FASHION_MLP_QUANTIZATION "int8"' "$tmp/q/fashion_mlp.h" || fail "the header does not state the quantization"
 
 # the kernel of the target: vpdpbusd with VNNI, else pmaddwd
 if [ "$cpu" = native ]; then
@@ -70,7 +70,7 @@ done
 # no undefined symbol outside libc and libm; the header as C and C++
 nm -u "$tmp/q/fashion_mlp.o" | awk '{ print $2 }' | grep -v -E '^(memcpy|memset|memmove|malloc|free|expf|exp|tanhf|erff|logf|sqrtf)$' > "$tmp/undef"
 [ -s "$tmp/undef" ] && { fail "undefined symbols beyond libc/libm:"; cat "$tmp/undef"; }
-printf '#include "fashion_mlp.h"\nint main(void) { float x[fashion_mlp_INPUT_SIZE] = {0}, y[fashion_mlp_OUTPUT_SIZE]; static char s[fashion_mlp_SCRATCH_BYTES]; return fashion_mlp_predict(x, y, 1) || fashion_mlp_predict_with(x, y, 1, s) || fashion_mlp_QUANTIZATION[0] != 0x69; }\n' > "$tmp/h.c"
+printf '#include "fashion_mlp.h"\nint main(void) { float x[fashion_mlp_INPUT_SIZE] = {0}, y[fashion_mlp_OUTPUT_SIZE]; static char s[fashion_mlp_SCRATCH_BYTES]; return fashion_mlp_predict(x, y, 1) || fashion_mlp_predict_with(x, y, 1, s) || FASHION_MLP_QUANTIZATION[0] != 0x69; }\n' > "$tmp/h.c"
 cc -Wall -Wextra -Werror -I"$tmp/q" "$tmp/h.c" "$tmp/q/libfashion_mlp.a" -lm -o "$tmp/h" || fail "the header as C"
 "$tmp/h" || fail "predict on zeros"
 cp "$tmp/h.c" "$tmp/h.cc"

@@ -78,7 +78,7 @@ grep -q "tulip.csv: line 3, field 4 ('tulip'): not one of the 3 classes" "$tmp/t
 # the --exe predictor prints class names (its input: the one-hot encoded numbers)
 printf '1.0,0,0,1,0.5\n3.0,1,0,0,0.5\n' | "$tmp/out/iris" > "$tmp/exe.out" || fail "build --exe: the predictor"
 cut -d, -f1 "$tmp/exe.out" | tr '\n' '|' | grep -qx "Iris setosa|virginica|" || fail "build --exe: $(cat "$tmp/exe.out")"
-grep -q 'static const char \*const iris_classes\[iris_NUM_CLASSES\]' "$tmp/out/iris.h" || fail "build: no iris_classes"
+grep -q 'static const char \*const iris_classes\[IRIS_NUM_CLASSES\]' "$tmp/out/iris.h" || fail "build: no iris_classes"
 grep -q '"virginica, var."' "$tmp/out/iris.h" || fail "build: the names"
 grep -q "column 1 (colour): 3 floats: blue green red" "$tmp/out/iris.h" || fail "build: the one-hot layout"
 cat > "$tmp/use.c" <<'C'

@@ -165,7 +165,7 @@ if "$HPC" run "$tmp/multi.hp" --out "$tmp/run-multi" --quiet --threads 2 > "$tmp
     "$HPC" report "$tmp/run-multi" > /dev/null 2>&1 || fail "multi-label: report"
     grep -q "Multi-label data (3 label columns): no confusion matrix" "$tmp/run-multi/report.html" ||
         fail "multi-label: the report's confusion section"
-    grep -q 'e_NUM_LABELS 3' "$tmp/multi-build/e.h" && grep -q '"odd"' "$tmp/multi-build/e.h" ||
+    grep -q 'E_NUM_LABELS 3' "$tmp/multi-build/e.h" && grep -q '"odd"' "$tmp/multi-build/e.h" ||
         fail "multi-label: build's header does not name the labels"
 else
     fail "multi-label bce did not train"; cat "$tmp/multi.out"
