@@ -766,20 +766,26 @@ typedef struct {
      * dense layer) run ~7% faster at 512 bits on Zen 4, as --cpu native's do. */
     const char *vector_width;
     unsigned l1_ecx, l7_ebx, e1_ecx, xcr0; /* CPUID.1:ECX, CPUID.(7,0):EBX, CPUID.80000001h:ECX, XCR0 */
+    unsigned l7_ecx;                       /* CPUID.(7,0):ECX */
 } aot_isa;
 
 #define V2_FEATURES "+cx16,+popcnt,+sahf,+sse3,+sse4.1,+sse4.2,+ssse3"
 #define V3_FEATURES V2_FEATURES ",+avx,+avx2,+bmi,+bmi2,+f16c,+fma,+lzcnt,+movbe,+xsave"
+#define V4_FEATURES V3_FEATURES ",+avx512f,+avx512bw,+avx512cd,+avx512dq,+avx512vl"
 static const aot_isa x86_isa[] = {
     /* SSE3 SSSE3 CX16 SSE4.1 SSE4.2 POPCNT; LAHF */
-    {"x86-64-v2", "x86-64-v2", V2_FEATURES, "SSE4.2", NULL, 0x00982201u, 0, 0x1u, 0},
+    {"x86-64-v2", "x86-64-v2", V2_FEATURES, "SSE4.2", NULL, 0x00982201u, 0, 0x1u, 0, 0},
     /* + FMA MOVBE OSXSAVE AVX F16C; BMI1 AVX2 BMI2; LZCNT; XCR0 SSE and AVX state */
-    {"x86-64-v3", "x86-64-v3", V3_FEATURES, "AVX2, FMA", NULL, 0x38D83201u, 0x00000128u, 0x21u, 0x06u},
+    {"x86-64-v3", "x86-64-v3", V3_FEATURES, "AVX2, FMA", NULL, 0x38D83201u, 0x00000128u, 0x21u, 0x06u, 0},
     /* + AVX512F DQ CD BW VL; XCR0 opmask, ZMM_Hi256, Hi16_ZMM state */
-    {"x86-64-v4", "x86-64-v4", V3_FEATURES ",+avx512f,+avx512bw,+avx512cd,+avx512dq,+avx512vl", "AVX-512", "512",
-     0x38D83201u, 0xD0030128u, 0x21u, 0xE6u},
+    {"x86-64-v4", "x86-64-v4", V4_FEATURES, "AVX-512", "512", 0x38D83201u, 0xD0030128u, 0x21u, 0xE6u, 0},
+    /* + AVX512_VNNI (CPUID.(7,0):ECX bit 11): int8 artifacts only, for vpdpbusd */
+    {"x86-64-v4-vnni", "x86-64-v4", V4_FEATURES ",+avx512vnni", "AVX-512 VNNI", "512", 0x38D83201u, 0xD0030128u, 0x21u,
+     0xE6u, 0x800u},
 };
 #define N_X86_ISA ((int)(sizeof x86_isa / sizeof *x86_isa))
+/* a float artifact's levels: the first three (VNNI adds nothing to float arithmetic) */
+#define N_X86_FLOAT 3
 
 /* name in upper case (the header's macros: Glow's convention) */
 static void upper_name(const char *name, char *up, size_t n)
@@ -1083,17 +1089,18 @@ static LLVMValueRef call_fn(cg *g, LLVMValueRef fn, LLVMValueRef *args, unsigned
 }
 
 /* int NAME_isa_select(unsigned l1_ecx, unsigned l7_ebx, unsigned e1_ecx,
- * unsigned xcr0): the best level whose bits (x86_isa) the words have, 0 when
- * none above the floor.  Pure, hidden (tests call it with made-up words). */
-static LLVMValueRef emit_isa_select(cg *g, const char *N)
+ * unsigned xcr0, unsigned l7_ecx): the best of the n levels whose bits
+ * (x86_isa) the words have, 0 when none above the floor.  Pure, hidden
+ * (tests call it with made-up words). */
+static LLVMValueRef emit_isa_select(cg *g, const char *N, int n)
 {
-    LLVMTypeRef p[4] = {g->t_i32, g->t_i32, g->t_i32, g->t_i32};
-    LLVMValueRef fn = new_function(g, N, "isa_select", LLVMFunctionType(g->t_i32, p, 4, 0), LLVMExternalLinkage);
+    LLVMTypeRef p[5] = {g->t_i32, g->t_i32, g->t_i32, g->t_i32, g->t_i32};
+    LLVMValueRef fn = new_function(g, N, "isa_select", LLVMFunctionType(g->t_i32, p, 5, 0), LLVMExternalLinkage);
     LLVMSetVisibility(fn, LLVMHiddenVisibility);
     LLVMValueRef ok = LLVMConstInt(g->t_i1, 1, 0), lvl = cg_i32(g, 0);
-    for (int k = 1; k < N_X86_ISA; k++) {
-        unsigned req[4] = {x86_isa[k].l1_ecx, x86_isa[k].l7_ebx, x86_isa[k].e1_ecx, x86_isa[k].xcr0};
-        for (unsigned w = 0; w < 4; w++) {
+    for (int k = 1; k < n; k++) {
+        unsigned req[5] = {x86_isa[k].l1_ecx, x86_isa[k].l7_ebx, x86_isa[k].e1_ecx, x86_isa[k].xcr0, x86_isa[k].l7_ecx};
+        for (unsigned w = 0; w < 5; w++) {
             LLVMValueRef m = LLVMConstInt(g->t_i32, req[w], 0);
             ok = LLVMBuildAnd(g->b, ok, LLVMBuildICmp(g->b, LLVMIntEQ, LLVMBuildAnd(g->b, LLVMGetParam(fn, w), m, ""), m, ""), "");
         }
@@ -1120,8 +1127,10 @@ static LLVMValueRef emit_isa_best(cg *g, const char *N, LLVMValueRef select)
                                            sizeof xgetbv_c - 1, 1, 0, LLVMInlineAsmDialectATT, 0);
 #define CPUID(leaf, reg)                                                                                               \
     LLVMBuildExtractValue(g->b, LLVMBuildCall2(g->b, cpuid_t, cpuid, (LLVMValueRef[]){LLVMConstInt(g->t_i32, leaf, 0), cg_i32(g, 0)}, 2, ""), reg, "")
-    LLVMValueRef max = CPUID(0u, 0), l1_ecx = CPUID(1u, 2), l7_ebx = CPUID(7u, 1);
-    l7_ebx = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntUGE, max, cg_i32(g, 7), ""), l7_ebx, cg_i32(g, 0), "");
+    LLVMValueRef max = CPUID(0u, 0), l1_ecx = CPUID(1u, 2), l7_ebx = CPUID(7u, 1), l7_ecx = CPUID(7u, 2);
+    LLVMValueRef has7 = LLVMBuildICmp(g->b, LLVMIntUGE, max, cg_i32(g, 7), "");
+    l7_ebx = LLVMBuildSelect(g->b, has7, l7_ebx, cg_i32(g, 0), "");
+    l7_ecx = LLVMBuildSelect(g->b, has7, l7_ecx, cg_i32(g, 0), "");
     LLVMValueRef emax = CPUID(0x80000000u, 0), e1_ecx = CPUID(0x80000001u, 2);
     e1_ecx = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntUGE, emax, LLVMConstInt(g->t_i32, 0x80000001u, 0), ""),
                              e1_ecx, cg_i32(g, 0), "");
@@ -1140,8 +1149,8 @@ static LLVMValueRef emit_isa_best(cg *g, const char *N, LLVMValueRef select)
     LLVMValueRef in[2] = {cg_i32(g, 0), x};
     LLVMBasicBlockRef from[2] = {entry, xg};
     LLVMAddIncoming(xcr0, in, from, 2);
-    LLVMValueRef args[4] = {l1_ecx, l7_ebx, e1_ecx, xcr0};
-    LLVMBuildRet(g->b, call_fn(g, select, args, 4));
+    LLVMValueRef args[5] = {l1_ecx, l7_ebx, e1_ecx, xcr0, l7_ecx};
+    LLVMBuildRet(g->b, call_fn(g, select, args, 5));
     return fn;
 }
 
@@ -1186,7 +1195,7 @@ static LLVMValueRef emit_isa_api(cg *g, const char *N, const char *upper, const 
     LLVMValueRef match = emit_isa_match(g, N, names, n);
     LLVMValueRef current = NULL, best = NULL, level = NULL;
     if (n > 1) {
-        LLVMValueRef select = emit_isa_select(g, N);
+        LLVMValueRef select = emit_isa_select(g, N, n);
         best = emit_isa_best(g, N, select);
         char gname[300];
         snprintf(gname, sizeof gname, "%s_isa_level", N);
@@ -1345,7 +1354,7 @@ int hp_aot_build(const plan_experiment *e, const cg_layout *l, const hp_aot_opti
     aot_isa one = {.name = strncmp(triple, "aarch64", 7) == 0 || strncmp(triple, "arm64", 5) == 0 ? "aarch64" : cpu,
                    .cpu = cpu, .features = features ? features : "", .summary = ""};
     const aot_isa *isa = portable ? x86_isa : &one;
-    int n_isa = portable ? N_X86_ISA : 1;
+    int n_isa = !portable ? 1 : o->q8 ? N_X86_ISA : N_X86_FLOAT;
     tm = LLVMCreateTargetMachine(target, triple, cpu, features ? features : "", LLVMCodeGenLevelAggressive, LLVMRelocPIC,
                                  LLVMCodeModelDefault);
     if (!tm) {

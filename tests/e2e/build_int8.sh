@@ -4,7 +4,7 @@
 # float32 artifact's and its labels agree on >= 99% of the 10,000 samples;
 # --report's accuracy (the C reference of the int8 arithmetic) is the
 # artifact's; the VNNI, AVX2 and SSE2 kernels give the same labels and
-# probabilities; the object needs nothing beyond libc/libm and the header
+# probabilities, and so does the portable artifact at each of its levels; the object needs nothing beyond libc/libm and the header
 # compiles as C and C++; what the int8 path does not cover is refused at its line.
 # usage: build_int8.sh HPC SOURCE_DIR
 . "$(dirname "$0")/lib.sh"
@@ -32,11 +32,18 @@ build() {
     "$tmp/$dir/print" "$img" "$lab" > "$tmp/$dir/p.csv" || fail "classify, $dir"
 }
 accuracy() { "$tmp/$1/acc" "$img" "$lab" | awk '{ print $2 }'; }
+# same_preds A B: the same labels, probabilities within 1e-6 (the kernels' integers are the same; the float
+# epilogues may contract into FMAs differently)
+same_preds() {
+    paste -d, "$1" "$2" | awk -F, '
+        { n = NF / 2; if ($2 != $(2 + n)) bad++; for (k = 3; k <= n; k++) { d = $k - $(k + n); if (d < 0) d = -d; if (d > 1e-6) { bad++; break } } }
+        END { exit !(NR == 10000 && !bad) }'
+}
 
 have() { grep -q -w "$1" /proc/cpuinfo; }
 cpu=x86-64-v2
 have avx2 && cpu=x86-64-v3
-have avx512vnni && have avx512bw && cpu=native
+have avx512_vnni && have avx512bw && cpu=native
 build "$cpu" f
 build "$cpu" q --quantize int8 --report
 
@@ -62,10 +69,26 @@ for other in x86-64-v3 x86-64-v2; do
     build "$other" "q_$other" --quantize int8 --calibrate 1000
     objdump -d "$tmp/q_$other/fashion_mlp.o" | grep -q pmaddwd || fail "$other: no pmaddwd"
     objdump -d "$tmp/q_$other/fashion_mlp.o" | grep -q -E "vpdpbusd|zmm" && fail "$other: an AVX-512 instruction"
-    paste -d, "$tmp/q/p.csv" "$tmp/q_$other/p.csv" | awk -F, '
-        { n = NF / 2; if ($2 != $(2 + n)) bad++; for (k = 3; k <= n; k++) { d = $k - $(k + n); if (d < 0) d = -d; if (d > 1e-6) { bad++; break } } }
-        END { exit !(NR == 10000 && !bad) }' || fail "$other kernel: other predictions than the $cpu one"
+    same_preds "$tmp/q/p.csv" "$tmp/q_$other/p.csv" || fail "$other kernel: other predictions than the $cpu one"
 done
+
+# the portable default: every level's int8 pass in one object (vpdpbusd in the
+# VNNI level's), the best picked here, and each level forced gives the same predictions
+build portable q_portable --quantize int8
+objdump -d "$tmp/q_portable/fashion_mlp.o" | grep -q vpdpbusd || fail "portable int8: no VNNI level"
+best=x86-64-v2
+have avx2 && best=x86-64-v3
+have avx512bw && have avx512vl && best=x86-64-v4
+have avx512_vnni && have avx512bw && best=x86-64-v4-vnni
+printf '#include <stdio.h>\n#include "fashion_mlp.h"\nint main(void) { puts(fashion_mlp_isa()); return 0; }\n' > "$tmp/isa.c"
+cc -I"$tmp/q_portable" "$tmp/isa.c" "$tmp/q_portable/libfashion_mlp.a" -lm -o "$tmp/isa8" || fail "portable int8: NAME_isa"
+[ "$("$tmp/isa8")" = "$best" ] || fail "portable int8 runs $("$tmp/isa8") here, not $best"
+for lvl in x86-64-v2 x86-64-v3 x86-64-v4 x86-64-v4-vnni; do
+    [ "$(FASHION_MLP_ISA=$lvl "$tmp/isa8")" = "$lvl" ] || continue # a level this CPU lacks
+    FASHION_MLP_ISA=$lvl "$tmp/q_portable/print" "$img" "$lab" > "$tmp/q_portable/$lvl.csv" || fail "portable int8 at $lvl"
+    same_preds "$tmp/q_portable/$lvl.csv" "$tmp/q_portable/p.csv" || fail "portable int8 at $lvl: other predictions than at $best"
+done
+[ "$cpu" = native ] && { same_preds "$tmp/q_portable/p.csv" "$tmp/q/p.csv" || fail "portable int8: other predictions than --cpu native"; }
 
 # no undefined symbol outside libc and libm; the header as C and C++
 nm -u "$tmp/q/fashion_mlp.o" | awk '{ print $2 }' | grep -v -E '^(memcpy|memset|memmove|malloc|free|getenv|strcmp|expf|exp|tanhf|erff|logf|sqrtf)$' > "$tmp/undef"
