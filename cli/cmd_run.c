@@ -374,6 +374,14 @@ static int session_open(session *s, int argc, char **argv, const char *command)
                 return EXIT_USAGE;
             }
     }
+    if (dp && (e->loss_opts.weights || e->loss_opts.balanced)) {
+        /* the weighted mean divides by the batch's sum of weights, which no rank has alone */
+        if (s->rank == 0)
+            fprintf(stderr, "%s:%d: class weights are not data-parallel yet (each rank would divide by its own rows' "
+                    "weights); run this experiment without mpirun\n", e->file,
+                    e->loss_opts.line ? e->loss_opts.line : e->line);
+        return EXIT_USAGE;
+    }
     if (dp && e->uses_find_lr) {
         if (s->rank == 0)
             fprintf(stderr, "hpc %s: find_lr runs in one process: run `hpc lr-find %s` without mpirun and put the rate "

@@ -150,4 +150,13 @@ st=$?
 [ $st = 2 ] || fail "a batch smaller than the ranks: exit $st, expected 2"
 grep -q "less than one for each of the 3 ranks" "$tmp/few.err" || { fail "a batch smaller than the ranks: no reason"; cat "$tmp/few.err"; }
 
+# class weights: refused at the loss line (each rank alone cannot divide by the batch's weight sum)
+sed 's/optimizer = adam(lr = 3e-2)/optimizer = adam(lr = 3e-2)\n    loss = cross_entropy(weights = balanced)/' "$tmp/mlp.hp" > "$tmp/cw.hp"
+line=$(grep -n "loss = cross_entropy" "$tmp/cw.hp" | cut -d: -f1)
+mpi 2 run "$tmp/cw.hp" --out "$tmp/cw" --threads 1 --quiet > /dev/null 2> "$tmp/cw.err"
+st=$?
+[ $st = 2 ] || fail "class weights under mpirun: exit $st, expected 2"
+grep -q "cw.hp:$line: class weights are not data-parallel" "$tmp/cw.err" || { fail "class weights: not refused at line $line"; cat "$tmp/cw.err"; }
+[ -e "$tmp/cw" ] && fail "class weights: a run directory was made"
+
 finish "data-parallel run"
