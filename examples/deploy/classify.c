@@ -78,13 +78,13 @@ int main(int argc, char **argv)
         return 1;
     }
     size_t n = be32(img + 4), size = (size_t)be32(img + 8) * be32(img + 12);
-    if (size != fashion_mlp_INPUT_SIZE || ni < 16 + n * size || nl < 8 + n) {
-        fprintf(stderr, "classify: the images are not %d pixels each\n", fashion_mlp_INPUT_SIZE);
+    if (size != FASHION_MLP_INPUT_SIZE || ni < 16 + n * size || nl < 8 + n) {
+        fprintf(stderr, "classify: the images are not %d pixels each\n", FASHION_MLP_INPUT_SIZE);
         return 1;
     }
     /* raw pixel values: the model applies its own scale (1/255) */
-    float *x = malloc(sizeof(float) * n * size), *y = malloc(sizeof(float) * n * fashion_mlp_OUTPUT_SIZE);
-    float *yb = malloc(sizeof(float) * n * fashion_mlp_OUTPUT_SIZE);
+    float *x = malloc(sizeof(float) * n * size), *y = malloc(sizeof(float) * n * FASHION_MLP_OUTPUT_SIZE);
+    float *yb = malloc(sizeof(float) * n * FASHION_MLP_OUTPUT_SIZE);
     if (!x || !y || !yb)
         return 1;
     for (size_t i = 0; i < n * size; i++)
@@ -92,7 +92,7 @@ int main(int argc, char **argv)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (size_t i = 0; i < n; i++) /* one sample at a time: the latency a service sees */
-        if (fashion_mlp_predict(x + i * size, y + i * fashion_mlp_OUTPUT_SIZE, 1) != 0)
+        if (fashion_mlp_predict(x + i * size, y + i * FASHION_MLP_OUTPUT_SIZE, 1) != 0)
             return 1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     /* all of them in one call (tiles of samples share each weight read):
@@ -102,25 +102,25 @@ int main(int argc, char **argv)
     if (fashion_mlp_predict(x, yb, n) != 0)
         return 1;
     clock_gettime(CLOCK_MONOTONIC, &t3);
-    for (size_t i = 0; i < n * fashion_mlp_OUTPUT_SIZE; i++) {
+    for (size_t i = 0; i < n * FASHION_MLP_OUTPUT_SIZE; i++) {
         float d = y[i] > yb[i] ? y[i] - yb[i] : yb[i] - y[i];
         if (!(d <= 1e-5f)) {
             fprintf(stderr, "classify: sample %zu differs in one call and in batch: %g vs %g\n",
-                    i / fashion_mlp_OUTPUT_SIZE, y[i], yb[i]);
+                    i / FASHION_MLP_OUTPUT_SIZE, y[i], yb[i]);
             return 2;
         }
     }
     size_t correct = 0;
     for (size_t i = 0; i < n; i++) {
-        const float *p = y + i * fashion_mlp_OUTPUT_SIZE;
+        const float *p = y + i * FASHION_MLP_OUTPUT_SIZE;
         int best = 0;
-        for (int k = 1; k < fashion_mlp_OUTPUT_SIZE; k++)
+        for (int k = 1; k < FASHION_MLP_OUTPUT_SIZE; k++)
             if (p[k] > p[best])
                 best = k;
         correct += best == lab[8 + i];
 #ifdef PRINT
         printf("%zu,%d", i, best);
-        for (int k = 0; k < fashion_mlp_OUTPUT_SIZE; k++)
+        for (int k = 0; k < FASHION_MLP_OUTPUT_SIZE; k++)
             printf(",%.9g", p[k]);
         printf("\n");
 #endif
