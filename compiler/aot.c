@@ -370,14 +370,8 @@ static LLVMTypeRef predict_with_type(cg *g, LLVMTypeRef t_size)
     return LLVMFunctionType(g->t_i32, p4, 4, 0);
 }
 
-/* The forward pass, NAME_predict_with's body, as the function fname (once
- * per ISA level: the caller sets g->acc_floats and the function's target). */
-static int emit(cg *g, const hp_aot_options *o, LLVMTypeRef t_size, const char *fname)
+LLVMValueRef aot_predict_with_begin(cg *g, const char *fname, LLVMTypeRef t_size, LLVMValueRef arg[4])
 {
-    const plan_experiment *e = g->e;
-    const cg_layout *l = g->l;
-    long F = l->features, K = l->classes, Wmax = max_width(e);
-
     LLVMValueRef with = LLVMAddFunction(g->mod, fname, predict_with_type(g, t_size));
     g->fn = with;
     LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, with, "entry"));
@@ -393,6 +387,24 @@ static int emit(cg *g, const hp_aot_options *o, LLVMTypeRef t_size, const char *
     LLVMPositionBuilderAtEnd(g->b, bad);
     LLVMBuildRet(g->b, cg_i32(g, -1));
     LLVMPositionBuilderAtEnd(g->b, ok);
+    arg[0] = in;
+    arg[1] = out;
+    arg[2] = n;
+    arg[3] = scratch;
+    return with;
+}
+
+/* The forward pass, NAME_predict_with's body, as the function fname (once
+ * per ISA level: the caller sets g->acc_floats and the function's target). */
+static int emit(cg *g, const hp_aot_options *o, LLVMTypeRef t_size, const char *fname)
+{
+    const plan_experiment *e = g->e;
+    const cg_layout *l = g->l;
+    long F = l->features, K = l->classes, Wmax = max_width(e);
+
+    LLVMValueRef arg[4];
+    aot_predict_with_begin(g, fname, t_size, arg);
+    LLVMValueRef in = arg[0], out = arg[1], n = arg[2], scratch = arg[3];
     long half = (TILE * Wmax + 15) & ~15L;
     LLVMValueRef A = scratch, B = cg_fptr(g, scratch, cg_i64(g, half));
     /* the preprocessing: scale, then normalisation, as the training data had */

@@ -19,6 +19,10 @@ LLVMValueRef const_transposed(cg *g, const char *name, const float *W, long rows
 void matvec(cg *g, LLVMValueRef WT, LLVMValueRef bias, LLVMValueRef x, long in, long n, LLVMValueRef y);
 /* One recurrent layer's cell update from gi = W_ih x + b_ih and gh = W_hh h + b_hh, in place on h (and c). */
 void cell_update(cg *g, hprt_cell cell, long H, LLVMValueRef gi, LLVMValueRef gh, LLVMValueRef h, LLVMValueRef c);
+/* Starts int fname(const float *in, float *out, size_t n, void *scratch), the
+ * forward pass of every emitter: -1 for a NULL pointer when n > 0, else the
+ * builder left after that check with arg[] = in, out, n (as i64), scratch. */
+LLVMValueRef aot_predict_with_begin(cg *g, const char *fname, LLVMTypeRef t_size, LLVMValueRef arg[4]);
 /* Layer i is a batchnorm folded into the dense or conv layer before it. */
 bool bn_folded(const plan_experiment *e, int i);
 

@@ -19,6 +19,7 @@
  * multiplies them by the zero-extended inputs and adds pairs into int32 -
  * exact, unlike pmaddubsw, whose int16 sum of two u8 x s8 products saturates. */
 #include "aot_int8.h"
+#include "aot_int.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -551,22 +552,9 @@ int hp_q8_emit(cg *g, const hp_q8_model *m, hp_q8_isa isa, const char *fname, LL
     LLVMValueRef sd = m->std ? const_bytes(g, "q8std", m->std, sizeof(float) * (size_t)F) : NULL;
 
     /* int fname(const float *in, float *out, size_t n, void *scratch) */
-    LLVMTypeRef p4[4] = {g->t_ptr, g->t_ptr, t_size, g->t_ptr};
-    LLVMValueRef fn = LLVMAddFunction(g->mod, fname, LLVMFunctionType(g->t_i32, p4, 4, 0));
-    g->fn = fn;
-    LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, fn, "entry"));
-    LLVMValueRef in = LLVMGetParam(fn, 0), out = LLVMGetParam(fn, 1);
-    LLVMValueRef n = LLVMBuildZExt(g->b, LLVMGetParam(fn, 2), g->t_i64, ""), scratch = LLVMGetParam(fn, 3);
-    LLVMBasicBlockRef bad = LLVMAppendBasicBlockInContext(g->ctx, fn, "bad");
-    LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(g->ctx, fn, "ok");
-    LLVMValueRef any_null = LLVMBuildOr(
-        g->b, LLVMBuildOr(g->b, LLVMBuildIsNull(g->b, in, ""), LLVMBuildIsNull(g->b, out, ""), ""),
-        LLVMBuildIsNull(g->b, scratch, ""), "");
-    LLVMBuildCondBr(g->b, LLVMBuildAnd(g->b, any_null, LLVMBuildICmp(g->b, LLVMIntNE, n, cg_i64(g, 0), ""), ""), bad,
-                    ok);
-    LLVMPositionBuilderAtEnd(g->b, bad);
-    LLVMBuildRet(g->b, cg_i32(g, -1));
-    LLVMPositionBuilderAtEnd(g->b, ok);
+    LLVMValueRef arg[4];
+    LLVMValueRef fn = aot_predict_with_begin(g, fname, t_size, arg);
+    LLVMValueRef in = arg[0], out = arg[1], n = arg[2], scratch = arg[3];
     long qb_off, acc_off;
     hp_q8_scratch_bytes(m, &qb_off, &acc_off);
     LLVMValueRef qcur = scratch, qnext = bptr(g, scratch, cg_i64(g, qb_off)), acc = bptr(g, scratch, cg_i64(g, acc_off));

@@ -233,22 +233,9 @@ int aot_seq_emit(cg *g, const hp_aot_options *o, LLVMTypeRef t_size, const char 
         return -1;
 
     /* int NAME_predict_with(const float *in, float *out, size_t n, void *scratch), as fname */
-    LLVMTypeRef p4[4] = {g->t_ptr, g->t_ptr, t_size, g->t_ptr};
-    LLVMValueRef with = LLVMAddFunction(g->mod, fname, LLVMFunctionType(g->t_i32, p4, 4, 0));
-    g->fn = with;
-    LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, with, "entry"));
-    LLVMValueRef in = LLVMGetParam(with, 0), out = LLVMGetParam(with, 1);
-    LLVMValueRef n = LLVMBuildZExt(g->b, LLVMGetParam(with, 2), g->t_i64, ""), scratch = LLVMGetParam(with, 3);
-    LLVMBasicBlockRef bad = LLVMAppendBasicBlockInContext(g->ctx, with, "bad");
-    LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(g->ctx, with, "ok");
-    LLVMValueRef any_null = LLVMBuildOr(
-        g->b, LLVMBuildOr(g->b, LLVMBuildIsNull(g->b, in, ""), LLVMBuildIsNull(g->b, out, ""), ""),
-        LLVMBuildIsNull(g->b, scratch, ""), "");
-    LLVMValueRef is_bad = LLVMBuildAnd(g->b, any_null, LLVMBuildICmp(g->b, LLVMIntNE, n, cg_i64(g, 0), ""), "");
-    LLVMBuildCondBr(g->b, is_bad, bad, ok);
-    LLVMPositionBuilderAtEnd(g->b, bad);
-    LLVMBuildRet(g->b, cg_i32(g, -1));
-    LLVMPositionBuilderAtEnd(g->b, ok);
+    LLVMValueRef arg[4];
+    aot_predict_with_begin(g, fname, t_size, arg);
+    LLVMValueRef in = arg[0], out = arg[1], n = arg[2], scratch = arg[3];
     /* the scratch: A, B, gi, gh, h, c */
     LLVMValueRef A = scratch, B = cg_fptr(g, A, cg_i64(g, act));
     LLVMValueRef gi = cg_fptr(g, B, cg_i64(g, act)), gh = cg_fptr(g, gi, cg_i64(g, gates));
