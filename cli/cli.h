@@ -93,4 +93,10 @@ int cli_cg_status(const cg_error *err);
 bool cli_int_option(const char *command, const char *opt, const char *value, long lo, long hi, long *out);
 void cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* SIGINT and SIGTERM to handler (the actions they had in old[0], old[1]
+ * unless old is NULL); cli_restore_stop puts them back. */
+struct sigaction;
+void cli_catch_stop(void (*handler)(int), struct sigaction old[2]);
+void cli_restore_stop(const struct sigaction old[2]);
+
 #endif

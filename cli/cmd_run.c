@@ -38,12 +38,7 @@ static void on_signal(int sig)
  * ignored (a background job), a signal stops it. */
 static void catch_signals(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_catch_stop(on_signal, NULL);
 }
 
 typedef struct {
@@ -552,19 +547,14 @@ static int train(session *s, const hprt_train_state *resume, const float *best)
         s->u.tb_step = resume ? (long)resume->step : 0;
         tb_experiment(s, s->u.tb_step);
     }
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    struct sigaction old[2];
+    cli_catch_stop(on_signal, old);
     hprt_train_result res;
     training = 1; /* from here a signal stops after the current step, with a checkpoint */
     hprt_status st = hprt_train(&s->cfg, resume, best, &res, &s->err);
     /* HPC_PROFILE: the steps' time per layer and pass (docs/cli.md) */
     cg_profile_report(e, s->hs.layout, s->hs.mem.acts, (long)(res.steps - (resume ? resume->step : 0)), stderr);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    cli_restore_stop(old);
     if (s->u.tb && res.has_test) {
         static const char *const tags[2] = {"test/loss", "test/accuracy"};
         double v[2] = {res.test_loss, res.test_accuracy};

@@ -726,12 +726,8 @@ static void run_workers(worker *w, int n, void *(*fn)(void *))
  * proxy for each worker thread of the other ranks (slots[r] of rank r). */
 static int run_study(study *S, hprt_comm *comm, const int *slots)
 {
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    struct sigaction old[2];
+    cli_catch_stop(on_signal, old);
     S->t0 = study_now();
     int n = S->parallel;
     for (int r = 1; comm && r < comm->size; r++)
@@ -751,8 +747,7 @@ static int run_study(study *S, hprt_comm *comm, const int *slots)
             w[k++] = (worker){S, i, r, comm};
     run_workers(w, n, work);
     free(w);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    cli_restore_stop(old);
     int sig = search_interrupted;
     search_interrupted = 0;
     if (S->tty && !S->quiet)
@@ -789,18 +784,13 @@ static int run_study(study *S, hprt_comm *comm, const int *slots)
 /* A rank other than 0: its worker threads train what rank 0 sends. */
 static int run_member(study *S, hprt_comm *comm)
 {
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    struct sigaction old[2];
+    cli_catch_stop(on_signal, old);
     worker w[64];
     for (int i = 0; i < S->parallel; i++)
         w[i] = (worker){S, i, comm->rank, comm};
     run_workers(w, S->parallel, member_work);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    cli_restore_stop(old);
     int sig = search_interrupted;
     search_interrupted = 0;
     return sig == SIGTERM ? 143 : sig ? 130 : EXIT_OK;

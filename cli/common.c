@@ -1,6 +1,7 @@
 /* common.c - what every subcommand shares. */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,4 +341,20 @@ bool cli_int_option(const char *command, const char *opt, const char *value, lon
     }
     *out = v;
     return true;
+}
+
+void cli_catch_stop(void (*handler)(int), struct sigaction old[2])
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, old ? &old[0] : NULL);
+    sigaction(SIGTERM, &sa, old ? &old[1] : NULL);
+}
+
+void cli_restore_stop(const struct sigaction old[2])
+{
+    sigaction(SIGINT, &old[0], NULL);
+    sigaction(SIGTERM, &old[1], NULL);
 }
