@@ -70,7 +70,7 @@ bool bn_folded(const plan_experiment *e, int i)
 
 /* A copy of the weights with every batchnorm folded (or turned into its a
  * and c, in place of its weight and bias); NULL when out of memory. */
-static float *bn_fold(const plan_experiment *e, const cg_layout *l, const float *params)
+float *aot_bn_fold(const plan_experiment *e, const cg_layout *l, const float *params)
 {
     float *p = malloc(sizeof(float) * (size_t)(l->n_params > 0 ? l->n_params : 1));
     if (!p)
@@ -1389,7 +1389,7 @@ int hp_aot_build(const plan_experiment *e, const cg_layout *l, const hp_aot_opti
     LLVMTypeRef t_size = LLVMIntPtrTypeInContext(g->ctx, LLVMGetModuleDataLayout(g->mod));
     /* batchnorm folded into the weights the object holds */
     hp_aot_options folded = *o;
-    float *fp = l->text ? NULL : bn_fold(e, l, o->params);
+    float *fp = l->text ? NULL : aot_bn_fold(e, l, o->params);
     folded.params = fp;
     int emitted = l->text || fp || o->q8 ? 0 : -1;
     /* the forward pass once per level (sharing the weights); with several,

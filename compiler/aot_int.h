@@ -23,6 +23,9 @@ void cell_update(cg *g, hprt_cell cell, long H, LLVMValueRef gi, LLVMValueRef gh
  * forward pass of every emitter: -1 for a NULL pointer when n > 0, else the
  * builder left after that check with arg[] = in, out, n (as i64), scratch. */
 LLVMValueRef aot_predict_with_begin(cg *g, const char *fname, LLVMTypeRef t_size, LLVMValueRef arg[4]);
+/* A copy of the weights with every batchnorm folded into the layer before it
+ * (or turned into its scale and shift); NULL when out of memory. */
+float *aot_bn_fold(const plan_experiment *e, const cg_layout *l, const float *params);
 /* Layer i is a batchnorm folded into the dense or conv layer before it. */
 bool bn_folded(const plan_experiment *e, int i);
 

@@ -90,6 +90,7 @@ void hp_q8_free(hp_q8_model *m)
         free(m->layers[d].zsum);
     }
     free(m->layers);
+    free(m->folded);
     memset(m, 0, sizeof *m);
 }
 
@@ -101,10 +102,12 @@ int hp_q8_plan(const plan_experiment *e, const cg_layout *l, const float *params
     m->classes = l->classes;
     m->scale = (float)e->data.scale;
     m->layers = calloc((size_t)e->n_layers, sizeof *m->layers);
-    if (!m->layers) {
+    m->folded = aot_bn_fold(e, l, params);
+    if (!m->layers || !m->folded) {
         snprintf(msg, n, "out of memory");
         return -1;
     }
+    params = m->folded;
     const char *why = NULL;
     int i;
     for (i = 1; i < e->n_layers && !why; i++) {
@@ -152,7 +155,12 @@ int hp_q8_plan(const plan_experiment *e, const cg_layout *l, const float *params
             break;
         case PLAN_INPUT: case PLAN_DROPOUT: case PLAN_FLATTEN: /* dropout: off at inference; flatten: a view */
             break;
-        case PLAN_CONV: case PLAN_MAXPOOL: case PLAN_AVGPOOL: case PLAN_BATCHNORM: case PLAN_LAYERNORM:
+        case PLAN_BATCHNORM:
+            if (!bn_folded(e, i))
+                why = "--quantize int8 folds a batchnorm into the dense layer right before it, when that layer has no "
+                      "activation; build this model without --quantize (float32)";
+            break;
+        case PLAN_CONV: case PLAN_MAXPOOL: case PLAN_AVGPOOL: case PLAN_LAYERNORM:
         case PLAN_EMBED: case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: case PLAN_LAST:
             why = "--quantize int8 covers dense layers with their activations and dropout only; build this model "
                   "without --quantize (float32)";

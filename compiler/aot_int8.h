@@ -55,12 +55,15 @@ typedef struct hp_q8_model {
     const float *mean, *std;  /* normalize = standard (NULL: none; borrowed) */
     bool final_softmax;       /* the outputs are probabilities */
     long calibrated;          /* samples the ranges were seen on */
+    float *folded;            /* the params with each batchnorm folded into its dense layer (owned) */
 } hp_q8_model;
 
 /* The model's dense layers with their weights quantized, from the trained
  * float params.  -1 when the int8 path does not cover the model: msg then
  * says so as "FILE:LINE: ..." (conv, pools, normalisation and recurrent
- * layers are refused, not left float), or when out of memory. */
+ * layers are refused, not left float; a batchnorm right after a dense layer
+ * without an activation is folded into it first, as the float artifact
+ * does), or when out of memory. */
 int hp_q8_plan(const plan_experiment *e, const cg_layout *l, const float *params, hp_q8_model *m, char *msg,
                size_t n);
 /* One layer by hand (tests): quantizes wf (out x in) per output channel. */

@@ -123,4 +123,29 @@ HP
 grep -q "cnn.hp:4: \`conv\`: --quantize int8 covers dense layers" "$tmp/e5" || { fail "int8 CNN message"; cat "$tmp/e5"; }
 [ -e "$tmp/b5" ] && fail "a refused build left its output directory"
 
+# a batchnorm right after a dense layer without an activation is folded into it, as in the float artifact:
+# the int8 model's accuracy within 0.005 of the float one's, labels agreeing on >= 99%
+sed 's/model mlp { input 784; dense 128, relu;/model mlp { input 784; dense 128; batchnorm; relu;/' "$tmp/m.hp" > "$tmp/bn.hp"
+grep -q "batchnorm" "$tmp/bn.hp" || fail "the batchnorm model was not written"
+"$HPC" run "$tmp/bn.hp" --out "$tmp/bnrun" --quiet > /dev/null 2>&1 || fail "training with batchnorm"
+for kind in f q; do
+    [ $kind = q ] && set -- --quantize int8 || set --
+    "$HPC" build "$tmp/bn.hp" --weights "$tmp/bnrun" -o "$tmp/bn_$kind" --name fashion_mlp "$@" > "$tmp/bn_$kind.out" 2>&1 \
+        || { fail "build with batchnorm ($kind)"; cat "$tmp/bn_$kind.out"; continue; }
+    cc -O2 -I"$tmp/bn_$kind" "$SRC/examples/deploy/classify.c" "$tmp/bn_$kind/libfashion_mlp.a" -lm -o "$tmp/bn_$kind/acc" || fail "classify.c, bn_$kind"
+    cc -O2 -DPRINT -I"$tmp/bn_$kind" "$SRC/examples/deploy/classify.c" "$tmp/bn_$kind/libfashion_mlp.a" -lm -o "$tmp/bn_$kind/print" || fail "classify.c -DPRINT, bn_$kind"
+    "$tmp/bn_$kind/print" "$img" "$lab" > "$tmp/bn_$kind/p.csv" || fail "classify, bn_$kind"
+done
+bf=$(accuracy bn_f) bq=$(accuracy bn_q)
+awk -v f="$bf" -v q="$bq" 'BEGIN { d = q - f; if (d < 0) d = -d; exit !(d <= 0.005 && f > 0.7) }' \
+    || fail "batchnorm folded: int8 accuracy $bq vs float32 $bf: more than 0.005 apart"
+paste -d, "$tmp/bn_q/p.csv" "$tmp/bn_f/p.csv" | awk -F, '{ n = NF / 2; if ($2 == $(2 + n)) same++ } END { exit !(NR == 10000 && same >= 9900) }' \
+    || fail "batchnorm folded: int8 and float32 labels agree on fewer than 99% of 10000 samples"
+# after an activation a batchnorm cannot be folded: refused at its line
+sed 's/model mlp { input 784; dense 128, relu;/model mlp { input 784; dense 128, relu; batchnorm;/' "$tmp/m.hp" > "$tmp/bn2.hp"
+"$HPC" run "$tmp/bn2.hp" --out "$tmp/bn2run" --quiet > /dev/null 2>&1 || fail "training with batchnorm after relu"
+"$HPC" build "$tmp/bn2.hp" --weights "$tmp/bn2run" -o "$tmp/b6" --quantize int8 > "$tmp/e6" 2>&1; [ $? = 2 ] || fail "int8 unfoldable batchnorm: exit status"
+line=$(grep -n "batchnorm" "$tmp/bn2.hp" | cut -d: -f1)
+grep -q "bn2.hp:$line: \`batchnorm\`: --quantize int8 folds a batchnorm" "$tmp/e6" || { fail "int8 unfoldable batchnorm message"; cat "$tmp/e6"; }
+
 finish build_int8
