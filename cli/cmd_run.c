@@ -428,17 +428,24 @@ static int session_open(session *s, int argc, char **argv, const char *command)
 }
 
 /* Data-parallel: after session_open, every rank learns whether every rank is
- * ready to train (one that failed has said why); the status to go on with. */
+ * ready to train (one that failed has said why); the status to go on with:
+ * -1, or the highest exit status a rank failed with, the same on every rank
+ * (rank 0 refusing an existing --out makes every rank exit 2). */
 static int dp_agree(session *s, int status)
 {
     if (!s->comm || s->comm->size < 2)
         return status;
-    double failed = status >= 0 ? 1 : 0;
-    if (s->comm->allreduce_f64(s->comm, &failed, 1) != 0) {
+    double failed[EXIT_RUN + 1] = {0}; /* one slot per exit status: the sum counts the ranks that chose it */
+    if (status >= 0)
+        failed[status <= EXIT_RUN ? status : EXIT_RUN] = 1;
+    if (s->comm->allreduce_f64(s->comm, failed, EXIT_RUN + 1) != 0) {
         fprintf(stderr, "rank %d: hpc %s: %s\n", s->rank, s->command, s->comm->error);
         s->comm->abort(s->comm, EXIT_RUN);
     }
-    return status >= 0 ? status : failed > 0 ? EXIT_RUN : -1;
+    for (int k = EXIT_RUN; k >= 0; k--)
+        if (failed[k] > 0)
+            return k;
+    return -1;
 }
 
 static const char *suggest_name(hprt_suggest s)

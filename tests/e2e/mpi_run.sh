@@ -150,6 +150,13 @@ st=$?
 [ $st = 2 ] || fail "a batch smaller than the ranks: exit $st, expected 2"
 grep -q "less than one for each of the 3 ranks" "$tmp/few.err" || { fail "a batch smaller than the ranks: no reason"; cat "$tmp/few.err"; }
 
+# an existing --out: rank 0 refuses it, and every rank exits with its status (2), not a status of its own
+mkdir -p "$tmp/taken"
+mpi 2 run "$tmp/mlp.hp" --out "$tmp/taken" --threads 1 --quiet > /dev/null 2> "$tmp/taken.err"
+st=$?
+[ $st = 2 ] || { fail "an existing --out under mpirun: exit $st, expected 2"; cat "$tmp/taken.err"; }
+grep -q "exists; give another --out" "$tmp/taken.err" || { fail "an existing --out under mpirun: no reason"; cat "$tmp/taken.err"; }
+
 # class weights: refused at the loss line (each rank alone cannot divide by the batch's weight sum)
 sed 's/optimizer = adam(lr = 3e-2)/optimizer = adam(lr = 3e-2)\n    loss = cross_entropy(weights = balanced)/' "$tmp/mlp.hp" > "$tmp/cw.hp"
 line=$(grep -n "loss = cross_entropy" "$tmp/cw.hp" | cut -d: -f1)
