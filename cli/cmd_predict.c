@@ -193,7 +193,7 @@ static hprt_status load_named_csv(const char *input, const plan_experiment *e, c
         hprt_data_info info;
         hprt_error perr = {0};
         st = hprt_csv_probe(input, &o, &info, &perr);
-        bool fits = st == HPRT_OK && info.features == e->data.features;
+        bool fits = st == HPRT_OK && info.features == e->data.row_features;
         hprt_data_info_free(&info);
         if (fits)
             return hprt_csv_load(input, &o, ds, err);
@@ -205,7 +205,7 @@ static hprt_status load_named_csv(const char *input, const plan_experiment *e, c
         return HPRT_E_DATA;
     }
     return hprt_fail(err, HPRT_E_DATA, "%s: its columns do not encode to the model's %d features", input,
-                     e->data.features);
+                     e->data.row_features);
 }
 
 static void print_row(void *ctx, long row, const float *z, int K)
@@ -396,7 +396,7 @@ int cmd_predict(int argc, char **argv)
         o.header = probe.header;
         int cols = st == HPRT_OK ? info.columns : 0;
         hprt_data_info_free(&info);
-        if (st == HPRT_OK && cols == e->data.features) { /* no label column */
+        if (st == HPRT_OK && cols == e->data.row_features) { /* no label column */
             o.label = HPRT_LABEL_NONE;
             o.n_labels = 0;
         }
@@ -410,9 +410,9 @@ int cmd_predict(int argc, char **argv)
         status = EXIT_DATA;
         goto done;
     }
-    if (ds.features != e->data.features) {
+    if (ds.features != e->data.row_features) {
         fprintf(stderr, "hpc predict: %s: %d features per sample; the model takes %d\n", input, ds.features,
-                e->data.features);
+                e->data.row_features);
         status = EXIT_DATA;
         goto done;
     }
@@ -424,8 +424,10 @@ int cmd_predict(int argc, char **argv)
 
     /* the input as the training data was: scaled, then normalised with the
      * training statistics (saved in the checkpoint) */
+    int ids[HPRT_MAX_EMBED_COLUMNS]; /* embedded columns' ids: neither scaled nor normalised */
+    int n_ids = hprt_csv_encoding_embedded(enc, ids, NULL, HPRT_MAX_EMBED_COLUMNS);
     if (e->data.scale != 1)
-        hprt_data_scale(&ds, (float)e->data.scale);
+        hprt_data_scale_except(&ds, (float)e->data.scale, ids, n_ids);
     if (e->data.normalize) {
         hprt_norm nm;
         if (!cli_norm_stats(e, &state, &train, &nm, &err)) {

@@ -137,7 +137,7 @@ static void on_event(void *ctx, const char *text)
  * an earlier run go first (a stale best.hpw must not pass for this run's). */
 static const char *const run_files[] = {"experiment.hp", "metrics.csv", "steps.csv", "events.log", "summary.json",
                                         "last.hpw", "best.hpw", "lr_find.csv", "lr_find.svg", "vocab.json",
-                                        "classes.txt"};
+                                        "classes.txt", "categories.txt"};
 
 /* runs/EXPERIMENT-YYYYmmdd-HHMMSS, with -2, -3... when it exists */
 static int run_dir(char *out, size_t n, const char *given, const char *name, bool force)

@@ -210,7 +210,7 @@ hp_program *cli_load(const cli_common *o, hp_diags *d)
 bool cli_norm_stats(const plan_experiment *e, const hprt_train_state *st, hp_loaded_data *data, hprt_norm *nm,
                     hprt_error *err)
 {
-    int nf = e->data.features;
+    int nf = e->data.row_features; /* the stored row's (an embedded column's id counts once) */
     if (st && st->norm && st->n_norm == 2 * (int64_t)nf) {
         *nm = (hprt_norm){nf, st->norm, st->norm + nf};
         return true;
@@ -300,6 +300,15 @@ int cli_write_experiment(const char *dir, const plan_experiment *e, int threads,
         for (int i = 0; i < e->data.csv.n_classes; i++)
             fprintf(cf, "%s\n", e->data.csv.classes[i]);
         if (fclose(cf) != 0)
+            return -1;
+    }
+    if (e->data.csv.n_cats > 0 && e->data.csv_text) { /* every categorical column's categories, as checkpoints keep them */
+        snprintf(path, sizeof path, "%s/categories.txt", dir);
+        FILE *gf = fopen(path, "w");
+        if (!gf)
+            return -1;
+        fputs(e->data.csv_text, gf);
+        if (fclose(gf) != 0)
             return -1;
     }
     if (!e->data.is_text)

@@ -215,6 +215,12 @@ static LLVMValueRef layer_one(cg *g, int i, const hp_aot_options *o, LLVMValueRe
     }
     case PLAN_DROPOUT: case PLAN_FLATTEN: /* off at inference; a view */
         return cur;
+    case PLAN_EMBED_COLUMNS: { /* the tables' rows in place of the ids (ids outside 1..n: row 0) */
+        snprintf(name, sizeof name, "w%d", i);
+        cg_embed_columns_rows(g, i, cur, dst, const_floats(g, name, o->params + L->w, L->w_size), cg_i64(g, 0),
+                              cg_i64(g, 1));
+        return dst;
+    }
     case PLAN_INPUT: case PLAN_DENSE: case PLAN_EMBED: case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: case PLAN_LAST:
         return NULL; /* dense: dense_tiled; the others are not PLAN_LK_AOT (cmd_build.c refuses them) */
     }
@@ -425,6 +431,10 @@ static int emit(cg *g, const hp_aot_options *o, LLVMTypeRef t_size, const char *
     LLVMValueRef v = fmul(g, cg_load_f(g, x, k), cg_f32(g, e->data.scale));
     if (mean)
         v = fdiv(g, fsub(g, v, cg_load_f(g, mean, J.i)), cg_load_f(g, sd, J.i));
+    int ids[HPRT_MAX_EMBED_COLUMNS]; /* embedded columns' ids: as given */
+    int n_ids = hprt_csv_encoding_embedded(&e->data.csv, ids, NULL, HPRT_MAX_EMBED_COLUMNS);
+    for (int c = 0; c < n_ids && c < HPRT_MAX_EMBED_COLUMNS; c++)
+        v = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, J.i, cg_i64(g, ids[c]), ""), cg_load_f(g, x, k), v, "");
     cg_store_f(g, v, A, k);
     cg_end(g, &J);
     cg_end(g, &R);
@@ -751,6 +761,7 @@ static int emit_lm(cg *g, const hp_aot_options *o, const char *fname)
         case PLAN_INPUT: case PLAN_DROPOUT: /* dropout: off at inference */
             break;
         case PLAN_LAST: case PLAN_CONV: case PLAN_MAXPOOL: case PLAN_AVGPOOL: case PLAN_FLATTEN: case PLAN_BATCHNORM:
+        case PLAN_EMBED_COLUMNS:
             return -1; /* not PLAN_LK_AOT_LM: no language model has them (cmd_build.c refuses them) */
         }
     }
@@ -933,23 +944,66 @@ static void write_csv_names(FILE *f, const hprt_csv_encoding *en, const char *N,
         }
         fprintf(f, "\n};\n\n");
     }
-    if (en->n_cats == 0)
-        return;
-    fprintf(f, "/* One-hot input columns: the CSV column at feature position P with categories c0..ck-1\n"
-               " * takes k floats of the input, 1 at its category and 0 elsewhere (all 0 for a category\n"
-               " * the training data did not have):\n");
-    for (int i = 0; i < en->n_cats; i++) {
-        const hprt_csv_category *c = &en->cats[i];
-        fprintf(f, " *   column %d%s%s%s: %d floats:", c->column, c->name ? " (" : "", c->name ? c->name : "",
-                c->name ? ")" : "", c->n);
-        for (int k = 0; k < c->n; k++) {
-            fputc(' ', f);
-            for (const char *p = c->names[k]; *p; p++) /* nothing that ends the comment */
-                fputc(*p == '*' && p[1] == '/' ? '_' : (unsigned char)*p < 0x20 ? ' ' : *p, f);
+    int onehot = 0;
+    for (int i = 0; i < en->n_cats; i++)
+        onehot += en->cats[i].dim == 0;
+    if (onehot > 0) {
+        fprintf(f, "/* One-hot input columns: the CSV column at feature position P with categories c0..ck-1\n"
+                   " * takes k floats of the input, 1 at its category and 0 elsewhere (all 0 for a category\n"
+                   " * the training data did not have):\n");
+        for (int i = 0; i < en->n_cats; i++) {
+            const hprt_csv_category *c = &en->cats[i];
+            if (c->dim > 0)
+                continue;
+            fprintf(f, " *   column %d%s%s%s: %d floats:", c->column, c->name ? " (" : "", c->name ? c->name : "",
+                    c->name ? ")" : "", c->n);
+            for (int k = 0; k < c->n; k++) {
+                fputc(' ', f);
+                for (const char *p = c->names[k]; *p; p++) /* nothing that ends the comment */
+                    fputc(*p == '*' && p[1] == '/' ? '_' : (unsigned char)*p < 0x20 ? ' ' : *p, f);
+            }
+            fputc('\n', f);
         }
-        fputc('\n', f);
+        fprintf(f, " */\n\n");
     }
-    fprintf(f, " */\n\n");
+    int pos[HPRT_MAX_EMBED_COLUMNS];
+    int n_emb = hprt_csv_encoding_embedded(en, pos, NULL, HPRT_MAX_EMBED_COLUMNS);
+    if (n_emb == 0)
+        return;
+    fprintf(f, "/* Embedded input columns: the column takes one float of the input, at index\n"
+               " * NAME_UPPER_COL_INPUT_INDEX: its category's id, NAME_col_categories[id - 1] for ids 1 to\n"
+               " * NAME_UPPER_COL_NUM_CATEGORIES (the names in byte order); 0 is the unknown bucket, for a\n"
+               " * category the training data did not have, and so is any value outside 1..NUM_CATEGORIES.\n"
+               " * The model turns the id into its learned values. */\n");
+    char ids[HPRT_MAX_EMBED_COLUMNS][72];
+    for (int i = 0, e = 0; i < en->n_cats; i++) {
+        const hprt_csv_category *c = &en->cats[i];
+        if (c->dim <= 0 || e >= HPRT_MAX_EMBED_COLUMNS)
+            continue;
+        /* the column's name as a C identifier (column_P without a usable one, or when taken) */
+        char *id = ids[e];
+        size_t k = 0;
+        for (const char *p = c->name ? c->name : ""; *p && k < 40; p++)
+            id[k++] = (char)((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ? *p : '_');
+        id[k] = '\0';
+        bool taken = k == 0 || (id[0] >= '0' && id[0] <= '9');
+        for (int j = 0; j < e && !taken; j++)
+            taken = strcmp(ids[j], id) == 0;
+        if (taken)
+            snprintf(id, sizeof ids[e], "column_%d", c->column);
+        char uid[72];
+        upper_name(id, uid, sizeof uid);
+        fprintf(f, "#define %s_%s_INPUT_INDEX %d /* CSV feature column %d%s%s%s */\n", U, uid, pos[e], c->column,
+                c->name ? " (" : "", c->name ? c->name : "", c->name ? ")" : "");
+        fprintf(f, "#define %s_%s_NUM_CATEGORIES %d\n", U, uid, c->n);
+        fprintf(f, "static const char *const %s_%s_categories[%s_%s_NUM_CATEGORIES] = {", N, id, U, uid);
+        for (int j = 0; j < c->n; j++) {
+            fputs(j ? ",\n    " : "\n    ", f);
+            c_string(f, c->names[j]);
+        }
+        fprintf(f, "\n};\n\n");
+        e++;
+    }
 }
 
 /* Multi-label data (several 0/1 label columns): name_labels[k] names output k. */

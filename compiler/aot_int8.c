@@ -161,7 +161,7 @@ int hp_q8_plan(const plan_experiment *e, const cg_layout *l, const float *params
                       "activation; build this model without --quantize (float32)";
             break;
         case PLAN_CONV: case PLAN_MAXPOOL: case PLAN_AVGPOOL: case PLAN_LAYERNORM:
-        case PLAN_EMBED: case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: case PLAN_LAST:
+        case PLAN_EMBED: case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: case PLAN_LAST: case PLAN_EMBED_COLUMNS:
             why = "--quantize int8 covers dense layers with their activations and dropout only; build this model "
                   "without --quantize (float32)";
             break;

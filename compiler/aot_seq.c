@@ -27,6 +27,7 @@ bool hp_aot_seq_supports(plan_layer_kind k)
     case PLAN_FLATTEN: case PLAN_LAYERNORM: case PLAN_BATCHNORM:
         return true;
     case PLAN_EMBED: case PLAN_CONV: case PLAN_MAXPOOL: case PLAN_AVGPOOL: /* tokens or images: not a [T, F] model */
+    case PLAN_EMBED_COLUMNS: /* a vector input */
         return false;
     }
     return false;
@@ -216,7 +217,7 @@ static int seq_layer(cg *g, int i, const hp_aot_options *o, seq_act *s, LLVMValu
     }
     case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM:
         return recurrent(g, i, o, s, A, B, gi, gh, h, c, i + 1 < e->n_layers && e->layers[i + 1].kind == PLAN_LAST);
-    case PLAN_EMBED: case PLAN_CONV: case PLAN_MAXPOOL: case PLAN_AVGPOOL: /* hp_aot_seq_supports: false */
+    case PLAN_EMBED: case PLAN_CONV: case PLAN_MAXPOOL: case PLAN_AVGPOOL: case PLAN_EMBED_COLUMNS: /* hp_aot_seq_supports: false */
         return -1;
     }
     return -1;

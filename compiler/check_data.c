@@ -61,9 +61,31 @@ static hp_span blame(const plan_source *src, const hp_span *spans, const char *m
     return spans[0];
 }
 
-/* `categories = ["name", N, ...]`: the one-hot encoded columns of a training
- * CSV, by header name or 0-based column number (refs in the checker's arena). */
-static bool csv_categories(ck *c, const ck_val *v, const hprt_csv_encoding *train_enc, hprt_csv_colref **refs, int *n)
+/* One column of `categories`: a name or a 0-based number. */
+static bool csv_column_ref(ck *c, const ck_val *it, hprt_csv_colref *ref)
+{
+    if (it->k == V_STR) {
+        *ref = (hprt_csv_colref){.name = it->s, .index = -1};
+        return true;
+    }
+    if (it->k == V_NUM) {
+        long idx;
+        if (!ck_int(c, it, "a categorical column", 0, 1000000, &idx))
+            return false;
+        *ref = (hprt_csv_colref){.name = NULL, .index = (int)idx};
+        return true;
+    }
+    if (it->k != V_POISON)
+        hp_report(c->d, HP_ERROR, NULL, it->span, "a categorical column is a name or a number, not %s",
+                  ck_describe(c, it));
+    return false;
+}
+
+/* `categories = ["name", N, embed("city", 8), ...]`: the categorical columns
+ * of a training CSV, by header name or 0-based column number, one-hot or
+ * embedded in D learned values (refs and dims in the checker's arena). */
+static bool csv_categories(ck *c, const ck_val *v, const hprt_csv_encoding *train_enc, hprt_csv_colref **refs,
+                           int **dims, int *n)
 {
     if (v->k == V_POISON)
         return false;
@@ -73,26 +95,40 @@ static bool csv_categories(ck *c, const ck_val *v, const hprt_csv_encoding *trai
         return false;
     }
     if (v->k != V_LIST) {
-        hp_report(c->d, HP_ERROR, NULL, v->span, "categories must be a list of column names or numbers, such as [\"color\", 3]");
+        hp_report(c->d, HP_ERROR, NULL, v->span,
+                  "categories must be a list of column names or numbers, such as [\"color\", 3, embed(\"city\", 8)]");
         return false;
     }
     *n = v->n_items;
     *refs = hp_alloc(&c->p->arena, sizeof **refs * (size_t)(v->n_items ? v->n_items : 1));
+    *dims = hp_alloc(&c->p->arena, sizeof **dims * (size_t)(v->n_items ? v->n_items : 1));
     for (int i = 0; i < v->n_items; i++) {
         const ck_val *it = v->items[i];
-        if (it->k == V_STR) {
-            (*refs)[i] = (hprt_csv_colref){.name = it->s, .index = -1};
-        } else if (it->k == V_NUM) {
-            long idx;
-            if (!ck_int(c, it, "a categorical column", 0, 1000000, &idx))
+        (*dims)[i] = 0;
+        if (it->k == V_CALL && strcmp(it->s, "embed") == 0) { /* embed(COLUMN, D) */
+            static const char *const p[] = {"!column", "!dim"};
+            ck_val *slot[2];
+            long dim;
+            if (!ck_bind(c, it, "embed(...)", p, 2, slot) || !csv_column_ref(c, slot[0], &(*refs)[i]) ||
+                !ck_int(c, slot[1], "the embedding size", 1, HPRT_MAX_EMBED_DIM, &dim))
                 return false;
-            (*refs)[i] = (hprt_csv_colref){.name = NULL, .index = (int)idx};
-        } else {
-            if (it->k != V_POISON)
-                hp_report(c->d, HP_ERROR, NULL, it->span, "a categorical column is a name or a number, not %s",
-                          ck_describe(c, it));
+            (*dims)[i] = (int)dim;
+            continue;
+        }
+        if (it->k == V_CALL) {
+            hp_report(c->d, HP_ERROR, NULL, it->name_span,
+                      "a categorical column is a name, a number or embed(COLUMN, DIM), not %s(...)", it->s);
             return false;
         }
+        if (!csv_column_ref(c, it, &(*refs)[i]))
+            return false;
+    }
+    int embedded = 0;
+    for (int i = 0; i < v->n_items; i++)
+        embedded += (*dims)[i] > 0;
+    if (embedded > HPRT_MAX_EMBED_COLUMNS) {
+        hp_report(c->d, HP_ERROR, NULL, v->span, "%d embedded columns; the most is %d", embedded, HPRT_MAX_EMBED_COLUMNS);
+        return false;
     }
     return true;
 }
@@ -254,9 +290,11 @@ static bool check_source(ck *c, hp_decl *decl, const ck_val *v, plan_source *src
                 return false;
         }
         hprt_csv_colref *refs = NULL;
-        if (cslot[3] && !csv_categories(c, cslot[3], train_enc, &refs, &o.n_categorical))
+        int *dims = NULL;
+        if (cslot[3] && !csv_categories(c, cslot[3], train_enc, &refs, &dims, &o.n_categorical))
             return false;
         o.categorical = refs;
+        o.categorical_dims = dims;
         o.encoding = train_enc;
         st = hprt_csv_probe(src->paths[0], &o, info, &err);
         if (st != HPRT_OK) {
@@ -277,9 +315,19 @@ static bool check_source(ck *c, hp_decl *decl, const ck_val *v, plan_source *src
             memcpy(src->label_columns, info->label_columns, sizeof *src->label_columns * (size_t)info->labels);
         }
         const hprt_csv_encoding *en = &info->encoding;
+        for (int i = 0; !train_enc && i < en->n_cats; i++)
+            if (en->cats[i].dim > en->cats[i].n)
+                hp_report(c->d, HP_NOTE, "embed-wide", cslot[3]->span,
+                          "feature column %d%s%s%s is embedded in %d values but has %d categories: more values than "
+                          "categories add parameters and no information (one-hot would give %d features); try a smaller "
+                          "size",
+                          en->cats[i].column, en->cats[i].name ? " '" : "", en->cats[i].name ? en->cats[i].name : "",
+                          en->cats[i].name ? "'" : "", en->cats[i].dim, en->cats[i].n, en->cats[i].n);
         if (!train_enc && en->n_cats > 0) { /* the file columns, for experiment.hp */
             src->categorical = hp_alloc(c->out, sizeof *src->categorical * (size_t)en->n_cats);
-            for (int i = 0; i < en->n_cats; i++) { /* feature position -> file column: past the label columns */
+            src->categorical_dims = hp_alloc(c->out, sizeof *src->categorical_dims * (size_t)en->n_cats);
+            for (int i = 0; i < en->n_cats; i++) {
+                src->categorical_dims[i] = en->cats[i].dim; /* feature position -> file column: past the label columns */
                 int pos = en->cats[i].column, col = 0;
                 for (;; col++) {
                     bool lab = col == info->label_column;
@@ -353,6 +401,7 @@ static void fill_shape(ck *c, plan_data *d, const hprt_data_info *info)
     else
         d->input = (plan_shape){PLAN_VEC, {info->features, 0, 0}};
     d->features = info->features;
+    d->row_features = info->features;
     d->classes = info->classes;
     d->labels = info->labels;
     if (c && info->labels > 0 && info->names) {
@@ -369,7 +418,8 @@ static void csv_encoding(ck *c, plan_data *d, hprt_data_info *info, hp_span at)
     hprt_csv_encoding *en = &info->encoding;
     hprt_csv_encoding_restrict(en, d->train.n);
     int raw = (info->label_column >= 0 ? info->columns - 1 : info->columns) - info->labels;
-    d->features = hprt_csv_encoding_width(en, raw);
+    d->row_features = hprt_csv_encoding_width(en, raw);
+    d->features = hprt_csv_encoding_model_width(en, raw);
     d->input = (plan_shape){PLAN_VEC, {d->features, 0, 0}};
     hprt_csv_encoding *pe = &d->csv;
     memset(pe, 0, sizeof *pe);
@@ -385,7 +435,7 @@ static void csv_encoding(ck *c, plan_data *d, hprt_data_info *info, hp_span at)
         for (int i = 0; i < en->n_cats; i++) {
             const hprt_csv_category *a = &en->cats[i];
             hprt_csv_category *b = &pe->cats[i];
-            *b = (hprt_csv_category){.column = a->column, .n = a->n};
+            *b = (hprt_csv_category){.column = a->column, .n = a->n, .dim = a->dim};
             b->name = a->name ? hp_strdup(c->out, a->name) : NULL;
             b->names = hp_alloc(c->out, sizeof *b->names * (size_t)(a->n ? a->n : 1));
             for (int k = 0; k < a->n; k++)

@@ -40,7 +40,7 @@ static plan_act act_of_kind(plan_layer_kind k)
     case PLAN_SOFTMAX: return PLAN_ACT_SOFTMAX;
     case PLAN_INPUT: case PLAN_DENSE: case PLAN_DROPOUT: case PLAN_EMBED: case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM:
     case PLAN_LAST: case PLAN_CONV: case PLAN_MAXPOOL: case PLAN_AVGPOOL: case PLAN_FLATTEN: case PLAN_LAYERNORM:
-    case PLAN_BATCHNORM:
+    case PLAN_BATCHNORM: case PLAN_EMBED_COLUMNS:
         return PLAN_ACT_NONE;
     }
     return PLAN_ACT_NONE;
@@ -500,6 +500,56 @@ static void check_batchnorm(layer_ctx *x)
     pl->flops = 4 * plan_shape_size(x->in);
 }
 
+/* embed_columns is the data's, never written in a model. */
+static void check_embed_columns(layer_ctx *x)
+{
+    hp_report(x->m->c->d, HP_ERROR, NULL, x->l->kind_span,
+              "`embed_columns` is not written in a model: it comes from the data's "
+              "`csv(..., categories = [embed(\"COLUMN\", DIM)])`, right after `input`");
+    x->m->known = false;
+}
+
+/* The data's embedded categorical columns, right after `input [features]`:
+ * the stored row (an id per embedded column) in, the model's features out. */
+static void push_embed_columns(mk_state *m, const plan_layer *input, hp_span at)
+{
+    ck *c = m->c;
+    const plan_data *d = m->data;
+    if (!d || d->row_features == d->features || !m->known)
+        return;
+    if (input->out.kind != PLAN_VEC) {
+        char b[64];
+        hp_report(c->d, HP_ERROR, NULL, at,
+                  "data '%s' embeds categorical columns, so the model's input is a vector `input features`, not %s",
+                  d->name, plan_shape_str(input->out, b, sizeof b));
+        m->known = false;
+        return;
+    }
+    plan_layer *pl = hp_alloc(c->out, sizeof *pl);
+    pl->kind = PLAN_EMBED_COLUMNS;
+    pl->line = input->line;
+    pl->in = (plan_shape){PLAN_VEC, {d->row_features, 0, 0}};
+    pl->out = input->out;
+    char desc[256] = "";
+    size_t len = 0;
+    for (int i = 0; i < d->csv.n_cats; i++) {
+        const hprt_csv_category *cat = &d->csv.cats[i];
+        if (cat->dim <= 0)
+            continue;
+        pl->params += (long)(cat->n + 1) * cat->dim;
+        char one[96];
+        if (cat->name)
+            snprintf(one, sizeof one, "input.%.40s %dx%d", cat->name, cat->n + 1, cat->dim);
+        else
+            snprintf(one, sizeof one, "input.%d %dx%d", cat->column, cat->n + 1, cat->dim);
+        if (len + strlen(one) + 2 < sizeof desc)
+            len += (size_t)snprintf(desc + len, sizeof desc - len, "%s%s", len ? ", " : "", one);
+    }
+    pl->columns = hp_strdup(c->out, desc);
+    pl->flops = 0;
+    hp_vec_push(c->out, &m->layers, pl);
+}
+
 /* One layer statement with its kind resolved. */
 static void one_layer(mk_state *m, const hp_layer *l, plan_layer_kind kind)
 {
@@ -576,10 +626,13 @@ static void one_layer(mk_state *m, const hp_layer *l, plan_layer_kind kind)
     case PLAN_MAXPOOL: case PLAN_AVGPOOL: check_pool(&x); break;
     case PLAN_LAYERNORM: check_layernorm(&x); break;
     case PLAN_BATCHNORM: check_batchnorm(&x); break;
+    case PLAN_EMBED_COLUMNS: check_embed_columns(&x); break;
     }
     pl->out = m->shape;
     if (kind != PLAN_INPUT || m->known)
         hp_vec_push(c->out, &m->layers, pl);
+    if (kind == PLAN_INPUT)
+        push_embed_columns(m, pl, l->span);
 }
 
 static void expand(mk_state *m, hp_layer **layers, int n, int depth)

@@ -95,6 +95,26 @@ static bool rnn_layout(cg_layout *l, int i, const plan_layer *pl, long *P, long 
     return true;
 }
 
+int cg_embed_columns(const plan_experiment *e, hprt_catembed_col *cols, int cap)
+{
+    const hprt_csv_encoding *en = &e->data.csv;
+    int n = 0;
+    long w = 0, shift = 0, mshift = 0;
+    for (int i = 0; i < en->n_cats; i++) {
+        const hprt_csv_category *c = &en->cats[i];
+        if (c->dim > 0) {
+            if (n < cap)
+                cols[n] = (hprt_catembed_col){.in_pos = (int)(c->column + shift), .out_pos = (int)(c->column + mshift),
+                                              .n = c->n, .dim = c->dim, .w = w};
+            n++;
+            w += (long)(c->n + 1) * c->dim;
+        }
+        shift += c->dim > 0 ? 0 : c->n - 1;
+        mshift += (c->dim > 0 ? c->dim : c->n) - 1;
+    }
+    return n;
+}
+
 cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train_sizes, int n_train,
                          const int *eval_sizes, int n_eval, cg_error *err)
 {
@@ -137,6 +157,8 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
         long in_size = i > 0 ? plan_shape_size(pl->in) : 0;
         switch (pl->kind) {
         case PLAN_INPUT:
+            if (i + 1 < e->n_layers && e->layers[i + 1].kind == PLAN_EMBED_COLUMNS)
+                L->out_size = (int)plan_shape_size(e->layers[i + 1].in); /* the stored row: an id per embedded column */
             l->features = L->out_size;
             if (pl->out.kind == PLAN_TOKENS) {
                 l->text = true;
@@ -147,6 +169,11 @@ cg_layout *cg_layout_new(const plan_experiment *e, int threads, const int *train
             }
             l->x = L->out = take(&A, (long)l->b_max * L->out_size);
             continue;
+        case PLAN_EMBED_COLUMNS: /* the tables, one after the other */
+            L->w_size = pl->params;
+            L->w = take(&P, L->w_size);
+            L->b_size = 0;
+            break;
         case PLAN_EMBED:
             L->steps = pl->in.d[0];
             L->w_size = (long)pl->vocab * pl->units;
@@ -729,6 +756,48 @@ static void embed_forward(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
     cg_call(g, "hprt_embed_forward", LLVMFunctionType(g->t_void, p, 5, 0), args, 5);
 }
 
+/* The table row of a stored id, as hprt_catembed_id: 1..n, else 0 (NaN too). */
+static LLVMValueRef catembed_id(cg *g, LLVMValueRef v, int n)
+{
+    LLVMValueRef ok = LLVMBuildAnd(g->b, LLVMBuildFCmp(g->b, LLVMRealOGE, v, cg_f32(g, 1), ""),
+                                   LLVMBuildFCmp(g->b, LLVMRealOLT, v, cg_f32(g, (float)n + 1.0f), ""), "");
+    return LLVMBuildSelect(g->b, ok, LLVMBuildFPToSI(g->b, v, g->t_i64, ""), cg_i64(g, 0), "");
+}
+
+void cg_embed_columns_rows(cg *g, int i, LLVMValueRef X, LLVMValueRef Y, LLVMValueRef W, LLVMValueRef r0,
+                           LLVMValueRef r1)
+{
+    const plan_layer *pl = &g->e->layers[i];
+    hprt_catembed_col cols[HPRT_MAX_EMBED_COLUMNS];
+    int nc = cg_embed_columns(g->e, cols, HPRT_MAX_EMBED_COLUMNS);
+    long Fin = plan_shape_size(pl->in), Fout = plan_shape_size(pl->out);
+    cg_loop R;
+    cg_for(g, &R, r0, r1);
+    LLVMValueRef x = cg_fptr(g, X, imul(g, R.i, cg_i64(g, Fin))), y = cg_fptr(g, Y, imul(g, R.i, cg_i64(g, Fout)));
+    long p = 0, q = 0;
+    for (int c = 0; c <= nc && c <= HPRT_MAX_EMBED_COLUMNS; c++) {
+        long upto = c < nc ? cols[c].in_pos : Fin;
+        if (upto > p)
+            LLVMBuildMemCpy(g->b, cg_fptr(g, y, cg_i64(g, q)), 4, cg_fptr(g, x, cg_i64(g, p)), 4, cg_i64(g, 4 * (upto - p)));
+        q += upto - p;
+        p = upto;
+        if (c == nc)
+            break;
+        LLVMValueRef id = catembed_id(g, cg_load_f(g, x, cg_i64(g, p)), cols[c].n);
+        LLVMValueRef row = iadd(g, cg_i64(g, cols[c].w), imul(g, id, cg_i64(g, cols[c].dim)));
+        LLVMBuildMemCpy(g->b, cg_fptr(g, y, cg_i64(g, q)), 4, cg_fptr(g, W, row), 4, cg_i64(g, 4L * cols[c].dim));
+        p++;
+        q += cols[c].dim;
+    }
+    cg_end(g, &R);
+}
+
+/* embed_columns: each row of the data with its ids replaced by their table rows. */
+static void embed_columns_forward(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
+{
+    cg_embed_columns_rows(g, i, OUT(g, g->l->layers[i].in_layer), OUT(g, i), PARAM(g, "", i, false), r0, r1);
+}
+
 /* last: the output of the final step, and its gradient back to that step only. */
 static void last_forward(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
 {
@@ -841,6 +910,9 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
         if (L->fold_by < 0) /* folded: the recurrent layer reads E itself */
             embed_forward(g, i, r0, r1);
         return;
+    case PLAN_EMBED_COLUMNS:
+        embed_columns_forward(g, i, r0, r1);
+        return;
     case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM:
         rnn_forward(g, i, r0, r1, train);
         return;
@@ -908,6 +980,7 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
         break;
     }
     case PLAN_INPUT: case PLAN_FLATTEN: case PLAN_EMBED: case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: case PLAN_LAST:
+    case PLAN_EMBED_COLUMNS:
         break; /* handled above */
     case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU: {
         cg_loop R, J;
@@ -1369,7 +1442,7 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
         return;
     bool dx = needs_dinput(g, i);
     switch (pl->kind) {
-    case PLAN_EMBED: /* nothing before the ids; its gradient is a weight gradient */
+    case PLAN_EMBED: case PLAN_EMBED_COLUMNS: /* nothing before the ids; its gradient is a weight gradient */
         return;
     case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM:
         rnn_backward(g, i, r0, r1, dx);
@@ -1474,6 +1547,7 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
         break;
     }
     case PLAN_INPUT: case PLAN_FLATTEN: case PLAN_EMBED: case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: case PLAN_LAST:
+    case PLAN_EMBED_COLUMNS:
         break; /* handled above */
     case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU:
         if (!dx)
@@ -1742,6 +1816,36 @@ static int layer_grads(cg *g, int i, int B, param_range *out)
         cg_call(g, "hprt_embed_backward", LLVMFunctionType(g->t_void, p, 7, 0), args, 7);
         return 1;
     }
+    case PLAN_EMBED_COLUMNS: { /* per column, the thread's table rows: Σ over the batch's rows in order */
+        hprt_catembed_col cols[HPRT_MAX_EMBED_COLUMNS];
+        int nc = cg_embed_columns(g->e, cols, HPRT_MAX_EMBED_COLUMNS);
+        long Fin = plan_shape_size(pl->in), Fout = plan_shape_size(pl->out);
+        LLVMValueRef X = OUT(g, L->in_layer), dY = DOUT(g, i), dW = PARAM(g, "d", i, false);
+        for (int c = 0; c < nc && c < HPRT_MAX_EMBED_COLUMNS; c++) {
+            long D = cols[c].dim;
+            cg_partition(g, cols[c].n + 1, &j0, &j1);
+            LLVMValueRef lo = iadd(g, cg_i64(g, cols[c].w), imul(g, j0, cg_i64(g, D)));
+            LLVMValueRef hi = iadd(g, cg_i64(g, cols[c].w), imul(g, j1, cg_i64(g, D)));
+            cg_loop R, J;
+            cg_for(g, &J, lo, hi);
+            cg_store_f(g, cg_f32(g, 0), dW, J.i);
+            cg_end(g, &J);
+            cg_for(g, &R, cg_i64(g, 0), cg_i64(g, B));
+            LLVMValueRef id = catembed_id(g, cg_load_f(g, X, iadd(g, imul(g, R.i, cg_i64(g, Fin)), cg_i64(g, cols[c].in_pos))),
+                                          cols[c].n);
+            LLVMValueRef mine = LLVMBuildAnd(g->b, LLVMBuildICmp(g->b, LLVMIntSGE, id, j0, ""),
+                                             LLVMBuildICmp(g->b, LLVMIntSLT, id, j1, ""), "");
+            LLVMValueRef dst = iadd(g, cg_i64(g, cols[c].w), imul(g, id, cg_i64(g, D)));
+            LLVMValueRef src = iadd(g, imul(g, R.i, cg_i64(g, Fout)), cg_i64(g, cols[c].out_pos));
+            cg_for(g, &J, cg_i64(g, 0), LLVMBuildSelect(g->b, mine, cg_i64(g, D), cg_i64(g, 0), ""));
+            LLVMValueRef k = iadd(g, dst, J.i);
+            cg_store_f(g, fadd(g, cg_load_f(g, dW, k), cg_load_f(g, dY, iadd(g, src, J.i))), dW, k);
+            cg_end(g, &J);
+            cg_end(g, &R);
+            out[c] = (param_range){i, false, lo, hi};
+        }
+        return nc < HPRT_MAX_EMBED_COLUMNS ? nc : HPRT_MAX_EMBED_COLUMNS;
+    }
     case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: {
         long H = pl->units, GH = (long)hprt_rnn_gates(L->rnn[0].geom.cell) * H;
         cg_partition(g, GH, &j0, &j1);
@@ -1911,7 +2015,8 @@ static void emit_train(cg *g, int B)
      * (without clipping, at once) their update */
     int nl = e->n_layers, cap = 0;
     for (int i = 1; i < nl; i++)
-        cap += has_params(&e->layers[i]) ? 2 + 4 * g->l->layers[i].n_rnn : 0;
+        cap += has_params(&e->layers[i]) ? 2 + 4 * g->l->layers[i].n_rnn + (e->layers[i].kind == PLAN_EMBED_COLUMNS ? HPRT_MAX_EMBED_COLUMNS : 0)
+                                         : 0;
     param_range *parts = calloc((size_t)(cap ? cap : 1), sizeof *parts);
     if (!parts) {
         S(g)->oom = true; /* jit_module reports it */

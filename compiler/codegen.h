@@ -132,6 +132,10 @@ void cg_layout_dump(const cg_layout *l, FILE *out);
  * from the experiment's seed): params holds l->n_params floats.  0, or -1
  * when out of memory (an orthogonal initialiser's QR). */
 int cg_init_params(const plan_experiment *e, const cg_layout *l, float *params);
+/* The data's embedded categorical columns as the embed_columns layer reads
+ * them (in column order; each table's offset w from the layer's first
+ * parameter): fills at most cap, returns their number. */
+int cg_embed_columns(const plan_experiment *e, hprt_catembed_col *cols, int cap);
 
 /* The memory the generated code works on (allocated by the caller). */
 typedef struct {

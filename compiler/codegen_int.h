@@ -99,6 +99,11 @@ void cg_softmax_rows(cg *g, LLVMValueRef in, LLVMValueRef out, long U, LLVMValue
  * writes Y (may be X) and, unless stats is NULL, each row's mean and 1/std
  * (2 floats a row); the backward pass writes dX from dY; the weight
  * gradients of features [j0, j1) sum over rows [0, rows). */
+/* embed_columns (layer i): rows [r0, r1) of X (the stored rows) into Y (the
+ * model's rows) with the tables W, as hprt_catembed_forward; the JIT's step
+ * and the AOT artifact share it. */
+void cg_embed_columns_rows(cg *g, int i, LLVMValueRef X, LLVMValueRef Y, LLVMValueRef W, LLVMValueRef r0,
+                           LLVMValueRef r1);
 void cg_layernorm_forward(cg *g, LLVMValueRef X, LLVMValueRef Y, LLVMValueRef W, LLVMValueRef B, LLVMValueRef stats,
                           long D, double eps, LLVMValueRef r0, LLVMValueRef r1);
 void cg_layernorm_backward(cg *g, LLVMValueRef X, LLVMValueRef W, LLVMValueRef stats, LLVMValueRef dY, LLVMValueRef dX,

@@ -55,15 +55,19 @@ hprt_status hp_load_data(const plan_data *d, hp_loaded_data *out, hprt_error *er
         *has[i] = true;
     }
     if (!d->is_text) {
+        /* the ids of embedded categorical columns are neither scaled nor normalised */
+        int ids[HPRT_MAX_EMBED_COLUMNS];
+        int n_ids = hprt_csv_encoding_embedded(&d->csv, ids, NULL, HPRT_MAX_EMBED_COLUMNS);
         if (d->scale != 1) {
-            hprt_data_scale(&out->train, (float)d->scale);
+            hprt_data_scale_except(&out->train, (float)d->scale, ids, n_ids);
             for (int i = 0; i < 2; i++)
                 if (*has[i])
-                    hprt_data_scale(dst[i], (float)d->scale);
+                    hprt_data_scale_except(dst[i], (float)d->scale, ids, n_ids);
         }
         if (d->normalize) {
             if ((st = hprt_norm_fit(&out->norm, &out->train, err)) != HPRT_OK)
                 goto fail;
+            hprt_norm_keep(&out->norm, ids, n_ids);
             out->has_norm = true;
             if ((st = hprt_norm_apply(&out->norm, &out->train, err)) != HPRT_OK)
                 goto fail;

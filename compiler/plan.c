@@ -212,6 +212,9 @@ void plan_layer_desc(const plan_layer *l, char *buf, size_t n)
         else
             snprintf(buf, n, "batchnorm (momentum %g, eps %g)", l->momentum, l->eps);
         break;
+    case PLAN_EMBED_COLUMNS: /* the data's embedded categorical columns */
+        snprintf(buf, n, "embed_columns %s", l->columns ? l->columns : "");
+        break;
     case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU: case PLAN_SOFTMAX: case PLAN_LAST:
     case PLAN_FLATTEN:
         snprintf(buf, n, "%s", name);
@@ -557,8 +560,13 @@ static void plan_explain_csv(const hprt_csv_encoding *en, FILE *out)
     }
     for (int i = 0; i < en->n_cats; i++) {
         const hprt_csv_category *c = &en->cats[i];
-        fprintf(out, "  feature column %d%s%s%s  one-hot, %d features (an unknown category: all 0):", c->column,
-                c->name ? " '" : "", c->name ? c->name : "", c->name ? "'" : "", c->n);
+        if (c->dim > 0)
+            fprintf(out, "  feature column %d%s%s%s  embedded, %d values per category; %d categories (ids 1-%d) and "
+                    "the unknown bucket (id 0, zeros): %ld parameters:", c->column, c->name ? " '" : "",
+                    c->name ? c->name : "", c->name ? "'" : "", c->dim, c->n, c->n, (long)(c->n + 1) * c->dim);
+        else
+            fprintf(out, "  feature column %d%s%s%s  one-hot, %d features (an unknown category: all 0):", c->column,
+                    c->name ? " '" : "", c->name ? c->name : "", c->name ? "'" : "", c->n);
         for (int k = 0; k < c->n && k < 8; k++)
             fprintf(out, "%s %s", k ? "," : "", c->names[k]);
         fprintf(out, "%s\n", c->n > 8 ? ", ..." : "");

@@ -142,6 +142,7 @@ typedef struct {
     bool pad_same;      /* conv */
     double eps;         /* layernorm, batchnorm */
     double momentum;    /* batchnorm: of the running statistics */
+    const char *columns; /* embed_columns: its tables, "input.city 21x8, input.shop 8x2" (for messages) */
     long params;        /* exact number of trainable parameters */
     long flops;         /* forward FLOPs per sample (a multiply-add counts 2) */
 } plan_layer;
@@ -163,7 +164,8 @@ typedef struct {
     bool header;         /* csv */
     int *label_columns;  /* csv, multi-label (`label = [...]`): the 0-based file column of label i */
     int n_labels;        /* their number (0: one label column, label_index) */
-    int *categorical;    /* csv, train: the one-hot encoded file columns (0-based) */
+    int *categorical;    /* csv, train: the categorical file columns (0-based) */
+    int *categorical_dims; /* each one's embedding size; 0: one-hot */
     int n_categorical;
     int seq;             /* text */
     double fraction;     /* split: of train */
@@ -182,7 +184,9 @@ typedef struct {
     int labels;          /* multi-label (several 0/1 label columns, bce): their number; 0 otherwise */
     const char **label_names; /* multi-label: each label column's header name, or NULL without a header */
     int vocab;           /* text */
-    int features;        /* csv: columns but the label (one-hot columns counted once per category); idx: pixels */
+    int features;        /* csv: columns but the label (one-hot columns counted once per category, embedded
+                            ones `dim` times: the model's input); idx: pixels */
+    int row_features;    /* floats per stored row: features, an embedded column counting 1 (its id) */
     hprt_csv_encoding csv; /* csv: class names and categories of the training rows (arena strings; first_row NULL) */
     const char *csv_text; /* the same as hprt_csv_encoding_save's text (checkpoints keep it); NULL when empty */
 } plan_data;

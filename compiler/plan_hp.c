@@ -47,8 +47,13 @@ static void source(FILE *out, const plan_source *s)
         else
             fprintf(out, ", label = %d", s->label_index);
         fprintf(out, ", header = %s", s->header ? "true" : "false");
-        for (int i = 0; i < s->n_categorical; i++)
-            fprintf(out, "%s%d", i ? ", " : ", categories = [", s->categorical[i]);
+        for (int i = 0; i < s->n_categorical; i++) {
+            fputs(i ? ", " : ", categories = [", out);
+            if (s->categorical_dims && s->categorical_dims[i] > 0)
+                fprintf(out, "embed(%d, %d)", s->categorical[i], s->categorical_dims[i]);
+            else
+                fprintf(out, "%d", s->categorical[i]);
+        }
         fputs(s->n_categorical ? "])" : ")", out);
         break;
     case PLAN_SRC_TEXT:
@@ -101,6 +106,9 @@ static void layer(FILE *out, const plan_layer *l)
         break;
     case PLAN_LAYERNORM: fprintf(out, "layernorm eps = %.17g", l->eps); break;
     case PLAN_BATCHNORM: fprintf(out, "batchnorm momentum = %.17g, eps = %.17g", l->momentum, l->eps); break;
+    case PLAN_EMBED_COLUMNS: /* not a layer of the file: the data's categories = [embed(...)] */
+        fputs("# the data's embedded columns (categories = [embed(...)]) go here", out);
+        break;
     case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU: case PLAN_SOFTMAX: case PLAN_LAST:
     case PLAN_FLATTEN:
         fputs(name, out);

@@ -163,6 +163,34 @@ void hprt_data_scale(hprt_dataset *ds, float factor)
         x[i] *= factor;
 }
 
+void hprt_data_scale_except(hprt_dataset *ds, float factor, const int *keep, int n_keep)
+{
+    if (n_keep <= 0 || !ds->x) {
+        hprt_data_scale(ds, factor);
+        return;
+    }
+    int F = ds->features;
+    for (long r = 0; r < ds->n; r++) {
+        float *x = ds->x + (size_t)r * (size_t)F;
+        for (int j = 0, k = 0; j < F; j++) {
+            while (k < n_keep && keep[k] < j)
+                k++;
+            if (k < n_keep && keep[k] == j)
+                continue;
+            x[j] *= factor;
+        }
+    }
+}
+
+void hprt_norm_keep(hprt_norm *nm, const int *keep, int n_keep)
+{
+    for (int k = 0; k < n_keep; k++)
+        if (keep[k] >= 0 && keep[k] < nm->features) {
+            nm->mean[keep[k]] = 0.0f;
+            nm->std[keep[k]] = 1.0f;
+        }
+}
+
 void hprt_norm_free(hprt_norm *nm)
 {
     if (!nm)

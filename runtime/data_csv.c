@@ -385,8 +385,35 @@ int hprt_csv_encoding_width(const hprt_csv_encoding *e, int raw_features)
 {
     long w = raw_features;
     for (int i = 0; e && i < e->n_cats; i++)
-        w += e->cats[i].n - 1;
+        w += e->cats[i].dim > 0 ? 0 : e->cats[i].n - 1;
     return w > INT_MAX ? INT_MAX : (int)w;
+}
+
+int hprt_csv_encoding_model_width(const hprt_csv_encoding *e, int raw_features)
+{
+    long w = raw_features;
+    for (int i = 0; e && i < e->n_cats; i++)
+        w += (e->cats[i].dim > 0 ? e->cats[i].dim : e->cats[i].n) - 1;
+    return w > INT_MAX ? INT_MAX : (int)w;
+}
+
+int hprt_csv_encoding_embedded(const hprt_csv_encoding *e, int *pos, int *model_pos, int cap)
+{
+    int n = 0;
+    long shift = 0, mshift = 0; /* what the columns before add to a position */
+    for (int i = 0; e && i < e->n_cats; i++) {
+        const hprt_csv_category *c = &e->cats[i];
+        if (c->dim > 0) {
+            if (n < cap && pos)
+                pos[n] = (int)(c->column + shift);
+            if (n < cap && model_pos)
+                model_pos[n] = (int)(c->column + mshift);
+            n++;
+        }
+        shift += c->dim > 0 ? 0 : c->n - 1;
+        mshift += (c->dim > 0 ? c->dim : c->n) - 1;
+    }
+    return n;
 }
 
 static char *dup_str(const char *s)
@@ -427,6 +454,7 @@ hprt_status hprt_csv_encoding_copy(hprt_csv_encoding *dst, const hprt_csv_encodi
                 const hprt_csv_category *a = &src->cats[i];
                 hprt_csv_category *b = &dst->cats[i];
                 b->column = a->column;
+                b->dim = a->dim;
                 if (a->name && !(b->name = dup_str(a->name)))
                     ok = false;
                 b->names = dup_strs(a->names, a->n, &ok);
@@ -486,7 +514,10 @@ char *hprt_csv_encoding_save(const hprt_csv_encoding *e, size_t *len)
         tb_line(&b, e->classes[i]);
     for (int i = 0; i < e->n_cats; i++) {
         const hprt_csv_category *c = &e->cats[i];
-        snprintf(head, sizeof head, "column %d %d", c->column, c->n);
+        if (c->dim > 0)
+            snprintf(head, sizeof head, "embed %d %d %d", c->column, c->n, c->dim);
+        else
+            snprintf(head, sizeof head, "column %d %d", c->column, c->n);
         tb_line(&b, head);
         tb_line(&b, c->name ? c->name : "");
         for (int j = 0; j < c->n; j++)
@@ -543,7 +574,7 @@ hprt_status hprt_csv_encoding_parse(const char *text, size_t len, hprt_csv_encod
     const char *p = text, *end = text + len;
     bool oom = false, ok = false;
     char *line = take_line(&p, end, &oom);
-    int n = -1, col = -1, pos = 0;
+    int n = -1, col = -1, pos = 0, dim = 0;
     if (line && sscanf(line, "classes %d%n", &n, &pos) == 1 && line[pos] == '\0' && n >= 0 &&
         n <= HPRT_MAX_CLASSES && take_names(&p, end, n, &e->classes, &oom)) {
         e->n_classes = n;
@@ -555,8 +586,11 @@ hprt_status hprt_csv_encoding_parse(const char *text, size_t len, hprt_csv_encod
     while (ok && p < end) {
         ok = false;
         line = take_line(&p, end, &oom);
-        if (!line || sscanf(line, "column %d %d%n", &col, &n, &pos) != 2 || line[pos] != '\0' || col < 0 || n < 1 ||
-            n > HPRT_MAX_CATEGORIES || e->n_cats >= 1 << 20) {
+        dim = 0;
+        bool head = line && ((sscanf(line, "column %d %d%n", &col, &n, &pos) == 2 && line[pos] == '\0') ||
+                             (sscanf(line, "embed %d %d %d%n", &col, &n, &dim, &pos) == 3 && line[pos] == '\0' &&
+                              dim >= 1 && dim <= HPRT_MAX_EMBED_DIM));
+        if (!head || col < 0 || n < 1 || n > HPRT_MAX_CATEGORIES || e->n_cats >= 1 << 20) {
             free(line);
             break;
         }
@@ -570,6 +604,7 @@ hprt_status hprt_csv_encoding_parse(const char *text, size_t len, hprt_csv_encod
         hprt_csv_category *c = &e->cats[e->n_cats++];
         memset(c, 0, sizeof *c);
         c->column = col;
+        c->dim = dim;
         if (!(c->name = take_line(&p, end, &oom)))
             break;
         if (c->name[0] == '\0') {
@@ -1139,9 +1174,13 @@ static hprt_status build_encoding(csv_scan *sc, const char *buf, size_t len, hpr
     if (!sc->string_labels && ncat == 0)
         return HPRT_OK;
     int *cols = ncat ? malloc(sizeof *cols * (size_t)ncat) : NULL;
+    int *dims = ncat ? calloc((size_t)ncat, sizeof *dims) : NULL;
     strtab classes = {.own = true};
     strtab *tabs = ncat ? calloc((size_t)ncat, sizeof *tabs) : NULL;
-    hprt_status st = (ncat && (!cols || !tabs)) ? hprt_fail(err, HPRT_E_RUN, "%s: out of memory", sc->path) : HPRT_OK;
+    hprt_status st = (ncat && (!cols || !dims || !tabs)) ? hprt_fail(err, HPRT_E_RUN, "%s: out of memory", sc->path)
+                                                          : HPRT_OK;
+    for (int i = 0; st == HPRT_OK && sc->opts.categorical_dims && i < ncat; i++)
+        dims[i] = sc->opts.categorical_dims[i];
     if (st == HPRT_OK)
         st = resolve_categorical(sc, cols, err);
     for (int i = 0; st == HPRT_OK && i < ncat; i++)
@@ -1173,6 +1212,9 @@ static hprt_status build_encoding(csv_scan *sc, const char *buf, size_t len, hpr
                         int tc = cols[i];
                         cols[i] = cols[k];
                         cols[k] = tc;
+                        tc = dims[i];
+                        dims[i] = dims[k];
+                        dims[k] = tc;
                         strtab tt = tabs[i];
                         tabs[i] = tabs[k];
                         tabs[k] = tt;
@@ -1181,6 +1223,7 @@ static hprt_status build_encoding(csv_scan *sc, const char *buf, size_t len, hpr
             for (int i = 0; i < ncat; i++) {
                 hprt_csv_category *c = &b->cats[i];
                 c->column = feature_pos(sc, cols[i]);
+                c->dim = dims[i];
                 if (sc->names && !(c->name = dup_str(sc->names[cols[i]])))
                     ok = false;
                 if (sorted_names(&tabs[i], &c->names, &c->first_row))
@@ -1199,6 +1242,7 @@ static hprt_status build_encoding(csv_scan *sc, const char *buf, size_t len, hpr
         strtab_free(&tabs[i]);
     free(tabs);
     free(cols);
+    free(dims);
     return st;
 }
 
@@ -1396,6 +1440,10 @@ static hprt_status scan_values(csv_scan *sc, const char *buf, size_t len, hprt_d
             if (sc->cat_of[j] >= 0) { /* one-hot, all zeros for an unknown category */
                 const hprt_csv_category *cat = &sc->enc->cats[sc->cat_of[j]];
                 int id = category_of(sc, j, &sc->fields[j]);
+                if (cat->dim > 0) { /* embedded: the id, 1..n; 0 for an unknown category */
+                    xr[k++] = (float)(id + 1);
+                    continue;
+                }
                 for (int c = 0; c < cat->n; c++)
                     xr[k + c] = c == id ? 1.0f : 0.0f;
                 k += cat->n;

@@ -76,9 +76,18 @@ void hprt_vocab_add(hprt_vocab *v, const uint8_t *buf, size_t n);
  * (in valid, test or predict input) gives all zeros, as scikit-learn's
  * OneHotEncoder(handle_unknown="ignore").  The encoding is built from the
  * training file (hprt_csv_probe) and given to every later read of data for
- * the same model, so the same value always means the same feature. */
+ * the same model, so the same value always means the same feature.
+ *
+ * A column declared embedded (dim > 0, `embed("city", 8)`) is one float in
+ * the row instead: its category's id, 1..n in strcmp order, 0 for a category
+ * the training rows never had (the "unknown" bucket, Keras StringLookup's
+ * num_oov_indices = 1).  The model turns the id into dim learned values
+ * (hprt_catembed_forward, hprt_kernels.h); scale and normalize leave it as
+ * it is (hprt_data_scale_except, hprt_norm_keep). */
 
 #define HPRT_MAX_CATEGORIES 1000 /* distinct values of one categorical column */
+#define HPRT_MAX_EMBED_DIM 1024  /* values per category of an embedded column (`embed("city", D)`) */
+#define HPRT_MAX_EMBED_COLUMNS 64 /* embedded columns of one CSV */
 /* Label columns of one multi-label CSV: a row's targets are a bit set in its int32 label. */
 #define HPRT_MAX_LABELS 31
 
@@ -87,6 +96,7 @@ typedef struct {
                             than the label (the same with or without a label) */
     char *name;          /* the header's name for it, or NULL */
     int n;               /* categories, in strcmp order */
+    int dim;             /* 0: one-hot (n features); > 0: embedded (one id in the row, dim values in the model) */
     char **names;
     long *first_row;     /* probe only: the 0-based data row each first occurs in; NULL otherwise */
 } hprt_csv_category;
@@ -102,12 +112,21 @@ void hprt_csv_encoding_free(hprt_csv_encoding *e);
 /* Keeps only the categories first seen in data rows 0..rows-1 (the training
  * part when split() cuts the rest); needs first_row. */
 void hprt_csv_encoding_restrict(hprt_csv_encoding *e, long rows);
-/* Features per row after one-hot encoding raw_features columns (the label excluded). */
+/* Features per row after one-hot encoding raw_features columns (the label excluded);
+ * an embedded column counts one (its id). */
 int hprt_csv_encoding_width(const hprt_csv_encoding *e, int raw_features);
+/* The model's features per row: as hprt_csv_encoding_width, an embedded column counting dim. */
+int hprt_csv_encoding_model_width(const hprt_csv_encoding *e, int raw_features);
+/* The embedded columns (dim > 0), in column order: their id's position in a
+ * row (hprt_csv_encoding_width's layout) into pos[i] and the first of their
+ * dim values in the model's row into model_pos[i] (either may be NULL; at most
+ * cap entries written).  Returns their number. */
+int hprt_csv_encoding_embedded(const hprt_csv_encoding *e, int *pos, int *model_pos, int cap);
 /* A deep copy, without first_row. */
 hprt_status hprt_csv_encoding_copy(hprt_csv_encoding *dst, const hprt_csv_encoding *src, hprt_error *err);
 /* As text (for checkpoints): "classes N" and N names, then per column
- * "column POS N NAME" and N names, one a line (names never hold a line end).
+ * "column POS N" (one-hot) or "embed POS N DIM" (embedded), its header name
+ * (empty without one) and N names, one a line (names never hold a line end).
  * Returns a malloc'd buffer (*len bytes, NUL-terminated) or NULL when out of memory. */
 char *hprt_csv_encoding_save(const hprt_csv_encoding *e, size_t *len);
 hprt_status hprt_csv_encoding_parse(const char *text, size_t len, hprt_csv_encoding *e, hprt_error *err);
@@ -177,6 +196,7 @@ typedef struct {
     /* categorical feature columns; used only when encoding is NULL */
     const hprt_csv_colref *categorical;
     int n_categorical;
+    const int *categorical_dims; /* per categorical entry: 0 one-hot, D > 0 embedded; NULL: all one-hot */
     /* the training set's encoding: labels must be among its classes (or
      * numbers when it has none) and its columns are one-hot encoded; NULL:
      * built from this file (class names when a label is not a number) */
@@ -288,6 +308,9 @@ hprt_status hprt_data_split(hprt_dataset *train, double fraction,
 
 /* Multiplies every feature by factor (`scale = 1/255`). */
 void hprt_data_scale(hprt_dataset *ds, float factor);
+/* The same, leaving the n_keep features at positions keep[] as they are (the
+ * ids of embedded categorical columns). */
+void hprt_data_scale_except(hprt_dataset *ds, float factor, const int *keep, int n_keep);
 
 /* `normalize = standard`: per-feature mean and (population) standard
  * deviation from the training set only, applied as (x - mean) / std to
@@ -307,6 +330,9 @@ hprt_status hprt_norm_fit(hprt_norm *nm, const hprt_dataset *train,
 /* Fails only when ds does not have nm->features features per row. */
 hprt_status hprt_norm_apply(const hprt_norm *nm, hprt_dataset *ds,
                             hprt_error *err);
+/* After hprt_norm_fit: the features at positions keep[] get mean 0 and std 1,
+ * so hprt_norm_apply leaves them as they are (embedded columns' ids). */
+void hprt_norm_keep(hprt_norm *nm, const int *keep, int n_keep);
 void hprt_norm_free(hprt_norm *nm);
 
 /* Every label within 0..classes-1, or HPRT_E_DATA naming the file and the

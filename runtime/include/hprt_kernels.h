@@ -385,6 +385,33 @@ void hprt_init_dense(hprt_rng *r, hprt_init_kind kind, float *W, float *b, int i
 /* Conv W[F×C×k×k], b[F] (b may be NULL): fan_in = C·k·k, fan_out = F·k·k. */
 void hprt_init_conv(hprt_rng *r, hprt_init_kind kind, float *W, float *b, int C, int F, int k);
 
+/* ---- embedded categorical CSV columns (`embed("city", 8)`, layers_catembed.c) ----
+ * A row of the data holds, at position in_pos of each embedded column, its
+ * category's id (1..n; 0 the unknown bucket; a value outside 1..n, a
+ * fraction cut to its whole part, or NaN counts as 0).  The model's row is
+ * the data row with each id replaced by the id's row of the column's table
+ * (n + 1 rows of dim floats at w in the tables W), at out_pos; the other
+ * values are copied in order.  Columns are in increasing in_pos. */
+typedef struct {
+    int in_pos, out_pos;
+    int n, dim;
+    long w;
+} hprt_catembed_col;
+typedef struct {
+    int in_width, out_width;
+    int n_cols;
+    const hprt_catembed_col *cols;
+} hprt_catembed_geom;
+
+/* The table row of a stored id (0 for anything but 1..n). */
+int hprt_catembed_id(float v, int n);
+/* Y[rows × out_width] from X[rows × in_width]. */
+void hprt_catembed_forward(const hprt_catembed_geom *g, const float *W, const float *X, int rows, float *Y);
+/* dW (every table, zeroed first) = the sum over rows, in row order, of dY's
+ * dim values of each column scattered into the row of its id (duplicate ids
+ * accumulate). */
+void hprt_catembed_backward(const hprt_catembed_geom *g, const float *X, const float *dY, int rows, float *dW);
+
 /* Embedding E[vocab×dim] ~ N(0,1); row padding_idx (−1: none) is zeroed. */
 void hprt_init_embedding(hprt_rng *r, float *E, int vocab, int dim, int padding_idx);
 
