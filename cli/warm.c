@@ -43,6 +43,25 @@ static bool same_layer(const plan_layer *a, const cg_layer_layout *La, const pla
            La->b_size == Lb->b_size && (La->w < 0) == (Lb->w < 0) && (La->b < 0) == (Lb->b < 0);
 }
 
+/* embed_columns: the same categories in each embedded column (the same id means the same category). */
+static bool same_tables(const plan_experiment *ea, const plan_layer *a, const plan_experiment *eb)
+{
+    if (a->kind != PLAN_EMBED_COLUMNS)
+        return true;
+    const hprt_csv_encoding *x = &ea->data.csv, *y = &eb->data.csv;
+    if (x->n_cats != y->n_cats)
+        return false;
+    for (int i = 0; i < x->n_cats; i++) {
+        const hprt_csv_category *p = &x->cats[i], *q = &y->cats[i];
+        if (p->dim != q->dim || p->n != q->n || p->column != q->column)
+            return false;
+        for (int k = 0; p->dim > 0 && k < p->n; k++)
+            if (strcmp(p->names[k], q->names[k]) != 0)
+                return false;
+    }
+    return true;
+}
+
 /* The indices of the layers with parameters, in order (idx has room for
  * every layer); their count. */
 static int param_layers(const plan_experiment *e, int *idx)
@@ -151,7 +170,8 @@ int cli_warm_start(hp_session *s, const char *from, bool partial, bool quiet, FI
     for (int k = 0; k < nb; k++) {
         const plan_layer *lb = &b->layers[ib[k]];
         const cg_layer_layout *Lb = &s->layout->layers[ib[k]];
-        bool ok = k < na && same_layer(&a->layers[ia[k]], &src.layout->layers[ia[k]], lb, Lb);
+        bool ok = k < na && same_layer(&a->layers[ia[k]], &src.layout->layers[ia[k]], lb, Lb) &&
+                  same_tables(a, &a->layers[ia[k]], b);
         if (ok) {
             loaded++;
             loaded_params += lb->params;
@@ -165,13 +185,16 @@ int cli_warm_start(hp_session *s, const char *from, bool partial, bool quiet, FI
         for (int k = 0; k < nb || k < na; k++) {
             char here[512], there[512];
             if (k < nb && k < na && same_layer(&a->layers[ia[k]], &src.layout->layers[ia[k]], &b->layers[ib[k]],
-                                               &s->layout->layers[ib[k]]))
+                                               &s->layout->layers[ib[k]]) && same_tables(a, &a->layers[ia[k]], b))
                 continue;
             if (k < nb)
                 describe(&b->layers[ib[k]], ib[k], here, sizeof here);
             if (k < na)
                 describe(&a->layers[ia[k]], ia[k], there, sizeof there);
-            if (k < nb && k < na)
+            if (k < nb && k < na && !same_tables(a, &a->layers[ia[k]], b))
+                fprintf(stderr, "  %s:%d: %s; the checkpoint's embedded columns have other categories\n", s->o.file,
+                        b->layers[ib[k]].line, here);
+            else if (k < nb && k < na)
                 fprintf(stderr, "  %s:%d: %s; the checkpoint's is %s\n", s->o.file, b->layers[ib[k]].line, here,
                         there);
             else if (k < nb)
@@ -200,7 +223,8 @@ int cli_warm_start(hp_session *s, const char *from, bool partial, bool quiet, FI
         const cg_layer_layout *Lb = &s->layout->layers[ib[k]];
         char here[512], there[512];
         describe(lb, ib[k], here, sizeof here);
-        if (k < na && same_layer(&a->layers[ia[k]], &src.layout->layers[ia[k]], lb, Lb)) {
+        if (k < na && same_layer(&a->layers[ia[k]], &src.layout->layers[ia[k]], lb, Lb) &&
+            same_tables(a, &a->layers[ia[k]], b)) {
             const cg_layer_layout *La = &src.layout->layers[ia[k]];
             if (La->w >= 0)
                 memcpy(s->mem.params + Lb->w, src.mem.params + La->w, sizeof(float) * (size_t)La->w_size);

@@ -85,7 +85,7 @@ static bool csv_column_ref(ck *c, const ck_val *it, hprt_csv_colref *ref)
  * of a training CSV, by header name or 0-based column number, one-hot or
  * embedded in D learned values (refs and dims in the checker's arena). */
 static bool csv_categories(ck *c, const ck_val *v, const hprt_csv_encoding *train_enc, hprt_csv_colref **refs,
-                           int **dims, int *n)
+                           int **dims, int **mins, int *n)
 {
     if (v->k == V_POISON)
         return false;
@@ -102,17 +102,21 @@ static bool csv_categories(ck *c, const ck_val *v, const hprt_csv_encoding *trai
     *n = v->n_items;
     *refs = hp_alloc(&c->p->arena, sizeof **refs * (size_t)(v->n_items ? v->n_items : 1));
     *dims = hp_alloc(&c->p->arena, sizeof **dims * (size_t)(v->n_items ? v->n_items : 1));
+    *mins = hp_alloc(&c->p->arena, sizeof **mins * (size_t)(v->n_items ? v->n_items : 1));
     for (int i = 0; i < v->n_items; i++) {
         const ck_val *it = v->items[i];
         (*dims)[i] = 0;
-        if (it->k == V_CALL && strcmp(it->s, "embed") == 0) { /* embed(COLUMN, D) */
-            static const char *const p[] = {"!column", "!dim"};
-            ck_val *slot[2];
-            long dim;
-            if (!ck_bind(c, it, "embed(...)", p, 2, slot) || !csv_column_ref(c, slot[0], &(*refs)[i]) ||
-                !ck_int(c, slot[1], "the embedding size", 1, HPRT_MAX_EMBED_DIM, &dim))
+        (*mins)[i] = 0;
+        if (it->k == V_CALL && strcmp(it->s, "embed") == 0) { /* embed(COLUMN, D, min_count = M) */
+            static const char *const p[] = {"!column", "!dim", "min_count"};
+            ck_val *slot[3];
+            long dim, min = 0;
+            if (!ck_bind(c, it, "embed(...)", p, 3, slot) || !csv_column_ref(c, slot[0], &(*refs)[i]) ||
+                !ck_int(c, slot[1], "the embedding size", 1, HPRT_MAX_EMBED_DIM, &dim) ||
+                (slot[2] && !ck_int(c, slot[2], "min_count", 1, 1000000000, &min)))
                 return false;
             (*dims)[i] = (int)dim;
+            (*mins)[i] = (int)min;
             continue;
         }
         if (it->k == V_CALL) {
@@ -290,11 +294,12 @@ static bool check_source(ck *c, hp_decl *decl, const ck_val *v, plan_source *src
                 return false;
         }
         hprt_csv_colref *refs = NULL;
-        int *dims = NULL;
-        if (cslot[3] && !csv_categories(c, cslot[3], train_enc, &refs, &dims, &o.n_categorical))
+        int *dims = NULL, *mins = NULL;
+        if (cslot[3] && !csv_categories(c, cslot[3], train_enc, &refs, &dims, &mins, &o.n_categorical))
             return false;
         o.categorical = refs;
         o.categorical_dims = dims;
+        o.categorical_min_counts = mins;
         o.encoding = train_enc;
         st = hprt_csv_probe(src->paths[0], &o, info, &err);
         if (st != HPRT_OK) {
@@ -326,8 +331,10 @@ static bool check_source(ck *c, hp_decl *decl, const ck_val *v, plan_source *src
         if (!train_enc && en->n_cats > 0) { /* the file columns, for experiment.hp */
             src->categorical = hp_alloc(c->out, sizeof *src->categorical * (size_t)en->n_cats);
             src->categorical_dims = hp_alloc(c->out, sizeof *src->categorical_dims * (size_t)en->n_cats);
+            src->categorical_min_counts = hp_alloc(c->out, sizeof *src->categorical_min_counts * (size_t)en->n_cats);
             for (int i = 0; i < en->n_cats; i++) {
-                src->categorical_dims[i] = en->cats[i].dim; /* feature position -> file column: past the label columns */
+                src->categorical_dims[i] = en->cats[i].dim;
+                src->categorical_min_counts[i] = en->cats[i].min_count; /* feature position -> file column: past the label columns */
                 int pos = en->cats[i].column, col = 0;
                 for (;; col++) {
                     bool lab = col == info->label_column;
@@ -435,7 +442,13 @@ static void csv_encoding(ck *c, plan_data *d, hprt_data_info *info, hp_span at)
         for (int i = 0; i < en->n_cats; i++) {
             const hprt_csv_category *a = &en->cats[i];
             hprt_csv_category *b = &pe->cats[i];
-            *b = (hprt_csv_category){.column = a->column, .n = a->n, .dim = a->dim};
+            *b = (hprt_csv_category){.column = a->column, .n = a->n, .dim = a->dim, .min_count = a->min_count};
+            if (a->dim > 0 && a->n == 0)
+                hp_report(c->d, HP_ERROR, NULL, at,
+                          "embedded column %d%s%s%s has no category %s in the training rows: only the unknown bucket "
+                          "would be left",
+                          a->column, a->name ? " '" : "", a->name ? a->name : "", a->name ? "'" : "",
+                          a->min_count > 1 ? "seen min_count times" : "");
             b->name = a->name ? hp_strdup(c->out, a->name) : NULL;
             b->names = hp_alloc(c->out, sizeof *b->names * (size_t)(a->n ? a->n : 1));
             for (int k = 0; k < a->n; k++)

@@ -560,10 +560,13 @@ static void plan_explain_csv(const hprt_csv_encoding *en, FILE *out)
     }
     for (int i = 0; i < en->n_cats; i++) {
         const hprt_csv_category *c = &en->cats[i];
+        char bucket[96] = "id 0, zeros";
+        if (c->dim > 0 && c->min_count > 1)
+            snprintf(bucket, sizeof bucket, "id 0, also the categories seen fewer than %d times", c->min_count);
         if (c->dim > 0)
             fprintf(out, "  feature column %d%s%s%s  embedded, %d values per category; %d categories (ids 1-%d) and "
-                    "the unknown bucket (id 0, zeros): %ld parameters:", c->column, c->name ? " '" : "",
-                    c->name ? c->name : "", c->name ? "'" : "", c->dim, c->n, c->n, (long)(c->n + 1) * c->dim);
+                    "the unknown bucket (%s): %ld parameters:", c->column, c->name ? " '" : "",
+                    c->name ? c->name : "", c->name ? "'" : "", c->dim, c->n, c->n, bucket, (long)(c->n + 1) * c->dim);
         else
             fprintf(out, "  feature column %d%s%s%s  one-hot, %d features (an unknown category: all 0):", c->column,
                     c->name ? " '" : "", c->name ? c->name : "", c->name ? "'" : "", c->n);

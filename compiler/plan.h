@@ -166,6 +166,7 @@ typedef struct {
     int n_labels;        /* their number (0: one label column, label_index) */
     int *categorical;    /* csv, train: the categorical file columns (0-based) */
     int *categorical_dims; /* each one's embedding size; 0: one-hot */
+    int *categorical_min_counts; /* embedded: min_count (0: none) */
     int n_categorical;
     int seq;             /* text */
     double fraction;     /* split: of train */

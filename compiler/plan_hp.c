@@ -49,7 +49,11 @@ static void source(FILE *out, const plan_source *s)
         fprintf(out, ", header = %s", s->header ? "true" : "false");
         for (int i = 0; i < s->n_categorical; i++) {
             fputs(i ? ", " : ", categories = [", out);
-            if (s->categorical_dims && s->categorical_dims[i] > 0)
+            if (s->categorical_dims && s->categorical_dims[i] > 0 && s->categorical_min_counts &&
+                s->categorical_min_counts[i] > 1)
+                fprintf(out, "embed(%d, %d, min_count = %d)", s->categorical[i], s->categorical_dims[i],
+                        s->categorical_min_counts[i]);
+            else if (s->categorical_dims && s->categorical_dims[i] > 0)
                 fprintf(out, "embed(%d, %d)", s->categorical[i], s->categorical_dims[i]);
             else
                 fprintf(out, "%d", s->categorical[i]);

@@ -357,6 +357,7 @@ void hprt_csv_encoding_free(hprt_csv_encoding *e)
         free(e->cats[i].name);
         free_strs(e->cats[i].names, e->cats[i].n);
         free(e->cats[i].first_row);
+        free(e->cats[i].row_cat);
     }
     free(e->cats);
     memset(e, 0, sizeof *e);
@@ -368,9 +369,16 @@ void hprt_csv_encoding_restrict(hprt_csv_encoding *e, long rows)
         hprt_csv_category *c = &e->cats[i];
         if (!c->first_row)
             continue;
+        long *count = NULL; /* min_count: each category's rows among the first `rows` */
+        if (c->row_cat && c->min_count > 1 && c->n > 0 && (count = calloc((size_t)c->n, sizeof *count)))
+            for (long r = 0; r < rows && r < c->n_rows; r++)
+                if (c->row_cat[r] >= 0 && c->row_cat[r] < c->n)
+                    count[c->row_cat[r]]++;
+        free(c->row_cat);
+        c->row_cat = NULL;
         int k = 0;
         for (int j = 0; j < c->n; j++) {
-            if (c->first_row[j] < rows) {
+            if (c->first_row[j] < rows && (!count || count[j] >= c->min_count)) {
                 c->names[k] = c->names[j];
                 c->first_row[k++] = c->first_row[j];
             } else {
@@ -378,6 +386,7 @@ void hprt_csv_encoding_restrict(hprt_csv_encoding *e, long rows)
             }
         }
         c->n = k;
+        free(count);
     }
 }
 
@@ -455,6 +464,7 @@ hprt_status hprt_csv_encoding_copy(hprt_csv_encoding *dst, const hprt_csv_encodi
                 hprt_csv_category *b = &dst->cats[i];
                 b->column = a->column;
                 b->dim = a->dim;
+                b->min_count = a->min_count;
                 if (a->name && !(b->name = dup_str(a->name)))
                     ok = false;
                 b->names = dup_strs(a->names, a->n, &ok);
@@ -1179,8 +1189,13 @@ static hprt_status build_encoding(csv_scan *sc, const char *buf, size_t len, hpr
     strtab *tabs = ncat ? calloc((size_t)ncat, sizeof *tabs) : NULL;
     hprt_status st = (ncat && (!cols || !dims || !tabs)) ? hprt_fail(err, HPRT_E_RUN, "%s: out of memory", sc->path)
                                                           : HPRT_OK;
+    int *mins = ncat ? calloc((size_t)ncat, sizeof *mins) : NULL;
+    if (st == HPRT_OK && ncat && !mins)
+        st = hprt_fail(err, HPRT_E_RUN, "%s: out of memory", sc->path);
     for (int i = 0; st == HPRT_OK && sc->opts.categorical_dims && i < ncat; i++)
         dims[i] = sc->opts.categorical_dims[i];
+    for (int i = 0; st == HPRT_OK && sc->opts.categorical_min_counts && i < ncat; i++)
+        mins[i] = sc->opts.categorical_min_counts[i];
     if (st == HPRT_OK)
         st = resolve_categorical(sc, cols, err);
     for (int i = 0; st == HPRT_OK && i < ncat; i++)
@@ -1215,6 +1230,9 @@ static hprt_status build_encoding(csv_scan *sc, const char *buf, size_t len, hpr
                         tc = dims[i];
                         dims[i] = dims[k];
                         dims[k] = tc;
+                        tc = mins[i];
+                        mins[i] = mins[k];
+                        mins[k] = tc;
                         strtab tt = tabs[i];
                         tabs[i] = tabs[k];
                         tabs[k] = tt;
@@ -1224,6 +1242,7 @@ static hprt_status build_encoding(csv_scan *sc, const char *buf, size_t len, hpr
                 hprt_csv_category *c = &b->cats[i];
                 c->column = feature_pos(sc, cols[i]);
                 c->dim = dims[i];
+                c->min_count = mins[i];
                 if (sc->names && !(c->name = dup_str(sc->names[cols[i]])))
                     ok = false;
                 if (sorted_names(&tabs[i], &c->names, &c->first_row))
@@ -1237,12 +1256,42 @@ static hprt_status build_encoding(csv_scan *sc, const char *buf, size_t len, hpr
         if (!ok)
             st = hprt_fail(err, HPRT_E_RUN, "%s: out of memory", sc->path);
     }
+    /* min_count: each row's category, counted once the training rows are known (hprt_csv_encoding_restrict) */
+    for (int i = 0; st == HPRT_OK && i < ncat; i++) {
+        hprt_csv_category *c = &b->cats[i];
+        if (c->min_count <= 1)
+            continue;
+        strtab idx;
+        c->row_cat = malloc(sizeof *c->row_cat * (size_t)(sc->rows > 0 ? sc->rows : 1));
+        if (!c->row_cat || !strtab_index(&idx, c->names, c->n)) {
+            if (c->row_cat)
+                strtab_free(&idx);
+            st = hprt_fail(err, HPRT_E_RUN, "%s: out of memory", sc->path);
+            break;
+        }
+        c->n_rows = sc->rows;
+        line_iter it2 = {sc->data_start, buf + len, sc->data_lineno};
+        for (long r = 0; st == HPRT_OK && r < sc->rows && next_line(&it2, &s, &e);) {
+            if (blank_line(s, e))
+                continue;
+            (void)split_line(sc, s, e, it2.lineno, sc->columns, err); /* checked by pass 1 */
+            char *tmp;
+            size_t n;
+            const char *t = field_text(&sc->fields[cols[i]], &tmp, &n);
+            if (!t)
+                st = hprt_fail(err, HPRT_E_RUN, "%s: out of memory", sc->path);
+            c->row_cat[r++] = t ? strtab_find(&idx, t, n) : -1;
+            free(tmp);
+        }
+        strtab_free(&idx);
+    }
     strtab_free(&classes);
     for (int i = 0; tabs && i < ncat; i++)
         strtab_free(&tabs[i]);
     free(tabs);
     free(cols);
     free(dims);
+    free(mins);
     return st;
 }
 

@@ -99,6 +99,10 @@ typedef struct {
     int dim;             /* 0: one-hot (n features); > 0: embedded (one id in the row, dim values in the model) */
     char **names;
     long *first_row;     /* probe only: the 0-based data row each first occurs in; NULL otherwise */
+    int min_count;       /* embedded: categories seen fewer times in the training rows go to the unknown
+                            bucket (hprt_csv_encoding_restrict drops them); 0 or 1: none */
+    int *row_cat;        /* probe only, with min_count > 1: each data row's category; NULL otherwise */
+    long n_rows;         /* row_cat's length */
 } hprt_csv_category;
 
 typedef struct {
@@ -110,7 +114,8 @@ typedef struct {
 
 void hprt_csv_encoding_free(hprt_csv_encoding *e);
 /* Keeps only the categories first seen in data rows 0..rows-1 (the training
- * part when split() cuts the rest); needs first_row. */
+ * part when split() cuts the rest) and, for a column with min_count > 1, seen
+ * at least min_count times in them; needs first_row (and row_cat). */
 void hprt_csv_encoding_restrict(hprt_csv_encoding *e, long rows);
 /* Features per row after one-hot encoding raw_features columns (the label excluded);
  * an embedded column counts one (its id). */
@@ -197,6 +202,7 @@ typedef struct {
     const hprt_csv_colref *categorical;
     int n_categorical;
     const int *categorical_dims; /* per categorical entry: 0 one-hot, D > 0 embedded; NULL: all one-hot */
+    const int *categorical_min_counts; /* per categorical entry: embed(..., min_count = M); NULL: none */
     /* the training set's encoding: labels must be among its classes (or
      * numbers when it has none) and its columns are one-hot encoded; NULL:
      * built from this file (class names when a label is not a number) */

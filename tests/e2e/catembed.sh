@@ -87,6 +87,27 @@ awk -v a="$acc" 'BEGIN { exit !(a > 0.95) }' || fail "normalize/scale: validatio
 "$HPC" predict "$tmp/runn" "$tmp/new.csv" > "$tmp/predn.csv" 2>/dev/null || fail "predict (normalize)"
 sed -n 2p "$tmp/predn.csv" | grep -q "^0,1,1," || fail "predict (normalize): city03"
 
+# min_count: 5% of the rows have a city of their own (seen once): with
+# min_count = 3 they go to the unknown bucket, which learns (the label's
+# share among them), and the 20 cities stay
+awk 'BEGIN {
+    srand(5)
+    print "x1,city,x2,bought"
+    for (i = 0; i < 3000; i++) {
+        c = int(rand() * 20)
+        if (rand() < 0.05) c = 100 + i
+        printf "%.3f,city%02d,%.3f,%d\n", rand(), c, rand(), (c % 3 == 0) ? 1 : 0
+    }
+}' > "$tmp/rare.csv"
+sed "s|$tmp/shop.csv|$tmp/rare.csv|; s|embed(\"city\", 4)|embed(\"city\", 4, min_count = 3)|" "$tmp/s.hp" > "$tmp/r.hp"
+"$HPC" explain "$tmp/r.hp" 2>&1 | grep -q "20 categories (ids 1-20) and the unknown bucket (id 0, also the categories seen fewer than 3 times)" ||
+    fail "explain: min_count"
+"$HPC" run "$tmp/r.hp" --out "$tmp/runr" --epochs 2 --quiet || fail "run with min_count"
+grep -q 'categories = \[embed(1, 4, min_count = 3)\]' "$tmp/runr/experiment.hp" || fail "experiment.hp keeps min_count"
+[ "$(sed -n 2p "$tmp/runr/categories.txt")" = "embed 1 20 4" ] || fail "min_count: categories.txt: $(sed -n 2p "$tmp/runr/categories.txt")"
+acc=$(awk -F, 'END { print $7 }' "$tmp/runr/metrics.csv")
+awk -v a="$acc" 'BEGIN { exit !(a > 0.95) }' || fail "min_count: validation accuracy $acc <= 0.95"
+
 # a run killed mid-epoch resumes bit-identically
 wait_lines() {
     i=0
@@ -111,6 +132,17 @@ grep -q "loaded 3 of 3 layers with parameters" "$tmp/warm.out" || { fail "run --
 grep -q "^from: loaded layer 1 \`embed_columns input.city 21x4\`" "$tmp/warm/events.log" || fail "events.log names the tables"
 "$HPC" predict "$tmp/warm" "$tmp/new.csv" --weights last > "$tmp/predw.csv" 2>/dev/null
 cmp -s "$tmp/pred.csv" "$tmp/predw.csv" || fail "run --from: the loaded tables are not the saved ones"
+
+# ... but not into a model whose city has other categories (the same sizes): refused, or skipped with --from-partial
+sed 's/city05/town05/' "$tmp/shop.csv" > "$tmp/shop2.csv"
+sed "s|$tmp/shop.csv|$tmp/shop2.csv|" "$tmp/s.hp" > "$tmp/s2.hp"
+"$HPC" run "$tmp/s2.hp" --from "$tmp/run/last.hpw" --epochs 1 --out "$tmp/warm2" > "$tmp/warm2.out" 2>&1 &&
+    fail "run --from: tables of other categories were loaded"
+grep -q "s2.hp:6: layer 1 \`embed_columns input.city 21x4\` .*; the checkpoint's embedded columns have other categories" \
+    "$tmp/warm2.out" || { fail "run --from: other categories"; cat "$tmp/warm2.out"; }
+"$HPC" run "$tmp/s2.hp" --from "$tmp/run/last.hpw" --from-partial --epochs 1 --out "$tmp/warm3" --quiet ||
+    fail "run --from-partial"
+grep -q "^from: skipped layer 1 \`embed_columns" "$tmp/warm3/events.log" || fail "--from-partial: the tables skipped"
 
 # hpc build: the header names each embedded column's categories (id = index + 1); the
 # artifact takes the id as the column's float and agrees with predict (unknown: id 0 or
@@ -171,6 +203,8 @@ check_err '["city", embed(1, 4)]' "bad.hp:3:22: error: .*categorical column 1 is
 check_err '[embed("city", 4)]' "bad.hp:4:.*error: 'categories' belongs to 'train'" \
     "csv(\"$tmp/shop.csv\", label = \"bought\", categories = [embed(\"city\", 4)])"
 check_err '[embed("city")]' "bad.hp:3:23: error: embed(...) needs 'dim'"
+check_err '[embed("city", 4, min_count = 0)]' "bad.hp:3:52: error: min_count must be at least 1; it is 0"
+check_err '[embed("city", 4, min_count = 100000)]' "bad.hp:2:.*error: embedded column 1 'city' has no category seen min_count times"
 # a wider embedding than categories: a note at the list (no split: city20 is a category)
 cat > "$tmp/wide.hp" <<HP
 data shop {

@@ -234,6 +234,47 @@ static void test_loader_writes_ids(void **state)
     hprt_data_info_free(&info);
 }
 
+/* min_count: categories seen fewer times in the training rows (those split
+ * leaves) leave the encoding, so they load as id 0 (the unknown bucket). */
+static void test_min_count(void **state)
+{
+    fixture *f = *state;
+    /* rows 0-5 are the training rows: a 3 times, b 2 times, c once; row 6 (cut off) is another b */
+    const char *train = "city,y\na,0\nb,1\na,0\nc,1\nb,0\na,1\nb,1\n";
+    tu_write_file(f->path, train, strlen(train));
+    hprt_csv_colref refs[1] = {{.name = "city", .index = -1}};
+    int dims[1] = {2}, mins[1] = {3};
+    hprt_csv_opts o = hprt_csv_defaults();
+    o.categorical = refs;
+    o.n_categorical = 1;
+    o.categorical_dims = dims;
+    o.categorical_min_counts = mins;
+    hprt_data_info info;
+    hprt_error err = {0};
+    assert_int_equal(hprt_csv_probe(f->path, &o, &info, &err), HPRT_OK);
+    assert_int_equal(info.encoding.cats[0].n, 3);
+    assert_int_equal(info.encoding.cats[0].min_count, 3);
+    assert_non_null(info.encoding.cats[0].row_cat);
+    hprt_csv_encoding_restrict(&info.encoding, 6);
+    assert_int_equal(info.encoding.cats[0].n, 1); /* b has 2 training rows (the third is cut off) */
+    assert_string_equal(info.encoding.cats[0].names[0], "a");
+    assert_null(info.encoding.cats[0].row_cat);
+    hprt_dataset ds;
+    hprt_csv_opts lo = hprt_csv_defaults();
+    lo.encoding = &info.encoding;
+    assert_int_equal(hprt_csv_load(f->path, &lo, &ds, &err), HPRT_OK);
+    const float want[7] = {1, 0, 1, 0, 0, 1, 0};
+    for (int k = 0; k < 7; k++)
+        assert_true(ds.x[k] == want[k]);
+    hprt_dataset_free(&ds);
+    hprt_data_info_free(&info);
+    /* all rows: b reaches 3 */
+    assert_int_equal(hprt_csv_probe(f->path, &o, &info, &err), HPRT_OK);
+    hprt_csv_encoding_restrict(&info.encoding, 7);
+    assert_int_equal(info.encoding.cats[0].n, 2);
+    hprt_data_info_free(&info);
+}
+
 static void test_encoding_text_refusals(void **state)
 {
     (void)state;
@@ -285,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_backward_accumulates),
         cmocka_unit_test(test_finite_differences),
         cmocka_unit_test_setup_teardown(test_loader_writes_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_min_count, setup, teardown),
         cmocka_unit_test(test_encoding_text_refusals),
         cmocka_unit_test(test_scale_and_normalize_keep_ids),
     };

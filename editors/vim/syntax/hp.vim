@@ -22,7 +22,7 @@ syn keyword hpBuiltin      classes vocab features find_lr
 " later matches win where two start at one place: the generic parameter first
 syn match   hpParameter    "\<\h\w*\ze\s*=[^=]"
 syn match   hpFunction     "\<\(adaptive\|idx\|csv\|text\|split\|grid\|random\|hyperband\|asha\|tpe\|minimize\|maximize\|log\|uniform\)\>\ze\s*("
-syn match   hpLayer        "^\s*\zs\<\(input\|dense\|dropout\|relu\|tanh\|sigmoid\|gelu\|softmax\|embed\|rnn\|gru\|lstm\|last\|conv\|maxpool\|avgpool\|flatten\|layernorm\|batchnorm\)\>"
+syn match   hpLayer        "^\s*\zs\<\(input\|dense\|dropout\|relu\|tanh\|sigmoid\|gelu\|softmax\|embed\|rnn\|gru\|lstm\|last\|conv\|maxpool\|avgpool\|flatten\|layernorm\|batchnorm\|embed_columns\)\>"
 syn match   hpSetting      "\%(^\|[{;]\)\s*\zs\<\(train\|valid\|test\|scale\|normalize\|shuffle\|data\|model\|loss\|optimizer\|clip\|schedule\|batch\|epochs\|stop\|regularize\|seed\|threads\|checkpoint\|tensorboard\|base\|strategy\|objective\|parallel\)\>\ze\s*="
 syn match   hpVary         "\<vary\s\+\zs\<\(train\|valid\|test\|scale\|normalize\|shuffle\|data\|model\|loss\|optimizer\|clip\|schedule\|batch\|epochs\|stop\|regularize\|seed\|threads\|checkpoint\|tensorboard\|base\|strategy\|objective\|parallel\)\>"
 syn match   hpDeclaration  "^\s*\zs\<\(data\|model\|experiment\|search\)\>\ze\s\+\h\w*"
