@@ -8,8 +8,9 @@
 # and two of odd shapes on CSV rows: 3 input channels, 5x5 kernels with
 # stride 2 and no padding, 37 output channels (a partial block of channels),
 # a batchnorm folded into the conv before it, an overlapping avgpool, rows
-# of 100 outputs (several groups of vectors) and a stride of 5 (the gathered
-# loads); widths that are no multiple of 4, 8 or 16.
+# of 100 outputs (several groups of vectors), a stride of 5 (the gathered
+# loads), 9x9 kernels and pools (the loop over a kernel row); widths that are
+# no multiple of 4, 8 or 16.
 # usage: build_cnn.sh HPC SOURCE_DIR
 . "$(dirname "$0")/lib.sh"
 
@@ -147,9 +148,9 @@ odd strided 1197 'input [3, 21, 19]
     dense classes, softmax'
 odd wide 3600 'input [3, 12, 100]
     conv 5, gelu
-    maxpool size = 3
+    maxpool size = 9, stride = 3
     conv 6, relu, kernel = 3, stride = 5
-    conv 9, sigmoid, kernel = 1, pad = valid
+    conv 9, sigmoid, kernel = 9
     dense classes, softmax'
 
 finish build_cnn
