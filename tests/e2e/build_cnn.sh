@@ -10,7 +10,8 @@
 # a batchnorm folded into the conv before it, an overlapping avgpool, rows
 # of 100 outputs (several groups of vectors), a stride of 5 (the gathered
 # loads), 9x9 kernels and pools (the loop over a kernel row); widths that are
-# no multiple of 4, 8 or 16.
+# no multiple of 4, 8 or 16.  Under valgrind (when installed), the loads of a
+# row's last vector stay inside NAME_SCRATCH_BYTES.
 # usage: build_cnn.sh HPC SOURCE_DIR
 . "$(dirname "$0")/lib.sh"
 
@@ -35,6 +36,38 @@ int main(void)
 }
 C
     cc -I"$1" "$tmp/lv.c" "$1/lib$2.a" -lm -o "$tmp/lv" && "$tmp/lv"
+}
+
+cat > "$tmp/vg.c" <<'C'
+/* 11 samples (a full tile and 3) and 1 through NAME_predict_with with a heap
+ * scratch of exactly NET_SCRATCH_BYTES: valgrind reports a read or write past it */
+#include <stdio.h>
+#include <stdlib.h>
+#include "net.h"
+int main(void)
+{
+    enum { N = 11 };
+    float *x = malloc(sizeof(float) * N * NET_INPUT_SIZE), *y = malloc(sizeof(float) * N * NET_OUTPUT_SIZE);
+    void *s = malloc(NET_SCRATCH_BYTES);
+    if (!x || !y || !s)
+        return 1;
+    for (long i = 0; i < (long)N * NET_INPUT_SIZE; i++)
+        x[i] = (float)(i % 253) * 0.01f;
+    int rc = net_predict_with(x, y, N, s) | net_predict_with(x, y, 1, s);
+    free(x);
+    free(y);
+    free(s);
+    return rc;
+}
+C
+memcheck() { # DIR NAME WHAT: the scratch bounds under valgrind, at the levels it emulates (not AVX-512)
+    command -v valgrind > /dev/null || { echo "note: no valgrind; the scratch bounds were not checked"; return; }
+    up=$(echo "$2" | tr a-z A-Z)
+    sed "s/NET_/${up}_/g; s/net_/$2_/g; s/net\.h/$2.h/" "$tmp/vg.c" > "$tmp/vg_$2.c"
+    cc -g -O1 -I"$1" "$tmp/vg_$2.c" "$1/lib$2.a" -lm -o "$tmp/vg_$2" || { fail "$3: vg.c"; return; }
+    for level in x86-64-v2 x86-64-v3; do
+        env "${up}_ISA=$level" valgrind -q --error-exitcode=9 "$tmp/vg_$2" > "$tmp/vg.out" 2>&1 || { fail "$3 at $level: valgrind"; cat "$tmp/vg.out"; }
+    done
 }
 
 # --- examples/fashion_cnn.hp's network ---
@@ -63,6 +96,7 @@ for level in $(levels "$tmp/cnn_out" fashion_mlp); do
     n=$((n + 1))
 done
 [ $n -ge 1 ] || fail "no ISA level ran"
+memcheck "$tmp/cnn_out" fashion_mlp "the example CNN"
 
 # --- odd shapes, on CSV rows of 3 channels ---
 rows() { # N FEATURES SEED: a header, then N rows of FEATURES values and a label 0..2
@@ -138,6 +172,7 @@ HP
         NET_ISA=$level "$tmp/$1_drive" "$tmp/$1_in.csv" > "$tmp/$1_$level.csv" || fail "$1 at $level: one call and one sample at a time differ"
         cmp_preds "$tmp/$1_$level.csv" "$tmp/$1_jit.csv" "$1 at $level vs hpc predict" 50
     done
+    memcheck "$tmp/$1_out" net "$1"
 }
 odd strided 1197 'input [3, 21, 19]
     conv 37, relu, kernel = 5, stride = 2, pad = valid
