@@ -11,7 +11,8 @@
 # of 100 outputs (several groups of vectors), a stride of 5 (the gathered
 # loads), 9x9 kernels and pools (the loop over a kernel row); widths that are
 # no multiple of 4, 8 or 16.  Under valgrind (when installed), the loads of a
-# row's last vector stay inside NAME_SCRATCH_BYTES.
+# row's last vector stay inside NAME_SCRATCH_BYTES.  The odd shapes are also
+# cross-compiled for AArch64 and run under qemu-aarch64 (when installed).
 # usage: build_cnn.sh HPC SOURCE_DIR
 . "$(dirname "$0")/lib.sh"
 
@@ -173,6 +174,16 @@ HP
         cmp_preds "$tmp/$1_$level.csv" "$tmp/$1_jit.csv" "$1 at $level vs hpc predict" 50
     done
     memcheck "$tmp/$1_out" net "$1"
+    # cross-compiled for AArch64 (NEON, 4-float vectors), run under qemu
+    if command -v aarch64-linux-gnu-gcc > /dev/null && command -v qemu-aarch64 > /dev/null; then
+        "$HPC" build "$tmp/$1.hp" --weights "$tmp/$1_run" -o "$tmp/$1_arm" --name net --target aarch64-linux-gnu > "$tmp/$1.err" 2>&1 &&
+            aarch64-linux-gnu-gcc -O2 -I"$tmp/$1_arm" "$tmp/drive.c" "$tmp/$1_arm/libnet.a" -lm -o "$tmp/$1_adrive" ||
+            { fail "$1: the AArch64 build"; cat "$tmp/$1.err"; return; }
+        qemu-aarch64 -L /usr/aarch64-linux-gnu "$tmp/$1_adrive" "$tmp/$1_in.csv" > "$tmp/$1_arm.csv" || fail "$1 under qemu-aarch64"
+        cmp_preds "$tmp/$1_arm.csv" "$tmp/$1_jit.csv" "$1, AArch64 under qemu, vs hpc predict" 50
+    else
+        echo "note: no aarch64 cross compiler or qemu; the AArch64 build was not checked"
+    fi
 }
 odd strided 1197 'input [3, 21, 19]
     conv 37, relu, kernel = 5, stride = 2, pad = valid
