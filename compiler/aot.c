@@ -4,7 +4,8 @@
  * each of the n samples, the input preprocessing of the data settings (scale,
  * normalisation) is applied, then every layer as plain loops over constant
  * bounds (LLVM vectorises them for the target; dense layers keep their weights
- * transposed so the inner loop runs along memory without a reduction), and
+ * transposed so the inner loop runs along memory without a reduction; conv and
+ * pool layers are explicit vectors along the output rows, aot_conv.c), and
  * the class probabilities (a softmax folded into cross_entropy is applied
  * here) are written out.  The weights are constant globals.  Nothing is
  * called but memcpy/memset and libm (expf, tanhf, erff), so the object links
