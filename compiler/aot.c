@@ -4,7 +4,8 @@
  * each of the n samples, the input preprocessing of the data settings (scale,
  * normalisation) is applied, then every layer as plain loops over constant
  * bounds (LLVM vectorises them for the target; dense layers keep their weights
- * transposed so the inner loop runs along memory without a reduction), and
+ * transposed so the inner loop runs along memory without a reduction; conv and
+ * pool layers are explicit vectors along the output rows, aot_conv.c), and
  * the class probabilities (a softmax folded into cross_entropy is applied
  * here) are written out.  The weights are constant globals.  Nothing is
  * called but memcpy/memset and libm (expf, tanhf, erff), so the object links
@@ -102,84 +103,30 @@ float *aot_bn_fold(const plan_experiment *e, const cg_layout *l, const float *pa
  * reads cur, writes dst (or cur in place); returns the buffer holding its output. */
 static LLVMValueRef dense_tiled(cg *g, int i, const hp_aot_options *o, LLVMValueRef cur, LLVMValueRef dst, LLVMValueRef rows);
 
-/* One layer for one sample (dense layers go through dense_tiled). */
-static LLVMValueRef layer_one(cg *g, int i, const hp_aot_options *o, LLVMValueRef cur, LLVMValueRef dst)
+/* One layer for one sample (dense layers go through dense_tiled; planes:
+ * the conv lowering's scratch, aot_conv_scratch_floats). */
+static LLVMValueRef layer_one(cg *g, int i, const hp_aot_options *o, LLVMValueRef cur, LLVMValueRef dst,
+                              LLVMValueRef planes)
 {
     const plan_layer *pl = &g->e->layers[i];
     const cg_layer_layout *L = &g->l->layers[i];
     long U = L->out_size;
     plan_act a = L->logits ? PLAN_ACT_NONE : pl->act;
     char name[32];
-    cg_loop J, K1, K2, K3, K4, K5;
+    cg_loop J, K1, K2;
     switch (pl->kind) {
-    case PLAN_CONV: {
-        int C = pl->in.d[0], H = pl->in.d[1], Wd = pl->in.d[2], Fo = pl->units, k = pl->kernel, s = pl->stride, p = pl->pad;
-        int Ho = pl->out.d[1], Wo = pl->out.d[2];
-        snprintf(name, sizeof name, "w%d", i);
-        LLVMValueRef W = const_floats(g, name, o->params + L->w, L->w_size);
-        snprintf(name, sizeof name, "b%d", i);
-        LLVMValueRef B = const_floats(g, name, o->params + L->b, L->b_size);
-        LLVMValueRef acc = ir_alloca(g->b, g->t_f32, "acc");
-        cg_for(g, &K1, cg_i64(g, 0), cg_i64(g, Fo));
-        cg_for(g, &K2, cg_i64(g, 0), cg_i64(g, Ho));
-        cg_for(g, &K3, cg_i64(g, 0), cg_i64(g, Wo));
-        LLVMBuildStore(g->b, cg_load_f(g, B, K1.i), acc);
-        cg_for(g, &K4, cg_i64(g, 0), cg_i64(g, C));
-        cg_for(g, &K5, cg_i64(g, 0), cg_i64(g, (long)k * k));
-        LLVMValueRef kh = LLVMBuildSDiv(g->b, K5.i, cg_i64(g, k), ""), kw = LLVMBuildSRem(g->b, K5.i, cg_i64(g, k), "");
-        LLVMValueRef ih = LLVMBuildSub(g->b, iadd(g, imul(g, K2.i, s), kh), cg_i64(g, p), "");
-        LLVMValueRef iw = LLVMBuildSub(g->b, iadd(g, imul(g, K3.i, s), kw), cg_i64(g, p), "");
-        LLVMValueRef inside = LLVMBuildAnd(
-            g->b,
-            LLVMBuildAnd(g->b, LLVMBuildICmp(g->b, LLVMIntSGE, ih, cg_i64(g, 0), ""),
-                         LLVMBuildICmp(g->b, LLVMIntSLT, ih, cg_i64(g, H), ""), ""),
-            LLVMBuildAnd(g->b, LLVMBuildICmp(g->b, LLVMIntSGE, iw, cg_i64(g, 0), ""),
-                         LLVMBuildICmp(g->b, LLVMIntSLT, iw, cg_i64(g, Wd), ""), ""),
-            "");
-        /* a clamped index keeps the load in bounds; the select drops it */
-        LLVMValueRef xidx = iadd(g, imul(g, iadd(g, imul(g, K4.i, H), ih), Wd), iw);
-        xidx = LLVMBuildSelect(g->b, inside, xidx, cg_i64(g, 0), "");
-        LLVMValueRef widx = iadd(g, imul(g, iadd(g, imul(g, K1.i, C), K4.i), (long)k * k), K5.i);
-        LLVMValueRef term = LLVMBuildSelect(g->b, inside, fmul(g, cg_load_f(g, W, widx), cg_load_f(g, cur, xidx)),
-                                            cg_f32(g, 0), "");
-        LLVMBuildStore(g->b, fadd(g, LLVMBuildLoad2(g->b, g->t_f32, acc, ""), term), acc);
-        cg_end(g, &K5);
-        cg_end(g, &K4);
-        LLVMValueRef oidx = iadd(g, imul(g, iadd(g, imul(g, K1.i, Ho), K2.i), Wo), K3.i);
-        cg_store_f(g, LLVMBuildLoad2(g->b, g->t_f32, acc, ""), dst, oidx);
-        cg_end(g, &K3);
-        cg_end(g, &K2);
-        cg_end(g, &K1);
+    case PLAN_CONV: { /* aot_conv.c: padded planes, rows of vectors, register blocks of channels */
+        bool done = false;
+        if (aot_conv_emit(g, i, o->params + L->w, o->params + L->b, a, cur, dst, planes, &done) != 0)
+            return NULL;
+        if (done)
+            a = PLAN_ACT_NONE;
         break;
     }
     case PLAN_MAXPOOL:
-    case PLAN_AVGPOOL: {
-        int C = pl->in.d[0], H = pl->in.d[1], Wd = pl->in.d[2], k = pl->kernel, s = pl->stride;
-        int Ho = pl->out.d[1], Wo = pl->out.d[2];
-        bool mx = pl->kind == PLAN_MAXPOOL;
-        LLVMValueRef acc = ir_alloca(g->b, g->t_f32, "acc");
-        cg_for(g, &K1, cg_i64(g, 0), cg_i64(g, C));
-        cg_for(g, &K2, cg_i64(g, 0), cg_i64(g, Ho));
-        cg_for(g, &K3, cg_i64(g, 0), cg_i64(g, Wo));
-        LLVMValueRef base = iadd(g, imul(g, iadd(g, imul(g, K1.i, H), imul(g, K2.i, s)), Wd), imul(g, K3.i, s));
-        LLVMBuildStore(g->b, mx ? cg_load_f(g, cur, base) : cg_f32(g, 0), acc);
-        cg_for(g, &K4, cg_i64(g, 0), cg_i64(g, (long)k * k));
-        LLVMValueRef off = iadd(g, imul(g, LLVMBuildSDiv(g->b, K4.i, cg_i64(g, k), ""), Wd),
-                                LLVMBuildSRem(g->b, K4.i, cg_i64(g, k), ""));
-        LLVMValueRef v = cg_load_f(g, cur, iadd(g, base, off));
-        LLVMValueRef a0 = LLVMBuildLoad2(g->b, g->t_f32, acc, "");
-        LLVMValueRef nv = mx ? LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealUGT, v, a0, ""), v, a0, "") : fadd(g, a0, v);
-        LLVMBuildStore(g->b, nv, acc);
-        cg_end(g, &K4);
-        LLVMValueRef r = LLVMBuildLoad2(g->b, g->t_f32, acc, "");
-        if (!mx)
-            r = fmul(g, r, cg_f32(g, 1.0 / ((double)k * k)));
-        cg_store_f(g, r, dst, iadd(g, imul(g, iadd(g, imul(g, K1.i, Ho), K2.i), Wo), K3.i));
-        cg_end(g, &K3);
-        cg_end(g, &K2);
-        cg_end(g, &K1);
+    case PLAN_AVGPOOL:
+        aot_pool_emit(g, i, cur, dst);
         return dst;
-    }
     case PLAN_SOFTMAX:
         if (!L->skip)
             softmax(g, cur, U);
@@ -342,7 +289,8 @@ static LLVMValueRef dense_tiled(cg *g, int i, const hp_aot_options *o, LLVMValue
 }
 
 /* Any layer for `rows` samples, each its width apart in cur and dst. */
-static LLVMValueRef layer(cg *g, int i, const hp_aot_options *o, LLVMValueRef cur, LLVMValueRef dst, LLVMValueRef rows)
+static LLVMValueRef layer(cg *g, int i, const hp_aot_options *o, LLVMValueRef cur, LLVMValueRef dst, LLVMValueRef rows,
+                          LLVMValueRef planes)
 {
     const plan_layer *pl = &g->e->layers[i];
     if (pl->kind == PLAN_DENSE)
@@ -352,7 +300,7 @@ static LLVMValueRef layer(cg *g, int i, const hp_aot_options *o, LLVMValueRef cu
     cg_loop R;
     cg_for(g, &R, cg_i64(g, 0), rows);
     LLVMValueRef c = cg_fptr(g, cur, imul(g, R.i, in)), d = cg_fptr(g, dst, imul(g, R.i, out));
-    LLVMValueRef res = layer_one(g, i, o, c, d);
+    LLVMValueRef res = layer_one(g, i, o, c, d, planes);
     cg_end(g, &R);
     if (!res)
         return NULL;
@@ -412,7 +360,7 @@ static int emit(cg *g, const hp_aot_options *o, LLVMTypeRef t_size, const char *
     aot_predict_with_begin(g, fname, t_size, arg);
     LLVMValueRef in = arg[0], out = arg[1], n = arg[2], scratch = arg[3];
     long half = (TILE * Wmax + 15) & ~15L;
-    LLVMValueRef A = scratch, B = cg_fptr(g, scratch, cg_i64(g, half));
+    LLVMValueRef A = scratch, B = cg_fptr(g, scratch, cg_i64(g, half)), planes = cg_fptr(g, scratch, cg_i64(g, 2 * half));
     /* the preprocessing: scale, then normalisation, as the training data had */
     LLVMValueRef mean = o->mean ? const_floats(g, "mean", o->mean, F) : NULL;
     LLVMValueRef sd = o->std ? const_floats(g, "std", o->std, F) : NULL;
@@ -440,7 +388,7 @@ static int emit(cg *g, const hp_aot_options *o, LLVMTypeRef t_size, const char *
     cg_end(g, &R);
     LLVMValueRef cur = A, other = B;
     for (int i = 1; i < e->n_layers; i++) {
-        LLVMValueRef res = layer(g, i, o, cur, other, rows);
+        LLVMValueRef res = layer(g, i, o, cur, other, rows, planes);
         if (!res)
             return -1;
         if (res != cur) {
@@ -461,13 +409,14 @@ static int emit(cg *g, const hp_aot_options *o, LLVMTypeRef t_size, const char *
 }
 
 /* The scratch NAME_predict_with needs (NAME_SCRATCH_BYTES): the int8 pass's
- * buffers, a sequence model's, or two tiles of the widest layer. */
+ * buffers, a sequence model's, or two tiles of the widest layer (then the
+ * conv lowering's planes and slack). */
 static long scratch_bytes(const plan_experiment *e, const cg_layout *l, const hp_aot_options *o)
 {
     long qb, qacc;
     return o->q8                ? hp_q8_scratch_bytes(o->q8, &qb, &qacc)
            : aot_seq_model(e, l) ? aot_seq_scratch_bytes(e, l)
-                                 : 2 * 4 * ((TILE * max_width(e) + 15) & ~15L);
+                                 : 2 * 4 * ((TILE * max_width(e) + 15) & ~15L) + 4 * aot_conv_scratch_floats(e);
 }
 
 /* int NAME_predict(const float *in, float *out, size_t n): scratch on the

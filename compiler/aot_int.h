@@ -29,6 +29,22 @@ float *aot_bn_fold(const plan_experiment *e, const cg_layout *l, const float *pa
 /* Layer i is a batchnorm folded into the dense or conv layer before it. */
 bool bn_folded(const plan_experiment *e, int i);
 
+/* aot_conv.c */
+
+/* Floats of scratch the conv and pool lowering needs after the two
+ * activation buffers (the zero-padded planes of the widest padded conv input
+ * and the slack a row's last vector load may read past its data); 0 for a
+ * model without conv or pool layers. */
+long aot_conv_scratch_floats(const plan_experiment *e);
+/* Conv layer i of one sample, weights W [F][C][k][k] and bias B (batchnorm
+ * folded): reads cur, writes dst, pads into planes (aot_conv_scratch_floats'
+ * region).  A ReLU activation is applied in the output loop (*act_done);
+ * others are the caller's.  0, or -1 when out of memory. */
+int aot_conv_emit(cg *g, int i, const float *W, const float *B, plan_act act, LLVMValueRef cur, LLVMValueRef dst,
+                  LLVMValueRef planes, bool *act_done);
+/* Maxpool or avgpool layer i of one sample: reads cur, writes dst. */
+void aot_pool_emit(cg *g, int i, LLVMValueRef cur, LLVMValueRef dst);
+
 /* aot_seq.c */
 
 /* The model reads numeric sequences (`input [T, F]`): NAME_predict is aot_seq_emit's. */

@@ -7,8 +7,10 @@
  * Feeds the prime (default: a newline, not printed) one byte at a time through
  * charlm_step, then draws --len bytes from the probabilities raised to
  * 1/temperature (0: the most likely byte) and feeds each back, as
- * `hpc sample` does.  Build with -DMODEL_HEADER='"other.h"' -DMODEL=other for
- * a model built under another --name.
+ * `hpc sample` does.  Build with -DMODEL_HEADER='"other.h"' -DMODEL=other
+ * -DMODEL_UPPER=OTHER for a model built under another --name (the header's
+ * macros are the name in upper case, CHARLM_VOCAB_SIZE; its functions the
+ * name as given, charlm_step).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -19,12 +21,17 @@
 #ifndef MODEL_HEADER
 #define MODEL_HEADER "charlm.h"
 #define MODEL charlm
+#define MODEL_UPPER CHARLM
+#endif
+#ifndef MODEL_UPPER
+#error "define MODEL_UPPER, the --name in upper case, with MODEL"
 #endif
 #include MODEL_HEADER
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
-#define M_(x) CAT(MODEL, x)
+#define M_(x) CAT(MODEL, x)       /* functions: charlm_step */
+#define U_(x) CAT(MODEL_UPPER, x) /* macros: CHARLM_VOCAB_SIZE */
 
 /* xorshift64*: a small, seedable generator. */
 static double uniform(uint64_t *s)
@@ -43,7 +50,7 @@ static int draw(const float *p, int K, double temperature, uint64_t *rng)
             arg = k;
     if (temperature <= 0)
         return arg;
-    double w[M_(_VOCAB_SIZE)], sum = 0;
+    double w[U_(_VOCAB_SIZE)], sum = 0;
     for (int k = 0; k < K; k++) {
         w[k] = p[k] > 0 ? exp(log(p[k]) / temperature) : 0;
         sum += w[k];
@@ -80,10 +87,10 @@ int main(int argc, char **argv)
     int id[256];
     for (int b = 0; b < 256; b++)
         id[b] = -1;
-    for (int k = 0; k < M_(_VOCAB_SIZE); k++)
-        id[M_(_VOCAB)[k]] = k;
+    for (int k = 0; k < U_(_VOCAB_SIZE); k++)
+        id[U_(_VOCAB)[k]] = k;
     void *state = malloc(M_(_state_size)());
-    float probs[M_(_VOCAB_SIZE)];
+    float probs[U_(_VOCAB_SIZE)];
     if (!state)
         return 1;
     M_(_reset)(state);
@@ -101,11 +108,11 @@ int main(int argc, char **argv)
     uint64_t rng = seed * 0x9E3779B97F4A7C15ULL + 1;
     int next = 0;
     for (long k = 0; k < len; k++) {
-        next = draw(probs, M_(_VOCAB_SIZE), temperature, &rng);
-        putchar(M_(_VOCAB)[next]);
+        next = draw(probs, U_(_VOCAB_SIZE), temperature, &rng);
+        putchar(U_(_VOCAB)[next]);
         M_(_step)(state, next, probs);
     }
-    if (len > 0 && M_(_VOCAB)[next] != '\n')
+    if (len > 0 && U_(_VOCAB)[next] != '\n')
         putchar('\n');
     free(state);
     return 0;

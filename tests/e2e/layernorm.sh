@@ -43,7 +43,7 @@ HP
 # hpc sample runs the compiled step, layernorm included; the artifact's NAME_step gives the same greedy text
 "$HPC" sample "$tmp/lm" --len 60 --temperature 0 --prime "The " > "$tmp/s.out" 2> "$tmp/s.err" || { fail "sample exited $?"; cat "$tmp/s.err"; }
 [ "$(wc -c < "$tmp/s.out")" -ge 60 ] || fail "sample printed $(wc -c < "$tmp/s.out") bytes"
-if cc -O2 -Wall -Wextra -Werror -DMODEL_HEADER="\"lm.h\"" -DMODEL=lm -I"$tmp/lmout" "$SRC/examples/deploy/generate.c" "$tmp/lmout/liblm.a" -lm \
+if cc -O2 -Wall -Wextra -Werror -DMODEL_HEADER="\"lm.h\"" -DMODEL=lm -DMODEL_UPPER=LM -I"$tmp/lmout" "$SRC/examples/deploy/generate.c" "$tmp/lmout/liblm.a" -lm \
     -o "$tmp/generate" 2> "$tmp/err"; then
     "$tmp/generate" --len 60 --temperature 0 --prime "The " > "$tmp/ga" || fail "generate exited $?"
     cmp -s "$tmp/ga" "$tmp/s.out" || { fail "the artifact's greedy text differs from hpc sample's"; cat "$tmp/ga" "$tmp/s.out"; }
