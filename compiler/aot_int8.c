@@ -35,6 +35,9 @@ int hp_q8_layer_init(hp_q8_layer *L, long in, long out, const float *wf, const f
     L->out = out;
     L->in_pad = (in + 3) & ~3L;
     L->out_pad = (out + 15) & ~15L;
+    L->in_size = in;
+    L->out_size = out;
+    L->in_stride = L->in_pad;
     L->wf = wf;
     L->bias = bias;
     L->w = calloc((size_t)(out * L->in_pad), 1);
@@ -56,6 +59,34 @@ int hp_q8_layer_init(hp_q8_layer *L, long in, long out, const float *wf, const f
     }
     hp_q8_set_range(L, 0, 1);
     return 0;
+}
+
+int hp_q8_conv_init(hp_q8_layer *L, int C, int H, int W, int filters, int k, int stride, int pad, const float *wf,
+                    const float *bias)
+{
+    /* the weights filters x (C*k*k): a dense layer's over the im2col rows */
+    int rc = hp_q8_layer_init(L, (long)C * k * k, filters, wf, bias);
+    L->kind = HP_Q8_CONV;
+    L->C = C, L->H = H, L->W = W, L->k = k, L->stride = stride, L->pad = pad;
+    L->Ho = (H + 2 * pad - k) / stride + 1;
+    L->Wo = (W + 2 * pad - k) / stride + 1;
+    L->in_size = (long)C * H * W;
+    L->out_size = (long)filters * L->Ho * L->Wo;
+    L->in_stride = (L->in_size + 3) & ~3L;
+    return rc;
+}
+
+void hp_q8_pool_init(hp_q8_layer *L, hp_q8_kind kind, int C, int H, int W, int k, int stride)
+{
+    memset(L, 0, sizeof *L);
+    L->kind = kind;
+    L->C = C, L->H = H, L->W = W, L->k = k, L->stride = stride;
+    L->Ho = (H - k) / stride + 1;
+    L->Wo = (W - k) / stride + 1;
+    L->in_size = (long)C * H * W;
+    L->out_size = (long)C * L->Ho * L->Wo;
+    L->in_stride = (L->in_size + 3) & ~3L;
+    hp_q8_set_range(L, 0, 1);
 }
 
 void hp_q8_set_range(hp_q8_layer *L, float lo, float hi)
@@ -114,19 +145,28 @@ int hp_q8_plan(const plan_experiment *e, const cg_layout *l, const float *params
         const plan_layer *pl = &e->layers[i];
         const cg_layer_layout *L = &l->layers[i];
         hp_q8_layer *cur = m->n ? &m->layers[m->n - 1] : NULL;
+        bool weighted = cur && (cur->kind == HP_Q8_DENSE || cur->kind == HP_Q8_CONV);
         switch (pl->kind) {
-        case PLAN_DENSE: {
+        case PLAN_DENSE: case PLAN_CONV: {
             if (m->final_softmax) {
                 why = "a softmax before the last dense layer is not covered by --quantize int8";
                 break;
             }
-            long in = plan_shape_size(pl->in);
+            bool conv = pl->kind == PLAN_CONV;
+            if (conv && pl->act == PLAN_ACT_SOFTMAX) {
+                why = "a softmax on a conv layer is not covered by --quantize int8";
+                break;
+            }
+            long in = conv ? (long)pl->in.d[0] * pl->kernel * pl->kernel : plan_shape_size(pl->in);
             if (in * 255L * 127L > 2147483647L) {
                 why = "more inputs than int32 accumulators of u8 x s8 products hold (66,000)";
                 break;
             }
             hp_q8_layer *q = &m->layers[m->n++];
-            if (hp_q8_layer_init(q, in, pl->units, params + L->w, params + L->b) != 0) {
+            int rc = conv ? hp_q8_conv_init(q, pl->in.d[0], pl->in.d[1], pl->in.d[2], pl->units, pl->kernel,
+                                            pl->stride, pl->pad, params + L->w, params + L->b)
+                          : hp_q8_layer_init(q, in, pl->units, params + L->w, params + L->b);
+            if (rc != 0) {
                 snprintf(msg, n, "out of memory");
                 return -1;
             }
@@ -138,9 +178,23 @@ int hp_q8_plan(const plan_experiment *e, const cg_layout *l, const float *params
                 q->acts[q->n_acts++] = pl->act;
             break;
         }
+        case PLAN_MAXPOOL: case PLAN_AVGPOOL: {
+            if (m->final_softmax) {
+                why = "a pool after the softmax is not covered by --quantize int8";
+                break;
+            }
+            hp_q8_layer *q = &m->layers[m->n++];
+            hp_q8_pool_init(q, pl->kind == PLAN_MAXPOOL ? HP_Q8_MAXPOOL : HP_Q8_AVGPOOL, pl->in.d[0], pl->in.d[1],
+                            pl->in.d[2], pl->kernel, pl->stride);
+            q->layer = i;
+            q->line = pl->line;
+            break;
+        }
         case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU:
             if (!cur)
-                why = "an activation before the first dense layer is not covered by --quantize int8";
+                why = "an activation before the first dense or conv layer is not covered by --quantize int8";
+            else if (!weighted)
+                why = "an activation right after a pool is not covered by --quantize int8 (put it before the pool)";
             else if (m->final_softmax)
                 why = "an activation after the softmax is not covered by --quantize int8";
             else if (cur->n_acts == HP_Q8_MAX_ACTS)
@@ -149,21 +203,20 @@ int hp_q8_plan(const plan_experiment *e, const cg_layout *l, const float *params
                 cur->acts[cur->n_acts++] = pl->act;
             break;
         case PLAN_SOFTMAX:
-            if (!cur)
-                why = "a softmax before the first dense layer is not covered by --quantize int8";
+            if (!cur || cur->kind != HP_Q8_DENSE)
+                why = "a softmax that does not follow a dense layer is not covered by --quantize int8";
             m->final_softmax = true;
             break;
         case PLAN_INPUT: case PLAN_DROPOUT: case PLAN_FLATTEN: /* dropout: off at inference; flatten: a view */
             break;
         case PLAN_BATCHNORM:
             if (!bn_folded(e, i))
-                why = "--quantize int8 folds a batchnorm into the dense layer right before it, when that layer has no "
-                      "activation; build this model without --quantize (float32)";
+                why = "--quantize int8 folds a batchnorm into the dense or conv layer right before it, when that layer "
+                      "has no activation; build this model without --quantize (float32)";
             break;
-        case PLAN_CONV: case PLAN_MAXPOOL: case PLAN_AVGPOOL: case PLAN_LAYERNORM:
-        case PLAN_EMBED: case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: case PLAN_LAST:
-            why = "--quantize int8 covers dense layers with their activations and dropout only; build this model "
-                  "without --quantize (float32)";
+        case PLAN_LAYERNORM: case PLAN_EMBED: case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: case PLAN_LAST:
+            why = "--quantize int8 covers dense and conv layers with their activations, pools, flatten and dropout "
+                  "only; build this model without --quantize (float32)";
             break;
         }
     }
@@ -171,7 +224,7 @@ int hp_q8_plan(const plan_experiment *e, const cg_layout *l, const float *params
         snprintf(msg, n, "%s:%d: `%s`: %s", e->file, e->layers[i - 1].line, plan_layer_name(e->layers[i - 1].kind), why);
         return -1;
     }
-    if (m->n == 0 || m->layers[m->n - 1].out != m->classes) {
+    if (m->n == 0 || m->layers[m->n - 1].kind != HP_Q8_DENSE || m->layers[m->n - 1].out != m->classes) {
         snprintf(msg, n, "%s:%d: --quantize int8 needs a dense layer as the output layer", e->file,
                  e->layers[e->n_layers - 1].line);
         return -1;
@@ -207,9 +260,81 @@ static void softmax_ref(float *y, long K)
 static long widest(const hp_q8_model *m)
 {
     long w = m->features;
-    for (int d = 0; d < m->n; d++)
-        w = m->layers[d].out_pad > w ? m->layers[d].out_pad : w;
+    for (int d = 0; d < m->n; d++) {
+        const hp_q8_layer *L = &m->layers[d];
+        long a = L->in_stride > L->out_size ? L->in_stride : L->out_size;
+        a = a > L->out_pad ? a : L->out_pad;
+        w = a > w ? a : w;
+    }
     return (w + 63) & ~63L;
+}
+
+static bool is_pool(const hp_q8_layer *L) { return L->kind == HP_Q8_MAXPOOL || L->kind == HP_Q8_AVGPOOL; }
+
+/* The output columns ow whose input column ow * stride + kw - pad is inside the image: [*lo, *hi). */
+static void ow_range(const hp_q8_layer *L, long kw, long *lo, long *hi)
+{
+    long s = L->stride, a = L->pad - kw, b = L->W - 1 - kw + L->pad;
+    *lo = a > 0 ? (a + s - 1) / s : 0;
+    *hi = b < 0 ? 0 : b / s + 1;
+    *hi = *hi < L->Wo ? *hi : L->Wo;
+    *lo = *lo < *hi ? *lo : *hi;
+}
+
+/* conv L of a ([C, H, W]) into y ([out, Ho, Wo]): per output, the bias,
+ * then the products in the order c, kh, kw (the float artifact's order for
+ * each output; a padded pixel adds nothing), then the activations. */
+static void conv_float(const hp_q8_layer *L, const float *a, float *y)
+{
+    long P = (long)L->Ho * L->Wo;
+    for (long j = 0; j < L->out; j++) {
+        float *yj = y + j * P;
+        for (long p = 0; p < P; p++)
+            yj[p] = L->bias[j];
+        const float *w = L->wf + j * L->in;
+        for (long c = 0; c < L->C; c++)
+            for (long kh = 0; kh < L->k; kh++)
+                for (long kw = 0; kw < L->k; kw++) {
+                    float wv = w[(c * L->k + kh) * L->k + kw];
+                    long lo, hi;
+                    ow_range(L, kw, &lo, &hi);
+                    for (long oh = 0; oh < L->Ho; oh++) {
+                        long ih = oh * L->stride + kh - L->pad;
+                        if (ih < 0 || ih >= L->H)
+                            continue;
+                        const float *x = a + (c * L->H + ih) * L->W + kw - L->pad;
+                        float *yr = yj + oh * L->Wo;
+                        if (L->stride == 1) /* vectorised */
+                            for (long ow = lo; ow < hi; ow++)
+                                yr[ow] += wv * x[ow];
+                        else
+                            for (long ow = lo; ow < hi; ow++)
+                                yr[ow] += wv * x[ow * L->stride];
+                    }
+                }
+        for (long p = 0; p < P && L->n_acts; p++)
+            for (int t = 0; t < L->n_acts; t++)
+                yj[p] = act_ref(L->acts[t], yj[p]);
+    }
+}
+
+/* pool L of a ([C, H, W]) into y ([C, Ho, Wo]) */
+static void pool_float(const hp_q8_layer *L, const float *a, float *y)
+{
+    bool mx = L->kind == HP_Q8_MAXPOOL;
+    float inv = (float)(1.0 / ((double)L->k * L->k));
+    for (long c = 0; c < L->C; c++)
+        for (long oh = 0; oh < L->Ho; oh++)
+            for (long ow = 0; ow < L->Wo; ow++) {
+                const float *p = a + (c * L->H + oh * L->stride) * L->W + ow * L->stride;
+                float r = mx ? p[0] : 0;
+                for (long kh = 0; kh < L->k; kh++)
+                    for (long kw = 0; kw < L->k; kw++) {
+                        float v = p[kh * L->W + kw];
+                        r = mx ? (v > r || v != v ? v : r) : r + v;
+                    }
+                y[(c * L->Ho + oh) * L->Wo + ow] = mx ? r : r * inv;
+            }
 }
 
 /* The float forward pass; with lo/hi, each layer's input range is widened by x's. */
@@ -225,21 +350,26 @@ static int forward_float(const hp_q8_model *m, const float *x, float *out, float
     memcpy(a, x, sizeof(float) * (size_t)m->features);
     for (int d = 0; d < m->n; d++) {
         const hp_q8_layer *L = &m->layers[d];
-        for (long k = 0; lo && k < L->in; k++) {
+        for (long k = 0; lo && k < L->in_size; k++) {
             lo[d] = a[k] < lo[d] ? a[k] : lo[d];
             hi[d] = a[k] > hi[d] ? a[k] : hi[d];
         }
         float *y = d == m->n - 1 ? out : b;
-        for (long j = 0; j < L->out; j++) {
-            float s = 0;
-            const float *w = L->wf + j * L->in;
-            for (long k = 0; k < L->in; k++)
-                s += w[k] * a[k];
-            s += L->bias[j];
-            for (int t = 0; t < L->n_acts; t++)
-                s = act_ref(L->acts[t], s);
-            y[j] = s;
-        }
+        if (L->kind == HP_Q8_CONV)
+            conv_float(L, a, y);
+        else if (is_pool(L))
+            pool_float(L, a, y);
+        else
+            for (long j = 0; j < L->out; j++) {
+                float s = 0;
+                const float *w = L->wf + j * L->in;
+                for (long k = 0; k < L->in; k++)
+                    s += w[k] * a[k];
+                s += L->bias[j];
+                for (int t = 0; t < L->n_acts; t++)
+                    s = act_ref(L->acts[t], s);
+                y[j] = s;
+            }
         float *t = a;
         a = b;
         b = t;
@@ -262,8 +392,20 @@ int hp_q8_calibrate(hp_q8_model *m, const float *x, long n)
         lo[d] = INFINITY, hi[d] = -INFINITY;
     for (long i = 0; rc == 0 && i < n; i++)
         rc = forward_float(m, x + i * m->features, out, lo, hi);
-    for (int d = 0; rc == 0 && d < m->n; d++)
-        hp_q8_set_range(&m->layers[d], lo[d], hi[d]);
+    /* the pools d0..d1-1 and the dense or conv layer d1 read bytes of one quantization: their ranges joined */
+    for (int d0 = 0; rc == 0 && d0 < m->n;) {
+        int d1 = d0;
+        while (d1 < m->n - 1 && is_pool(&m->layers[d1]))
+            d1++;
+        float l = INFINITY, h = -INFINITY;
+        for (int d = d0; d <= d1; d++) {
+            l = lo[d] < l ? lo[d] : l;
+            h = hi[d] > h ? hi[d] : h;
+        }
+        for (int d = d0; d <= d1; d++)
+            hp_q8_set_range(&m->layers[d], l, h);
+        d0 = d1 + 1;
+    }
     if (rc == 0)
         m->calibrated = n;
     free(lo);
@@ -301,12 +443,78 @@ float hp_q8_dequant(const hp_q8_layer *L, long j, int32_t acc)
     return y;
 }
 
+void hp_q8_pool(const hp_q8_layer *L, const uint8_t *q, uint8_t *out)
+{
+    uint32_t kk = (uint32_t)(L->k * L->k);
+    for (long c = 0; c < L->C; c++)
+        for (long oh = 0; oh < L->Ho; oh++)
+            for (long ow = 0; ow < L->Wo; ow++) {
+                const uint8_t *p = q + (c * L->H + oh * L->stride) * L->W + ow * L->stride;
+                uint32_t r = 0;
+                for (long kh = 0; kh < L->k; kh++)
+                    for (long kw = 0; kw < L->k; kw++) {
+                        uint32_t v = p[kh * L->W + kw];
+                        r = L->kind == HP_Q8_MAXPOOL ? (v > r ? v : r) : r + v;
+                    }
+                out[(c * L->Ho + oh) * L->Wo + ow] = (uint8_t)(L->kind == HP_Q8_MAXPOOL ? r : (r + kk / 2) / kk);
+            }
+}
+
+/* conv L of the bytes q ([C, H, W]) into out ([out, Ho, Wo], N's quantization):
+ * each output's int32 sum over c, kh, kw of the weight times the input byte
+ * (the zero point for a padded pixel: a float 0) - the integers the
+ * artifact's im2col rows times the weights sum to - then hp_q8_dequant and
+ * hp_q8_quant.  -1 when out of memory. */
+static int conv_int8(const hp_q8_layer *L, const hp_q8_layer *N, const uint8_t *q, uint8_t *out)
+{
+    long P = (long)L->Ho * L->Wo;
+    int32_t *acc = malloc(sizeof(int32_t) * (size_t)P);
+    if (!acc)
+        return -1;
+    for (long j = 0; j < L->out; j++) {
+        memset(acc, 0, sizeof(int32_t) * (size_t)P);
+        const int8_t *w = L->w + j * L->in_pad;
+        for (long c = 0; c < L->C; c++)
+            for (long kh = 0; kh < L->k; kh++)
+                for (long kw = 0; kw < L->k; kw++) {
+                    int32_t wv = w[(c * L->k + kh) * L->k + kw], zw = L->in_zero * wv;
+                    long lo, hi;
+                    ow_range(L, kw, &lo, &hi);
+                    for (long oh = 0; oh < L->Ho; oh++) {
+                        long ih = oh * L->stride + kh - L->pad;
+                        int32_t *ar = acc + oh * L->Wo;
+                        if (ih < 0 || ih >= L->H) {
+                            for (long ow = 0; ow < L->Wo; ow++)
+                                ar[ow] += zw;
+                            continue;
+                        }
+                        const uint8_t *x = q + (c * L->H + ih) * L->W + kw - L->pad;
+                        for (long ow = 0; ow < lo; ow++)
+                            ar[ow] += zw;
+                        if (L->stride == 1) /* vectorised */
+                            for (long ow = lo; ow < hi; ow++)
+                                ar[ow] += wv * (int32_t)x[ow];
+                        else
+                            for (long ow = lo; ow < hi; ow++)
+                                ar[ow] += wv * (int32_t)x[ow * L->stride];
+                        for (long ow = hi; ow < L->Wo; ow++)
+                            ar[ow] += zw;
+                    }
+                }
+        for (long p = 0; p < P; p++)
+            out[j * P + p] = hp_q8_quant(hp_q8_dequant(L, j, acc[p]), N->in_inv, N->in_zero);
+    }
+    free(acc);
+    return 0;
+}
+
 int hp_q8_forward_int8(const hp_q8_model *m, const float *x, float *out)
 {
     long W = widest(m);
     uint8_t *qa = calloc((size_t)W, 1), *qb = calloc((size_t)W, 1);
     int32_t *acc = malloc(sizeof(int32_t) * (size_t)W);
-    if (!qa || !qb || !acc) {
+    int rc = qa && qb && acc ? 0 : -1;
+    if (rc != 0) {
         free(qa);
         free(qb);
         free(acc);
@@ -315,39 +523,49 @@ int hp_q8_forward_int8(const hp_q8_model *m, const float *x, float *out)
     const hp_q8_layer *L0 = &m->layers[0];
     for (long k = 0; k < m->features; k++)
         qa[k] = hp_q8_quant(x[k], L0->in_inv, L0->in_zero);
-    for (int d = 0; d < m->n; d++) {
+    for (int d = 0; rc == 0 && d < m->n; d++) {
         const hp_q8_layer *L = &m->layers[d], *N = d + 1 < m->n ? &m->layers[d + 1] : NULL;
-        hp_q8_layer_acc(L, qa, acc);
-        for (long j = 0; j < L->out; j++) {
-            float y = hp_q8_dequant(L, j, acc[j]);
-            if (N)
-                qb[j] = hp_q8_quant(y, N->in_inv, N->in_zero);
-            else
-                out[j] = y;
+        if (L->kind == HP_Q8_CONV) { /* N: the output layer is dense */
+            if (conv_int8(L, N, qa, qb) != 0)
+                rc = -1;
+        } else if (is_pool(L)) {
+            hp_q8_pool(L, qa, qb);
+        } else {
+            hp_q8_layer_acc(L, qa, acc);
+            for (long j = 0; j < L->out; j++) {
+                float y = hp_q8_dequant(L, j, acc[j]);
+                if (N)
+                    qb[j] = hp_q8_quant(y, N->in_inv, N->in_zero);
+                else
+                    out[j] = y;
+            }
         }
         uint8_t *t = qa;
         qa = qb;
         qb = t;
     }
-    if (m->final_softmax)
+    if (m->final_softmax && rc == 0)
         softmax_ref(out, m->classes);
     free(qa);
     free(qb);
     free(acc);
-    return 0;
+    return rc;
 }
 
 long hp_q8_scratch_bytes(const hp_q8_model *m, long *qb, long *acc)
 {
-    long qmax = 64, amax = 16;
+    long qmax = 64, amax = 16, col = 0;
     for (int d = 0; d < m->n; d++) {
-        qmax = m->layers[d].in_pad > qmax ? m->layers[d].in_pad : qmax;
-        amax = m->layers[d].out_pad > amax ? m->layers[d].out_pad : amax;
+        const hp_q8_layer *L = &m->layers[d];
+        qmax = L->in_stride > qmax ? L->in_stride : qmax;
+        amax = L->out_pad > amax ? L->out_pad : amax;
+        if (L->kind == HP_Q8_CONV && (long)L->Ho * L->Wo * L->in_pad > col)
+            col = (long)L->Ho * L->Wo * L->in_pad;
     }
     qmax = (qmax + 63) & ~63L;
     *qb = HP_Q8_TILE * qmax;
     *acc = 2 * HP_Q8_TILE * qmax;
-    return (*acc + 4L * HP_Q8_TILE * amax + 63) & ~63L;
+    return (*acc + 4L * HP_Q8_TILE * amax + col + 63) & ~63L;
 }
 
 /* ---- the target ---- */
@@ -527,6 +745,133 @@ static void zero_pad(cg *g, LLVMValueRef q, LLVMValueRef rows, long stride, long
     cg_end(g, &R);
 }
 
+/* The widest out_pad (the int32 rows of the accumulators; hp_q8_scratch_bytes's amax). */
+static long amax_of(const hp_q8_model *m)
+{
+    long amax = 16;
+    for (int d = 0; d < m->n; d++)
+        amax = m->layers[d].out_pad > amax ? m->layers[d].out_pad : amax;
+    return amax;
+}
+
+/* acc[ia] (output j of layer L) -> y, as hp_q8_dequant: scale, bias, activations */
+static LLVMValueRef dequant_ir(cg *g, const hp_q8_layer *L, LLVMValueRef MU, LLVMValueRef ZS, LLVMValueRef BI,
+                               LLVMValueRef acc, LLVMValueRef ia, LLVMValueRef j)
+{
+    LLVMValueRef av = LLVMBuildLoad2(g->b, g->t_i32, LLVMBuildGEP2(g->b, g->t_i32, acc, &ia, 1, ""), "");
+    LLVMValueRef zs = LLVMBuildLoad2(g->b, g->t_i32, LLVMBuildGEP2(g->b, g->t_i32, ZS, &j, 1, ""), "");
+    LLVMValueRef y = LLVMBuildSIToFP(g->b, LLVMBuildSub(g->b, av, zs, ""), g->t_f32, "");
+    y = fadd(g, fmul(g, y, cg_load_f(g, MU, j)), cg_load_f(g, BI, j));
+    for (int t = 0; t < L->n_acts; t++)
+        y = cg_act_forward(g, L->acts[t], y);
+    return y;
+}
+
+/* 0 <= v < n as an i1 */
+static LLVMValueRef in_range(cg *g, LLVMValueRef v, long n)
+{
+    return LLVMBuildAnd(g->b, LLVMBuildICmp(g->b, LLVMIntSGE, v, cg_i64(g, 0), ""),
+                        LLVMBuildICmp(g->b, LLVMIntSLT, v, cg_i64(g, n), ""), "");
+}
+
+/* The epilogue of npix pixels of conv L from p0 on (acc: their int32 rows):
+ * the bytes of output j at dst[j * Ho*Wo + p], in N's quantization. */
+static void conv_epilogue(cg *g, const hp_q8_layer *L, const hp_q8_layer *N, LLVMValueRef MU, LLVMValueRef ZS,
+                          LLVMValueRef BI, LLVMValueRef acc, LLVMValueRef p0, long npix, LLVMValueRef dst)
+{
+    long P = (long)L->Ho * L->Wo;
+    cg_loop I, J;
+    cg_for(g, &J, cg_i64(g, 0), cg_i64(g, L->out));
+    cg_for(g, &I, cg_i64(g, 0), cg_i64(g, npix));
+    LLVMValueRef y = dequant_ir(g, L, MU, ZS, BI, acc, iadd(g, imul(g, I.i, L->out_pad), J.i), J.i);
+    LLVMBuildStore(g->b, quant_ir(g, y, N->in_inv, N->in_zero), bptr(g, dst, iadd(g, imul(g, J.i, P), iadd(g, p0, I.i))));
+    cg_end(g, &I);
+    cg_end(g, &J);
+}
+
+/* conv L of one sample's bytes src ([C, H, W]) into dst ([out, Ho, Wo], N's
+ * quantization): the im2col rows of all its pixels into col (a pixel in the
+ * padding is the zero point, a float 0; the bytes after C*k*k are 0, as are
+ * their weights), then the kernel over tiles of HP_Q8_TILE pixels, each
+ * followed by its epilogue. */
+static void conv_sample(cg *g, const kshape *ks, const hp_q8_layer *L, const hp_q8_layer *N, LLVMValueRef W,
+                        LLVMValueRef MU, LLVMValueRef ZS, LLVMValueRef BI, LLVMValueRef src, LLVMValueRef dst,
+                        LLVMValueRef col, LLVMValueRef acc)
+{
+    long P = (long)L->Ho * L->Wo, Kp = L->in_pad, kk = (long)L->k * L->k;
+    cg_loop OH, OW, C, KH, KW, T;
+    cg_for(g, &OH, cg_i64(g, 0), cg_i64(g, L->Ho));
+    cg_for(g, &OW, cg_i64(g, 0), cg_i64(g, L->Wo));
+    LLVMValueRef row = bptr(g, col, imul(g, iadd(g, imul(g, OH.i, L->Wo), OW.i), Kp));
+    LLVMValueRef ih0 = iadd(g, imul(g, OH.i, L->stride), cg_i64(g, -L->pad));
+    LLVMValueRef iw0 = iadd(g, imul(g, OW.i, L->stride), cg_i64(g, -L->pad));
+    cg_for(g, &C, cg_i64(g, 0), cg_i64(g, L->C));
+    cg_for(g, &KH, cg_i64(g, 0), cg_i64(g, L->k));
+    LLVMValueRef ih = iadd(g, ih0, KH.i);
+    LLVMValueRef inh = in_range(g, ih, L->H);
+    cg_for(g, &KW, cg_i64(g, 0), cg_i64(g, L->k));
+    LLVMValueRef iw = iadd(g, iw0, KW.i);
+    LLVMValueRef inside = LLVMBuildAnd(g->b, inh, in_range(g, iw, L->W), "");
+    /* a clamped index keeps the load in bounds; the select makes a padded pixel the zero point */
+    LLVMValueRef xi = iadd(g, imul(g, iadd(g, imul(g, C.i, L->H), ih), L->W), iw);
+    xi = LLVMBuildSelect(g->b, inside, xi, cg_i64(g, 0), "");
+    LLVMValueRef v = LLVMBuildLoad2(g->b, g->t_i8, bptr(g, src, xi), "");
+    v = LLVMBuildSelect(g->b, inside, v, LLVMConstInt(g->t_i8, (unsigned long long)L->in_zero, 0), "");
+    LLVMBuildStore(g->b, v, bptr(g, row, iadd(g, iadd(g, imul(g, C.i, kk), imul(g, KH.i, L->k)), KW.i)));
+    cg_end(g, &KW);
+    cg_end(g, &KH);
+    cg_end(g, &C);
+    if (Kp > L->in)
+        LLVMBuildMemSet(g->b, bptr(g, row, cg_i64(g, L->in)), LLVMConstInt(g->t_i8, 0, 0), cg_i64(g, Kp - L->in), 1);
+    cg_end(g, &OW);
+    cg_end(g, &OH);
+    /* the pixels: full tiles, then the rest one at a time */
+    long tiles = P / HP_Q8_TILE;
+    if (tiles > 0) {
+        cg_for(g, &T, cg_i64(g, 0), cg_i64(g, tiles));
+        LLVMValueRef p0 = imul(g, T.i, HP_Q8_TILE);
+        kernel(g, ks, L, W, bptr(g, col, imul(g, p0, Kp)), acc, HP_Q8_TILE);
+        conv_epilogue(g, L, N, MU, ZS, BI, acc, p0, HP_Q8_TILE, dst);
+        cg_end(g, &T);
+    }
+    for (long p = tiles * HP_Q8_TILE; p < P; p++) {
+        kernel(g, ks, L, W, bptr(g, col, cg_i64(g, p * Kp)), acc, 1);
+        conv_epilogue(g, L, N, MU, ZS, BI, acc, cg_i64(g, p), 1, dst);
+    }
+}
+
+/* pool L of one sample's bytes src ([C, H, W]) into dst ([C, Ho, Wo]), as hp_q8_pool */
+static void pool_sample(cg *g, const hp_q8_layer *L, LLVMValueRef src, LLVMValueRef dst)
+{
+    bool mx = L->kind == HP_Q8_MAXPOOL;
+    long kk = (long)L->k * L->k;
+    LLVMValueRef r = ir_alloca(g->b, g->t_i32, "pool");
+    cg_loop C, OH, OW, KH, KW;
+    cg_for(g, &C, cg_i64(g, 0), cg_i64(g, L->C));
+    cg_for(g, &OH, cg_i64(g, 0), cg_i64(g, L->Ho));
+    cg_for(g, &OW, cg_i64(g, 0), cg_i64(g, L->Wo));
+    LLVMValueRef base = iadd(g, imul(g, iadd(g, imul(g, C.i, L->H), imul(g, OH.i, L->stride)), L->W),
+                             imul(g, OW.i, L->stride));
+    LLVMBuildStore(g->b, cg_i32(g, 0), r);
+    cg_for(g, &KH, cg_i64(g, 0), cg_i64(g, L->k));
+    cg_for(g, &KW, cg_i64(g, 0), cg_i64(g, L->k));
+    LLVMValueRef v = LLVMBuildLoad2(g->b, g->t_i8, bptr(g, src, iadd(g, base, iadd(g, imul(g, KH.i, L->W), KW.i))), "");
+    v = LLVMBuildZExt(g->b, v, g->t_i32, "");
+    LLVMValueRef a = LLVMBuildLoad2(g->b, g->t_i32, r, "");
+    LLVMBuildStore(g->b, mx ? LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntUGT, v, a, ""), v, a, "")
+                            : LLVMBuildAdd(g->b, a, v, ""), r);
+    cg_end(g, &KW);
+    cg_end(g, &KH);
+    LLVMValueRef res = LLVMBuildLoad2(g->b, g->t_i32, r, "");
+    if (!mx) /* the average, rounded half up */
+        res = LLVMBuildUDiv(g->b, LLVMBuildAdd(g->b, res, cg_i32(g, kk / 2), ""), cg_i32(g, kk), "");
+    LLVMBuildStore(g->b, LLVMBuildTrunc(g->b, res, g->t_i8, ""),
+                   bptr(g, dst, iadd(g, imul(g, iadd(g, imul(g, C.i, L->Ho), OH.i), L->Wo), OW.i)));
+    cg_end(g, &OW);
+    cg_end(g, &OH);
+    cg_end(g, &C);
+}
+
 int hp_q8_emit(cg *g, const hp_q8_model *m, hp_q8_isa isa, const char *fname, LLVMTypeRef t_size)
 {
     kshape ks = shape_of(isa);
@@ -539,6 +884,8 @@ int hp_q8_emit(cg *g, const hp_q8_model *m, hp_q8_isa isa, const char *fname, LL
         goto out;
     for (int d = 0; d < m->n; d++) {
         const hp_q8_layer *L = &m->layers[d];
+        if (is_pool(L))
+            continue;
         size_t nb = (size_t)(L->out_pad * L->in_pad);
         int8_t *wp = calloc(nb, 1);
         if (!wp)
@@ -566,6 +913,7 @@ int hp_q8_emit(cg *g, const hp_q8_model *m, hp_q8_isa isa, const char *fname, LL
     long qb_off, acc_off;
     hp_q8_scratch_bytes(m, &qb_off, &acc_off);
     LLVMValueRef qcur = scratch, qnext = bptr(g, scratch, cg_i64(g, qb_off)), acc = bptr(g, scratch, cg_i64(g, acc_off));
+    LLVMValueRef col = bptr(g, acc, cg_i64(g, 4L * HP_Q8_TILE * amax_of(m)));
 
     cg_loop S, R, J;
     LLVMValueRef tiles = LLVMBuildUDiv(g->b, iadd(g, n, cg_i64(g, HP_Q8_TILE - 1)), cg_i64(g, HP_Q8_TILE), "");
@@ -582,12 +930,27 @@ int hp_q8_emit(cg *g, const hp_q8_model *m, hp_q8_isa isa, const char *fname, LL
     LLVMValueRef v = fmul(g, cg_load_f(g, x, iadd(g, imul(g, R.i, F), J.i)), cg_f32(g, m->scale));
     if (mean)
         v = fdiv(g, fsub(g, v, cg_load_f(g, mean, J.i)), cg_load_f(g, sd, J.i));
-    LLVMBuildStore(g->b, quant_ir(g, v, L0->in_inv, L0->in_zero), bptr(g, qcur, iadd(g, imul(g, R.i, L0->in_pad), J.i)));
+    LLVMBuildStore(g->b, quant_ir(g, v, L0->in_inv, L0->in_zero),
+                   bptr(g, qcur, iadd(g, imul(g, R.i, L0->in_stride), J.i)));
     cg_end(g, &J);
     cg_end(g, &R);
-    zero_pad(g, qcur, rows, L0->in_pad, F, L0->in_pad);
+    zero_pad(g, qcur, rows, L0->in_stride, F, L0->in_stride);
     for (int d = 0; d < m->n; d++) {
         const hp_q8_layer *L = &m->layers[d], *N = d + 1 < m->n ? &m->layers[d + 1] : NULL;
+        if (L->kind != HP_Q8_DENSE) { /* a sample at a time; N: the output layer is dense */
+            cg_for(g, &R, cg_i64(g, 0), rows);
+            LLVMValueRef src = bptr(g, qcur, imul(g, R.i, L->in_stride)), dst = bptr(g, qnext, imul(g, R.i, N->in_stride));
+            if (L->kind == HP_Q8_CONV)
+                conv_sample(g, &ks, L, N, W[d], MU[d], ZS[d], BI[d], src, dst, col, acc);
+            else
+                pool_sample(g, L, src, dst);
+            cg_end(g, &R);
+            zero_pad(g, qnext, rows, N->in_stride, L->out_size, N->in_stride);
+            LLVMValueRef t = qcur;
+            qcur = qnext;
+            qnext = t;
+            continue;
+        }
         /* a full tile shares each weight read; otherwise one sample at a time */
         LLVMBasicBlockRef full = LLVMAppendBasicBlockInContext(g->ctx, fn, "q8_full");
         LLVMBasicBlockRef part = LLVMAppendBasicBlockInContext(g->ctx, fn, "q8_part");
@@ -607,22 +970,16 @@ int hp_q8_emit(cg *g, const hp_q8_model *m, hp_q8_isa isa, const char *fname, LL
         /* the epilogue: scale, bias, activations; then the next layer's bytes or the float outputs */
         cg_for(g, &R, cg_i64(g, 0), rows);
         cg_for(g, &J, cg_i64(g, 0), cg_i64(g, L->out));
-        LLVMValueRef ia = iadd(g, imul(g, R.i, L->out_pad), J.i);
-        LLVMValueRef av = LLVMBuildLoad2(g->b, g->t_i32, LLVMBuildGEP2(g->b, g->t_i32, acc, &ia, 1, ""), "");
-        LLVMValueRef zs = LLVMBuildLoad2(g->b, g->t_i32, LLVMBuildGEP2(g->b, g->t_i32, ZS[d], &J.i, 1, ""), "");
-        LLVMValueRef y = LLVMBuildSIToFP(g->b, LLVMBuildSub(g->b, av, zs, ""), g->t_f32, "");
-        y = fadd(g, fmul(g, y, cg_load_f(g, MU[d], J.i)), cg_load_f(g, BI[d], J.i));
-        for (int t = 0; t < L->n_acts; t++)
-            y = cg_act_forward(g, L->acts[t], y);
+        LLVMValueRef y = dequant_ir(g, L, MU[d], ZS[d], BI[d], acc, iadd(g, imul(g, R.i, L->out_pad), J.i), J.i);
         if (N)
             LLVMBuildStore(g->b, quant_ir(g, y, N->in_inv, N->in_zero),
-                           bptr(g, qnext, iadd(g, imul(g, R.i, N->in_pad), J.i)));
+                           bptr(g, qnext, iadd(g, imul(g, R.i, N->in_stride), J.i)));
         else
             cg_store_f(g, y, out, iadd(g, imul(g, iadd(g, first, R.i), K), J.i));
         cg_end(g, &J);
         cg_end(g, &R);
         if (N) {
-            zero_pad(g, qnext, rows, N->in_pad, L->out, N->in_pad);
+            zero_pad(g, qnext, rows, N->in_stride, L->out, N->in_stride);
             LLVMValueRef t = qcur;
             qcur = qnext;
             qnext = t;
