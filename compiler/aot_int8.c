@@ -552,20 +552,34 @@ int hp_q8_forward_int8(const hp_q8_model *m, const float *x, float *out)
     return rc;
 }
 
+/* The widest conv layer's im2col matrix of one sample, and its input with the padding. */
+static void conv_bytes(const hp_q8_model *m, long *col, long *pimg)
+{
+    *col = *pimg = 0;
+    for (int d = 0; d < m->n; d++) {
+        const hp_q8_layer *L = &m->layers[d];
+        if (L->kind != HP_Q8_CONV)
+            continue;
+        long c = (long)L->Ho * L->Wo * L->in_pad, p = (long)L->C * (L->H + 2 * L->pad) * (L->W + 2 * L->pad);
+        *col = c > *col ? c : *col;
+        *pimg = p > *pimg ? p : *pimg;
+    }
+    *col = (*col + 63) & ~63L;
+}
+
 long hp_q8_scratch_bytes(const hp_q8_model *m, long *qb, long *acc)
 {
-    long qmax = 64, amax = 16, col = 0;
+    long qmax = 64, amax = 16, col, pimg;
     for (int d = 0; d < m->n; d++) {
         const hp_q8_layer *L = &m->layers[d];
         qmax = L->in_stride > qmax ? L->in_stride : qmax;
         amax = L->out_pad > amax ? L->out_pad : amax;
-        if (L->kind == HP_Q8_CONV && (long)L->Ho * L->Wo * L->in_pad > col)
-            col = (long)L->Ho * L->Wo * L->in_pad;
     }
+    conv_bytes(m, &col, &pimg);
     qmax = (qmax + 63) & ~63L;
     *qb = HP_Q8_TILE * qmax;
     *acc = 2 * HP_Q8_TILE * qmax;
-    return (*acc + 4L * HP_Q8_TILE * amax + col + 63) & ~63L;
+    return (*acc + 4L * HP_Q8_TILE * amax + col + pimg + 63) & ~63L;
 }
 
 /* ---- the target ---- */
@@ -613,6 +627,18 @@ static LLVMValueRef const_bytes(cg *g, const char *name, const void *v, size_t n
     LLVMSetGlobalConstant(gv, 1);
     LLVMSetLinkage(gv, LLVMPrivateLinkage);
     LLVMSetAlignment(gv, 64);
+    return gv;
+}
+
+/* n values of size bytes, then zeros up to npad (so a vector load of the last ones stays inside) */
+static LLVMValueRef const_padded(cg *g, const char *name, const void *v, size_t size, long n, long npad)
+{
+    char *buf = calloc((size_t)npad, size);
+    if (!buf)
+        return NULL;
+    memcpy(buf, v, size * (size_t)n);
+    LLVMValueRef gv = const_bytes(g, name, buf, size * (size_t)npad);
+    free(buf);
     return gv;
 }
 
@@ -767,13 +793,6 @@ static LLVMValueRef dequant_ir(cg *g, const hp_q8_layer *L, LLVMValueRef MU, LLV
     return y;
 }
 
-/* 0 <= v < n as an i1 */
-static LLVMValueRef in_range(cg *g, LLVMValueRef v, long n)
-{
-    return LLVMBuildAnd(g->b, LLVMBuildICmp(g->b, LLVMIntSGE, v, cg_i64(g, 0), ""),
-                        LLVMBuildICmp(g->b, LLVMIntSLT, v, cg_i64(g, n), ""), "");
-}
-
 /* The epilogue of npix pixels of conv L from p0 on (acc: their int32 rows):
  * the bytes of output j at dst[j * Ho*Wo + p], in N's quantization. */
 static void conv_epilogue(cg *g, const hp_q8_layer *L, const hp_q8_layer *N, LLVMValueRef MU, LLVMValueRef ZS,
@@ -789,54 +808,142 @@ static void conv_epilogue(cg *g, const hp_q8_layer *L, const hp_q8_layer *N, LLV
     cg_end(g, &J);
 }
 
+/* Whether the epilogue can run on vectors: only ReLUs (cg_act_forward is scalar). */
+static bool vector_acts(const hp_q8_layer *L)
+{
+    for (int t = 0; t < L->n_acts; t++)
+        if (L->acts[t] != PLAN_ACT_RELU)
+            return false;
+    return true;
+}
+
+static LLVMValueRef vconst_f(cg *g, float v, int V)
+{
+    LLVMValueRef e[64];
+    for (int i = 0; i < V; i++)
+        e[i] = cg_f32(g, v);
+    return LLVMConstVector(e, (unsigned)V);
+}
+
+static LLVMValueRef vload(cg *g, LLVMTypeRef vt, LLVMValueRef p)
+{
+    LLVMValueRef v = LLVMBuildLoad2(g->b, vt, p, "");
+    LLVMSetAlignment(v, 4);
+    return v;
+}
+
+/* conv_epilogue on vectors of V outputs: the same float operations per
+ * lane as dequant_ir, the ReLUs and quant_ir (so the same bytes); for a tile
+ * of 4 pixels the 4 x V bytes are transposed so each output's 4 pixels are
+ * one 4-byte store.  MU, ZS and BI hold out_pad values. */
+static void conv_epilogue_v(cg *g, int V, const hp_q8_layer *L, const hp_q8_layer *N, LLVMValueRef MU,
+                            LLVMValueRef ZS, LLVMValueRef BI, LLVMValueRef acc, LLVMValueRef p0, int npix,
+                            LLVMValueRef dst)
+{
+    long P = (long)L->Ho * L->Wo;
+    LLVMTypeRef vf = LLVMVectorType(g->t_f32, (unsigned)V), vi = LLVMVectorType(g->t_i32, (unsigned)V);
+    LLVMTypeRef vb = LLVMVectorType(g->t_i8, (unsigned)V);
+    LLVMValueRef zero = vconst_f(g, 0, V), top = vconst_f(g, 255, V), inv = vconst_f(g, N->in_inv, V);
+    LLVMValueRef z = vconst_f(g, (float)N->in_zero, V);
+    for (long j0 = 0; j0 < L->out; j0 += V) {
+        LLVMValueRef zs = vload(g, vi, LLVMBuildGEP2(g->b, g->t_i32, ZS, (LLVMValueRef[]){cg_i64(g, j0)}, 1, ""));
+        LLVMValueRef mu = vload(g, vf, cg_fptr(g, MU, cg_i64(g, j0))), bi = vload(g, vf, cg_fptr(g, BI, cg_i64(g, j0)));
+        LLVMValueRef q[HP_Q8_TILE];
+        for (int i = 0; i < npix; i++) {
+            LLVMValueRef ap = LLVMBuildGEP2(g->b, g->t_i32, acc, (LLVMValueRef[]){cg_i64(g, i * L->out_pad + j0)}, 1, "");
+            LLVMValueRef y = LLVMBuildSIToFP(g->b, LLVMBuildSub(g->b, vload(g, vi, ap), zs, ""), vf, "");
+            y = fadd(g, fmul(g, y, mu), bi);
+            for (int t = 0; t < L->n_acts; t++) /* ReLU, as cg_act_forward */
+                y = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOLT, y, zero, ""), zero, y, "");
+            LLVMValueRef v = fadd(g, cg_intrinsic1(g, "rint", fmul(g, y, inv)), z);
+            v = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealULT, v, zero, ""), zero, v, "");
+            v = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOGT, v, top, ""), top, v, "");
+            q[i] = LLVMBuildFPToUI(g->b, v, vb, "");
+        }
+        long nj = L->out - j0 < V ? L->out - j0 : V;
+        if (npix == HP_Q8_TILE) {
+            /* [pixel][output] -> [output][pixel] */
+            LLVMValueRef m01[128], mt[64];
+            for (int k = 0; k < 2 * V; k++)
+                m01[k] = cg_i32(g, k);
+            LLVMValueRef a = LLVMBuildShuffleVector(g->b, q[0], q[1], LLVMConstVector(m01, (unsigned)(2 * V)), "");
+            LLVMValueRef b = LLVMBuildShuffleVector(g->b, q[2], q[3], LLVMConstVector(m01, (unsigned)(2 * V)), "");
+            for (int j = 0; j < V; j++)
+                for (int i = 0; i < 4; i++)
+                    mt[j * 4 + i] = cg_i32(g, i * V + j);
+            LLVMValueRef t = LLVMBuildShuffleVector(g->b, a, b, LLVMConstVector(mt, (unsigned)(4 * V)), "");
+            t = LLVMBuildBitCast(g->b, t, vi, "");
+            for (long j = 0; j < nj; j++) {
+                LLVMValueRef st = LLVMBuildStore(g->b, LLVMBuildExtractElement(g->b, t, cg_i32(g, j), ""),
+                                                 bptr(g, dst, iadd(g, cg_i64(g, (j0 + j) * P), p0)));
+                LLVMSetAlignment(st, 1);
+            }
+        } else {
+            for (int i = 0; i < npix; i++)
+                for (long j = 0; j < nj; j++)
+                    LLVMBuildStore(g->b, LLVMBuildExtractElement(g->b, q[i], cg_i32(g, j), ""),
+                                   bptr(g, dst, iadd(g, cg_i64(g, (j0 + j) * P + i), p0)));
+        }
+    }
+}
+
 /* conv L of one sample's bytes src ([C, H, W]) into dst ([out, Ho, Wo], N's
- * quantization): the im2col rows of all its pixels into col (a pixel in the
- * padding is the zero point, a float 0; the bytes after C*k*k are 0, as are
- * their weights), then the kernel over tiles of HP_Q8_TILE pixels, each
- * followed by its epilogue. */
+ * quantization): the input with its padding (the zero point: a float 0) in
+ * pimg, the im2col rows of all its pixels into col (a row's bytes after
+ * C*k*k are 0, as are their weights), then the kernel over tiles of
+ * HP_Q8_TILE pixels, each followed by its epilogue. */
 static void conv_sample(cg *g, const kshape *ks, const hp_q8_layer *L, const hp_q8_layer *N, LLVMValueRef W,
                         LLVMValueRef MU, LLVMValueRef ZS, LLVMValueRef BI, LLVMValueRef src, LLVMValueRef dst,
-                        LLVMValueRef col, LLVMValueRef acc)
+                        LLVMValueRef col, LLVMValueRef pimg, LLVMValueRef acc)
 {
-    long P = (long)L->Ho * L->Wo, Kp = L->in_pad, kk = (long)L->k * L->k;
-    cg_loop OH, OW, C, KH, KW, T;
+    long P = (long)L->Ho * L->Wo, Kp = L->in_pad, Hp = L->H + 2L * L->pad, Wp = L->W + 2L * L->pad;
+    cg_loop OH, OW, C, KH, T;
+    if (L->pad > 0) {
+        LLVMBuildMemSet(g->b, pimg, LLVMConstInt(g->t_i8, (unsigned long long)L->in_zero, 0),
+                        cg_i64(g, (long)L->C * Hp * Wp), 1);
+        cg_for(g, &C, cg_i64(g, 0), cg_i64(g, L->C));
+        cg_for(g, &KH, cg_i64(g, 0), cg_i64(g, L->H));
+        LLVMValueRef to = iadd(g, imul(g, iadd(g, imul(g, C.i, Hp), KH.i), Wp), cg_i64(g, L->pad * Wp + L->pad));
+        LLVMBuildMemCpy(g->b, bptr(g, pimg, to), 1, bptr(g, src, imul(g, iadd(g, imul(g, C.i, L->H), KH.i), L->W)), 1,
+                        cg_i64(g, L->W));
+        cg_end(g, &KH);
+        cg_end(g, &C);
+    } else {
+        pimg = src;
+    }
     cg_for(g, &OH, cg_i64(g, 0), cg_i64(g, L->Ho));
     cg_for(g, &OW, cg_i64(g, 0), cg_i64(g, L->Wo));
     LLVMValueRef row = bptr(g, col, imul(g, iadd(g, imul(g, OH.i, L->Wo), OW.i), Kp));
-    LLVMValueRef ih0 = iadd(g, imul(g, OH.i, L->stride), cg_i64(g, -L->pad));
-    LLVMValueRef iw0 = iadd(g, imul(g, OW.i, L->stride), cg_i64(g, -L->pad));
+    LLVMValueRef at = iadd(g, imul(g, OH.i, L->stride * Wp), imul(g, OW.i, L->stride));
     cg_for(g, &C, cg_i64(g, 0), cg_i64(g, L->C));
-    cg_for(g, &KH, cg_i64(g, 0), cg_i64(g, L->k));
-    LLVMValueRef ih = iadd(g, ih0, KH.i);
-    LLVMValueRef inh = in_range(g, ih, L->H);
-    cg_for(g, &KW, cg_i64(g, 0), cg_i64(g, L->k));
-    LLVMValueRef iw = iadd(g, iw0, KW.i);
-    LLVMValueRef inside = LLVMBuildAnd(g->b, inh, in_range(g, iw, L->W), "");
-    /* a clamped index keeps the load in bounds; the select makes a padded pixel the zero point */
-    LLVMValueRef xi = iadd(g, imul(g, iadd(g, imul(g, C.i, L->H), ih), L->W), iw);
-    xi = LLVMBuildSelect(g->b, inside, xi, cg_i64(g, 0), "");
-    LLVMValueRef v = LLVMBuildLoad2(g->b, g->t_i8, bptr(g, src, xi), "");
-    v = LLVMBuildSelect(g->b, inside, v, LLVMConstInt(g->t_i8, (unsigned long long)L->in_zero, 0), "");
-    LLVMBuildStore(g->b, v, bptr(g, row, iadd(g, iadd(g, imul(g, C.i, kk), imul(g, KH.i, L->k)), KW.i)));
-    cg_end(g, &KW);
-    cg_end(g, &KH);
+    for (long kh = 0; kh < L->k; kh++) /* k bytes of one image row */
+        LLVMBuildMemCpy(g->b, bptr(g, row, iadd(g, imul(g, C.i, (long)L->k * L->k), cg_i64(g, kh * L->k))), 1,
+                        bptr(g, pimg, iadd(g, at, iadd(g, imul(g, C.i, Hp * Wp), cg_i64(g, kh * Wp)))), 1,
+                        cg_i64(g, L->k));
     cg_end(g, &C);
     if (Kp > L->in)
         LLVMBuildMemSet(g->b, bptr(g, row, cg_i64(g, L->in)), LLVMConstInt(g->t_i8, 0, 0), cg_i64(g, Kp - L->in), 1);
     cg_end(g, &OW);
     cg_end(g, &OH);
     /* the pixels: full tiles, then the rest one at a time */
+    bool vec = vector_acts(L);
     long tiles = P / HP_Q8_TILE;
     if (tiles > 0) {
         cg_for(g, &T, cg_i64(g, 0), cg_i64(g, tiles));
         LLVMValueRef p0 = imul(g, T.i, HP_Q8_TILE);
         kernel(g, ks, L, W, bptr(g, col, imul(g, p0, Kp)), acc, HP_Q8_TILE);
-        conv_epilogue(g, L, N, MU, ZS, BI, acc, p0, HP_Q8_TILE, dst);
+        if (vec)
+            conv_epilogue_v(g, ks->V, L, N, MU, ZS, BI, acc, p0, HP_Q8_TILE, dst);
+        else
+            conv_epilogue(g, L, N, MU, ZS, BI, acc, p0, HP_Q8_TILE, dst);
         cg_end(g, &T);
     }
     for (long p = tiles * HP_Q8_TILE; p < P; p++) {
         kernel(g, ks, L, W, bptr(g, col, cg_i64(g, p * Kp)), acc, 1);
-        conv_epilogue(g, L, N, MU, ZS, BI, acc, cg_i64(g, p), 1, dst);
+        if (vec)
+            conv_epilogue_v(g, ks->V, L, N, MU, ZS, BI, acc, cg_i64(g, p), 1, dst);
+        else
+            conv_epilogue(g, L, N, MU, ZS, BI, acc, cg_i64(g, p), 1, dst);
     }
 }
 
@@ -897,11 +1004,13 @@ int hp_q8_emit(cg *g, const hp_q8_model *m, hp_q8_isa isa, const char *fname, LL
         W[d] = const_bytes(g, name, wp, nb);
         free(wp);
         snprintf(name, sizeof name, "q8mult%d", d);
-        MU[d] = const_bytes(g, name, L->mult, sizeof(float) * (size_t)L->out);
+        MU[d] = const_padded(g, name, L->mult, sizeof(float), L->out, L->out_pad);
         snprintf(name, sizeof name, "q8zsum%d", d);
-        ZS[d] = const_bytes(g, name, L->zsum, sizeof(int32_t) * (size_t)L->out);
+        ZS[d] = const_padded(g, name, L->zsum, sizeof(int32_t), L->out, L->out_pad);
         snprintf(name, sizeof name, "q8bias%d", d);
-        BI[d] = const_bytes(g, name, L->bias, sizeof(float) * (size_t)L->out);
+        BI[d] = const_padded(g, name, L->bias, sizeof(float), L->out, L->out_pad);
+        if (!MU[d] || !ZS[d] || !BI[d])
+            goto out;
     }
     LLVMValueRef mean = m->mean ? const_bytes(g, "q8mean", m->mean, sizeof(float) * (size_t)F) : NULL;
     LLVMValueRef sd = m->std ? const_bytes(g, "q8std", m->std, sizeof(float) * (size_t)F) : NULL;
@@ -913,7 +1022,10 @@ int hp_q8_emit(cg *g, const hp_q8_model *m, hp_q8_isa isa, const char *fname, LL
     long qb_off, acc_off;
     hp_q8_scratch_bytes(m, &qb_off, &acc_off);
     LLVMValueRef qcur = scratch, qnext = bptr(g, scratch, cg_i64(g, qb_off)), acc = bptr(g, scratch, cg_i64(g, acc_off));
+    long col_bytes, pimg_bytes;
+    conv_bytes(m, &col_bytes, &pimg_bytes);
     LLVMValueRef col = bptr(g, acc, cg_i64(g, 4L * HP_Q8_TILE * amax_of(m)));
+    LLVMValueRef pimg = bptr(g, col, cg_i64(g, col_bytes));
 
     cg_loop S, R, J;
     LLVMValueRef tiles = LLVMBuildUDiv(g->b, iadd(g, n, cg_i64(g, HP_Q8_TILE - 1)), cg_i64(g, HP_Q8_TILE), "");
@@ -941,7 +1053,7 @@ int hp_q8_emit(cg *g, const hp_q8_model *m, hp_q8_isa isa, const char *fname, LL
             cg_for(g, &R, cg_i64(g, 0), rows);
             LLVMValueRef src = bptr(g, qcur, imul(g, R.i, L->in_stride)), dst = bptr(g, qnext, imul(g, R.i, N->in_stride));
             if (L->kind == HP_Q8_CONV)
-                conv_sample(g, &ks, L, N, W[d], MU[d], ZS[d], BI[d], src, dst, col, acc);
+                conv_sample(g, &ks, L, N, W[d], MU[d], ZS[d], BI[d], src, dst, col, pimg, acc);
             else
                 pool_sample(g, L, src, dst);
             cg_end(g, &R);
