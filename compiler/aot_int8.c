@@ -8,7 +8,11 @@
  * quantized to bytes, then every dense layer is an int8 kernel into int32
  * accumulators and an epilogue that scales them, adds the bias, applies the
  * activations and quantizes the result for the next layer (the last layer's
- * stays float and gets the softmax).
+ * stays float and gets the softmax).  Conv layers and pools go a sample at a
+ * time: a conv pads its input bytes with the zero point, copies each output
+ * pixel's C*k*k input bytes into a row (im2col), runs the dense kernel over
+ * tiles of HP_Q8_TILE rows (pixels) and requantizes them into [out, Ho, Wo];
+ * maxpool and avgpool work on the bytes (conv_sample, pool_sample).
  *
  * The kernel keeps the weights packed for the instruction it uses: groups of
  * G inputs of V outputs side by side, wp[k / G][j][k % G], so one vector

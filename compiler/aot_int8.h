@@ -1,16 +1,20 @@
 /* aot_int8.h - int8 post-training quantization for `hpc build --quantize int8`
  * (docs/deploy.md, "int8 artifacts"; docs/internals.md, "Ahead of time").
  *
- * The scheme: the weights of each dense layer per output channel, symmetric
- * int8 (scale max|w| / 127, values -127..127); the input of each dense layer
- * asymmetric uint8 (x ~ scale * (q - zero), q 0..255) over the range
+ * The scheme: the weights of each dense and conv layer per output channel,
+ * symmetric int8 (scale max|w| / 127, values -127..127); the input of each
+ * dense and conv layer asymmetric uint8 (x ~ scale * (q - zero), q 0..255) over the range
  * [min(lo, 0), max(hi, 0)] seen on the calibration samples; products summed
  * in int32; the bias added in float after the int32 sum is scaled:
  *     y[j] = (float)(acc[j] - zero * sum_k w[j][k]) * (in_scale * w_scale[j]) + bias[j]
  * then the layer's activations in float, then y quantized for the next
  * layer as q = clamp(rint(y / scale') + zero', 0, 255) in the same loop (the
  * requantization is fused into the layer's epilogue); the last layer's
- * outputs (and the softmax) stay float. */
+ * outputs (and the softmax) stay float.  A conv layer is a dense layer over
+ * the im2col rows of its input (K = C*k*k, a pixel in the padding is the zero
+ * point: a float 0); maxpool takes the max of the bytes (exact: the
+ * quantization is monotone), avgpool (sum + k*k/2) / (k*k) in integers, both
+ * in the quantization of the layer their output reaches. */
 #ifndef HP_AOT_INT8_H
 #define HP_AOT_INT8_H
 
