@@ -111,7 +111,7 @@ static const command commands[] = {
      "             and -v4, the best one picked at run time (NAME_isa() says which);\n"
      "             generic elsewhere. native: this machine's alone; or one CPU's name\n"
      "  --exe      also link OUT/NAME, a predictor reading CSV rows (not for language models)\n"
-     "  --quantize int8  int8 post-training quantization of a model of dense layers (x86-64):\n"
+     "  --quantize int8  int8 post-training quantization of a model of dense and conv layers (x86-64):\n"
      "             weights per output channel, activations calibrated on training samples\n"
      "  --calibrate N  the first N training samples (in the data's order) set the\n"
      "             activations' ranges (default 1000)\n"

@@ -787,7 +787,7 @@ static void write_about(FILE *f, const plan_experiment *e, const hp_aot_options 
     if (o->q8)
         fprintf(f,
                 ".\n * Quantization: int8 (hpc build --quantize int8): weights per output channel (symmetric\n"
-                " *   int8), each dense layer's input as uint8 with a zero point over the range seen on the\n"
+                " *   int8), each dense and conv layer's input as uint8 with a zero point over the range seen on the\n"
                 " *   first %ld training samples; int32 sums; the last layer's outputs in float.\n"
                 " * Accuracy: %s\n */\n",
                 o->q8->calibrated, o->q8_note ? o->q8_note : "not measured in int8 (build with --report).");
