@@ -218,7 +218,11 @@ int hp_q8_plan(const plan_experiment *e, const cg_layout *l, const float *params
                 why = "--quantize int8 folds a batchnorm into the dense or conv layer right before it, when that layer "
                       "has no activation; build this model without --quantize (float32)";
             break;
-        case PLAN_LAYERNORM: case PLAN_EMBED: case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: case PLAN_LAST: case PLAN_EMBED_COLUMNS:
+        case PLAN_EMBED_COLUMNS:
+            why = "--quantize int8 does not cover embedded categorical columns (embed(...) in the data's categories); "
+                  "build this model without --quantize (float32)";
+            break;
+        case PLAN_LAYERNORM: case PLAN_EMBED: case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: case PLAN_LAST:
             why = "--quantize int8 covers dense and conv layers with their activations, pools, flatten and dropout "
                   "only; build this model without --quantize (float32)";
             break;
