@@ -600,10 +600,10 @@ void hprt_dp_slices(size_t n, int ranks, size_t *at)
  * update.  Each rank's gradients are the mean over its own rows; scaled by
  * its rows over the batch's, their sum over the ranks is the gradient of the
  * whole batch.  Only this rank's slice of that sum is made
- * (reduce-scatter), into its place in the gradients: the step updates only
+ * (reduce-scatter), into T->dp_slice (io->dp_grads): the step updates only
  * that slice and dp_gather shares it.  When every rank has the same share,
- * the scale (the same on every rank) is applied to the slice after the sum,
- * else to each rank's whole gradient before it.  A failure gives a NaN loss
+ * the scale (the same on every rank) is applied by the step as it reads the
+ * sums (io->dp_gscale), else to each rank's whole gradient before the sum.  A failure gives a NaN loss
  * (no rank updates; each sees its own failure or the NaN) and is reported
  * after the step. */
 static void dp_reduce(void *p)
@@ -629,13 +629,8 @@ static void dp_reduce(void *p)
             c->grads[i] *= scale;
     if (comm->reduce_scatter_f32(comm, c->grads, T->dp_slice, T->dp_at) != 0)
         goto fail;
-    size_t lo = T->dp_at[comm->rank], n = T->dp_at[comm->rank + 1] - lo;
-    float *g = c->grads + lo;
-    if (even && scale != 1.0f)
-        for (size_t i = 0; i < n; i++)
-            g[i] = T->dp_slice[i] * scale;
-    else
-        memcpy(g, T->dp_slice, sizeof(float) * n);
+    io->dp_grads = T->dp_slice;
+    io->dp_gscale = even ? scale : 1.0f;
     return;
 fail:
     snprintf(T->dp_error, sizeof T->dp_error, "summing the gradients over the ranks: %s", comm->error);
@@ -652,6 +647,7 @@ static void dp_norm(void *p)
     double sq = 0;
     for (int t = 0; t < T->threads; t++)
         sq += io->sqnorm[t];
+    sq *= (double)io->dp_gscale * (double)io->dp_gscale; /* the norm of the scaled sums */
     if (T->comm->allreduce_f64(T->comm, &sq, 1) != 0) {
         snprintf(T->dp_error, sizeof T->dp_error, "summing the gradient norm over the ranks: %s", T->comm->error);
         sq = NAN;
@@ -675,8 +671,11 @@ static void dp_gather(void *p)
 static hprt_status dp_gather_state(trainer *T, hprt_error *err)
 {
     const hprt_train_config *c = T->c;
-    if (!c->opt || c->opt->n != c->n_params)
+    if (!c->opt)
         return HPRT_OK;
+    if (c->opt->n != c->n_params)
+        return hprt_fail(err, HPRT_E_RUN, "the optimizer state has %zu entries for %zu parameters (a bug in hpc)",
+                         c->opt->n, c->n_params);
     for (int k = 0; k < HPRT_STATE__COUNT; k++)
         if (c->opt->arrays[k] && T->comm->allgather_f32(T->comm, c->opt->arrays[k], T->dp_at) != 0)
             return hprt_fail(err, HPRT_E_RUN, "gathering the optimizer state from the ranks: %s", T->comm->error);

@@ -126,17 +126,22 @@ static void step(hprt_step_io *io, int32_t tid)
     for (int i = 0; i < NP; i++)
         r->grads[i] = (float)(sum / (double)io->rows * (1 + i % 3));
     double total = io->loss[tid];
-    int64_t lo = 0, hi = NP;
-    if (io->dp_reduce) {
+    int64_t lo = 0, hi = NP, at = 0; /* g[i - at]: weight i's gradient */
+    const float *g = r->grads;
+    float scale = 1;
+    if (io->dp_reduce) { /* the slice's sums, element 0 the arena's shard_lo, times dp_gscale */
         io->dp_reduce(io);
         total = io->dp_loss;
         lo = io->shard_lo;
         hi = io->shard_hi;
+        g = io->dp_grads;
+        at = lo;
+        scale = io->dp_gscale;
     }
     if (!isfinite(total))
         return;
     for (int64_t i = lo; i < hi; i++) {
-        r->opt->buf[i] = 0.9f * r->opt->buf[i] + r->grads[i];
+        r->opt->buf[i] = 0.9f * r->opt->buf[i] + g[i - at] * scale;
         r->params[i] -= 0.01f * r->opt->buf[i];
     }
     if (io->dp_gather)
