@@ -1869,8 +1869,9 @@ static void nan_guard(cg *g, LLVMValueRef total)
     LLVMPositionBuilderAtEnd(g->b, cont);
 }
 
-/* Thread 0 calls the io's function at field `off` with io; every thread then
- * waits for it (the barrier after). */
+/* After a barrier (every thread's work before it done), thread 0 calls the
+ * io's function at field `off` with io; a caller that needs its result meets
+ * the others at a barrier after it. */
 static void dp_call(cg *g, size_t off, const char *name)
 {
     cg_barrier(g);
