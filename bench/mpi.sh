@@ -13,7 +13,8 @@
 # per character for the char-LSTM (goal: within 1%).  Then times
 # MPI_Allreduce alone on 2 ranks (bench/mpi_allreduce.c, built with mpicc) at
 # each model's gradient size and a range of sizes: the per-byte cost the
-# scaling model of docs/distributed.md takes.  Prints tables; writes nothing
+# scaling model of docs/distributed.md takes; and beside it the sharded
+# update's MPI_Reduce_scatter + MPI_Allgatherv pair, which hpc's steps use.  Prints tables; writes nothing
 # into the repository.  Run from the repository root after `make`.
 set -eu
 ROUNDS=${1:-3}
@@ -72,5 +73,5 @@ mpicc -O2 bench/mpi_allreduce.c -o "$out/allreduce"
 params() { "$HPC" explain "$1" 2>/dev/null | sed -n 's/^ *total *\([0-9,]*\).*/\1/p' | head -1 | tr -d ,; }
 mlp=$(params bench/fmnist_mlp.hp)
 lm=$(params bench/charlm.hp)
-echo "MPI_Allreduce of float sums on 2 ranks of this machine (the models' gradients: MLP $mlp, char-LSTM $lm floats)"
+echo "MPI_Allreduce of float sums, and the reduce-scatter + allgather pair, on 2 ranks of this machine (the models' gradients: MLP $mlp, char-LSTM $lm floats)"
 mpirun -n 2 --bind-to core "$out/allreduce" ${mlp:-269322} ${lm:-800000} 1024 65536 1048576 4194304

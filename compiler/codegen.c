@@ -1572,7 +1572,8 @@ typedef struct {
     LLVMValueRef lr, mu, damp_keep, first, b1w, step_size, bc2_sqrt, decay_keep, clr;
     LLVMValueRef wd, b2, one_minus_b2, eps, alpha, one_minus_alpha; /* f32 */
     LLVMValueRef use_wd, use_momentum, nesterov;                     /* i1 */
-    LLVMValueRef clip_coef; /* NULL without clipping */
+    LLVMValueRef clip_coef; /* NULL without clipping (data-parallel: also the gradient's scale) */
+    LLVMValueRef grads;     /* data-parallel: where the tensor's summed gradients are (NULL: its gradient buffer) */
     LLVMValueRef l1;        /* f32, regularize = l1(lambda); NULL when the experiment has no l1 */
 } step_numbers;
 
@@ -1597,7 +1598,7 @@ static LLVMValueRef l2(cg *g, const step_numbers *n, LLVMValueRef gr, LLVMValueR
 static void update_range(cg *g, int i, bool bias, LLVMValueRef lo, LLVMValueRef hi, const step_numbers *n)
 {
     const hprt_optimizer *o = &g->e->optimizer;
-    LLVMValueRef TH = PARAM(g, "", i, bias), G = PARAM(g, "d", i, bias);
+    LLVMValueRef TH = PARAM(g, "", i, bias), G = n->grads ? n->grads : PARAM(g, "d", i, bias);
     bool cycled = false;
     for (const hprt_schedule *s = &g->e->schedule; s; s = s->kind == HPRT_SCHED_WARMUP ? s->then : NULL)
         cycled |= (s->kind == HPRT_SCHED_CYCLIC || s->kind == HPRT_SCHED_ONE_CYCLE) && s->cycle_momentum;
@@ -1972,6 +1973,96 @@ static void nan_guard(cg *g, LLVMValueRef total)
     LLVMPositionBuilderAtEnd(g->b, cont);
 }
 
+/* After a barrier (every thread's work before it done), thread 0 calls the
+ * io's function at field `off` with io; a caller that needs its result meets
+ * the others at a barrier after it. */
+static void dp_call(cg *g, size_t off, const char *name)
+{
+    cg_barrier(g);
+    LLVMBasicBlockRef call = LLVMAppendBasicBlockInContext(g->ctx, g->fn, name);
+    LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "dp_after");
+    LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, g->tid, cg_i64(g, 0), ""), call, after);
+    LLVMPositionBuilderAtEnd(g->b, call);
+    LLVMTypeRef ft = LLVMFunctionType(g->t_void, &g->t_ptr, 1, 0);
+    LLVMBuildCall2(g->b, ft, cg_io_field(g, off, g->t_ptr), &g->io, 1, "");
+    LLVMBuildBr(g->b, after);
+    LLVMPositionBuilderAtEnd(g->b, after);
+}
+
+static LLVMValueRef imin(cg *g, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, a, b, ""), a, b, "");
+}
+
+/* Data-parallel, each parameter tensor's elements inside the thread's part
+ * [t0, t1) of the arena: their update (acc NULL), or their gradients' sum of
+ * squares added to the double at acc.  The summed gradients are the slice at
+ * io->dp_grads (its element 0 is the arena's shard_lo). */
+static void shard_tensors(cg *g, LLVMValueRef t0, LLVMValueRef t1, step_numbers n, LLVMValueRef acc)
+{
+    LLVMValueRef dg = cg_io_field(g, offsetof(hprt_step_io, dp_grads), g->t_ptr);
+    LLVMValueRef lo0 = cg_io_field(g, offsetof(hprt_step_io, shard_lo), g->t_i64);
+    for (int i = 1; i < g->e->n_layers; i++) {
+        if (!has_params(&g->e->layers[i]))
+            continue;
+        const cg_layer_layout *L = &g->l->layers[i];
+        for (int b = 0; b < 2; b++) {
+            long off = b ? L->b : L->w, size = b ? L->b_size : L->w_size;
+            if (off < 0 || size <= 0)
+                continue;
+            LLVMValueRef lo = isub(g, t0, cg_i64(g, off)), hi = imin(g, isub(g, t1, cg_i64(g, off)), cg_i64(g, size));
+            lo = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, lo, cg_i64(g, 0), ""), cg_i64(g, 0), lo, "");
+            LLVMValueRef at = isub(g, cg_i64(g, off), lo0); /* the tensor's element 0 in the slice (may be before it) */
+            n.grads = LLVMBuildGEP2(g->b, g->t_f32, dg, &at, 1, "");
+            if (acc)
+                sumsq(g, n.grads, lo, hi, acc);
+            else
+                update_range(g, i, b, lo, hi, &n);
+        }
+    }
+}
+
+/* The data-parallel end of a training step (ZeRO stage 1, docs/distributed.md):
+ * thread 0 sums the loss and this rank's slice [shard_lo, shard_hi) of the
+ * gradients over the ranks into io->dp_grads (dp_reduce); the NaN guard reads
+ * the summed loss; each thread updates its 16-float aligned part of the slice
+ * from those sums times io->dp_gscale (with clipping, after dp_norm has
+ * summed the parts' squares over threads and ranks); then thread 0 gathers
+ * every rank's slice (dp_gather). */
+static void dp_update(cg *g)
+{
+    dp_call(g, offsetof(hprt_step_io, dp_reduce), "dp_reduce");
+    cg_barrier(g);
+    nan_guard(g, cg_io_field(g, offsetof(hprt_step_io, dp_loss), g->t_f64));
+    step_numbers n = load_step_numbers(g);
+    LLVMValueRef lo = cg_io_field(g, offsetof(hprt_step_io, shard_lo), g->t_i64);
+    LLVMValueRef hi = cg_io_field(g, offsetof(hprt_step_io, shard_hi), g->t_i64);
+    LLVMValueRef per = LLVMBuildSDiv(g->b, iadd(g, isub(g, hi, lo), cg_i64(g, g->threads - 1)), cg_i64(g, g->threads), "");
+    per = LLVMBuildAnd(g->b, iadd(g, per, cg_i64(g, 15)), cg_i64(g, ~15L), "");
+    LLVMValueRef t0 = imin(g, iadd(g, lo, imul(g, g->tid, per)), hi);
+    LLVMValueRef t1 = imin(g, iadd(g, t0, per), hi);
+    LLVMValueRef gscale = cg_io_field(g, offsetof(hprt_step_io, dp_gscale), g->t_f32);
+    n.clip_coef = gscale;
+    if (g->e->clip > 0) {
+        LLVMValueRef acc = ir_alloca(g->b, g->t_f64, "sq");
+        LLVMBuildStore(g->b, cg_f64(g, 0), acc);
+        shard_tensors(g, t0, t1, n, acc);
+        LLVMValueRef slot = imul(g, g->tid, cg_i64(g, 8));
+        LLVMBuildStore(g->b, LLVMBuildLoad2(g->b, g->t_f64, acc, ""),
+                       LLVMBuildInBoundsGEP2(g->b, g->t_i8, cg_io_field_ptr(g, offsetof(hprt_step_io, sqnorm)), &slot, 1, ""));
+        dp_call(g, offsetof(hprt_step_io, dp_norm), "dp_norm");
+        cg_barrier(g);
+        LLVMValueRef norm = cg_io_field(g, offsetof(hprt_step_io, grad_norm), g->t_f64);
+        /* clip_grad_norm_: coef = max_norm / (norm + 1e-6), applied when below 1 */
+        LLVMValueRef coef = LLVMBuildFDiv(g->b, cg_f64(g, g->e->clip), LLVMBuildFAdd(g->b, norm, cg_f64(g, 1e-6), ""), "");
+        coef = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOLT, coef, cg_f64(g, 1), ""), coef, cg_f64(g, 1), "");
+        n.clip_coef = LLVMBuildFPTrunc(g->b, LLVMBuildFMul(g->b, coef, LLVMBuildFPExt(g->b, gscale, g->t_f64, ""), ""),
+                                       g->t_f32, "");
+    }
+    shard_tensors(g, t0, t1, n, NULL);
+    dp_call(g, offsetof(hprt_step_io, dp_gather), "dp_gather");
+}
+
 static void emit_train(cg *g, int B)
 {
     const plan_experiment *e = g->e;
@@ -2043,25 +2134,13 @@ static void emit_train(cg *g, int B)
         np += k;
     }
     if (g->l->dp) {
-        /* every thread's gradients written; thread 0 sums them over the
-         * ranks; then every thread reads the sums */
-        cg_barrier(g);
-        LLVMBasicBlockRef call = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "dp_reduce");
-        LLVMBasicBlockRef after = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "dp_reduced");
-        LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, g->tid, cg_i64(g, 0), ""), call, after);
-        LLVMPositionBuilderAtEnd(g->b, call);
-        LLVMTypeRef ft = LLVMFunctionType(g->t_void, &g->t_ptr, 1, 0);
-        LLVMValueRef fp = cg_io_field(g, offsetof(hprt_step_io, dp_reduce), g->t_ptr);
-        LLVMBuildCall2(g->b, ft, fp, &g->io, 1, "");
-        LLVMBuildBr(g->b, after);
-        LLVMPositionBuilderAtEnd(g->b, after);
-        cg_barrier(g);
-        nan_guard(g, cg_io_field(g, offsetof(hprt_step_io, dp_loss), g->t_f64));
-        n = load_step_numbers(g);
+        free(parts);
+        dp_update(g);
+        LLVMBuildRetVoid(g->b);
+        return;
     }
     if (e->clip <= 0 && defer) {
-        if (!g->l->dp)
-            cg_barrier(g);
+        cg_barrier(g);
         for (int r = 0; r < np; r++)
             update_range(g, parts[r].layer, parts[r].bias, parts[r].lo, parts[r].hi, &n);
     }

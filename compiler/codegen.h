@@ -106,8 +106,10 @@ typedef struct {
     /* data-parallel (mpirun, docs/distributed.md): the training steps are a
      * rank's share of each batch; dropout masks are keyed by the global row
      * (io->row0), and the weight phase computes every gradient, lets thread 0
-     * sum them over the ranks (io->dp_reduce), and only then updates.  Set by
-     * the session after cg_layout_new; false: the steps are as before. */
+     * sum them over the ranks (io->dp_reduce: this rank's slice of the
+     * arena), updates that slice only and lets thread 0 gather every rank's
+     * (io->dp_gather; hprt_step.h).  Set by the session after cg_layout_new;
+     * false: the steps are as before. */
     bool dp;
 } cg_layout;
 

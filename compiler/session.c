@@ -249,7 +249,7 @@ static hp_err_class pass_layout(hp_session *s, hp_error *err)
         esizes[0] = 1;
         break;
     }
-    bool dp = s->o.use == HP_USE_TRAIN && s->o.ranks > 1;
+    bool dp = (s->o.use == HP_USE_TRAIN || s->o.use == HP_USE_STEP) && s->o.ranks > 1; /* STEP: the codegen tests */
     if (dp) /* this rank's share of every batch (a share of 0 rows is refused by the driver) */
         for (int pass = 0; pass < 2; pass++) {
             int *sz = pass ? esizes : tsizes, n = pass ? n_eval : n_train, k = 0;

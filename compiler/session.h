@@ -128,7 +128,8 @@ typedef struct {
     hp_session_cache *shared;     /* HP_USE_TRAIN: data and the compiled model shared with other sessions */
     /* HP_USE_TRAIN, data-parallel (mpirun): this process is rank `rank` of
      * `ranks` > 1, its steps compiled for its share of every batch
-     * (hprt_dp_share) with the layout's `dp` on; 0 or 1: a single process */
+     * (hprt_dp_share) with the layout's `dp` on; 0 or 1: a single process
+     * (HP_USE_STEP takes them too: the code generation tests of the dp step) */
     int ranks, rank;
     int rank_threads;             /* > 0: the cores this rank may use: the threads when neither `threads`
                                    * above nor the experiment says, and at most this when the experiment does */

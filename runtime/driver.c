@@ -492,8 +492,14 @@ struct hprt_trainer {
      * on, and a reduction's failure (reported after the step) */
     hprt_comm *comm;
     float dp_scale[2];
+    bool dp_even[2];         /* ... every rank has the same share: the scale is applied after the sum */
     bool dp_stop;
     char dp_error[300];
+    /* the sharded update (ZeRO stage 1): rank k owns the parameters
+     * [dp_at[k], dp_at[k+1]) (16-float aligned); dp_slice receives the sum
+     * of this rank's gradients */
+    size_t *dp_at;
+    float *dp_slice;
 };
 typedef hprt_trainer trainer;
 
@@ -573,34 +579,107 @@ static void account(trainer *T)
     T->pending = NULL;
 }
 
+/* Data-parallel: rank k's slice of the parameter arena, [at[k], at[k+1]) of
+ * n floats: n / ranks each, 16-float aligned (the last slices may be shorter,
+ * or empty when n is small). */
+void hprt_dp_slices(size_t n, int ranks, size_t *at)
+{
+    at[0] = 0;
+    for (int k = 1; k <= ranks; k++) {
+        size_t b = (n * (size_t)k / (size_t)ranks + 15) & ~(size_t)15;
+        at[k] = k == ranks || b > n ? n : b;
+        if (at[k] < at[k - 1])
+            at[k] = at[k - 1];
+    }
+}
+
 /* Data-parallel: called by the step's thread 0 once every thread's weight
- * gradients are written (io->dp_reduce).  Each rank's gradients are the mean
- * over its own rows; scaled by its rows over the batch's, their sum over the
- * ranks is the gradient of the whole batch.  The loss sums and the stop flags
- * (an interrupt on any rank stops every rank after this step) go in a second
- * reduction.  A failure gives a NaN loss (no rank updates; each sees its own
- * failure or the NaN) and is reported after the step. */
+ * gradients are written (io->dp_reduce).  The loss sums and the stop flags
+ * (an interrupt on any rank stops every rank after this step) are summed
+ * first: a non-finite loss ends the step on every rank alike before any
+ * update.  Each rank's gradients are the mean over its own rows; scaled by
+ * its rows over the batch's, their sum over the ranks is the gradient of the
+ * whole batch.  Only this rank's slice of that sum is made
+ * (reduce-scatter), into T->dp_slice (io->dp_grads): the step updates only
+ * that slice and dp_gather shares it.  When every rank has the same share,
+ * the scale (the same on every rank) is applied by the step as it reads the
+ * sums (io->dp_gscale), else to each rank's whole gradient before the sum.  A failure gives a NaN loss
+ * (no rank updates; each sees its own failure or the NaN) and is reported
+ * after the step. */
 static void dp_reduce(void *p)
 {
     hprt_step_io *io = p;
     trainer *T = io->dp_ctx;
     const hprt_train_config *c = T->c;
     hprt_comm *comm = T->comm;
-    float scale = T->dp_scale[io == &T->R.io[1]];
-    if (scale != 1.0f)
-        for (size_t i = 0; i < c->n_params; i++)
-            c->grads[i] *= scale;
+    int which = io == &T->R.io[1];
+    float scale = T->dp_scale[which];
     double sums[2] = {0, c->interrupt && *c->interrupt ? 1.0 : 0.0};
     for (int t = 0; t < T->threads; t++)
         sums[0] += io->loss[t];
-    if (comm->allreduce_f32(comm, c->grads, c->n_params) != 0 || comm->allreduce_f64(comm, sums, 2) != 0) {
-        snprintf(T->dp_error, sizeof T->dp_error, "summing the gradients over the ranks: %s", comm->error);
-        io->dp_loss = NAN;
-        T->dp_stop = true;
-        return;
-    }
+    if (comm->allreduce_f64(comm, sums, 2) != 0)
+        goto fail;
     io->dp_loss = sums[0];
     T->dp_stop = sums[1] > 0;
+    if (!isfinite(sums[0])) /* the step stops at its NaN guard on every rank */
+        return;
+    bool even = T->dp_even[which];
+    if (!even && scale != 1.0f)
+        for (size_t i = 0; i < c->n_params; i++)
+            c->grads[i] *= scale;
+    if (comm->reduce_scatter_f32(comm, c->grads, T->dp_slice, T->dp_at) != 0)
+        goto fail;
+    io->dp_grads = T->dp_slice;
+    io->dp_gscale = even ? scale : 1.0f;
+    return;
+fail:
+    snprintf(T->dp_error, sizeof T->dp_error, "summing the gradients over the ranks: %s", comm->error);
+    io->dp_loss = NAN;
+    T->dp_stop = true;
+}
+
+/* Data-parallel with clipping (io->dp_norm): the global gradient norm from
+ * every thread's sum of squares of its part of the rank's slice. */
+static void dp_norm(void *p)
+{
+    hprt_step_io *io = p;
+    trainer *T = io->dp_ctx;
+    double sq = 0;
+    for (int t = 0; t < T->threads; t++)
+        sq += io->sqnorm[t];
+    sq *= (double)io->dp_gscale * (double)io->dp_gscale; /* the norm of the scaled sums */
+    if (T->comm->allreduce_f64(T->comm, &sq, 1) != 0) {
+        snprintf(T->dp_error, sizeof T->dp_error, "summing the gradient norm over the ranks: %s", T->comm->error);
+        sq = NAN;
+    }
+    io->grad_norm = sqrt(sq);
+}
+
+/* Data-parallel (io->dp_gather): every rank's updated slice of the
+ * parameters to every rank, so the weights are whole and the same again. */
+static void dp_gather(void *p)
+{
+    hprt_step_io *io = p;
+    trainer *T = io->dp_ctx;
+    if (T->comm->allgather_f32(T->comm, T->c->params, T->dp_at) != 0)
+        snprintf(T->dp_error, sizeof T->dp_error, "gathering the updated weights from the ranks: %.200s", T->comm->error);
+}
+
+/* Data-parallel: each rank's optimizer state is current only in its slice;
+ * before a checkpoint every rank gathers the others' (the checkpoint holds
+ * the whole state, which any number of ranks, or one process, resumes). */
+static hprt_status dp_gather_state(trainer *T, hprt_error *err)
+{
+    const hprt_train_config *c = T->c;
+    if (!c->opt)
+        return HPRT_OK;
+    if (c->opt->n != c->n_params)
+        return hprt_fail(err, HPRT_E_RUN, "the optimizer state has %zu entries for %zu parameters (a bug in hpc)",
+                         c->opt->n, c->n_params);
+    for (int k = 0; k < HPRT_STATE__COUNT; k++)
+        if (c->opt->arrays[k] && T->comm->allgather_f32(T->comm, c->opt->arrays[k], T->dp_at) != 0)
+            return hprt_fail(err, HPRT_E_RUN, "gathering the optimizer state from the ranks: %s", T->comm->error);
+    return HPRT_OK;
 }
 
 /* A 64-bit hash of the weights (FNV-1a over their 32-bit words). */
@@ -660,6 +739,11 @@ static hprt_status dp_check_weights(trainer *T, hprt_error *err)
 static hprt_status checkpoint(trainer *T, const char *name, const float *params, hprt_error *err)
 {
     const hprt_train_config *c = T->c;
+    if (T->comm && c->ckpt_id) {
+        hprt_status gs = dp_gather_state(T, err);
+        if (gs != HPRT_OK)
+            return gs;
+    }
     size_t all = c->ckpt_id ? carry_floats_all(c) : 0;
     if (all > 0) { /* every rank: its streams into their place, zeros elsewhere, summed */
         memset(T->carry, 0, sizeof(float) * all);
@@ -798,6 +882,20 @@ hprt_status hprt_trainer_new(const hprt_train_config *c, hprt_trainer **out, hpr
                                train->tokens ? "" : " (the last batch of an epoch has the rows left over)");
         if (st != HPRT_OK)
             goto fail;
+        T->dp_at = malloc(sizeof(size_t) * ((size_t)T->comm->size + 1));
+        if (!T->dp_at) {
+            st = hprt_fail(err, HPRT_E_RUN, "out of memory");
+            goto fail;
+        }
+        hprt_dp_slices(c->n_params, T->comm->size, T->dp_at);
+        size_t most = 1;
+        for (int k = 0; k < T->comm->size; k++)
+            if (T->dp_at[k + 1] - T->dp_at[k] > most)
+                most = T->dp_at[k + 1] - T->dp_at[k];
+        if (!(T->dp_slice = malloc(sizeof(float) * most))) {
+            st = hprt_fail(err, HPRT_E_RUN, "out of memory");
+            goto fail;
+        }
     }
     if ((st = fresh_state(T, err)) != HPRT_OK)
         goto fail;
@@ -891,7 +989,13 @@ static hprt_status trainer_start(trainer *T, hprt_error *err)
         return st;
     for (int i = 0; i < 2; i++) {
         T->R.io[i].dp_reduce = T->comm ? dp_reduce : NULL;
+        T->R.io[i].dp_norm = T->comm ? dp_norm : NULL;
+        T->R.io[i].dp_gather = T->comm ? dp_gather : NULL;
         T->R.io[i].dp_ctx = T;
+        if (T->comm) {
+            T->R.io[i].shard_lo = (int64_t)T->dp_at[T->comm->rank];
+            T->R.io[i].shard_hi = (int64_t)T->dp_at[T->comm->rank + 1];
+        }
     }
     if (T->comm) /* a data-parallel run's sums are in another order whatever the threads: 0, any may resume it */
         T->S.threads = 0;
@@ -951,6 +1055,7 @@ static hprt_status epoch_steps(trainer *T, hprt_batch_stage bs, epoch_clock *k, 
         int rows = pass_step(&pp, io, c->train, T->order.idx, S->pos, first, &units, &all_units);
         first = false;
         T->dp_scale[S->step & 1] = (float)units / (float)all_units;
+        T->dp_even[S->step & 1] = T->comm && units * T->comm->size == all_units;
         hprt_step_fn fn = c->train_fn(c->fn_ctx, rows);
         if (!fn)
             return hprt_fail(err, HPRT_E_RUN, "no compiled training step for a batch of %d (a bug in hpc)", rows);
@@ -1203,6 +1308,8 @@ void hprt_trainer_free(hprt_trainer *T)
     free(T->best);
     hprt_order_free(&T->order);
     free(T->carry);
+    free(T->dp_at);
+    free(T->dp_slice);
     hprt_free(T->R.io);
     hprt_free(T->R.identity);
     free(T);

@@ -131,6 +131,52 @@ static int poll_msg(hprt_comm *c, int src, int tag)
     return rc == MPI_SUCCESS ? flag != 0 : fail(c, "MPI_Iprobe", rc);
 }
 
+/* at[] (size + 1 offsets) as MPI's int counts and displacements; -1 when a
+ * slice or the whole does not fit an int */
+static int slices(hprt_comm *c, const char *what, const size_t *at, int **counts, int **displs)
+{
+    int n = c->size;
+    if (at[n] > INT32_MAX) {
+        snprintf(c->error, sizeof c->error, "%s: %zu floats is more than one call takes", what, at[n]);
+        return -1;
+    }
+    *counts = malloc(sizeof(int) * (size_t)n);
+    *displs = malloc(sizeof(int) * (size_t)n);
+    if (!*counts || !*displs) {
+        free(*counts);
+        free(*displs);
+        snprintf(c->error, sizeof c->error, "out of memory");
+        return -1;
+    }
+    for (int k = 0; k < n; k++) {
+        (*counts)[k] = (int)(at[k + 1] - at[k]);
+        (*displs)[k] = (int)at[k];
+    }
+    return 0;
+}
+
+static int reduce_scatter_f32(hprt_comm *c, const float *buf, float *mine, const size_t *at)
+{
+    int *counts, *displs;
+    if (slices(c, "MPI_Reduce_scatter", at, &counts, &displs) != 0)
+        return -1;
+    int rc = MPI_Reduce_scatter(buf, mine, counts, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    free(counts);
+    free(displs);
+    return rc == MPI_SUCCESS ? 0 : fail(c, "MPI_Reduce_scatter", rc);
+}
+
+static int allgather_f32(hprt_comm *c, float *buf, const size_t *at)
+{
+    int *counts, *displs;
+    if (slices(c, "MPI_Allgatherv", at, &counts, &displs) != 0)
+        return -1;
+    int rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs, MPI_FLOAT, MPI_COMM_WORLD);
+    free(counts);
+    free(displs);
+    return rc == MPI_SUCCESS ? 0 : fail(c, "MPI_Allgatherv", rc);
+}
+
 static void abort_all(hprt_comm *c, int status)
 {
     (void)c;
@@ -183,6 +229,8 @@ hprt_comm *hpc_mpi_open(char *err, size_t errlen)
     c->poll = poll_msg;
     c->abort = abort_all;
     c->close = close_comm;
+    c->reduce_scatter_f32 = reduce_scatter_f32;
+    c->allgather_f32 = allgather_f32;
     return c;
 }
 

@@ -40,6 +40,14 @@ struct hprt_comm {
     void (*abort)(hprt_comm *c, int status);
     /* MPI_Finalize and free: the last call */
     void (*close)(hprt_comm *c);
+    /* the sharded optimizer update (docs/distributed.md): buf is split in
+     * slices, rank k's the floats [at[k], at[k+1]) (at has size + 1
+     * entries, at[0] = 0).  reduce_scatter_f32 sums buf over the ranks and
+     * puts the sum of this rank's slice in mine (at[rank+1] - at[rank]
+     * floats, not inside buf); allgather_f32 copies every rank's slice of buf
+     * into the others' buf, in place. */
+    int (*reduce_scatter_f32)(hprt_comm *c, const float *buf, float *mine, const size_t *at);
+    int (*allgather_f32)(hprt_comm *c, float *buf, const size_t *at);
 };
 
 #endif

@@ -83,12 +83,26 @@ typedef struct {
     /* data-parallel training (a layout compiled with `dp`, docs/distributed.md):
      * the step's rows are rows row0 .. row0 + rows of the global batch (dropout
      * masks are keyed by the global index); after the weight gradients, thread
-     * 0 calls dp_reduce(io), which sums the gradients (and the loss into
-     * dp_loss) over the ranks; the NaN guard then reads dp_loss */
+     * 0 calls dp_reduce(io), which sums the loss into dp_loss over the ranks
+     * and the gradients of this rank's slice [shard_lo, shard_hi) of the
+     * parameter arena (ZeRO stage 1) into dp_grads (element 0: the arena's
+     * shard_lo; the gradient arena itself stays unsummed), to be multiplied
+     * by dp_gscale; the NaN guard then reads dp_loss.  With clipping every
+     * thread writes the sum of squares of its part of dp_grads into sqnorm
+     * and thread 0 calls dp_norm(io), which puts the global norm (of the
+     * scaled sums) in grad_norm.  The threads update the slice only (each its
+     * part); then thread 0 calls dp_gather(io), which copies every rank's
+     * updated slice to the others. */
     int64_t row0;
     void (*dp_reduce)(void *io);
     void *dp_ctx;
     double dp_loss;
+    int64_t shard_lo, shard_hi;
+    void (*dp_norm)(void *io);
+    void (*dp_gather)(void *io);
+    const float *dp_grads;
+    float dp_gscale;
+    int32_t pad3;
 } hprt_step_io;
 
 typedef void (*hprt_step_fn)(hprt_step_io *io, int32_t tid);

@@ -170,6 +170,10 @@ void hprt_step_set_batch(hprt_step_io *io, const hprt_dataset *ds, const uint32_
 /* Rank `rank` of `ranks`' share of a batch of `rows` rows: the first rows %
  * ranks ranks take one row more; *first gets the global index of its first row. */
 int hprt_dp_share(int rows, int rank, int ranks, int *first);
+/* The sharded update's slices of a parameter arena of n floats: rank k
+ * owns [at[k], at[k+1]) (at has ranks + 1 entries), about n / ranks each,
+ * the boundaries 16-float aligned (the last slices may be shorter or empty). */
+void hprt_dp_slices(size_t n, int ranks, size_t *at);
 
 /* Training steps in one epoch: ceil(n / batch), or for text (seq > 0: n is
  * tokens) the full windows of seq tokens of `batch` streams,

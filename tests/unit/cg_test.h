@@ -24,10 +24,10 @@ typedef struct {
  * through the session's layout, memory and compile passes: activations
  * zeroed, parameters uniform in ±0.5 from seed 42, layer by layer (weights,
  * then bias). */
-static inline void cg_test_build(cg_test_prog *c, plan_experiment *e, int threads, int B)
+static inline void cg_test_build_ranks(cg_test_prog *c, plan_experiment *e, int threads, int B, int ranks)
 {
     memset(c, 0, sizeof *c);
-    hp_session_opts o = {.use = HP_USE_STEP, .threads = threads, .eval_batch = B};
+    hp_session_opts o = {.use = HP_USE_STEP, .threads = threads, .eval_batch = B, .ranks = ranks};
     hp_error err;
     hp_err_class cls = hp_session_init_plan(&c->hs, &o, e, &err);
     if (cls == HP_ERR_NONE)
@@ -48,6 +48,12 @@ static inline void cg_test_build(cg_test_prog *c, plan_experiment *e, int thread
         for (long k = 0; L->b >= 0 && k < L->b_size; k++)
             c->mem.params[L->b + k] = (float)(hprt_rng_uniform(&r) - 0.5);
     }
+}
+
+/* ... of one process; with ranks > 1, rank 0's data-parallel step (its share of B, the layout's dp on) */
+static inline void cg_test_build(cg_test_prog *c, plan_experiment *e, int threads, int B)
+{
+    cg_test_build_ranks(c, e, threads, B, 1);
 }
 
 /* A test's CSV data set in a fresh directory: FEAT columns f0.. and a label

@@ -29,7 +29,7 @@ typedef struct {
     hprt_dataset ds;
 } compiled;
 
-static void compile(compiled *c, fixture *f, const char *model, const char *settings, int threads, int B)
+static void compile_ranks(compiled *c, fixture *f, const char *model, const char *settings, int threads, int B, int ranks)
 {
     char src[4096];
     snprintf(src, sizeof src,
@@ -44,10 +44,15 @@ static void compile(compiled *c, fixture *f, const char *model, const char *sett
     assert_non_null(c->pl);
     checked_free(ck);
     plan_experiment *e = c->pl->experiment;
-    cg_test_build(&c->t, e, threads, B);
+    cg_test_build_ranks(&c->t, e, threads, B, ranks);
     hprt_csv_opts o = hprt_csv_defaults();
     hprt_error herr;
     assert_int_equal(hprt_csv_load(f->path, &o, &c->ds, &herr), HPRT_OK);
+}
+
+static void compile(compiled *c, fixture *f, const char *model, const char *settings, int threads, int B)
+{
+    compile_ranks(c, f, model, settings, threads, B, 1);
 }
 
 static void release(compiled *c)
@@ -253,6 +258,130 @@ static void test_mse_and_clip(void **state)
     check_one_step("optimizer = sgd(lr = 0.01); loss = mse", true, 0, 2, 9);
     check_one_step("optimizer = adam(lr = 0.01); clip = 0.05", false, 0.05, 2, 9);
     check_one_step("optimizer = adam(lr = 0.01); clip = 0.05", false, 0.05, 1, 9);
+}
+
+/* ---- the data-parallel step's sharded update (docs/distributed.md) ---- */
+
+/* A stand-in for the driver's dp_* functions, one rank: the "sum over the
+ * ranks" of the slice is twice the rank's gradient, and dp_gscale 0.5 makes
+ * it the rank's again (exactly), so the update must be the reference's. */
+typedef struct {
+    const compiled *c;
+    float slice[4096];
+    int threads, reduces, norms, gathers;
+} dp_stub;
+
+static void stub_reduce(void *p)
+{
+    hprt_step_io *io = p;
+    dp_stub *s = io->dp_ctx;
+    io->dp_loss = 0;
+    for (int t = 0; t < s->threads; t++)
+        io->dp_loss += io->loss[t];
+    assert_true(io->shard_hi - io->shard_lo <= 4096);
+    for (int64_t i = io->shard_lo; i < io->shard_hi; i++)
+        s->slice[i - io->shard_lo] = 2 * s->c->t.mem.grads[i];
+    io->dp_grads = s->slice;
+    io->dp_gscale = 0.5f;
+    s->reduces++;
+}
+
+static void stub_norm(void *p)
+{
+    hprt_step_io *io = p;
+    dp_stub *s = io->dp_ctx;
+    double sq = 0;
+    for (int t = 0; t < s->threads; t++)
+        sq += io->sqnorm[t];
+    io->grad_norm = sqrt(sq * 0.25);
+    s->norms++;
+}
+
+static void stub_gather(void *p)
+{
+    dp_stub *s = ((hprt_step_io *)p)->dp_ctx;
+    s->gathers++;
+}
+
+/* `steps` data-parallel steps (rank 0's share of 2B rows: B) updating only
+ * the parameters [lo, hi) of the arena (hi <= 0: to its end, minus -hi):
+ * inside, the reference's update; outside, unchanged. */
+static void check_dp_steps(const char *settings, double clip, int threads, int B, long lo, long hi, int steps)
+{
+    fixture f;
+    write_csv(&f);
+    compiled c;
+    compile_ranks(&c, &f, "input 13\n dense 11, relu\n dropout 0.3\n dense 9, tanh\n dense classes", settings, threads,
+                  2 * B, 2);
+    assert_true(c.t.l->dp);
+    long n = c.t.l->n_params;
+    if (hi <= 0)
+        hi += n;
+    const hprt_optimizer *opt = &c.pl->experiment->optimizer;
+    uint32_t order[ROWS];
+    for (uint32_t i = 0; i < ROWS; i++)
+        order[i] = (i * 7) % ROWS;
+    static hprt_step_io io;
+    static dp_stub stub;
+    stub = (dp_stub){.c = &c, .threads = threads};
+    reference ref;
+    ref.params = malloc(sizeof(float) * (size_t)n);
+    ref.grads = malloc(sizeof(float) * (size_t)n);
+    float *before = malloc(sizeof(float) * (size_t)n);
+    ref.st = hprt_optim_state_new(opt, (size_t)n);
+    assert_non_null(ref.params);
+    assert_non_null(ref.grads);
+    assert_non_null(before);
+    assert_non_null(ref.st);
+    print_message("data-parallel %s, %d threads, batch %d, slice [%ld, %ld) of %ld, %d steps\n", settings, threads, B, lo, hi,
+                  n, steps);
+    for (long t = 1; t <= steps; t++) {
+        memcpy(ref.params, c.t.mem.params, sizeof(float) * (size_t)n);
+        memcpy(before, c.t.mem.params, sizeof(float) * (size_t)n);
+        fill_io(&io, &c, opt, order, 0.01, t);
+        io.dp_reduce = stub_reduce;
+        io.dp_norm = stub_norm;
+        io.dp_gather = stub_gather;
+        io.dp_ctx = &stub;
+        io.shard_lo = lo;
+        io.shard_hi = hi;
+        reference_step(&ref, &c, opt, &io, B, false, clip, t, 0.01);
+        run_threads(cg_train_fn(c.t.prog, B), &io, threads);
+        assert_close(io.dp_loss / B, ref.loss, 1e-5);
+        compare(c.t.mem.grads, ref.grads, n, 1e-5, "gradient");
+        compare(c.t.mem.params + lo, ref.params + lo, hi - lo, 1e-5, "parameter in the slice");
+        assert_memory_equal(c.t.mem.params, before, sizeof(float) * (size_t)lo);
+        assert_memory_equal(c.t.mem.params + hi, before + hi, sizeof(float) * (size_t)(n - hi));
+        /* the reference updated every parameter: only the slice's state is the compiled step's */
+        for (long i = 0; i < n; i++)
+            if (i < lo || i >= hi)
+                ref.params[i] = before[i];
+    }
+    assert_int_equal(stub.reduces, steps);
+    assert_int_equal(stub.gathers, steps);
+    assert_int_equal(stub.norms, clip > 0 ? steps : 0);
+    hprt_optim_state_free(ref.st);
+    free(ref.params);
+    free(ref.grads);
+    free(before);
+    release(&c);
+    tu_rmrf(f.dir);
+    free(f.dir);
+}
+
+static void test_dp_sharded_update(void **state)
+{
+    (void)state;
+    /* a slice that starts and ends inside tensors, split over 1 and 2 threads */
+    check_dp_steps("optimizer = adam(lr = 0.01)", 0, 1, 9, 32, -48, 3);
+    check_dp_steps("optimizer = adam(lr = 0.01, weight_decay = 0.1)", 0, 2, 9, 48, -16, 1);
+    check_dp_steps("optimizer = sgd(lr = 0.01, momentum = 0.9)", 0, 2, 8, 16, -64, 1);
+    check_dp_steps("optimizer = rmsprop(lr = 0.01, centered = true)", 0, 2, 8, 0, -32, 1);
+    /* an empty slice: nothing changes */
+    check_dp_steps("optimizer = adamw(lr = 0.01)", 0, 2, 8, 64, 64, 1);
+    /* clipping: the norm over the whole arena (one rank's slice is all of it) */
+    check_dp_steps("optimizer = adam(lr = 0.01); clip = 0.05", 0.05, 2, 9, 0, 0, 1);
+    check_dp_steps("optimizer = adam(lr = 0.01); clip = 0.05", 0.05, 1, 9, 0, 0, 2);
 }
 
 /* ---- gelu, sigmoid, a softmax under mse ---- */
@@ -623,6 +752,7 @@ int main(void)
         cmocka_unit_test(test_adam_ce_one_thread),
         cmocka_unit_test(test_adam_ce_two_threads),
         cmocka_unit_test(test_every_optimizer),
+        cmocka_unit_test(test_dp_sharded_update),
         cmocka_unit_test(test_runtime_hyperparameters),
         cmocka_unit_test(test_mse_and_clip),
         cmocka_unit_test(test_gelu_sigmoid_softmax_mse),

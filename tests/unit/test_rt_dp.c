@@ -2,9 +2,11 @@
  * without MPI: two "ranks" are two threads of this process, each with its own
  * trainer, joined by a stand-in communicator (sums through shared memory and
  * a barrier).  A stand-in step takes the rank's share of each batch, writes a
- * mean gradient over its rows and calls io->dp_reduce as the compiled step
- * does.  Checked: the shares (hprt_dp_share); every step's loss and the
- * final weights against the same run in one process; the validation metrics
+ * mean gradient over its rows, calls io->dp_reduce, updates the rank's slice
+ * of the parameters and calls io->dp_gather, as the compiled step does.
+ * Checked: the shares (hprt_dp_share) and slices (hprt_dp_slices); every
+ * step's loss and the final weights against the same run in one process;
+ * the checkpoint's optimizer state against one process's; the validation metrics
  * equal on both ranks and to one process's; an interrupt on one rank stops
  * both after the same step; a rank whose weights differ stops both with the
  * error naming it. */
@@ -15,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "hprt_ckpt.h"
 #include "hprt_comm.h"
 #include "hprt_kernels.h"
 #include "hprt_train.h"
@@ -55,13 +59,38 @@ static int sum_f64(hprt_comm *c, double *buf, size_t n)
     return 0;
 }
 
-/* ---- a run: a stand-in model with one weight ---- */
+/* the sum of both ranks' buf, this rank's slice of it into mine */
+static int scatter_f32(hprt_comm *c, const float *buf, float *mine, const size_t *at)
+{
+    shared_sum *s = c->ctx;
+    s->buf[c->rank] = (void *)buf;
+    pthread_barrier_wait(&s->b);
+    for (size_t i = at[c->rank]; i < at[c->rank + 1]; i++)
+        mine[i - at[c->rank]] = ((float *)s->buf[0])[i] + ((float *)s->buf[1])[i];
+    pthread_barrier_wait(&s->b);
+    return 0;
+}
 
-enum { N = 42, BATCH = 5, EPOCHS = 3, MAX_STEPS = 64 };
+/* the other rank's slice of its buf into this rank's */
+static int gather_f32(hprt_comm *c, float *buf, const size_t *at)
+{
+    shared_sum *s = c->ctx;
+    s->buf[c->rank] = buf;
+    pthread_barrier_wait(&s->b);
+    int o = 1 - c->rank;
+    for (size_t i = at[o]; i < at[o + 1]; i++)
+        buf[i] = ((float *)s->buf[o])[i];
+    pthread_barrier_wait(&s->b);
+    return 0;
+}
+
+/* ---- a run: a stand-in model with NP weights, over both ranks' slices ---- */
+
+enum { N = 42, BATCH = 5, EPOCHS = 3, MAX_STEPS = 64, NP = 40 };
 
 typedef struct {
     hprt_dataset train, valid;
-    float params[2], grads[2];
+    float params[NP], grads[NP];
     hprt_optim_state *opt;
     hprt_barrier *barrier;
     hprt_train_config cfg;
@@ -81,10 +110,12 @@ typedef struct {
 static _Thread_local run *cur;
 
 /* A stand-in for a compiled step: loss = the sum of the rows' features x
- * weight; the gradient is the mean of the features over the step's rows (its
- * share of the batch, like a compiled step's mean over its rows); a
- * data-parallel step hands it to dp_reduce before the update, as codegen.c's
- * weight phase does. */
+ * weight 0; the gradient of weight i is the mean of the features over the
+ * step's rows (its share of the batch, like a compiled step's mean over its
+ * rows) times 1 + i mod 3 (the other weights only train); a data-parallel
+ * step hands them to dp_reduce, updates its slice [shard_lo, shard_hi) with
+ * SGD with momentum and gathers the slices (dp_gather), as codegen.c's
+ * dp_update does. */
 static void step(hprt_step_io *io, int32_t tid)
 {
     run *r = cur;
@@ -92,14 +123,29 @@ static void step(hprt_step_io *io, int32_t tid)
     for (int64_t k = 0; k < io->rows; k++)
         sum += io->x[io->order[io->start + k]];
     io->loss[tid] = sum * (double)r->params[0];
-    r->grads[0] = (float)(sum / (double)io->rows);
+    for (int i = 0; i < NP; i++)
+        r->grads[i] = (float)(sum / (double)io->rows * (1 + i % 3));
     double total = io->loss[tid];
-    if (io->dp_reduce) {
+    int64_t lo = 0, hi = NP, at = 0; /* g[i - at]: weight i's gradient */
+    const float *g = r->grads;
+    float scale = 1;
+    if (io->dp_reduce) { /* the slice's sums, element 0 the arena's shard_lo, times dp_gscale */
         io->dp_reduce(io);
         total = io->dp_loss;
+        lo = io->shard_lo;
+        hi = io->shard_hi;
+        g = io->dp_grads;
+        at = lo;
+        scale = io->dp_gscale;
     }
-    if (isfinite(total))
-        r->params[0] -= 0.01f * r->grads[0];
+    if (!isfinite(total))
+        return;
+    for (int64_t i = lo; i < hi; i++) {
+        r->opt->buf[i] = 0.9f * r->opt->buf[i] + g[i - at] * scale;
+        r->params[i] -= 0.01f * r->opt->buf[i];
+    }
+    if (io->dp_gather)
+        io->dp_gather(io);
 }
 
 /* Evaluation: the loss of each row, x * weight; "correct" when x is even. */
@@ -159,10 +205,11 @@ static void run_init(run *r, shared_sum *s, int rank)
     memset(r, 0, sizeof *r);
     dataset(&r->train, N, 1);
     dataset(&r->valid, 13, 100);
-    r->params[0] = 1;
+    for (int i = 0; i < NP; i++)
+        r->params[i] = 1 + 0.5f * (float)i;
     hprt_train_config *c = &r->cfg;
-    c->optimizer = (hprt_optimizer){.kind = HPRT_OPT_SGD, .lr = 0.01};
-    r->opt = hprt_optim_state_new(&c->optimizer, 2);
+    c->optimizer = (hprt_optimizer){.kind = HPRT_OPT_SGD, .lr = 0.01, .momentum = 0.9};
+    r->opt = hprt_optim_state_new(&c->optimizer, NP);
     r->barrier = hprt_barrier_new(1);
     assert_non_null(r->opt);
     assert_non_null(r->barrier);
@@ -171,7 +218,7 @@ static void run_init(run *r, shared_sum *s, int rank)
     c->shuffle = true;
     c->params = r->params;
     c->grads = r->grads;
-    c->n_params = 2;
+    c->n_params = NP;
     c->opt = r->opt;
     c->train_fn = pick_train;
     c->eval_fn = pick_eval;
@@ -185,7 +232,8 @@ static void run_init(run *r, shared_sum *s, int rank)
     c->interrupt = &r->stop;
     r->stop_after = -1;
     if (s) {
-        r->comm = (hprt_comm){.rank = rank, .size = 2, .ctx = s, .allreduce_f32 = sum_f32, .allreduce_f64 = sum_f64};
+        r->comm = (hprt_comm){.rank = rank, .size = 2, .ctx = s, .allreduce_f32 = sum_f32, .allreduce_f64 = sum_f64,
+                              .reduce_scatter_f32 = scatter_f32, .allgather_f32 = gather_f32};
         c->comm = &r->comm;
     }
 }
@@ -279,7 +327,8 @@ static void test_two_ranks_equal_one(void **state)
         for (int e = 0; e < EPOCHS; e++)
             assert_float_equal(r[k].val_loss[e], one.val_loss[e], 1e-5 * fabs(one.val_loss[e]));
         assert_float_equal(r[k].res.val_accuracy, one.res.val_accuracy, 0);
-        assert_float_equal(r[k].params[0], one.params[0], 1e-6);
+        for (int i = 0; i < NP; i++)
+            assert_float_equal(r[k].params[i], one.params[i], 1e-5 * fabs(one.params[i]));
         assert_string_equal(r[k].res.stopped, "completed");
     }
     /* the ranks agree bit for bit (the same sums in the same order) */
@@ -288,6 +337,76 @@ static void test_two_ranks_equal_one(void **state)
     for (int k = 0; k < 2; k++)
         run_free(&r[k]);
     run_free(&one);
+    pthread_barrier_destroy(&s.b);
+}
+
+/* The slices of the sharded update: every parameter once, in rank order,
+ * the boundaries 16-float aligned, none much larger than n / ranks. */
+static void test_slices(void **state)
+{
+    size_t at[8];
+    for (size_t n = 0; n <= 300; n++)
+        for (int ranks = 1; ranks <= 7; ranks++) {
+            hprt_dp_slices(n, ranks, at);
+            assert_int_equal(at[0], 0);
+            assert_int_equal(at[ranks], n);
+            for (int k = 1; k <= ranks; k++) {
+                assert_true(at[k] >= at[k - 1]);
+                assert_true(at[k] - at[k - 1] <= n / (size_t)ranks + 16);
+                if (k < ranks)
+                    assert_true(at[k] % 16 == 0 || at[k] == n);
+            }
+        }
+    hprt_dp_slices(40, 2, at); /* the runs below: 32 + 8 */
+    assert_int_equal(at[1], 32);
+}
+
+/* A sharded run's checkpoint holds the whole optimizer state: each rank's
+ * momentum is current only in its slice, so rank 0 writes last.hpw after
+ * gathering the others'; it equals one process's (and its weights). */
+static void test_checkpoint_holds_state(void **state)
+{
+    shared_sum s;
+    assert_int_equal(pthread_barrier_init(&s.b, NULL, 2), 0);
+    char *dir = tu_tmpdir();
+    char one_dir[4096], dp_dir[4096], path[4200];
+    snprintf(one_dir, sizeof one_dir, "%s/one", dir);
+    snprintf(dp_dir, sizeof dp_dir, "%s/dp", dir);
+    assert_int_equal(mkdir(one_dir, 0755), 0);
+    assert_int_equal(mkdir(dp_dir, 0755), 0);
+    hprt_ckpt_id id = {0x5eed, "stand-in"};
+    run one, r[2];
+    run_init(&one, NULL, 0);
+    run_init(&r[0], &s, 0);
+    run_init(&r[1], &s, 1);
+    one.cfg.ckpt_id = r[0].cfg.ckpt_id = r[1].cfg.ckpt_id = &id;
+    one.cfg.run_dir = one_dir;
+    r[0].cfg.run_dir = dp_dir; /* rank 0 alone writes */
+    train_all(&one, r);
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(r[k].st, HPRT_OK);
+    float p1[NP], p2[NP];
+    hprt_optim_state *o1 = hprt_optim_state_new(&one.cfg.optimizer, NP), *o2 = hprt_optim_state_new(&one.cfg.optimizer, NP);
+    assert_non_null(o1);
+    assert_non_null(o2);
+    hprt_error err;
+    snprintf(path, sizeof path, "%s/last.hpw", one_dir);
+    assert_int_equal(hprt_ckpt_read(path, &id, p1, NP, o1, NULL, &err), HPRT_OK);
+    snprintf(path, sizeof path, "%s/last.hpw", dp_dir);
+    if (hprt_ckpt_read(path, &id, p2, NP, o2, NULL, &err) != HPRT_OK)
+        print_error("%s\n", err.msg);
+    for (int i = 0; i < NP; i++) {
+        assert_true(o1->buf[i] != 0);
+        assert_float_equal(o2->buf[i], o1->buf[i], 1e-5 * fabs(o1->buf[i]));
+        assert_float_equal(p2[i], p1[i], 1e-5 * fabs(p1[i]));
+    }
+    hprt_optim_state_free(o1);
+    hprt_optim_state_free(o2);
+    for (int k = 0; k < 2; k++)
+        run_free(&r[k]);
+    run_free(&one);
+    tu_rmrf(dir);
+    free(dir);
     pthread_barrier_destroy(&s.b);
 }
 
@@ -337,7 +456,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shares),
+        cmocka_unit_test(test_slices),
         cmocka_unit_test(test_two_ranks_equal_one),
+        cmocka_unit_test(test_checkpoint_holds_state),
         cmocka_unit_test(test_interrupt_one_rank),
         cmocka_unit_test(test_weights_differ),
     };
