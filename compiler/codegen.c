@@ -849,11 +849,62 @@ static int conv_epi(cg *g, int i, int *pool)
     return epi;
 }
 
-/* Is max pool layer i computed by the conv before it (conv_epi)? */
-static bool pool_fused(cg *g, int i)
+/* The layers after batchnorm layer i that its passes compute (cg_bn_epi,
+ * layer_batchnorm.c): a `relu` that is its only consumer, and a 2×2,
+ * stride-2 max pool after that relu (its only consumer).  Returns the relu
+ * layer, or -1; *pool that pool, or -1.  As conv_epi: the same operations
+ * on the same values as the layers' own passes, bit for bit. */
+static int bn_epi_layers(cg *g, int i, int *pool)
+{
+    const plan_experiment *e = g->e;
+    const cg_layout *l = g->l;
+    *pool = -1;
+    if (e->layers[i].kind != PLAN_BATCHNORM || l->layers[i].skip || i + 1 >= e->n_layers)
+        return -1;
+    int a = i + 1;
+    if (e->layers[a].kind != PLAN_RELU || l->layers[a].skip || l->layers[a].in_layer != i || l->scores == i)
+        return -1;
+    const plan_layer *np = a + 1 < e->n_layers ? &e->layers[a + 1] : NULL;
+    if (np && np->kind == PLAN_MAXPOOL && !l->layers[a + 1].skip && l->layers[a + 1].in_layer == a && np->kernel == 2 &&
+        np->stride == 2 && e->layers[i].in.kind == PLAN_IMG && l->scores != a)
+        *pool = a + 1;
+    return a;
+}
+
+/* Is layer i (a relu or a max pool) computed by the conv or batchnorm before it? */
+static bool epi_fused(cg *g, int i)
 {
     int in = g->l->layers[i].in_layer, pool;
-    return in > 0 && conv_epi(g, in, &pool) != 0 && pool == i;
+    if (in <= 0)
+        return false;
+    if (g->e->layers[i].kind == PLAN_RELU)
+        return bn_epi_layers(g, in, &pool) == i;
+    if (g->e->layers[i].kind != PLAN_MAXPOOL)
+        return false;
+    if (conv_epi(g, in, &pool) != 0 && pool == i)
+        return true;
+    int bn = g->l->layers[in].in_layer;
+    return g->e->layers[in].kind == PLAN_RELU && bn > 0 && bn_epi_layers(g, bn, &pool) == in && pool == i;
+}
+
+/* The buffers of batchnorm layer i's fused layers (NULL: none); as the
+ * batchnorm's own, indexed by the row from 0. */
+static const cg_bn_epi *bn_epi(cg *g, int i, cg_bn_epi *epi)
+{
+    int pool, a = bn_epi_layers(g, i, &pool);
+    if (a < 0)
+        return NULL;
+    const plan_layer *pl = &g->e->layers[i];
+    memset(epi, 0, sizeof *epi);
+    epi->Ya = OUT(g, a);
+    epi->dYa = DOUT(g, a);
+    if (pool >= 0) {
+        epi->P = OUT(g, pool);
+        epi->dP = DOUT(g, pool);
+        epi->H = pl->in.d[1];
+        epi->W = pl->in.d[2];
+    }
+    return epi;
 }
 
 /* A layer applied at every time step works on T rows per sample. */
@@ -913,8 +964,8 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
     }
     case PLAN_MAXPOOL:
     case PLAN_AVGPOOL: {
-        if (pl->kind == PLAN_MAXPOOL && pool_fused(g, i))
-            break; /* written by its conv's epilogue */
+        if (pl->kind == PLAN_MAXPOOL && epi_fused(g, i))
+            break; /* written by its conv's or batchnorm's passes */
         hprt_pool2d_geom geo = pool_geom(pl);
         LLVMTypeRef p[4] = {g->t_ptr, g->t_ptr, g->t_ptr, g->t_i32};
         LLVMValueRef args[4] = {geom_const(g, &geo, sizeof geo, i), Xr, Yr, LLVMBuildTrunc(g->b, M, g->t_i32, "")};
@@ -938,17 +989,21 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
         break;
     case PLAN_BATCHNORM: { /* the batch's statistics in training (with the other threads), the running ones else */
         long C = L->width, Sp = L->out_size / C;
+        cg_bn_epi eb;
+        const cg_bn_epi *epi = bn_epi(g, i, &eb);
         if (train)
             cg_batchnorm_forward_train(g, X, Y, PARAM(g, "", i, false), PARAM(g, "", i, true), BNSTATS(g, i), C, Sp,
-                                       (long)S(g)->batch * Sp, pl->eps, r0, r1);
+                                       (long)S(g)->batch * Sp, pl->eps, epi, r0, r1);
         else
             cg_batchnorm_forward_eval(g, X, Y, PARAM(g, "", i, false), PARAM(g, "", i, true), RUNNING(g, i), C, Sp,
-                                      pl->eps, r0, r1);
+                                      pl->eps, epi, r0, r1);
         break;
     }
     case PLAN_INPUT: case PLAN_FLATTEN: case PLAN_EMBED: case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: case PLAN_LAST:
         break; /* handled above */
     case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU: {
+        if (epi_fused(g, i))
+            break; /* written by its batchnorm's normalising pass */
         cg_loop R, J;
         cg_for(g, &R, r0, r1);
         LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
@@ -1499,8 +1554,8 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
     }
     case PLAN_MAXPOOL:
     case PLAN_AVGPOOL: {
-        if (!dx || (pl->kind == PLAN_MAXPOOL && pool_fused(g, i)))
-            break; /* (fused: its conv's backward forms the gradient) */
+        if (!dx || (pl->kind == PLAN_MAXPOOL && epi_fused(g, i)))
+            break; /* (fused: its conv's or batchnorm's backward forms the gradient) */
         hprt_pool2d_geom geo = pool_geom(pl);
         LLVMValueRef gc = geom_const(g, &geo, sizeof geo, i);
         LLVMValueRef Mi = LLVMBuildTrunc(g->b, M, g->t_i32, "");
@@ -1531,15 +1586,16 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
         break;
     case PLAN_BATCHNORM: { /* the partial sums of dw, db always (with the other threads) */
         long C = L->width, Sp = L->out_size / C;
+        cg_bn_epi eb;
         cg_batchnorm_backward(g, X, PARAM(g, "", i, false), BNSTATS(g, i), dY, dx ? dX : NULL, C, Sp,
-                              (long)S(g)->batch * Sp, r0, r1);
+                              (long)S(g)->batch * Sp, bn_epi(g, i, &eb), r0, r1);
         break;
     }
     case PLAN_INPUT: case PLAN_FLATTEN: case PLAN_EMBED: case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: case PLAN_LAST:
         break; /* handled above */
     case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU:
-        if (!dx)
-            break;
+        if (!dx || epi_fused(g, i))
+            break; /* (fused: its batchnorm's backward forms the gradient) */
         cg_for(g, &R, r0, r1);
         LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
         cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
@@ -2168,6 +2224,8 @@ static cg_program *compile(const plan_experiment *e, const cg_layout *l, const c
         {"hprt_prof_add", (void *)hprt_prof_add, 1},
         {"hprt_prof_move", (void *)hprt_prof_move, 1},
         {"hprt_conv2d_forward_epi", (void *)hprt_conv2d_forward_epi, 1},
+        {"hprt_maxpool22_plane", (void *)hprt_maxpool22_plane, 1},
+        {"hprt_maxpool22_plane_backward", (void *)hprt_maxpool22_plane_backward, 1},
         {"hprt_conv2d_backward_epi", (void *)hprt_conv2d_backward_epi, 1},
         {"hprt_maxpool2d_forward_fast", (void *)hprt_maxpool2d_forward_fast, 1},
         {"hprt_avgpool2d_forward", (void *)hprt_avgpool2d_forward, 1},

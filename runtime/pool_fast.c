@@ -233,7 +233,7 @@ void hprt_maxpool22_plane(const float *x, int H, int W, float *y)
     max22_forward(&g, x, y);
 }
 
-void hprt_maxpool22_plane_backward(const float *x, int H, int W, const float *dy, float *dx, bool relu)
+void hprt_maxpool22_plane_backward(const float *x, int H, int W, const float *dy, float *dx, int relu)
 {
     hprt_pool2d_geom g = hprt_pool2d_geom_make(1, H, W, 2, 2);
     if (!is22(&g)) { /* no window: nothing reaches dx */
@@ -243,9 +243,9 @@ void hprt_maxpool22_plane_backward(const float *x, int H, int W, const float *dy
     }
 #ifdef POOL_AVX512
     if (use512()) {
-        max22_backward512(&g, x, dy, dx, relu);
+        max22_backward512(&g, x, dy, dx, relu != 0);
         return;
     }
 #endif
-    max22_backward(&g, x, dy, dx, relu);
+    max22_backward(&g, x, dy, dx, relu != 0);
 }

@@ -388,7 +388,7 @@ void hprt_conv2d_backward_epi(const hprt_conv2d_geom *g, const float *X, const f
  * winner gets dy, times relu's mask x > 0 when relu), bit for bit as
  * hprt_maxpool2d_*_fast (then hprt_relu's backward). */
 void hprt_maxpool22_plane(const float *x, int H, int W, float *y);
-void hprt_maxpool22_plane_backward(const float *x, int H, int W, const float *dy, float *dx, bool relu);
+void hprt_maxpool22_plane_backward(const float *x, int H, int W, const float *dy, float *dx, int relu);
 
 /* One sample's dY[F×Ho×Wo] formed as hprt_conv2d_backward_epi describes, from
  * its Y and dP (layers_conv.c; conv_wino.c calls it per chunk). */
