@@ -892,6 +892,90 @@ static void bias_act(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, int drop)
         cg_softmax_rows(g, out, out, U, r0, r1);
 }
 
+/* The epilogue conv layer i's kernel applies itself (hprt_conv2d_forward_epi,
+ * docs/internals.md "Convolutions"): its relu, and a 2×2, stride-2 max pool
+ * that is its only consumer (*pool = that layer, else -1); 0 when the conv
+ * has neither, or another activation (then bias_act applies it and a pool is
+ * its own call).  Training and evaluation steps alike: the fused forms give
+ * the unfused values bit for bit. */
+static int conv_epi(cg *g, int i, int *pool)
+{
+    const plan_experiment *e = g->e;
+    const cg_layout *l = g->l;
+    *pool = -1;
+    if (e->layers[i].kind != PLAN_CONV || l->layers[i].skip)
+        return 0;
+    plan_act a = fused_act(g, i);
+    if (a != PLAN_ACT_NONE && a != PLAN_ACT_RELU)
+        return 0;
+    int epi = a == PLAN_ACT_RELU ? HPRT_CONV_RELU : 0;
+    const plan_layer *np = i + 1 < e->n_layers ? &e->layers[i + 1] : NULL;
+    if (np && np->kind == PLAN_MAXPOOL && !l->layers[i + 1].skip && l->layers[i + 1].in_layer == i && np->kernel == 2 &&
+        np->stride == 2 && l->scores != i) {
+        epi |= HPRT_CONV_POOL2;
+        *pool = i + 1;
+    }
+    return epi;
+}
+
+/* The layers after batchnorm layer i that its passes compute (cg_bn_epi,
+ * layer_batchnorm.c): a `relu` that is its only consumer, and a 2×2,
+ * stride-2 max pool after that relu (its only consumer).  Returns the relu
+ * layer, or -1; *pool that pool, or -1.  As conv_epi: the same operations
+ * on the same values as the layers' own passes, bit for bit. */
+static int bn_epi_layers(cg *g, int i, int *pool)
+{
+    const plan_experiment *e = g->e;
+    const cg_layout *l = g->l;
+    *pool = -1;
+    if (e->layers[i].kind != PLAN_BATCHNORM || l->layers[i].skip || i + 1 >= e->n_layers)
+        return -1;
+    int a = i + 1;
+    if (e->layers[a].kind != PLAN_RELU || l->layers[a].skip || l->layers[a].in_layer != i || l->scores == i)
+        return -1;
+    const plan_layer *np = a + 1 < e->n_layers ? &e->layers[a + 1] : NULL;
+    if (np && np->kind == PLAN_MAXPOOL && !l->layers[a + 1].skip && l->layers[a + 1].in_layer == a && np->kernel == 2 &&
+        np->stride == 2 && e->layers[i].in.kind == PLAN_IMG && l->scores != a)
+        *pool = a + 1;
+    return a;
+}
+
+/* Is layer i (a relu or a max pool) computed by the conv or batchnorm before it? */
+static bool epi_fused(cg *g, int i)
+{
+    int in = g->l->layers[i].in_layer, pool;
+    if (in <= 0)
+        return false;
+    if (g->e->layers[i].kind == PLAN_RELU)
+        return bn_epi_layers(g, in, &pool) == i;
+    if (g->e->layers[i].kind != PLAN_MAXPOOL)
+        return false;
+    if (conv_epi(g, in, &pool) != 0 && pool == i)
+        return true;
+    int bn = g->l->layers[in].in_layer;
+    return g->e->layers[in].kind == PLAN_RELU && bn > 0 && bn_epi_layers(g, bn, &pool) == in && pool == i;
+}
+
+/* The buffers of batchnorm layer i's fused layers (NULL: none); as the
+ * batchnorm's own, indexed by the row from 0. */
+static const cg_bn_epi *bn_epi(cg *g, int i, cg_bn_epi *epi)
+{
+    int pool, a = bn_epi_layers(g, i, &pool);
+    if (a < 0)
+        return NULL;
+    const plan_layer *pl = &g->e->layers[i];
+    memset(epi, 0, sizeof *epi);
+    epi->Ya = OUT(g, a);
+    epi->dYa = DOUT(g, a);
+    if (pool >= 0) {
+        epi->P = OUT(g, pool);
+        epi->dP = DOUT(g, pool);
+        epi->H = pl->in.d[1];
+        epi->W = pl->in.d[2];
+    }
+    return epi;
+}
+
 /* A layer applied at every time step works on T rows per sample. */
 static void per_step_rows(cg *g, const cg_layer_layout *L, LLVMValueRef *r0, LLVMValueRef *r1)
 {
@@ -937,17 +1021,23 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
         cg_gemm(g, 0, 1, M, U, F, Xr, F, PARAM(g, "", i, false), F, 0, Yr, U);
         bias_act(g, i, r0, r1, train ? fused_dropout(g, i) : -1);
         break;
-    case PLAN_CONV: {
+    case PLAN_CONV: { /* bias, and with an epilogue relu and the max pool after it, in the kernel */
         hprt_conv2d_geom geo = conv_geom(pl);
-        LLVMTypeRef p[7] = {g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_i32, g->t_ptr};
-        LLVMValueRef args[7] = {geom_const(g, &geo, sizeof geo, i), Xr, PARAM(g, "", i, false), PARAM(g, "", i, true),
-                                Yr, LLVMBuildTrunc(g->b, M, g->t_i32, ""), cols_of(g, i)};
-        cg_call(g, "hprt_conv2d_forward_fast", LLVMFunctionType(g->t_void, p, 7, 0), args, 7);
-        bias_act(g, i, r0, r1, -1);
+        int pool, epi = conv_epi(g, i, &pool);
+        LLVMValueRef Pr = pool >= 0 ? cg_fptr(g, OUT(g, pool), imul(g, r0, cg_i64(g, g->l->layers[pool].out_size)))
+                                    : LLVMConstPointerNull(g->t_ptr);
+        LLVMTypeRef p[9] = {g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_i32, g->t_ptr, g->t_i32};
+        LLVMValueRef args[9] = {geom_const(g, &geo, sizeof geo, i), Xr, PARAM(g, "", i, false), PARAM(g, "", i, true),
+                                Yr, Pr, LLVMBuildTrunc(g->b, M, g->t_i32, ""), cols_of(g, i), cg_i32(g, epi)};
+        cg_call(g, "hprt_conv2d_forward_epi", LLVMFunctionType(g->t_void, p, 9, 0), args, 9);
+        if (!epi)
+            bias_act(g, i, r0, r1, -1);
         break;
     }
     case PLAN_MAXPOOL:
     case PLAN_AVGPOOL: {
+        if (pl->kind == PLAN_MAXPOOL && epi_fused(g, i))
+            break; /* written by its conv's or batchnorm's passes */
         hprt_pool2d_geom geo = pool_geom(pl);
         LLVMTypeRef p[4] = {g->t_ptr, g->t_ptr, g->t_ptr, g->t_i32};
         LLVMValueRef args[4] = {geom_const(g, &geo, sizeof geo, i), Xr, Yr, LLVMBuildTrunc(g->b, M, g->t_i32, "")};
@@ -971,18 +1061,22 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
         break;
     case PLAN_BATCHNORM: { /* the batch's statistics in training (with the other threads), the running ones else */
         long C = L->width, Sp = L->out_size / C;
+        cg_bn_epi eb;
+        const cg_bn_epi *epi = bn_epi(g, i, &eb);
         if (train)
             cg_batchnorm_forward_train(g, X, Y, PARAM(g, "", i, false), PARAM(g, "", i, true), BNSTATS(g, i), C, Sp,
-                                       (long)S(g)->batch * Sp, pl->eps, r0, r1);
+                                       (long)S(g)->batch * Sp, pl->eps, epi, r0, r1);
         else
             cg_batchnorm_forward_eval(g, X, Y, PARAM(g, "", i, false), PARAM(g, "", i, true), RUNNING(g, i), C, Sp,
-                                      pl->eps, r0, r1);
+                                      pl->eps, epi, r0, r1);
         break;
     }
     case PLAN_INPUT: case PLAN_FLATTEN: case PLAN_EMBED: case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: case PLAN_LAST:
     case PLAN_EMBED_COLUMNS:
         break; /* handled above */
     case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU: {
+        if (epi_fused(g, i))
+            break; /* written by its batchnorm's normalising pass */
         cg_loop R, J;
         cg_for(g, &R, r0, r1);
         LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
@@ -1326,24 +1420,31 @@ static bool needs_dinput(cg *g, int i)
     return in > 0;
 }
 
+/* The arguments of hprt_conv2d_backward_epi. */
+enum { CB_GEOM, CB_X, CB_W, CB_Y, CB_DP, CB_DY, CB_DX, CB_DW, CB_DB, CB_B, CB_SCRATCH, CB_EPI, CB__COUNT };
+
 /* HPC_PROFILE: conv's backward as two calls, the data gradient and then the
  * weight gradients (the same sums), the second's time moved from the layer's
- * data-gradient slot to its weight-gradient slot. */
+ * data-gradient slot to its weight-gradient slot.  The first call forms dY
+ * (the epilogue's backward); the second reads it. */
 static void conv_backward_profiled(cg *g, int i, LLVMValueRef *args, LLVMTypeRef *p)
 {
-    LLVMTypeRef fnty = LLVMFunctionType(g->t_void, p, 9, 0);
-    LLVMValueRef null = LLVMConstPointerNull(g->t_ptr), a[9];
+    LLVMTypeRef fnty = LLVMFunctionType(g->t_void, p, CB__COUNT, 0);
+    LLVMValueRef null = LLVMConstPointerNull(g->t_ptr), a[CB__COUNT];
     memcpy(a, args, sizeof a);
-    if (!LLVMIsNull(args[4])) {
-        a[5] = a[6] = null;
-        cg_call(g, "hprt_conv2d_backward_fast", fnty, a, 9);
+    bool data = !LLVMIsNull(args[CB_DX]);
+    if (data) {
+        a[CB_DW] = a[CB_DB] = null;
+        cg_call(g, "hprt_conv2d_backward_epi", fnty, a, CB__COUNT);
     }
     LLVMValueRef all = buf(g, "prof", 0, MEM(acts), g->l->prof, (long)g->threads * g->l->prof_stride);
     LLVMValueRef mine = cg_fptr(g, all, imul(g, g->tid, cg_i64(g, g->l->prof_stride)));
     LLVMValueRef t0 = cg_call(g, "hprt_prof_now", LLVMFunctionType(g->t_i64, NULL, 0, 0), NULL, 0);
     memcpy(a, args, sizeof a);
-    a[4] = null;
-    cg_call(g, "hprt_conv2d_backward_fast", fnty, a, 9);
+    a[CB_DX] = null;
+    if (data)
+        a[CB_EPI] = cg_i32(g, 0);
+    cg_call(g, "hprt_conv2d_backward_epi", fnty, a, CB__COUNT);
     LLVMTypeRef q[3] = {g->t_ptr, g->t_ptr, g->t_i64};
     LLVMValueRef m[3] = {cg_fptr(g, mine, cg_i64(g, ((long)i * CG_PROF__COUNT + CG_PROF_WGRAD) * 2)),
                          cg_fptr(g, mine, cg_i64(g, ((long)i * CG_PROF__COUNT + CG_PROF_DGRAD) * 2)), t0};
@@ -1475,7 +1576,8 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
         /* through the activation, in place: dY becomes dL/d(pre-activation)
          * (after a fused dropout, its backward wrote that already) */
         int sp = pl->kind == PLAN_DENSE ? small_product_of(g, i) : -1;
-        if (fused_dropout(g, i) >= 0) {
+        int pool = -1, epi = pl->kind == PLAN_CONV ? conv_epi(g, i, &pool) : 0;
+        if (fused_dropout(g, i) >= 0 || epi) { /* (a conv's epilogue: in its kernel) */
         } else if (a == PLAN_ACT_SOFTMAX) {
             softmax_backward_rows(g, Y, dY, dY, U, r0, r1);
         } else if (a != PLAN_ACT_NONE || sp >= 0) {
@@ -1498,20 +1600,35 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
             LLVMValueRef scratch = buf(g, "scratch", i, MEM(acts), L->scratch, (long)g->threads * (L->w_size + L->b_size));
             LLVMValueRef mine = cg_fptr(g, scratch, imul(g, g->tid, cg_i64(g, L->w_size + L->b_size)));
             LLVMValueRef mine_b = cg_fptr(g, mine, cg_i64(g, L->w_size));
-            LLVMTypeRef p[9] = {g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_i32, g->t_ptr};
-            LLVMValueRef args[9] = {geom_const(g, &geo, sizeof geo, i), Xr, PARAM(g, "", i, false), dYr, dXr, mine, mine_b,
-                                    LLVMBuildTrunc(g->b, M, g->t_i32, ""), cols_of(g, i)};
+            LLVMTypeRef p[CB__COUNT];
+            LLVMValueRef args[CB__COUNT];
+            for (int k = 0; k < CB__COUNT; k++)
+                p[k] = g->t_ptr;
+            p[CB_B] = p[CB_EPI] = g->t_i32;
+            args[CB_GEOM] = geom_const(g, &geo, sizeof geo, i);
+            args[CB_X] = Xr;
+            args[CB_W] = PARAM(g, "", i, false);
+            args[CB_Y] = cg_fptr(g, Y, imul(g, r0, cg_i64(g, U)));
+            args[CB_DP] = pool >= 0 ? cg_fptr(g, DOUT(g, pool), imul(g, r0, cg_i64(g, g->l->layers[pool].out_size)))
+                                    : LLVMConstPointerNull(g->t_ptr);
+            args[CB_DY] = dYr;
+            args[CB_DX] = dXr;
+            args[CB_DW] = mine;
+            args[CB_DB] = mine_b;
+            args[CB_B] = LLVMBuildTrunc(g->b, M, g->t_i32, "");
+            args[CB_SCRATCH] = cols_of(g, i);
+            args[CB_EPI] = cg_i32(g, epi);
             if (g->l->prof >= 0) /* profiled: the data and the weight gradients apart */
                 conv_backward_profiled(g, i, args, p);
             else
-                cg_call(g, "hprt_conv2d_backward_fast", LLVMFunctionType(g->t_void, p, 9, 0), args, 9);
+                cg_call(g, "hprt_conv2d_backward_epi", LLVMFunctionType(g->t_void, p, CB__COUNT, 0), args, CB__COUNT);
         }
         break;
     }
     case PLAN_MAXPOOL:
     case PLAN_AVGPOOL: {
-        if (!dx)
-            break;
+        if (!dx || (pl->kind == PLAN_MAXPOOL && epi_fused(g, i)))
+            break; /* (fused: its conv's or batchnorm's backward forms the gradient) */
         hprt_pool2d_geom geo = pool_geom(pl);
         LLVMValueRef gc = geom_const(g, &geo, sizeof geo, i);
         LLVMValueRef Mi = LLVMBuildTrunc(g->b, M, g->t_i32, "");
@@ -1542,16 +1659,17 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
         break;
     case PLAN_BATCHNORM: { /* the partial sums of dw, db always (with the other threads) */
         long C = L->width, Sp = L->out_size / C;
+        cg_bn_epi eb;
         cg_batchnorm_backward(g, X, PARAM(g, "", i, false), BNSTATS(g, i), dY, dx ? dX : NULL, C, Sp,
-                              (long)S(g)->batch * Sp, r0, r1);
+                              (long)S(g)->batch * Sp, bn_epi(g, i, &eb), r0, r1);
         break;
     }
     case PLAN_INPUT: case PLAN_FLATTEN: case PLAN_EMBED: case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: case PLAN_LAST:
     case PLAN_EMBED_COLUMNS:
         break; /* handled above */
     case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU:
-        if (!dx)
-            break;
+        if (!dx || epi_fused(g, i))
+            break; /* (fused: its batchnorm's backward forms the gradient) */
         cg_for(g, &R, r0, r1);
         LLVMValueRef row = imul(g, R.i, cg_i64(g, U));
         cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
@@ -2289,8 +2407,10 @@ static cg_program *compile(const plan_experiment *e, const cg_layout *l, const c
         {"hprt_prof_now", (void *)hprt_prof_now, 1},
         {"hprt_prof_add", (void *)hprt_prof_add, 1},
         {"hprt_prof_move", (void *)hprt_prof_move, 1},
-        {"hprt_conv2d_forward_fast", (void *)hprt_conv2d_forward_fast, 1},
-        {"hprt_conv2d_backward_fast", (void *)hprt_conv2d_backward_fast, 1},
+        {"hprt_conv2d_forward_epi", (void *)hprt_conv2d_forward_epi, 1},
+        {"hprt_maxpool22_plane", (void *)hprt_maxpool22_plane, 1},
+        {"hprt_maxpool22_plane_backward", (void *)hprt_maxpool22_plane_backward, 1},
+        {"hprt_conv2d_backward_epi", (void *)hprt_conv2d_backward_epi, 1},
         {"hprt_maxpool2d_forward_fast", (void *)hprt_maxpool2d_forward_fast, 1},
         {"hprt_avgpool2d_forward", (void *)hprt_avgpool2d_forward, 1},
         {"hprt_maxpool2d_backward_fast", (void *)hprt_maxpool2d_backward_fast, 1},

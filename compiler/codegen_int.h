@@ -117,14 +117,26 @@ void cg_layernorm_weight_grads(cg *g, LLVMValueRef X, LLVMValueRef stats, LLVMVa
  * training forward and backward passes meet the other threads at the barrier
  * (two and one times); `running` holds running_mean then running_var [2 x C]. */
 long cg_batchnorm_stats_floats(int threads, long C);
+/* The layers after a batchnorm that its passes compute (codegen.c's bn_epi):
+ * a relu (Ya its output, dYa its output's gradient; NULL: none) and the 2×2,
+ * stride-2 max pool after that relu (P, dP; NULL: none) over planes of H×W
+ * = S values.  Forward, the normalising pass writes Y, relu's output and,
+ * plane by plane while it is in cache, the pool's; backward, the first pass
+ * forms dY (the pool's and relu's backward) as it sums. */
+typedef struct {
+    LLVMValueRef Ya, dYa, P, dP;
+    long H, W;
+} cg_bn_epi;
 void cg_batchnorm_forward_train(cg *g, LLVMValueRef X, LLVMValueRef Y, LLVMValueRef W, LLVMValueRef B,
-                                LLVMValueRef stats, long C, long S, long n, double eps, LLVMValueRef r0,
-                                LLVMValueRef r1);
+                                LLVMValueRef stats, long C, long S, long n, double eps, const cg_bn_epi *epi,
+                                LLVMValueRef r0, LLVMValueRef r1);
 void cg_batchnorm_forward_eval(cg *g, LLVMValueRef X, LLVMValueRef Y, LLVMValueRef W, LLVMValueRef B,
-                               LLVMValueRef running, long C, long S, double eps, LLVMValueRef r0, LLVMValueRef r1);
+                               LLVMValueRef running, long C, long S, double eps, const cg_bn_epi *epi,
+                               LLVMValueRef r0, LLVMValueRef r1);
 /* dX NULL: only the partial sums (for the weight phase) */
 void cg_batchnorm_backward(cg *g, LLVMValueRef X, LLVMValueRef W, LLVMValueRef stats, LLVMValueRef dY,
-                           LLVMValueRef dX, long C, long S, long n, LLVMValueRef r0, LLVMValueRef r1);
+                           LLVMValueRef dX, long C, long S, long n, const cg_bn_epi *epi, LLVMValueRef r0,
+                           LLVMValueRef r1);
 /* dw, db of channels [j0, j1) and their running statistics' update */
 void cg_batchnorm_weight_phase(cg *g, LLVMValueRef stats, LLVMValueRef dW, LLVMValueRef dB, LLVMValueRef running,
                                long C, long n, double momentum, LLVMValueRef j0, LLVMValueRef j1);

@@ -28,6 +28,8 @@
  */
 #include "codegen_int.h"
 
+#include <llvm/Config/llvm-config.h>
+
 /* A thread's block: BN__N arrays of C doubles. */
 enum { BN_S1, BN_S2, BN_MEAN, BN_VAR, BN_RSTD, BN_G1, BN_G2, BN__N };
 
@@ -69,31 +71,82 @@ static void zero(cg *g, LLVMValueRef stats, int a, int b, long C)
     cg_end(g, &J);
 }
 
-/* Rows [r0, r1) of [C x S] values each: the loops, with the channel and the flat index. */
+/* Rows [r0, r1) of [C x S] values each: the loops, with the channel, the
+ * plane (row, channel) and the flat index. */
 typedef struct {
     cg_loop R, Ch, Sp;
-    LLVMValueRef c, k;
+    LLVMValueRef c, plane, k;
 } bn_iter;
 
-static void iter_begin(cg *g, bn_iter *it, LLVMValueRef r0, LLVMValueRef r1, long C, long S)
+/* The row and channel loops; then iter_values for the plane's values. */
+static void iter_planes(cg *g, bn_iter *it, LLVMValueRef r0, LLVMValueRef r1, long C)
 {
     cg_for(g, &it->R, r0, r1);
     cg_for(g, &it->Ch, cg_i64(g, 0), cg_i64(g, C));
-    LLVMValueRef base = imul(g, iadd(g, imul(g, it->R.i, C), it->Ch.i), S);
-    cg_for(g, &it->Sp, cg_i64(g, 0), cg_i64(g, S));
     it->c = it->Ch.i;
-    it->k = iadd(g, base, it->Sp.i);
+    it->plane = iadd(g, imul(g, it->R.i, C), it->Ch.i);
 }
 
-static void iter_end(cg *g, bn_iter *it)
+static void iter_values(cg *g, bn_iter *it, long S)
 {
-    cg_end(g, &it->Sp);
+    cg_for(g, &it->Sp, cg_i64(g, 0), cg_i64(g, S));
+    it->k = iadd(g, imul(g, it->plane, S), it->Sp.i);
+}
+
+static void iter_begin(cg *g, bn_iter *it, LLVMValueRef r0, LLVMValueRef r1, long C, long S)
+{
+    iter_planes(g, it, r0, r1, C);
+    iter_values(g, it, S);
+}
+
+static void iter_end_values(cg *g, bn_iter *it) { cg_end(g, &it->Sp); }
+
+static void iter_end_planes(cg *g, bn_iter *it)
+{
     cg_end(g, &it->Ch);
     cg_end(g, &it->R);
 }
 
-/* *p += v */
-static void acc(cg *g, LLVMValueRef p, LLVMValueRef v) { LLVMBuildStore(g->b, fadd(g, ld(g, p), v), p); }
+static void iter_end(cg *g, bn_iter *it)
+{
+    iter_end_values(g, it);
+    iter_end_planes(g, it);
+}
+
+/* The output y (float) of element k: stored, and with a fused relu its
+ * output too (cg_act_forward: the relu layer's own operation). */
+static void store_y(cg *g, LLVMValueRef Y, const cg_bn_epi *epi, LLVMValueRef y, LLVMValueRef k)
+{
+    cg_store_f(g, y, Y, k);
+    if (epi && epi->Ya)
+        cg_store_f(g, cg_act_forward(g, PLAN_ACT_RELU, y), epi->Ya, k);
+}
+
+/* After a plane's values: the fused max pool of relu's output plane, in L1. */
+static void pool_plane(cg *g, const bn_iter *it, const cg_bn_epi *epi, long S)
+{
+    if (!epi || !epi->P)
+        return;
+    long pp = (epi->H / 2) * (epi->W / 2);
+    LLVMTypeRef p[4] = {g->t_ptr, g->t_i32, g->t_i32, g->t_ptr};
+    LLVMValueRef a[4] = {cg_fptr(g, epi->Ya, imul(g, it->plane, S)), cg_i32(g, epi->H), cg_i32(g, epi->W),
+                         cg_fptr(g, epi->P, imul(g, it->plane, pp))};
+    cg_call(g, "hprt_maxpool22_plane", LLVMFunctionType(g->t_void, p, 4, 0), a, 4);
+}
+
+/* *p += v, a term of a sum over the thread's rows that may be reassociated:
+ * the add carries `reassoc`, so LLVM keeps several partial sums (vectors of
+ * doubles) instead of one chain of dependent adds, which took about 4 cycles
+ * a value.  The sums are in double of float terms, so the order changes
+ * them by a few units of 2^-53, far below the float they are rounded to. */
+static void acc(cg *g, LLVMValueRef p, LLVMValueRef v)
+{
+    LLVMValueRef s = fadd(g, ld(g, p), v);
+#if LLVM_VERSION_MAJOR >= 18
+    LLVMSetFastMathFlags(s, LLVMFastMathAllowReassoc);
+#endif
+    LLVMBuildStore(g->b, s, p);
+}
 
 /* x̂ of element k of channel c, from the thread's statistics */
 static LLVMValueRef xhat_of(cg *g, LLVMValueRef X, LLVMValueRef stats, long C, LLVMValueRef c, LLVMValueRef k)
@@ -103,8 +156,8 @@ static LLVMValueRef xhat_of(cg *g, LLVMValueRef X, LLVMValueRef stats, long C, L
 }
 
 void cg_batchnorm_forward_train(cg *g, LLVMValueRef X, LLVMValueRef Y, LLVMValueRef W, LLVMValueRef B,
-                                LLVMValueRef stats, long C, long S, long n, double eps, LLVMValueRef r0,
-                                LLVMValueRef r1)
+                                LLVMValueRef stats, long C, long S, long n, double eps, const cg_bn_epi *epi,
+                                LLVMValueRef r0, LLVMValueRef r1)
 {
     cg_loop J;
     bn_iter it;
@@ -131,16 +184,19 @@ void cg_batchnorm_forward_train(cg *g, LLVMValueRef X, LLVMValueRef Y, LLVMValue
     LLVMValueRef rstd = LLVMBuildFDiv(g->b, cg_f64(g, 1), cg_intrinsic1(g, "sqrt", fadd(g, var, cg_f64(g, eps))), "");
     LLVMBuildStore(g->b, rstd, mine(g, stats, BN_RSTD, C, J.i));
     cg_end(g, &J);
-    /* y = x̂·w + b */
+    /* y = x̂·w + b (then the fused relu and max pool) */
     iter_begin(g, &it, r0, r1, C, S);
     LLVMValueRef y = fadd(g, fmul(g, xhat_of(g, X, stats, C, it.c, it.k), ext(g, cg_load_f(g, W, it.c))),
                            ext(g, cg_load_f(g, B, it.c)));
-    cg_store_f(g, trunc32(g, y), Y, it.k);
-    iter_end(g, &it);
+    store_y(g, Y, epi, trunc32(g, y), it.k);
+    iter_end_values(g, &it);
+    pool_plane(g, &it, epi, S);
+    iter_end_planes(g, &it);
 }
 
 void cg_batchnorm_forward_eval(cg *g, LLVMValueRef X, LLVMValueRef Y, LLVMValueRef W, LLVMValueRef B,
-                               LLVMValueRef running, long C, long S, double eps, LLVMValueRef r0, LLVMValueRef r1)
+                               LLVMValueRef running, long C, long S, double eps, const cg_bn_epi *epi,
+                               LLVMValueRef r0, LLVMValueRef r1)
 {
     bn_iter it;
     iter_begin(g, &it, r0, r1, C, S);
@@ -149,18 +205,36 @@ void cg_batchnorm_forward_eval(cg *g, LLVMValueRef X, LLVMValueRef Y, LLVMValueR
     LLVMValueRef rstd = LLVMBuildFDiv(g->b, cg_f64(g, 1), cg_intrinsic1(g, "sqrt", fadd(g, rv, cg_f64(g, eps))), "");
     LLVMValueRef xhat = fmul(g, fsub(g, ext(g, cg_load_f(g, X, it.k)), rm), rstd);
     LLVMValueRef y = fadd(g, fmul(g, xhat, ext(g, cg_load_f(g, W, it.c))), ext(g, cg_load_f(g, B, it.c)));
-    cg_store_f(g, trunc32(g, y), Y, it.k);
-    iter_end(g, &it);
+    store_y(g, Y, epi, trunc32(g, y), it.k);
+    iter_end_values(g, &it);
+    pool_plane(g, &it, epi, S);
+    iter_end_planes(g, &it);
 }
 
 void cg_batchnorm_backward(cg *g, LLVMValueRef X, LLVMValueRef W, LLVMValueRef stats, LLVMValueRef dY,
-                           LLVMValueRef dX, long C, long S, long n, LLVMValueRef r0, LLVMValueRef r1)
+                           LLVMValueRef dX, long C, long S, long n, const cg_bn_epi *epi, LLVMValueRef r0,
+                           LLVMValueRef r1)
 {
     cg_loop J;
     bn_iter it;
     zero(g, stats, BN_G1, BN_G2, C);
-    iter_begin(g, &it, r0, r1, C, S);
-    LLVMValueRef dy = ext(g, cg_load_f(g, dY, it.k));
+    iter_planes(g, &it, r0, r1, C);
+    if (epi && epi->dP) { /* the pool's and relu's backward into the plane of dY, in L1 for the sums */
+        long pp = (epi->H / 2) * (epi->W / 2);
+        LLVMTypeRef p[6] = {g->t_ptr, g->t_i32, g->t_i32, g->t_ptr, g->t_ptr, g->t_i32};
+        LLVMValueRef a[6] = {cg_fptr(g, epi->Ya, imul(g, it.plane, S)), cg_i32(g, epi->H), cg_i32(g, epi->W),
+                             cg_fptr(g, epi->dP, imul(g, it.plane, pp)), cg_fptr(g, dY, imul(g, it.plane, S)),
+                             cg_i32(g, 1)};
+        cg_call(g, "hprt_maxpool22_plane_backward", LLVMFunctionType(g->t_void, p, 6, 0), a, 6);
+    }
+    iter_values(g, &it, S);
+    LLVMValueRef dy32;
+    if (epi && epi->Ya && !epi->dP) { /* relu's backward (cg_act_backward), stored for the second pass */
+        dy32 = cg_act_backward(g, PLAN_ACT_RELU, cg_load_f(g, epi->Ya, it.k), NULL, cg_load_f(g, epi->dYa, it.k));
+        cg_store_f(g, dy32, dY, it.k);
+    } else
+        dy32 = cg_load_f(g, dY, it.k);
+    LLVMValueRef dy = ext(g, dy32);
     acc(g, mine(g, stats, BN_G1, C, it.c), dy);
     acc(g, mine(g, stats, BN_G2, C, it.c), fmul(g, dy, xhat_of(g, X, stats, C, it.c, it.k)));
     iter_end(g, &it);

@@ -165,10 +165,14 @@ static void input_transform(const hprt_conv2d_geom *g, const wino_plan *w, const
 }
 
 /* y[F×Ho×Wo] of one sample = Aᵀ M A + b, Aᵀ = [1 1 1 0; 0 1 −1 −1]; the
- * last tile's row or column past Ho/Wo is dropped.  rows: 4·tw floats. */
+ * last tile's row or column past Ho/Wo is dropped.  rows: 4·tw floats.
+ * The epilogue (hprt_conv2d_forward_epi): relu on each pair of rows as it
+ * is formed, and each filter's plane max-pooled into p[F×(Ho/2)×(Wo/2)]
+ * right after it is written (in L1). */
 static void output_transform(const hprt_conv2d_geom *g, const wino_plan *w, const float *M, int t0, const float *bias,
-                             float *y, float *rows)
+                             float *y, float *rows, int epi, float *p)
 {
+    const size_t pp = (size_t)(g->Ho / 2) * (g->Wo / 2);
     const size_t FT = (size_t)g->F * w->T;
     const int tw = w->tw;
     float *o0 = rows, *o1 = rows + 2 * tw;
@@ -190,10 +194,15 @@ static void output_transform(const hprt_conv2d_geom *g, const wino_plan *w, cons
                 o1[2 * tx] = a[1][0] + a[1][1] + a[1][2] + bf;
                 o1[2 * tx + 1] = a[1][1] - a[1][2] - a[1][3] + bf;
             }
+            if (epi & HPRT_CONV_RELU)
+                for (int j = 0; j < 4 * tw; j++)
+                    rows[j] = rows[j] < 0.0f ? 0.0f : rows[j];
             memcpy(yf + (size_t)(2 * ty) * g->Wo, o0, (size_t)g->Wo * sizeof *yf);
             if (2 * ty + 1 < g->Ho)
                 memcpy(yf + (size_t)(2 * ty + 1) * g->Wo, o1, (size_t)g->Wo * sizeof *yf);
         }
+        if (epi & HPRT_CONV_POOL2)
+            hprt_maxpool22_plane(yf, g->Ho, g->Wo, p + (size_t)f * pp);
     }
 }
 
@@ -279,6 +288,9 @@ static void input_adjoint(const hprt_conv2d_geom *g, const wino_plan *w, const f
 
 /* ---- the passes ------------------------------------------------------------------ */
 
+static void wino_backward(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *Y, const float *dP,
+                          const float *dY, float *dYw, float *dX, float *dW, float *db, int B, float *scratch, int epi);
+
 typedef struct {
     float *U, *dU, *V, *dV, *M, *plane, *rows;
 } wino_bufs;
@@ -300,8 +312,17 @@ static wino_bufs bufs_of(const hprt_conv2d_geom *g, const wino_plan *w, float *s
 void hprt_conv2d_forward_wino(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *bias, float *Y,
                               int B, float *scratch)
 {
+    hprt_conv2d_forward_wino_epi(g, X, Wt, bias, Y, NULL, B, scratch, 0);
+}
+
+void hprt_conv2d_forward_wino_epi(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *bias,
+                                  float *Y, float *P, int B, float *scratch, int epi)
+{
     if (!hprt_conv2d_wino_fits(g) || B <= 0)
         return;
+    if (!P)
+        epi &= ~HPRT_CONV_POOL2;
+    const size_t pool_s = (size_t)g->F * (g->Ho / 2) * (g->Wo / 2);
     const wino_plan w = plan_of(g);
     const wino_bufs b = bufs_of(g, &w, scratch);
     const size_t in_s = (size_t)g->C * g->H * g->W, out_s = (size_t)g->F * g->Ho * g->Wo;
@@ -315,12 +336,30 @@ void hprt_conv2d_forward_wino(const hprt_conv2d_geom *g, const float *X, const f
             hprt_gemm(false, false, g->F, Tn, g->C, 1.0f, b.U + p * FC, g->C, b.V + p * CT, w.T, 0.0f, b.M + p * FT,
                       w.T);
         for (int s = 0; s < ns; s++)
-            output_transform(g, &w, b.M, s * w.tiles, bias, Y + (size_t)(n0 + s) * out_s, b.rows);
+            output_transform(g, &w, b.M, s * w.tiles, bias, Y + (size_t)(n0 + s) * out_s, b.rows, epi,
+                             epi & HPRT_CONV_POOL2 ? P + (size_t)(n0 + s) * pool_s : NULL);
     }
 }
 
 void hprt_conv2d_backward_wino(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *dY, float *dX,
                                float *dW, float *db, int B, float *scratch)
+{
+    wino_backward(g, X, Wt, NULL, NULL, dY, NULL, dX, dW, db, B, scratch, 0);
+}
+
+void hprt_conv2d_backward_wino_epi(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *Y,
+                                   const float *dP, float *dY, float *dX, float *dW, float *db, int B,
+                                   float *scratch, int epi)
+{
+    if (!dP)
+        epi &= ~HPRT_CONV_POOL2;
+    wino_backward(g, X, Wt, Y, dP, dY, epi ? dY : NULL, dX, dW, db, B, scratch, epi);
+}
+
+/* dY is read; with an epilogue each chunk's samples' dY are first formed in
+ * dYw (the same buffer) from Y and dP, and stay in cache for the transform. */
+static void wino_backward(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *Y, const float *dP,
+                          const float *dY, float *dYw, float *dX, float *dW, float *db, int B, float *scratch, int epi)
 {
     if (!hprt_conv2d_wino_fits(g))
         return;
@@ -335,10 +374,14 @@ void hprt_conv2d_backward_wino(const hprt_conv2d_geom *g, const float *X, const 
     const wino_plan w = plan_of(g);
     const wino_bufs b = bufs_of(g, &w, scratch);
     const size_t FC = (size_t)g->F * g->C, CT = (size_t)g->C * w.T, FT = (size_t)g->F * w.T;
+    const size_t pool_s = (size_t)g->F * (g->Ho / 2) * (g->Wo / 2);
     if (dX)
         filter_transform(g, Wt, b.U);
     for (int n0 = 0; n0 < B; n0 += w.S) {
         int ns = B - n0 < w.S ? B - n0 : w.S, Tn = ns * w.tiles;
+        for (int s = 0; epi && s < ns; s++)
+            hprt_conv2d_epi_dy(g, epi, Y + (size_t)(n0 + s) * out_s, dP ? dP + (size_t)(n0 + s) * pool_s : NULL,
+                               dYw + (size_t)(n0 + s) * out_s);
         for (int s = 0; s < ns; s++)
             grad_transform(g, &w, dY + (size_t)(n0 + s) * out_s, b.M, s * w.tiles, b.rows);
         if (dX) {

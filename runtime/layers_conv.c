@@ -336,6 +336,10 @@ static bool im2col_is_identity(const hprt_conv2d_geom *g)
     return g->k == 1 && g->stride == 1 && g->pad == 0 && g->Ho == g->H && g->Wo == g->W;
 }
 
+static void im2col_backward(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *Y,
+                            const float *dP, const float *dY, float *dYw, float *dX, float *dW, float *db, int B,
+                            float *scratch, int epi);
+
 size_t hprt_conv2d_scratch(const hprt_conv2d_geom *g)
 {
     if (g->Ho <= 0 || g->Wo <= 0 || g->C <= 0 || g->k <= 0)
@@ -345,15 +349,62 @@ size_t hprt_conv2d_scratch(const hprt_conv2d_geom *g)
     return (size_t)g->C * g->k * g->k * g->Ho * g->Wo;
 }
 
+/* The epilogue of one output plane yf[Ho×Wo] (filter f of one sample), just
+ * written by the GEMM and still in cache: the bias, relu, and the 2×2 max pool
+ * into pf.  The bias and relu are the unfused chain's operations (y + b in
+ * float, then y < 0 ? 0 : y), so every value is the same. */
+static void epi_plane(const hprt_conv2d_geom *g, float *yf, const float *bias, int f, int epi, float *pf)
+{
+    const size_t n = (size_t)g->Ho * g->Wo;
+    if (bias) {
+        const float bf = bias[f];
+        if (epi & HPRT_CONV_RELU)
+            for (size_t i = 0; i < n; i++) {
+                float v = yf[i] + bf;
+                yf[i] = v < 0.0f ? 0.0f : v;
+            }
+        else
+            for (size_t i = 0; i < n; i++)
+                yf[i] += bf;
+    } else if (epi & HPRT_CONV_RELU)
+        for (size_t i = 0; i < n; i++)
+            yf[i] = yf[i] < 0.0f ? 0.0f : yf[i];
+    if (epi & HPRT_CONV_POOL2)
+        hprt_maxpool22_plane(yf, g->Ho, g->Wo, pf);
+}
+
+void hprt_conv2d_epi_dy(const hprt_conv2d_geom *g, int epi, const float *y, const float *dp, float *dy)
+{
+    const size_t howo = (size_t)g->Ho * g->Wo, pp = (size_t)(g->Ho / 2) * (g->Wo / 2);
+    for (int f = 0; f < g->F; f++) {
+        const float *yf = y + (size_t)f * howo;
+        float *df = dy + (size_t)f * howo;
+        if (epi & HPRT_CONV_POOL2)
+            hprt_maxpool22_plane_backward(yf, g->Ho, g->Wo, dp + (size_t)f * pp, df, (epi & HPRT_CONV_RELU) != 0);
+        else if (epi & HPRT_CONV_RELU) /* relu's backward: y > 0 ? dy : 0 */
+            for (size_t i = 0; i < howo; i++)
+                df[i] = yf[i] > 0.0f ? df[i] : 0.0f;
+    }
+}
+
 void hprt_conv2d_forward_fast(const hprt_conv2d_geom *g, const float *X, const float *Wt,
                               const float *bias, float *Y, int B, float *scratch)
 {
+    hprt_conv2d_forward_epi(g, X, Wt, bias, Y, NULL, B, scratch, 0);
+}
+
+void hprt_conv2d_forward_epi(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *bias, float *Y,
+                             float *P, int B, float *scratch, int epi)
+{
     if (g->Ho <= 0 || g->Wo <= 0 || g->F <= 0)
         return;
+    if (!P)
+        epi &= ~HPRT_CONV_POOL2;
     if (hprt_conv2d_wino_pays(g)) {
-        hprt_conv2d_forward_wino(g, X, Wt, bias, Y, B, scratch);
+        hprt_conv2d_forward_wino_epi(g, X, Wt, bias, Y, P, B, scratch, epi);
         return;
     }
+    const size_t pool_s = (size_t)g->F * (g->Ho / 2) * (g->Wo / 2);
     const int ckk = g->C * g->k * g->k, howo = g->Ho * g->Wo;
     const size_t in_s = (size_t)g->C * g->H * g->W, out_s = (size_t)g->F * howo;
     const bool ident = im2col_is_identity(g);
@@ -366,12 +417,10 @@ void hprt_conv2d_forward_fast(const hprt_conv2d_geom *g, const float *X, const f
             cols = scratch;
         }
         hprt_gemm(false, false, g->F, howo, ckk, 1.0f, Wt, ckk, cols, howo, 0.0f, y, howo);
-        if (bias)
-            for (int f = 0; f < g->F; f++) {
-                float bf = bias[f], *yf = y + (size_t)f * howo;
-                for (int i = 0; i < howo; i++)
-                    yf[i] += bf;
-            }
+        if (bias || epi)
+            for (int f = 0; f < g->F; f++)
+                epi_plane(g, y + (size_t)f * howo, bias, f, epi,
+                          epi & HPRT_CONV_POOL2 ? P + n * pool_s + (size_t)f * (g->Ho / 2) * (g->Wo / 2) : NULL);
     }
 }
 
@@ -383,6 +432,28 @@ void hprt_conv2d_backward_fast(const hprt_conv2d_geom *g, const float *X, const 
         hprt_conv2d_backward_wino(g, X, Wt, dY, dX, dW, db, B, scratch);
         return;
     }
+    im2col_backward(g, X, Wt, NULL, NULL, dY, NULL, dX, dW, db, B, scratch, 0);
+}
+
+void hprt_conv2d_backward_epi(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *Y,
+                              const float *dP, float *dY, float *dX, float *dW, float *db, int B, float *scratch,
+                              int epi)
+{
+    if (!dP)
+        epi &= ~HPRT_CONV_POOL2;
+    if (hprt_conv2d_wino_pays(g)) {
+        hprt_conv2d_backward_wino_epi(g, X, Wt, Y, dP, dY, dX, dW, db, B, scratch, epi);
+        return;
+    }
+    im2col_backward(g, X, Wt, Y, dP, dY, epi ? dY : NULL, dX, dW, db, B, scratch, epi);
+}
+
+/* dY is read; with an epilogue (epi != 0) each sample's dY is first formed
+ * in dYw (the same buffer) from Y and dP (hprt_conv2d_epi_dy). */
+static void im2col_backward(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *Y,
+                            const float *dP, const float *dY, float *dYw, float *dX, float *dW, float *db, int B,
+                            float *scratch, int epi)
+{
     const int ckk = g->C * g->k * g->k;
     const size_t in_s = (size_t)g->C * g->H * g->W;
     const bool empty = g->Ho <= 0 || g->Wo <= 0 || g->F <= 0;
@@ -400,8 +471,11 @@ void hprt_conv2d_backward_fast(const hprt_conv2d_geom *g, const float *X, const 
         return;
 
     const bool ident = im2col_is_identity(g);
+    const size_t pool_s = (size_t)g->F * (g->Ho / 2) * (g->Wo / 2);
     for (int n = 0; n < B; n++) {
         const float *x = X + n * in_s, *dy = dY + n * out_s;
+        if (epi)
+            hprt_conv2d_epi_dy(g, epi, Y + n * out_s, dP ? dP + n * pool_s : NULL, dYw + n * out_s);
         if (dW) {
             const float *cols = x;
             if (!ident) {

@@ -40,7 +40,9 @@ static void max22_forward(const hprt_pool2d_geom *g, const float *x, float *y)
     }
 }
 
-static void max22_backward(const hprt_pool2d_geom *g, const float *x, const float *dy, float *dx)
+/* relu: the winner's gradient is kept only where its value is > 0 (relu's
+ * backward after the pool's, for a conv whose relu and pool are fused). */
+static void max22_backward(const hprt_pool2d_geom *g, const float *x, const float *dy, float *dx, bool relu)
 {
     const int W = g->W, Wo = g->Wo, H = g->H;
     for (int oy = 0; oy < g->Ho; oy++) {
@@ -56,8 +58,10 @@ static void max22_backward(const hprt_pool2d_geom *g, const float *x, const floa
             t = takes(c, m);
             m = t ? c : m, w = t ? 2 : w;
             t = takes(d, m);
-            w = t ? 3 : w;
+            m = t ? d : m, w = t ? 3 : w;
             float v = dyo[ox];
+            if (relu && !(m > 0.0f))
+                v = 0.0f;
             d0[2 * ox] = w == 0 ? v : 0.0f;
             d0[2 * ox + 1] = w == 1 ? v : 0.0f;
             d1[2 * ox] = w == 2 ? v : 0.0f;
@@ -79,6 +83,7 @@ static void max22_backward(const hprt_pool2d_geom *g, const float *x, const floa
  * compares in the reference's order, and back the winners' dY interleaved. */
 typedef struct {
     __m512 a, b, c, d;
+    __m512 m;             /* the window's maximum */
     __mmask16 tb, tc, td; /* b, c, d took the lead in turn */
 } win16;
 
@@ -105,6 +110,7 @@ __attribute__((target("avx512f"), always_inline)) static inline win16 load_win16
     w.tc = _mm512_cmp_ps_mask(w.c, m0, _CMP_GT_OQ) | _mm512_cmp_ps_mask(w.c, w.c, _CMP_UNORD_Q);
     m0 = _mm512_mask_blend_ps(w.tc, m0, w.c);
     w.td = _mm512_cmp_ps_mask(w.d, m0, _CMP_GT_OQ) | _mm512_cmp_ps_mask(w.d, w.d, _CMP_UNORD_Q);
+    w.m = _mm512_mask_blend_ps(w.td, m0, w.d);
     return w;
 }
 
@@ -119,16 +125,13 @@ __attribute__((target("avx512f"))) static void max22_forward512(const hprt_pool2
         for (int ox = 0; ox < Wo; ox += 16) {
             int n = Wo - ox < 16 ? Wo - ox : 16;
             win16 w = load_win16(r0 + 2 * ox, r1 + 2 * ox, n, even, odd);
-            __m512 m = _mm512_mask_blend_ps(w.tb, w.a, w.b);
-            m = _mm512_mask_blend_ps(w.tc, m, w.c);
-            m = _mm512_mask_blend_ps(w.td, m, w.d);
-            _mm512_mask_storeu_ps(yo + ox, (__mmask16)((1u << n) - 1), m);
+            _mm512_mask_storeu_ps(yo + ox, (__mmask16)((1u << n) - 1), w.m);
         }
     }
 }
 
 __attribute__((target("avx512f"))) static void max22_backward512(const hprt_pool2d_geom *g, const float *x,
-                                                                const float *dy, float *dx)
+                                                                const float *dy, float *dx, bool relu)
 {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
@@ -144,6 +147,8 @@ __attribute__((target("avx512f"))) static void max22_backward512(const hprt_pool
             int n = Wo - ox < 16 ? Wo - ox : 16;
             win16 w = load_win16(r0 + 2 * ox, r1 + 2 * ox, n, even, odd);
             __m512 v = _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), dyo + ox);
+            if (relu) /* relu's backward: the winner's gradient where its value is > 0 */
+                v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(w.m, _mm512_setzero_ps(), _CMP_GT_OQ), v);
             __mmask16 wd = w.td, wc = (__mmask16)(w.tc & ~wd), wb = (__mmask16)(w.tb & ~w.tc & ~wd);
             __mmask16 wa = (__mmask16)~(wb | wc | wd);
             __m512 va = _mm512_maskz_mov_ps(wa, v), vb = _mm512_maskz_mov_ps(wb, v);
@@ -204,10 +209,43 @@ void hprt_maxpool2d_backward_fast(const hprt_pool2d_geom *g, const float *X, con
 #ifdef POOL_AVX512
     if (use512()) {
         for (size_t p = 0; p < planes; p++)
-            max22_backward512(g, X + p * in_plane, dY + p * out_plane, dX + p * in_plane);
+            max22_backward512(g, X + p * in_plane, dY + p * out_plane, dX + p * in_plane, false);
         return;
     }
 #endif
     for (size_t p = 0; p < planes; p++)
-        max22_backward(g, X + p * in_plane, dY + p * out_plane, dX + p * in_plane);
+        max22_backward(g, X + p * in_plane, dY + p * out_plane, dX + p * in_plane, false);
+}
+
+/* ---- one plane, for the conv's fused epilogue (layers_conv.c, conv_wino.c) ---- */
+
+void hprt_maxpool22_plane(const float *x, int H, int W, float *y)
+{
+    hprt_pool2d_geom g = hprt_pool2d_geom_make(1, H, W, 2, 2);
+    if (!is22(&g))
+        return;
+#ifdef POOL_AVX512
+    if (use512()) {
+        max22_forward512(&g, x, y);
+        return;
+    }
+#endif
+    max22_forward(&g, x, y);
+}
+
+void hprt_maxpool22_plane_backward(const float *x, int H, int W, const float *dy, float *dx, int relu)
+{
+    hprt_pool2d_geom g = hprt_pool2d_geom_make(1, H, W, 2, 2);
+    if (!is22(&g)) { /* no window: nothing reaches dx */
+        if (H > 0 && W > 0)
+            memset(dx, 0, (size_t)H * W * sizeof *dx);
+        return;
+    }
+#ifdef POOL_AVX512
+    if (use512()) {
+        max22_backward512(&g, x, dy, dx, relu != 0);
+        return;
+    }
+#endif
+    max22_backward(&g, x, dy, dx, relu != 0);
 }

@@ -355,6 +355,52 @@ void hprt_maxpool2d_forward_fast(const hprt_pool2d_geom *g, const float *X, floa
 void hprt_maxpool2d_backward_fast(const hprt_pool2d_geom *g, const float *X, const float *dY,
                                   float *dX, int B);
 
+/* ---- a conv with its epilogue fused (layers_conv.c, conv_wino.c, pool_fast.c) -- */
+
+/* What the conv's output loop applies after adding the bias, as flags:
+ * HPRT_CONV_RELU the activation relu (y < 0 ? 0 : y, NaN kept), then
+ * HPRT_CONV_POOL2 a 2×2, stride-2 max pool of the activated output (floor
+ * mode: an odd last row/column is in no window).  Each plane is finished
+ * while it is in cache; the results are bit for bit those of the unfused
+ * chain (the fast conv, the activation's pass, hprt_maxpool2d_forward_fast),
+ * because every element sees the same operations in the same order. */
+enum { HPRT_CONV_RELU = 1, HPRT_CONV_POOL2 = 2 };
+
+/* Y[B×F×Ho×Wo] = act(conv(X) + b), and with HPRT_CONV_POOL2 also
+ * P[B×F×(Ho/2)×(Wo/2)] = maxpool(Y) (P unused otherwise).  scratch as
+ * hprt_conv2d_forward_fast; epi = 0 is hprt_conv2d_forward_fast. */
+void hprt_conv2d_forward_epi(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *b, float *Y,
+                             float *P, int B, float *scratch, int epi);
+
+/* The backward of that chain: dY[B×F×Ho×Wo] (the gradient before the
+ * activation) is formed one sample at a time from the pool's output gradient
+ * dP (with HPRT_CONV_POOL2: each window's first maximum in Y gets dP, the
+ * others 0) or from dY itself (in place), times relu's mask (Y > 0) with
+ * HPRT_CONV_RELU, and consumed at once by the conv's gradients (as
+ * hprt_conv2d_backward_fast: dX, dW, db overwritten, each may be NULL).
+ * Bit for bit the unfused chain's dY and gradients.  epi = 0 reads dY only. */
+void hprt_conv2d_backward_epi(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *Y,
+                              const float *dP, float *dY, float *dX, float *dW, float *db, int B, float *scratch,
+                              int epi);
+
+/* The per-plane pieces (pool_fast.c): a 2×2, stride-2 max pool of one H×W
+ * plane x into y[(H/2)×(W/2)]; and its backward, dx[H×W] overwritten (the
+ * winner gets dy, times relu's mask x > 0 when relu), bit for bit as
+ * hprt_maxpool2d_*_fast (then hprt_relu's backward). */
+void hprt_maxpool22_plane(const float *x, int H, int W, float *y);
+void hprt_maxpool22_plane_backward(const float *x, int H, int W, const float *dy, float *dx, int relu);
+
+/* One sample's dY[F×Ho×Wo] formed as hprt_conv2d_backward_epi describes, from
+ * its Y and dP (layers_conv.c; conv_wino.c calls it per chunk). */
+void hprt_conv2d_epi_dy(const hprt_conv2d_geom *g, int epi, const float *y, const float *dp, float *dy);
+
+/* Winograd with the epilogue (conv_wino.c): the same contracts. */
+void hprt_conv2d_forward_wino_epi(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *b, float *Y,
+                                  float *P, int B, float *scratch, int epi);
+void hprt_conv2d_backward_wino_epi(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *Y,
+                                   const float *dP, float *dY, float *dX, float *dW, float *db, int B,
+                                   float *scratch, int epi);
+
 /* ---- initialisation (init.c, docs/policies.md §12) ---------------------------- */
 
 /* The `init =` of dense and conv. */

@@ -6,8 +6,9 @@
 # run the specialised kernels (docs/internals.md, "Convolutions"), so this
 # holds them to a fixed summation order across a restart; the second conv
 # (16 -> 16 channels) takes the Winograd lowering (runtime/conv_wino.c), the
-# first im2col + GEMM.  A profiled run
-# (HPC_PROFILE=1) gives the same steps and prints its table.
+# first im2col + GEMM; each conv's relu and max pool run in its kernel.  A
+# profiled run (HPC_PROFILE=1) gives the same steps and prints its table.
+# The same network with a batchnorm after each conv resumes bit-identically.
 # usage: resume_cnn.sh HPC SOURCE_DIR
 . "$(dirname "$0")/lib.sh"
 unset HPC_PROFILE # set only where a case asks for it
@@ -74,5 +75,21 @@ done
 awk '$2 == "conv" && $6 + 0 <= 0 { bad = 1 } END { exit bad }' "$tmp/prof.err" || fail "profile: conv weight grad not timed"
 "$HPC" run "$tmp/cnn.hp" --out "$tmp/quiet" --quiet --epochs 1 2> "$tmp/quiet.err" || fail "a plain run"
 grep -q "^profile:" "$tmp/quiet.err" && fail "without HPC_PROFILE a run prints no profile"
+
+# with batch norm: conv -> batchnorm -> relu -> maxpool, the relu and the pool
+# computed in the batchnorm's passes (docs/internals.md, "batchnorm"); the
+# statistics summed over both threads' partials in a fixed order
+sed -e 's/conv 16, relu/conv 16\n    batchnorm\n    relu/' "$tmp/cnn.hp" > "$tmp/bn.hp"
+[ "$(grep -c '^ *batchnorm$' "$tmp/bn.hp")" = 2 ] || fail "the batchnorm model"
+"$HPC" run "$tmp/bn.hp" --out "$tmp/bnfull" --quiet || fail "the uninterrupted batchnorm run"
+"$HPC" run "$tmp/bn.hp" --out "$tmp/bnkilled" --quiet &
+pid=$!
+wait_lines "$tmp/bnkilled/steps.csv" 60
+kill -9 $pid; wait $pid 2>/dev/null
+[ "$(wc -l < "$tmp/bnkilled/steps.csv")" -lt 121 ] || fail "the batchnorm run finished before it could be killed"
+"$HPC" resume "$tmp/bnkilled" --quiet || fail "batchnorm: resume after SIGKILL: exit $?"
+same_run "$tmp/bnfull" "$tmp/bnkilled" "CNN with batchnorm: SIGKILL + resume"
+HPC_PROFILE=1 "$HPC" run "$tmp/bn.hp" --out "$tmp/bnprof" --quiet --epochs 1 2> "$tmp/bnprof.err" || fail "batchnorm: profiled"
+head -41 "$tmp/bnfull/steps.csv" | cmp -s - "$tmp/bnprof/steps.csv" || fail "batchnorm: HPC_PROFILE changed the steps"
 
 finish resume_cnn

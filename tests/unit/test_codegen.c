@@ -586,6 +586,159 @@ static void test_conv_wino_step(void **state)
     free(f.dir);
 }
 
+/* ---- a conv's fused epilogue: relu and the max pool after it in its kernel ---- */
+
+/* One conv of a stack: F filters, relu or none, 3×3 `same` or `valid`, and
+ * whether a 2×2 max pool follows (fused into the conv's kernel). */
+typedef struct {
+    int F;
+    bool relu, valid, pool;
+} conv_stage;
+
+enum { STAGES = 4 };
+
+/* input [C, H, W] -> the stages -> flatten -> dense 3: one training step on
+ * `threads` threads against the reference kernels (conv in float64, relu,
+ * max pool, each its own pass), then the evaluation step's loss. */
+static void conv_stack_step(int C, int H, int W, const conv_stage *st, int n, int threads, uint64_t seed)
+{
+    enum { B = 9 };
+    char model[512];
+    int len = snprintf(model, sizeof model, "input [%d, %d, %d]\n", C, H, W);
+    for (int s = 0; s < n; s++)
+        len += snprintf(model + len, sizeof model - (size_t)len, " conv %d%s%s\n%s", st[s].F, st[s].relu ? ", relu" : "",
+                        st[s].valid ? ", pad = valid" : "", st[s].pool ? " maxpool\n" : "");
+    snprintf(model + len, sizeof model - (size_t)len, " flatten\n dense classes");
+    fixture f;
+    cg_test_csv_write(&f, ROWS, C * H * W, 3, seed, false);
+    compiled c;
+    compile(&c, &f, model, "optimizer = sgd(lr = 0.02, momentum = 0.9)", threads, B);
+    const plan_experiment *e = c.pl->experiment;
+    const cg_layout *l = c.t.l;
+    uint32_t order[ROWS];
+    for (uint32_t i = 0; i < ROWS; i++)
+        order[i] = (i * 7) % ROWS;
+    static hprt_step_io io;
+    fill_io(&io, &c, &e->optimizer, order, 0.02, 1);
+    long np = l->n_params;
+    float *P = malloc(sizeof(float) * (size_t)np), *G = calloc((size_t)np, sizeof(float));
+    assert_true(P && G);
+    memcpy(P, c.t.mem.params, sizeof(float) * (size_t)np);
+
+    /* the reference, stage by stage: in[s] -conv-> Y[s] (-relu) (-pool-> out[s]) */
+    hprt_conv2d_geom geo[STAGES];
+    hprt_pool2d_geom pg[STAGES];
+    int layer[STAGES], shape[3] = {C, H, W};
+    float *in[STAGES + 1], *Y[STAGES], *dY[STAGES], *din[STAGES + 1];
+    size_t nin[STAGES + 1], ny[STAGES];
+    in[0] = tu_fnew((size_t)B * C * H * W);
+    nin[0] = (size_t)C * H * W;
+    for (int r = 0; r < B; r++)
+        memcpy(in[0] + r * nin[0], c.ds.x + (size_t)order[io.start + r] * nin[0], sizeof(float) * nin[0]);
+    din[0] = NULL;
+    for (int s = 0, li = 1; s < n; s++) {
+        int pad = st[s].valid ? 0 : 1;
+        layer[s] = li;
+        li += st[s].pool ? 2 : 1;
+        geo[s] = hprt_conv2d_geom_make(shape[0], shape[1], shape[2], st[s].F, 3, 1, pad, pad);
+        ny[s] = (size_t)st[s].F * geo[s].Ho * geo[s].Wo;
+        Y[s] = tu_fnew(B * ny[s]);
+        dY[s] = tu_fnew(B * ny[s]);
+        const cg_layer_layout *L = &l->layers[layer[s]];
+        hprt_conv2d_forward(&geo[s], in[s], P + L->w, P + L->b, Y[s], B);
+        if (st[s].relu)
+            hprt_relu_forward(Y[s], Y[s], B * ny[s]);
+        shape[0] = st[s].F, shape[1] = geo[s].Ho, shape[2] = geo[s].Wo;
+        if (st[s].pool) {
+            pg[s] = hprt_pool2d_geom_make(shape[0], shape[1], shape[2], 2, 2);
+            shape[1] = pg[s].Ho, shape[2] = pg[s].Wo;
+        }
+        nin[s + 1] = (size_t)shape[0] * shape[1] * shape[2];
+        in[s + 1] = tu_fnew(B * nin[s + 1]);
+        din[s + 1] = tu_fnew(B * nin[s + 1]);
+        if (st[s].pool)
+            hprt_maxpool2d_forward(&pg[s], Y[s], in[s + 1], B);
+        else
+            memcpy(in[s + 1], Y[s], sizeof(float) * B * nin[s + 1]);
+    }
+    const cg_layer_layout *D = &l->layers[e->n_layers - 1];
+    int nf = (int)nin[n];
+    float *Z = tu_fnew(B * 3), *dZ = tu_fnew(B * 3);
+    int32_t lab[B];
+    for (int r = 0; r < B; r++)
+        lab[r] = c.ds.y[order[io.start + r]];
+    hprt_dense_forward(in[n], P + D->w, P + D->b, Z, B, nf, 3);
+    double loss = hprt_softmax_xent(Z, lab, B, 3, dZ);
+    hprt_dense_backward(in[n], P + D->w, dZ, din[n], G + D->w, G + D->b, B, nf, 3);
+    for (int s = n - 1; s >= 0; s--) {
+        if (st[s].pool)
+            hprt_maxpool2d_backward(&pg[s], Y[s], din[s + 1], dY[s], B);
+        else
+            memcpy(dY[s], din[s + 1], sizeof(float) * B * ny[s]);
+        if (st[s].relu)
+            hprt_relu_backward(Y[s], dY[s], dY[s], B * ny[s]);
+        const cg_layer_layout *L = &l->layers[layer[s]];
+        hprt_conv2d_backward(&geo[s], in[s], P + L->w, dY[s], din[s], G + L->w, G + L->b, B);
+    }
+    hprt_optim_state *ost = hprt_optim_state_new(&e->optimizer, (size_t)np);
+    assert_int_equal(hprt_optim_step(&e->optimizer, ost, P, G, (size_t)np, 0.02, NAN, 1), HPRT_OK);
+    hprt_optim_state_free(ost);
+
+    run_threads(cg_train_fn(c.t.prog, B), &io, threads);
+    assert_close(io.loss[0] / B + io.loss[1] / B, loss, 1e-5);
+    compare(c.t.mem.grads, G, np, 1e-4, "gradient");
+    compare(c.t.mem.params, P, np, 1e-5, "parameter");
+
+    /* the evaluation step (the same fused forward) with the updated parameters */
+    for (int s = 0; s < n; s++) {
+        const cg_layer_layout *L = &l->layers[layer[s]];
+        hprt_conv2d_forward(&geo[s], in[s], P + L->w, P + L->b, Y[s], B);
+        if (st[s].relu)
+            hprt_relu_forward(Y[s], Y[s], B * ny[s]);
+        if (st[s].pool)
+            hprt_maxpool2d_forward(&pg[s], Y[s], in[s + 1], B);
+        else
+            memcpy(in[s + 1], Y[s], sizeof(float) * B * nin[s + 1]);
+    }
+    hprt_dense_forward(in[n], P + D->w, P + D->b, Z, B, nf, 3);
+    double eval_loss = hprt_softmax_xent(Z, lab, B, 3, NULL);
+    memset(io.loss, 0, sizeof io.loss);
+    io.rows = B;
+    run_threads(cg_eval_fn(c.t.prog, B), &io, threads);
+    assert_close(io.loss[0] / B + io.loss[1] / B, eval_loss, 1e-5);
+
+    for (int s = 0; s <= n; s++) {
+        free(in[s]);
+        free(din[s]);
+        if (s < n)
+            free(Y[s]), free(dY[s]);
+    }
+    free(Z), free(dZ), free(P), free(G);
+    release(&c);
+    tu_rmrf(f.dir);
+    free(f.dir);
+}
+
+/* Every epilogue on both lowerings, odd sizes (the pool's floor mode),
+ * channels that are not multiples of 16, a fused conv that needs its input
+ * gradient and one that does not, on 1 and 2 threads. */
+static void test_conv_fused_step(void **state)
+{
+    (void)state;
+    /* im2col: relu + pool (first layer, no dX), pool alone (with dX), relu alone */
+    const conv_stage a[] = {{5, true, false, true}, {3, false, false, true}, {4, true, false, false}};
+    /* Winograd: relu alone, relu + pool with dX (odd: 7×9 -> 3×4), then an
+     * im2col conv (too few filters for Winograd) with relu + pool, 3×4 -> 1×2 */
+    const conv_stage b[] = {{16, true, false, false}, {17, true, false, true}, {6, true, false, true}};
+    /* Winograd with pool alone, valid (7×9 -> 5×7 -> 2×3) */
+    const conv_stage d[] = {{19, false, true, true}};
+    for (int threads = 1; threads <= 2; threads++) {
+        conv_stack_step(2, 9, 11, a, 3, threads, 21);
+        conv_stack_step(16, 7, 9, b, 3, threads, 22);
+        conv_stack_step(17, 7, 9, d, 1, threads, 23);
+    }
+}
+
 /* ---- a stack of dense and dropout layers: a dense layer and the dropout
  * after it fused into one pass each way, and a small layer's (at most 16
  * outputs) data gradient computed in the backward loop of the layer before it ---- */
@@ -758,6 +911,7 @@ int main(void)
         cmocka_unit_test(test_gelu_sigmoid_softmax_mse),
         cmocka_unit_test(test_conv_pool),
         cmocka_unit_test(test_conv_wino_step),
+        cmocka_unit_test(test_conv_fused_step),
         cmocka_unit_test(test_fused_dense_dropout),
         cmocka_unit_test(test_eval_step),
     };

@@ -237,6 +237,39 @@ static double ref_img(const compiled *c, const float *X, const int32_t *lab, int
     return loss;
 }
 
+/* input [1, 6, 7] -> conv 4 -> batchnorm -> relu -> maxpool -> dense classes:
+ * the relu and the 2×2 max pool (floor: 6×7 -> 3×3) computed in the
+ * batchnorm's passes (codegen.c's bn_epi); the reference runs each alone. */
+#define MODEL_POOL "input [1, 6, 7]\n conv 4\n batchnorm\n relu\n maxpool\n dense classes"
+static double ref_pool(const compiled *c, const float *X, const int32_t *lab, int B, float *P, float *G, bool train)
+{
+    const cg_layout *l = c->t.l;
+    const cg_layer_layout *L1 = &l->layers[1], *L2 = &l->layers[2], *L5 = &l->layers[5];
+    assert_int_equal(L2->width, 4);
+    enum { O = 4 * FEAT, Q = 4 * 3 * 3 };
+    float A1[MAXB * O], N1[MAXB * O], M1[MAXB * Q], Z[MAXB * CLASSES], dZ[MAXB * CLASSES], dM1[MAXB * Q],
+        dN1[MAXB * O], dA1[MAXB * O];
+    hprt_conv2d_geom geo = hprt_conv2d_geom_make(1, 6, 7, 4, 3, 1, 1, 1);
+    hprt_pool2d_geom pg = hprt_pool2d_geom_make(4, 6, 7, 2, 2);
+    hprt_conv2d_forward(&geo, X, P + L1->w, P + L1->b, A1, B);
+    if (train)
+        hprt_batchnorm_forward(A1, P + L2->w, P + L2->b, N1, B, 4, FEAT, 1e-5, P + L2->running, 0.1);
+    else
+        hprt_batchnorm_forward_eval(A1, P + L2->w, P + L2->b, P + L2->running, N1, B, 4, FEAT, 1e-5);
+    hprt_relu_forward(N1, N1, (size_t)B * O);
+    hprt_maxpool2d_forward(&pg, N1, M1, B);
+    hprt_dense_forward(M1, P + L5->w, P + L5->b, Z, B, Q, CLASSES);
+    double loss = hprt_softmax_xent(Z, lab, B, CLASSES, G ? dZ : NULL);
+    if (!G)
+        return loss;
+    hprt_dense_backward(M1, P + L5->w, dZ, dM1, G + L5->w, G + L5->b, B, Q, CLASSES);
+    hprt_maxpool2d_backward(&pg, N1, dM1, dN1, B);
+    hprt_relu_backward(N1, dN1, dN1, (size_t)B * O);
+    hprt_batchnorm_backward(A1, P + L2->w, dN1, dA1, G + L2->w, G + L2->b, B, 4, FEAT, 1e-5);
+    hprt_conv2d_backward(&geo, X, P + L1->w, dA1, NULL, G + L1->w, G + L1->b, B);
+    return loss;
+}
+
 static long n_params(const char *model)
 {
     fixture f;
@@ -267,6 +300,14 @@ static void test_batchnorm_conv(void **state)
     long n = n_params(MODEL_IMG);
     threads_agree(MODEL_IMG, "sgd(lr = 0.01)", ref_img, 7, n);
     threads_agree(MODEL_IMG, "sgd(lr = 0.01, weight_decay = 0.5)", ref_img, 12, n);
+}
+
+static void test_batchnorm_relu_pool(void **state)
+{
+    (void)state;
+    long n = n_params(MODEL_POOL);
+    threads_agree(MODEL_POOL, "sgd(lr = 0.01)", ref_pool, 7, n);
+    threads_agree(MODEL_POOL, "sgd(lr = 0.01, momentum = 0.9)", ref_pool, 12, n);
 }
 
 /* The initial values: weight 1, bias 0, running mean 0 and variance 1, with
@@ -345,6 +386,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batchnorm_dense),
         cmocka_unit_test(test_batchnorm_conv),
+        cmocka_unit_test(test_batchnorm_relu_pool),
         cmocka_unit_test(test_batchnorm_init),
         cmocka_unit_test(test_batchnorm_batch_of_one),
     };
