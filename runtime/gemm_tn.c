@@ -2,22 +2,25 @@
  *
  * dW[j0..j1) = dG[:, j0..j1)ᵀ·X over all B·T rows: in the char-LSTM three
  * products of 512 × 256 × 2,048 per thread and step, which OpenBLAS ran at
- * ~92 GFLOP/s, a sixth of it copying both operands into its own panels.
- * Here neither operand is copied: the kernel keeps an MR × NR tile of C in
- * registers (8 rows × 2 vectors of 16: 16 of the 32 AVX-512 registers) and
- * adds, per k, 8 broadcast elements of A's row k (contiguous: row k of dG
- * holds the tile's 8 gate rows side by side) times B's row k (contiguous
- * too).  Within one k-chunk the tile streams A's rows with a stride, and an
- * A micro-panel (the tile's k-chunk of 8 columns) stays in L1 for all the
- * column panels of B it meets.
+ * ~90 GFLOP/s, a sixth of it in its copy routines.  Per chunk of K, B's
+ * rows are packed into panels of NR columns and A's into micro-panels of MR
+ * columns, both read row by row (rows of dG are 4 KiB apart: a micro-panel
+ * gathered a column piece at a time falls in one L1 set), MC columns of A
+ * at a time so that A's block, B's chunk and C's rows stay in L2; the
+ * kernel keeps an MR × NR tile of C in registers (8 rows × 2 vectors of 16:
+ * 16 of the 32 AVX-512 registers) and adds, per k, 8 broadcast elements of
+ * the micro-panel times a panel row.  Several B (parts) share one packing
+ * of A (dW_ih and dW_hh of rnn and lstm), and A's column sums (the bias
+ * gradient) are taken as it is packed.
  *
  * The sums are OpenBLAS's, bit for bit (test_rt_wgrad), so that training is
- * unchanged: its level-3 driver cuts K into chunks of GEMM_Q = 320 (the last
- * two halved, rounded up to 16, when fewer than 2·320 remain), each chunk is
- * summed from zero by fused multiply-adds in k order, and C (zeroed for
- * beta = 0) gets each chunk's sum added in turn.  Products of at most 100³
- * multiply-adds take its small-matrix kernel instead (one sum over all K):
- * those, and CPUs without AVX-512, go to OpenBLAS itself.
+ * unchanged: its single-threaded level-3 driver cuts K into chunks of
+ * GEMM_Q = 320 (when between 320 and 640 remain, half of them rounded up to
+ * 16), its SkylakeX/Cooperlake kernel sums each chunk from zero by fused
+ * multiply-adds in k order, and C (zeroed for beta = 0) gets each chunk's
+ * sum added in turn.  Products of at most 100³ multiply-adds take its
+ * small-matrix kernel instead (one sum over all K): those, and CPUs without
+ * AVX-512, go to OpenBLAS itself.
  */
 #include "hprt_kernels.h"
 
@@ -203,18 +206,19 @@ __attribute__((target("avx512f,fma"))) static void gemm_tn512(int M, int K, cons
 #endif
 
 void hprt_gemm_tn(int M, int K, const float *A, int lda, const hprt_tn_part *parts, int nparts, float *sums,
-                  float *work)
+                  float *work, size_t work_n)
 {
     if (M <= 0)
         return;
-    if (nparts > HPRT_TN_PARTS) {
-        hprt_gemm_tn(M, K, A, lda, parts, HPRT_TN_PARTS, sums, work);
-        hprt_gemm_tn(M, K, A, lda, parts + HPRT_TN_PARTS, nparts - HPRT_TN_PARTS, NULL, work);
+    bool fits = work && hprt_gemm_tn_floats(M, parts, nparts) <= work_n;
+    if (nparts > 1 && (!fits || nparts > HPRT_TN_PARTS)) { /* a part at a time (the same sums) */
+        for (int p = 0; p < nparts; p++)
+            hprt_gemm_tn(M, K, A, lda, parts + p, 1, p ? NULL : sums, work, work_n);
         return;
     }
     bool own[HPRT_TN_PARTS], any = false;
     for (int p = 0; p < nparts; p++) {
-        own[p] = work && hprt_gemm_tn_own(M, parts[p].N, K);
+        own[p] = fits && hprt_gemm_tn_own(M, parts[p].N, K);
         any |= own[p];
     }
 #ifdef TN_AVX512

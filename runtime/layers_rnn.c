@@ -35,11 +35,7 @@ size_t hprt_rnn_pack_floats(const hprt_rnn_geom *g)
 {
     int GH = hprt_rnn_gates(g->cell) * g->hidden, K = g->in > g->hidden ? g->in : g->hidden;
     size_t a = hprt_pack_floats(GH, K), b = hprt_pack_floats(K, GH);
-    /* the weight gradients' work (any share of the GH gate rows) */
-    hprt_tn_part both[2] = {{g->in, NULL, 0, NULL, 0}, {g->hidden, NULL, 0, NULL, 0}};
-    size_t w = hprt_gemm_tn_floats(GH, both, 2);
-    a = a > b ? a : b;
-    return a > w ? a : w;
+    return a > b ? a : b;
 }
 
 /* exp, tanh and the sigmoid as straight-line float code the compiler
@@ -349,7 +345,9 @@ void hprt_rnn_backward_data(const hprt_rnn_geom *g, int B,
  * over all B·T rows (op(A) stored [rows × GH]) and db[j0..j1) = the column
  * sums of dG, in row order.  hprt_gemm_tn reads dG's columns once for both
  * products of rnn and lstm (dGh is dGi) and sums them as it goes; with work
- * it is AVX-512 code with OpenBLAS's sums (gemm_tn.c). */
+ * it is AVX-512 code with OpenBLAS's sums (gemm_tn.c), in the pack buffer
+ * as it is (in the char-LSTM both products fit; a part at a time, or
+ * OpenBLAS, where not). */
 void hprt_rnn_weight_grads(const hprt_rnn_geom *g, int B, const float *X, const float *Hprev,
                            const float *dGi, const float *dGh, int j0, int j1,
                            float *dWih, float *dWhh, float *dbih, float *dbhh, float *work)
@@ -357,19 +355,20 @@ void hprt_rnn_weight_grads(const hprt_rnn_geom *g, int B, const float *X, const 
     int H = g->hidden, in = g->in, GH = hprt_rnn_gates(g->cell) * H, rows = B * g->T;
     if (j1 <= j0)
         return;
+    size_t wn = work ? hprt_rnn_pack_floats(g) : 0;
     hprt_tn_part ih = {in, X, in, dWih + (size_t)j0 * in, in}, hh = {H, Hprev, H, dWhh + (size_t)j0 * H, H};
     if (dGh == dGi) { /* rnn, lstm: the same sums for both biases */
         hprt_tn_part both[2] = {ih, hh};
         if (X)
-            hprt_gemm_tn(j1 - j0, rows, dGi + j0, GH, both, 2, dbih + j0, work);
+            hprt_gemm_tn(j1 - j0, rows, dGi + j0, GH, both, 2, dbih + j0, work, wn);
         else /* db_ih is the folded embedding's (hprt_embed_rnn_grad_W) */
-            hprt_gemm_tn(j1 - j0, rows, dGh + j0, GH, &hh, 1, NULL, work);
+            hprt_gemm_tn(j1 - j0, rows, dGh + j0, GH, &hh, 1, NULL, work, wn);
         memcpy(dbhh + j0, dbih + j0, (size_t)(j1 - j0) * sizeof *dbhh);
         return;
     }
     if (X)
-        hprt_gemm_tn(j1 - j0, rows, dGi + j0, GH, &ih, 1, dbih + j0, work);
-    hprt_gemm_tn(j1 - j0, rows, dGh + j0, GH, &hh, 1, dbhh + j0, work);
+        hprt_gemm_tn(j1 - j0, rows, dGi + j0, GH, &ih, 1, dbih + j0, work, wn);
+    hprt_gemm_tn(j1 - j0, rows, dGh + j0, GH, &hh, 1, dbhh + j0, work, wn);
 }
 
 /* ---- embedding ------------------------------------------------------------------- */

@@ -76,8 +76,10 @@ bool hprt_packed_fast(void);
  * order and added to C in turn.  sums (NULL: not wanted) gets A's column
  * sums, Σ_k A[k][j] in k order from zero.  AVX-512 code for the parts where
  * hprt_gemm_tn_own(M, N_p, K) (the CPU has AVX-512 and M·N_p·K > 100³,
- * where OpenBLAS chunks K too), with work = hprt_gemm_tn_floats(M, parts,
- * nparts) floats; OpenBLAS for the others and when work is NULL. */
+ * where OpenBLAS chunks K too) when work holds hprt_gemm_tn_floats(M,
+ * parts, nparts) of its work_n floats (else a part at a time, in
+ * hprt_gemm_tn_floats(M, part, 1)); OpenBLAS for the others and when work
+ * is NULL or too small. */
 #define HPRT_TN_PARTS 4
 typedef struct {
     int N;
@@ -87,7 +89,7 @@ typedef struct {
     int ldc;
 } hprt_tn_part;
 void hprt_gemm_tn(int M, int K, const float *A, int lda, const hprt_tn_part *parts, int nparts, float *sums,
-                  float *work);
+                  float *work, size_t work_n);
 size_t hprt_gemm_tn_floats(int M, const hprt_tn_part *parts, int nparts);
 int hprt_gemm_tn_chunk(int K, int k0);
 bool hprt_gemm_tn_own(int M, int N, int K);

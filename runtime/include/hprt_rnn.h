@@ -55,7 +55,7 @@ int hprt_rnn_gates(hprt_cell c);
 /* Trainable floats of one layer: G·H·(in + H + 2). */
 size_t hprt_rnn_params(const hprt_rnn_geom *g);
 /* Floats of the pack buffer of the forward and backward below (W_hh packed
- * either way round) and of the weight gradients' work. */
+ * either way round). */
 size_t hprt_rnn_pack_floats(const hprt_rnn_geom *g);
 
 /* Buffers of a batch of B rows (floats; every one B·T rows of the width given):

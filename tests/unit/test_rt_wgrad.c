@@ -4,7 +4,8 @@
  * sums in k order), and so bit for bit OpenBLAS's own where OpenBLAS runs
  * its SkylakeX/Cooperlake kernels; within float rounding of a double sum;
  * for tile remainders (8 rows, 32 columns, 16 lanes), A's 128-column blocks,
- * parts on and off the AVX-512 path, and the char-LSTM's shapes. */
+ * parts on and off the AVX-512 path, work for all parts, for one or for
+ * none, and the char-LSTM's shapes. */
 #include "testutil.h"
 
 #include <cblas.h>
@@ -73,8 +74,10 @@ static float chunked(int K, const float *A, int lda, int i, const float *B, int 
 }
 
 /* M rows of C, parts of Ns[0..np) columns, A with a row stride wider than M,
- * B and C wider than N (the extra columns of C must stay untouched). */
-static void check(hprt_rng *r, int M, int K, const int *Ns, int np, bool with_sums)
+ * B and C wider than N (the extra columns of C must stay untouched); work
+ * for all parts at once (fit 0), for the largest part alone (1: a part at a
+ * time) or for none (2: OpenBLAS). */
+static void check_fit(hprt_rng *r, int M, int K, const int *Ns, int np, bool with_sums, int fit)
 {
     int lda = M + 5;
     float *A = fill(r, (size_t)K * lda), *B[8], *C[8], *Ref[8];
@@ -88,12 +91,16 @@ static void check(hprt_rng *r, int M, int K, const int *Ns, int np, bool with_su
     float *sums = with_sums ? tu_fnew((size_t)M) : NULL;
     if (sums)
         tu_poison(sums, (size_t)M);
-    float *work = tu_fnew(hprt_gemm_tn_floats(M, parts, np));
-    hprt_gemm_tn(M, K, A, lda, parts, np, sums, work);
+    size_t work_n = hprt_gemm_tn_floats(M, parts, np), one = 0;
+    for (int p = 0; p < np; p++)
+        one = hprt_gemm_tn_floats(M, parts + p, 1) > one ? hprt_gemm_tn_floats(M, parts + p, 1) : one;
+    work_n = fit == 0 ? work_n : fit == 1 ? one : 1;
+    float *work = tu_fnew(work_n);
+    hprt_gemm_tn(M, K, A, lda, parts, np, sums, work, work_n);
     bool same = openblas_same_kernels();
     for (int p = 0; p < np; p++) {
         int N = Ns[p], ldb = N + 3, ldc = N + 2;
-        bool own = hprt_gemm_tn_own(M, N, K);
+        bool own = fit < 2 && hprt_gemm_tn_own(M, N, K);
         /* OpenBLAS, into a copy of C's starting contents */
         hprt_gemm(true, false, M, N, K, 1.0f, A, lda, B[p], ldb, 0.0f, Ref[p], ldc);
         for (int i = 0; i < M; i++)
@@ -130,6 +137,12 @@ static void check(hprt_rng *r, int M, int K, const int *Ns, int np, bool with_su
     free(A), free(sums), free(work);
 }
 
+static void check(hprt_rng *r, int M, int K, const int *Ns, int np, bool with_sums)
+{
+    for (int fit = 0; fit < 3; fit++)
+        check_fit(r, M, K, Ns, np, with_sums, fit);
+}
+
 /* Tile remainders and chunkings, each above the 100³ multiply-adds where the
  * kernel takes over (and one pair with a part below it). */
 static void test_shapes(void **state)
@@ -157,8 +170,11 @@ static void test_lstm_shape(void **state)
     float *A = fill(&r, (size_t)K * lda), *X = fill(&r, (size_t)K * N), *Hp = fill(&r, (size_t)K * N);
     float *C = tu_fnew((size_t)M * 2 * N), *Ref = tu_fnew((size_t)M * 2 * N), *sums = tu_fnew((size_t)M);
     hprt_tn_part parts[2] = {{N, X, N, C, N}, {N, Hp, N, C + (size_t)M * N, N}};
-    float *work = tu_fnew(hprt_gemm_tn_floats(M, parts, 2));
-    hprt_gemm_tn(M, K, A, lda, parts, 2, sums, work);
+    /* the pack buffer of W_hh (1,024 × 256) holds the work of both at once */
+    size_t work_n = hprt_pack_floats(1024, 256);
+    assert_true(hprt_gemm_tn_floats(M, parts, 2) <= work_n);
+    float *work = tu_fnew(work_n);
+    hprt_gemm_tn(M, K, A, lda, parts, 2, sums, work, work_n);
     hprt_gemm(true, false, M, N, K, 1.0f, A, lda, X, N, 0.0f, Ref, N);
     hprt_gemm(true, false, M, N, K, 1.0f, A, lda, Hp, N, 0.0f, Ref + (size_t)M * N, N);
     bool same = openblas_same_kernels();
@@ -170,7 +186,7 @@ static void test_lstm_shape(void **state)
     }
     /* and with no work buffer: OpenBLAS itself */
     memset(C, 0, (size_t)M * 2 * N * sizeof *C);
-    hprt_gemm_tn(M, K, A, lda, parts, 2, NULL, NULL);
+    hprt_gemm_tn(M, K, A, lda, parts, 2, NULL, NULL, 0);
     assert_true(memcmp(C, Ref, (size_t)M * 2 * N * sizeof *C) == 0);
     free(A), free(X), free(Hp), free(C), free(Ref), free(sums), free(work);
 }
@@ -180,10 +196,10 @@ static void test_sums_only(void **state)
 {
     (void)state;
     float A[6] = {1, 2, 3, 4, 5, 6}, s[2] = {0, 0}, C[1] = {7.0f};
-    hprt_gemm_tn(2, 3, A, 2, NULL, 0, s, NULL);
+    hprt_gemm_tn(2, 3, A, 2, NULL, 0, s, NULL, 0);
     assert_true(s[0] == 9.0f && s[1] == 12.0f);
     hprt_tn_part part = {1, A, 1, C, 1};
-    hprt_gemm_tn(0, 3, A, 2, &part, 1, NULL, NULL);
+    hprt_gemm_tn(0, 3, A, 2, &part, 1, NULL, NULL, 0);
     assert_true(C[0] == 7.0f);
 }
 
