@@ -1985,10 +1985,11 @@ static int layer_grads(cg *g, int i, int B, param_range *out)
                 cg_call(g, "hprt_embed_rnn_grad_W", LLVMFunctionType(g->t_void, q, 10, 0), a10, 10);
             }
             LLVMTypeRef p[13] = {g->t_ptr, g->t_i32, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_i32,
-                                 g->t_i32, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr};
-            LLVMValueRef args[12] = {r.geom, cg_i32(g, B), fold ? LLVMConstPointerNull(g->t_ptr) : r.X, r.Hprev, r.dGi,
-                                     r.dGh, i32v(g, j0), i32v(g, j1), dWih, dWhh, dbih, dbhh};
-            cg_call(g, "hprt_rnn_weight_grads", LLVMFunctionType(g->t_void, p, 12, 0), args, 12);
+                                 g->t_i32, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr};
+            /* work: the thread's pack buffer, free after its backward pass */
+            LLVMValueRef args[13] = {r.geom, cg_i32(g, B), fold ? LLVMConstPointerNull(g->t_ptr) : r.X, r.Hprev, r.dGi,
+                                     r.dGh, i32v(g, j0), i32v(g, j1), dWih, dWhh, dbih, dbhh, rnn_pack(g, i)};
+            cg_call(g, "hprt_rnn_weight_grads", LLVMFunctionType(g->t_void, p, 13, 0), args, 13);
             long at[4] = {w, w + GH * in, w + GH * (in + H), w + GH * (in + H + 1)};
             long per[4] = {in, H, 1, 1};
             for (int t = 0; t < 4; t++)

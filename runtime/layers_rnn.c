@@ -341,33 +341,34 @@ void hprt_rnn_backward_data(const hprt_rnn_geom *g, int B,
 
 /* ---- parameter gradients --------------------------------------------------------- */
 
-/* db[j0..j1) = column sums of dG's rows (width GH), in row order. */
-static void column_sums(const float *restrict dG, size_t rows, int GH, int j0, int j1, float *restrict db)
-{
-    for (int j = j0; j < j1; j++)
-        db[j] = 0.0f;
-    for (size_t r = 0; r < rows; r++)
-        for (int j = j0; j < j1; j++)
-            db[j] += dG[r * GH + j];
-}
-
+/* The thread's part of the weight gradients: dW[j0..j1) = dG[:, j0..j1)ᵀ·input
+ * over all B·T rows (op(A) stored [rows × GH]) and db[j0..j1) = the column
+ * sums of dG, in row order.  hprt_gemm_tn reads dG's columns once for both
+ * products of rnn and lstm (dGh is dGi) and sums them as it goes; with work
+ * it is AVX-512 code with OpenBLAS's sums (gemm_tn.c), in the pack buffer
+ * as it is (in the char-LSTM both products fit; a part at a time, or
+ * OpenBLAS, where not). */
 void hprt_rnn_weight_grads(const hprt_rnn_geom *g, int B, const float *X, const float *Hprev,
                            const float *dGi, const float *dGh, int j0, int j1,
-                           float *dWih, float *dWhh, float *dbih, float *dbhh)
+                           float *dWih, float *dWhh, float *dbih, float *dbhh, float *work)
 {
     int H = g->hidden, in = g->in, GH = hprt_rnn_gates(g->cell) * H, rows = B * g->T;
     if (j1 <= j0)
         return;
-    /* dW[j0..j1) = dG[:, j0..j1)ᵀ·input: op(A) stored [rows × GH] */
-    if (X) {
-        hprt_gemm(true, false, j1 - j0, in, rows, 1.0f, dGi + j0, GH, X, in, 0.0f, dWih + (size_t)j0 * in, in);
-        column_sums(dGi, (size_t)rows, GH, j0, j1, dbih);
-    }
-    hprt_gemm(true, false, j1 - j0, H, rows, 1.0f, dGh + j0, GH, Hprev, H, 0.0f, dWhh + (size_t)j0 * H, H);
-    if (dGh == dGi) /* rnn, lstm: the same sums */
+    size_t wn = work ? hprt_rnn_pack_floats(g) : 0;
+    hprt_tn_part ih = {in, X, in, dWih + (size_t)j0 * in, in}, hh = {H, Hprev, H, dWhh + (size_t)j0 * H, H};
+    if (dGh == dGi) { /* rnn, lstm: the same sums for both biases */
+        hprt_tn_part both[2] = {ih, hh};
+        if (X)
+            hprt_gemm_tn(j1 - j0, rows, dGi + j0, GH, both, 2, dbih + j0, work, wn);
+        else /* db_ih is the folded embedding's (hprt_embed_rnn_grad_W) */
+            hprt_gemm_tn(j1 - j0, rows, dGh + j0, GH, &hh, 1, NULL, work, wn);
         memcpy(dbhh + j0, dbih + j0, (size_t)(j1 - j0) * sizeof *dbhh);
-    else
-        column_sums(dGh, (size_t)rows, GH, j0, j1, dbhh);
+        return;
+    }
+    if (X)
+        hprt_gemm_tn(j1 - j0, rows, dGi + j0, GH, &ih, 1, dbih + j0, work, wn);
+    hprt_gemm_tn(j1 - j0, rows, dGh + j0, GH, &hh, 1, dbhh + j0, work, wn);
 }
 
 /* ---- embedding ------------------------------------------------------------------- */

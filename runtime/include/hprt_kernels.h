@@ -65,6 +65,35 @@ void hprt_gemm_packed(int M, int N, int K, const float *A, int lda, const float 
                       float *C, int ldc);
 bool hprt_packed_fast(void);
 
+/* ---- the weight-gradient product (gemm_tn.c) ------------------------------ */
+
+/* C_p[M×N_p] = Aᵀ·B_p for each part p (at most HPRT_TN_PARTS) sharing A,
+ * stored K×M (row stride lda), with B_p stored K×N_p (ldb): for each part
+ * hprt_gemm(true, false, M, N_p, K, 1, A, lda, B_p, ldb, 0, C_p, ldc) with
+ * the same sums, bit for bit where OpenBLAS runs its SkylakeX/Cooperlake
+ * kernels: K in the chunks hprt_gemm_tn_chunk gives (the length of the
+ * chunk starting at k0), each summed from zero by fused multiply-adds in k
+ * order and added to C in turn.  sums (NULL: not wanted) gets A's column
+ * sums, Σ_k A[k][j] in k order from zero.  AVX-512 code for the parts where
+ * hprt_gemm_tn_own(M, N_p, K) (the CPU has AVX-512 and M·N_p·K > 100³,
+ * where OpenBLAS chunks K too) when work holds hprt_gemm_tn_floats(M,
+ * parts, nparts) of its work_n floats (else a part at a time, in
+ * hprt_gemm_tn_floats(M, part, 1)); OpenBLAS for the others and when work
+ * is NULL or too small. */
+#define HPRT_TN_PARTS 4
+typedef struct {
+    int N;
+    const float *B;
+    int ldb;
+    float *C;
+    int ldc;
+} hprt_tn_part;
+void hprt_gemm_tn(int M, int K, const float *A, int lda, const hprt_tn_part *parts, int nparts, float *sums,
+                  float *work, size_t work_n);
+size_t hprt_gemm_tn_floats(int M, const hprt_tn_part *parts, int nparts);
+int hprt_gemm_tn_chunk(int K, int k0);
+bool hprt_gemm_tn_own(int M, int N, int K);
+
 /* ---- dense (layers_dense.c) ---------------------------------------------- */
 
 /* Y[B×out] = X[B×in]·Wᵀ + b, with W stored [out×in] like torch.nn.Linear and b

@@ -97,10 +97,12 @@ void hprt_rnn_backward_data(const hprt_rnn_geom *g, int B,
 /* The parameter gradients from all B rows (X NULL: all but dWih and dbih,
  * which must then already hold theirs), for gate outputs [j0, j1) of
  * [0, G·H) (a thread's share): overwrites rows j0..j1 of dWih [G·H × in] and
- * dWhh [G·H × H] and entries j0..j1 of dbih, dbhh. */
+ * dWhh [G·H × H] and entries j0..j1 of dbih, dbhh.  work: a buffer of
+ * hprt_rnn_pack_floats(g) (the thread's pack buffer: free once its backward
+ * has run), or NULL; the same sums either way (hprt_gemm_tn). */
 void hprt_rnn_weight_grads(const hprt_rnn_geom *g, int B, const float *X, const float *Hprev,
                            const float *dGi, const float *dGh, int j0, int j1,
-                           float *dWih, float *dWhh, float *dbih, float *dbhh);
+                           float *dWih, float *dWhh, float *dbih, float *dbhh, float *work);
 
 /* ---- an embedding folded into the first recurrent layer ----------------------
  * When token ids feed embed → rnn, X·W_ihᵀ has one distinct row per

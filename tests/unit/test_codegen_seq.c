@@ -215,7 +215,7 @@ static void ref_step(reference *ref, const compiled *c, const hprt_step_io *io, 
                                    fa(&m, (size_t)2 * B * H), NULL);
             float *dWih = G + LR->w + R->w, *dWhh = dWih + (long)GH * g.in, *dbih = dWhh + (long)GH * H,
                   *dbhh = dbih + GH;
-            hprt_rnn_weight_grads(&g, B, in[s], Hp[s], dGi, dGh, 0, GH, dWih, dWhh, dbih, dbhh);
+            hprt_rnn_weight_grads(&g, B, in[s], Hp[s], dGi, dGh, 0, GH, dWih, dWhh, dbih, dbhh, NULL);
             if (dropped[s])
                 hprt_dropout_backward(dX, dX, (size_t)n * H, l->site_p[R->site], io->dropout_key[R->site], 0);
             dY = dX;

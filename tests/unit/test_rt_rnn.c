@@ -213,9 +213,9 @@ static void layer_backward(layer *l, const float *X, float *dY)
                            l->dGh, l->dX, l->scratch, l->pack);
     int half = (int)GH / 2 + 1;
     hprt_rnn_weight_grads(&l->g, l->B, X, l->Hprev, l->dGi, l->dGh, half, (int)GH, l->dWih,
-                          l->dWhh, l->dbih, l->dbhh);
+                          l->dWhh, l->dbih, l->dbhh, l->pack);
     hprt_rnn_weight_grads(&l->g, l->B, X, l->Hprev, l->dGi, l->dGh, 0, half, l->dWih, l->dWhh,
-                          l->dbih, l->dbhh);
+                          l->dbih, l->dbhh, l->pack);
 }
 
 /* ---- a stack of layers: float passes, reference objective ----------------------------------- */
@@ -550,7 +550,7 @@ static void test_embed_fold(void **state)
         float *Y = fcopy(l.Y, ny), *dY2 = fcopy(dY, ny);
         hprt_rnn_backward_data(&l.g, B, l.Wih, l.Whh, l.A, l.C, l.Hprev, l.c0, dY, l.dGi, l.dGh, l.dX, l.scratch,
                                l.pack);
-        hprt_rnn_weight_grads(&l.g, B, X, l.Hprev, l.dGi, l.dGh, 0, (int)GH, l.dWih, l.dWhh, l.dbih, l.dbhh);
+        hprt_rnn_weight_grads(&l.g, B, X, l.Hprev, l.dGi, l.dGh, 0, (int)GH, l.dWih, l.dWhh, l.dbih, l.dbhh, l.pack);
         float *dE = tu_fnew((size_t)V * D);
         hprt_embed_backward(ids, N, D, l.dX, 0, V, dE);
         float *dWih = fcopy(l.dWih, GH * D), *dbih = fcopy(l.dbih, GH), *dbhh = fcopy(l.dbhh, GH);
@@ -581,7 +581,8 @@ static void test_embed_fold(void **state)
         hprt_embed_rnn_grad_E(Q, 2, V, (int)GH, D, l.Wih, 4, V, dE2);
         hprt_embed_rnn_grad_W(Q, 2, V, (int)GH, D, E, 0, (int)GH / 2, l.dWih, l.dbih);
         hprt_embed_rnn_grad_W(Q, 2, V, (int)GH, D, E, (int)GH / 2, (int)GH, l.dWih, l.dbih);
-        hprt_rnn_weight_grads(&l.g, B, NULL, l.Hprev, l.dGi, l.dGh, 0, (int)GH, l.dWih, l.dWhh, l.dbih, l.dbhh);
+        hprt_rnn_weight_grads(&l.g, B, NULL, l.Hprev, l.dGi, l.dGh, 0, (int)GH, l.dWih, l.dWhh, l.dbih, l.dbhh,
+                              l.pack);
         assert_arrays_close(dE2, dE, (size_t)V * D);
         for (int k = 0; k < D; k++)
             assert_true(dE2[2 * D + k] == 0.0f); /* an absent id */

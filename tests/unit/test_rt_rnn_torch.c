@@ -148,8 +148,11 @@ static void run_model(const char *model, hprt_cell cell, int split)
     if (scratch_n < 2 * BH)
         scratch_n = 2 * BH;
     float *scratch = tu_fnew(scratch_n);
-    /* W_hh packed, as training does (the layers differ only in their input) */
-    float *pack = tu_fnew(hprt_rnn_pack_floats(&ly[0].g));
+    /* W_hh packed, as training does, and the weight gradients' work */
+    size_t pack_n = 0;
+    for (int k = 0; k < L; k++)
+        pack_n = hprt_rnn_pack_floats(&ly[k].g) > pack_n ? hprt_rnn_pack_floats(&ly[k].g) : pack_n;
+    float *pack = tu_fnew(pack_n);
 
     /* the row ranges a caller would hand to threads */
     int r0s[2] = {0, split ? 1 : B}, r1s[2] = {split ? 1 : B, B};
@@ -209,10 +212,10 @@ static void run_model(const char *model, hprt_cell cell, int split)
         /* the gate outputs in one range, or split at an odd point inside a gate block */
         int jm = split ? (int)GH / 2 + 1 : (int)GH;
         hprt_rnn_weight_grads(&l->g, B, l->X, l->Hprev, l->dGi, l->dGh, 0, jm, l->dWih,
-                              l->dWhh, l->dbih, l->dbhh);
+                              l->dWhh, l->dbih, l->dbhh, pack);
         if (jm < (int)GH)
             hprt_rnn_weight_grads(&l->g, B, l->X, l->Hprev, l->dGi, l->dGh, jm, (int)GH,
-                                  l->dWih, l->dWhh, l->dbih, l->dbhh);
+                                  l->dWih, l->dWhh, l->dbih, l->dbhh, pack);
         compare(model, k, "dW_ih", l->dWih, get(&fx, model, k, "dW_ih", GH * ink), GH * ink);
         compare(model, k, "dW_hh", l->dWhh, get(&fx, model, k, "dW_hh", GH * H), GH * H);
         compare(model, k, "db_ih", l->dbih, get(&fx, model, k, "db_ih", GH), GH);
