@@ -381,7 +381,7 @@ static int emit(cg *g, const hp_aot_options *o, LLVMTypeRef t_size, const char *
         v = fdiv(g, fsub(g, v, cg_load_f(g, mean, J.i)), cg_load_f(g, sd, J.i));
     int ids[HPRT_MAX_EMBED_COLUMNS]; /* embedded columns' ids: as given */
     int n_ids = hprt_csv_encoding_embedded(&e->data.csv, ids, NULL, HPRT_MAX_EMBED_COLUMNS);
-    for (int c = 0; c < n_ids && c < HPRT_MAX_EMBED_COLUMNS; c++)
+    for (int c = 0; c < n_ids; c++)
         v = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, J.i, cg_i64(g, ids[c]), ""), cg_load_f(g, x, k), v, "");
     cg_store_f(g, v, A, k);
     cg_end(g, &J);

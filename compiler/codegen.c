@@ -97,20 +97,18 @@ static bool rnn_layout(cg_layout *l, int i, const plan_layer *pl, long *P, long 
 
 int cg_embed_columns(const plan_experiment *e, hprt_catembed_col *cols, int cap)
 {
-    const hprt_csv_encoding *en = &e->data.csv;
-    int n = 0;
-    long w = 0, shift = 0, mshift = 0;
-    for (int i = 0; i < en->n_cats; i++) {
-        const hprt_csv_category *c = &en->cats[i];
-        if (c->dim > 0) {
-            if (n < cap)
-                cols[n] = (hprt_catembed_col){.in_pos = (int)(c->column + shift), .out_pos = (int)(c->column + mshift),
-                                              .n = c->n, .dim = c->dim, .w = w};
-            n++;
-            w += (long)(c->n + 1) * c->dim;
-        }
-        shift += c->dim > 0 ? 0 : c->n - 1;
-        mshift += (c->dim > 0 ? c->dim : c->n) - 1;
+    int pos[HPRT_MAX_EMBED_COLUMNS], model_pos[HPRT_MAX_EMBED_COLUMNS];
+    if (cap > HPRT_MAX_EMBED_COLUMNS)
+        cap = HPRT_MAX_EMBED_COLUMNS;
+    int n = hprt_csv_encoding_embedded(&e->data.csv, pos, model_pos, cap);
+    long w = 0; /* each table after the one before */
+    for (int i = 0, k = 0; k < n; i++) {
+        const hprt_csv_category *c = &e->data.csv.cats[i];
+        if (c->dim <= 0)
+            continue;
+        cols[k] = (hprt_catembed_col){.in_pos = pos[k], .out_pos = model_pos[k], .n = c->n, .dim = c->dim, .w = w};
+        w += (long)(c->n + 1) * c->dim;
+        k++;
     }
     return n;
 }
@@ -775,7 +773,7 @@ void cg_embed_columns_rows(cg *g, int i, LLVMValueRef X, LLVMValueRef Y, LLVMVal
     cg_for(g, &R, r0, r1);
     LLVMValueRef x = cg_fptr(g, X, imul(g, R.i, cg_i64(g, Fin))), y = cg_fptr(g, Y, imul(g, R.i, cg_i64(g, Fout)));
     long p = 0, q = 0;
-    for (int c = 0; c <= nc && c <= HPRT_MAX_EMBED_COLUMNS; c++) {
+    for (int c = 0; c <= nc; c++) {
         long upto = c < nc ? cols[c].in_pos : Fin;
         if (upto > p)
             LLVMBuildMemCpy(g->b, cg_fptr(g, y, cg_i64(g, q)), 4, cg_fptr(g, x, cg_i64(g, p)), 4, cg_i64(g, 4 * (upto - p)));
@@ -892,6 +890,15 @@ static void bias_act(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, int drop)
         cg_softmax_rows(g, out, out, U, r0, r1);
 }
 
+/* Is layer x + 1 a 2×2, stride-2 max pool of layer x (not the scores)? */
+static bool pool22_after(cg *g, int x)
+{
+    const plan_layer *np = x + 1 < g->e->n_layers ? &g->e->layers[x + 1] : NULL;
+    const cg_layer_layout *nl = np ? &g->l->layers[x + 1] : NULL;
+    return np && np->kind == PLAN_MAXPOOL && !nl->skip && nl->in_layer == x && np->kernel == 2 && np->stride == 2 &&
+           g->l->scores != x;
+}
+
 /* The epilogue conv layer i's kernel applies itself (hprt_conv2d_forward_epi,
  * docs/internals.md "Convolutions"): its relu, and a 2×2, stride-2 max pool
  * that is its only consumer (*pool = that layer, else -1); 0 when the conv
@@ -909,9 +916,7 @@ static int conv_epi(cg *g, int i, int *pool)
     if (a != PLAN_ACT_NONE && a != PLAN_ACT_RELU)
         return 0;
     int epi = a == PLAN_ACT_RELU ? HPRT_CONV_RELU : 0;
-    const plan_layer *np = i + 1 < e->n_layers ? &e->layers[i + 1] : NULL;
-    if (np && np->kind == PLAN_MAXPOOL && !l->layers[i + 1].skip && l->layers[i + 1].in_layer == i && np->kernel == 2 &&
-        np->stride == 2 && l->scores != i) {
+    if (pool22_after(g, i)) {
         epi |= HPRT_CONV_POOL2;
         *pool = i + 1;
     }
@@ -933,9 +938,7 @@ static int bn_epi_layers(cg *g, int i, int *pool)
     int a = i + 1;
     if (e->layers[a].kind != PLAN_RELU || l->layers[a].skip || l->layers[a].in_layer != i || l->scores == i)
         return -1;
-    const plan_layer *np = a + 1 < e->n_layers ? &e->layers[a + 1] : NULL;
-    if (np && np->kind == PLAN_MAXPOOL && !l->layers[a + 1].skip && l->layers[a + 1].in_layer == a && np->kernel == 2 &&
-        np->stride == 2 && e->layers[i].in.kind == PLAN_IMG && l->scores != a)
+    if (e->layers[i].in.kind == PLAN_IMG && pool22_after(g, a))
         *pool = a + 1;
     return a;
 }
@@ -1940,7 +1943,7 @@ static int layer_grads(cg *g, int i, int B, param_range *out)
         int nc = cg_embed_columns(g->e, cols, HPRT_MAX_EMBED_COLUMNS);
         long Fin = plan_shape_size(pl->in), Fout = plan_shape_size(pl->out);
         LLVMValueRef X = OUT(g, L->in_layer), dY = DOUT(g, i), dW = PARAM(g, "d", i, false);
-        for (int c = 0; c < nc && c < HPRT_MAX_EMBED_COLUMNS; c++) {
+        for (int c = 0; c < nc; c++) {
             long D = cols[c].dim;
             cg_partition(g, cols[c].n + 1, &j0, &j1);
             LLVMValueRef lo = iadd(g, cg_i64(g, cols[c].w), imul(g, j0, cg_i64(g, D)));
@@ -1963,7 +1966,7 @@ static int layer_grads(cg *g, int i, int B, param_range *out)
             cg_end(g, &R);
             out[c] = (param_range){i, false, lo, hi};
         }
-        return nc < HPRT_MAX_EMBED_COLUMNS ? nc : HPRT_MAX_EMBED_COLUMNS;
+        return nc;
     }
     case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: {
         long H = pl->units, GH = (long)hprt_rnn_gates(L->rnn[0].geom.cell) * H;
@@ -2092,6 +2095,22 @@ static void nan_guard(cg *g, LLVMValueRef total)
     LLVMPositionBuilderAtEnd(g->b, cont);
 }
 
+/* Gradient clipping: this thread's sum of squares (the double at acc) into
+ * its io->sqnorm slot, for the sum over threads (and ranks). */
+static void store_sqnorm(cg *g, LLVMValueRef acc)
+{
+    LLVMValueRef slot = imul(g, g->tid, cg_i64(g, 8));
+    LLVMBuildStore(g->b, LLVMBuildLoad2(g->b, g->t_f64, acc, ""),
+                   LLVMBuildInBoundsGEP2(g->b, g->t_i8, cg_io_field_ptr(g, offsetof(hprt_step_io, sqnorm)), &slot, 1, ""));
+}
+
+/* clip_grad_norm_'s factor (a double) for the global norm: max_norm / (norm + 1e-6), when below 1. */
+static LLVMValueRef clip_coef(cg *g, LLVMValueRef norm)
+{
+    LLVMValueRef coef = LLVMBuildFDiv(g->b, cg_f64(g, g->e->clip), LLVMBuildFAdd(g->b, norm, cg_f64(g, 1e-6), ""), "");
+    return LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOLT, coef, cg_f64(g, 1), ""), coef, cg_f64(g, 1), "");
+}
+
 /* After a barrier (every thread's work before it done), thread 0 calls the
  * io's function at field `off` with io; a caller that needs its result meets
  * the others at a barrier after it. */
@@ -2166,17 +2185,12 @@ static void dp_update(cg *g)
         LLVMValueRef acc = ir_alloca(g->b, g->t_f64, "sq");
         LLVMBuildStore(g->b, cg_f64(g, 0), acc);
         shard_tensors(g, t0, t1, n, acc);
-        LLVMValueRef slot = imul(g, g->tid, cg_i64(g, 8));
-        LLVMBuildStore(g->b, LLVMBuildLoad2(g->b, g->t_f64, acc, ""),
-                       LLVMBuildInBoundsGEP2(g->b, g->t_i8, cg_io_field_ptr(g, offsetof(hprt_step_io, sqnorm)), &slot, 1, ""));
+        store_sqnorm(g, acc);
         dp_call(g, offsetof(hprt_step_io, dp_norm), "dp_norm");
         cg_barrier(g);
         LLVMValueRef norm = cg_io_field(g, offsetof(hprt_step_io, grad_norm), g->t_f64);
-        /* clip_grad_norm_: coef = max_norm / (norm + 1e-6), applied when below 1 */
-        LLVMValueRef coef = LLVMBuildFDiv(g->b, cg_f64(g, g->e->clip), LLVMBuildFAdd(g->b, norm, cg_f64(g, 1e-6), ""), "");
-        coef = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOLT, coef, cg_f64(g, 1), ""), coef, cg_f64(g, 1), "");
-        n.clip_coef = LLVMBuildFPTrunc(g->b, LLVMBuildFMul(g->b, coef, LLVMBuildFPExt(g->b, gscale, g->t_f64, ""), ""),
-                                       g->t_f32, "");
+        LLVMValueRef scaled = LLVMBuildFMul(g->b, clip_coef(g, norm), LLVMBuildFPExt(g->b, gscale, g->t_f64, ""), "");
+        n.clip_coef = LLVMBuildFPTrunc(g->b, scaled, g->t_f32, "");
     }
     shard_tensors(g, t0, t1, n, NULL);
     dp_call(g, offsetof(hprt_step_io, dp_gather), "dp_gather");
@@ -2269,19 +2283,14 @@ static void emit_train(cg *g, int B)
         LLVMBuildStore(g->b, cg_f64(g, 0), acc);
         for (int r = 0; r < np; r++)
             sumsq(g, PARAM(g, "d", parts[r].layer, parts[r].bias), parts[r].lo, parts[r].hi, acc);
-        LLVMValueRef slot = imul(g, g->tid, cg_i64(g, 8));
-        LLVMBuildStore(g->b, LLVMBuildLoad2(g->b, g->t_f64, acc, ""),
-                       LLVMBuildInBoundsGEP2(g->b, g->t_i8, cg_io_field_ptr(g, offsetof(hprt_step_io, sqnorm)), &slot, 1, ""));
+        store_sqnorm(g, acc);
         cg_barrier(g);
         LLVMValueRef total = cg_f64(g, 0);
         for (int t = 0; t < g->threads; t++)
             total = LLVMBuildFAdd(g->b, total, cg_io_field(g, offsetof(hprt_step_io, sqnorm) + 8 * (size_t)t, g->t_f64), "");
         LLVMValueRef norm = cg_intrinsic1(g, "sqrt", total);
         LLVMBuildStore(g->b, norm, cg_io_field_ptr(g, offsetof(hprt_step_io, grad_norm)));
-        /* clip_grad_norm_: coef = max_norm / (norm + 1e-6), applied when below 1 */
-        LLVMValueRef coef = LLVMBuildFDiv(g->b, cg_f64(g, e->clip), LLVMBuildFAdd(g->b, norm, cg_f64(g, 1e-6), ""), "");
-        coef = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOLT, coef, cg_f64(g, 1), ""), coef, cg_f64(g, 1), "");
-        n.clip_coef = LLVMBuildFPTrunc(g->b, coef, g->t_f32, "");
+        n.clip_coef = LLVMBuildFPTrunc(g->b, clip_coef(g, norm), g->t_f32, "");
         for (int r = 0; r < np; r++)
             update_range(g, parts[r].layer, parts[r].bias, parts[r].lo, parts[r].hi, &n);
     }

@@ -136,7 +136,7 @@ void cg_layout_dump(const cg_layout *l, FILE *out);
 int cg_init_params(const plan_experiment *e, const cg_layout *l, float *params);
 /* The data's embedded categorical columns as the embed_columns layer reads
  * them (in column order; each table's offset w from the layer's first
- * parameter): fills at most cap, returns their number. */
+ * parameter): fills at most cap, returns the number filled. */
 int cg_embed_columns(const plan_experiment *e, hprt_catembed_col *cols, int cap);
 
 /* The memory the generated code works on (allocated by the caller). */

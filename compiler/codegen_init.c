@@ -75,7 +75,7 @@ int cg_init_params(const plan_experiment *e, const cg_layout *l, float *params)
         case PLAN_EMBED_COLUMNS: { /* per column torch.nn.Embedding(n + 1, dim, padding_idx = 0): N(0, 1), row 0 zeros */
             hprt_catembed_col cols[HPRT_MAX_EMBED_COLUMNS];
             int nc = cg_embed_columns(e, cols, HPRT_MAX_EMBED_COLUMNS);
-            for (int c = 0; c < nc && c < HPRT_MAX_EMBED_COLUMNS; c++)
+            for (int c = 0; c < nc; c++)
                 hprt_init_embedding(&rng, params + L->w + cols[c].w, cols[c].n + 1, cols[c].dim, 0);
             break;
         }

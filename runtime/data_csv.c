@@ -410,12 +410,12 @@ int hprt_csv_encoding_embedded(const hprt_csv_encoding *e, int *pos, int *model_
 {
     int n = 0;
     long shift = 0, mshift = 0; /* what the columns before add to a position */
-    for (int i = 0; e && i < e->n_cats; i++) {
+    for (int i = 0; e && i < e->n_cats && n < cap; i++) {
         const hprt_csv_category *c = &e->cats[i];
         if (c->dim > 0) {
-            if (n < cap && pos)
+            if (pos)
                 pos[n] = (int)(c->column + shift);
-            if (n < cap && model_pos)
+            if (model_pos)
                 model_pos[n] = (int)(c->column + mshift);
             n++;
         }
@@ -853,6 +853,30 @@ static hprt_status resolve_label(csv_scan *sc, hprt_error *err)
     return HPRT_OK;
 }
 
+/* The file column `r` names (a header name or a 0-based number) in *col;
+ * `what` names the kind of column in the messages, `hint` ends the one for
+ * a name without a header. */
+static hprt_status find_column(const csv_scan *sc, const hprt_csv_colref *r, const char *what, const char *hint, int *col,
+                               hprt_error *err)
+{
+    if (!r->name) {
+        if (r->index < 0 || r->index >= sc->columns)
+            return hprt_fail(err, HPRT_E_DATA, "%s: %s column %d does not exist: the file has %d columns, numbered 0 to %d",
+                             sc->path, what, r->index, sc->columns, sc->columns - 1);
+        *col = r->index;
+        return HPRT_OK;
+    }
+    if (!sc->names)
+        return hprt_fail(err, HPRT_E_DATA, "%s: %s column \"%s\" is a name, but header = false%s", sc->path, what,
+                         r->name, hint);
+    for (int j = 0; j < sc->columns; j++)
+        if (strcmp(sc->names[j], r->name) == 0) {
+            *col = j;
+            return HPRT_OK;
+        }
+    return hprt_fail(err, HPRT_E_DATA, "%s: %s column: no column named '%s' in the header", sc->path, what, r->name);
+}
+
 /* Several label columns (opts.labels): each by header name or number, none twice. */
 static hprt_status resolve_labels(csv_scan *sc, hprt_error *err)
 {
@@ -862,27 +886,11 @@ static hprt_status resolve_labels(csv_scan *sc, hprt_error *err)
         return hprt_fail(err, HPRT_E_DATA, "%s: %d label columns; the most is %d", sc->path, o->n_labels,
                          HPRT_MAX_LABELS);
     for (int i = 0; i < o->n_labels; i++) {
-        const hprt_csv_colref *r = &o->labels[i];
-        int col = -1;
-        if (r->name) {
-            if (!sc->names)
-                return hprt_fail(err, HPRT_E_DATA,
-                                 "%s: label column \"%s\" is a name, but header = false, so the columns have no "
-                                 "names; set header = true or give the column's number",
-                                 sc->path, r->name);
-            for (int j = 0; j < sc->columns && col < 0; j++)
-                if (strcmp(sc->names[j], r->name) == 0)
-                    col = j;
-            if (col < 0)
-                return hprt_fail(err, HPRT_E_DATA, "%s: label column: no column named '%s' in the header", sc->path,
-                                 r->name);
-        } else {
-            if (r->index < 0 || r->index >= sc->columns)
-                return hprt_fail(err, HPRT_E_DATA,
-                                 "%s: label column %d does not exist: the file has %d columns, numbered 0 to %d",
-                                 sc->path, r->index, sc->columns, sc->columns - 1);
-            col = r->index;
-        }
+        int col;
+        hprt_status st = find_column(sc, &o->labels[i], "label", ", so the columns have no names; set header = true or give "
+                                     "the column's number", &col, err);
+        if (st != HPRT_OK)
+            return st;
         for (int k = 0; k < i; k++)
             if (sc->label_cols[k] == col)
                 return hprt_fail(err, HPRT_E_DATA, "%s: label column %d is named twice", sc->path, col);
@@ -1064,26 +1072,10 @@ static int feature_pos(const csv_scan *sc, int col)
 static hprt_status resolve_categorical(csv_scan *sc, int *cols, hprt_error *err)
 {
     for (int i = 0; i < sc->opts.n_categorical; i++) {
-        const hprt_csv_colref *r = &sc->opts.categorical[i];
-        int col = -1;
-        if (r->name) {
-            if (!sc->names)
-                return hprt_fail(err, HPRT_E_DATA,
-                                 "%s: categorical column \"%s\" is a name, but header = false; give its column number",
-                                 sc->path, r->name);
-            for (int j = 0; j < sc->columns && col < 0; j++)
-                if (strcmp(sc->names[j], r->name) == 0)
-                    col = j;
-            if (col < 0)
-                return hprt_fail(err, HPRT_E_DATA, "%s: categorical column: no column named '%s' in the header",
-                                 sc->path, r->name);
-        } else {
-            if (r->index < 0 || r->index >= sc->columns)
-                return hprt_fail(err, HPRT_E_DATA,
-                                 "%s: categorical column %d does not exist: the file has %d columns, numbered 0 to %d",
-                                 sc->path, r->index, sc->columns, sc->columns - 1);
-            col = r->index;
-        }
+        int col;
+        hprt_status st = find_column(sc, &sc->opts.categorical[i], "categorical", "; give its column number", &col, err);
+        if (st != HPRT_OK)
+            return st;
         if (is_label_col(sc, col))
             return hprt_fail(err, HPRT_E_DATA,
                              "%s: categorical column %d is %s label column; label names need no declaration",

@@ -125,7 +125,8 @@ int hprt_csv_encoding_model_width(const hprt_csv_encoding *e, int raw_features);
 /* The embedded columns (dim > 0), in column order: their id's position in a
  * row (hprt_csv_encoding_width's layout) into pos[i] and the first of their
  * dim values in the model's row into model_pos[i] (either may be NULL; at most
- * cap entries written).  Returns their number. */
+ * cap entries written).  Returns the number written (the checker allows
+ * at most HPRT_MAX_EMBED_COLUMNS). */
 int hprt_csv_encoding_embedded(const hprt_csv_encoding *e, int *pos, int *model_pos, int cap);
 /* A deep copy, without first_row. */
 hprt_status hprt_csv_encoding_copy(hprt_csv_encoding *dst, const hprt_csv_encoding *src, hprt_error *err);
