@@ -8,29 +8,7 @@
 # usage: search.sh HPC SOURCE_DIR
 . "$(dirname "$0")/lib.sh"
 
-cat > "$tmp/base.hp" <<HP
-data slice {
-    train = idx("$FM/t10k-images-idx3-ubyte.gz", "$FM/t10k-labels-idx1-ubyte.gz")
-    valid = split(train, 0.2)
-    scale = 1 / 255
-}
-model mlp(hidden = 32, p = 0.1) {
-    input 784
-    dense hidden, relu
-    dropout p
-    dense classes, softmax
-}
-experiment small {
-    data      = slice
-    model     = mlp
-    optimizer = adam(lr = 2e-3)
-    schedule  = cosine()
-    batch     = 64
-    epochs    = 2
-    seed      = 7
-    threads   = 1
-}
-HP
+study_base "$tmp/base.hp"
 cat > "$tmp/asha.hp" <<HP
 import "base.hp"
 search sweep {

@@ -81,6 +81,29 @@ static void test_weights_per_channel(void **state)
 typedef int (*predict_fn)(const float *, float *, size_t, void *);
 
 /* The plain reference: bytes of x for layer L's input */
+/* The int8 forward pass of m for isa, JIT-compiled (*j: free it after). */
+static predict_fn jit_q8(const hp_q8_model *m, hp_q8_isa isa, hp_jit **j)
+{
+    cg_error err;
+    *j = hp_jit_new(&err);
+    assert_non_null(*j);
+    ir_target tg = hp_jit_target(*j);
+    cg g;
+    memset(&g, 0, sizeof g);
+    assert_int_equal(cg_module_new(&g, hp_jit_context(*j), "q8", &tg, &err), 0);
+    g.threads = 1;
+    g.libm_exp = true;
+    assert_int_equal(hp_q8_emit(&g, m, isa, "q8_predict_with", LLVMInt64TypeInContext(g.ctx)), 0);
+    LLVMDisposeBuilder(g.b);
+    assert_int_equal(ir_optimize(g.mod, &tg, &err), 0);
+    hp_jit_symbol syms[] = {{"expf", (void *)expf, 1}};
+    assert_int_equal(hp_jit_define(*j, syms, 1, &err), 0);
+    assert_int_equal(hp_jit_add_module(*j, g.mod, &err), 0);
+    predict_fn f = (predict_fn)hp_jit_lookup(*j, "q8_predict_with", &err);
+    assert_non_null(f);
+    return f;
+}
+
 static uint8_t q_ref(float y, float inv, int z)
 {
     float t = rintf(y * inv) + (float)z;
@@ -95,23 +118,8 @@ static void check_isa(hp_q8_isa isa)
 {
     net t;
     net_init(&t);
-    cg_error err;
-    hp_jit *j = hp_jit_new(&err);
-    assert_non_null(j);
-    ir_target tg = hp_jit_target(j);
-    cg g;
-    memset(&g, 0, sizeof g);
-    assert_int_equal(cg_module_new(&g, hp_jit_context(j), "q8", &tg, &err), 0);
-    g.threads = 1;
-    g.libm_exp = true;
-    assert_int_equal(hp_q8_emit(&g, &t.m, isa, "q8_predict_with", LLVMInt64TypeInContext(g.ctx)), 0);
-    LLVMDisposeBuilder(g.b);
-    assert_int_equal(ir_optimize(g.mod, &tg, &err), 0);
-    hp_jit_symbol syms[] = {{"expf", (void *)expf, 1}};
-    assert_int_equal(hp_jit_define(j, syms, 1, &err), 0);
-    assert_int_equal(hp_jit_add_module(j, g.mod, &err), 0);
-    predict_fn f = (predict_fn)hp_jit_lookup(j, "q8_predict_with", &err);
-    assert_non_null(f);
+    hp_jit *j;
+    predict_fn f = jit_q8(&t.m, isa, &j);
 
     long qb, acc_off, bytes = hp_q8_scratch_bytes(&t.m, &qb, &acc_off);
     uint8_t *scratch = malloc((size_t)bytes);
@@ -310,23 +318,8 @@ static void check_cnn_isa(hp_q8_isa isa)
     cnn t;
     cnn_init(&t);
     const hp_q8_layer *L = t.m.layers;
-    cg_error err;
-    hp_jit *j = hp_jit_new(&err);
-    assert_non_null(j);
-    ir_target tg = hp_jit_target(j);
-    cg g;
-    memset(&g, 0, sizeof g);
-    assert_int_equal(cg_module_new(&g, hp_jit_context(j), "q8c", &tg, &err), 0);
-    g.threads = 1;
-    g.libm_exp = true;
-    assert_int_equal(hp_q8_emit(&g, &t.m, isa, "q8c_predict_with", LLVMInt64TypeInContext(g.ctx)), 0);
-    LLVMDisposeBuilder(g.b);
-    assert_int_equal(ir_optimize(g.mod, &tg, &err), 0);
-    hp_jit_symbol syms[] = {{"expf", (void *)expf, 1}};
-    assert_int_equal(hp_jit_define(j, syms, 1, &err), 0);
-    assert_int_equal(hp_jit_add_module(j, g.mod, &err), 0);
-    predict_fn f = (predict_fn)hp_jit_lookup(j, "q8c_predict_with", &err);
-    assert_non_null(f);
+    hp_jit *j;
+    predict_fn f = jit_q8(&t.m, isa, &j);
 
     long qb, acc_off, bytes = hp_q8_scratch_bytes(&t.m, &qb, &acc_off);
     uint8_t *scratch = malloc((size_t)bytes);
