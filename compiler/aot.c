@@ -35,6 +35,13 @@
 extern char **environ;
 
 /* A constant float array as a global (its bytes, so no constant per element). */
+LLVMValueRef aot_splat(cg *g, LLVMValueRef s, int V)
+{
+    LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(s), (unsigned)V);
+    LLVMValueRef v = LLVMBuildInsertElement(g->b, LLVMGetUndef(vt), s, cg_i32(g, 0), "");
+    return LLVMBuildShuffleVector(g->b, v, LLVMGetUndef(vt), LLVMConstNull(LLVMVectorType(g->t_i32, (unsigned)V)), "");
+}
+
 LLVMValueRef const_floats(cg *g, const char *name, const float *v, long n)
 {
     /* one copy for every ISA level's forward pass: the same name holds the same floats */
@@ -194,7 +201,6 @@ static void dense_group(cg *g, LLVMValueRef W, LLVMValueRef B, LLVMValueRef cur,
     LLVMValueRef acc[TILE];
     for (int r = 0; r < TILE; r++) /* entry-block allocas: promoted to registers */
         acc[r] = ir_alloca(g->b, vt, "acc");
-    LLVMValueRef zeros = LLVMConstNull(LLVMVectorType(g->t_i32, (unsigned)C));
     for (long j0 = 0; j0 < U; j0 += C) {
         LLVMValueRef bv = LLVMBuildLoad2(g->b, vt, cg_fptr(g, B, cg_i64(g, j0)), "");
         LLVMSetAlignment(bv, 4);
@@ -206,8 +212,7 @@ static void dense_group(cg *g, LLVMValueRef W, LLVMValueRef B, LLVMValueRef cur,
         LLVMSetAlignment(w, 4);
         for (int r = 0; r < TILE; r++) {
             LLVMValueRef x = cg_load_f(g, cur, iadd(g, I.i, cg_i64(g, (long)r * F)));
-            LLVMValueRef xv = LLVMBuildInsertElement(g->b, LLVMGetUndef(vt), x, cg_i32(g, 0), "");
-            xv = LLVMBuildShuffleVector(g->b, xv, LLVMGetUndef(vt), zeros, "");
+            LLVMValueRef xv = aot_splat(g, x, C);
             LLVMValueRef a = LLVMBuildLoad2(g->b, vt, acc[r], "");
             LLVMBuildStore(g->b, cg_intrinsic3(g, "fmuladd", w, xv, a), acc[r]);
         }

@@ -52,13 +52,6 @@ static int row_vector(cg *g, int n)
     return V;
 }
 
-static LLVMValueRef splat(cg *g, LLVMValueRef x, int V)
-{
-    LLVMTypeRef vt = LLVMVectorType(g->t_f32, (unsigned)V);
-    LLVMValueRef v = LLVMBuildInsertElement(g->b, LLVMGetUndef(vt), x, cg_i32(g, 0), "");
-    return LLVMBuildShuffleVector(g->b, v, LLVMGetUndef(vt), LLVMConstNull(LLVMVectorType(g->t_i32, (unsigned)V)), "");
-}
-
 /* p[0], p[s], ..., p[(V-1)s] as a vector; lanes from `active` on are unused
  * (a plain or shuffled load reads them anyway, at most V·s - 1 floats on). */
 static LLVMValueRef load_strided(cg *g, LLVMValueRef p, int V, int s, int active)
@@ -128,7 +121,7 @@ static void conv_block(cg *g, const conv_geo *q, LLVMValueRef src, LLVMValueRef 
     LLVMTypeRef vt = LLVMVectorType(g->t_f32, (unsigned)V);
     LLVMValueRef acc[MAX_ACC];
     for (int r = 0; r < R; r++) {
-        LLVMValueRef b = splat(g, cg_load_f(g, Bv, iadd(g, f0, cg_i64(g, r))), V);
+        LLVMValueRef b = aot_splat(g, cg_load_f(g, Bv, iadd(g, f0, cg_i64(g, r))), V);
         for (int j = 0; j < nw; j++) {
             acc[j * R + r] = ir_alloca(g->b, vt, "cacc");
             LLVMBuildStore(g->b, b, acc[j * R + r]);
@@ -153,7 +146,7 @@ static void conv_block(cg *g, const conv_geo *q, LLVMValueRef src, LLVMValueRef 
             x[j] = load_strided(g, cg_fptr(g, row, iadd(g, kwv, cg_i64(g, (long)j * V * s))), V, s, j == nw - 1 ? last : V);
         LLVMValueRef wk = cg_fptr(g, wrow, LLVMBuildMul(g->b, kwv, cg_i64(g, R), ""));
         for (int r = 0; r < R; r++) {
-            LLVMValueRef w = splat(g, cg_load_f(g, wk, cg_i64(g, r)), V);
+            LLVMValueRef w = aot_splat(g, cg_load_f(g, wk, cg_i64(g, r)), V);
             for (int j = 0; j < nw; j++) {
                 LLVMValueRef a = LLVMBuildLoad2(g->b, vt, acc[j * R + r], "");
                 LLVMBuildStore(g->b, cg_intrinsic3(g, "fmuladd", x[j], w, a), acc[j * R + r]);
@@ -300,7 +293,7 @@ static void pool_vec(cg *g, bool mx, int k, int s, int V, LLVMValueRef row, long
     cg_end(g, &Kh);
     LLVMValueRef res = LLVMBuildLoad2(g->b, vt, acc, "");
     if (!mx)
-        res = fmul(g, res, splat(g, cg_f32(g, 1.0 / ((double)k * k)), V));
+        res = fmul(g, res, aot_splat(g, cg_f32(g, 1.0 / ((double)k * k)), V));
     store_lanes(g, res, cg_fptr(g, out, ow0), V, active);
 }
 

@@ -15,6 +15,8 @@
 LLVMValueRef const_floats(cg *g, const char *name, const float *v, long n);
 /* W [rows x cols] as a constant stored transposed, [cols x rows]; NULL when out of memory. */
 LLVMValueRef const_transposed(cg *g, const char *name, const float *W, long rows, long cols);
+/* The scalar s in every lane of a V-lane vector of its type. */
+LLVMValueRef aot_splat(cg *g, LLVMValueRef s, int V);
 /* y[0..n) = bias + sum over k < in of x[k] * WT[k][0..n). */
 void matvec(cg *g, LLVMValueRef WT, LLVMValueRef bias, LLVMValueRef x, long in, long n, LLVMValueRef y);
 /* One recurrent layer's cell update from gi = W_ih x + b_ih and gh = W_hh h + b_hh, in place on h (and c). */

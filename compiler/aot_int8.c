@@ -657,13 +657,6 @@ static LLVMValueRef bptr(cg *g, LLVMValueRef base, LLVMValueRef off)
 
 static LLVMValueRef imul(cg *g, LLVMValueRef a, long b) { return LLVMBuildMul(g->b, a, cg_i64(g, b), ""); }
 
-static LLVMValueRef splat(cg *g, LLVMValueRef s, int V)
-{
-    LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(s), (unsigned)V);
-    LLVMValueRef v = LLVMBuildInsertElement(g->b, LLVMGetUndef(vt), s, cg_i32(g, 0), "");
-    return LLVMBuildShuffleVector(g->b, v, LLVMGetUndef(vt), LLVMConstNull(LLVMVectorType(g->t_i32, (unsigned)V)), "");
-}
-
 typedef struct {
     hp_q8_isa isa;
     int V, G;       /* int32 lanes per vector; inputs per lane per instruction */
@@ -724,7 +717,7 @@ static void kernel(cg *g, const kshape *ks, const hp_q8_layer *L, LLVMValueRef W
                 v = LLVMBuildZExt(g->b, v, LLVMVectorType(t_i16, 2), "");
                 s = LLVMBuildBitCast(g->b, v, g->t_i32, "");
             }
-            xb[r] = splat(g, s, V);
+            xb[r] = aot_splat(g, s, V);
             if (G == 2)
                 xb[r] = LLVMBuildBitCast(g->b, xb[r], vw, "");
         }
