@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench/aot_cnn.sh - examples/fashion_cnn.hp's network (conv 32 3x3, maxpool,
+# bench/aot_cnn.sh - bench/fmnist_cnn.hp's network (conv 32 3x3, maxpool,
 # conv 64 3x3, maxpool, dense 128, dense 10) compiled ahead of time (hpc
 # build) against PyTorch's eager inference of the same network: per-sample
 # latency (batch 1, median of N calls) and throughput at batch 128, one
@@ -65,7 +65,7 @@ data slice {
     normalize = standard
 }
 HP
-    sed -n '/^model cnn/,/^}/p' examples/fashion_cnn.hp
+    sed -n '/^model cnn/,/^}/p' bench/fmnist_cnn.hp
     echo 'experiment bench { data = slice; model = cnn(); batch = 64; epochs = 1; seed = 7 }'
 } > "$out/cnn.hp"
 "$HPC" run "$out/cnn.hp" --out "$out/run" --quiet
@@ -119,7 +119,7 @@ PYEOF
 table() {
     echo "## Fashion-MNIST CNN compiled ahead of time ($(date +%F), $(nproc) cores, one thread)"
     echo
-    echo "Command: \`bench/aot_cnn.sh\` (examples/fashion_cnn.hp's network; batch 1: median of $N calls; batch 128 throughput; CPU time of the calling thread and wall-clock)"
+    echo "Command: \`bench/aot_cnn.sh\` (bench/fmnist_cnn.hp's network, the example's without batch norm; batch 1: median of $N calls; batch 128 throughput; CPU time of the calling thread and wall-clock)"
     echo
     echo "| program | latency, batch 1, CPU | wall | batch 128, samples per CPU second | per wall second |"
     echo "|---|---|---|---|---|"

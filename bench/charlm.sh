@@ -15,7 +15,8 @@
 # median tokens/s of each, the ratio against PyTorch's fastest setting,
 # validation bits per character after the same number of steps, peak RSS and
 # hpc's compile time.  Replaces its own section of bench/RESULTS.md (or of
-# $RESULTS).  Run from the repository root after `make`.
+# $RESULTS; with BENCH_SUMMARY=FILE it also appends its ratio there:
+# bench/training.sh).  Run from the repository root after `make`.
 #
 # From hpc's summary.json it reads: tokens_per_second (else samples_per_second,
 # which design.md defines as tokens/s for text data), val_bpc (else valid_bpc,
@@ -97,7 +98,7 @@ PYEOF
 done
 
 $PY - "$out/rows" "$ROUNDS" "$STEPS" "$EPOCHS" <<'PYEOF' | tee "$out/section.md"
-import statistics, sys, datetime, subprocess
+import os, statistics, sys, datetime, subprocess
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 by = {}
 for name, tps, bpc, rss, cms, steps in rows:
@@ -125,6 +126,8 @@ for k in ["hpc"] + sorted(k for k in by if k != "hpc"):
 ratio = med["hpc"] / med[best]
 rss_ratio = statistics.median(x[2] for x in by["hpc"]) / statistics.median(x[2] for x in by[best])
 print(f"\nhpc / PyTorch at its fastest setting ({best}): **{ratio:.2f}x** tokens/s; peak RSS {rss_ratio:.2f}x.")
+if os.environ.get("BENCH_SUMMARY"):
+    open(os.environ["BENCH_SUMMARY"], "a").write(f"charlm {ratio:.4f} {med['hpc']:.0f} {med[best]:.0f}\n")
 PYEOF
 # this workload's section of bench/RESULTS.md is replaced; the others are kept
 $PY bench/splice_results.py "$out/section.md" "$RESULTS" "## Char-LSTM language model, "

@@ -11,8 +11,9 @@
 # and reports hpc against each: bench/handwritten_mlp.c and the shared
 # ../shared/peers/handwritten/mlp.c (mode 2: one worker per core with
 # single-threaded sgemm, weight gradients split by output neuron, Adam fused
-# per chunk; built as its header says, skipped when it is absent).  Writes
-# bench/RESULTS.md.  Run from the repository root after `make`.
+# per chunk; built as its header says, skipped when it is absent).  Writes its
+# section of bench/RESULTS.md (with BENCH_SUMMARY=FILE it also appends its
+# ratios there: bench/training.sh).  Run from the repository root after `make`.
 set -eu
 ROUNDS=${1:-5}
 HPC=${HPC:-build/hpc}
@@ -69,7 +70,7 @@ done
 
 "$HPC" run examples/fashion_mlp.hp --out "$out/ten" --quiet
 $PY - "$out/rows" "$out/ten/summary.json" "$ROUNDS" <<'PYEOF' | tee "$out/section.md"
-import json, statistics, sys, platform, datetime, subprocess
+import json, os, statistics, sys, platform, datetime, subprocess
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 by = {}
 for name, sps, acc, rss, cms in rows:
@@ -99,6 +100,11 @@ if "handwritten_c" in by:
 if "shared_c" in by:
     print(f"shared hand-written C / PyTorch: {med['shared_c'] / med[best]:.2f}x; "
           f"hpc / shared hand-written C: **{med['hpc'] / med['shared_c']:.2f}x** (issue 14's target: at least 1.0x).")
+summary = [f"mlp_torch {ratio:.4f} {med['hpc']:.0f} {med[best]:.0f}"]
+if "shared_c" in by:
+    summary.append(f"mlp_handwritten {med['hpc'] / med['shared_c']:.4f} {med['hpc']:.0f} {med['shared_c']:.0f}")
+if os.environ.get("BENCH_SUMMARY"):
+    open(os.environ["BENCH_SUMMARY"], "a").write("".join(l + "\n" for l in summary))
 print()
 print(f"examples/fashion_mlp.hp, 10 epochs (one_cycle, early stopping): test accuracy {ten['test_accuracy']:.4f} "
       f"after {ten['epochs']} epochs, {ten['samples_per_second']/1000:.1f}k samples/s, compiled in {ten['compile_ms']:.0f} ms.")

@@ -24,7 +24,8 @@ run() { # NAME FILE ARGS...
 }
 run mlp2 "$SRC/examples/fashion_mlp.hp" --epochs 2 --threads 2
 run mlp1 "$SRC/examples/fashion_mlp.hp" --epochs 1 --threads 1
-run cnn "$SRC/examples/fashion_cnn.hp" --epochs 1 --threads 2
+run cnn "$SRC/bench/fmnist_cnn.hp" --epochs 1 --threads 2
+run cnnbn "$SRC/examples/fashion_cnn.hp" --epochs 1 --threads 2
 [ -f /tmp/peers_corpus.txt ] || /usr/bin/python3 "$SRC/../shared/peers/corpus.py" >/dev/null
 run charlm "$SRC/bench/charlm.hp" --epochs 1 --threads 2
 run gru "$SRC/examples/charlm.hp" --epochs 1 --threads 2
