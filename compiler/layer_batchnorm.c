@@ -178,11 +178,39 @@ static void acc(cg *g, LLVMValueRef p, LLVMValueRef v)
     LLVMBuildStore(g->b, s, p);
 }
 
-/* x̂ of element k of channel c, from the thread's statistics */
-static LLVMValueRef xhat_of(cg *g, LLVMValueRef X, LLVMValueRef stats, long C, LLVMValueRef c, LLVMValueRef k)
+/* A plane's channel's numbers, loaded before its values' loop: the loop then
+ * reads no stats slot, so nothing in it may alias the sums it keeps (LLVM
+ * could not always tell the slots apart, and then kept every sum in memory,
+ * one value at a time). */
+typedef struct {
+    LLVMValueRef mean, rstd;
+} bn_chan;
+
+static bn_chan chan_of(cg *g, LLVMValueRef stats, long C, LLVMValueRef c)
 {
-    return fmul(g, fsub(g, ext(g, cg_load_f(g, X, k)), ld(g, mine(g, stats, BN_MEAN, C, c))),
-                 ld(g, mine(g, stats, BN_RSTD, C, c)));
+    bn_chan ch = {ld(g, mine(g, stats, BN_MEAN, C, c)), ld(g, mine(g, stats, BN_RSTD, C, c))};
+    return ch;
+}
+
+/* x̂ of element k of the channel, from the thread's statistics */
+static LLVMValueRef xhat_of(cg *g, LLVMValueRef X, const bn_chan *ch, LLVMValueRef k)
+{
+    return fmul(g, fsub(g, ext(g, cg_load_f(g, X, k)), ch->mean), ch->rstd);
+}
+
+/* A plane's two sums, in registers (allocas): zeroed before its values... */
+static void sums_begin(cg *g, LLVMValueRef a, LLVMValueRef b)
+{
+    LLVMBuildStore(g->b, cg_f64(g, 0), a);
+    LLVMBuildStore(g->b, cg_f64(g, 0), b);
+}
+
+/* ...and added to the thread's arrays wa, wb at c after them */
+static void sums_end(cg *g, LLVMValueRef a, LLVMValueRef b, LLVMValueRef stats, int wa, int wb, long C, LLVMValueRef c)
+{
+    LLVMValueRef pa = mine(g, stats, wa, C, c), pb = mine(g, stats, wb, C, c);
+    LLVMBuildStore(g->b, fadd(g, ld(g, pa), ld(g, a)), pa);
+    LLVMBuildStore(g->b, fadd(g, ld(g, pb), ld(g, b)), pb);
 }
 
 /* Thread t's mean_t = K_t + S1_t/n_t (K_t for no values) and its n_t, at c. */
@@ -212,13 +240,17 @@ void cg_batchnorm_forward_train(cg *g, LLVMValueRef X, LLVMValueRef Y, LLVMValue
         LLVMBuildStore(g->b, ext(g, cg_load_f(g, X, k0)), mine(g, stats, BN_K, C, J.i));
         cg_end(g, &J);
         zero(g, stats, BN_S1, BN_S2, C);
+        LLVMValueRef sa = ir_alloca(g->b, g->t_f64, ""), sb = ir_alloca(g->b, g->t_f64, "");
         iter_planes(g, &it, r0, r1, C);
         LLVMValueRef K = ld(g, mine(g, stats, BN_K, C, it.c));
+        sums_begin(g, sa, sb);
         iter_values(g, &it, S);
         LLVMValueRef d = fsub(g, ext(g, cg_load_f(g, X, it.k)), K);
-        acc(g, mine(g, stats, BN_S1, C, it.c), d);
-        acc(g, mine(g, stats, BN_S2, C, it.c), fmul(g, d, d));
-        iter_end(g, &it);
+        acc(g, sa, d);
+        acc(g, sb, fmul(g, d, d));
+        iter_end_values(g, &it);
+        sums_end(g, sa, sb, stats, BN_S1, BN_S2, C, it.c);
+        iter_end_planes(g, &it);
     }
     cg_for(g, &J, cg_i64(g, 0), cg_i64(g, C));
     LLVMBuildStore(g->b, nt, mine(g, stats, BN_N, C, J.i));
@@ -248,9 +280,11 @@ void cg_batchnorm_forward_train(cg *g, LLVMValueRef X, LLVMValueRef Y, LLVMValue
     LLVMBuildStore(g->b, rstd, mine(g, stats, BN_RSTD, C, J.i));
     cg_end(g, &J);
     /* y = x̂·w + b (then the fused relu and max pool) */
-    iter_begin(g, &it, r0, r1, C, S);
-    LLVMValueRef y = fadd(g, fmul(g, xhat_of(g, X, stats, C, it.c, it.k), ext(g, cg_load_f(g, W, it.c))),
-                           ext(g, cg_load_f(g, B, it.c)));
+    iter_planes(g, &it, r0, r1, C);
+    bn_chan ch = chan_of(g, stats, C, it.c);
+    LLVMValueRef w = ext(g, cg_load_f(g, W, it.c)), b = ext(g, cg_load_f(g, B, it.c));
+    iter_values(g, &it, S);
+    LLVMValueRef y = fadd(g, fmul(g, xhat_of(g, X, &ch, it.k), w), b);
     store_y(g, Y, epi, trunc32(g, y), it.k);
     iter_end_values(g, &it);
     pool_plane(g, &it, epi, S);
@@ -281,7 +315,10 @@ void cg_batchnorm_backward(cg *g, LLVMValueRef X, LLVMValueRef W, LLVMValueRef s
     cg_loop J;
     bn_iter it;
     zero(g, stats, BN_G1, BN_G2, C);
+    LLVMValueRef sa = ir_alloca(g->b, g->t_f64, ""), sb = ir_alloca(g->b, g->t_f64, "");
     iter_planes(g, &it, r0, r1, C);
+    bn_chan ch = chan_of(g, stats, C, it.c);
+    sums_begin(g, sa, sb);
     if (epi && epi->dP) { /* the pool's and relu's backward into the plane of dY, in L1 for the sums */
         long pp = (epi->H / 2) * (epi->W / 2);
         LLVMTypeRef p[6] = {g->t_ptr, g->t_i32, g->t_i32, g->t_ptr, g->t_ptr, g->t_i32};
@@ -298,9 +335,11 @@ void cg_batchnorm_backward(cg *g, LLVMValueRef X, LLVMValueRef W, LLVMValueRef s
     } else
         dy32 = cg_load_f(g, dY, it.k);
     LLVMValueRef dy = ext(g, dy32);
-    acc(g, mine(g, stats, BN_G1, C, it.c), dy);
-    acc(g, mine(g, stats, BN_G2, C, it.c), fmul(g, dy, xhat_of(g, X, stats, C, it.c, it.k)));
-    iter_end(g, &it);
+    acc(g, sa, dy);
+    acc(g, sb, fmul(g, dy, xhat_of(g, X, &ch, it.k)));
+    iter_end_values(g, &it);
+    sums_end(g, sa, sb, stats, BN_G1, BN_G2, C, it.c);
+    iter_end_planes(g, &it);
     cg_barrier(g);
     if (!dX)
         return;
@@ -315,10 +354,12 @@ void cg_batchnorm_backward(cg *g, LLVMValueRef X, LLVMValueRef W, LLVMValueRef s
     cg_end(g, &J);
     if (fused)
         return; /* the conv's backward forms dx as it forms its dY */
-    iter_begin(g, &it, r0, r1, C, S);
-    LLVMValueRef wr = ld(g, mine(g, stats, BN_WR, C, it.c));
-    LLVMValueRef inner = fsub(g, fsub(g, ext(g, cg_load_f(g, dY, it.k)), ld(g, mine(g, stats, BN_M1, C, it.c))),
-                               fmul(g, xhat_of(g, X, stats, C, it.c, it.k), ld(g, mine(g, stats, BN_M2, C, it.c))));
+    iter_planes(g, &it, r0, r1, C);
+    ch = chan_of(g, stats, C, it.c);
+    LLVMValueRef wr = ld(g, mine(g, stats, BN_WR, C, it.c)), m1 = ld(g, mine(g, stats, BN_M1, C, it.c)),
+                 m2 = ld(g, mine(g, stats, BN_M2, C, it.c));
+    iter_values(g, &it, S);
+    LLVMValueRef inner = fsub(g, fsub(g, ext(g, cg_load_f(g, dY, it.k)), m1), fmul(g, xhat_of(g, X, &ch, it.k), m2));
     cg_store_f(g, trunc32(g, fmul(g, wr, inner)), dX, it.k);
     iter_end(g, &it);
 }
