@@ -4,11 +4,11 @@
  *
  * Forward, the plane's contribution to the batchnorm's one-pass statistics
  * about a shift K (the thread's first value of the channel): Σ(y − K) and
- * Σ(y − K)² in double.  y − K of two floats is exact in double and so is its
- * square's rounding-free part to 2^-53, so with K a value of the channel the
- * variance S2/n − (S1/n)² loses only about n·2^-53·(1 + (mean − K)²/var) of
- * itself to cancellation, whatever mean/std is (layer_batchnorm.c combines
- * the threads' sums).
+ * Σ(y − K)² in double.  y − K of two floats is exact in double, its square
+ * and the sums round at 2^-53, so with K a value of the channel the variance
+ * S2/n − (S1/n)² loses only about n·2^-53·(1 + (mean − K)²/var) of itself to
+ * cancellation, whatever mean/std is (layer_batchnorm.c combines the
+ * threads' sums; the argument in full there).
  *
  * Backward, the batchnorm's input gradient written as the conv's dY:
  *   dx = w·rstd·((dy − Σdy/n) − x̂·Σ(dy·x̂)/n),  x̂ = (x − mean)·rstd,
