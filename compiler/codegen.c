@@ -943,6 +943,33 @@ static int bn_epi_layers(cg *g, int i, int *pool)
     return a;
 }
 
+/* Does conv layer c's kernel do batchnorm layer c + 1's per-value work in a
+ * training step (layer_batchnorm.c, hprt_conv2d_forward_bn / _backward_bn):
+ * the statistics' sums forward, and back the input gradient as the conv's
+ * dY?  When the batchnorm normalises the conv's output image (its channels
+ * are the conv's filters) and the conv has no activation.  Returns the
+ * batchnorm layer, or -1. */
+static int conv_bn(cg *g, int c)
+{
+    const plan_experiment *e = g->e;
+    const cg_layout *l = g->l;
+    int i = c + 1;
+    if (e->layers[c].kind != PLAN_CONV || l->layers[c].skip || i >= e->n_layers)
+        return -1;
+    if (e->layers[i].kind != PLAN_BATCHNORM || l->layers[i].skip || l->layers[i].in_layer != c ||
+        e->layers[i].in.kind != PLAN_IMG || e->layers[i].in.d[0] != e->layers[c].units ||
+        fused_act(g, c) != PLAN_ACT_NONE || l->scores == c)
+        return -1;
+    return i;
+}
+
+/* Is batchnorm layer i's per-value work done by the conv before it (conv_bn)? */
+static bool bn_fused(cg *g, int i)
+{
+    int c = g->l->layers[i].in_layer;
+    return c > 0 && conv_bn(g, c) == i;
+}
+
 /* Is layer i (a relu or a max pool) computed by the conv or batchnorm before it? */
 static bool epi_fused(cg *g, int i)
 {
@@ -1026,7 +1053,15 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
         break;
     case PLAN_CONV: { /* bias, and with an epilogue relu and the max pool after it, in the kernel */
         hprt_conv2d_geom geo = conv_geom(pl);
-        int pool, epi = conv_epi(g, i, &pool);
+        int pool, epi = conv_epi(g, i, &pool), bn = train ? conv_bn(g, i) : -1;
+        if (bn >= 0) { /* and the batchnorm's sums (layer_batchnorm.c) */
+            LLVMTypeRef p[8] = {g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_i32, g->t_ptr, g->t_ptr};
+            LLVMValueRef args[8] = {geom_const(g, &geo, sizeof geo, i), Xr, PARAM(g, "", i, false),
+                                    PARAM(g, "", i, true), Yr, LLVMBuildTrunc(g->b, M, g->t_i32, ""), cols_of(g, i),
+                                    cg_batchnorm_sums(g, BNSTATS(g, bn), g->l->layers[bn].width)};
+            cg_call(g, "hprt_conv2d_forward_bn", LLVMFunctionType(g->t_void, p, 8, 0), args, 8);
+            break;
+        }
         LLVMValueRef Pr = pool >= 0 ? cg_fptr(g, OUT(g, pool), imul(g, r0, cg_i64(g, g->l->layers[pool].out_size)))
                                     : LLVMConstPointerNull(g->t_ptr);
         LLVMTypeRef p[9] = {g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_ptr, g->t_i32, g->t_ptr, g->t_i32};
@@ -1068,7 +1103,7 @@ static void forward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool t
         const cg_bn_epi *epi = bn_epi(g, i, &eb);
         if (train)
             cg_batchnorm_forward_train(g, X, Y, PARAM(g, "", i, false), PARAM(g, "", i, true), BNSTATS(g, i), C, Sp,
-                                       (long)S(g)->batch * Sp, pl->eps, epi, r0, r1);
+                                       (long)S(g)->batch * Sp, pl->eps, epi, bn_fused(g, i), r0, r1);
         else
             cg_batchnorm_forward_eval(g, X, Y, PARAM(g, "", i, false), PARAM(g, "", i, true), RUNNING(g, i), C, Sp,
                                       pl->eps, epi, r0, r1);
@@ -1423,8 +1458,8 @@ static bool needs_dinput(cg *g, int i)
     return in > 0;
 }
 
-/* The arguments of hprt_conv2d_backward_epi. */
-enum { CB_GEOM, CB_X, CB_W, CB_Y, CB_DP, CB_DY, CB_DX, CB_DW, CB_DB, CB_B, CB_SCRATCH, CB_EPI, CB__COUNT };
+/* The arguments of hprt_conv2d_backward_bn (without CB_BN: _epi's). */
+enum { CB_GEOM, CB_X, CB_W, CB_Y, CB_DP, CB_DY, CB_DX, CB_DW, CB_DB, CB_B, CB_SCRATCH, CB_EPI, CB_BN, CB__COUNT };
 
 /* HPC_PROFILE: conv's backward as two calls, the data gradient and then the
  * weight gradients (the same sums), the second's time moved from the layer's
@@ -1438,7 +1473,7 @@ static void conv_backward_profiled(cg *g, int i, LLVMValueRef *args, LLVMTypeRef
     bool data = !LLVMIsNull(args[CB_DX]);
     if (data) {
         a[CB_DW] = a[CB_DB] = null;
-        cg_call(g, "hprt_conv2d_backward_epi", fnty, a, CB__COUNT);
+        cg_call(g, "hprt_conv2d_backward_bn", fnty, a, CB__COUNT);
     }
     LLVMValueRef all = buf(g, "prof", 0, MEM(acts), g->l->prof, (long)g->threads * g->l->prof_stride);
     LLVMValueRef mine = cg_fptr(g, all, imul(g, g->tid, cg_i64(g, g->l->prof_stride)));
@@ -1447,7 +1482,7 @@ static void conv_backward_profiled(cg *g, int i, LLVMValueRef *args, LLVMTypeRef
     a[CB_DX] = null;
     if (data)
         a[CB_EPI] = cg_i32(g, 0);
-    cg_call(g, "hprt_conv2d_backward_epi", fnty, a, CB__COUNT);
+    cg_call(g, "hprt_conv2d_backward_bn", fnty, a, CB__COUNT);
     LLVMTypeRef q[3] = {g->t_ptr, g->t_ptr, g->t_i64};
     LLVMValueRef m[3] = {cg_fptr(g, mine, cg_i64(g, ((long)i * CG_PROF__COUNT + CG_PROF_WGRAD) * 2)),
                          cg_fptr(g, mine, cg_i64(g, ((long)i * CG_PROF__COUNT + CG_PROF_DGRAD) * 2)), t0};
@@ -1608,11 +1643,13 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
             for (int k = 0; k < CB__COUNT; k++)
                 p[k] = g->t_ptr;
             p[CB_B] = p[CB_EPI] = g->t_i32;
+            int bn = conv_bn(g, i); /* its batchnorm's dx formed as dY (dP: the batchnorm's dy) */
             args[CB_GEOM] = geom_const(g, &geo, sizeof geo, i);
             args[CB_X] = Xr;
             args[CB_W] = PARAM(g, "", i, false);
             args[CB_Y] = cg_fptr(g, Y, imul(g, r0, cg_i64(g, U)));
             args[CB_DP] = pool >= 0 ? cg_fptr(g, DOUT(g, pool), imul(g, r0, cg_i64(g, g->l->layers[pool].out_size)))
+                          : bn >= 0 ? cg_fptr(g, DOUT(g, bn), imul(g, r0, cg_i64(g, U)))
                                     : LLVMConstPointerNull(g->t_ptr);
             args[CB_DY] = dYr;
             args[CB_DX] = dXr;
@@ -1620,11 +1657,13 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
             args[CB_DB] = mine_b;
             args[CB_B] = LLVMBuildTrunc(g->b, M, g->t_i32, "");
             args[CB_SCRATCH] = cols_of(g, i);
-            args[CB_EPI] = cg_i32(g, epi);
+            args[CB_EPI] = cg_i32(g, bn >= 0 ? HPRT_CONV_BN : epi);
+            args[CB_BN] = bn >= 0 ? cg_batchnorm_dx_coefs(g, BNSTATS(g, bn), g->l->layers[bn].width)
+                                  : LLVMConstPointerNull(g->t_ptr);
             if (g->l->prof >= 0) /* profiled: the data and the weight gradients apart */
                 conv_backward_profiled(g, i, args, p);
             else
-                cg_call(g, "hprt_conv2d_backward_epi", LLVMFunctionType(g->t_void, p, CB__COUNT, 0), args, CB__COUNT);
+                cg_call(g, "hprt_conv2d_backward_bn", LLVMFunctionType(g->t_void, p, CB__COUNT, 0), args, CB__COUNT);
         }
         break;
     }
@@ -1664,7 +1703,7 @@ static void backward_layer(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1)
         long C = L->width, Sp = L->out_size / C;
         cg_bn_epi eb;
         cg_batchnorm_backward(g, X, PARAM(g, "", i, false), BNSTATS(g, i), dY, dx ? dX : NULL, C, Sp,
-                              (long)S(g)->batch * Sp, bn_epi(g, i, &eb), r0, r1);
+                              (long)S(g)->batch * Sp, bn_epi(g, i, &eb), dx && bn_fused(g, i), r0, r1);
         break;
     }
     case PLAN_INPUT: case PLAN_FLATTEN: case PLAN_EMBED: case PLAN_RNN: case PLAN_GRU: case PLAN_LSTM: case PLAN_LAST:
@@ -2421,6 +2460,8 @@ static cg_program *compile(const plan_experiment *e, const cg_layout *l, const c
         {"hprt_maxpool22_plane", (void *)hprt_maxpool22_plane, 1},
         {"hprt_maxpool22_plane_backward", (void *)hprt_maxpool22_plane_backward, 1},
         {"hprt_conv2d_backward_epi", (void *)hprt_conv2d_backward_epi, 1},
+        {"hprt_conv2d_backward_bn", (void *)hprt_conv2d_backward_bn, 1},
+        {"hprt_conv2d_forward_bn", (void *)hprt_conv2d_forward_bn, 1},
         {"hprt_maxpool2d_forward_fast", (void *)hprt_maxpool2d_forward_fast, 1},
         {"hprt_avgpool2d_forward", (void *)hprt_avgpool2d_forward, 1},
         {"hprt_maxpool2d_backward_fast", (void *)hprt_maxpool2d_backward_fast, 1},

@@ -115,8 +115,13 @@ void cg_layernorm_weight_grads(cg *g, LLVMValueRef X, LLVMValueRef stats, LLVMVa
  * each (n = B·S values a channel in the whole batch).  `stats` is the
  * layer's buffer of per-thread statistics (cg_batchnorm_stats_floats); the
  * training forward and backward passes meet the other threads at the barrier
- * (two and one times); `running` holds running_mean then running_var [2 x C]. */
+ * (once each); `running` holds running_mean then running_var [2 x C]. */
 long cg_batchnorm_stats_floats(int threads, long C);
+/* `fused`: the input is a conv's output whose kernel sums the statistics
+ * (hprt_conv2d_forward_bn, given cg_batchnorm_sums: the thread's K, S1, S2)
+ * and forms dx (hprt_conv2d_backward_bn, given cg_batchnorm_dx_coefs). */
+LLVMValueRef cg_batchnorm_sums(cg *g, LLVMValueRef stats, long C);
+LLVMValueRef cg_batchnorm_dx_coefs(cg *g, LLVMValueRef stats, long C);
 /* The layers after a batchnorm that its passes compute (codegen.c's bn_epi):
  * a relu (Ya its output, dYa its output's gradient; NULL: none) and the 2×2,
  * stride-2 max pool after that relu (P, dP; NULL: none) over planes of H×W
@@ -129,14 +134,15 @@ typedef struct {
 } cg_bn_epi;
 void cg_batchnorm_forward_train(cg *g, LLVMValueRef X, LLVMValueRef Y, LLVMValueRef W, LLVMValueRef B,
                                 LLVMValueRef stats, long C, long S, long n, double eps, const cg_bn_epi *epi,
-                                LLVMValueRef r0, LLVMValueRef r1);
+                                bool fused, LLVMValueRef r0, LLVMValueRef r1);
 void cg_batchnorm_forward_eval(cg *g, LLVMValueRef X, LLVMValueRef Y, LLVMValueRef W, LLVMValueRef B,
                                LLVMValueRef running, long C, long S, double eps, const cg_bn_epi *epi,
                                LLVMValueRef r0, LLVMValueRef r1);
-/* dX NULL: only the partial sums (for the weight phase) */
+/* dX NULL: only the partial sums (for the weight phase); fused: the sums
+ * and dx's coefficients, no dx pass */
 void cg_batchnorm_backward(cg *g, LLVMValueRef X, LLVMValueRef W, LLVMValueRef stats, LLVMValueRef dY,
-                           LLVMValueRef dX, long C, long S, long n, const cg_bn_epi *epi, LLVMValueRef r0,
-                           LLVMValueRef r1);
+                           LLVMValueRef dX, long C, long S, long n, const cg_bn_epi *epi, bool fused,
+                           LLVMValueRef r0, LLVMValueRef r1);
 /* dw, db of channels [j0, j1) and their running statistics' update */
 void cg_batchnorm_weight_phase(cg *g, LLVMValueRef stats, LLVMValueRef dW, LLVMValueRef dB, LLVMValueRef running,
                                long C, long n, double momentum, LLVMValueRef j0, LLVMValueRef j1);

@@ -170,7 +170,7 @@ static void input_transform(const hprt_conv2d_geom *g, const wino_plan *w, const
  * is formed, and each filter's plane max-pooled into p[F×(Ho/2)×(Wo/2)]
  * right after it is written (in L1). */
 static void output_transform(const hprt_conv2d_geom *g, const wino_plan *w, const float *M, int t0, const float *bias,
-                             float *y, float *rows, int epi, float *p)
+                             float *y, float *rows, int epi, float *p, double *stats, int first)
 {
     const size_t pp = (size_t)(g->Ho / 2) * (g->Wo / 2);
     const size_t FT = (size_t)g->F * w->T;
@@ -203,6 +203,8 @@ static void output_transform(const hprt_conv2d_geom *g, const wino_plan *w, cons
         }
         if (epi & HPRT_CONV_POOL2)
             hprt_maxpool22_plane(yf, g->Ho, g->Wo, p + (size_t)f * pp);
+        if (stats) /* a batchnorm's sums (hprt_conv2d_forward_bn), while the plane is in L1 */
+            hprt_bn_plane_stats(yf, (size_t)g->Ho * g->Wo, first, stats + f, stats + g->F + f, stats + 2 * g->F + f);
     }
 }
 
@@ -289,7 +291,10 @@ static void input_adjoint(const hprt_conv2d_geom *g, const wino_plan *w, const f
 /* ---- the passes ------------------------------------------------------------------ */
 
 static void wino_backward(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *Y, const float *dP,
-                          const float *dY, float *dYw, float *dX, float *dW, float *db, int B, float *scratch, int epi);
+                          const float *dY, float *dYw, float *dX, float *dW, float *db, int B, float *scratch, int epi,
+                          const double *bn);
+static void wino_forward(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *bias, float *Y,
+                         float *P, int B, float *scratch, int epi, double *stats);
 
 typedef struct {
     float *U, *dU, *V, *dV, *M, *plane, *rows;
@@ -318,10 +323,23 @@ void hprt_conv2d_forward_wino(const hprt_conv2d_geom *g, const float *X, const f
 void hprt_conv2d_forward_wino_epi(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *bias,
                                   float *Y, float *P, int B, float *scratch, int epi)
 {
-    if (!hprt_conv2d_wino_fits(g) || B <= 0)
-        return;
     if (!P)
         epi &= ~HPRT_CONV_POOL2;
+    wino_forward(g, X, Wt, bias, Y, P, B, scratch, epi & ~HPRT_CONV_BN, NULL);
+}
+
+void hprt_conv2d_forward_wino_bn(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *bias, float *Y,
+                                 int B, float *scratch, double *stats)
+{
+    wino_forward(g, X, Wt, bias, Y, NULL, B, scratch, 0, stats);
+}
+
+/* stats: NULL, or the batchnorm's sums (hprt_conv2d_forward_bn, which zeroed them) */
+static void wino_forward(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *bias, float *Y,
+                         float *P, int B, float *scratch, int epi, double *stats)
+{
+    if (!hprt_conv2d_wino_fits(g) || B <= 0)
+        return;
     const size_t pool_s = (size_t)g->F * (g->Ho / 2) * (g->Wo / 2);
     const wino_plan w = plan_of(g);
     const wino_bufs b = bufs_of(g, &w, scratch);
@@ -337,14 +355,14 @@ void hprt_conv2d_forward_wino_epi(const hprt_conv2d_geom *g, const float *X, con
                       w.T);
         for (int s = 0; s < ns; s++)
             output_transform(g, &w, b.M, s * w.tiles, bias, Y + (size_t)(n0 + s) * out_s, b.rows, epi,
-                             epi & HPRT_CONV_POOL2 ? P + (size_t)(n0 + s) * pool_s : NULL);
+                             epi & HPRT_CONV_POOL2 ? P + (size_t)(n0 + s) * pool_s : NULL, stats, n0 + s == 0);
     }
 }
 
 void hprt_conv2d_backward_wino(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *dY, float *dX,
                                float *dW, float *db, int B, float *scratch)
 {
-    wino_backward(g, X, Wt, NULL, NULL, dY, NULL, dX, dW, db, B, scratch, 0);
+    wino_backward(g, X, Wt, NULL, NULL, dY, NULL, dX, dW, db, B, scratch, 0, NULL);
 }
 
 void hprt_conv2d_backward_wino_epi(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *Y,
@@ -353,13 +371,22 @@ void hprt_conv2d_backward_wino_epi(const hprt_conv2d_geom *g, const float *X, co
 {
     if (!dP)
         epi &= ~HPRT_CONV_POOL2;
-    wino_backward(g, X, Wt, Y, dP, dY, epi ? dY : NULL, dX, dW, db, B, scratch, epi);
+    wino_backward(g, X, Wt, Y, dP, dY, epi ? dY : NULL, dX, dW, db, B, scratch, epi & ~HPRT_CONV_BN, NULL);
+}
+
+/* epi and bn as hprt_conv2d_backward_bn left them */
+void hprt_conv2d_backward_wino_bn(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *Y,
+                                  const float *dP, float *dY, float *dX, float *dW, float *db, int B, float *scratch,
+                                  int epi, const double *bn)
+{
+    wino_backward(g, X, Wt, Y, dP, dY, epi ? dY : NULL, dX, dW, db, B, scratch, epi, bn);
 }
 
 /* dY is read; with an epilogue each chunk's samples' dY are first formed in
  * dYw (the same buffer) from Y and dP, and stay in cache for the transform. */
 static void wino_backward(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *Y, const float *dP,
-                          const float *dY, float *dYw, float *dX, float *dW, float *db, int B, float *scratch, int epi)
+                          const float *dY, float *dYw, float *dX, float *dW, float *db, int B, float *scratch, int epi,
+                          const double *bn)
 {
     if (!hprt_conv2d_wino_fits(g))
         return;
@@ -374,14 +401,14 @@ static void wino_backward(const hprt_conv2d_geom *g, const float *X, const float
     const wino_plan w = plan_of(g);
     const wino_bufs b = bufs_of(g, &w, scratch);
     const size_t FC = (size_t)g->F * g->C, CT = (size_t)g->C * w.T, FT = (size_t)g->F * w.T;
-    const size_t pool_s = (size_t)g->F * (g->Ho / 2) * (g->Wo / 2);
+    const size_t pool_s = epi & HPRT_CONV_BN ? out_s : (size_t)g->F * (g->Ho / 2) * (g->Wo / 2);
     if (dX)
         filter_transform(g, Wt, b.U);
     for (int n0 = 0; n0 < B; n0 += w.S) {
         int ns = B - n0 < w.S ? B - n0 : w.S, Tn = ns * w.tiles;
         for (int s = 0; epi && s < ns; s++)
-            hprt_conv2d_epi_dy(g, epi, Y + (size_t)(n0 + s) * out_s, dP ? dP + (size_t)(n0 + s) * pool_s : NULL,
-                               dYw + (size_t)(n0 + s) * out_s);
+            hprt_conv2d_epi_dy_bn(g, epi, Y + (size_t)(n0 + s) * out_s, dP ? dP + (size_t)(n0 + s) * pool_s : NULL,
+                                  dYw + (size_t)(n0 + s) * out_s, bn);
         for (int s = 0; s < ns; s++)
             grad_transform(g, &w, dY + (size_t)(n0 + s) * out_s, b.M, s * w.tiles, b.rows);
         if (dX) {

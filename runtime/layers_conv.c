@@ -338,7 +338,7 @@ static bool im2col_is_identity(const hprt_conv2d_geom *g)
 
 static void im2col_backward(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *Y,
                             const float *dP, const float *dY, float *dYw, float *dX, float *dW, float *db, int B,
-                            float *scratch, int epi);
+                            float *scratch, int epi, const double *bn);
 
 size_t hprt_conv2d_scratch(const hprt_conv2d_geom *g)
 {
@@ -375,11 +375,19 @@ static void epi_plane(const hprt_conv2d_geom *g, float *yf, const float *bias, i
 
 void hprt_conv2d_epi_dy(const hprt_conv2d_geom *g, int epi, const float *y, const float *dp, float *dy)
 {
+    hprt_conv2d_epi_dy_bn(g, epi & ~HPRT_CONV_BN, y, dp, dy, NULL);
+}
+
+void hprt_conv2d_epi_dy_bn(const hprt_conv2d_geom *g, int epi, const float *y, const float *dp, float *dy,
+                           const double *bn)
+{
     const size_t howo = (size_t)g->Ho * g->Wo, pp = (size_t)(g->Ho / 2) * (g->Wo / 2);
     for (int f = 0; f < g->F; f++) {
         const float *yf = y + (size_t)f * howo;
         float *df = dy + (size_t)f * howo;
-        if (epi & HPRT_CONV_POOL2)
+        if (epi & HPRT_CONV_BN) /* the batchnorm's dx pass, on this plane */
+            hprt_bn_plane_dx(yf, dp + (size_t)f * howo, howo, bn, (size_t)g->F, (size_t)f, df);
+        else if (epi & HPRT_CONV_POOL2)
             hprt_maxpool22_plane_backward(yf, g->Ho, g->Wo, dp + (size_t)f * pp, df, (epi & HPRT_CONV_RELU) != 0);
         else if (epi & HPRT_CONV_RELU) /* relu's backward: y > 0 ? dy : 0 */
             for (size_t i = 0; i < howo; i++)
@@ -393,6 +401,9 @@ void hprt_conv2d_forward_fast(const hprt_conv2d_geom *g, const float *X, const f
     hprt_conv2d_forward_epi(g, X, Wt, bias, Y, NULL, B, scratch, 0);
 }
 
+static void forward_im2col(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *bias, float *Y,
+                           float *P, int B, float *scratch, int epi, double *stats);
+
 void hprt_conv2d_forward_epi(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *bias, float *Y,
                              float *P, int B, float *scratch, int epi)
 {
@@ -404,6 +415,28 @@ void hprt_conv2d_forward_epi(const hprt_conv2d_geom *g, const float *X, const fl
         hprt_conv2d_forward_wino_epi(g, X, Wt, bias, Y, P, B, scratch, epi);
         return;
     }
+    forward_im2col(g, X, Wt, bias, Y, P, B, scratch, epi & ~HPRT_CONV_BN, NULL);
+}
+
+void hprt_conv2d_forward_bn(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *bias, float *Y, int B,
+                            float *scratch, double *stats)
+{
+    if (g->F > 0)
+        memset(stats, 0, (size_t)3 * g->F * sizeof *stats);
+    if (g->Ho <= 0 || g->Wo <= 0 || g->F <= 0)
+        return;
+    if (hprt_conv2d_wino_pays(g)) {
+        hprt_conv2d_forward_wino_bn(g, X, Wt, bias, Y, B, scratch, stats);
+        return;
+    }
+    forward_im2col(g, X, Wt, bias, Y, NULL, B, scratch, 0, stats);
+}
+
+/* stats: NULL, or the batchnorm's sums (hprt_conv2d_forward_bn), each plane's
+ * added right after its epilogue */
+static void forward_im2col(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *bias, float *Y,
+                           float *P, int B, float *scratch, int epi, double *stats)
+{
     const size_t pool_s = (size_t)g->F * (g->Ho / 2) * (g->Wo / 2);
     const int ckk = g->C * g->k * g->k, howo = g->Ho * g->Wo;
     const size_t in_s = (size_t)g->C * g->H * g->W, out_s = (size_t)g->F * howo;
@@ -417,10 +450,14 @@ void hprt_conv2d_forward_epi(const hprt_conv2d_geom *g, const float *X, const fl
             cols = scratch;
         }
         hprt_gemm(false, false, g->F, howo, ckk, 1.0f, Wt, ckk, cols, howo, 0.0f, y, howo);
-        if (bias || epi)
-            for (int f = 0; f < g->F; f++)
+        if (bias || epi || stats)
+            for (int f = 0; f < g->F; f++) {
                 epi_plane(g, y + (size_t)f * howo, bias, f, epi,
                           epi & HPRT_CONV_POOL2 ? P + n * pool_s + (size_t)f * (g->Ho / 2) * (g->Wo / 2) : NULL);
+                if (stats)
+                    hprt_bn_plane_stats(y + (size_t)f * howo, (size_t)howo, n == 0, stats + f, stats + g->F + f,
+                                        stats + 2 * g->F + f);
+            }
     }
 }
 
@@ -432,27 +469,37 @@ void hprt_conv2d_backward_fast(const hprt_conv2d_geom *g, const float *X, const 
         hprt_conv2d_backward_wino(g, X, Wt, dY, dX, dW, db, B, scratch);
         return;
     }
-    im2col_backward(g, X, Wt, NULL, NULL, dY, NULL, dX, dW, db, B, scratch, 0);
+    im2col_backward(g, X, Wt, NULL, NULL, dY, NULL, dX, dW, db, B, scratch, 0, NULL);
 }
 
 void hprt_conv2d_backward_epi(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *Y,
                               const float *dP, float *dY, float *dX, float *dW, float *db, int B, float *scratch,
                               int epi)
 {
-    if (!dP)
+    hprt_conv2d_backward_bn(g, X, Wt, Y, dP, dY, dX, dW, db, B, scratch, epi & ~HPRT_CONV_BN, NULL);
+}
+
+void hprt_conv2d_backward_bn(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *Y,
+                             const float *dP, float *dY, float *dX, float *dW, float *db, int B, float *scratch,
+                             int epi, const double *bn)
+{
+    if (epi & HPRT_CONV_BN) /* the batchnorm's input gradient, alone */
+        epi = bn && dP ? HPRT_CONV_BN : 0;
+    else if (!dP)
         epi &= ~HPRT_CONV_POOL2;
     if (hprt_conv2d_wino_pays(g)) {
-        hprt_conv2d_backward_wino_epi(g, X, Wt, Y, dP, dY, dX, dW, db, B, scratch, epi);
+        hprt_conv2d_backward_wino_bn(g, X, Wt, Y, dP, dY, dX, dW, db, B, scratch, epi, bn);
         return;
     }
-    im2col_backward(g, X, Wt, Y, dP, dY, epi ? dY : NULL, dX, dW, db, B, scratch, epi);
+    im2col_backward(g, X, Wt, Y, dP, dY, epi ? dY : NULL, dX, dW, db, B, scratch, epi, bn);
 }
 
 /* dY is read; with an epilogue (epi != 0) each sample's dY is first formed
- * in dYw (the same buffer) from Y and dP (hprt_conv2d_epi_dy). */
+ * in dYw (the same buffer) from Y and dP (hprt_conv2d_epi_dy_bn; dP is the
+ * pool's output gradient, or with HPRT_CONV_BN the batchnorm's). */
 static void im2col_backward(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *Y,
                             const float *dP, const float *dY, float *dYw, float *dX, float *dW, float *db, int B,
-                            float *scratch, int epi)
+                            float *scratch, int epi, const double *bn)
 {
     const int ckk = g->C * g->k * g->k;
     const size_t in_s = (size_t)g->C * g->H * g->W;
@@ -471,11 +518,11 @@ static void im2col_backward(const hprt_conv2d_geom *g, const float *X, const flo
         return;
 
     const bool ident = im2col_is_identity(g);
-    const size_t pool_s = (size_t)g->F * (g->Ho / 2) * (g->Wo / 2);
+    const size_t pool_s = epi & HPRT_CONV_BN ? out_s : (size_t)g->F * (g->Ho / 2) * (g->Wo / 2);
     for (int n = 0; n < B; n++) {
         const float *x = X + n * in_s, *dy = dY + n * out_s;
         if (epi)
-            hprt_conv2d_epi_dy(g, epi, Y + n * out_s, dP ? dP + n * pool_s : NULL, dYw + n * out_s);
+            hprt_conv2d_epi_dy_bn(g, epi, Y + n * out_s, dP ? dP + n * pool_s : NULL, dYw + n * out_s, bn);
         if (dW) {
             const float *cols = x;
             if (!ident) {

@@ -393,7 +393,7 @@ void hprt_maxpool2d_backward_fast(const hprt_pool2d_geom *g, const float *X, con
  * while it is in cache; the results are bit for bit those of the unfused
  * chain (the fast conv, the activation's pass, hprt_maxpool2d_forward_fast),
  * because every element sees the same operations in the same order. */
-enum { HPRT_CONV_RELU = 1, HPRT_CONV_POOL2 = 2 };
+enum { HPRT_CONV_RELU = 1, HPRT_CONV_POOL2 = 2, HPRT_CONV_BN = 4 };
 
 /* Y[B×F×Ho×Wo] = act(conv(X) + b), and with HPRT_CONV_POOL2 also
  * P[B×F×(Ho/2)×(Wo/2)] = maxpool(Y) (P unused otherwise).  scratch as
@@ -423,12 +423,40 @@ void hprt_maxpool22_plane_backward(const float *x, int H, int W, const float *dy
  * its Y and dP (layers_conv.c; conv_wino.c calls it per chunk). */
 void hprt_conv2d_epi_dy(const hprt_conv2d_geom *g, int epi, const float *y, const float *dp, float *dy);
 
+/* A conv whose output is a batchnorm's input (conv_bn.c; the generated
+ * training step, compiler/layer_batchnorm.c).  Forward: Y and the bias as
+ * hprt_conv2d_forward_fast, and per filter f the batchnorm's one-pass sums
+ * over this call's samples, written to stats[3 × F] doubles: K[f] (the
+ * shift: the first sample's first value of the plane), Σ(y − K), Σ(y − K)²
+ * (all 0 when B = 0).  Backward with epi = HPRT_CONV_BN: each sample's dY is
+ * the batchnorm's input gradient, formed per plane from Y (the batchnorm's
+ * x), dP (the batchnorm's output gradient, [B×F×Ho×Wo]) and bn[5 × F]
+ * doubles (mean, rstd, w·rstd, Σdy/n, Σ(dy·x̂)/n) and consumed at once, as
+ * hprt_conv2d_backward_epi; other epi as hprt_conv2d_backward_epi (bn unused). */
+void hprt_conv2d_forward_bn(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *b, float *Y, int B,
+                            float *scratch, double *stats);
+void hprt_conv2d_backward_bn(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *Y,
+                             const float *dP, float *dY, float *dX, float *dW, float *db, int B, float *scratch,
+                             int epi, const double *bn);
+/* The per-plane pieces: one plane's sums about *k (first: *k = y[0], the sums
+ * restart); one plane's dx (channel f of F) from x, dy and bn as above. */
+void hprt_bn_plane_stats(const float *y, size_t n, int first, double *k, double *s1, double *s2);
+void hprt_bn_plane_dx(const float *x, const float *dy, size_t n, const double *bn, size_t F, size_t f, float *dx);
+/* One sample's dY as hprt_conv2d_epi_dy, and with HPRT_CONV_BN from bn. */
+void hprt_conv2d_epi_dy_bn(const hprt_conv2d_geom *g, int epi, const float *y, const float *dp, float *dy,
+                           const double *bn);
+
 /* Winograd with the epilogue (conv_wino.c): the same contracts. */
 void hprt_conv2d_forward_wino_epi(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *b, float *Y,
                                   float *P, int B, float *scratch, int epi);
 void hprt_conv2d_backward_wino_epi(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *Y,
                                    const float *dP, float *dY, float *dX, float *dW, float *db, int B,
                                    float *scratch, int epi);
+void hprt_conv2d_forward_wino_bn(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *b, float *Y,
+                                 int B, float *scratch, double *stats);
+void hprt_conv2d_backward_wino_bn(const hprt_conv2d_geom *g, const float *X, const float *Wt, const float *Y,
+                                  const float *dP, float *dY, float *dX, float *dW, float *db, int B, float *scratch,
+                                  int epi, const double *bn);
 
 /* ---- initialisation (init.c, docs/policies.md §12) ---------------------------- */
 

@@ -270,6 +270,74 @@ static double ref_pool(const compiled *c, const float *X, const int32_t *lab, in
     return loss;
 }
 
+/* input [1, 6, 7] -> conv 16, relu -> conv 17 -> batchnorm -> relu -> maxpool
+ * -> dense classes: the second conv runs Winograd (16 channels in, 17 out)
+ * and does the batchnorm's sums and dx (codegen.c's conv_bn); the reference
+ * runs each layer alone. */
+#define MODEL_WINO "input [1, 6, 7]\n conv 16, relu\n conv 17\n batchnorm\n relu\n maxpool\n dense classes"
+static double ref_wino(const compiled *c, const float *X, const int32_t *lab, int B, float *P, float *G, bool train)
+{
+    const cg_layout *l = c->t.l;
+    const cg_layer_layout *L1 = &l->layers[1], *L2 = &l->layers[2], *L3 = &l->layers[3], *L6 = &l->layers[6];
+    assert_int_equal(L3->width, 17);
+    enum { O1 = 16 * FEAT, O = 17 * FEAT, Q = 17 * 3 * 3 };
+    static float A1[MAXB * O1], A2[MAXB * O], N2[MAXB * O], M2[MAXB * Q], dM2[MAXB * Q], dN2[MAXB * O],
+        dA2[MAXB * O], dA1[MAXB * O1];
+    float Z[MAXB * CLASSES], dZ[MAXB * CLASSES];
+    hprt_conv2d_geom g1 = hprt_conv2d_geom_make(1, 6, 7, 16, 3, 1, 1, 1);
+    hprt_conv2d_geom g2 = hprt_conv2d_geom_make(16, 6, 7, 17, 3, 1, 1, 1);
+    assert_true(hprt_conv2d_wino_pays(&g2));
+    hprt_pool2d_geom pg = hprt_pool2d_geom_make(17, 6, 7, 2, 2);
+    hprt_conv2d_forward(&g1, X, P + L1->w, P + L1->b, A1, B);
+    hprt_relu_forward(A1, A1, (size_t)B * O1);
+    hprt_conv2d_forward(&g2, A1, P + L2->w, P + L2->b, A2, B);
+    if (train)
+        hprt_batchnorm_forward(A2, P + L3->w, P + L3->b, N2, B, 17, FEAT, 1e-5, P + L3->running, 0.1);
+    else
+        hprt_batchnorm_forward_eval(A2, P + L3->w, P + L3->b, P + L3->running, N2, B, 17, FEAT, 1e-5);
+    hprt_relu_forward(N2, N2, (size_t)B * O);
+    hprt_maxpool2d_forward(&pg, N2, M2, B);
+    hprt_dense_forward(M2, P + L6->w, P + L6->b, Z, B, Q, CLASSES);
+    double loss = hprt_softmax_xent(Z, lab, B, CLASSES, G ? dZ : NULL);
+    if (!G)
+        return loss;
+    hprt_dense_backward(M2, P + L6->w, dZ, dM2, G + L6->w, G + L6->b, B, Q, CLASSES);
+    hprt_maxpool2d_backward(&pg, N2, dM2, dN2, B);
+    hprt_relu_backward(N2, dN2, dN2, (size_t)B * O);
+    hprt_batchnorm_backward(A2, P + L3->w, dN2, dA2, G + L3->w, G + L3->b, B, 17, FEAT, 1e-5);
+    hprt_conv2d_backward(&g2, A1, P + L2->w, dA2, dA1, G + L2->w, G + L2->b, B);
+    hprt_relu_backward(A1, dA1, dA1, (size_t)B * O1);
+    hprt_conv2d_backward(&g1, X, P + L1->w, dA1, NULL, G + L1->w, G + L1->b, B);
+    return loss;
+}
+
+/* input [1, 6, 7] -> conv 5, kernel = 3, stride = 2 -> batchnorm -> dense
+ * classes: a strided conv's output (5 × 3 × 4) normalised, no relu after. */
+#define MODEL_S2 "input [1, 6, 7]\n conv 5, kernel = 3, stride = 2\n batchnorm momentum = 0.2\n dense classes"
+static double ref_s2(const compiled *c, const float *X, const int32_t *lab, int B, float *P, float *G, bool train)
+{
+    const cg_layout *l = c->t.l;
+    const cg_layer_layout *L1 = &l->layers[1], *L2 = &l->layers[2], *L3 = &l->layers[3];
+    assert_int_equal(L2->width, 5);
+    enum { O = 5 * 3 * 4 };
+    float A1[MAXB * O], N1[MAXB * O], Z[MAXB * CLASSES], dZ[MAXB * CLASSES], dN1[MAXB * O], dA1[MAXB * O];
+    hprt_conv2d_geom geo = hprt_conv2d_geom_make(1, 6, 7, 5, 3, 2, 1, 1);
+    assert_int_equal(geo.Ho * geo.Wo, 12);
+    hprt_conv2d_forward(&geo, X, P + L1->w, P + L1->b, A1, B);
+    if (train)
+        hprt_batchnorm_forward(A1, P + L2->w, P + L2->b, N1, B, 5, 12, 1e-5, P + L2->running, 0.2);
+    else
+        hprt_batchnorm_forward_eval(A1, P + L2->w, P + L2->b, P + L2->running, N1, B, 5, 12, 1e-5);
+    hprt_dense_forward(N1, P + L3->w, P + L3->b, Z, B, O, CLASSES);
+    double loss = hprt_softmax_xent(Z, lab, B, CLASSES, G ? dZ : NULL);
+    if (!G)
+        return loss;
+    hprt_dense_backward(N1, P + L3->w, dZ, dN1, G + L3->w, G + L3->b, B, O, CLASSES);
+    hprt_batchnorm_backward(A1, P + L2->w, dN1, dA1, G + L2->w, G + L2->b, B, 5, 12, 1e-5);
+    hprt_conv2d_backward(&geo, X, P + L1->w, dA1, NULL, G + L1->w, G + L1->b, B);
+    return loss;
+}
+
 static long n_params(const char *model)
 {
     fixture f;
@@ -308,6 +376,19 @@ static void test_batchnorm_relu_pool(void **state)
     long n = n_params(MODEL_POOL);
     threads_agree(MODEL_POOL, "sgd(lr = 0.01)", ref_pool, 7, n);
     threads_agree(MODEL_POOL, "sgd(lr = 0.01, momentum = 0.9)", ref_pool, 12, n);
+}
+
+/* The conv's kernel sums the statistics and forms dx (conv_bn): Winograd
+ * with relu and pool after, and a strided im2col conv with nothing after. */
+static void test_batchnorm_in_conv(void **state)
+{
+    (void)state;
+    long n = n_params(MODEL_WINO);
+    threads_agree(MODEL_WINO, "sgd(lr = 0.01)", ref_wino, 7, n);
+    threads_agree(MODEL_WINO, "sgd(lr = 0.01, momentum = 0.9)", ref_wino, 12, n);
+    n = n_params(MODEL_S2);
+    threads_agree(MODEL_S2, "sgd(lr = 0.01)", ref_s2, 9, n);
+    threads_agree(MODEL_S2, "sgd(lr = 0.01)", ref_s2, 2, n); /* one row per thread */
 }
 
 /* The initial values: weight 1, bias 0, running mean 0 and variance 1, with
@@ -387,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_batchnorm_dense),
         cmocka_unit_test(test_batchnorm_conv),
         cmocka_unit_test(test_batchnorm_relu_pool),
+        cmocka_unit_test(test_batchnorm_in_conv),
         cmocka_unit_test(test_batchnorm_init),
         cmocka_unit_test(test_batchnorm_batch_of_one),
     };
