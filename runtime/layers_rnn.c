@@ -175,8 +175,13 @@ static inline void prefetch_row(const float *p, int n, bool write)
     }
 }
 
-/* The gates of every row of step t, given the recurrent projection in s. */
+/* The gates of every row of step t, given the recurrent projection in s;
+ * with Q, row (b, t)'s input projection is first copied from Q's row of its
+ * id (a folded embedding: the row is then in L1 for the cell, where the
+ * gathering of all B·T rows before the time loop wrote them out to memory and
+ * the cells read them back). */
 static void forward_step(const hprt_rnn_geom *g, int B, int t, const float *bhh, const float *c0,
+                         const float *Q, const unsigned char *ids,
                          float *Y, float *A, float *C, const float *Hprev, const float *s)
 {
     int H = g->hidden, T = g->T, GH = hprt_rnn_gates(g->cell) * H;
@@ -184,6 +189,8 @@ static void forward_step(const hprt_rnn_geom *g, int B, int t, const float *bhh,
         float *a = A + at(T, b, t, GH), *y = Y + at(T, b, t, H);
         if (b + 1 < B)
             prefetch_row(A + at(T, b + 1, t, GH), GH, true);
+        if (Q)
+            memcpy(a, Q + (size_t)ids[(size_t)b * T + t] * GH, (size_t)GH * sizeof *a);
         if (g->cell == HPRT_CELL_RNN) {
             rnn_cell(H, a, s, bhh, y);
         } else if (g->cell == HPRT_CELL_GRU) {
@@ -244,16 +251,17 @@ static float *pack_for(float *pack, int B, int uses, int more_than)
     return pack && B > 0 && uses > more_than && hprt_packed_fast() ? pack : NULL;
 }
 
-void hprt_rnn_forward(const hprt_rnn_geom *g, int B, const float *X,
-                      const float *Wih, const float *Whh, const float *bih, const float *bhh,
-                      const float *h0, const float *c0,
-                      float *Y, float *hT, float *cT,
-                      float *A, float *C, float *Hprev, float *scratch, float *pack)
+/* hprt_rnn_forward, and with Q and ids hprt_rnn_forward_fold. */
+static void forward(const hprt_rnn_geom *g, int B, const float *X, const float *Q, const unsigned char *ids,
+                    const float *Wih, const float *Whh, const float *bih, const float *bhh,
+                    const float *h0, const float *c0,
+                    float *Y, float *hT, float *cT,
+                    float *A, float *C, float *Hprev, float *scratch, float *pack)
 {
     int H = g->hidden, T = g->T, GH = hprt_rnn_gates(g->cell) * H, in = g->in;
     float *use = pack_for(pack, B, T, 1);
-    /* A = X·W_ihᵀ + b_ih for all steps at once (unless an embedding folded in
-     * has written it) */
+    /* A = X·W_ihᵀ + b_ih for all steps at once (unless an embedding is folded
+     * in: then A or Q holds it) */
     if (X)
         product(packed(use, true, Wih, GH, in), true, B * T, GH, in, X, in, Wih, in, bih, false, A, GH);
     const float *P = packed(use, true, Whh, GH, H); /* W_hhᵀ once for the T products below */
@@ -261,13 +269,30 @@ void hprt_rnn_forward(const hprt_rnn_geom *g, int B, const float *X,
         gather_hprev(H, T, B, t, h0, Y, Hprev);
         /* scratch = h_{t-1}·W_hhᵀ for the B rows of step t */
         product(P, true, B, GH, H, Hprev + at(T, 0, t, H), T * H, Whh, H, NULL, false, scratch, GH);
-        forward_step(g, B, t, bhh, c0, Y, A, C, Hprev, scratch);
+        forward_step(g, B, t, bhh, c0, Q, ids, Y, A, C, Hprev, scratch);
     }
     /* last, as hT, cT may alias h0, c0 */
     if (hT)
         copy_last_step(H, T, B, Y, hT);
     if (cT && g->cell == HPRT_CELL_LSTM)
         copy_last_step(H, T, B, C, cT);
+}
+
+void hprt_rnn_forward(const hprt_rnn_geom *g, int B, const float *X,
+                      const float *Wih, const float *Whh, const float *bih, const float *bhh,
+                      const float *h0, const float *c0,
+                      float *Y, float *hT, float *cT,
+                      float *A, float *C, float *Hprev, float *scratch, float *pack)
+{
+    forward(g, B, X, NULL, NULL, Wih, Whh, bih, bhh, h0, c0, Y, hT, cT, A, C, Hprev, scratch, pack);
+}
+
+void hprt_rnn_forward_fold(const hprt_rnn_geom *g, int B, const float *Q, const unsigned char *ids,
+                           const float *Whh, const float *bhh, const float *h0, const float *c0,
+                           float *Y, float *hT, float *cT,
+                           float *A, float *C, float *Hprev, float *scratch, float *pack)
+{
+    forward(g, B, NULL, Q, ids, NULL, Whh, NULL, bhh, h0, c0, Y, hT, cT, A, C, Hprev, scratch, pack);
 }
 
 /* ---- back through time --------------------------------------------------------- */
@@ -430,7 +455,8 @@ void hprt_embed_rnn_forward(const float *E, int V, int D, const float *Wih, cons
                             const unsigned char *ids, int n, float *Q, float *A)
 {
     product(NULL, true, V, GH, D, E, D, Wih, D, bih, false, Q, GH);
-    hprt_embed_forward(Q, ids, n, GH, A);
+    if (A)
+        hprt_embed_forward(Q, ids, n, GH, A);
 }
 
 void hprt_embed_rnn_grad_E(const float *S, int nS, int V, int GH, int D, const float *Wih, int v0, int v1, float *dE)

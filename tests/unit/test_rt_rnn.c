@@ -606,7 +606,8 @@ static void test_lstm_cell_exact(void **state)
 }
 
 /* An embedding folded into the first layer (hprt_embed_rnn_*, S by
- * hprt_embed_backward): the same
+ * hprt_embed_backward; the forward both ways, A gathered first and
+ * hprt_rnn_forward_fold): the same
  * forward and the same gradients of E, W_ih and b_ih as through the
  * embedding's output, with the rows shared out over two "threads" as the
  * compiled step does; ids 0 and V − 1 occur, id 2 does not. */
@@ -654,6 +655,29 @@ static void test_embed_fold(void **state)
                              l.scratch, l.pack);
         }
         assert_arrays_close(l.Y, Y, ny);
+        /* hprt_rnn_forward_fold (Q's rows read by id as each step comes, as
+         * training does): the same floats as gathering A first, bit for bit */
+        size_t na = (size_t)N * GH, nc = (size_t)N * H, BH = (size_t)B * H;
+        float *A1 = fcopy(l.A, na), *C1 = fcopy(l.C, nc), *Y1 = fcopy(l.Y, ny), *P1 = fcopy(l.Hprev, ny);
+        float *hT1 = fcopy(l.hT, BH), *cT1 = fcopy(l.cT, BH);
+        tu_poison(l.A, na), tu_poison(l.C, nc), tu_poison(l.Y, ny), tu_poison(l.hT, BH), tu_poison(l.cT, BH);
+        for (int t = 0; t < 2; t++) {
+            size_t r0 = (size_t)cut[t], rows = r0 * NT;
+            int nb = cut[t + 1] - cut[t];
+            hprt_embed_rnn_forward(E, V, D, l.Wih, l.bih, (int)GH, ids + rows, nb * NT, Q + t * V * GH, NULL);
+            hprt_rnn_forward_fold(&l.g, nb, Q + t * V * GH, ids + rows, l.Whh, l.bhh, l.h0 + r0 * H, l.c0 + r0 * H,
+                                  l.Y + rows * H, l.hT + r0 * H, l.cT + r0 * H, l.A + rows * GH, l.C + rows * H,
+                                  l.Hprev + rows * H, l.scratch, l.pack);
+        }
+        assert_memory_equal(l.A, A1, na * sizeof *A1);
+        assert_memory_equal(l.Y, Y1, ny * sizeof *Y1);
+        assert_memory_equal(l.Hprev, P1, ny * sizeof *P1);
+        assert_memory_equal(l.hT, hT1, BH * sizeof *hT1);
+        if (CELLS[c] != HPRT_CELL_RNN) /* the GRU's W_hn h + b_hn, the LSTM's cells */
+            assert_memory_equal(l.C, C1, nc * sizeof *C1);
+        if (CELLS[c] == HPRT_CELL_LSTM)
+            assert_memory_equal(l.cT, cT1, BH * sizeof *cT1);
+        free(A1), free(C1), free(Y1), free(P1), free(hT1), free(cT1);
         for (int t = 0; t < 2; t++) {
             size_t r0 = (size_t)cut[t], rows = r0 * NT;
             int nb = cut[t + 1] - cut[t];
