@@ -681,14 +681,14 @@ static void rnn_forward(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool tra
             mask_rows(g, R->site, SUB(g, "rY", i, s - 1, L->rnn[s - 1].Y, rows * H), SUB(g, "rD", i, s, R->D, rows * H),
                       T * H, r0, r1);
         rnn_refs r = rnn_sub(g, i, s, train);
-        if (fold) { /* A = the rows of Q = E·W_ihᵀ + b_ih of the thread's ids */
+        LLVMValueRef ids = fold ? byte_ptr(g, IDS(g), imul(g, r0, cg_i64(g, T))) : NULL;
+        if (fold) { /* Q = E·W_ihᵀ + b_ih, read by hprt_rnn_forward_fold at the thread's ids */
             int e = L->in_layer;
             LLVMTypeRef p[10] = {g->t_ptr, g->t_i32, g->t_i32, g->t_ptr, g->t_ptr, g->t_i32,
                                  g->t_ptr, g->t_i32, g->t_ptr, g->t_ptr};
             LLVMValueRef args[10] = {PARAM(g, "", e, false), cg_i32(g, L->fold_v), cg_i32(g, r.in), r.Wih, r.bih,
-                                     cg_i32(g, r.GH), byte_ptr(g, IDS(g), imul(g, r0, cg_i64(g, T))),
-                                     i32v(g, imul(g, isub(g, r1, r0), cg_i64(g, T))), fold_buf(g, i, g->tid),
-                                     rows_ptr(g, r.A, r0, T * r.GH)};
+                                     cg_i32(g, r.GH), ids, i32v(g, imul(g, isub(g, r1, r0), cg_i64(g, T))),
+                                     fold_buf(g, i, g->tid), LLVMConstPointerNull(g->t_ptr)};
             cg_call(g, "hprt_embed_rnn_forward", LLVMFunctionType(g->t_void, p, 10, 0), args, 10);
         }
         long n = (long)g->l->b_max * H;
@@ -698,12 +698,19 @@ static void rnn_forward(cg *g, int i, LLVMValueRef r0, LLVMValueRef r1, bool tra
         for (int k = 0; k < 17; k++)
             p[k] = g->t_ptr;
         p[1] = g->t_i32;
-        LLVMValueRef args[17] = {r.geom, M, fold ? LLVMConstPointerNull(g->t_ptr) : rows_ptr(g, r.X, r0, T * r.in), r.Wih, r.Whh, r.bih, r.bhh,
+        /* hprt_rnn_forward's arguments; folded: hprt_rnn_forward_fold's, Q and ids for X, W_ih and b_ih */
+        LLVMValueRef args[17] = {r.geom, M, fold ? fold_buf(g, i, g->tid) : rows_ptr(g, r.X, r0, T * r.in), r.Wih, r.Whh, r.bih, r.bhh,
                                  state_in(g, i, "rh", s, R->h, r0), state_in(g, i, "rc", s, R->c, r0),
                                  rows_ptr(g, r.Y, r0, T * H), rows_ptr(g, SUB(g, "rhn", i, s, R->h_next, n), r0, H), cn,
                                  rows_ptr(g, r.A, r0, T * r.GH), rows_ptr(g, r.C, r0, T * H),
                                  rows_ptr(g, r.Hprev, r0, T * H), scratch, rnn_pack(g, i)};
-        cg_call(g, "hprt_rnn_forward", LLVMFunctionType(g->t_void, p, 17, 0), args, 17);
+        if (fold) {
+            LLVMValueRef fa[16] = {args[0], args[1], args[2], ids, args[4], args[6], args[7], args[8],
+                                   args[9], args[10], args[11], args[12], args[13], args[14], args[15], args[16]};
+            cg_call(g, "hprt_rnn_forward_fold", LLVMFunctionType(g->t_void, p, 16, 0), fa, 16);
+        } else {
+            cg_call(g, "hprt_rnn_forward", LLVMFunctionType(g->t_void, p, 17, 0), args, 17);
+        }
     }
     if (!train)
         state_carry(g, i, r0, r1);
@@ -2467,6 +2474,7 @@ static cg_program *compile(const plan_experiment *e, const cg_layout *l, const c
         {"hprt_maxpool2d_backward_fast", (void *)hprt_maxpool2d_backward_fast, 1},
         {"hprt_avgpool2d_backward", (void *)hprt_avgpool2d_backward, 1},
         {"hprt_rnn_forward", (void *)hprt_rnn_forward, 1},
+        {"hprt_rnn_forward_fold", (void *)hprt_rnn_forward_fold, 1},
         {"hprt_rnn_backward_data", (void *)hprt_rnn_backward_data, 1},
         {"hprt_rnn_weight_grads", (void *)hprt_rnn_weight_grads, 1},
         {"hprt_embed_rnn_forward", (void *)hprt_embed_rnn_forward, 1},

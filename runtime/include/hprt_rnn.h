@@ -81,6 +81,15 @@ void hprt_rnn_forward(const hprt_rnn_geom *g, int B, const float *X,
                       float *Y, float *hT, float *cT,
                       float *A, float *C, float *Hprev, float *scratch, float *pack);
 
+/* hprt_rnn_forward of the first layer of a folded embedding (below), X =
+ * NULL: row (b, t)'s input projection is Q's row ids[b·T + t] (Q: V × G·H,
+ * hprt_embed_rnn_forward's with A = NULL), copied into A as its step comes;
+ * the same result as gathering all rows into A first, bit for bit. */
+void hprt_rnn_forward_fold(const hprt_rnn_geom *g, int B, const float *Q, const unsigned char *ids,
+                           const float *Whh, const float *bhh, const float *h0, const float *c0,
+                           float *Y, float *hT, float *cT,
+                           float *A, float *C, float *Hprev, float *scratch, float *pack);
+
 /* Back through time over rows [0, B), given dY (B·T·H; it is used as
  * scratch and left modified).  Overwrites
  *   dGi  B·T·G·H  dL/d(W_ih x + b_ih) of every step and gate
@@ -112,12 +121,14 @@ void hprt_rnn_weight_grads(const hprt_rnn_geom *g, int B, const float *X, const 
  * dE = S·W_ih, dW_ih = Sᵀ·E and db_ih = Σ_v S.  The same sums as through the
  * embedding's B·T rows of output, with V rows instead (about a hundred for
  * bytes of text, against 1,024 rows per thread in the char-LSTM).
- * hprt_rnn_forward is then called with X = NULL (A holds the projection),
+ * hprt_rnn_forward is then called with X = NULL (A holds the projection;
+ * or hprt_rnn_forward_fold with Q, as training does),
  * hprt_rnn_backward_data with dX = NULL and
  * hprt_rnn_weight_grads with X = NULL (dW_ih and db_ih come from here; call
  * hprt_embed_rnn_grad_W first, as db_hh copies db_ih for rnn and lstm). */
 
-/* Q = E·W_ihᵀ + b_ih; A's n rows = Q's rows of ids. */
+/* Q = E·W_ihᵀ + b_ih; A's n rows = Q's rows of ids (A NULL: none, for
+ * hprt_rnn_forward_fold). */
 void hprt_embed_rnn_forward(const float *E, int V, int D, const float *Wih, const float *bih, int GH,
                             const unsigned char *ids, int n, float *Q, float *A);
 /* From nS threads' S (V·GH floats apart): rows [v0, v1) of dE [V × D]... */

@@ -99,7 +99,8 @@ static void test_pack_lstm_shapes(void **state)
 
 /* The packed layout itself, float for float: P[panel p][k][c] = op(B)[k][32p + c],
  * zero past N, for both packings, whole and partial panels, K on and off the
- * 16 rows of pack_bt's transposing path (AVX-512) and row strides wider than
+ * 16 rows of pack_bt's transposing path (AVX-512), pack_b's whole panels
+ * (AVX-512 copies) and partial one, and row strides wider than
  * K or N. */
 static void test_pack_layout(void **state)
 {

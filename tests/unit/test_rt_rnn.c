@@ -13,6 +13,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -519,8 +520,94 @@ static void test_rnn_packed(void **state)
     }
 }
 
+/* The LSTM's forward gate loop is split into passes (layers_rnn.c's
+ * lstm_cell); it must give, bit for bit, what the fused loop of PyTorch's
+ * equations gave (training is unchanged: tools/baseline.sh).  The reference
+ * below is that loop, one element at a time, with the runtime's exp, sigmoid
+ * and tanh as written there.  W_hh = 0 makes the recurrent projection ±0
+ * exactly, so A (X = NULL: the projections as given, as with a folded
+ * embedding), b_hh and the carried c are the cell's only inputs; H = 37
+ * leaves vector remainders. */
+static float ref_exp(float x)
+{
+    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    float k = x * 1.44269504088896341f;
+    k = (k + 12582912.0f) - 12582912.0f;
+    float r = x - k * 0.693359375f;
+    r = r - k * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union { int32_t i; float f; } scale = {((int32_t)k + 127) << 23};
+    return p * scale.f;
+}
+
+static float ref_sigmoid(float x)
+{
+    float e = ref_exp(-fabsf(x));
+    return (x >= 0.0f ? 1.0f : e) / (1.0f + e);
+}
+
+static float ref_tanh(float x)
+{
+    float ax = fabsf(x), e = ref_exp(-2.0f * ax);
+    float big = (1.0f - e) / (1.0f + e);
+    float x2 = ax * ax;
+    float small = ax * (1.0f + x2 * (-1.0f / 3 + x2 * (2.0f / 15 + x2 * (-17.0f / 315 + x2 * (62.0f / 2835)))));
+    float t = ax < 0.125f ? small : big;
+    return x < 0.0f ? -t : t;
+}
+
+static void test_lstm_cell_exact(void **state)
+{
+    (void)state;
+    enum { B = 3, T = 4, H = 37, GH = 4 * H };
+    hprt_rng r;
+    hprt_rng_seed(&r, 29);
+    hprt_rnn_geom g = {HPRT_CELL_LSTM, H, H, T};
+    size_t na = (size_t)B * T * GH, nh = (size_t)B * T * H;
+    float *A = tu_fnew(na), *C = tu_fnew(nh), *Y = tu_fnew(nh), *Hp = tu_fnew(nh), *Whh = tu_fnew((size_t)GH * H);
+    float *bhh = tu_fnew(GH), *h0 = tu_fnew((size_t)B * H), *c0 = tu_fnew((size_t)B * H);
+    float *scratch = tu_fnew((size_t)B * GH);
+    float *pack = tu_fnew(hprt_rnn_pack_floats(&g));
+    rand_fill(&r, A, na, 6.0); /* past both ends of the tanh's small-|x| series */
+    rand_fill(&r, bhh, GH, 1.0);
+    rand_fill(&r, h0, (size_t)B * H, 1.0);
+    rand_fill(&r, c0, (size_t)B * H, 3.0);
+    memset(Whh, 0, (size_t)GH * H * sizeof *Whh);
+    float *A0 = fcopy(A, na);
+    for (int use_pack = 0; use_pack < 2; use_pack++) {
+        memcpy(A, A0, na * sizeof *A);
+        hprt_rnn_forward(&g, B, NULL, NULL, Whh, NULL, bhh, h0, c0, Y, NULL, NULL, A, C, Hp, scratch,
+                         use_pack ? pack : NULL);
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < T; t++) {
+                const float *a0 = A0 + ((size_t)b * T + t) * GH, *a = A + ((size_t)b * T + t) * GH;
+                const float *cp = t ? C + ((size_t)b * T + t - 1) * H : c0 + (size_t)b * H;
+                for (int k = 0; k < H; k++) {
+                    float i = ref_sigmoid(a0[k] + 0.0f + bhh[k]);
+                    float f = ref_sigmoid(a0[H + k] + 0.0f + bhh[H + k]);
+                    float gg = ref_tanh(a0[2 * H + k] + 0.0f + bhh[2 * H + k]);
+                    float o = ref_sigmoid(a0[3 * H + k] + 0.0f + bhh[3 * H + k]);
+                    float c = f * cp[k] + i * gg;
+                    float y = o * ref_tanh(c);
+                    size_t at = ((size_t)b * T + t) * H + k;
+                    assert_true(a[k] == i && a[H + k] == f && a[2 * H + k] == gg && a[3 * H + k] == o);
+                    assert_true(C[at] == c && Y[at] == y);
+                }
+            }
+    }
+    free(A), free(C), free(Y), free(Hp), free(Whh), free(bhh), free(h0), free(c0), free(scratch), free(pack);
+    free(A0);
+}
+
 /* An embedding folded into the first layer (hprt_embed_rnn_*, S by
- * hprt_embed_backward): the same
+ * hprt_embed_backward; the forward both ways, A gathered first and
+ * hprt_rnn_forward_fold): the same
  * forward and the same gradients of E, W_ih and b_ih as through the
  * embedding's output, with the rows shared out over two "threads" as the
  * compiled step does; ids 0 and V − 1 occur, id 2 does not. */
@@ -568,6 +655,29 @@ static void test_embed_fold(void **state)
                              l.scratch, l.pack);
         }
         assert_arrays_close(l.Y, Y, ny);
+        /* hprt_rnn_forward_fold (Q's rows read by id as each step comes, as
+         * training does): the same floats as gathering A first, bit for bit */
+        size_t na = (size_t)N * GH, nc = (size_t)N * H, BH = (size_t)B * H;
+        float *A1 = fcopy(l.A, na), *C1 = fcopy(l.C, nc), *Y1 = fcopy(l.Y, ny), *P1 = fcopy(l.Hprev, ny);
+        float *hT1 = fcopy(l.hT, BH), *cT1 = fcopy(l.cT, BH);
+        tu_poison(l.A, na), tu_poison(l.C, nc), tu_poison(l.Y, ny), tu_poison(l.hT, BH), tu_poison(l.cT, BH);
+        for (int t = 0; t < 2; t++) {
+            size_t r0 = (size_t)cut[t], rows = r0 * NT;
+            int nb = cut[t + 1] - cut[t];
+            hprt_embed_rnn_forward(E, V, D, l.Wih, l.bih, (int)GH, ids + rows, nb * NT, Q + t * V * GH, NULL);
+            hprt_rnn_forward_fold(&l.g, nb, Q + t * V * GH, ids + rows, l.Whh, l.bhh, l.h0 + r0 * H, l.c0 + r0 * H,
+                                  l.Y + rows * H, l.hT + r0 * H, l.cT + r0 * H, l.A + rows * GH, l.C + rows * H,
+                                  l.Hprev + rows * H, l.scratch, l.pack);
+        }
+        assert_memory_equal(l.A, A1, na * sizeof *A1);
+        assert_memory_equal(l.Y, Y1, ny * sizeof *Y1);
+        assert_memory_equal(l.Hprev, P1, ny * sizeof *P1);
+        assert_memory_equal(l.hT, hT1, BH * sizeof *hT1);
+        if (CELLS[c] != HPRT_CELL_RNN) /* the GRU's W_hn h + b_hn, the LSTM's cells */
+            assert_memory_equal(l.C, C1, nc * sizeof *C1);
+        if (CELLS[c] == HPRT_CELL_LSTM)
+            assert_memory_equal(l.cT, cT1, BH * sizeof *cT1);
+        free(A1), free(C1), free(Y1), free(P1), free(hT1), free(cT1);
         for (int t = 0; t < 2; t++) {
             size_t r0 = (size_t)cut[t], rows = r0 * NT;
             int nb = cut[t + 1] - cut[t];
@@ -644,6 +754,7 @@ int main(void)
         cmocka_unit_test(test_rnn_batch_split),
         cmocka_unit_test(test_rnn_state_alias),
         cmocka_unit_test(test_rnn_packed),
+        cmocka_unit_test(test_lstm_cell_exact),
         cmocka_unit_test(test_embed_fold),
         cmocka_unit_test(test_embed),
     };
