@@ -125,8 +125,9 @@ LLVMValueRef cg_batchnorm_dx_coefs(cg *g, LLVMValueRef stats, long C);
 /* The layers after a batchnorm that its passes compute (codegen.c's bn_epi):
  * a relu (Ya its output, dYa its output's gradient; NULL: none) and the 2×2,
  * stride-2 max pool after that relu (P, dP; NULL: none) over planes of H×W
- * = S values.  Forward, the normalising pass writes Y, relu's output and,
- * plane by plane while it is in cache, the pool's; backward, the first pass
+ * = S values.  Forward, the normalising pass writes relu's output (not Y:
+ * nothing reads it) and, plane by plane while it is in cache, the pool's;
+ * backward, the first pass
  * forms dY (the pool's and relu's backward) as it sums. */
 typedef struct {
     LLVMValueRef Ya, dYa, P, dP;

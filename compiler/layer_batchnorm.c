@@ -143,13 +143,15 @@ static void iter_end(cg *g, bn_iter *it)
     iter_end_planes(g, it);
 }
 
-/* The output y (float) of element k: stored, and with a fused relu its
- * output too (cg_act_forward: the relu layer's own operation). */
+/* The output y (float) of element k: with a fused relu only relu's output
+ * (cg_act_forward: the relu layer's own operation), since the relu is y's
+ * only reader and the backward reads relu's output, never y; else y. */
 static void store_y(cg *g, LLVMValueRef Y, const cg_bn_epi *epi, LLVMValueRef y, LLVMValueRef k)
 {
-    cg_store_f(g, y, Y, k);
     if (epi && epi->Ya)
         cg_store_f(g, cg_act_forward(g, PLAN_ACT_RELU, y), epi->Ya, k);
+    else
+        cg_store_f(g, y, Y, k);
 }
 
 /* After a plane's values: the fused max pool of relu's output plane, in L1. */
