@@ -1,7 +1,8 @@
 #!/bin/sh
-# bench/aot_cnn_int8.sh - the example CNN (examples/fashion_cnn.hp: conv 1->32
-# relu, maxpool, conv 32->64 relu, maxpool, flatten, dropout, dense 128 relu,
-# dense 10 softmax) trained EPOCHS (default 1) epoch(s) on the full training
+# bench/aot_cnn_int8.sh - the example CNN (examples/fashion_cnn.hp: conv 1->32,
+# batchnorm, relu, maxpool, conv 32->64, batchnorm, relu, maxpool, flatten,
+# dropout, dense 128 relu, dense 10 softmax; hpc build folds each batchnorm
+# into its conv) trained EPOCHS (default 1) epoch(s) on the full training
 # set, built with `hpc build --cpu native` (float32) and `--cpu native
 # --quantize int8 --report` (calibrated on the first 1,000 training samples;
 # docs/deploy.md): the test accuracy of both artifacts on the 10,000 test

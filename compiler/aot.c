@@ -110,6 +110,15 @@ float *aot_bn_fold(const plan_experiment *e, const cg_layout *l, const float *pa
  * reads cur, writes dst (or cur in place); returns the buffer holding its output. */
 static LLVMValueRef dense_tiled(cg *g, int i, const hp_aot_options *o, LLVMValueRef cur, LLVMValueRef dst, LLVMValueRef rows);
 
+/* Is relu layer i applied by the conv two layers before it: conv (no
+ * activation) → batchnorm folded into it → relu?  Then the conv's kernel
+ * applies the relu in its registers (aot_conv_emit) and the relu layer is
+ * nothing, as for `conv N, relu`. */
+static bool relu_after_folded_conv(const plan_experiment *e, int i)
+{
+    return i >= 2 && e->layers[i].kind == PLAN_RELU && bn_folded(e, i - 1) && e->layers[i - 2].kind == PLAN_CONV;
+}
+
 /* One layer for one sample (dense layers go through dense_tiled; planes:
  * the conv lowering's scratch, aot_conv_scratch_floats). */
 static LLVMValueRef layer_one(cg *g, int i, const hp_aot_options *o, LLVMValueRef cur, LLVMValueRef dst,
@@ -124,6 +133,8 @@ static LLVMValueRef layer_one(cg *g, int i, const hp_aot_options *o, LLVMValueRe
     switch (pl->kind) {
     case PLAN_CONV: { /* aot_conv.c: padded planes, rows of vectors, register blocks of channels */
         bool done = false;
+        if (i + 2 < g->e->n_layers && relu_after_folded_conv(g->e, i + 2))
+            a = PLAN_ACT_RELU;
         if (aot_conv_emit(g, i, o->params + L->w, o->params + L->b, a, cur, dst, planes, &done) != 0)
             return NULL;
         if (done)
@@ -139,6 +150,8 @@ static LLVMValueRef layer_one(cg *g, int i, const hp_aot_options *o, LLVMValueRe
             softmax(g, cur, U);
         return cur;
     case PLAN_RELU: case PLAN_TANH: case PLAN_SIGMOID: case PLAN_GELU:
+        if (relu_after_folded_conv(g->e, i))
+            return cur;
         cg_for(g, &J, cg_i64(g, 0), cg_i64(g, U));
         cg_store_f(g, cg_act_forward(g, pl->act, cg_load_f(g, cur, J.i)), cur, J.i);
         cg_end(g, &J);
