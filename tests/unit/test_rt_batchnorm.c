@@ -52,15 +52,6 @@ static double bn_obj(void *v)
     return L;
 }
 
-static double *to_double(const float *x, size_t n)
-{
-    double *d = malloc(n * sizeof *d);
-    assert_non_null(d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = x[i];
-    return d;
-}
-
 static void fill(hprt_rng *r, float *x, size_t n, double lo, double hi)
 {
     for (size_t i = 0; i < n; i++)
@@ -81,7 +72,7 @@ static void grad_case(int N, int C, int S, double eps, uint64_t seed)
     tu_poison(Y, n), tu_poison(dX, n), tu_poison(dw, C), tu_poison(db, C);
     hprt_batchnorm_forward(X, w, b, Y, N, C, S, eps, NULL, 0.1);
     hprt_batchnorm_backward(X, w, R, dX, dw, db, N, C, S, eps);
-    bn_ctx c = {N, C, S, eps, to_double(X, n), to_double(w, C), to_double(b, C), to_double(R, n)};
+    bn_ctx c = {N, C, S, eps, tu_to_double(X, n), tu_to_double(w, C), tu_to_double(b, C), tu_to_double(R, n)};
     double L = 0;
     for (size_t i = 0; i < n; i++)
         L += (double)R[i] * Y[i];

@@ -97,24 +97,8 @@ static double objective(void *v)
 {
     ctx *c = v;
     const hprt_conv2d_geom *g = &c->g;
-    const int k = g->k;
     const size_t howo = (size_t)g->Ho * g->Wo;
-    for (int n = 0; n < c->B; n++)
-        for (int f = 0; f < g->F; f++)
-            for (int oy = 0; oy < g->Ho; oy++)
-                for (int ox = 0; ox < g->Wo; ox++) {
-                    double s = c->b[f];
-                    for (int ch = 0; ch < g->C; ch++)
-                        for (int ky = 0; ky < k; ky++)
-                            for (int kx = 0; kx < k; kx++) {
-                                int iy = oy * g->stride + ky - g->pad, ix = ox * g->stride + kx - g->pad;
-                                if (iy < 0 || iy >= g->H || ix < 0 || ix >= g->W)
-                                    continue;
-                                s += c->W[((f * g->C + ch) * k + ky) * k + kx] *
-                                     c->X[(((size_t)n * g->C + ch) * g->H + iy) * g->W + ix];
-                            }
-                    c->Y[((size_t)n * g->F + f) * howo + (size_t)oy * g->Wo + ox] = s;
-                }
+    tu_conv2d_f64(c->B, g->C, g->H, g->W, g->F, g->k, g->stride, g->pad, g->Ho, g->Wo, c->X, c->W, c->b, c->Y);
     double L = 0, cnt = (double)c->B * howo;
     for (int f = 0; f < g->F; f++) {
         double s = 0, q = 0;
@@ -135,15 +119,6 @@ static double objective(void *v)
             }
     }
     return L;
-}
-
-static double *to_double(const float *x, size_t n)
-{
-    double *d = malloc((n ? n : 1) * sizeof *d);
-    assert_non_null(d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = x[i];
-    return d;
 }
 
 /* ---- one geometry ------------------------------------------------------------------- */
@@ -246,8 +221,8 @@ static void bn_case(int B, int C, int H, int W, int F, int k, int stride, int pa
     assert_memory_equal(db1, db2, (size_t)F * sizeof *db1);
 
     if (fd) {
-        ctx c = {g, B, to_double(X, nx), to_double(Wt, nw), to_double(b, (size_t)F), to_double(R, ny),
-                 to_double(gam, (size_t)F), to_double(bet, (size_t)F), NULL};
+        ctx c = {g, B, tu_to_double(X, nx), tu_to_double(Wt, nw), tu_to_double(b, (size_t)F), tu_to_double(R, ny),
+                 tu_to_double(gam, (size_t)F), tu_to_double(bet, (size_t)F), NULL};
         c.Y = malloc(ny * sizeof *c.Y);
         assert_non_null(c.Y);
         size_t sx = (size_t)2 * H * W, sw = (size_t)2 * C * k * k;

@@ -37,15 +37,6 @@ static void same_bits(const char *what, const float *a, const float *b, size_t n
             fail_msg("%s[%zu]: %a (unfused) vs %a (fused)", what, i, (double)a[i], (double)b[i]);
 }
 
-static double *to_double(const float *x, size_t n)
-{
-    double *d = malloc((n ? n : 1) * sizeof *d);
-    assert_non_null(d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = x[i];
-    return d;
-}
-
 /* ---- the float64 objective ------------------------------------------------------- */
 
 typedef struct {
@@ -58,26 +49,12 @@ static double objective(void *v)
 {
     ctx *c = v;
     const hprt_conv2d_geom *g = &c->g;
-    const int k = g->k;
-    for (int n = 0; n < c->B; n++)
-        for (int f = 0; f < g->F; f++)
-            for (int oy = 0; oy < g->Ho; oy++)
-                for (int ox = 0; ox < g->Wo; ox++) {
-                    double s = c->b[f];
-                    for (int ch = 0; ch < g->C; ch++)
-                        for (int ky = 0; ky < k; ky++)
-                            for (int kx = 0; kx < k; kx++) {
-                                int iy = oy * g->stride + ky - g->pad, ix = ox * g->stride + kx - g->pad;
-                                if (iy < 0 || iy >= g->H || ix < 0 || ix >= g->W)
-                                    continue;
-                                s += c->W[((f * g->C + ch) * k + ky) * k + kx] *
-                                     c->X[(((size_t)n * g->C + ch) * g->H + iy) * g->W + ix];
-                            }
-                    if ((c->epi & HPRT_CONV_RELU) && s < 0)
-                        s = 0;
-                    c->Y[(((size_t)n * g->F + f) * g->Ho + oy) * g->Wo + ox] = s;
-                }
+    tu_conv2d_f64(c->B, g->C, g->H, g->W, g->F, g->k, g->stride, g->pad, g->Ho, g->Wo, c->X, c->W, c->b, c->Y);
     size_t planes = (size_t)c->B * g->F;
+    if (c->epi & HPRT_CONV_RELU)
+        for (size_t i = 0; i < planes * g->Ho * g->Wo; i++)
+            if (c->Y[i] < 0)
+                c->Y[i] = 0;
     if (!(c->epi & HPRT_CONV_POOL2))
         return tu_dot(c->R, c->Y, planes * g->Ho * g->Wo);
     const int Hp = g->Ho / 2, Wp = g->Wo / 2;
@@ -168,7 +145,7 @@ static void fused_case(int B, int C, int H, int W, int F, int k, int stride, int
     free(dY2), free(dX2), free(dW2), free(db2);
 
     if (fd) {
-        ctx c = {g, B, epi, to_double(X, nx), to_double(Wt, nw), to_double(b, (size_t)F), to_double(R, nr), NULL};
+        ctx c = {g, B, epi, tu_to_double(X, nx), tu_to_double(Wt, nw), tu_to_double(b, (size_t)F), tu_to_double(R, nr), NULL};
         c.Y = malloc(ny * sizeof *c.Y);
         assert_non_null(c.Y);
         /* the first two input planes and filters, and every bias (the

@@ -46,15 +46,6 @@ static void wino_close(const char *what, const float *got, const double *want, s
             fail_msg("%s[%zu]: %.9g, want %.9g (scale %.3g)", what, i, got[i], want[i], scale);
 }
 
-static double *to_double(const float *x, size_t n)
-{
-    double *d = malloc((n ? n : 1) * sizeof *d);
-    assert_non_null(d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = x[i];
-    return d;
-}
-
 static void fill(hprt_rng *r, float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -119,10 +110,10 @@ static void wino_case(int B, int C, int H, int W, int F, int lo, int hi, bool fd
     hprt_conv2d_forward(&g, X, Wt, b, rY, B);
     hprt_conv2d_backward(&g, X, Wt, R, rdX, rdW, rdb, B);
     double *w;
-    wino_close("Y", Y, w = to_double(rY, ny), ny), free(w);
-    wino_close("dX", dX, w = to_double(rdX, nx), nx), free(w);
-    wino_close("dW", dW, w = to_double(rdW, nw), nw), free(w);
-    wino_close("db", db, w = to_double(rdb, (size_t)F), (size_t)F), free(w);
+    wino_close("Y", Y, w = tu_to_double(rY, ny), ny), free(w);
+    wino_close("dX", dX, w = tu_to_double(rdX, nx), nx), free(w);
+    wino_close("dW", dW, w = tu_to_double(rdW, nw), nw), free(w);
+    wino_close("db", db, w = tu_to_double(rdb, (size_t)F), (size_t)F), free(w);
 
     /* each gradient alone (the profiled step calls them apart): the same numbers */
     float *dX2 = tu_fnew(nx), *dW2 = tu_fnew(nw);
@@ -134,8 +125,8 @@ static void wino_case(int B, int C, int H, int W, int F, int lo, int hi, bool fd
     free(dX2), free(dW2);
 
     if (fd) {
-        ctx c = {g, B, to_double(X, nx), to_double(Wt, nw), to_double(b, (size_t)F), to_double(R, ny),
-                 to_double(Y, ny)};
+        ctx c = {g, B, tu_to_double(X, nx), tu_to_double(Wt, nw), tu_to_double(b, (size_t)F), tu_to_double(R, ny),
+                 tu_to_double(Y, ny)};
         tu_check_grad(objective, &c, c.X, nx, dX);
         tu_check_grad(objective, &c, c.W, nw, dW);
         tu_check_grad(objective, &c, c.b, (size_t)F, db);

@@ -44,15 +44,6 @@ static double ln_obj(void *v)
     return L;
 }
 
-static double *to_double(const float *x, size_t n)
-{
-    double *d = malloc(n * sizeof *d);
-    assert_non_null(d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = x[i];
-    return d;
-}
-
 static void fill(hprt_rng *r, float *x, size_t n, double lo, double hi)
 {
     for (size_t i = 0; i < n; i++)
@@ -73,7 +64,7 @@ static void grad_case(int rows, int D, double eps, uint64_t seed)
     tu_poison(Y, n), tu_poison(dX, n), tu_poison(dw, D), tu_poison(db, D);
     hprt_layernorm_forward(X, w, b, Y, rows, D, eps);
     hprt_layernorm_backward(X, w, R, dX, dw, db, rows, D, eps);
-    ln_ctx c = {rows, D, eps, to_double(X, n), to_double(w, D), to_double(b, D), to_double(R, n)};
+    ln_ctx c = {rows, D, eps, tu_to_double(X, n), tu_to_double(w, D), tu_to_double(b, D), tu_to_double(R, n)};
     /* the forward pass: each output is the objective's term */
     double L = 0;
     for (size_t i = 0; i < n; i++)

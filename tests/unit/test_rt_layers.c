@@ -22,15 +22,6 @@
 #define FWD_RTOL 1e-5
 #define FWD_ATOL 1e-6
 
-static double *to_double(const float *x, size_t n)
-{
-    double *d = malloc((n ? n : 1) * sizeof *d);
-    assert_non_null(d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = x[i];
-    return d;
-}
-
 /* Uniform in [lo, hi), but never within `gap` of zero (keeps relu's kink
  * farther than TU_FD_H from every input). */
 static void rand_fill(hprt_rng *r, float *x, size_t n, double lo, double hi, double gap)
@@ -140,8 +131,8 @@ static void dense_case(int B, int in, int out)
     hprt_dense_forward(X, W, b, Y, B, in, out);
     hprt_dense_backward(X, W, dY, dX, dW, db, B, in, out);
 
-    dense_ctx c = {B, in, out, to_double(X, nx), to_double(W, nw), to_double(b, out),
-                   to_double(dY, ny), to_double(Y, ny)};
+    dense_ctx c = {B, in, out, tu_to_double(X, nx), tu_to_double(W, nw), tu_to_double(b, out),
+                   tu_to_double(dY, ny), tu_to_double(Y, ny)};
     dense_d(&c);
     check_forward(Y, c.Y, ny);
     tu_check_grad(dense_obj, &c, c.X, nx, dX);
@@ -243,7 +234,7 @@ static void act_case(hprt_act kind, int rows, int cols)
     act_direct_backward(kind, X, Y, dY, dX2, rows, cols);
     assert_memory_equal(dX, dX2, n * sizeof *dX);
 
-    act_ctx c = {kind, rows, cols, to_double(X, n), to_double(dY, n), to_double(X, n)};
+    act_ctx c = {kind, rows, cols, tu_to_double(X, n), tu_to_double(dY, n), tu_to_double(X, n)};
     act_d(&c);
     check_forward(Y, c.Y, n);
     tu_check_grad(act_obj, &c, c.X, n, dX);
@@ -389,7 +380,7 @@ static void test_dropout_grad(void **state)
     float x[N], dy[N], y[N], dx[N];
     rand_fill(&r, x, N, -2, 2, 0);
     rand_fill(&r, dy, N, -1, 1, 0);
-    dropout_ctx c = {N, 0.4f, hprt_dropout_key(1, 2, 3), 1000, to_double(x, N), to_double(dy, N)};
+    dropout_ctx c = {N, 0.4f, hprt_dropout_key(1, 2, 3), 1000, tu_to_double(x, N), tu_to_double(dy, N)};
     hprt_dropout_forward(x, y, N, c.p, c.key, c.index0);
     hprt_dropout_backward(dy, dx, N, c.p, c.key, c.index0);
     int dropped = 0;
@@ -475,7 +466,7 @@ static void test_softmax_xent_grad(void **state)
     int32_t y[B] = {0, 10, 3, 3, 7};
     rand_fill(&r, z, B * K, -3, 3, 0);
     tu_poison(d, B * K);
-    ce_ctx c = {B, K, to_double(z, B * K), y};
+    ce_ctx c = {B, K, tu_to_double(z, B * K), y};
     assert_close(hprt_softmax_xent(z, y, B, K, d), ce_obj(&c), 1e-12);
     tu_check_grad(ce_obj, &c, c.Z, B * K, d);
     free(c.Z);
@@ -504,7 +495,7 @@ static void test_mse(void **state)
     float y[N], t[N], d[N], d2[N];
     rand_fill(&r, y, N, -1, 1, 0);
     rand_fill(&r, t, N, -1, 1, 0);
-    mse_ctx c = {N, to_double(y, N), to_double(t, N)};
+    mse_ctx c = {N, tu_to_double(y, N), tu_to_double(t, N)};
     tu_poison(d, N);
     assert_close(hprt_mse(y, t, N, d), mse_obj(&c), 1e-12);
     tu_check_grad(mse_obj, &c, c.Y, N, d);
@@ -596,8 +587,8 @@ static void conv_case(int B, int C, int H, int W, int F, int k, int stride, int 
     hprt_conv2d_forward(&g, X, Wt, b, Y, B);
     hprt_conv2d_backward(&g, X, Wt, dY, dX, dW, db, B);
 
-    conv_ctx c = {g, B, to_double(X, nx), to_double(Wt, nw), to_double(b, F), to_double(dY, ny),
-                  to_double(Y, ny)};
+    conv_ctx c = {g, B, tu_to_double(X, nx), tu_to_double(Wt, nw), tu_to_double(b, F), tu_to_double(dY, ny),
+                  tu_to_double(Y, ny)};
     conv_d(&c);
     check_forward(Y, c.Y, ny);
     tu_check_grad(conv_obj, &c, c.X, nx, dX);
@@ -772,8 +763,8 @@ static void conv_fast_grad_case(int B, int C, int H, int W, int F, int k, int st
     hprt_conv2d_forward_fast(&g, X, Wt, b, Y, B, S);
     hprt_conv2d_backward_fast(&g, X, Wt, dY, dX, dW, db, B, S);
 
-    conv_ctx c = {g, B, to_double(X, nx), to_double(Wt, nw), to_double(b, F), to_double(dY, ny),
-                  to_double(Y, ny)};
+    conv_ctx c = {g, B, tu_to_double(X, nx), tu_to_double(Wt, nw), tu_to_double(b, F), tu_to_double(dY, ny),
+                  tu_to_double(Y, ny)};
     conv_d(&c);
     check_forward(Y, c.Y, ny);
     tu_check_grad(conv_obj, &c, c.X, nx, dX);
@@ -898,7 +889,7 @@ static void pool_case(bool max, int B, int C, int H, int W, int size, int stride
         hprt_avgpool2d_forward(&g, X, Y, B);
         hprt_avgpool2d_backward(&g, dY, dX, B);
     }
-    pool_ctx c = {g, B, max, to_double(X, nx), to_double(dY, ny), to_double(Y, ny)};
+    pool_ctx c = {g, B, max, tu_to_double(X, nx), tu_to_double(dY, ny), tu_to_double(Y, ny)};
     pool_d(&c);
     check_forward(Y, c.Y, ny);
     tu_check_grad(pool_obj, &c, c.X, nx, dX);

@@ -36,16 +36,6 @@ static double *dnew(size_t n)
     return p;
 }
 
-static double *to_double(const float *x, size_t n)
-{
-    if (!x)
-        return NULL;
-    double *d = dnew(n);
-    for (size_t i = 0; i < n; i++)
-        d[i] = x[i];
-    return d;
-}
-
 /* Uniform in [-bound, bound). */
 static void rand_fill(hprt_rng *r, float *x, size_t n, double bound)
 {
@@ -169,8 +159,8 @@ static void layer_new(layer *l, hprt_rng *r, hprt_cell cell, int B, int in, int 
     l->dGi = tu_fnew(rows * GH), l->dGh = shared_dG ? l->dGi : tu_fnew(rows * GH);
     l->dX = tu_fnew(rows * in), l->dWih = tu_fnew(GH * in), l->dWhh = tu_fnew(GH * H);
     l->dbih = tu_fnew(GH), l->dbhh = tu_fnew(GH);
-    l->d = (dlayer){g, to_double(l->Wih, GH * in), to_double(l->Whh, GH * H), to_double(l->bih, GH),
-                    to_double(l->bhh, GH), to_double(l->h0, BH), to_double(l->c0, BH)};
+    l->d = (dlayer){g, tu_to_double(l->Wih, GH * in), tu_to_double(l->Whh, GH * H), tu_to_double(l->bih, GH),
+                    tu_to_double(l->bhh, GH), tu_to_double(l->h0, BH), tu_to_double(l->c0, BH)};
     l->Yd = dnew(rows * H);
 }
 
@@ -302,7 +292,7 @@ static void grad_case(hprt_cell cell, int nl, bool shared_dG)
     float *X = tu_fnew(nx), *R = tu_fnew(ny);
     rand_fill(&r, X, nx, 1.0);
     rand_fill(&r, R, ny, 1.0);
-    net n = {nl, L, to_double(X, nx), to_double(R, ny)};
+    net n = {nl, L, tu_to_double(X, nx), tu_to_double(R, ny)};
 
     net_float(&n, X, R);
     check_layer_forward(&L[0], n.X);

@@ -97,6 +97,37 @@ void tu_check_grad(tu_objective f, void *ctx, double *p, size_t n, const float *
     }
 }
 
+double *tu_to_double(const float *x, size_t n)
+{
+    if (!x)
+        return NULL;
+    double *d = malloc((n ? n : 1) * sizeof *d);
+    assert_non_null(d);
+    for (size_t i = 0; i < n; i++)
+        d[i] = x[i];
+    return d;
+}
+
+void tu_conv2d_f64(int B, int C, int H, int W, int F, int k, int stride, int pad, int Ho, int Wo, const double *X,
+                   const double *Wt, const double *b, double *Y)
+{
+    for (int n = 0; n < B; n++)
+        for (int f = 0; f < F; f++)
+            for (int oy = 0; oy < Ho; oy++)
+                for (int ox = 0; ox < Wo; ox++) {
+                    double s = b[f];
+                    for (int ch = 0; ch < C; ch++)
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++) {
+                                int iy = oy * stride + ky - pad, ix = ox * stride + kx - pad;
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+                                    continue;
+                                s += Wt[((f * C + ch) * k + ky) * k + kx] * X[(((size_t)n * C + ch) * H + iy) * W + ix];
+                            }
+                    Y[(((size_t)n * F + f) * Ho + oy) * Wo + ox] = s;
+                }
+}
+
 float *tu_fnew(size_t n)
 {
     float *p = malloc((n ? n : 1) * sizeof *p);

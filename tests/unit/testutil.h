@@ -15,6 +15,12 @@ void assert_close_at(double a, double b, double rtol, double atol, const char *f
 
 /* n floats (at least one) from malloc; fails the test when there are none. */
 float *tu_fnew(size_t n);
+/* A float64 copy of x[0..n) from malloc (at least one double); NULL for NULL x. */
+double *tu_to_double(const float *x, size_t n);
+/* The direct float64 convolution (the definition: zero padding, weights
+ * [F][C][k][k]) of B images [C][H][W] into Y [B][F][Ho][Wo]. */
+void tu_conv2d_f64(int B, int C, int H, int W, int F, int k, int stride, int pad, int Ho, int Wo, const double *X,
+                   const double *Wt, const double *b, double *Y);
 /* Garbage (12345), to show that outputs are overwritten rather than accumulated. */
 void tu_poison(float *x, size_t n);
 double tu_dot(const double *r, const double *y, size_t n);
