@@ -20,6 +20,8 @@ peer = os.path.join(here, "..", "..", "shared", "peers", "fmnist_cnn.py")
 if len(sys.argv) > 2 and sys.argv[1] == "--peer":
     peer = sys.argv[2]
     del sys.argv[1:3]
+if not os.path.isfile(peer):
+    sys.exit(f"bench/fmnist_cnn_bn.py: no peer program at {peer} (--peer PATH)")
 spec = importlib.util.spec_from_file_location("fmnist_cnn_peer", peer)
 mod = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(mod)
