@@ -127,14 +127,6 @@ table() {
 }
 table
 if [ "${1:-}" = --results ]; then
-    $PY - <<'PYEOF'
-import re
-try:
-    old = open("bench/RESULTS.md").read()
-except FileNotFoundError:
-    old = "# Benchmarks\n\n"
-parts = re.split(r"(?m)^(?=## )", old)
-open("bench/RESULTS.md", "w").write("".join(p for p in parts if not p.startswith("## Fashion-MNIST CNN compiled ahead of time")).rstrip() + "\n")
-PYEOF
-    { echo; table; } >> bench/RESULTS.md
+    table > "$out/section.md"
+    $PY bench/splice_results.py "$out/section.md" bench/RESULTS.md "## Fashion-MNIST CNN compiled ahead of time"
 fi
